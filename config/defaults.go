@@ -1,0 +1,98 @@
+package config
+
+import "time"
+
+// The defaults of optional fields. default.yaml spells every one of them out
+// (TestDefaultFileSpellsOutDefaults keeps the two in step), and
+// docs/config.md lists them.
+const (
+	defaultLogFormat      = LogText
+	defaultLogLevel       = LogInfo
+	defaultUserAgent      = "earshot"
+	defaultMaxCalls       = 1000
+	defaultRetryAfter     = 5 * time.Second
+	defaultDrainTimeout   = 30 * time.Second
+	defaultSessionExpires = 1800 * time.Second
+	defaultMinExpires     = 60 * time.Second
+	defaultMaxExpires     = 3600 * time.Second
+	defaultDefaultExpires = 600 * time.Second
+	defaultMaxContacts    = 5
+	defaultCodeListen     = "*1"
+	defaultCodeWhisper    = "*2"
+	defaultCodeBarge      = "*3"
+	defaultCodeIntercept  = "*4"
+	defaultHTTPListen     = "127.0.0.1:8080"
+	defaultDataDir        = "./data"
+	defaultMediaAddress   = "127.0.0.1"
+	defaultPortMin        = 20000
+	defaultPortMax        = 29999
+	defaultMediaTimeout   = 60 * time.Second
+	defaultTrunkTransport = TransportUDP
+	defaultStrategy       = StrategyRingAll
+	defaultRingTimeout    = 30 * time.Second
+	defaultSLAThreshold   = 20 * time.Second
+)
+
+// SetDefaults replaces the zero value of every optional field with its
+// default. Parse calls it before validating; a program that builds a
+// Config in code calls it before Validate. Required fields (SIP listeners,
+// tenants, names, roles, credentials...) are left alone: there is no safe
+// guess for them. Calling it twice changes nothing.
+func (c *Config) SetDefaults() {
+	str(&c.Log.Format, defaultLogFormat)
+	str(&c.Log.Level, defaultLogLevel)
+
+	s := &c.SIP
+	str(&s.UserAgent, defaultUserAgent)
+	num(&s.MaxCalls, defaultMaxCalls)
+	dur(&s.RetryAfter, defaultRetryAfter)
+	dur(&s.DrainTimeout, defaultDrainTimeout)
+	dur(&s.SessionExpires, defaultSessionExpires)
+	dur(&s.Registration.MinExpires, defaultMinExpires)
+	dur(&s.Registration.MaxExpires, defaultMaxExpires)
+	dur(&s.Registration.DefaultExpires, defaultDefaultExpires)
+	num(&s.Registration.MaxContacts, defaultMaxContacts)
+	str(&s.FeatureCodes.Listen, defaultCodeListen)
+	str(&s.FeatureCodes.Whisper, defaultCodeWhisper)
+	str(&s.FeatureCodes.Barge, defaultCodeBarge)
+	str(&s.FeatureCodes.Intercept, defaultCodeIntercept)
+
+	str(&c.HTTP.Listen, defaultHTTPListen)
+	str(&c.DataDir, defaultDataDir)
+
+	str(&c.Media.Address, defaultMediaAddress)
+	num(&c.Media.PortMin, defaultPortMin)
+	num(&c.Media.PortMax, defaultPortMax)
+	dur(&c.Media.Timeout, defaultMediaTimeout)
+
+	for ti := range c.Tenants {
+		t := &c.Tenants[ti]
+		for i := range t.Trunks {
+			str(&t.Trunks[i].Transport, defaultTrunkTransport)
+		}
+		for i := range t.Groups {
+			g := &t.Groups[i]
+			str(&g.Strategy, defaultStrategy)
+			dur(&g.RingTimeout, defaultRingTimeout)
+			dur(&g.SLAThreshold, defaultSLAThreshold)
+		}
+	}
+}
+
+func str(p *string, v string) {
+	if *p == "" {
+		*p = v
+	}
+}
+
+func num(p *int, v int) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+func dur(p *Duration, v time.Duration) {
+	if *p == 0 {
+		*p = Duration(v)
+	}
+}

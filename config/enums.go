@@ -1,0 +1,51 @@
+package config
+
+// Transports of SIP listeners and trunks.
+const (
+	TransportUDP = "udp"
+	TransportTCP = "tcp"
+	TransportTLS = "tls" // listeners only
+)
+
+// User roles. Tenancy and role come from the user's token, never from a
+// request body.
+const (
+	RoleAgent      = "agent"
+	RoleSupervisor = "supervisor"
+	RoleAdmin      = "admin"
+)
+
+// Supervision modes, as written in User.Modes.
+const (
+	ModeListen    = "listen"
+	ModeWhisper   = "whisper"
+	ModeBarge     = "barge"
+	ModeIntercept = "intercept"
+)
+
+// Group ring strategies.
+const (
+	// StrategyRingAll rings every free agent of the group at once.
+	StrategyRingAll = "ring-all"
+	// StrategyRoundRobin rings free agents one at a time, starting after
+	// the agent rung first last time.
+	StrategyRoundRobin = "round-robin"
+	// StrategyLongestIdle rings the free agent idle the longest first.
+	StrategyLongestIdle = "longest-idle"
+)
+
+// Log formats and levels.
+const (
+	LogText  = "text"
+	LogJSON  = "json"
+	LogDebug = "debug"
+	LogInfo  = "info"
+	LogWarn  = "warn"
+	LogError = "error"
+)
+
+// allModes returns the four supervision modes in escalating order. A
+// function, not a package variable, so no caller can change the list.
+func allModes() []string {
+	return []string{ModeListen, ModeWhisper, ModeBarge, ModeIntercept}
+}

@@ -1,0 +1,150 @@
+package config
+
+import "time"
+
+// Config is the whole earshot configuration file. Field by field reference:
+// docs/config.md. The zero value of an optional field means its default,
+// filled in by Parse.
+type Config struct {
+	Log     Log      `yaml:"log"`
+	SIP     SIP      `yaml:"sip"`
+	HTTP    HTTP     `yaml:"http"`
+	Media   Media    `yaml:"media"`
+	DataDir string   `yaml:"data_dir"`
+	Tenants []Tenant `yaml:"tenants"`
+}
+
+// Log selects the log format and level.
+type Log struct {
+	Format string `yaml:"format"` // text (default) or json
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+}
+
+// SIP configures the signalling side.
+type SIP struct {
+	Listen []Listener `yaml:"listen"`
+	// AdvertisedAddress is the host or IP written into Via, Contact and
+	// Record-Route when earshot sits behind NAT. Empty: the listener's address.
+	AdvertisedAddress string `yaml:"advertised_address"`
+	UserAgent         string `yaml:"user_agent"`
+	// MaxCalls is the concurrent-call limit; past it INVITEs get 503.
+	MaxCalls int `yaml:"max_calls"`
+	// RetryAfter is sent with 503 responses when overloaded.
+	RetryAfter Duration `yaml:"retry_after"`
+	// DrainTimeout bounds how long SIGTERM waits for active calls.
+	DrainTimeout Duration `yaml:"drain_timeout"`
+	// SessionExpires is the RFC 4028 session interval earshot asks for.
+	SessionExpires Duration     `yaml:"session_expires"`
+	Registration   Registration `yaml:"registration"`
+	FeatureCodes   FeatureCodes `yaml:"feature_codes"`
+}
+
+// Listener is one SIP transport endpoint.
+type Listener struct {
+	Transport string `yaml:"transport"` // udp, tcp or tls
+	Address   string `yaml:"address"`   // host:port
+	CertFile  string `yaml:"cert_file"` // tls only
+	KeyFile   string `yaml:"key_file"`  // tls only
+}
+
+// Registration bounds the Expires a registrar grants.
+type Registration struct {
+	MinExpires     Duration `yaml:"min_expires"`
+	MaxExpires     Duration `yaml:"max_expires"`
+	DefaultExpires Duration `yaml:"default_expires"`
+	// MaxContacts is the number of contacts one user may register.
+	MaxContacts int `yaml:"max_contacts"`
+}
+
+// FeatureCodes are the dial prefixes a supervisor uses before an agent's
+// extension to start a supervision in a mode.
+type FeatureCodes struct {
+	Listen    string `yaml:"listen"`
+	Whisper   string `yaml:"whisper"`
+	Barge     string `yaml:"barge"`
+	Intercept string `yaml:"intercept"`
+}
+
+// HTTP configures the metrics / health / API listener.
+type HTTP struct {
+	Listen string `yaml:"listen"` // host:port
+}
+
+// Media configures RTP anchoring.
+type Media struct {
+	// Address is the local IP RTP sockets bind to.
+	Address string `yaml:"address"`
+	// AdvertisedAddress is written into SDP instead of Address (NAT).
+	AdvertisedAddress string `yaml:"advertised_address"`
+	PortMin           int    `yaml:"port_min"`
+	PortMax           int    `yaml:"port_max"`
+	// Timeout hangs up a call that received no RTP for this long.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Tenant is one isolated customer of earshot: its trunks, groups and users.
+type Tenant struct {
+	Name string `yaml:"name"`
+	// Domains are the SIP domains (request-URI / To host) of this tenant's
+	// users. At most one tenant may leave it empty: it takes every domain
+	// no other tenant claims.
+	Domains []string `yaml:"domains"`
+	Trunks  []Trunk  `yaml:"trunks"`
+	Groups  []Group  `yaml:"groups"`
+	Users   []User   `yaml:"users"`
+	// NotifyAgentOnMonitor plays the agent a short tone when monitoring
+	// starts (jurisdictions that require it). Off by default.
+	NotifyAgentOnMonitor bool `yaml:"notify_agent_on_monitor"`
+	// BargeBeep plays a beep to the call when a supervisor barges.
+	BargeBeep bool `yaml:"barge_beep"`
+}
+
+// Trunk is a carrier or PBX connection, recognised by source address.
+type Trunk struct {
+	Name string `yaml:"name"`
+	// Sources are CIDRs (or bare IPs) whose INVITEs are this trunk's.
+	Sources []string `yaml:"sources"`
+	// Outbound is host:port where outbound calls are sent.
+	Outbound  string `yaml:"outbound"`
+	Transport string `yaml:"transport"` // udp (default) or tcp
+	// Username and Password answer the carrier's digest challenge.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// Group is a set of agents reached through business numbers.
+type Group struct {
+	Name        string   `yaml:"name"`
+	Numbers     []Number `yaml:"numbers"`
+	Agents      []string `yaml:"agents"`      // extensions
+	Supervisors []string `yaml:"supervisors"` // extensions assigned help requests
+	Strategy    string   `yaml:"strategy"`    // ring-all (default), round-robin, longest-idle
+	// RingTimeout is how long one ring attempt lasts before moving on.
+	RingTimeout Duration `yaml:"ring_timeout"`
+	// SLAThreshold: a call answered within it counts toward the SLA.
+	SLAThreshold Duration `yaml:"sla_threshold"`
+}
+
+// Number is a business number and its display label.
+type Number struct {
+	Number string `yaml:"number"`
+	Label  string `yaml:"label"`
+}
+
+// User is an agent, supervisor or admin.
+type User struct {
+	Extension string `yaml:"extension"`
+	Name      string `yaml:"name"`
+	Role      string `yaml:"role"` // agent, supervisor, admin
+	Password  string `yaml:"password"`
+	Token     string `yaml:"token"`
+	// Modes are the supervision modes this user may use; empty means all
+	// modes for supervisors and admins, none for agents.
+	Modes []string `yaml:"modes"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("20s").
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,0 +1,211 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// minSessionExpires is the smallest session interval RFC 4028 allows (its
+// Min-SE floor).
+const minSessionExpires = 90 * time.Second
+
+// Validate checks the configuration as it is, without filling defaults, and
+// returns nil or an *Errors listing every problem. Problems carry field
+// paths but no lines: a Config built in code has no file. Parse has
+// already validated what it returns.
+func (c *Config) Validate() error {
+	col := &collector{}
+	c.validate(col)
+	return col.finish(nil)
+}
+
+func (c *Config) validate(col *collector) {
+	c.validateLog(col)
+	c.validateSIP(col)
+	c.validateHTTP(col)
+	c.validateMedia(col)
+	if c.DataDir == "" {
+		col.addf("data_dir", "required: the directory for the database")
+	}
+	c.validateTenants(col)
+}
+
+func (c *Config) validateLog(col *collector) {
+	switch c.Log.Format {
+	case LogText, LogJSON:
+	default:
+		col.add("log.format", oneOf(LogText, LogJSON))
+	}
+	switch c.Log.Level {
+	case LogDebug, LogInfo, LogWarn, LogError:
+	default:
+		col.add("log.level", oneOf(LogDebug, LogInfo, LogWarn, LogError))
+	}
+}
+
+func (c *Config) validateSIP(col *collector) {
+	s := &c.SIP
+	if len(s.Listen) == 0 {
+		col.addf("sip.listen", "at least one listener is required")
+	}
+	// Listeners that would bind the same socket: udp has its own port
+	// space, tcp and tls share one.
+	sockets := make(map[string]string)
+	for i, l := range s.Listen {
+		p := idx("sip.listen", i)
+		family := TransportTCP
+		switch l.Transport {
+		case TransportUDP:
+			family = TransportUDP
+		case TransportTCP, TransportTLS:
+		default:
+			col.add(at(p, "transport"), oneOf(TransportUDP, TransportTCP, TransportTLS))
+		}
+		if err := checkHostPort(l.Address, true); err != nil {
+			col.addf(at(p, "address"), "%s", err)
+		} else if other, dup := sockets[family+" "+l.Address]; dup {
+			col.addf(at(p, "address"), "same %s socket as %s", family, other)
+		} else {
+			sockets[family+" "+l.Address] = p
+		}
+		if l.Transport == TransportTLS {
+			if l.CertFile == "" {
+				col.addf(at(p, "cert_file"), "required with transport tls")
+			}
+			if l.KeyFile == "" {
+				col.addf(at(p, "key_file"), "required with transport tls")
+			}
+		} else {
+			if l.CertFile != "" {
+				col.addf(at(p, "cert_file"), "only used with transport tls")
+			}
+			if l.KeyFile != "" {
+				col.addf(at(p, "key_file"), "only used with transport tls")
+			}
+		}
+	}
+	if s.AdvertisedAddress != "" {
+		if err := checkHost(s.AdvertisedAddress); err != nil {
+			col.addf("sip.advertised_address", "%s (a host or IP, without port)", err)
+		}
+	}
+	if s.UserAgent == "" {
+		col.addf("sip.user_agent", "must not be empty")
+	}
+	if s.MaxCalls < 1 {
+		col.addf("sip.max_calls", "must be at least 1")
+	}
+	positive(col, "sip.retry_after", s.RetryAfter)
+	positive(col, "sip.drain_timeout", s.DrainTimeout)
+	if s.SessionExpires.D() < minSessionExpires {
+		col.addf("sip.session_expires", "must be at least %s (RFC 4028 minimum)", minSessionExpires)
+	}
+	r := &s.Registration
+	okMin := positive(col, "sip.registration.min_expires", r.MinExpires)
+	okMax := positive(col, "sip.registration.max_expires", r.MaxExpires)
+	okDef := positive(col, "sip.registration.default_expires", r.DefaultExpires)
+	if okMin && okMax && okDef {
+		if r.MinExpires > r.MaxExpires {
+			col.addf("sip.registration.min_expires", "%s is more than max_expires %s", r.MinExpires, r.MaxExpires)
+		} else if r.DefaultExpires < r.MinExpires || r.DefaultExpires > r.MaxExpires {
+			col.addf("sip.registration.default_expires", "%s is outside min_expires %s … max_expires %s", r.DefaultExpires, r.MinExpires, r.MaxExpires)
+		}
+	}
+	if r.MaxContacts < 1 {
+		col.addf("sip.registration.max_contacts", "must be at least 1")
+	}
+	c.validateFeatureCodes(col)
+}
+
+// featureCodes lists the codes with their field paths, in mode order.
+func (c *Config) featureCodes() [4][2]string {
+	f := &c.SIP.FeatureCodes
+	return [4][2]string{
+		{"sip.feature_codes.listen", f.Listen},
+		{"sip.feature_codes.whisper", f.Whisper},
+		{"sip.feature_codes.barge", f.Barge},
+		{"sip.feature_codes.intercept", f.Intercept},
+	}
+}
+
+func (c *Config) validateFeatureCodes(col *collector) {
+	codes := c.featureCodes()
+	for i, fc := range codes {
+		path, code := fc[0], fc[1]
+		if code == "" {
+			col.addf(path, "must not be empty")
+			continue
+		}
+		if strings.Trim(code, "0123456789*#") != "" {
+			col.addf(path, "%s must be made of digits, * and #", quoteShort(code))
+			continue
+		}
+		// A supervisor dials code+extension; if one code starts another,
+		// the digits would name two different things.
+		for _, prev := range codes[:i] {
+			switch {
+			case prev[1] == "":
+			case prev[1] == code:
+				col.addf(path, "%q is also %s", code, prev[0])
+			case strings.HasPrefix(code, prev[1]) || strings.HasPrefix(prev[1], code):
+				col.addf(path, "%q and %s %q start alike; dialled digits would be ambiguous", code, prev[0], prev[1])
+			}
+		}
+	}
+}
+
+func (c *Config) validateHTTP(col *collector) {
+	if err := checkHostPort(c.HTTP.Listen, true); err != nil {
+		col.addf("http.listen", "%s", err)
+		return
+	}
+	for i, l := range c.SIP.Listen {
+		if l.Transport != TransportUDP && l.Address == c.HTTP.Listen {
+			col.addf("http.listen", "same TCP socket as %s", idx("sip.listen", i))
+		}
+	}
+}
+
+func (c *Config) validateMedia(col *collector) {
+	m := &c.Media
+	if m.Address == "" {
+		col.addf("media.address", "required: the IP address RTP sockets bind to")
+	} else if _, err := netip.ParseAddr(m.Address); err != nil {
+		col.addf("media.address", "%s must be an IP address", quoteShort(m.Address))
+	}
+	if m.AdvertisedAddress != "" {
+		if _, err := netip.ParseAddr(m.AdvertisedAddress); err != nil {
+			col.addf("media.advertised_address", "%s must be an IP address", quoteShort(m.AdvertisedAddress))
+		}
+	}
+	okMin := m.PortMin >= 1024 && m.PortMin <= 65535
+	okMax := m.PortMax >= 1024 && m.PortMax <= 65535
+	if !okMin {
+		col.addf("media.port_min", "%d must be in 1024–65535", m.PortMin)
+	} else if m.PortMin%2 != 0 {
+		// RTP takes the even port, RTCP the odd one above it.
+		col.addf("media.port_min", "%d must be even (RTP even, RTCP odd)", m.PortMin)
+		okMin = false
+	}
+	if !okMax {
+		col.addf("media.port_max", "%d must be in 1024–65535", m.PortMax)
+	}
+	if okMin && okMax {
+		if m.PortMin >= m.PortMax {
+			col.addf("media.port_max", "%d must be greater than port_min %d", m.PortMax, m.PortMin)
+		} else if pairs := (m.PortMax - m.PortMin + 1) / 2; pairs < 2 {
+			col.addf("media.port_max", "the range %d–%d holds %d RTP/RTCP port pair; at least 2 are needed", m.PortMin, m.PortMax, pairs)
+		}
+	}
+	positive(col, "media.timeout", m.Timeout)
+}
+
+// positive reports a duration that is not greater than zero.
+func positive(col *collector, path string, d Duration) bool {
+	if d <= 0 {
+		col.addf(path, "must be greater than 0")
+		return false
+	}
+	return true
+}
