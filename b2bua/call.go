@@ -1,0 +1,180 @@
+package b2bua
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// mailboxSize bounds the events queued for one call; a full mailbox makes
+// the SIP handler answer 503 rather than block.
+const mailboxSize = 64
+
+// leg is one SIP dialog of a call: the caller's (earshot is UAS) or a
+// callee's (earshot is UAC; several while ringing).
+type leg struct {
+	call  *Call
+	side  int
+	d     dialog
+	agent string // extension of the user this leg rings, if any
+
+	// UAC legs
+	invite    *sip.Request
+	tx        sip.ClientTransaction
+	authTried bool
+	early     bool // a provisional with a To tag arrived
+	answered  bool
+	canceled  bool
+
+	// offer is a re-INVITE or UPDATE received on this leg that waits for
+	// the other leg's answer.
+	offer *inbound
+}
+
+// Call is one customer↔agent call: its two legs and its media session.
+// Everything but the snapshot is owned by the call's loop goroutine, which
+// runs the functions posted to its mailbox one at a time.
+type Call struct {
+	s       *Server
+	id      string
+	log     *slog.Logger
+	mailbox chan func()
+	done    chan struct{}
+
+	snapMu sync.Mutex // guards snap
+	snap   CallSnapshot
+
+	// Owned by the loop.
+	route     route
+	caller    *leg
+	callee    *leg
+	forks     []*leg
+	tried     map[string]bool
+	media     MediaSession
+	offerB    []byte // SDP offer sent to callees
+	invite    *inbound
+	original  *sip.Request // the INVITE as received, for the tagless 100
+	ringTimer *time.Timer
+	sentRing  bool
+	reliable  bool // the caller requires reliable provisionals (RFC 3262)
+	rseq      uint32
+	final     *sip.Response // 2xx sent to the caller, retransmitted until ACK
+	acked     bool
+	retrans   *time.Timer
+	sessTimer *time.Timer
+	sessInt   time.Duration
+	ended     bool
+	reserved  []string // agents marked busy by this call
+}
+
+// post queues fn on the call's loop. It fails when the call ended or its
+// mailbox is full.
+func (c *Call) post(fn func()) bool {
+	select {
+	case <-c.done:
+		return false
+	default:
+	}
+	select {
+	case c.mailbox <- fn:
+		return true
+	default:
+		return false
+	}
+}
+
+// after runs fn on the loop after d.
+func (c *Call) after(d time.Duration, fn func()) *time.Timer {
+	return time.AfterFunc(d, func() { c.post(fn) })
+}
+
+func (c *Call) run() {
+	defer c.s.callsWG.Done()
+	for !c.ended {
+		fn := <-c.mailbox
+		fn()
+	}
+	close(c.done)
+}
+
+// Snapshot returns the call's public state.
+func (c *Call) Snapshot() CallSnapshot {
+	c.snapMu.Lock()
+	defer c.snapMu.Unlock()
+	s := c.snap
+	s.Agents = append([]string(nil), s.Agents...)
+	return s
+}
+
+func (c *Call) update(fn func(*CallSnapshot), ev CallEventType) {
+	c.snapMu.Lock()
+	fn(&c.snap)
+	c.snapMu.Unlock()
+	c.s.cfg.Observer.CallEvent(CallEvent{Type: ev, Time: c.s.cfg.Now(), Call: c.Snapshot()})
+}
+
+// hangup ends an established or ringing call from earshot's side.
+func (c *Call) hangup(reason string) {
+	if c.ended {
+		return
+	}
+	if c.final == nil {
+		c.fail(487, "Request Terminated", reason)
+		return
+	}
+	c.bye(c.caller)
+	c.end(reason)
+}
+
+// fail answers the caller's INVITE with an error and ends the call.
+func (c *Call) fail(code int, phrase, reason string) {
+	if c.invite != nil && c.final == nil {
+		c.invite.respond(c.s, code, phrase, nil)
+	}
+	c.end(reason)
+}
+
+// bye sends BYE on a leg's dialog without waiting for the answer.
+func (c *Call) bye(l *leg) {
+	if l == nil {
+		return
+	}
+	req := l.d.newRequest(sip.BYE, c.s.contact(l.d.transport))
+	c.s.sendAndForget(req)
+}
+
+// end releases everything the call holds. The loop stops after it.
+func (c *Call) end(reason string) {
+	if c.ended {
+		return
+	}
+	c.ended = true
+	for _, f := range c.forks {
+		c.cancelFork(f)
+	}
+	if c.callee != nil && reason != EndCalleeHangup {
+		c.bye(c.callee)
+	}
+	for _, t := range []*time.Timer{c.ringTimer, c.retrans, c.sessTimer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	if c.media != nil {
+		_ = c.media.Close()
+	}
+	for _, l := range []*leg{c.caller, c.callee} {
+		if l != nil && l.offer != nil {
+			l.offer.respond(c.s, 487, "Request Terminated", nil)
+		}
+	}
+	c.s.forget(c)
+	c.s.stats.ended(reason)
+	now := c.s.cfg.Now()
+	c.update(func(s *CallSnapshot) {
+		s.State, s.EndedAt, s.EndReason = StateEnded, now, reason
+	}, CallEnded)
+	c.log.Info("call ended", "reason", reason)
+}

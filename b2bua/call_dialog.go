@@ -1,0 +1,146 @@
+package b2bua
+
+import (
+	"strconv"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// other returns the leg across the call from l.
+func (c *Call) other(l *leg) *leg {
+	if l == c.caller {
+		return c.callee
+	}
+	return c.caller
+}
+
+// onRequest handles a request received inside one of the call's dialogs.
+func (c *Call) onRequest(l *leg, in *inbound) {
+	req := in.req
+	if cs := req.CSeq(); cs != nil && req.Method != sip.ACK {
+		if cs.SeqNo < l.d.remoteSeq && req.Method != sip.PRACK {
+			in.respond(c.s, 500, "CSeq Out Of Order", nil)
+			return
+		}
+		l.d.remoteSeq = cs.SeqNo
+	}
+	switch req.Method {
+	case sip.BYE:
+		in.respond(c.s, 200, "OK", nil)
+		c.onBye(l)
+	case sip.INVITE, sip.UPDATE:
+		c.onOffer(l, in)
+	case sip.INFO:
+		// DTMF and other INFO packages stay on this leg.
+		in.respond(c.s, 200, "OK", nil)
+	case sip.PRACK, sip.OPTIONS:
+		in.respond(c.s, 200, "OK", nil)
+	default:
+		in.respond(c.s, 405, "Method Not Allowed", nil, sip.NewHeader("Allow", allowMethods))
+	}
+}
+
+func (c *Call) onBye(l *leg) {
+	if c.ended {
+		return
+	}
+	switch {
+	case l == c.caller:
+		if c.final == nil {
+			c.fail(487, "Request Terminated", EndCallerHangup)
+			return
+		}
+		c.end(EndCallerHangup)
+	case l == c.callee:
+		c.bye(c.caller)
+		c.end(EndCalleeHangup)
+	}
+}
+
+// onOffer handles a re-INVITE or UPDATE. Without SDP it is a session
+// refresh answered here; with SDP the offer is forwarded to the other leg
+// through the media session, and answered when that leg answers.
+func (c *Call) onOffer(l *leg, in *inbound) {
+	req := in.req
+	o := c.other(l)
+	if l == c.caller {
+		c.refreshSession()
+	}
+	if o == nil || c.callee == nil {
+		if req.Method == sip.UPDATE && len(req.Body()) == 0 {
+			in.respond(c.s, 200, "OK", nil)
+			return
+		}
+		in.respond(c.s, 491, "Request Pending", nil)
+		return
+	}
+	if l.offer != nil || o.offer != nil {
+		in.respond(c.s, 491, "Request Pending", nil)
+		return
+	}
+	hdrs := []sip.Header{c.s.contact(l.d.transport)}
+	if se, ok := sessionExpires(req); ok && l == c.caller {
+		hdrs = append(hdrs, sip.NewHeader("Session-Expires", strconv.Itoa(se)+";refresher=uac"))
+	}
+	if len(req.Body()) == 0 {
+		if req.Method == sip.INVITE {
+			in.respond(c.s, 488, "SDP Offer Required", nil)
+			return
+		}
+		in.respond(c.s, 200, "OK", nil, hdrs...)
+		return
+	}
+	fwd, err := c.media.Offer(l.side, req.Body())
+	if err != nil {
+		code := 488
+		if se, ok := err.(StatusError); ok {
+			code = se.SIPStatus()
+		}
+		in.respond(c.s, code, reasonPhrase(code), nil)
+		return
+	}
+	if req.Method == sip.INVITE {
+		in.respond(c.s, 100, "Trying", nil)
+	}
+	l.offer = in
+	out := o.d.newRequest(req.Method, c.s.contact(o.d.transport))
+	out.SetBody(fwd)
+	out.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	_, err = c.startTx(out,
+		func(res *sip.Response) { c.onOfferResponse(l, o, out, res, hdrs) },
+		func(error) {
+			if l.offer == in {
+				l.offer = nil
+				in.respond(c.s, 408, "Request Timeout", nil)
+			}
+		})
+	if err != nil {
+		l.offer = nil
+		in.respond(c.s, 500, "Server Internal Error", nil)
+	}
+}
+
+func (c *Call) onOfferResponse(from, to *leg, out *sip.Request, res *sip.Response, hdrs []sip.Header) {
+	in := from.offer
+	if in == nil || res.IsProvisional() {
+		return
+	}
+	from.offer = nil
+	if out.Method == sip.INVITE && res.IsSuccess() {
+		c.s.sendACK(to.d.newRequest(sip.ACK, c.s.contact(to.d.transport)))
+	}
+	if c.ended {
+		in.respond(c.s, 481, "Call/Transaction Does Not Exist", nil)
+		return
+	}
+	if !res.IsSuccess() {
+		in.respond(c.s, res.StatusCode, res.Reason, nil)
+		return
+	}
+	answer, err := c.media.Answer(to.side, res.Body())
+	if err != nil {
+		in.respond(c.s, 488, "Not Acceptable Here", nil)
+		return
+	}
+	in.respond(c.s, 200, "OK", answer, hdrs...)
+}

@@ -1,0 +1,500 @@
+package b2bua
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
+	"github.com/icholy/digest"
+)
+
+// start runs first on the call's loop: media, then the first ring attempt.
+func (c *Call) start() {
+	req := c.invite.req
+	c.s.respond(c.invite.tx, c.original, 100, "Trying", nil)
+	c.log.Info("call started", "direction", c.route.direction, "number", c.route.number,
+		"caller", c.route.caller.Number, "tenant", c.route.tenant.name)
+	c.update(func(*CallSnapshot) {}, CallStarted)
+	c.reliable = hasTag(req, "Require", "100rel")
+
+	if len(req.Body()) == 0 {
+		// Offerless INVITEs (RFC 3261 §13.2.1 late offer) are not anchored.
+		c.fail(488, "SDP Offer Required", EndRejected)
+		return
+	}
+	ms, err := c.s.cfg.Media.NewSession(c.id, func() { c.post(func() { c.hangup(EndMediaTimeout) }) })
+	if err != nil {
+		c.failErr(err)
+		return
+	}
+	c.media = ms
+	if c.offerB, err = ms.Offer(LegCaller, req.Body()); err != nil {
+		c.failErr(err)
+		return
+	}
+	c.ring()
+}
+
+// failErr fails the call with the SIP status an error carries (500 if none).
+func (c *Call) failErr(err error) {
+	code, phrase := 500, "Server Internal Error"
+	var se StatusError
+	if errors.As(err, &se) {
+		code, phrase = se.SIPStatus(), reasonPhrase(se.SIPStatus())
+	}
+	c.log.Warn("call setup failed", "err", err)
+	c.fail(code, phrase, EndError)
+}
+
+// ring starts the next ring attempt, or fails the call if none is left.
+func (c *Call) ring() {
+	rt := c.route
+	var timeout time.Duration
+	var targets []target
+	switch rt.kind {
+	case toTrunk:
+		if len(c.tried) == 0 {
+			targets = []target{c.trunkTarget()}
+		}
+		timeout = c.s.cfg.ExtensionRingTimeout
+	case toUser:
+		if !c.tried[rt.user] {
+			targets = c.s.userTargets(rt.tenant.name, rt.user)
+			c.tried[rt.user] = true
+			if len(targets) == 0 {
+				c.fail(480, "Temporarily Unavailable", EndNoAgent)
+				return
+			}
+		}
+		timeout = c.s.cfg.ExtensionRingTimeout
+	case toGroup:
+		targets = c.s.pickAgents(c, rt.group)
+		timeout = rt.group.RingTimeout
+	}
+	if len(targets) == 0 {
+		if len(c.tried) == 0 && rt.kind == toGroup {
+			c.fail(480, "No Agent Available", EndNoAgent)
+		} else {
+			c.fail(480, "Temporarily Unavailable", EndNoAnswer)
+		}
+		return
+	}
+	for _, t := range targets {
+		c.tried[t.agent] = true
+		c.fork(t)
+	}
+	if len(c.forks) == 0 {
+		c.ring()
+		return
+	}
+	if c.ringTimer != nil {
+		c.ringTimer.Stop()
+	}
+	c.ringTimer = c.after(timeout, c.onRingTimeout)
+}
+
+// target is one destination of a forked INVITE.
+type target struct {
+	agent     string // extension, "" for a trunk
+	uri       sip.Uri
+	dest      string
+	transport string
+}
+
+func (c *Call) trunkTarget() target {
+	tr := c.route.trunk
+	host, port := splitHostPort(tr.Outbound)
+	return target{
+		uri:       sip.Uri{Scheme: "sip", User: c.route.number, Host: host, Port: port},
+		dest:      tr.Outbound,
+		transport: strings.ToUpper(tr.Transport),
+	}
+}
+
+// fork sends the INVITE for one target.
+func (c *Call) fork(t target) {
+	s := c.s
+	host := s.contact("udp").Address.Host
+	l := &leg{call: c, side: LegCallee, agent: t.agent}
+	l.d = dialog{
+		callID:    uuid.NewString(),
+		localTag:  sip.GenerateTagN(16),
+		local:     sip.Uri{Scheme: "sip", User: c.route.caller.Number, Host: host},
+		localName: c.route.caller.Name,
+		remote:    sip.Uri{Scheme: "sip", User: c.route.number, Host: host},
+		target:    t.uri,
+		transport: t.transport,
+		dest:      t.dest,
+	}
+	if t.agent != "" {
+		l.d.remote.User = t.agent
+	}
+	if l.d.transport == "" {
+		l.d.transport = "UDP"
+	}
+	req := l.d.newRequest(sip.INVITE, s.contact(l.d.transport))
+	req.SetBody(c.offerB)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
+	req.AppendHeader(sip.NewHeader("User-Agent", s.cfg.UserAgent))
+	if c.route.kind == toTrunk {
+		req.AppendHeader(sip.NewHeader("Supported", "100rel, timer"))
+	}
+	if c.route.fromTrunk {
+		// Identity headers of a trusted trunk travel to the agent.
+		for _, name := range []string{"P-Asserted-Identity", "Diversion"} {
+			for _, h := range c.invite.req.GetHeaders(name) {
+				req.AppendHeader(sip.NewHeader(name, h.Value()))
+			}
+		}
+	}
+	l.invite = req
+	c.forks = append(c.forks, l)
+	if err := c.sendFork(l); err != nil {
+		c.log.Warn("invite failed", "agent", t.agent, "err", err)
+		c.dropFork(l)
+	}
+}
+
+func (c *Call) sendFork(l *leg) error {
+	tx, err := c.startTx(l.invite,
+		func(res *sip.Response) { c.onForkResponse(l, res) },
+		func(err error) { c.onForkDone(l, err) })
+	if err != nil {
+		return err
+	}
+	l.tx = tx
+	c.s.mu.Lock()
+	c.s.legs[l.d.key()] = l
+	c.s.mu.Unlock()
+	return nil
+}
+
+func (c *Call) dropFork(l *leg) {
+	c.forks = slices.DeleteFunc(c.forks, func(f *leg) bool { return f == l })
+	c.s.mu.Lock()
+	if c.s.legs[l.d.key()] == l {
+		delete(c.s.legs, l.d.key())
+	}
+	c.s.mu.Unlock()
+	if l.agent != "" && c.route.kind == toGroup {
+		c.s.release(c, l.agent)
+	}
+}
+
+// cancelFork sends CANCEL for a ringing fork (RFC 3261 §9.1).
+func (c *Call) cancelFork(l *leg) {
+	if l.canceled || l.answered || l.invite == nil {
+		return
+	}
+	l.canceled = true
+	inv := l.invite
+	req := sip.NewRequest(sip.CANCEL, inv.Recipient)
+	req.AppendHeader(sip.HeaderClone(inv.Via()))
+	req.AppendHeader(sip.HeaderClone(inv.From()))
+	req.AppendHeader(sip.HeaderClone(inv.To()))
+	req.AppendHeader(sip.HeaderClone(inv.CallID()))
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
+	maxFwd := sip.MaxForwardsHeader(70)
+	req.AppendHeader(&maxFwd)
+	req.SetTransport(inv.Transport())
+	req.SetDestination(inv.Destination())
+	c.s.sendAndForget(req)
+}
+
+func (c *Call) isFork(l *leg) bool { return slices.Contains(c.forks, l) }
+
+func (c *Call) onForkResponse(l *leg, res *sip.Response) {
+	if c.ended {
+		return
+	}
+	if l == c.callee && res.IsSuccess() {
+		// A retransmitted 2xx: our ACK was lost.
+		c.s.sendACK(l.d.newRequest(sip.ACK, c.s.contact(l.d.transport)))
+		return
+	}
+	if !c.isFork(l) {
+		if res.IsSuccess() {
+			// A fork answered after another won: take it down.
+			l.d.confirm(res)
+			c.s.sendACK(l.d.newRequest(sip.ACK, c.s.contact(l.d.transport)))
+			c.bye(l)
+		}
+		return
+	}
+	switch {
+	case res.StatusCode == 100:
+	case res.IsProvisional():
+		c.onProvisional(l, res)
+	case res.IsSuccess():
+		c.onAnswer(l, res)
+	default:
+		c.onReject(l, res)
+	}
+}
+
+func (c *Call) onProvisional(l *leg, res *sip.Response) {
+	if to := res.To(); to != nil {
+		if _, ok := to.Params.Get("tag"); ok {
+			l.d.confirm(res)
+			l.early = true
+		}
+	}
+	if hasTag(res, "Require", "100rel") {
+		c.prack(l, res)
+	}
+	var body []byte
+	if len(res.Body()) > 0 && res.StatusCode == 183 {
+		b, err := c.media.Answer(LegCallee, res.Body())
+		if err != nil {
+			c.log.Debug("early media answer rejected", "err", err)
+		} else {
+			body = b
+		}
+	}
+	if body == nil && c.sentRing {
+		return
+	}
+	c.sentRing = true
+	code, phrase := 180, "Ringing"
+	if body != nil {
+		code, phrase = 183, "Session Progress"
+	}
+	var hdrs []sip.Header
+	if c.reliable {
+		c.rseq++
+		hdrs = append(hdrs, sip.NewHeader("Require", "100rel"), sip.NewHeader("RSeq", strconv.Itoa(int(c.rseq))))
+	}
+	hdrs = append(hdrs, c.s.contact(c.caller.d.transport))
+	c.invite.respond(c.s, code, phrase, body, hdrs...)
+	c.update(func(s *CallSnapshot) {}, CallRinging)
+}
+
+// prack acknowledges a reliable provisional response (RFC 3262 §7.2).
+func (c *Call) prack(l *leg, res *sip.Response) {
+	rseq := res.GetHeader("RSeq")
+	if rseq == nil {
+		return
+	}
+	req := l.d.newRequest(sip.PRACK, c.s.contact(l.d.transport))
+	req.AppendHeader(sip.NewHeader("RAck", fmt.Sprintf("%s %d INVITE", strings.TrimSpace(rseq.Value()), l.invite.CSeq().SeqNo)))
+	c.s.sendAndForget(req)
+}
+
+func (c *Call) onReject(l *leg, res *sip.Response) {
+	if (res.StatusCode == 401 || res.StatusCode == 407) && !l.authTried && c.route.kind == toTrunk && c.route.trunk.Username != "" {
+		l.authTried = true
+		if err := c.authenticate(l, res); err == nil {
+			return
+		}
+	}
+	c.log.Debug("fork rejected", "agent", l.agent, "code", res.StatusCode)
+	c.dropFork(l)
+	if len(c.forks) > 0 {
+		return
+	}
+	switch c.route.kind {
+	case toTrunk:
+		// The carrier's answer is the caller's answer.
+		c.fail(res.StatusCode, res.Reason, EndRejected)
+	case toUser:
+		c.fail(res.StatusCode, res.Reason, EndRejected)
+	default:
+		c.ring()
+	}
+}
+
+// authenticate answers the carrier's digest challenge with the trunk's
+// credentials and resends the INVITE.
+func (c *Call) authenticate(l *leg, res *sip.Response) error {
+	hdr, authHdr := "WWW-Authenticate", "Authorization"
+	if res.StatusCode == 407 {
+		hdr, authHdr = "Proxy-Authenticate", "Proxy-Authorization"
+	}
+	h := res.GetHeader(hdr)
+	if h == nil {
+		return errors.New("no challenge")
+	}
+	chal, err := digest.ParseChallenge(h.Value())
+	if err != nil {
+		return err
+	}
+	tr := c.route.trunk
+	cred, err := digest.Digest(chal, digest.Options{Method: "INVITE", URI: l.invite.Recipient.Addr(),
+		Username: tr.Username, Password: tr.Password})
+	if err != nil {
+		return err
+	}
+	c.s.mu.Lock()
+	delete(c.s.legs, l.d.key())
+	c.s.mu.Unlock()
+	req := l.d.newRequest(sip.INVITE, c.s.contact(l.d.transport))
+	for _, name := range []string{"Content-Type", "Allow", "User-Agent", "Supported"} {
+		if v := l.invite.GetHeader(name); v != nil {
+			req.AppendHeader(sip.NewHeader(name, v.Value()))
+		}
+	}
+	req.AppendHeader(sip.NewHeader(authHdr, cred.String()))
+	req.SetBody(c.offerB)
+	l.invite = req
+	return c.sendFork(l)
+}
+
+func (c *Call) onForkDone(l *leg, err error) {
+	if c.ended || !c.isFork(l) || l.answered {
+		return
+	}
+	// The transaction died without a final response (timeout, transport).
+	c.log.Debug("fork transaction ended", "agent", l.agent, "err", err)
+	c.onReject(l, &sip.Response{StatusCode: 408, Reason: "Request Timeout"})
+}
+
+func (c *Call) onRingTimeout() {
+	if c.ended || c.callee != nil {
+		return
+	}
+	for _, f := range append([]*leg(nil), c.forks...) {
+		c.cancelFork(f)
+		c.dropFork(f)
+	}
+	if c.route.kind == toGroup && c.route.group.Strategy != RingAll {
+		c.ring()
+		return
+	}
+	c.fail(480, "Temporarily Unavailable", EndNoAnswer)
+}
+
+// onAnswer: a fork answered. It becomes the callee; the others are
+// canceled; the caller gets 200 with the answer pointing at earshot.
+func (c *Call) onAnswer(l *leg, res *sip.Response) {
+	l.answered = true
+	l.d.confirm(res)
+	c.s.sendACK(l.d.newRequest(sip.ACK, c.s.contact(l.d.transport)))
+	c.forks = slices.DeleteFunc(c.forks, func(f *leg) bool { return f == l })
+	for _, f := range c.forks {
+		c.cancelFork(f)
+		c.dropFork(f)
+	}
+	c.forks = nil
+	c.callee = l
+	if c.ringTimer != nil {
+		c.ringTimer.Stop()
+	}
+	answer, err := c.media.Answer(LegCallee, res.Body())
+	if err != nil {
+		c.log.Warn("callee answer rejected", "err", err)
+		c.bye(l)
+		c.callee = nil
+		c.failErr(err)
+		return
+	}
+	hdrs := []sip.Header{c.s.contact(c.caller.d.transport), sip.NewHeader("Allow", allowMethods)}
+	if se, ok := sessionExpires(c.invite.req); ok {
+		c.sessInt = time.Duration(se) * time.Second
+		hdrs = append(hdrs, sip.NewHeader("Session-Expires", strconv.Itoa(se)+";refresher=uac"))
+		if hasTag(c.invite.req, "Supported", "timer") || hasTag(c.invite.req, "Require", "timer") {
+			hdrs = append(hdrs, sip.NewHeader("Require", "timer"))
+		}
+		c.sessTimer = c.after(c.sessInt, c.onSessionExpired)
+	}
+	c.final = c.invite.respond(c.s, 200, "OK", answer, hdrs...)
+	if !sip.IsReliable(c.caller.d.transport) {
+		c.retransmit200(sip.T1)
+	}
+	now := c.s.cfg.Now()
+	c.s.stats.answered(now.Sub(c.snap.StartedAt))
+	c.update(func(s *CallSnapshot) {
+		s.State, s.AnsweredAt = StateAnswered, now
+		if l.agent != "" {
+			s.Agents = []string{l.agent}
+			s.Callee = Party{Number: l.agent}
+		}
+	}, CallAnswered)
+	c.log.Info("call answered", "agent", l.agent)
+}
+
+// retransmit200 resends the 2xx over UDP until the ACK arrives (RFC 3261
+// §13.3.1.4), giving up after 64*T1 with a BYE.
+func (c *Call) retransmit200(interval time.Duration) {
+	c.retrans = c.after(interval, func() {
+		if c.ended || c.acked {
+			return
+		}
+		if interval >= 32*sip.T1 {
+			c.hangup(EndError)
+			return
+		}
+		c.invite.send(c.s, c.final)
+		c.retransmit200(min(2*interval, sip.T2*8))
+	})
+}
+
+func (c *Call) onAck(l *leg, req *sip.Request) {
+	if l == c.caller {
+		c.acked = true
+	}
+}
+
+func (c *Call) onCancel() {
+	if c.final != nil || c.ended {
+		return
+	}
+	// sipgo already answered CANCEL with 200 and the INVITE with 487.
+	c.invite.finish()
+	c.end(EndCanceled)
+}
+
+func (c *Call) onSessionExpired() {
+	if !c.ended {
+		c.log.Info("session timer expired")
+		c.hangup(EndSessionTimer)
+	}
+}
+
+// refreshSession restarts the session timer after a refresh from the caller.
+func (c *Call) refreshSession() {
+	if c.sessTimer != nil {
+		c.sessTimer.Stop()
+		c.sessTimer = c.after(c.sessInt, c.onSessionExpired)
+	}
+}
+
+// reasonPhrase is the standard phrase of the statuses lower layers return.
+func reasonPhrase(code int) string {
+	switch code {
+	case 400:
+		return "Bad Request"
+	case 480:
+		return "Temporarily Unavailable"
+	case 488:
+		return "Not Acceptable Here"
+	case 503:
+		return "Service Unavailable"
+	}
+	return "Server Internal Error"
+}
+
+func hasTag(m interface{ GetHeaders(string) []sip.Header }, name, tag string) bool {
+	for _, h := range m.GetHeaders(name) {
+		for _, t := range strings.Split(h.Value(), ",") {
+			if strings.EqualFold(strings.TrimSpace(t), tag) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func splitHostPort(hp string) (string, int) {
+	i := strings.LastIndexByte(hp, ':')
+	if i < 0 {
+		return hp, 0
+	}
+	p, _ := strconv.Atoi(hp[i+1:])
+	return hp[:i], p
+}

@@ -1,0 +1,136 @@
+package b2bua
+
+import (
+	"log/slog"
+	"net/netip"
+	"time"
+)
+
+// Config is everything a Server needs. The zero value of an optional field
+// means its default. The file schema lives in package config; cmd translates.
+type Config struct {
+	Tenants []Tenant
+	// Host is the address earshot writes into Via, Contact and From of the
+	// requests it originates (the advertised address behind NAT).
+	Host string
+	// UserAgent is the Server / User-Agent header value.
+	UserAgent string
+	// MaxCalls is the concurrent-call limit (503 past it). Zero: 1000.
+	MaxCalls int
+	// RetryAfter goes into 503 responses. Zero: 5s.
+	RetryAfter time.Duration
+	// SessionExpires is the RFC 4028 interval earshot grants. Zero: 1800s.
+	SessionExpires time.Duration
+	// Registration bounds REGISTER expiry.
+	Registration RegistrationPolicy
+	// ExtensionRingTimeout bounds ringing of extension-to-extension and
+	// outbound calls. Zero: 60s.
+	ExtensionRingTimeout time.Duration
+
+	Media    Media
+	Observer Observer
+	Logger   *slog.Logger
+	// Now is the clock; nil means time.Now. Tests may replace it.
+	Now func() time.Time
+}
+
+// RegistrationPolicy bounds the expiry a registrar grants.
+type RegistrationPolicy struct {
+	Min, Max, Default time.Duration
+	MaxContacts       int
+}
+
+// Tenant is one isolated customer of earshot.
+type Tenant struct {
+	Name    string
+	Domains []string
+	Trunks  []Trunk
+	Groups  []Group
+	Users   []User
+}
+
+// Trunk is a carrier connection recognised by the source of its INVITEs.
+type Trunk struct {
+	Name      string
+	Sources   []netip.Prefix
+	Outbound  string // host:port
+	Transport string // "udp" or "tcp"
+	Username  string
+	Password  string
+}
+
+// Group is a set of agents reached through business numbers.
+type Group struct {
+	Name         string
+	Numbers      []Number
+	Agents       []string
+	Strategy     Strategy
+	RingTimeout  time.Duration
+	SLAThreshold time.Duration
+}
+
+// Number is a business number and its label.
+type Number struct {
+	Number string
+	Label  string
+}
+
+// User is a SIP user of a tenant.
+type User struct {
+	Extension string
+	Name      string
+	Role      string
+	Password  string
+}
+
+func (c *Config) withDefaults() Config {
+	d := *c
+	if d.MaxCalls <= 0 {
+		d.MaxCalls = 1000
+	}
+	if d.RetryAfter <= 0 {
+		d.RetryAfter = 5 * time.Second
+	}
+	if d.SessionExpires <= 0 {
+		d.SessionExpires = 1800 * time.Second
+	}
+	if d.ExtensionRingTimeout <= 0 {
+		d.ExtensionRingTimeout = 60 * time.Second
+	}
+	if d.Registration.Min <= 0 {
+		d.Registration.Min = 60 * time.Second
+	}
+	if d.Registration.Max <= 0 {
+		d.Registration.Max = time.Hour
+	}
+	if d.Registration.Default <= 0 {
+		d.Registration.Default = 10 * time.Minute
+	}
+	if d.Registration.MaxContacts <= 0 {
+		d.Registration.MaxContacts = 5
+	}
+	if d.UserAgent == "" {
+		d.UserAgent = "earshot"
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Observer == nil {
+		d.Observer = nopObserver{}
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	for ti := range d.Tenants {
+		for gi := range d.Tenants[ti].Groups {
+			g := &d.Tenants[ti].Groups[gi]
+			if g.RingTimeout <= 0 {
+				g.RingTimeout = 30 * time.Second
+			}
+			if g.SLAThreshold <= 0 {
+				g.SLAThreshold = 20 * time.Second
+			}
+		}
+	}
+	return d
+}

@@ -1,0 +1,89 @@
+package b2bua
+
+import "time"
+
+// Direction tells where a call came from.
+type Direction string
+
+// Call directions.
+const (
+	Inbound  Direction = "inbound"  // trunk → group or user
+	Outbound Direction = "outbound" // user → trunk
+	Internal Direction = "internal" // user → group or user
+)
+
+// CallState is the coarse state of a call in the live call table.
+type CallState string
+
+// Call states.
+const (
+	StateRinging  CallState = "ringing"
+	StateAnswered CallState = "answered"
+	StateEnded    CallState = "ended"
+)
+
+// End reasons of a call.
+const (
+	EndCallerHangup = "caller_hangup"
+	EndCalleeHangup = "callee_hangup"
+	EndCanceled     = "canceled"
+	EndNoAnswer     = "no_answer"
+	EndNoAgent      = "no_agent"
+	EndRejected     = "rejected"
+	EndMediaTimeout = "media_timeout"
+	EndSessionTimer = "session_expired"
+	EndShutdown     = "shutdown"
+	EndError        = "error"
+)
+
+// Party is one side of a call as shown in the call table.
+type Party struct {
+	Number string `json:"number"`
+	Name   string `json:"name,omitempty"`
+}
+
+// CallSnapshot is a copy of a call's public state, safe to keep.
+type CallSnapshot struct {
+	ID         string    `json:"id"`
+	Tenant     string    `json:"tenant"`
+	Direction  Direction `json:"direction"`
+	Group      string    `json:"group,omitempty"`
+	Number     string    `json:"number,omitempty"`
+	Label      string    `json:"label,omitempty"`
+	Caller     Party     `json:"caller"`
+	Callee     Party     `json:"callee"`
+	Agents     []string  `json:"agents,omitempty"`
+	State      CallState `json:"state"`
+	StartedAt  time.Time `json:"started_at"`
+	AnsweredAt time.Time `json:"answered_at,omitzero"`
+	EndedAt    time.Time `json:"ended_at,omitzero"`
+	EndReason  string    `json:"end_reason,omitempty"`
+}
+
+// CallEventType names what happened to a call.
+type CallEventType string
+
+// Call event types.
+const (
+	CallStarted  CallEventType = "call.started"
+	CallRinging  CallEventType = "call.ringing"
+	CallAnswered CallEventType = "call.answered"
+	CallEnded    CallEventType = "call.ended"
+)
+
+// CallEvent is published on every change of the live call table.
+type CallEvent struct {
+	Type CallEventType
+	Time time.Time
+	Call CallSnapshot
+}
+
+// Observer receives events. It is called from call goroutines, never under
+// a lock of this package, and must not block for long.
+type Observer interface {
+	CallEvent(CallEvent)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) CallEvent(CallEvent) {}

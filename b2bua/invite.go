@@ -1,0 +1,239 @@
+package b2bua
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
+)
+
+// minSE is the smallest session interval earshot accepts (RFC 4028 §5).
+const minSE = 90
+
+// supportedExtensions are the option tags earshot implements; a Require of
+// anything else gets 420 (RFC 3261 §8.2.2.3).
+var supportedExtensions = map[string]bool{"100rel": true, "timer": true}
+
+type routeKind int
+
+const (
+	toGroup routeKind = iota
+	toUser
+	toTrunk
+)
+
+// route is where an initial INVITE goes, decided before the call exists.
+type route struct {
+	kind      routeKind
+	direction Direction
+	tenant    *tenantDir
+	group     *Group
+	number    string // dialled number (business number, extension or external)
+	label     string
+	user      string // target extension for toUser
+	trunk     *Trunk // source trunk (inbound) or egress trunk (outbound)
+	fromTrunk bool
+	caller    Party
+}
+
+// onInvite handles every INVITE: in-dialog ones go to their call; initial
+// ones are admitted, authenticated, routed, and become a Call.
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil {
+		if _, ok := to.Params.Get("tag"); ok {
+			s.inDialog(req, tx)
+			return
+		}
+	}
+	if code, phrase, hdrs := s.admit(req); code != 0 {
+		s.respond(tx, req, code, phrase, nil, hdrs...)
+		return
+	}
+	rt, code, phrase, hdrs := s.classify(req)
+	if code != 0 {
+		s.respond(tx, req, code, phrase, nil, hdrs...)
+		return
+	}
+	c, ok := s.newCall(rt, req, tx)
+	if !ok {
+		s.respond(tx, req, 503, "Service Unavailable", nil,
+			sip.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds()))))
+		return
+	}
+	c.invite.wait(s, c)
+}
+
+// admit applies the checks that need no routing: extensions, session
+// interval, overload and shutdown.
+func (s *Server) admit(req *sip.Request) (int, string, []sip.Header) {
+	for _, h := range req.GetHeaders("Require") {
+		for _, tag := range strings.Split(h.Value(), ",") {
+			tag = strings.TrimSpace(tag)
+			if tag != "" && !supportedExtensions[tag] {
+				return 420, "Bad Extension", []sip.Header{sip.NewHeader("Unsupported", tag)}
+			}
+		}
+	}
+	if se, ok := sessionExpires(req); ok && se < minSE {
+		return 422, "Session Interval Too Small", []sip.Header{sip.NewHeader("Min-SE", strconv.Itoa(minSE))}
+	}
+	s.mu.Lock()
+	draining, n := s.draining, len(s.calls)
+	s.mu.Unlock()
+	if draining || n >= s.cfg.MaxCalls {
+		return 503, "Service Unavailable", []sip.Header{
+			sip.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds())))}
+	}
+	return 0, "", nil
+}
+
+// sessionExpires reads the Session-Expires delta-seconds (or its compact x).
+func sessionExpires(m interface{ GetHeader(string) sip.Header }) (int, bool) {
+	h := m.GetHeader("Session-Expires")
+	if h == nil {
+		h = m.GetHeader("x")
+	}
+	if h == nil {
+		return 0, false
+	}
+	v, _, _ := strings.Cut(h.Value(), ";")
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// classify finds the tenant, authenticates and routes an initial INVITE.
+func (s *Server) classify(req *sip.Request) (route, int, string, []sip.Header) {
+	num := req.Recipient.User
+	from := req.From()
+	if from == nil || req.CallID() == nil || req.Contact() == nil {
+		return route{}, 400, "Bad Request", nil
+	}
+	caller := Party{Number: from.Address.User, Name: from.DisplayName}
+
+	if src, err := netip.ParseAddrPort(req.Source()); err == nil {
+		if td, tr := s.dir.trunkFor(src.Addr()); td != nil {
+			rt := route{direction: Inbound, tenant: td, trunk: tr, fromTrunk: true, number: num, caller: caller}
+			if nr, ok := td.numbers[num]; ok {
+				rt.kind, rt.group, rt.label = toGroup, nr.group, nr.label
+				return rt, 0, "", nil
+			}
+			if _, ok := td.users[num]; ok {
+				rt.kind, rt.user = toUser, num
+				return rt, 0, "", nil
+			}
+			return route{}, 404, "Not Found", nil
+		}
+	}
+
+	td := s.dir.tenantForDomain(from.Address.Host)
+	if td == nil {
+		return route{}, 403, "Forbidden", nil
+	}
+	u, ok := td.users[from.Address.User]
+	if !ok {
+		return route{}, 403, "Forbidden", nil
+	}
+	// earshot is the UAS of the caller's dialog, so it challenges with 401
+	// like any user agent server (RFC 3261 §22.2), not 407.
+	switch s.auth.verify(req, "Authorization", td.name, u.Extension, u.Password) {
+	case authMissing:
+		return route{}, 401, "Unauthorized", s.auth.challenges("WWW-Authenticate", td.name, false)
+	case authStale:
+		return route{}, 401, "Unauthorized", s.auth.challenges("WWW-Authenticate", td.name, true)
+	case authFailed:
+		return route{}, 403, "Forbidden", nil
+	}
+	if caller.Name == "" {
+		caller.Name = u.Name
+	}
+	rt := route{direction: Internal, tenant: td, number: num, caller: caller}
+	switch {
+	case num == "":
+		return route{}, 404, "Not Found", nil
+	case strings.HasPrefix(num, "*"):
+		return route{}, 404, "Feature Code Not Available", nil
+	case num == u.Extension:
+		return route{}, 486, "Busy Here", nil
+	}
+	if nr, ok := td.numbers[num]; ok {
+		rt.kind, rt.group, rt.label = toGroup, nr.group, nr.label
+		return rt, 0, "", nil
+	}
+	if _, ok := td.users[num]; ok {
+		rt.kind, rt.user = toUser, num
+		return rt, 0, "", nil
+	}
+	if len(td.trunks) == 0 {
+		return route{}, 404, "Not Found", nil
+	}
+	rt.kind, rt.direction, rt.trunk = toTrunk, Outbound, td.trunks[0]
+	return rt, 0, "", nil
+}
+
+// newCall registers a call in the table and starts its loop. It fails if
+// the limit was reached meanwhile.
+func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (*Call, bool) {
+	id := uuid.NewString()
+	c := &Call{
+		s:        s,
+		id:       id,
+		log:      s.log.With("call_id", id),
+		mailbox:  make(chan func(), mailboxSize),
+		done:     make(chan struct{}),
+		route:    rt,
+		tried:    map[string]bool{},
+		invite:   newInbound(req, tx),
+		original: req,
+	}
+	c.snap = CallSnapshot{
+		ID: id, Tenant: rt.tenant.name, Direction: rt.direction, Number: rt.number, Label: rt.label,
+		Caller: rt.caller, Callee: Party{Number: rt.number}, State: StateRinging, StartedAt: s.cfg.Now(),
+	}
+	if rt.group != nil {
+		c.snap.Group = rt.group.Name
+	}
+	// Every response on the caller's dialog is built from this copy of the
+	// INVITE, whose To carries earshot's tag.
+	tag := sip.GenerateTagN(16)
+	tagged := req.Clone()
+	tagged.To().Params.Add("tag", tag)
+	c.invite.req = tagged
+	c.caller = &leg{call: c, side: LegCaller, d: uasDialog(req, tag)}
+
+	s.mu.Lock()
+	if s.draining || len(s.calls) >= s.cfg.MaxCalls {
+		s.mu.Unlock()
+		return nil, false
+	}
+	s.calls[id] = c
+	s.legs[c.caller.d.key()] = c.caller
+	s.callsWG.Add(1)
+	s.mu.Unlock()
+
+	tx.OnCancel(func(*sip.Request) { c.post(c.onCancel) })
+	go c.run()
+	c.post(c.start)
+	return c, true
+}
+
+// forget removes a call and its legs from the tables and frees its agents.
+func (s *Server) forget(c *Call) {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.calls, c.id)
+	for k, l := range s.legs {
+		if l.call == c {
+			delete(s.legs, k)
+		}
+	}
+	for _, a := range c.reserved {
+		s.releaseLocked(c.route.tenant.name, a, now)
+	}
+	c.reserved = nil
+}

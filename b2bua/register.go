@@ -1,0 +1,58 @@
+package b2bua
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// onRegister authenticates a REGISTER and updates the user's bindings.
+func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	to := req.To()
+	if to == nil || req.CallID() == nil || req.CSeq() == nil {
+		s.respond(tx, req, 400, "Bad Request", nil)
+		return
+	}
+	td := s.dir.tenantForDomain(to.Address.Host)
+	if td == nil {
+		s.respond(tx, req, 404, "Not Found", nil)
+		return
+	}
+	u, known := td.users[to.Address.User]
+	password := ""
+	if known {
+		password = u.Password
+	}
+	// Unknown users are challenged like known ones and then refused, so a
+	// scan cannot tell which extensions exist.
+	switch s.auth.verify(req, "Authorization", td.name, to.Address.User, password) {
+	case authMissing:
+		s.respond(tx, req, 401, "Unauthorized", nil, s.auth.challenges("WWW-Authenticate", td.name, false)...)
+		return
+	case authStale:
+		s.respond(tx, req, 401, "Unauthorized", nil, s.auth.challenges("WWW-Authenticate", td.name, true)...)
+		return
+	case authFailed:
+		s.respond(tx, req, 403, "Forbidden", nil)
+		return
+	}
+	if !known {
+		s.respond(tx, req, 403, "Forbidden", nil)
+		return
+	}
+	bindings, rerr := s.reg.update(td.name, u.Extension, req)
+	if rerr != nil {
+		s.respond(tx, req, rerr.status, rerr.reason, nil, rerr.headers...)
+		return
+	}
+	now := s.cfg.Now()
+	hdrs := []sip.Header{sip.NewHeader("Date", now.UTC().Format(time.RFC1123))}
+	for _, b := range bindings {
+		ch := &sip.ContactHeader{Address: *b.uri.Clone(), Params: sip.NewParams()}
+		ch.Params.Add("expires", strconv.Itoa(int(b.expires.Sub(now).Round(time.Second).Seconds())))
+		hdrs = append(hdrs, ch)
+	}
+	s.log.Debug("registered", "tenant", td.name, "user", u.Extension, "contacts", len(bindings))
+	s.respond(tx, req, 200, "OK", nil, hdrs...)
+}

@@ -1,0 +1,76 @@
+package b2bua
+
+import (
+	"context"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// requestTimeout bounds a non-INVITE client transaction earshot starts
+// (64*T1 is what the transaction layer would wait anyway).
+const requestTimeout = 32 * time.Second
+
+// sendAndForget sends a request in a transaction whose responses nobody
+// waits for (BYE, PRACK, CANCEL), draining them in the background.
+func (s *Server) sendAndForget(req *sip.Request) {
+	s.stats.sent(string(req.Method))
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	tx, err := s.cli.TransactionRequest(ctx, req)
+	if err != nil {
+		cancel()
+		s.log.Debug("send failed", "method", req.Method, "err", err)
+		return
+	}
+	go func() {
+		defer cancel()
+		defer tx.Terminate()
+		for {
+			select {
+			case res := <-tx.Responses():
+				if res.StatusCode >= 200 {
+					return
+				}
+			case <-tx.Done():
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+// sendACK writes an ACK for a 2xx directly to the transport (it is not a
+// transaction, RFC 3261 §17.1.1.3).
+func (s *Server) sendACK(req *sip.Request) {
+	s.stats.sent("ACK")
+	if err := s.cli.WriteRequest(req); err != nil {
+		s.log.Debug("ack failed", "err", err)
+	}
+}
+
+// startTx sends a request whose responses the call's loop handles: each
+// response and the transaction's end are posted to the call.
+func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(error)) (sip.ClientTransaction, error) {
+	c.s.stats.sent(string(req.Method))
+	tx, err := c.s.cli.TransactionRequest(context.Background(), req)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		for {
+			select {
+			case res := <-tx.Responses():
+				c.post(func() { onRes(res) })
+			case <-tx.Done():
+				err := tx.Err()
+				c.post(func() { onDone(err) })
+				return
+			case <-c.done:
+				tx.Terminate()
+				return
+			}
+		}
+	}()
+	return tx, nil
+}

@@ -1,0 +1,305 @@
+package b2bua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// Listener is a SIP transport endpoint to serve on.
+type Listener struct {
+	Transport string // "udp" or "tcp"
+	Address   string // host:port; port 0 picks a free one
+}
+
+// Server is earshot's SIP side: registrar, router and the live call table.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	dir   *directory
+	reg   *registrar
+	auth  *digestAuth
+	stats *sipStats
+
+	ua  *sipgo.UserAgent
+	srv *sipgo.Server
+	cli *sipgo.Client
+
+	mu        sync.Mutex // guards the fields below
+	ports     map[string]int
+	calls     map[string]*Call
+	legs      map[string]*leg // by dialog key (Call-ID | our tag)
+	busy      map[string]int  // tenant/extension → calls ringing or active
+	idleSince map[string]time.Time
+	rrNext    map[string]int // tenant/group → next agent index
+	draining  bool
+	closed    bool
+	serveErrs chan error
+	callsWG   sync.WaitGroup
+	listeners []net.Listener
+	packets   []net.PacketConn
+}
+
+// New builds a server; Listen starts it.
+func New(cfg Config) (*Server, error) {
+	c := cfg.withDefaults()
+	if c.Media == nil {
+		return nil, errors.New("b2bua: Config.Media is required")
+	}
+	s := &Server{
+		cfg:       c,
+		log:       c.Logger.With("component", "b2bua"),
+		dir:       newDirectory(c.Tenants),
+		reg:       newRegistrar(c.Registration, c.Now),
+		auth:      newDigestAuth(c.Now),
+		stats:     newSIPStats(),
+		ports:     map[string]int{},
+		calls:     map[string]*Call{},
+		legs:      map[string]*leg{},
+		busy:      map[string]int{},
+		idleSince: map[string]time.Time{},
+		rrNext:    map[string]int{},
+		serveErrs: make(chan error, 8),
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(c.UserAgent))
+	if err != nil {
+		return nil, err
+	}
+	s.ua = ua
+	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(s.log)); err != nil {
+		return nil, err
+	}
+	opts := []sipgo.ClientOption{sipgo.WithClientLogger(s.log)}
+	if c.Host != "" {
+		opts = append(opts, sipgo.WithClientHostname(c.Host))
+	}
+	if s.cli, err = sipgo.NewClient(ua, opts...); err != nil {
+		return nil, err
+	}
+	s.srv.OnInvite(s.counted(s.onInvite))
+	s.srv.OnAck(s.onAck)
+	s.srv.OnBye(s.counted(s.inDialog))
+	s.srv.OnCancel(s.counted(s.onStrayCancel))
+	s.srv.OnRegister(s.counted(s.onRegister))
+	s.srv.OnOptions(s.counted(s.onOptions))
+	s.srv.OnUpdate(s.counted(s.inDialog))
+	s.srv.OnInfo(s.counted(s.inDialog))
+	s.srv.OnPrack(s.counted(s.inDialog))
+	s.srv.OnNoRoute(s.counted(func(req *sip.Request, tx sip.ServerTransaction) {
+		s.respond(tx, req, 405, "Method Not Allowed", nil, sip.NewHeader("Allow", allowMethods))
+	}))
+	return s, nil
+}
+
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REGISTER"
+
+// Listen opens the listeners and serves them in the background. The bound
+// addresses (with the ports the kernel picked) are returned in order.
+func (s *Server) Listen(ls []Listener) ([]string, error) {
+	var addrs []string
+	for _, l := range ls {
+		switch strings.ToLower(l.Transport) {
+		case "udp":
+			pc, err := net.ListenPacket("udp", l.Address)
+			if err != nil {
+				return nil, fmt.Errorf("sip udp listen %s: %w", l.Address, err)
+			}
+			s.packets = append(s.packets, pc)
+			addrs = append(addrs, pc.LocalAddr().String())
+			s.setPort("udp", pc.LocalAddr())
+			go func() { s.serveErrs <- s.srv.ServeUDP(pc) }()
+		case "tcp":
+			ln, err := net.Listen("tcp", l.Address)
+			if err != nil {
+				return nil, fmt.Errorf("sip tcp listen %s: %w", l.Address, err)
+			}
+			s.listeners = append(s.listeners, ln)
+			addrs = append(addrs, ln.Addr().String())
+			s.setPort("tcp", ln.Addr())
+			go func() { s.serveErrs <- s.srv.ServeTCP(ln) }()
+		default:
+			return nil, fmt.Errorf("sip listen: unsupported transport %q", l.Transport)
+		}
+	}
+	return addrs, nil
+}
+
+func (s *Server) setPort(transport string, a net.Addr) {
+	_, p, _ := net.SplitHostPort(a.String())
+	n, _ := strconv.Atoi(p)
+	host, _, _ := net.SplitHostPort(a.String())
+	s.mu.Lock()
+	s.ports[transport] = n
+	if s.cfg.Host == "" {
+		s.cfg.Host = host
+	}
+	s.mu.Unlock()
+}
+
+// contact is earshot's own Contact for a transport.
+func (s *Server) contact(transport string) *sip.ContactHeader {
+	t := strings.ToLower(transport)
+	s.mu.Lock()
+	port, ok := s.ports[t]
+	if !ok {
+		port = s.ports["udp"]
+	}
+	host := s.cfg.Host
+	s.mu.Unlock()
+	u := sip.Uri{Scheme: "sip", User: "earshot", Host: host, Port: port, UriParams: sip.NewParams()}
+	if t == "tcp" {
+		u.UriParams.Add("transport", "tcp")
+	}
+	return &sip.ContactHeader{Address: u}
+}
+
+// Errors returns a channel that yields an error if a listener fails.
+func (s *Server) Errors() <-chan error { return s.serveErrs }
+
+// Drain stops taking new calls (503) and waits until active calls end or
+// ctx is done; then it hangs up whatever is left.
+func (s *Server) Drain(ctx context.Context) {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.callsWG.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	var left []*Call
+	for _, c := range s.calls {
+		left = append(left, c)
+	}
+	s.mu.Unlock()
+	for _, c := range left {
+		c.post(func() { c.hangup(EndShutdown) })
+	}
+	<-done
+}
+
+// Close hangs up every call and closes the transports.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s.Drain(ctx)
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	for _, p := range s.packets {
+		p.Close()
+	}
+	return s.ua.Close()
+}
+
+// ActiveCalls is the number of calls in the live call table.
+func (s *Server) ActiveCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.calls)
+}
+
+// Calls returns snapshots of the live call table.
+func (s *Server) Calls() []CallSnapshot {
+	s.mu.Lock()
+	cs := make([]*Call, 0, len(s.calls))
+	for _, c := range s.calls {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	out := make([]CallSnapshot, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.Snapshot())
+	}
+	return out
+}
+
+// counted wraps a handler to count the request by method.
+func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		s.stats.request(string(req.Method))
+		h(req, tx)
+	}
+}
+
+// respond answers a request on its transaction and counts the response.
+func (s *Server) respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, body []byte, hdrs ...sip.Header) *sip.Response {
+	res := sip.NewResponseFromRequest(req, code, reason, body)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	res.AppendHeader(sip.NewHeader("Server", s.cfg.UserAgent))
+	if body != nil {
+		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	}
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("respond failed", "code", code, "err", err)
+	}
+	s.stats.response(code)
+	return res
+}
+
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(tx, req, 200, "OK", nil,
+		sip.NewHeader("Allow", allowMethods),
+		sip.NewHeader("Accept", "application/sdp"),
+		sip.NewHeader("Supported", "100rel, timer"))
+}
+
+// onStrayCancel answers a CANCEL that matched no INVITE transaction.
+func (s *Server) onStrayCancel(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(tx, req, 481, "Call/Transaction Does Not Exist", nil)
+}
+
+func (s *Server) lookupLeg(req *sip.Request) *leg {
+	k := dialogKey(req)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.legs[k]
+}
+
+// onAck routes an ACK for a 2xx to its call. ACKs get no response.
+func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	s.stats.request("ACK")
+	l := s.lookupLeg(req)
+	if l == nil {
+		return
+	}
+	l.call.post(func() { l.call.onAck(l, req) })
+}
+
+// inDialog routes BYE, UPDATE, INFO, PRACK and re-INVITE to the call that
+// owns the dialog, then waits until the call answered it: sipgo finishes
+// the transaction when the handler returns.
+func (s *Server) inDialog(req *sip.Request, tx sip.ServerTransaction) {
+	l := s.lookupLeg(req)
+	if l == nil {
+		s.respond(tx, req, 481, "Call/Transaction Does Not Exist", nil)
+		return
+	}
+	in := newInbound(req, tx)
+	if !l.call.post(func() { l.call.onRequest(l, in) }) {
+		s.respond(tx, req, 503, "Service Unavailable", nil)
+		return
+	}
+	in.wait(s, l.call)
+}

@@ -1,0 +1,123 @@
+package b2bua
+
+import (
+	"maps"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// SetupBuckets are the upper bounds (seconds) of the call setup time
+// histogram: INVITE received to 200 OK sent.
+var SetupBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60}
+
+// Stats is a snapshot of the SIP side for metrics, read at scrape time.
+type Stats struct {
+	ActiveCalls   int
+	Registrations int
+	// CallsByOutcome counts ended calls by end reason.
+	CallsByOutcome map[string]uint64
+	// Requests counts received requests by method; Responses counts sent
+	// responses by status code.
+	Requests  map[string]uint64
+	Responses map[string]uint64
+	// Sent counts requests earshot originated, by method.
+	Sent map[string]uint64
+	// Setup is the call setup time histogram: cumulative-free counts per
+	// SetupBuckets bound (plus +Inf last), the sum and count.
+	SetupCounts []uint64
+	SetupSum    float64
+	SetupCount  uint64
+}
+
+// sipStats counts signalling events. Signalling is not the per-packet
+// path; a short mutex keeps the maps simple.
+type sipStats struct {
+	mu        sync.Mutex // guards all fields
+	outcomes  map[string]uint64
+	requests  map[string]uint64
+	responses map[string]uint64
+	sentReqs  map[string]uint64
+	setup     []uint64
+	setupSum  float64
+	setupN    uint64
+}
+
+func newSIPStats() *sipStats {
+	return &sipStats{
+		outcomes:  map[string]uint64{},
+		requests:  map[string]uint64{},
+		responses: map[string]uint64{},
+		sentReqs:  map[string]uint64{},
+		setup:     make([]uint64, len(SetupBuckets)+1),
+	}
+}
+
+// knownMethods bounds the method label: anything else counts as "other".
+var knownMethods = map[string]bool{"INVITE": true, "ACK": true, "BYE": true, "CANCEL": true,
+	"REGISTER": true, "OPTIONS": true, "UPDATE": true, "INFO": true, "PRACK": true}
+
+func (st *sipStats) request(method string) {
+	if !knownMethods[method] {
+		method = "other"
+	}
+	st.mu.Lock()
+	st.requests[method]++
+	st.mu.Unlock()
+}
+
+// sent counts a request earshot originated.
+func (st *sipStats) sent(method string) {
+	if !knownMethods[method] {
+		method = "other"
+	}
+	st.mu.Lock()
+	st.sentReqs[method]++
+	st.mu.Unlock()
+}
+
+func (st *sipStats) response(code int) {
+	st.mu.Lock()
+	st.responses[strconv.Itoa(code)]++
+	st.mu.Unlock()
+}
+
+func (st *sipStats) ended(reason string) {
+	st.mu.Lock()
+	st.outcomes[reason]++
+	st.mu.Unlock()
+}
+
+func (st *sipStats) answered(d time.Duration) {
+	sec := d.Seconds()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.setupSum += sec
+	st.setupN++
+	for i, b := range SetupBuckets {
+		if sec <= b {
+			st.setup[i]++
+			return
+		}
+	}
+	st.setup[len(SetupBuckets)]++
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	st := s.stats
+	st.mu.Lock()
+	out := Stats{
+		CallsByOutcome: maps.Clone(st.outcomes),
+		Requests:       maps.Clone(st.requests),
+		Responses:      maps.Clone(st.responses),
+		Sent:           maps.Clone(st.sentReqs),
+		SetupCounts:    append([]uint64(nil), st.setup...),
+		SetupSum:       st.setupSum,
+		SetupCount:     st.setupN,
+	}
+	st.mu.Unlock()
+	out.ActiveCalls = s.ActiveCalls()
+	out.Registrations = s.reg.count()
+	return out
+}

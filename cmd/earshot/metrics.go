@@ -1,0 +1,93 @@
+package main
+
+import (
+	"github.com/earshot/earshot/b2bua"
+	"github.com/earshot/earshot/rtpengine"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// collector turns the Stats snapshots of the b2bua and the media engine
+// into metrics at scrape time, so the hot paths only touch their counters.
+type collector struct {
+	sip   *b2bua.Server
+	media *rtpengine.Engine
+
+	activeCalls, registrations, callsTotal, sipRequests, sipResponses, sipSent *prometheus.Desc
+	setup                                                                      *prometheus.Desc
+	rtpPackets, rtpBytes, rtcpPackets, rtpDropped, portsInUse, mediaSessions   *prometheus.Desc
+	mediaTimeouts                                                              *prometheus.Desc
+}
+
+func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("earshot_"+name, help, labels, nil)
+	}
+	return &collector{
+		sip: sip, media: media,
+		activeCalls:   d("calls_active", "Calls in the live call table."),
+		registrations: d("registrations", "Live registered contacts."),
+		callsTotal:    d("calls_total", "Ended calls by outcome (end reason).", "outcome"),
+		sipRequests:   d("sip_requests_received_total", "SIP requests received by method.", "method"),
+		sipResponses:  d("sip_responses_sent_total", "SIP responses sent by status code.", "code"),
+		sipSent:       d("sip_requests_sent_total", "SIP requests earshot originated, by method.", "method"),
+		setup:         d("call_setup_seconds", "Time from INVITE received to 200 OK sent to the caller."),
+		rtpPackets:    d("rtp_packets_relayed_total", "RTP packets relayed."),
+		rtpBytes:      d("rtp_bytes_relayed_total", "RTP and RTCP payload bytes relayed."),
+		rtcpPackets:   d("rtcp_packets_relayed_total", "RTCP packets relayed."),
+		rtpDropped:    d("rtp_dropped_total", "Media packets dropped, by reason.", "reason"),
+		portsInUse:    d("rtp_ports_in_use", "UDP ports bound for media."),
+		mediaSessions: d("media_sessions_active", "Media sessions open."),
+		mediaTimeouts: d("media_timeouts_total", "Calls hung up because no media arrived."),
+	}
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.activeCalls, c.registrations, c.callsTotal, c.sipRequests,
+		c.sipResponses, c.sipSent, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
+		c.portsInUse, c.mediaSessions, c.mediaTimeouts} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	g := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+	}
+	ct := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, l...)
+	}
+	st := c.sip.Stats()
+	g(c.activeCalls, float64(st.ActiveCalls))
+	g(c.registrations, float64(st.Registrations))
+	for k, v := range st.CallsByOutcome {
+		ct(c.callsTotal, float64(v), k)
+	}
+	for k, v := range st.Requests {
+		ct(c.sipRequests, float64(v), k)
+	}
+	for k, v := range st.Responses {
+		ct(c.sipResponses, float64(v), k)
+	}
+	for k, v := range st.Sent {
+		ct(c.sipSent, float64(v), k)
+	}
+	buckets := map[float64]uint64{}
+	var cum uint64
+	for i, b := range b2bua.SetupBuckets {
+		cum += st.SetupCounts[i]
+		buckets[b] = cum
+	}
+	ch <- prometheus.MustNewConstHistogram(c.setup, st.SetupCount, st.SetupSum, buckets)
+
+	ms := c.media.Stats()
+	ct(c.rtpPackets, float64(ms.RTPPackets))
+	ct(c.rtpBytes, float64(ms.BytesRelayed))
+	ct(c.rtcpPackets, float64(ms.RTCPPackets))
+	for reason, v := range map[string]uint64{"source": ms.Dropped.Source, "malformed": ms.Dropped.Malformed,
+		"no_destination": ms.Dropped.NoDestination, "write_error": ms.Dropped.WriteError} {
+		ct(c.rtpDropped, float64(v), reason)
+	}
+	g(c.portsInUse, float64(ms.PortsInUse))
+	g(c.mediaSessions, float64(ms.SessionsActive))
+	ct(c.mediaTimeouts, float64(ms.MediaTimeouts))
+}

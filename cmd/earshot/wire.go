@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+
+	"github.com/earshot/earshot/b2bua"
+	"github.com/earshot/earshot/config"
+	"github.com/earshot/earshot/rtpengine"
+)
+
+// mediaAdapter lets the b2bua drive rtpengine: rtpengine returns its own
+// concrete session type, b2bua wants its interface.
+type mediaAdapter struct{ e *rtpengine.Engine }
+
+func (m mediaAdapter) NewSession(callID string, onTimeout func()) (b2bua.MediaSession, error) {
+	s, err := m.e.NewSession(callID, onTimeout)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func mediaConfig(c *config.Config, log *slog.Logger) (rtpengine.Config, error) {
+	bind, err := netip.ParseAddr(c.Media.Address)
+	if err != nil {
+		return rtpengine.Config{}, fmt.Errorf("media.address: %w", err)
+	}
+	mc := rtpengine.Config{
+		BindAddr:     bind,
+		PortMin:      c.Media.PortMin,
+		PortMax:      c.Media.PortMax,
+		MediaTimeout: c.Media.Timeout.D(),
+		Logger:       log,
+	}
+	if c.Media.AdvertisedAddress != "" {
+		if mc.AdvertisedAddr, err = netip.ParseAddr(c.Media.AdvertisedAddress); err != nil {
+			return rtpengine.Config{}, fmt.Errorf("media.advertised_address: %w", err)
+		}
+	}
+	return mc, nil
+}
+
+// sipConfig translates the file schema into what the b2bua consumes.
+func sipConfig(c *config.Config) (b2bua.Config, error) {
+	bc := b2bua.Config{
+		Host:           c.SIP.AdvertisedAddress,
+		UserAgent:      c.SIP.UserAgent,
+		MaxCalls:       c.SIP.MaxCalls,
+		RetryAfter:     c.SIP.RetryAfter.D(),
+		SessionExpires: c.SIP.SessionExpires.D(),
+		Registration: b2bua.RegistrationPolicy{
+			Min:         c.SIP.Registration.MinExpires.D(),
+			Max:         c.SIP.Registration.MaxExpires.D(),
+			Default:     c.SIP.Registration.DefaultExpires.D(),
+			MaxContacts: c.SIP.Registration.MaxContacts,
+		},
+	}
+	for _, t := range c.Tenants {
+		bt := b2bua.Tenant{Name: t.Name, Domains: t.Domains}
+		for _, tr := range t.Trunks {
+			btr := b2bua.Trunk{Name: tr.Name, Outbound: tr.Outbound, Transport: tr.Transport,
+				Username: tr.Username, Password: tr.Password}
+			for _, src := range tr.Sources {
+				p, err := parsePrefix(src)
+				if err != nil {
+					return bc, fmt.Errorf("tenant %s trunk %s: %w", t.Name, tr.Name, err)
+				}
+				btr.Sources = append(btr.Sources, p)
+			}
+			bt.Trunks = append(bt.Trunks, btr)
+		}
+		for _, g := range t.Groups {
+			st, err := b2bua.ParseStrategy(g.Strategy)
+			if err != nil {
+				return bc, err
+			}
+			bg := b2bua.Group{Name: g.Name, Agents: g.Agents, Strategy: st,
+				RingTimeout: g.RingTimeout.D(), SLAThreshold: g.SLAThreshold.D()}
+			for _, n := range g.Numbers {
+				bg.Numbers = append(bg.Numbers, b2bua.Number{Number: n.Number, Label: n.Label})
+			}
+			bt.Groups = append(bt.Groups, bg)
+		}
+		for _, u := range t.Users {
+			bt.Users = append(bt.Users, b2bua.User{Extension: u.Extension, Name: u.Name, Role: u.Role, Password: u.Password})
+		}
+		bc.Tenants = append(bc.Tenants, bt)
+	}
+	return bc, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("source %q is neither a CIDR nor an IP", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func sipListeners(c *config.Config) []b2bua.Listener {
+	var ls []b2bua.Listener
+	for _, l := range c.SIP.Listen {
+		ls = append(ls, b2bua.Listener{Transport: l.Transport, Address: l.Address})
+	}
+	return ls
+}
