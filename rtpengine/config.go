@@ -1,0 +1,92 @@
+package rtpengine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"time"
+)
+
+// Defaults used when a Config field is left at its zero value.
+const (
+	DefaultPortMin        = 10000
+	DefaultPortMax        = 20000
+	DefaultMediaTimeout   = 60 * time.Second
+	DefaultPortQuarantine = 2 * time.Second
+)
+
+// Config configures an Engine. The zero value of every field except BindAddr
+// means its default.
+type Config struct {
+	// BindAddr is the local IP the RTP and RTCP sockets bind to. Required.
+	BindAddr netip.Addr
+	// AdvertisedAddr is written into the c= lines of the SDP earshot sends,
+	// for deployments behind a 1:1 NAT. Zero means BindAddr.
+	AdvertisedAddr netip.Addr
+	// PortMin and PortMax bound the inclusive UDP port range. RTP uses the
+	// even ports, RTCP the odd port just above. Both zero means
+	// DefaultPortMin..DefaultPortMax.
+	PortMin, PortMax int
+	// MediaTimeout is how long a session may receive neither RTP nor RTCP
+	// on any leg before its onTimeout is called. Zero means
+	// DefaultMediaTimeout.
+	MediaTimeout time.Duration
+	// PortQuarantine is how long a released port rests before it is handed
+	// out again, so that late packets of the old call never reach a new one.
+	// Zero means DefaultPortQuarantine.
+	PortQuarantine time.Duration
+	// Logger receives the engine's logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// withDefaults returns cfg with zero fields replaced by defaults, or an error
+// naming every invalid field.
+func (cfg Config) withDefaults() (Config, error) {
+	var errs []error
+	if !cfg.BindAddr.IsValid() {
+		errs = append(errs, errors.New("BindAddr: required"))
+	}
+	cfg.BindAddr = cfg.BindAddr.Unmap()
+	if !cfg.AdvertisedAddr.IsValid() {
+		cfg.AdvertisedAddr = cfg.BindAddr
+	}
+	cfg.AdvertisedAddr = cfg.AdvertisedAddr.Unmap()
+	if cfg.PortMin == 0 && cfg.PortMax == 0 {
+		cfg.PortMin, cfg.PortMax = DefaultPortMin, DefaultPortMax
+	}
+	if cfg.PortMin < 1024 || cfg.PortMax > 65535 || cfg.PortMin > cfg.PortMax {
+		errs = append(errs, fmt.Errorf("PortMin/PortMax: %d..%d is not a range within 1024..65535", cfg.PortMin, cfg.PortMax))
+	} else if pairsIn(cfg.PortMin, cfg.PortMax) < 2 {
+		errs = append(errs, fmt.Errorf("PortMin/PortMax: %d..%d holds fewer than the 2 RTP/RTCP pairs one session needs", cfg.PortMin, cfg.PortMax))
+	}
+	switch {
+	case cfg.MediaTimeout < 0:
+		errs = append(errs, errors.New("MediaTimeout: negative"))
+	case cfg.MediaTimeout == 0:
+		cfg.MediaTimeout = DefaultMediaTimeout
+	}
+	switch {
+	case cfg.PortQuarantine < 0:
+		errs = append(errs, errors.New("PortQuarantine: negative"))
+	case cfg.PortQuarantine == 0:
+		cfg.PortQuarantine = DefaultPortQuarantine
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if len(errs) > 0 {
+		return cfg, fmt.Errorf("rtpengine: invalid config: %w", errors.Join(errs...))
+	}
+	return cfg, nil
+}
+
+// pairsIn counts the RTP/RTCP pairs (even port, port+1) inside min..max.
+func pairsIn(min, max int) int {
+	first := min + min%2
+	if max < first+1 {
+		return 0
+	}
+	return (max-first-1)/2 + 1
+}

@@ -1,0 +1,180 @@
+package rtpengine
+
+import (
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Engine owns the port range and every media session. Create it with New;
+// all methods are safe for concurrent use.
+type Engine struct {
+	cfg      Config
+	log      *slog.Logger
+	pool     *portPool
+	nanotime func() int64 // engine clock, monotonic nanoseconds, never 0
+	tick     time.Duration
+
+	mu       sync.Mutex // guards sessions, closed and retired
+	sessions map[*Session]struct{}
+	closed   bool
+	retired  Stats // counters of closed sessions
+
+	timeouts atomic.Uint64
+
+	stop      chan struct{} // closed by Close to stop the timeout watcher
+	done      chan struct{} // closed by the watcher when it returns
+	closeOnce sync.Once
+}
+
+// New validates cfg and starts an engine. It binds nothing until a session
+// is created; it starts the one goroutine that watches for media timeouts.
+func New(cfg Config) (*Engine, error) {
+	return newEngine(cfg, nil)
+}
+
+// newEngine is New with an injectable clock (nanoseconds, monotonic), so
+// tests can drive port quarantine without waiting. nil means the real
+// monotonic clock.
+func newEngine(cfg Config, clock func() int64) (*Engine, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "rtpengine"),
+		nanotime: clock,
+		sessions: make(map[*Session]struct{}),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		// Check about once a second; a shorter timeout (tests) is checked
+		// often enough to fire within half of it.
+		tick: min(time.Second, cfg.MediaTimeout/2),
+	}
+	if e.nanotime == nil {
+		epoch := time.Now()
+		e.nanotime = func() int64 { return int64(time.Since(epoch)) + 1 }
+	}
+	e.pool = newPortPool(cfg.BindAddr, cfg.PortMin, cfg.PortMax, int64(cfg.PortQuarantine))
+	go e.watch()
+	return e, nil
+}
+
+// NewSession allocates two RTP/RTCP socket pairs for a call and starts
+// relaying between them. onTimeout, if not nil, is called once from the
+// engine's watcher goroutine when the session's media times out; it must not
+// block (post an event and return). When the port range is exhausted the
+// error wraps ErrNoPorts and its SIPStatus is 503.
+func (e *Engine) NewSession(callID string, onTimeout func()) (*Session, error) {
+	now := e.nanotime()
+	if e.isClosed() {
+		return nil, newError(ErrClosed, "")
+	}
+	var pairs [2]socketPair
+	for i := range pairs {
+		p, err := e.pool.allocate(now)
+		if err != nil {
+			for _, q := range pairs[:i] {
+				q.rtp.Close()
+				q.rtcp.Close()
+				e.pool.unuse(q.port)
+			}
+			e.log.Warn("no free RTP ports", "call_id", callID)
+			return nil, err
+		}
+		pairs[i] = p
+	}
+	s := &Session{
+		eng:       e,
+		callID:    callID,
+		log:       e.log.With("call_id", callID),
+		onTimeout: onTimeout,
+	}
+	for i, p := range pairs {
+		l := &s.legs[i]
+		l.port = p.port
+		l.rtp.conn, l.rtcp.conn = p.rtp, p.rtcp
+		l.out = newOutStream(rand.Uint32(), uint16(rand.Uint32()), rand.Uint32())
+		s.origins[i] = newOrigin()
+	}
+	rates := staticRates
+	s.rates.Store(&rates)
+
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		for _, p := range pairs {
+			p.rtp.Close()
+			p.rtcp.Close()
+			e.pool.unuse(p.port)
+		}
+		return nil, newError(ErrClosed, "")
+	}
+	e.sessions[s] = struct{}{}
+	e.mu.Unlock()
+
+	s.wg.Add(4)
+	for i := range s.legs {
+		go s.readRTP(i)
+		go s.readRTCP(i)
+	}
+	s.log.Debug("session created", "ports", []uint16{pairs[0].port, pairs[1].port})
+	return s, nil
+}
+
+func (e *Engine) isClosed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
+}
+
+// retire is called by Session.Close once its goroutines are gone: the ports
+// go to quarantine and the counters into the engine's totals.
+func (e *Engine) retire(s *Session) {
+	now := e.nanotime()
+	for i := range s.legs {
+		e.pool.release(s.legs[i].port, now)
+	}
+	e.mu.Lock()
+	delete(e.sessions, s)
+	s.counters.addTo(&e.retired)
+	e.mu.Unlock()
+	s.log.Debug("session closed")
+}
+
+// Stats returns a snapshot of the engine's counters.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	st := e.retired
+	for s := range e.sessions {
+		s.counters.addTo(&st)
+	}
+	st.SessionsActive = len(e.sessions)
+	e.mu.Unlock()
+	st.PortsInUse = e.pool.portsInUse()
+	st.MediaTimeouts = e.timeouts.Load()
+	return st
+}
+
+// Close closes every session, stops the timeout watcher and waits for all
+// of the engine's goroutines. It is idempotent. NewSession fails afterwards.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		e.mu.Lock()
+		e.closed = true
+		sessions := make([]*Session, 0, len(e.sessions))
+		for s := range e.sessions {
+			sessions = append(sessions, s)
+		}
+		e.mu.Unlock()
+		close(e.stop)
+		for _, s := range sessions {
+			s.Close()
+		}
+		<-e.done
+	})
+	return nil
+}

@@ -1,0 +1,201 @@
+package rtpengine
+
+import (
+	"bytes"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// sdpParams is what the rewrite needs to know about earshot's side of the
+// leg the SDP is sent on.
+type sdpParams struct {
+	addr netip.Addr // advertised address, written into c=
+	port int        // earshot's RTP port on that leg
+}
+
+// remoteMedia is what a received SDP says about the peer's audio stream.
+type remoteMedia struct {
+	rtp     netip.AddrPort // zero when the peer gave no address (rejected, or 0.0.0.0 hold)
+	rtcp    netip.AddrPort
+	formats []string // payload types of the anchored stream
+	rates   clockRates
+}
+
+// offerPlan remembers the shape of an offer so the answer can be checked
+// against it (RFC 3264 §6: same m-lines, formats a subset of the offer's).
+type offerPlan struct {
+	count   int      // number of m-lines
+	index   int      // the anchored audio m-line
+	formats []string // its payload types
+}
+
+// rewriteOffer parses an offer received from a peer and builds the offer
+// earshot sends to the other peer. The o= line is left for the caller to
+// stamp (see sdpStamp). It anchors the first plain-RTP audio stream with a
+// port; every other m-line is rejected (port 0).
+func rewriteOffer(in []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia, offerPlan, error) {
+	desc, err := parseSDP(in)
+	if err != nil {
+		return nil, remoteMedia{}, offerPlan{}, err
+	}
+	index, secure := -1, false
+	for i, md := range desc.MediaDescriptions {
+		if md.MediaName.Media != "audio" || md.MediaName.Port.Value == 0 {
+			continue
+		}
+		if plainRTP(md.MediaName.Protos) {
+			index = i
+			break
+		}
+		secure = true
+	}
+	switch {
+	case index < 0 && secure:
+		return nil, remoteMedia{}, offerPlan{}, newError(ErrSRTPOnly, "")
+	case index < 0:
+		return nil, remoteMedia{}, offerPlan{}, newError(ErrNoAudio, "")
+	}
+	md := desc.MediaDescriptions[index]
+	remote, err := readRemote(desc, md, p.addr)
+	if err != nil {
+		return nil, remoteMedia{}, offerPlan{}, err
+	}
+	remote.formats = slices.Clone(md.MediaName.Formats)
+	out := buildSDP(desc, index, remote.formats, remote.rtp.IsValid(), p)
+	plan := offerPlan{count: len(desc.MediaDescriptions), index: index, formats: remote.formats}
+	return out, remote, plan, nil
+}
+
+// rewriteAnswer parses an answer received from a peer, checks it against
+// the plan of the offer earshot sent to that peer, and builds the answer
+// earshot sends to the other peer.
+func rewriteAnswer(in []byte, plan offerPlan, p sdpParams) (*sdp.SessionDescription, remoteMedia, error) {
+	desc, err := parseSDP(in)
+	if err != nil {
+		return nil, remoteMedia{}, err
+	}
+	if len(desc.MediaDescriptions) != plan.count {
+		return nil, remoteMedia{}, newError(ErrAnswerMismatch, "number of m-lines differs from the offer")
+	}
+	md := desc.MediaDescriptions[plan.index]
+	if md.MediaName.Media != "audio" {
+		return nil, remoteMedia{}, newError(ErrAnswerMismatch, "audio m-line answered with "+md.MediaName.Media)
+	}
+	if md.MediaName.Port.Value == 0 {
+		// The peer rejected audio: pass the rejection on; nothing to send to.
+		return buildSDP(desc, -1, nil, false, p), remoteMedia{}, nil
+	}
+	if !plainRTP(md.MediaName.Protos) {
+		return nil, remoteMedia{}, newError(ErrAnswerMismatch, "audio answered with profile "+strings.Join(md.MediaName.Protos, "/"))
+	}
+	var formats []string
+	for _, f := range md.MediaName.Formats {
+		if slices.Contains(plan.formats, f) {
+			formats = append(formats, f)
+		}
+	}
+	if len(formats) == 0 {
+		return nil, remoteMedia{}, newError(ErrNoCommonCodec, "")
+	}
+	remote, err := readRemote(desc, md, p.addr)
+	if err != nil {
+		return nil, remoteMedia{}, err
+	}
+	remote.formats = formats
+	return buildSDP(desc, plan.index, formats, remote.rtp.IsValid(), p), remote, nil
+}
+
+// parseSDP parses a received SDP. An empty body, which pion accepts as an
+// empty description, is unparseable too.
+func parseSDP(in []byte) (*sdp.SessionDescription, error) {
+	if len(bytes.TrimSpace(in)) == 0 {
+		return nil, newError(ErrUnparseableSDP, "empty body")
+	}
+	desc := new(sdp.SessionDescription)
+	if err := desc.Unmarshal(in); err != nil {
+		return nil, newError(ErrUnparseableSDP, err.Error())
+	}
+	return desc, nil
+}
+
+// plainRTP reports whether an m-line profile is unencrypted RTP, the only
+// kind earshot relays (RTP/AVPF is RTP/AVP plus feedback RTCP, relayed as is).
+func plainRTP(protos []string) bool {
+	return slices.Equal(protos, []string{"RTP", "AVP"}) || slices.Equal(protos, []string{"RTP", "AVPF"})
+}
+
+// buildSDP writes earshot's SDP from a received one: earshot's c= and port
+// on the anchored m-line (index, -1 for none) carrying formats, every other
+// m-line rejected with port 0. haveAddr false means the received stream had
+// no usable address (c=0.0.0.0 hold), which buildSDP turns into an explicit
+// direction so the hold survives earshot's own address.
+func buildSDP(in *sdp.SessionDescription, index int, formats []string, haveAddr bool, p sdpParams) *sdp.SessionDescription {
+	addrType := "IP4"
+	if p.addr.Is6() {
+		addrType = "IP6"
+	}
+	out := &sdp.SessionDescription{
+		Origin: sdp.Origin{
+			Username:       "earshot",
+			NetworkType:    "IN",
+			AddressType:    addrType,
+			UnicastAddress: p.addr.String(),
+		},
+		SessionName: "earshot",
+		ConnectionInformation: &sdp.ConnectionInformation{
+			NetworkType: "IN",
+			AddressType: addrType,
+			Address:     &sdp.Address{Address: p.addr.String()},
+		},
+		Bandwidth:        slices.Clone(in.Bandwidth),
+		TimeDescriptions: []sdp.TimeDescription{{}},
+	}
+	sessionDir := direction(in.Attributes)
+	for i, md := range in.MediaDescriptions {
+		if i != index {
+			out.MediaDescriptions = append(out.MediaDescriptions, rejectedMedia(md))
+			continue
+		}
+		dir, explicit := direction(md.Attributes), true
+		if dir == "" {
+			dir, explicit = sessionDir, sessionDir != ""
+		}
+		if !haveAddr {
+			dir, explicit = holdDirection(dir), true
+		}
+		avpf := slices.Equal(md.MediaName.Protos, []string{"RTP", "AVPF"})
+		omd := &sdp.MediaDescription{
+			MediaName: sdp.MediaName{
+				Media:   "audio",
+				Port:    sdp.RangedPort{Value: p.port},
+				Protos:  slices.Clone(md.MediaName.Protos),
+				Formats: slices.Clone(formats),
+			},
+			Bandwidth:  slices.Clone(md.Bandwidth),
+			Attributes: keptAttributes(md.Attributes, formats, avpf),
+		}
+		if explicit {
+			omd.Attributes = append(omd.Attributes, sdp.NewPropertyAttribute(dir))
+		}
+		out.MediaDescriptions = append(out.MediaDescriptions, omd)
+	}
+	return out
+}
+
+// rejectedMedia is an m-line with port 0 and nothing else (RFC 3264 §6:
+// a rejected stream keeps its place, media type and formats).
+func rejectedMedia(md *sdp.MediaDescription) *sdp.MediaDescription {
+	formats := slices.Clone(md.MediaName.Formats)
+	if len(formats) == 0 {
+		formats = []string{"0"}
+	}
+	return &sdp.MediaDescription{MediaName: sdp.MediaName{
+		Media:   md.MediaName.Media,
+		Port:    sdp.RangedPort{Value: 0},
+		Protos:  slices.Clone(md.MediaName.Protos),
+		Formats: formats,
+	}}
+}

@@ -1,0 +1,162 @@
+package rtpengine
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// direction returns the direction attribute (RFC 3264 §5.1) among attrs,
+// or "" if none. Direction must pass through earshot unchanged: hold and
+// resume are expressed with it.
+func direction(attrs []sdp.Attribute) string {
+	for _, a := range attrs {
+		switch a.Key {
+		case "sendrecv", "sendonly", "recvonly", "inactive":
+			return a.Key
+		}
+	}
+	return ""
+}
+
+// holdDirection is the direction equivalent to dir for a stream whose
+// connection address is 0.0.0.0 (RFC 3264 §8.4, the RFC 2543 way of putting
+// a call on hold): the peer will not receive, so it can at most send.
+func holdDirection(dir string) string {
+	switch dir {
+	case "recvonly", "inactive":
+		return "inactive"
+	default:
+		return "sendonly"
+	}
+}
+
+// keptAttributes is the allow-list of media attributes earshot forwards:
+// codec descriptions of the kept formats, packetisation time and silence
+// suppression. Everything else is dropped on purpose — ICE candidates and
+// credentials, a=rtcp, a=rtcp-mux, a=ssrc, crypto and DTLS attributes, BUNDLE
+// ids — because it describes the far peer's transport, not earshot's.
+// Direction is added back by the caller. rtcp-fb is kept for RTP/AVPF.
+func keptAttributes(attrs []sdp.Attribute, formats []string, avpf bool) []sdp.Attribute {
+	var out []sdp.Attribute
+	for _, a := range attrs {
+		switch a.Key {
+		case "ptime", "maxptime", "silenceSupp":
+			out = append(out, a)
+		case "rtpmap", "fmtp":
+			if slices.Contains(formats, firstField(a.Value)) {
+				out = append(out, a)
+			}
+		case "rtcp-fb":
+			if pt := firstField(a.Value); avpf && (pt == "*" || slices.Contains(formats, pt)) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// firstField returns s up to its first space.
+func firstField(s string) string {
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// readRemote reads the peer's RTP and RTCP addresses and clock rates from
+// the anchored m-line md. family is earshot's advertised address: a peer of
+// the other IP family could not be reached from earshot's sockets.
+func readRemote(desc *sdp.SessionDescription, md *sdp.MediaDescription, family netip.Addr) (remoteMedia, error) {
+	conn := md.ConnectionInformation
+	if conn == nil {
+		conn = desc.ConnectionInformation
+	}
+	if conn == nil || conn.Address == nil {
+		return remoteMedia{}, newError(ErrBadAddress, "no c= line for audio")
+	}
+	addr, err := netip.ParseAddr(conn.Address.Address)
+	if err != nil {
+		return remoteMedia{}, newError(ErrBadAddress, "c= is not an IP address")
+	}
+	addr = addr.Unmap()
+	if addr.Is4() != family.Is4() || addr.IsMulticast() {
+		return remoteMedia{}, newError(ErrBadAddress, "c= address family or scope not reachable")
+	}
+	var remote remoteMedia
+	remote.rates = staticRates
+	for _, a := range md.Attributes {
+		if a.Key == "rtpmap" {
+			parseRtpmap(a.Value, &remote.rates)
+		}
+	}
+	if addr.IsUnspecified() {
+		return remote, nil // 0.0.0.0 hold: latching will find the peer if it sends
+	}
+	port := md.MediaName.Port.Value
+	remote.rtp = netip.AddrPortFrom(addr, uint16(port))
+	if port < 65535 {
+		remote.rtcp = netip.AddrPortFrom(addr, uint16(port+1))
+	}
+	if v, ok := md.Attribute("rtcp"); ok {
+		if rtcp, ok := parseRTCPAttr(v, addr); ok {
+			remote.rtcp = rtcp
+		}
+	}
+	return remote, nil
+}
+
+// parseRTCPAttr parses "a=rtcp:<port> [IN IP4 <addr>]" (RFC 3605).
+func parseRTCPAttr(v string, def netip.Addr) (netip.AddrPort, bool) {
+	fields := strings.Fields(v)
+	if len(fields) == 0 {
+		return netip.AddrPort{}, false
+	}
+	port, err := strconv.ParseUint(fields[0], 10, 16)
+	if err != nil || port == 0 {
+		return netip.AddrPort{}, false
+	}
+	addr := def
+	if len(fields) == 4 {
+		a, err := netip.ParseAddr(fields[3])
+		if err != nil || a.Unmap().Is4() != def.Is4() || a.IsUnspecified() {
+			return netip.AddrPort{}, false
+		}
+		addr = a.Unmap()
+	}
+	return netip.AddrPortFrom(addr, uint16(port)), true
+}
+
+// parseRtpmap records the clock rate of "a=rtpmap:<pt> <name>/<rate>[/<ch>]".
+func parseRtpmap(v string, rates *clockRates) {
+	ptStr, rest, ok := strings.Cut(v, " ")
+	if !ok {
+		return
+	}
+	pt, err := strconv.ParseUint(ptStr, 10, 7)
+	if err != nil {
+		return
+	}
+	_, rest, ok = strings.Cut(strings.TrimSpace(rest), "/")
+	if !ok {
+		return
+	}
+	rateStr, _, _ := strings.Cut(rest, "/")
+	rate, err := strconv.ParseUint(rateStr, 10, 32)
+	if err != nil || rate == 0 {
+		return
+	}
+	rates[pt] = uint32(rate)
+}
+
+// staticRates are the clock rates of the static payload types (RFC 3551
+// §6), used when an SDP omits their rtpmap. A read-only table: it is only
+// ever copied (it is an array), never written.
+var staticRates = clockRates{
+	0: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 9: 8000,
+	10: 44100, 11: 44100, 12: 8000, 13: 8000, 14: 90000, 15: 8000,
+	16: 11025, 17: 22050, 18: 8000,
+}
