@@ -8,14 +8,16 @@ import (
 	"github.com/earshot/earshot/mixer/internal/tone"
 )
 
-// Test tones: one frequency per party, far enough apart that a one-second
-// Goertzel measurement separates them cleanly.
+// Test tones: one frequency per party. They are chosen so that no harmonic
+// or intermodulation product up to the fifth order of any of them (which
+// G.711's companding creates when two are mixed) lands within 50 Hz of
+// another, so a one-second Goertzel measurement separates them cleanly.
 const (
 	toneCustomer = 700.0
-	toneAgent    = 1100.0
-	toneSup      = 1500.0
-	toneSup2     = 1900.0
-	toneLevel    = -12.0 // dBFS per party; three summed still do not clip
+	toneAgent    = 950.0
+	toneSup      = 1250.0
+	toneSup2     = 1700.0
+	toneLevel    = -18.0 // dBFS per party: quiet enough that G.711 distortion products stay far below absentDB
 
 	heardDB  = -35.0 // a tone above this reached the ear
 	absentDB = -50.0 // a tone below this did not

@@ -1,0 +1,65 @@
+package mixer
+
+import (
+	"math/bits"
+	"time"
+)
+
+// Tick produces one 20 ms frame for every leg of a standalone session: it
+// feeds each leg's queued packets to its jitter buffer, pops one frame per
+// leg, and hands each leg the mix of what it hears to the Sink. The owner
+// calls it every 20 ms, from one goroutine at a time, with the current time.
+// Tick on a session clocked by a Pool returns ErrPooled and does nothing.
+func (s *Session) Tick(now time.Time) error {
+	if s.shard != nil {
+		return ErrPooled
+	}
+	s.tick(now, s.own)
+	return nil
+}
+
+// tick is one frame of the session's life. It reads the leg table once, so a
+// concurrent control change applies from the next tick, and allocates
+// nothing: every buffer lives in the legs.
+func (s *Session) tick(now time.Time, c *counters) {
+	t := s.table.Load()
+	if t == nil {
+		return
+	}
+	// First everyone speaks...
+	for _, l := range t.legs {
+		before := l.jb.stats
+		l.in.drain(&l.jb)
+		c.delay.observe(frameDelay(l.jb.Depth()))
+		l.jb.Pop(now, &l.pcm)
+		c.addJitter(&before, &l.jb.stats)
+	}
+	// ...then everyone hears.
+	for r, l := range t.legs {
+		mixFor(l, t.legs, t.hears[r])
+		s.sink.WriteFrame(l.id, l.enc[:])
+	}
+	c.framesOut.Add(uint64(len(t.legs)))
+}
+
+// mixFor encodes into l.enc the saturating sum of the frames of the legs in
+// the bitmask hears, in l's codec. A leg that hears nobody (the agent while a
+// supervisor intercepts) gets encoded silence, so its RTP stream keeps
+// flowing with continuous timestamps until the signalling layer removes it.
+func mixFor(l *Leg, legs []*Leg, hears uint32) {
+	switch bits.OnesCount32(hears) {
+	case 0:
+		clear(l.mix[:])
+		l.codec.encode(&l.enc, &l.mix)
+	case 1:
+		// One source: nothing to sum or clamp.
+		l.codec.encode(&l.enc, &legs[bits.TrailingZeros32(hears)].pcm)
+	default:
+		clear(l.acc[:])
+		for m := hears; m != 0; m &= m - 1 {
+			accumulate(&l.acc, &legs[bits.TrailingZeros32(m)].pcm)
+		}
+		saturate(&l.mix, &l.acc)
+		l.codec.encode(&l.enc, &l.mix)
+	}
+}

@@ -1,0 +1,227 @@
+package mixer
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PoolConfig configures a Pool. The zero value means the defaults.
+type PoolConfig struct {
+	// Workers is the number of worker goroutines, each ticking its own
+	// shard of sessions. Default runtime.NumCPU().
+	Workers int
+	// MaxCatchUp is how far a worker may fall behind its clock and still
+	// catch up by ticking back to back; further behind, it gives up the
+	// missed ticks (counted in Stats.SkippedTicks) rather than send a
+	// burst of stale audio. Default 100 ms.
+	MaxCatchUp time.Duration
+}
+
+// Pool is a fixed set of workers that tick mixer sessions every 20 ms on an
+// absolute clock: tick n of a worker is due at start + n×20 ms, so lateness
+// never accumulates into drift. Each session belongs to one worker's shard
+// for its whole life; a tick of a shard ticks each of its sessions in turn.
+// There is no goroutine or timer per call.
+type Pool struct {
+	shards     []*shard
+	maxCatchUp time.Duration
+
+	// mu guards the lifecycle fields and the choice of shard for a new
+	// session; it is never held while ticking.
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// shard is the sessions one worker ticks and the totals it keeps.
+type shard struct {
+	// mu serialises changes of sessions (copy-on-write); the worker only
+	// loads the pointer.
+	mu       sync.Mutex
+	sessions atomic.Pointer[[]*Session]
+	counters counters
+}
+
+// NewPool returns a pool; Start starts its workers.
+func NewPool(cfg PoolConfig) *Pool {
+	n := cfg.Workers
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	p := &Pool{maxCatchUp: cfg.MaxCatchUp, stop: make(chan struct{})}
+	if p.maxCatchUp <= 0 {
+		p.maxCatchUp = 100 * time.Millisecond
+	}
+	for range n {
+		sh := &shard{}
+		sh.counters.init()
+		p.shards = append(p.shards, sh)
+	}
+	return p
+}
+
+// Start starts the workers. Their clocks start now. Starting twice, or after
+// Close, returns ErrClosed for a closed pool and nil otherwise.
+func (p *Pool) Start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	if p.started {
+		return nil
+	}
+	p.started = true
+	start := time.Now()
+	for _, sh := range p.shards {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.run(sh, start)
+		}()
+	}
+	return nil
+}
+
+// Close stops the workers and waits for them to return. Sessions stay
+// usable as values but are no longer ticked. Close is idempotent.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.stop)
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	return nil
+}
+
+// NewSession creates a session clocked by the pool, in the shard with the
+// fewest sessions.
+func (p *Pool) NewSession(cfg SessionConfig) (*Session, error) {
+	s, err := NewSession(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	best := p.shards[0]
+	for _, sh := range p.shards[1:] {
+		if sh.len() < best.len() {
+			best = sh
+		}
+	}
+	s.shard = best
+	s.own = nil
+	best.add(s)
+	return s, nil
+}
+
+// Stats returns a snapshot of the pool's totals and gauges.
+func (p *Pool) Stats() Stats {
+	st := Stats{Workers: len(p.shards)}
+	for _, sh := range p.shards {
+		sh.counters.addTo(&st)
+		if ss := sh.sessions.Load(); ss != nil {
+			st.Sessions += len(*ss)
+			for _, s := range *ss {
+				if t := s.table.Load(); t != nil {
+					st.Legs += len(t.legs)
+					for _, l := range t.legs {
+						st.InboxDropped += l.Dropped()
+					}
+				}
+			}
+		}
+	}
+	return st
+}
+
+// run is one worker: it ticks sh at start + n×20 ms until the pool stops.
+func (p *Pool) run(sh *shard, start time.Time) {
+	timer := time.NewTimer(FrameDuration)
+	defer timer.Stop()
+	for n := int64(1); ; n++ {
+		deadline := start.Add(time.Duration(n) * FrameDuration)
+		if wait := time.Until(deadline); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-p.stop:
+				return
+			case <-timer.C:
+			}
+		} else {
+			select {
+			case <-p.stop:
+				return
+			default:
+			}
+		}
+		now := time.Now()
+		late := now.Sub(deadline)
+		sh.counters.lateness.observe(late)
+		if late > p.maxCatchUp {
+			// Too far behind: skip to the most recent deadline
+			// rather than replay every missed tick.
+			skip := int64(late / FrameDuration)
+			n += skip
+			sh.counters.skippedTicks.Add(uint64(skip))
+		}
+		sh.tick(now)
+	}
+}
+
+// tick ticks every session of the shard once. It is the whole of a
+// worker's per-frame work, and a plain function so tests can drive it with
+// any time they like.
+func (sh *shard) tick(now time.Time) {
+	sh.counters.ticks.Add(1)
+	ss := sh.sessions.Load()
+	if ss == nil {
+		return
+	}
+	for _, s := range *ss {
+		s.tick(now, &sh.counters)
+	}
+}
+
+func (sh *shard) len() int {
+	if ss := sh.sessions.Load(); ss != nil {
+		return len(*ss)
+	}
+	return 0
+}
+
+func (sh *shard) add(s *Session) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	var next []*Session
+	if ss := sh.sessions.Load(); ss != nil {
+		next = append(next, *ss...)
+	}
+	next = append(next, s)
+	sh.sessions.Store(&next)
+}
+
+func (sh *shard) remove(s *Session) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	ss := sh.sessions.Load()
+	if ss == nil {
+		return
+	}
+	next := make([]*Session, 0, len(*ss))
+	for _, x := range *ss {
+		if x != s {
+			next = append(next, x)
+		}
+	}
+	sh.sessions.Store(&next)
+}

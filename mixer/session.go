@@ -1,0 +1,235 @@
+package mixer
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MaxLegs is the most legs one session mixes: a customer, an agent and a
+// generous number of supervisors. It keeps each leg's "hears" set a bitmask.
+const MaxLegs = 32
+
+// Sink receives the mixer's output. WriteFrame is called once per leg per
+// tick, from the worker goroutine ticking the session, with the leg's 20 ms
+// of audio encoded in its codec (FrameSamples bytes). payload is only valid
+// during the call: the RTP engine stamps it with the leg's continuing SSRC,
+// sequence number and timestamp and sends it, or copies it. WriteFrame must
+// not block (a UDP send is fine); it may call the session's control methods.
+type Sink interface {
+	WriteFrame(leg LegID, payload []byte)
+}
+
+// SessionConfig configures a Session.
+type SessionConfig struct {
+	// Sink receives every leg's output. Required.
+	Sink Sink
+	// Jitter is the default jitter-buffer tuning for the session's legs.
+	Jitter JitterConfig
+}
+
+// Session mixes the legs of one call. Control methods (AddLeg, RemoveLeg,
+// SetMode, Close) may be called from any goroutine; they serialise on a
+// per-session mutex and publish a new immutable leg table with an atomic
+// store, so the goroutine ticking the session never waits for them: a change
+// takes effect at the next tick. Packets enter through Leg.Push.
+type Session struct {
+	sink Sink
+	jcfg JitterConfig
+
+	// mu serialises control operations: it guards the writing of table,
+	// closed and shard. The ticking goroutine never takes it.
+	mu     sync.Mutex
+	table  atomic.Pointer[legTable]
+	closed bool
+	shard  *shard // nil for a standalone session
+
+	// counters of a standalone session; a pooled one uses its shard's.
+	own *counters
+}
+
+// legTable is one immutable state of a session's legs. hears[r] has bit s
+// set when leg r hears leg s.
+type legTable struct {
+	legs    []*Leg
+	parties []Party
+	hears   []uint32
+}
+
+// NewSession returns a standalone session, which its owner ticks by calling
+// Tick every 20 ms. Sessions that a Pool clocks come from Pool.NewSession.
+func NewSession(cfg SessionConfig) (*Session, error) {
+	if cfg.Sink == nil {
+		return nil, fmt.Errorf("mixer: session needs a Sink")
+	}
+	return &Session{sink: cfg.Sink, jcfg: cfg.Jitter, own: newCounters()}, nil
+}
+
+// AddLeg adds a leg. It is heard, and hears, from the next tick on.
+func (s *Session) AddLeg(cfg LegConfig) (*Leg, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Jitter.MinDepth == 0 {
+		cfg.Jitter.MinDepth = s.jcfg.MinDepth
+	}
+	if cfg.Jitter.MaxDepth == 0 {
+		cfg.Jitter.MaxDepth = s.jcfg.MaxDepth
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	old := s.table.Load()
+	if old != nil {
+		if len(old.legs) >= MaxLegs {
+			return nil, ErrTooManyLegs
+		}
+		if old.find(cfg.ID) >= 0 {
+			return nil, fmt.Errorf("%w: %d", ErrDuplicateLeg, cfg.ID)
+		}
+	}
+	l := newLeg(cfg)
+	legs, parties := old.clone()
+	s.table.Store(buildTable(append(legs, l), append(parties, Party{Role: cfg.Role, Mode: cfg.Mode})))
+	return l, nil
+}
+
+// RemoveLeg removes a leg: from the next tick it is neither mixed nor fed,
+// and its Push drops everything.
+func (s *Session) RemoveLeg(id LegID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.table.Load()
+	i := old.find(id)
+	if i < 0 {
+		return fmt.Errorf("%w: %d", ErrUnknownLeg, id)
+	}
+	l := old.legs[i]
+	l.removed.Store(true)
+	s.counters().inboxDropped.Add(l.Dropped())
+	legs, parties := old.clone()
+	s.table.Store(buildTable(append(legs[:i], legs[i+1:]...), append(parties[:i], parties[i+1:]...)))
+	return nil
+}
+
+// SetMode changes a supervisor leg's mode (listen, whisper, barge,
+// intercept). The leg keeps its jitter buffer and audio: the switch is
+// seamless and takes effect at the next tick.
+func (s *Session) SetMode(id LegID, m Mode) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.table.Load()
+	i := old.find(id)
+	if i < 0 {
+		return fmt.Errorf("%w: %d", ErrUnknownLeg, id)
+	}
+	p := Party{Role: old.parties[i].Role, Mode: m}
+	if !p.Valid() {
+		return fmt.Errorf("%w: leg %d %v in mode %v", ErrInvalidParty, id, p.Role, m)
+	}
+	legs, parties := old.clone()
+	parties[i] = p
+	s.table.Store(buildTable(legs, parties))
+	return nil
+}
+
+// Leg returns the leg with id, or nil. It does not lock.
+func (s *Session) Leg(id LegID) *Leg {
+	t := s.table.Load()
+	if i := t.find(id); i >= 0 {
+		return t.legs[i]
+	}
+	return nil
+}
+
+// Push is Leg(id).Push(...): it looks the leg up without locking. It
+// returns false if there is no such leg or the packet was dropped.
+func (s *Session) Push(id LegID, payload []byte, seq uint16, ts, ssrc uint32, marker bool, arrival time.Time) bool {
+	if l := s.Leg(id); l != nil {
+		return l.Push(payload, seq, ts, ssrc, marker, arrival)
+	}
+	return false
+}
+
+// Parties returns the role and mode of every leg, by id. It allocates; it
+// is for control and diagnostics, not the media path.
+func (s *Session) Parties() map[LegID]Party {
+	t := s.table.Load()
+	m := make(map[LegID]Party)
+	if t != nil {
+		for i, l := range t.legs {
+			m[l.id] = t.parties[i]
+		}
+	}
+	return m
+}
+
+// Close removes the session from its pool (if any) and all its legs. It is
+// idempotent. A closed session produces nothing and accepts no legs.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	if t := s.table.Load(); t != nil {
+		for _, l := range t.legs {
+			l.removed.Store(true)
+			s.counters().inboxDropped.Add(l.Dropped())
+		}
+	}
+	s.table.Store(nil)
+	sh := s.shard
+	s.mu.Unlock()
+	if sh != nil {
+		sh.remove(s)
+	}
+	return nil
+}
+
+// counters returns where this session's totals go.
+func (s *Session) counters() *counters {
+	if s.shard != nil {
+		return &s.shard.counters
+	}
+	return s.own
+}
+
+// find returns the index of the leg with id, or -1. A nil table is empty.
+func (t *legTable) find(id LegID) int {
+	if t == nil {
+		return -1
+	}
+	for i, l := range t.legs {
+		if l.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// clone returns copies of the table's slices for building the next table.
+func (t *legTable) clone() ([]*Leg, []Party) {
+	if t == nil {
+		return nil, nil
+	}
+	return append([]*Leg(nil), t.legs...), append([]Party(nil), t.parties...)
+}
+
+// buildTable computes the hear sets for legs with parties.
+func buildTable(legs []*Leg, parties []Party) *legTable {
+	t := &legTable{legs: legs, parties: parties, hears: make([]uint32, len(legs))}
+	icpt := Intercepted(parties)
+	for r := range legs {
+		for src := range legs {
+			if r != src && Hears(parties[r], parties[src], icpt) {
+				t.hears[r] |= 1 << src
+			}
+		}
+	}
+	return t
+}
