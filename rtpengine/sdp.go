@@ -43,7 +43,7 @@ func rewriteOffer(in []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia,
 	}
 	index, secure := -1, false
 	for i, md := range desc.MediaDescriptions {
-		if md.MediaName.Media != "audio" || md.MediaName.Port.Value == 0 {
+		if md.MediaName.Media != "audio" || md.MediaName.Port.Value == 0 || len(md.MediaName.Formats) == 0 {
 			continue
 		}
 		if plainRTP(md.MediaName.Protos) {
@@ -109,13 +109,24 @@ func rewriteAnswer(in []byte, plan offerPlan, p sdpParams) (*sdp.SessionDescript
 }
 
 // parseSDP parses a received SDP. An empty body, which pion accepts as an
-// empty description, is unparseable too.
+// empty description, is unparseable too. A missing final line break, which
+// pion rejects but some stacks send, is tolerated.
 func parseSDP(in []byte) (*sdp.SessionDescription, error) {
 	if len(bytes.TrimSpace(in)) == 0 {
 		return nil, newError(ErrUnparseableSDP, "empty body")
 	}
+	if in[len(in)-1] != '\n' {
+		in = append(slices.Clip(in), '\r', '\n')
+	}
 	desc := new(sdp.SessionDescription)
 	if err := desc.Unmarshal(in); err != nil {
+		// pion refuses media types it does not know (a T.38 re-INVITE's
+		// m=image, for one). Without any audio line that is an offer
+		// earshot cannot take, not a malformed one: 488, so the peer
+		// falls back (e.g. to G.711 fax pass-through).
+		if bytes.Contains(in, []byte("\nm=")) && !bytes.Contains(in, []byte("\nm=audio ")) {
+			return nil, newError(ErrNoAudio, err.Error())
+		}
 		return nil, newError(ErrUnparseableSDP, err.Error())
 	}
 	return desc, nil

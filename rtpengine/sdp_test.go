@@ -453,3 +453,24 @@ func TestOriginVersion(t *testing.T) {
 		t.Errorf("changed SDP got version %s, want 2", v)
 	}
 }
+
+func TestParseSDPTolerance(t *testing.T) {
+	noFinalCRLF := strings.TrimSuffix(crlf(answerOffer), "\r\n")
+	if _, _, _, err := rewriteOffer([]byte(noFinalCRLF), testParams); err != nil {
+		t.Errorf("SDP without final CRLF: %v", err)
+	}
+	t38 := crlf(`
+v=0
+o=- 1 2 IN IP4 192.0.2.9
+s=-
+c=IN IP4 192.0.2.9
+t=0 0
+m=image 4002 udptl t38
+a=T38FaxVersion:0
+`)
+	_, _, _, err := rewriteOffer([]byte(t38), testParams)
+	var se interface{ SIPStatus() int }
+	if !errors.Is(err, ErrNoAudio) || !errors.As(err, &se) || se.SIPStatus() != 488 {
+		t.Errorf("T.38 offer: %v, want ErrNoAudio / 488", err)
+	}
+}

@@ -1,0 +1,107 @@
+package rtpengine
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/pion/sdp/v3"
+)
+
+// FuzzOffer drives the offer and answer rewriting with hostile SDP. Beyond
+// not panicking, whatever earshot accepts it must turn into SDP that parses,
+// keeps the m-line count and rejects every stream but the anchored one; and
+// earshot's own offer, mirrored back as the answer, must be accepted.
+func FuzzOffer(f *testing.F) {
+	f.Add([]byte(crlf(answerOffer)), []byte(crlf(answerOffer)))
+	f.Fuzz(func(t *testing.T, offer, answer []byte) {
+		desc, _, plan, err := rewriteOffer(offer, testParams)
+		if err != nil {
+			checkStatus(t, err)
+			return
+		}
+		o := origin{id: 1}
+		out := o.stamp(desc)
+		checkOutput(t, out, plan)
+		if _, _, err := rewriteAnswer(out, plan, testParams); err != nil {
+			t.Fatalf("earshot's own offer rejected as answer: %v\n%s", err, out)
+		}
+		adesc, _, err := rewriteAnswer(answer, plan, testParams)
+		if err != nil {
+			checkStatus(t, err)
+			return
+		}
+		checkOutput(t, o.stamp(adesc), plan)
+	})
+}
+
+func checkStatus(t *testing.T, err error) {
+	var se *statusError
+	if !errors.As(err, &se) || (se.SIPStatus() != 400 && se.SIPStatus() != 488) {
+		t.Fatalf("SDP error without a 400/488 status: %v", err)
+	}
+}
+
+func checkOutput(t *testing.T, out []byte, plan offerPlan) {
+	t.Helper()
+	var d sdp.SessionDescription
+	if err := d.Unmarshal(out); err != nil {
+		t.Fatalf("output does not parse: %v\n%s", err, out)
+	}
+	if len(d.MediaDescriptions) != plan.count {
+		t.Fatalf("%d m-lines out, %d in", len(d.MediaDescriptions), plan.count)
+	}
+	for i, md := range d.MediaDescriptions {
+		if i != plan.index && md.MediaName.Port.Value != 0 {
+			t.Fatalf("m-line %d not rejected:\n%s", i, out)
+		}
+		for _, a := range md.Attributes {
+			if a.Key == "candidate" || a.Key == "rtcp-mux" || a.Key == "rtcp" || a.Key == "crypto" {
+				t.Fatalf("a=%s leaked:\n%s", a.Key, out)
+			}
+		}
+	}
+}
+
+// FuzzRTPPacket checks that validation never panics and that a rewritten
+// packet stays valid, keeps its length and payload and carries the stream's
+// SSRC.
+func FuzzRTPPacket(f *testing.F) {
+	f.Add(rtpPacket(f, 0, 1, 160, 5, []byte{1, 2, 3}))
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		if !validRTP(pkt) {
+			return
+		}
+		o := newOutStream(0x5555, 100, 1000)
+		rates := staticRates
+		before := bytes.Clone(pkt)
+		o.rewrite(pkt, 1e9, &rates)
+		o.rewrite(pkt, 2e9, &rates) // the same packet again: a duplicate
+		if !validRTP(pkt) || len(pkt) != len(before) || !bytes.Equal(pkt[12:], before[12:]) {
+			t.Fatalf("rewrite broke the packet:\n% x\n% x", before, pkt)
+		}
+		if h := header(t, pkt); h.SSRC != 0x5555 || h.PayloadType != before[1]&0x7f {
+			t.Fatalf("header after rewrite %+v", h)
+		}
+	})
+}
+
+// FuzzRTCPPacket checks that RTCP validation and translation never panic,
+// agree on validity and keep the length.
+func FuzzRTCPPacket(f *testing.F) {
+	f.Add(testSR(f, 1, 2, 3))
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		valid := rewriteRTCP(pkt, nil)
+		x := &rtcpXlate{
+			fwd: rtcpView{ssrc: 9, started: true, tsOffset: 7},
+			rev: rtcpView{ssrc: 2, started: true, inSSRC: 3, seqOffset: 4},
+		}
+		n := len(pkt)
+		if got := rewriteRTCP(pkt, x); got != valid {
+			t.Fatalf("validate says %v, translate says %v", valid, got)
+		}
+		if len(pkt) != n {
+			t.Fatal("length changed")
+		}
+	})
+}
