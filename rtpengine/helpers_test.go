@@ -18,7 +18,7 @@ var loopback = netip.MustParseAddr("127.0.0.1")
 // testEngine starts an engine on loopback over a randomly placed port range
 // below the kernel's ephemeral range (so it does not fight the port-0
 // sockets of tests), closed at the end of the test. clock may be nil.
-func testEngine(t *testing.T, mod func(*Config), clock func() int64) *Engine {
+func testEngine(t testing.TB, mod func(*Config), clock func() int64) *Engine {
 	t.Helper()
 	base := 20000 + 2*rand.IntN(5000)
 	cfg := Config{BindAddr: loopback, PortMin: base, PortMax: base + 199}
@@ -35,18 +35,16 @@ func testEngine(t *testing.T, mod func(*Config), clock func() int64) *Engine {
 
 // phone is a test peer: an RTP and an RTCP socket on loopback, port 0.
 type phone struct {
-	t    *testing.T
 	rtp  *net.UDPConn
 	rtcp *net.UDPConn
 }
 
-func newPhone(t *testing.T) *phone {
+func newPhone(t testing.TB) *phone {
 	t.Helper()
-	p := &phone{t: t, rtp: listen(t), rtcp: listen(t)}
-	return p
+	return &phone{rtp: listen(t), rtcp: listen(t)}
 }
 
-func listen(t *testing.T) *net.UDPConn {
+func listen(t testing.TB) *net.UDPConn {
 	t.Helper()
 	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
 	if err != nil {
