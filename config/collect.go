@@ -25,13 +25,21 @@ type collector struct {
 // structural records a problem found while decoding the YAML tree, whose
 // line is known.
 func (c *collector) structural(line int, field, msg string) {
-	if field != "" && len(c.problems) < maxProblems {
-		if c.bad == nil {
-			c.bad = make(map[string]bool)
-		}
-		c.bad[field] = true
-	}
+	c.markBad(field)
 	c.push(Problem{File: c.file, Line: line, Field: field, Msg: msg})
+}
+
+// markBad suppresses the semantic problems of field and what is under it.
+// Past maxProblems nothing more is reported anyway, so the set stops
+// growing there.
+func (c *collector) markBad(field string) {
+	if field == "" || len(c.problems) >= maxProblems {
+		return
+	}
+	if c.bad == nil {
+		c.bad = make(map[string]bool)
+	}
+	c.bad[field] = true
 }
 
 // add records a semantic problem; its line is filled in by finish.

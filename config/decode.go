@@ -142,7 +142,12 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string, line int) 
 		seen[key.Value] = key.Line
 		i := fieldIndex(t, key.Value)
 		if i < 0 {
-			d.c.structural(key.Line, field, unknownKey(t, key.Value))
+			msg, guess := unknownKey(t, key.Value)
+			d.c.structural(key.Line, field, msg)
+			if guess != "" && !hasKey(n, guess) {
+				// The typo is why the real key is missing: say it once.
+				d.c.markBad(at(path, guess))
+			}
 			continue
 		}
 		d.value(val, v.Field(i), field, key.Line)
@@ -179,9 +184,15 @@ func yamlName(f reflect.StructField) string {
 	return name
 }
 
+// hasKey reports whether mapping n has the key.
+func hasKey(n *yaml.Node, key string) bool {
+	v, _ := lookup(n, key)
+	return v != nil
+}
+
 // unknownKey words the problem for a key t does not have, suggesting the
-// closest real key: most unknown keys are typos.
-func unknownKey(t reflect.Type, key string) string {
+// closest real key (returned as guess): most unknown keys are typos.
+func unknownKey(t reflect.Type, key string) (msg, guess string) {
 	best, bestDist := "", 3 // suggest only within two edits
 	for i := range t.NumField() {
 		name := yamlName(t.Field(i))
@@ -190,13 +201,13 @@ func unknownKey(t reflect.Type, key string) string {
 		}
 	}
 	if best != "" {
-		return fmt.Sprintf("unknown key (did you mean %q?)", best)
+		return fmt.Sprintf("unknown key (did you mean %q?)", best), best
 	}
 	names := make([]string, t.NumField())
 	for i := range names {
 		names[i] = yamlName(t.Field(i))
 	}
-	return "unknown key; expected one of " + strings.Join(names, ", ")
+	return "unknown key; expected one of " + strings.Join(names, ", "), ""
 }
 
 // editDistance is the Levenshtein distance of two short strings.

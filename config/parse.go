@@ -87,7 +87,10 @@ func readYAML(c *collector, data []byte) (root *yaml.Node) {
 		if len(doc.Content) == 0 {
 			return nil
 		}
-		return doc.Content[0]
+		if r := doc.Content[0]; r.Kind != yaml.ScalarNode || r.ShortTag() != "!!null" {
+			return r
+		}
+		return nil // "---" alone: as empty as an empty file
 	}
 	return &doc
 }
