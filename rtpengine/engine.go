@@ -23,6 +23,7 @@ type Engine struct {
 	retired  Stats // counters of closed sessions
 
 	timeouts atomic.Uint64
+	lastWarn atomic.Int64 // engine clock of the last "no free ports" warning
 
 	stop      chan struct{} // closed by Close to stop the timeout watcher
 	done      chan struct{} // closed by the watcher when it returns
@@ -82,7 +83,7 @@ func (e *Engine) NewSession(callID string, onTimeout func()) (*Session, error) {
 				q.rtcp.Close()
 				e.pool.unuse(q.port)
 			}
-			e.log.Warn("no free RTP ports", "call_id", callID)
+			e.warnNoPorts(now, callID)
 			return nil, err
 		}
 		pairs[i] = p
@@ -123,6 +124,18 @@ func (e *Engine) NewSession(callID string, onTimeout func()) (*Session, error) {
 	}
 	s.log.Debug("session created", "ports", []uint16{pairs[0].port, pairs[1].port})
 	return s, nil
+}
+
+// warnNoPorts logs port exhaustion at most once a second: under overload
+// every new call fails the same way and the log must stay readable.
+func (e *Engine) warnNoPorts(now int64, callID string) {
+	last := e.lastWarn.Load()
+	if last != 0 && now-last < int64(time.Second) {
+		return
+	}
+	if e.lastWarn.CompareAndSwap(last, now) {
+		e.log.Warn("no free RTP ports", "call_id", callID, "range", []int{e.cfg.PortMin, e.cfg.PortMax})
+	}
 }
 
 func (e *Engine) isClosed() bool {

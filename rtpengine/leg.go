@@ -103,12 +103,10 @@ func (s *Session) relayRTP(in, out *leg, pkt []byte, src netip.AddrPort) {
 		return
 	}
 	out.out.rewrite(pkt, now, s.rates.Load())
+	s.countRelayed(&s.counters.rtpPackets, len(pkt))
 	if _, err := out.rtp.conn.WriteToUDPAddrPort(pkt, dst.addr); err != nil {
-		s.counters.dropWrite.Add(1)
-		return
+		s.uncountRelayed(&s.counters.rtpPackets, len(pkt))
 	}
-	s.counters.rtpPackets.Add(1)
-	s.counters.bytes.Add(uint64(len(pkt)))
 }
 
 // readRTCP is the reader goroutine of leg i's RTCP socket.
@@ -152,12 +150,24 @@ func (s *Session) relayRTCP(in, out *leg, pkt []byte, src netip.AddrPort) {
 	}
 	x := rtcpXlate{fwd: out.out.view(), rev: in.out.view()}
 	rewriteRTCP(pkt, &x)
+	s.countRelayed(&s.counters.rtcpPackets, len(pkt))
 	if _, err := out.rtcp.conn.WriteToUDPAddrPort(pkt, dst.addr); err != nil {
-		s.counters.dropWrite.Add(1)
-		return
+		s.uncountRelayed(&s.counters.rtcpPackets, len(pkt))
 	}
-	s.counters.rtcpPackets.Add(1)
-	s.counters.bytes.Add(uint64(len(pkt)))
+}
+
+// countRelayed counts a packet as relayed before it is written, so that
+// whoever receives it (a test, a monitoring probe) already sees it counted.
+func (s *Session) countRelayed(packets *atomic.Uint64, n int) {
+	packets.Add(1)
+	s.counters.bytes.Add(uint64(n))
+}
+
+// uncountRelayed moves a packet whose write failed from relayed to dropped.
+func (s *Session) uncountRelayed(packets *atomic.Uint64, n int) {
+	packets.Add(^uint64(0))
+	s.counters.bytes.Add(^uint64(n - 1))
+	s.counters.dropWrite.Add(1)
 }
 
 // logLatch notes a latch at Debug level. It runs once per SDP and socket,

@@ -3,6 +3,8 @@ package rtpengine
 import (
 	"bytes"
 	"encoding/binary"
+	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -207,6 +209,80 @@ func TestMalformedCounted(t *testing.T) {
 	}
 	recv(t, b.rtcp)
 	if st := e.Stats(); st.Dropped.Malformed != 10 || st.RTPPackets != 1 || st.RTCPPackets != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestReinviteHoldResume(t *testing.T) {
+	e := testEngine(t, nil, nil)
+	a, b := newPhone(t), newPhone(t)
+	s := call(t, e, a, b, nil)
+	origin := func(sdp []byte) (id, version string) {
+		f := strings.Fields(strings.SplitN(string(sdp), "\r\n", 3)[1])
+		return f[1], f[2]
+	}
+	// The caller puts the call on hold.
+	offer, err := s.Offer(0, a.sdp("sendonly"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(offer), "a=sendonly\r\n") {
+		t.Fatalf("hold lost:\n%s", offer)
+	}
+	id1, v := origin(offer)
+	if v != "2" {
+		t.Fatalf("re-offer to callee has version %s, want 2", v)
+	}
+	answer, err := s.Answer(1, b.sdp("recvonly"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(answer), "a=recvonly\r\n") {
+		t.Fatalf("recvonly lost:\n%s", answer)
+	}
+	// Media keeps flowing (music on hold) through the same ports.
+	send(t, a.rtp, earshotRTP(s, 0), rtpPacket(t, 0, 1, 1, 1, []byte("moh")))
+	if got, _ := recv(t, b.rtp); string(got[12:]) != "moh" {
+		t.Fatalf("callee got %q on hold", got[12:])
+	}
+	// The callee resumes with its own re-INVITE; it goes to the caller with
+	// the caller leg's o= line, which has sent the first answer (version 1)
+	// and the recvonly answer (version 2).
+	offer, err = s.Offer(1, b.sdp("sendrecv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id0, v := origin(offer)
+	if v != "3" || id0 == id1 {
+		t.Fatalf("offer to caller: session %s version %s (callee leg session %s)", id0, v, id1)
+	}
+	if _, err := s.Answer(0, a.sdp("sendrecv")); err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := origin(offer); id != id0 {
+		t.Fatal("session id changed")
+	}
+	send(t, b.rtp, earshotRTP(s, 1), rtpPacket(t, 0, 1, 1, 1, []byte("back")))
+	if got, _ := recv(t, a.rtp); string(got[12:]) != "back" {
+		t.Fatalf("caller got %q after resume", got[12:])
+	}
+}
+
+// A destination the kernel refuses (port 0 on loopback: EINVAL) counts as a
+// write error, not as relayed.
+func TestWriteErrorCounted(t *testing.T) {
+	e := testEngine(t, nil, nil)
+	a, b := newPhone(t), newPhone(t)
+	s := call(t, e, a, b, nil)
+	s.legs[1].rtp.dest.Store(&peer{addr: netip.AddrPortFrom(loopback, 0), latched: true})
+	s.relayRTP(&s.legs[0], &s.legs[1], rtpPacket(t, 0, 1, 1, 1, []byte("x")), addrOf(a.rtp))
+	if st := e.Stats(); st.Dropped.WriteError != 1 || st.RTPPackets != 0 || st.BytesRelayed != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	// No destination at all is counted apart.
+	s.legs[1].rtp.dest.Store(&peer{})
+	s.relayRTP(&s.legs[0], &s.legs[1], rtpPacket(t, 0, 2, 161, 1, []byte("x")), addrOf(a.rtp))
+	if st := e.Stats(); st.Dropped.NoDestination != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 }

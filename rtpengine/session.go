@@ -29,6 +29,7 @@ type Session struct {
 	counters counters
 	armedAt  atomic.Int64 // engine clock when offer and answer were both known; 0 before
 	timedOut atomic.Bool
+	closing  atomic.Bool // set first thing in Close, so the watcher skips the session
 
 	mu      sync.Mutex // guards the fields below
 	closed  bool
@@ -147,6 +148,7 @@ func (s *Session) setRemote(i int, remote remoteMedia) {
 // once the session is closed.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
+		s.closing.Store(true)
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()

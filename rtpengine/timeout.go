@@ -45,6 +45,10 @@ func (e *Engine) checkTimeouts(now int64) {
 	}
 	e.mu.Unlock()
 	for _, s := range expired {
+		// A session closed since it was collected is hung up already.
+		if s.closing.Load() {
+			continue
+		}
 		e.timeouts.Add(1)
 		s.log.Info("media timeout", "timeout", e.cfg.MediaTimeout)
 		if s.onTimeout != nil {
@@ -57,7 +61,7 @@ func (e *Engine) checkTimeouts(now int64) {
 // limit nanoseconds at now.
 func (s *Session) expired(now, limit int64) bool {
 	armed := s.armedAt.Load()
-	if armed == 0 || s.timedOut.Load() {
+	if armed == 0 || s.timedOut.Load() || s.closing.Load() {
 		return false
 	}
 	last := max(armed, s.legs[0].lastRecv.Load(), s.legs[1].lastRecv.Load())
