@@ -36,6 +36,7 @@ type Server struct {
 
 	mu        sync.Mutex // guards the fields below
 	ports     map[string]int
+	udpLocal  sip.Addr // first UDP listener, the source of UDP requests
 	calls     map[string]*Call
 	legs      map[string]*leg // by dialog key (Call-ID | our tag)
 	busy      map[string]int  // tenant/extension → calls ringing or active
@@ -116,7 +117,13 @@ func (s *Server) Listen(ls []Listener) ([]string, error) {
 			s.packets = append(s.packets, pc)
 			addrs = append(addrs, pc.LocalAddr().String())
 			s.setPort("udp", pc.LocalAddr())
+			if ua, ok := pc.LocalAddr().(*net.UDPAddr); ok && s.udpLocal.IP == nil {
+				s.mu.Lock()
+				s.udpLocal = sip.Addr{IP: ua.IP, Port: ua.Port}
+				s.mu.Unlock()
+			}
 			go func() { s.serveErrs <- s.srv.ServeUDP(pc) }()
+			waitServing(s.ua, pc.LocalAddr().String())
 		case "tcp":
 			ln, err := net.Listen("tcp", l.Address)
 			if err != nil {
@@ -302,4 +309,15 @@ func (s *Server) inDialog(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	in.wait(s, l.call)
+}
+
+// waitServing waits (briefly) until sipgo has put a UDP listener into its
+// connection pool, so that requests sent right after Listen leave from it.
+func waitServing(ua *sipgo.UserAgent, addr string) {
+	for range 200 {
+		if c, err := ua.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -2,26 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
-	"time"
 
-	"github.com/earshot/earshot/b2bua"
 	"github.com/earshot/earshot/config"
-	"github.com/earshot/earshot/rtpengine"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/earshot/earshot/internal/app"
 )
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -65,84 +57,22 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// runServer starts media, SIP and HTTP, and on ctx's end drains calls.
+// runServer starts earshot and, when ctx ends, drains calls and stops.
 func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("data_dir: %w", err)
-	}
-	mc, err := mediaConfig(cfg, log.With("component", "rtpengine"))
+	a, err := app.Start(cfg, log)
 	if err != nil {
 		return err
 	}
-	media, err := rtpengine.New(mc)
-	if err != nil {
-		return fmt.Errorf("media: %w", err)
-	}
-	defer media.Close()
-
-	bc, err := sipConfig(cfg)
-	if err != nil {
+	printBanner(stdout, cfg, a.SIPAddrs, a.HTTPAddr)
+	log.Info("earshot started", "sip", strings.Join(a.SIPAddrs, ","), "http", a.HTTPAddr)
+	werr := a.Wait(ctx)
+	if err := a.Shutdown(); err != nil {
 		return err
 	}
-	bc.Media = mediaAdapter{media}
-	bc.Logger = log
-	sip, err := b2bua.New(bc)
-	if err != nil {
-		return err
+	if werr == nil {
+		log.Info("earshot stopped cleanly")
 	}
-	defer sip.Close()
-	sipAddrs, err := sip.Listen(sipListeners(cfg))
-	if err != nil {
-		return err
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(newCollector(sip, media))
-
-	var ready atomic.Bool
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "draining", http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ready\n")
-	})
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("http listen: %w", err)
-	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
-	httpErr := make(chan error, 1)
-	go func() { httpErr <- hs.Serve(ln) }()
-	ready.Store(true)
-
-	printBanner(stdout, cfg, sipAddrs, ln.Addr().String())
-	log.Info("earshot started", "sip", strings.Join(sipAddrs, ","), "http", ln.Addr().String())
-
-	select {
-	case <-ctx.Done():
-	case err := <-sip.Errors():
-		return fmt.Errorf("sip listener: %w", err)
-	case err := <-httpErr:
-		return fmt.Errorf("http: %w", err)
-	}
-	ready.Store(false)
-	log.Info("draining calls", "active", sip.ActiveCalls(), "timeout", cfg.SIP.DrainTimeout.D())
-	dctx, cancel := context.WithTimeout(context.Background(), cfg.SIP.DrainTimeout.D())
-	sip.Drain(dctx)
-	cancel()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	log.Info("earshot stopped cleanly")
-	return nil
+	return werr
 }
 
 func printBanner(w io.Writer, cfg *config.Config, sipAddrs []string, httpAddr string) {

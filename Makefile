@@ -1,0 +1,44 @@
+# earshot — developer entry points. `make run` and `make test` work on a
+# fresh machine with Go installed; `make test` installs the SIP peers it
+# needs (sipp, baresip) through apt when they are missing and it can.
+
+GO       ?= go
+PKGS     := ./...
+FUZZTIME ?= 10s
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build run test unit interop bench lint fuzz deps clean
+
+all: build
+
+build:
+	$(GO) build -o bin/earshot ./cmd/earshot
+
+run:
+	$(GO) run ./cmd/earshot serve
+
+# deps installs the real SIP peers the interop tests drive.
+deps:
+	@scripts/install-deps.sh
+
+test: deps
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+unit:
+	$(GO) test -count=1 -short $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+# fuzz runs every fuzz target for FUZZTIME each.
+fuzz:
+	@scripts/fuzz-all.sh $(FUZZTIME)
+
+clean:
+	rm -rf bin data

@@ -1,0 +1,130 @@
+// Package app assembles earshot from its packages: media engine, b2bua and
+// the HTTP listener with metrics and health. cmd/earshot, the end-to-end
+// tests and the demo start earshot through it, so they run the same wiring.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/earshot/earshot/b2bua"
+	"github.com/earshot/earshot/config"
+	"github.com/earshot/earshot/rtpengine"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// App is a running earshot.
+type App struct {
+	// SIPAddrs are the bound SIP listener addresses, in config order.
+	SIPAddrs []string
+	// HTTPAddr is the bound HTTP listener address.
+	HTTPAddr string
+	// SIP is the b2bua, exposed for tests and the demo.
+	SIP *b2bua.Server
+	// Media is the RTP engine.
+	Media *rtpengine.Engine
+
+	log     *slog.Logger
+	cfg     *config.Config
+	http    *http.Server
+	httpErr chan error
+	ready   atomic.Bool
+}
+
+// Start brings earshot up on cfg.
+func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	a := &App{log: log, cfg: cfg, httpErr: make(chan error, 1)}
+	mc, err := mediaConfig(cfg, log.With("component", "rtpengine"))
+	if err != nil {
+		return nil, err
+	}
+	if a.Media, err = rtpengine.New(mc); err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	bc, err := sipConfig(cfg)
+	if err != nil {
+		a.Media.Close()
+		return nil, err
+	}
+	bc.Media = mediaAdapter{a.Media}
+	bc.Logger = log
+	if a.SIP, err = b2bua.New(bc); err != nil {
+		a.Media.Close()
+		return nil, err
+	}
+	if a.SIPAddrs, err = a.SIP.Listen(sipListeners(cfg)); err != nil {
+		a.SIP.Close()
+		a.Media.Close()
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newCollector(a.SIP, a.Media))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.ready.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		a.SIP.Close()
+		a.Media.Close()
+		return nil, fmt.Errorf("http listen: %w", err)
+	}
+	a.HTTPAddr = ln.Addr().String()
+	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+	go func() { a.httpErr <- a.http.Serve(ln) }()
+	a.ready.Store(true)
+	return a, nil
+}
+
+// Wait blocks until ctx ends or a listener fails.
+func (a *App) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-a.SIP.Errors():
+		return fmt.Errorf("sip listener: %w", err)
+	case err := <-a.httpErr:
+		return fmt.Errorf("http: %w", err)
+	}
+}
+
+// Shutdown stops taking calls (readyz turns 503, INVITEs get 503), drains
+// active calls up to the configured timeout, then stops everything.
+func (a *App) Shutdown() error {
+	a.ready.Store(false)
+	a.log.Info("draining calls", "active", a.SIP.ActiveCalls(), "timeout", a.cfg.SIP.DrainTimeout.D())
+	dctx, cancel := context.WithTimeout(context.Background(), a.cfg.SIP.DrainTimeout.D())
+	a.SIP.Drain(dctx)
+	cancel()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := a.http.Shutdown(sctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	a.SIP.Close()
+	a.Media.Close()
+	return err
+}
