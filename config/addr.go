@@ -11,6 +11,9 @@ import (
 // emptyHostOK (a listener on every interface); the port must be a number in
 // 1–65535 (no service names: the same file must mean the same on every
 // machine).
+//
+// A listener (emptyHostOK) may use port 0: the kernel picks a free port and
+// earshot prints the bound address; tests rely on it.
 func checkHostPort(s string, emptyHostOK bool) error {
 	if s == "" {
 		return fmt.Errorf("required: host:port")
@@ -22,8 +25,12 @@ func checkHostPort(s string, emptyHostOK bool) error {
 	if !digits(port) || len(port) > 5 {
 		return fmt.Errorf("port %s must be a number in 1–65535", quoteShort(port))
 	}
-	if p := atoi(port); p < 1 || p > 65535 {
-		return fmt.Errorf("port %s must be a number in 1–65535", port)
+	lowest := 1
+	if emptyHostOK {
+		lowest = 0
+	}
+	if p := atoi(port); p < lowest || p > 65535 {
+		return fmt.Errorf("port %s must be a number in %d–65535", port, lowest)
 	}
 	if host == "" {
 		if emptyHostOK {
