@@ -75,24 +75,3 @@ func (c Codec) decode(dst *Frame, src []byte) int {
 	clear(dst[n:])
 	return n
 }
-
-// encode writes the FrameSamples samples of src into dst in codec c.
-func (c Codec) encode(dst *[FrameSamples]byte, src *Frame) {
-	if c == CodecPCMA {
-		for i, s := range src {
-			dst[i] = g711.EncodeAlawFrame(s)
-		}
-		return
-	}
-	for i, s := range src {
-		dst[i] = g711.EncodeUlawFrame(s)
-	}
-}
-
-// decodeSample decodes one byte in codec c.
-func (c Codec) decodeSample(b byte) int16 {
-	if c == CodecPCMA {
-		return g711.DecodeAlawFrame(b)
-	}
-	return g711.DecodeUlawFrame(b)
-}

@@ -26,17 +26,18 @@ func accumulate(acc *[FrameSamples]int32, src *Frame) {
 	}
 }
 
+// add2 writes the saturating sum of a and b into dst in one pass.
+func add2(dst, a, b *Frame) {
+	for i := range dst {
+		dst[i] = int16(min(max(int32(a[i])+int32(b[i]), -32768), 32767))
+	}
+}
+
 // saturate clamps the accumulator into dst. Summing in int32 and clamping
 // once is both exact and cheaper than clamping after every addition.
 func saturate(dst *Frame, acc *[FrameSamples]int32) {
 	for i, v := range acc {
-		switch {
-		case v > 32767:
-			v = 32767
-		case v < -32768:
-			v = -32768
-		}
-		dst[i] = int16(v)
+		dst[i] = int16(min(max(v, -32768), 32767))
 	}
 }
 

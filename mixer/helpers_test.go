@@ -54,7 +54,7 @@ func (tk *talker) next(at time.Duration) pkt {
 	var f Frame
 	tk.sine.Fill(f[:])
 	var enc [FrameSamples]byte
-	tk.codec.encode(&enc, &f)
+	tk.codec.encodeRef(&enc, &f)
 	p := pkt{at: at, seq: tk.seq, ts: tk.ts, ssrc: tk.ssrc, payload: enc[:]}
 	tk.seq++
 	tk.ts += FrameSamples

@@ -36,7 +36,7 @@ func (s *Session) tick(now time.Time, c *counters) {
 	}
 	// ...then everyone hears.
 	for r, l := range t.legs {
-		mixFor(l, t.legs, t.hears[r])
+		mixFor(s.enc, l, t.legs, t.hears[r])
 		s.sink.WriteFrame(l.id, l.enc[:])
 	}
 	c.framesOut.Add(uint64(len(t.legs)))
@@ -46,20 +46,25 @@ func (s *Session) tick(now time.Time, c *counters) {
 // the bitmask hears, in l's codec. A leg that hears nobody (the agent while a
 // supervisor intercepts) gets encoded silence, so its RTP stream keeps
 // flowing with continuous timestamps until the signalling layer removes it.
-func mixFor(l *Leg, legs []*Leg, hears uint32) {
+// The common cases (one or two sources) skip the int32 accumulator.
+func mixFor(e *encoder, l *Leg, legs []*Leg, hears uint32) {
 	switch bits.OnesCount32(hears) {
 	case 0:
-		clear(l.mix[:])
-		l.codec.encode(&l.enc, &l.mix)
+		e.silence(l.codec, &l.enc)
+		return
 	case 1:
-		// One source: nothing to sum or clamp.
-		l.codec.encode(&l.enc, &legs[bits.TrailingZeros32(hears)].pcm)
+		e.encode(l.codec, &l.enc, &legs[bits.TrailingZeros32(hears)].pcm)
+		return
+	case 2:
+		a := &legs[bits.TrailingZeros32(hears)].pcm
+		b := &legs[bits.TrailingZeros32(hears&(hears-1))].pcm
+		add2(&l.mix, a, b)
 	default:
 		clear(l.acc[:])
 		for m := hears; m != 0; m &= m - 1 {
 			accumulate(&l.acc, &legs[bits.TrailingZeros32(m)].pcm)
 		}
 		saturate(&l.mix, &l.acc)
-		l.codec.encode(&l.enc, &l.mix)
 	}
+	e.encode(l.codec, &l.enc, &l.mix)
 }

@@ -27,6 +27,7 @@ type PoolConfig struct {
 type Pool struct {
 	shards     []*shard
 	maxCatchUp time.Duration
+	enc        *encoder // shared, read-only
 
 	// mu guards the lifecycle fields and the choice of shard for a new
 	// session; it is never held while ticking.
@@ -52,7 +53,7 @@ func NewPool(cfg PoolConfig) *Pool {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
-	p := &Pool{maxCatchUp: cfg.MaxCatchUp, stop: make(chan struct{})}
+	p := &Pool{maxCatchUp: cfg.MaxCatchUp, stop: make(chan struct{}), enc: newEncoder()}
 	if p.maxCatchUp <= 0 {
 		p.maxCatchUp = 100 * time.Millisecond
 	}
@@ -103,7 +104,7 @@ func (p *Pool) Close() error {
 // NewSession creates a session clocked by the pool, in the shard with the
 // fewest sessions.
 func (p *Pool) NewSession(cfg SessionConfig) (*Session, error) {
-	s, err := NewSession(cfg)
+	s, err := newSession(cfg, p.enc, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +120,6 @@ func (p *Pool) NewSession(cfg SessionConfig) (*Session, error) {
 		}
 	}
 	s.shard = best
-	s.own = nil
 	best.add(s)
 	return s, nil
 }

@@ -47,6 +47,8 @@ type Session struct {
 
 	// counters of a standalone session; a pooled one uses its shard's.
 	own *counters
+	// enc is the G.711 encoder, shared with the pool's other sessions.
+	enc *encoder
 }
 
 // legTable is one immutable state of a session's legs. hears[r] has bit s
@@ -60,10 +62,15 @@ type legTable struct {
 // NewSession returns a standalone session, which its owner ticks by calling
 // Tick every 20 ms. Sessions that a Pool clocks come from Pool.NewSession.
 func NewSession(cfg SessionConfig) (*Session, error) {
+	return newSession(cfg, newEncoder(), newCounters())
+}
+
+// newSession builds a session around an encoder and counters.
+func newSession(cfg SessionConfig, e *encoder, c *counters) (*Session, error) {
 	if cfg.Sink == nil {
 		return nil, fmt.Errorf("mixer: session needs a Sink")
 	}
-	return &Session{sink: cfg.Sink, jcfg: cfg.Jitter, own: newCounters()}, nil
+	return &Session{sink: cfg.Sink, jcfg: cfg.Jitter, own: c, enc: e}, nil
 }
 
 // AddLeg adds a leg. It is heard, and hears, from the next tick on.
