@@ -53,6 +53,13 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.AdvertisedAddr = cfg.BindAddr
 	}
 	cfg.AdvertisedAddr = cfg.AdvertisedAddr.Unmap()
+	if cfg.AdvertisedAddr.IsValid() && cfg.AdvertisedAddr.IsUnspecified() {
+		// c=0.0.0.0 would tell every phone the call is on hold.
+		errs = append(errs, errors.New("AdvertisedAddr: required when BindAddr is a wildcard address"))
+	}
+	if cfg.AdvertisedAddr.IsValid() && cfg.BindAddr.IsValid() && cfg.AdvertisedAddr.Is4() != cfg.BindAddr.Is4() {
+		errs = append(errs, errors.New("AdvertisedAddr: must be of the same IP family as BindAddr"))
+	}
 	if cfg.PortMin == 0 && cfg.PortMax == 0 {
 		cfg.PortMin, cfg.PortMax = DefaultPortMin, DefaultPortMax
 	}

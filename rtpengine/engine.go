@@ -53,7 +53,7 @@ func newEngine(cfg Config, clock func() int64) (*Engine, error) {
 		done:     make(chan struct{}),
 		// Check about once a second; a shorter timeout (tests) is checked
 		// often enough to fire within half of it.
-		tick: min(time.Second, cfg.MediaTimeout/2),
+		tick: max(min(time.Second, cfg.MediaTimeout/2), time.Millisecond),
 	}
 	if e.nanotime == nil {
 		epoch := time.Now()

@@ -236,6 +236,21 @@ func TestConfigValidation(t *testing.T) {
 	if _, err := New(Config{BindAddr: loopback, PortMin: 30000, PortMax: 30002}); err == nil || !strings.Contains(err.Error(), "PortMin/PortMax") {
 		t.Errorf("one-pair range: %v", err)
 	}
+	if _, err := New(Config{BindAddr: netip.IPv4Unspecified()}); err == nil || !strings.Contains(err.Error(), "AdvertisedAddr") {
+		t.Errorf("wildcard bind without advertised address: %v", err)
+	}
+	if _, err := New(Config{BindAddr: loopback, AdvertisedAddr: netip.IPv6Loopback()}); err == nil || !strings.Contains(err.Error(), "family") {
+		t.Errorf("mixed families: %v", err)
+	}
+	if _, err := New(Config{BindAddr: loopback, MediaTimeout: -1, PortQuarantine: -1}); err == nil ||
+		!strings.Contains(err.Error(), "MediaTimeout") || !strings.Contains(err.Error(), "PortQuarantine") {
+		t.Errorf("every problem must be reported: %v", err)
+	}
+	tiny, err := New(Config{BindAddr: loopback, MediaTimeout: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiny.Close()
 	e, err := New(Config{BindAddr: loopback})
 	if err != nil {
 		t.Fatal(err)
