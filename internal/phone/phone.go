@@ -234,3 +234,8 @@ func waitServing(ua *sipgo.UserAgent, addr string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Addr is the phone's SIP address (host:port).
+func (p *Phone) Addr() string {
+	return net.JoinHostPort(p.cfg.IP, fmt.Sprint(p.contact.Address.Port))
+}
