@@ -8,7 +8,7 @@ import (
 // Tick produces one 20 ms frame for every leg of a standalone session: it
 // feeds each leg's queued packets to its jitter buffer, pops one frame per
 // leg, and hands each leg the mix of what it hears to the Sink. The owner
-// calls it every 20 ms, from one goroutine at a time, with the current time.
+// calls it every 20 ms with the current time.
 // Tick on a session clocked by a Pool returns ErrPooled and does nothing.
 func (s *Session) Tick(now time.Time) error {
 	if s.shard != nil {
@@ -22,6 +22,8 @@ func (s *Session) Tick(now time.Time) error {
 // concurrent control change applies from the next tick, and allocates
 // nothing: every buffer lives in the legs.
 func (s *Session) tick(now time.Time, c *counters) {
+	s.tickMu.Lock()
+	defer s.tickMu.Unlock()
 	t := s.table.Load()
 	if t == nil {
 		return

@@ -246,3 +246,34 @@ func countAbove(h Histogram, d time.Duration) uint64 {
 	}
 	return n
 }
+
+// TestPoolRemoveLegStopsFrames checks that once RemoveLeg and Close return,
+// the Sink hears nothing more of the removed leg or the closed session.
+func TestPoolRemoveLegStopsFrames(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewPool(PoolConfig{Workers: 1})
+		p.Start()
+		defer p.Close()
+		sk := newCountSink()
+		s, _ := p.NewSession(SessionConfig{Sink: sk})
+		addThreeLegs(t, s)
+		time.Sleep(205 * time.Millisecond)
+		if err := s.RemoveLeg(3); err != nil {
+			t.Fatal(err)
+		}
+		removedAt := sk.count(3)
+		time.Sleep(200 * time.Millisecond)
+		if got := sk.count(3); got != removedAt || got != 10 {
+			t.Errorf("removed leg: %d frames at removal, %d later; want 10 and no more", removedAt, got)
+		}
+		if got := sk.count(1); got != 20 {
+			t.Errorf("remaining leg: %d frames, want 20", got)
+		}
+		s.Close()
+		closedAt := sk.count(1)
+		time.Sleep(200 * time.Millisecond)
+		if got := sk.count(1); got != closedAt {
+			t.Errorf("closed session: %d frames at Close, %d later", closedAt, got)
+		}
+	})
+}

@@ -16,7 +16,8 @@ const MaxLegs = 32
 // of audio encoded in its codec (FrameSamples bytes). payload is only valid
 // during the call: the RTP engine stamps it with the leg's continuing SSRC,
 // sequence number and timestamp and sends it, or copies it. WriteFrame must
-// not block (a UDP send is fine); it may call the session's control methods.
+// not block (a UDP send is fine) and must not call RemoveLeg or Close, which
+// wait for the tick in progress to end.
 type Sink interface {
 	WriteFrame(leg LegID, payload []byte)
 }
@@ -33,7 +34,9 @@ type SessionConfig struct {
 // SetMode, Close) may be called from any goroutine; they serialise on a
 // per-session mutex and publish a new immutable leg table with an atomic
 // store, so the goroutine ticking the session never waits for them: a change
-// takes effect at the next tick. Packets enter through Leg.Push.
+// takes effect at the next tick. RemoveLeg and Close also wait for a tick
+// in progress to finish, so once they return no frame for the removed leg
+// (or the closed session) is being written. Packets enter through Leg.Push.
 type Session struct {
 	sink Sink
 	jcfg JitterConfig
@@ -44,6 +47,11 @@ type Session struct {
 	table  atomic.Pointer[legTable]
 	closed bool
 	shard  *shard // nil for a standalone session
+
+	// tickMu is held for the length of each tick (by the worker, or the
+	// caller of Tick). Only RemoveLeg and Close contend for it, to wait
+	// out a tick in progress; it guards no data of its own.
+	tickMu sync.Mutex
 
 	// counters of a standalone session; a pooled one uses its shard's.
 	own *counters
@@ -104,9 +112,19 @@ func (s *Session) AddLeg(cfg LegConfig) (*Leg, error) {
 	return l, nil
 }
 
-// RemoveLeg removes a leg: from the next tick it is neither mixed nor fed,
-// and its Push drops everything.
+// RemoveLeg removes a leg: it is neither mixed nor fed any more, its Push
+// drops everything, and when RemoveLeg returns no frame for it is being
+// written or will be.
 func (s *Session) RemoveLeg(id LegID) error {
+	if err := s.removeLeg(id); err != nil {
+		return err
+	}
+	s.tickMu.Lock() // wait out a tick that still uses the old table
+	s.tickMu.Unlock()
+	return nil
+}
+
+func (s *Session) removeLeg(id LegID) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.table.Load()
@@ -174,8 +192,10 @@ func (s *Session) Parties() map[LegID]Party {
 	return m
 }
 
-// Close removes the session from its pool (if any) and all its legs. It is
-// idempotent. A closed session produces nothing and accepts no legs.
+// Close removes the session from its pool (if any) and all its legs, and
+// waits for a tick in progress to end: when it returns, the Sink is no
+// longer called for this session. It is idempotent. A closed session
+// produces nothing and accepts no legs.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -195,6 +215,8 @@ func (s *Session) Close() error {
 	if sh != nil {
 		sh.remove(s)
 	}
+	s.tickMu.Lock()
+	s.tickMu.Unlock()
 	return nil
 }
 
