@@ -1,0 +1,227 @@
+package b2bua
+
+import (
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+)
+
+// challengeFor returns the challenge of the given algorithm that a fresh
+// 401 would carry.
+func challengeFor(t testing.TB, a *digestAuth, realm, alg string, stale bool) *digest.Challenge {
+	t.Helper()
+	for _, h := range a.challenges("WWW-Authenticate", realm, stale) {
+		c, err := digest.ParseChallenge(h.Value())
+		if err != nil {
+			t.Fatalf("parse challenge %q: %v", h.Value(), err)
+		}
+		if c.Algorithm == alg {
+			return c
+		}
+	}
+	t.Fatalf("no %s challenge offered", alg)
+	return nil
+}
+
+// answer builds a REGISTER carrying the credentials a phone computes for
+// chal with user and password.
+func answer(t testing.TB, chal *digest.Challenge, user, password string) *sip.Request {
+	t.Helper()
+	cred, err := digest.Digest(chal, digest.Options{
+		Method: "REGISTER", URI: "sip:example.com", Username: user, Password: password,
+		Cnonce: "0a4f113b", Count: 1,
+	})
+	if err != nil {
+		t.Fatalf("digest: %v", err)
+	}
+	req := sipRequest(t, "REGISTER", "sip:example.com")
+	req.AppendHeader(sip.NewHeader("Authorization", cred.String()))
+	return req
+}
+
+func TestDigestVerifyAlgorithms(t *testing.T) {
+	for _, alg := range []string{"MD5", "SHA-256"} {
+		t.Run(alg, func(t *testing.T) {
+			clk := newTestClock()
+			a := newDigestAuth(clk.Now)
+			chal := challengeFor(t, a, "acme", alg, false)
+			req := answer(t, chal, "1001", "s3cret")
+			if got := a.verify(req, "Authorization", "acme", "1001", "s3cret"); got != authOK {
+				t.Fatalf("correct %s response: got %v, want authOK", alg, got)
+			}
+			if got := a.verify(req, "Authorization", "acme", "1001", "other"); got != authFailed {
+				t.Errorf("wrong password: got %v, want authFailed", got)
+			}
+			if got := a.verify(req, "Authorization", "acme", "1002", "s3cret"); got != authFailed {
+				t.Errorf("credentials of another user: got %v, want authFailed", got)
+			}
+		})
+	}
+}
+
+func TestDigestVerifyRejects(t *testing.T) {
+	clk := newTestClock()
+	a := newDigestAuth(clk.Now)
+	good := challengeFor(t, a, "acme", "SHA-256", false)
+
+	// A well-formed nonce signed by another process's key is forged to us.
+	other := newDigestAuth(clk.Now)
+	foreign := challengeFor(t, other, "acme", "SHA-256", false)
+
+	flip := []byte(good.Nonce)
+	if flip[len(flip)-1] == '0' {
+		flip[len(flip)-1] = '1'
+	} else {
+		flip[len(flip)-1] = '0'
+	}
+
+	tests := []struct {
+		name  string
+		nonce string
+	}{
+		{"foreign key", foreign.Nonce},
+		{"tampered signature", string(flip)},
+		{"not hex", strings.Repeat("z", len(good.Nonce))},
+		{"short", good.Nonce[:20]},
+		{"empty", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := *good
+			c.Nonce = tc.nonce
+			req := answer(t, &c, "1001", "s3cret")
+			if got := a.verify(req, "Authorization", "acme", "1001", "s3cret"); got != authFailed {
+				t.Fatalf("got %v, want authFailed", got)
+			}
+		})
+	}
+}
+
+func TestDigestVerifyStaleNonce(t *testing.T) {
+	clk := newTestClock()
+	a := newDigestAuth(clk.Now)
+	chal := challengeFor(t, a, "acme", "MD5", false)
+	req := answer(t, chal, "1001", "s3cret")
+
+	clk.Advance(nonceLifetime - time.Second)
+	if got := a.verify(req, "Authorization", "acme", "1001", "s3cret"); got != authOK {
+		t.Fatalf("nonce just within its lifetime: got %v, want authOK", got)
+	}
+	clk.Advance(2 * time.Second)
+	if got := a.verify(req, "Authorization", "acme", "1001", "s3cret"); got != authStale {
+		t.Fatalf("expired nonce, right password: got %v, want authStale", got)
+	}
+	// Stale is only for a right answer; a wrong one is still a failure.
+	if got := a.verify(req, "Authorization", "acme", "1001", "wrong"); got != authFailed {
+		t.Fatalf("expired nonce, wrong password: got %v, want authFailed", got)
+	}
+}
+
+func TestDigestVerifyMissing(t *testing.T) {
+	clk := newTestClock()
+	a := newDigestAuth(clk.Now)
+	if got := a.verify(sipRequest(t, "REGISTER", "sip:example.com"), "Authorization", "acme", "1001", "s3cret"); got != authMissing {
+		t.Fatalf("no Authorization: got %v, want authMissing", got)
+	}
+	chal := challengeFor(t, a, "globex", "SHA-256", false)
+	req := answer(t, chal, "1001", "s3cret")
+	if got := a.verify(req, "Authorization", "acme", "1001", "s3cret"); got != authMissing {
+		t.Fatalf("credentials for another realm: got %v, want authMissing", got)
+	}
+	// Credentials in the other header do not count.
+	if got := a.verify(req, "Proxy-Authorization", "globex", "1001", "s3cret"); got != authMissing {
+		t.Fatalf("credentials in Authorization checked as Proxy-Authorization: got %v", got)
+	}
+}
+
+func TestDigestVerifyRefusesAuthInt(t *testing.T) {
+	clk := newTestClock()
+	a := newDigestAuth(clk.Now)
+	chal := challengeFor(t, a, "acme", "SHA-256", false)
+	chal.QOP = []string{"auth-int"}
+	cred, err := digest.Digest(chal, digest.Options{
+		Method: "REGISTER", URI: "sip:example.com", Username: "1001", Password: "s3cret",
+		Cnonce: "0a4f113b", Count: 1,
+		GetBody: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil },
+	})
+	if err != nil {
+		t.Fatalf("digest: %v", err)
+	}
+	if cred.QOP != "auth-int" {
+		t.Fatalf("test setup: qop %q", cred.QOP)
+	}
+	req := sipRequest(t, "REGISTER", "sip:example.com")
+	req.AppendHeader(sip.NewHeader("Authorization", cred.String()))
+	if got := a.verify(req, "Authorization", "acme", "1001", "s3cret"); got != authFailed {
+		t.Fatalf("qop=auth-int: got %v, want authFailed", got)
+	}
+}
+
+func TestDigestVerifyUnknownAlgorithm(t *testing.T) {
+	clk := newTestClock()
+	a := newDigestAuth(clk.Now)
+	chal := challengeFor(t, a, "acme", "SHA-256", false)
+	chal.Algorithm = "SHA-512"
+	req := answer(t, chal, "1001", "s3cret")
+	if got := a.verify(req, "Authorization", "acme", "1001", "s3cret"); got != authFailed {
+		t.Fatalf("algorithm not offered: got %v, want authFailed", got)
+	}
+}
+
+func TestDigestChallenges(t *testing.T) {
+	clk := newTestClock()
+	a := newDigestAuth(clk.Now)
+	for _, stale := range []bool{false, true} {
+		hs := a.challenges("Proxy-Authenticate", "acme", stale)
+		if len(hs) != 2 {
+			t.Fatalf("stale=%v: %d challenges, want 2", stale, len(hs))
+		}
+		var algs []string
+		nonces := map[string]bool{}
+		for _, h := range hs {
+			if h.Name() != "Proxy-Authenticate" {
+				t.Errorf("header name %q", h.Name())
+			}
+			c, err := digest.ParseChallenge(h.Value())
+			if err != nil {
+				t.Fatalf("parse %q: %v", h.Value(), err)
+			}
+			algs = append(algs, c.Algorithm)
+			nonces[c.Nonce] = true
+			if c.Realm != "acme" || !slices.Equal(c.QOP, []string{"auth"}) || c.Stale != stale {
+				t.Errorf("challenge %q: realm %q qop %v stale %v", h.Value(), c.Realm, c.QOP, c.Stale)
+			}
+			if _, ok := a.nonceAge(c.Nonce); !ok {
+				t.Errorf("nonce %q does not verify", c.Nonce)
+			}
+		}
+		// SHA-256 first: phones take the first algorithm they support.
+		if !slices.Equal(algs, []string{"SHA-256", "MD5"}) {
+			t.Errorf("algorithms %v, want [SHA-256 MD5]", algs)
+		}
+		if len(nonces) != 1 {
+			t.Errorf("challenges of one response carry %d nonces, want 1", len(nonces))
+		}
+	}
+}
+
+func BenchmarkDigestVerify(b *testing.B) {
+	clk := newTestClock()
+	a := newDigestAuth(clk.Now)
+	for _, alg := range []string{"MD5", "SHA-256"} {
+		b.Run(alg, func(b *testing.B) {
+			req := answer(b, challengeFor(b, a, "acme", alg, false), "1001", "s3cret")
+			b.ReportAllocs()
+			for b.Loop() {
+				if a.verify(req, "Authorization", "acme", "1001", "s3cret") != authOK {
+					b.Fatal("verify failed")
+				}
+			}
+		})
+	}
+}
