@@ -111,15 +111,15 @@ func BenchmarkMixTick(b *testing.B) {
 	}
 }
 
-// BenchmarkSessionsPerCore estimates how many 3-leg sessions one core can
-// mix within the 20 ms tick while keeping tick lateness under 2 ms at the
-// 99th percentile. It times each tick of a shard of 500 sessions (feeding
-// included: on a real core the socket readers share it) and scales: a shard
-// of N sessions is on time as long as its p99 tick takes no longer than
-// the period, and the next deadline is then at most p99 − 20 ms late; we
-// budget 18 ms of the period for mixing to leave headroom below that.
+// BenchmarkSessionsPerCore is the load test: one shard of 2,000 3-leg
+// sessions (the target for one core), ticked back to back on one goroutine,
+// each tick timed including the socket readers' Push work. A worker keeps
+// its deadlines while a tick takes less than the 20 ms period, and a tick
+// that overruns makes the next one late by the excess; so a p99 tick time
+// under 20 ms means p99 lateness well under 2 ms. It reports the p99 and
+// the sessions one core could tick in 18 ms at that per-session p99 cost.
 func BenchmarkSessionsPerCore(b *testing.B) {
-	const sessions = 500
+	const sessions = 2000
 	p := NewPool(PoolConfig{Workers: 1})
 	var all []*benchSession
 	for range sessions {
@@ -127,7 +127,7 @@ func BenchmarkSessionsPerCore(b *testing.B) {
 		all = append(all, newBenchSession(b, s))
 	}
 	sh := p.shards[0]
-	var durs []time.Duration
+	durs := make([]time.Duration, 0, 4096)
 	n := 0
 	b.ReportAllocs()
 	for b.Loop() {
@@ -137,13 +137,15 @@ func BenchmarkSessionsPerCore(b *testing.B) {
 			bs.feed(n, now)
 		}
 		sh.tick(now)
-		durs = append(durs, time.Since(t0))
+		if len(durs) < cap(durs) {
+			durs = append(durs, time.Since(t0))
+		}
 		n++
 	}
 	b.StopTimer()
 	slices.Sort(durs)
-	p99 := durs[len(durs)*99/100]
-	perSession := float64(p99) / sessions
-	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms/tick500")
-	b.ReportMetric(float64(18*time.Millisecond)/perSession, "sessions/core")
+	p50, p99 := durs[len(durs)/2], durs[len(durs)*99/100]
+	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms/tick")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms/tick")
+	b.ReportMetric(float64(18*time.Millisecond)*sessions/float64(p99), "sessions/core")
 }
