@@ -43,7 +43,7 @@ func TestJitterEstimatorRFC3550(t *testing.T) {
 	// Packets every 20 ms, alternately 0 and 10 ms late: |D| is 80 samples
 	// each time, so J converges to 80.
 	for i := range 400 {
-		at := epoch.Add(time.Duration(i)*FrameDuration)
+		at := epoch.Add(time.Duration(i) * FrameDuration)
 		if i%2 == 1 {
 			at = at.Add(10 * time.Millisecond)
 		}
