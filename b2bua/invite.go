@@ -36,6 +36,7 @@ type route struct {
 	trunk     *Trunk // source trunk (inbound) or egress trunk (outbound)
 	fromTrunk bool
 	caller    Party
+	callerExt string // the calling user's extension, for calls from users
 }
 
 // onInvite handles every INVITE: in-dialog ones go to their call; initial
@@ -151,7 +152,7 @@ func (s *Server) classify(req *sip.Request) (route, int, string, []sip.Header) {
 	if caller.Name == "" {
 		caller.Name = u.Name
 	}
-	rt := route{direction: Internal, tenant: td, number: num, caller: caller}
+	rt := route{direction: Internal, tenant: td, number: num, caller: caller, callerExt: u.Extension}
 	switch {
 	case num == "":
 		return route{}, 404, "Not Found", nil
@@ -212,6 +213,14 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 	}
 	s.calls[id] = c
 	s.legs[c.caller.d.key()] = c.caller
+	// Users on a call are busy for group routing: a caller who is also an
+	// agent, and the extension a call rings directly.
+	for _, ext := range []string{rt.callerExt, rt.user} {
+		if ext != "" {
+			s.busy[userKey(rt.tenant.name, ext)]++
+			c.reserved = append(c.reserved, ext)
+		}
+	}
 	s.callsWG.Add(1)
 	s.mu.Unlock()
 

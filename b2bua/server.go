@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,8 +18,10 @@ import (
 
 // Listener is a SIP transport endpoint to serve on.
 type Listener struct {
-	Transport string // "udp" or "tcp"
+	Transport string // "udp", "tcp" or "tls"
 	Address   string // host:port; port 0 picks a free one
+	CertFile  string // tls only
+	KeyFile   string // tls only
 }
 
 // Server is earshot's SIP side: registrar, router and the live call table.
@@ -133,6 +136,19 @@ func (s *Server) Listen(ls []Listener) ([]string, error) {
 			addrs = append(addrs, ln.Addr().String())
 			s.setPort("tcp", ln.Addr())
 			go func() { s.serveErrs <- s.srv.ServeTCP(ln) }()
+		case "tls":
+			cert, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("sip tls certificate: %w", err)
+			}
+			ln, err := tls.Listen("tcp", l.Address, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+			if err != nil {
+				return nil, fmt.Errorf("sip tls listen %s: %w", l.Address, err)
+			}
+			s.listeners = append(s.listeners, ln)
+			addrs = append(addrs, ln.Addr().String())
+			s.setPort("tls", ln.Addr())
+			go func() { s.serveErrs <- s.srv.ServeTLS(ln) }()
 		default:
 			return nil, fmt.Errorf("sip listen: unsupported transport %q", l.Transport)
 		}
@@ -163,8 +179,8 @@ func (s *Server) contact(transport string) *sip.ContactHeader {
 	host := s.cfg.Host
 	s.mu.Unlock()
 	u := sip.Uri{Scheme: "sip", User: "earshot", Host: host, Port: port, UriParams: sip.NewParams()}
-	if t == "tcp" {
-		u.UriParams.Add("transport", "tcp")
+	if t == "tcp" || t == "tls" {
+		u.UriParams.Add("transport", t)
 	}
 	return &sip.ContactHeader{Address: u}
 }
