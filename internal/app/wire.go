@@ -105,7 +105,7 @@ func parsePrefix(s string) (netip.Prefix, error) {
 func sipListeners(c *config.Config) []b2bua.Listener {
 	var ls []b2bua.Listener
 	for _, l := range c.SIP.Listen {
-		ls = append(ls, b2bua.Listener{Transport: l.Transport, Address: l.Address})
+		ls = append(ls, b2bua.Listener{Transport: l.Transport, Address: l.Address, CertFile: l.CertFile, KeyFile: l.KeyFile})
 	}
 	return ls
 }
