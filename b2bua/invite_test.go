@@ -278,3 +278,25 @@ func BenchmarkClassifyTrunkInvite(b *testing.B) {
 		}
 	}
 }
+
+func TestHasTag(t *testing.T) {
+	req := sipRequest(t, "INVITE", "sip:1002@acme.example",
+		"Supported: replaces,  Timer", "Supported: 100rel", "Require: precondition")
+	tests := []struct {
+		name, tag string
+		want      bool
+	}{
+		{"Supported", "timer", true}, // option tags compared without case, after trimming
+		{"Supported", "100rel", true},
+		{"Supported", "replaces", true},
+		{"Supported", "precondition", false},
+		{"Require", "precondition", true},
+		{"Require", "100rel", false},
+		{"Proxy-Require", "100rel", false},
+	}
+	for _, tc := range tests {
+		if got := hasTag(req, tc.name, tc.tag); got != tc.want {
+			t.Errorf("hasTag(%s, %s) = %v, want %v", tc.name, tc.tag, got, tc.want)
+		}
+	}
+}
