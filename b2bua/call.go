@@ -94,9 +94,27 @@ func (c *Call) run() {
 	defer c.s.callsWG.Done()
 	for !c.ended {
 		fn := <-c.mailbox
-		fn()
+		c.safely(fn)
 	}
 	close(c.done)
+}
+
+// safely runs one event; a panic ends this call, never the process.
+func (c *Call) safely(fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("call event panic", "panic", r)
+			if !c.ended {
+				c.ended = true
+				if c.media != nil {
+					_ = c.media.Close()
+				}
+				c.s.forget(c)
+				c.s.stats.ended(EndError)
+			}
+		}
+	}()
+	fn()
 }
 
 // Snapshot returns the call's public state.

@@ -3,6 +3,7 @@ package b2bua
 import (
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -85,6 +86,23 @@ type User struct {
 
 func (c *Config) withDefaults() Config {
 	d := *c
+	// Deep-copy what the server keeps pointers into, so that the caller's
+	// Config is neither written by the defaults nor shared with the server.
+	d.Tenants = make([]Tenant, len(c.Tenants))
+	for i, t := range c.Tenants {
+		t.Domains = slices.Clone(t.Domains)
+		t.Users = slices.Clone(t.Users)
+		t.Trunks = slices.Clone(t.Trunks)
+		for j := range t.Trunks {
+			t.Trunks[j].Sources = slices.Clone(t.Trunks[j].Sources)
+		}
+		t.Groups = slices.Clone(t.Groups)
+		for j := range t.Groups {
+			t.Groups[j].Numbers = slices.Clone(t.Groups[j].Numbers)
+			t.Groups[j].Agents = slices.Clone(t.Groups[j].Agents)
+		}
+		d.Tenants[i] = t
+	}
 	if d.MaxCalls <= 0 {
 		d.MaxCalls = 1000
 	}

@@ -111,7 +111,7 @@ func sessionExpires(m interface{ GetHeader(string) sip.Header }) (int, bool) {
 func (s *Server) classify(req *sip.Request) (route, int, string, []sip.Header) {
 	num := req.Recipient.User
 	from := req.From()
-	if from == nil || req.CallID() == nil || req.Contact() == nil {
+	if from == nil || req.To() == nil || req.CallID() == nil || req.Contact() == nil {
 		return route{}, 400, "Bad Request", nil
 	}
 	caller := Party{Number: from.Address.User, Name: from.DisplayName}

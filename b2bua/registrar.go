@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -106,7 +107,9 @@ func (r *registrar) update(tenant, ext string, req *sip.Request) ([]contact, *re
 	k := userKey(tenant, ext)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cur := r.purgeLocked(k)
+	// Work on a copy: a REGISTER that fails half-way must change nothing
+	// (RFC 3261 §10.3: all updates or none).
+	cur := slices.Clone(r.purgeLocked(k))
 
 	if len(hs) == 1 && hs[0].Value() == "*" {
 		if defaultExp != 0 {

@@ -74,15 +74,20 @@ func New(cfg Config) (*Server, error) {
 		rrNext:    map[string]int{},
 		serveErrs: make(chan error, 8),
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(c.UserAgent))
+	// sipgo logs unparseable input at error level with the whole message;
+	// hostile input must not flood the log, so its records are demoted.
+	sipLog := slog.New(demoted{c.Logger.Handler()}).With("component", "sipgo")
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(c.UserAgent),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog)))
 	if err != nil {
 		return nil, err
 	}
 	s.ua = ua
-	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(s.log)); err != nil {
+	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog)); err != nil {
 		return nil, err
 	}
-	opts := []sipgo.ClientOption{sipgo.WithClientLogger(s.log)}
+	opts := []sipgo.ClientOption{sipgo.WithClientLogger(sipLog)}
 	if c.Host != "" {
 		opts = append(opts, sipgo.WithClientHostname(c.Host))
 	}
@@ -256,10 +261,18 @@ func (s *Server) Calls() []CallSnapshot {
 	return out
 }
 
-// counted wraps a handler to count the request by method.
+// counted wraps a handler to count the request by method. It also keeps a
+// bug triggered by one hostile message from taking the process down: the
+// SIP stack does not recover handler panics, so a panic becomes a 500.
 func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
 		s.stats.request(string(req.Method))
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("handler panic", "method", req.Method, "panic", r)
+				s.respond(tx, req, 500, "Server Internal Error", nil)
+			}
+		}()
 		h(req, tx)
 	}
 }

@@ -55,7 +55,9 @@ func New(cfg Config) (*Phone, error) {
 	if cfg.Codec != PCMA {
 		cfg.Codec = PCMU
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("earshot-test-phone"))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("earshot-test-phone"),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(cfg.Logger)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(cfg.Logger)))
 	if err != nil {
 		return nil, err
 	}
@@ -63,6 +65,8 @@ func New(cfg Config) (*Phone, error) {
 	if p.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(cfg.Logger)); err != nil {
 		return nil, err
 	}
+	// Bind first, register every handler, and only then serve: a request
+	// must never reach a server without its handlers.
 	var port int
 	transport := "udp"
 	if cfg.TCP {
@@ -71,14 +75,11 @@ func New(cfg Config) (*Phone, error) {
 			return nil, err
 		}
 		port = p.ln.Addr().(*net.TCPAddr).Port
-		go p.srv.ServeTCP(p.ln)
 	} else {
 		if p.pc, err = net.ListenPacket("udp", net.JoinHostPort(cfg.IP, "0")); err != nil {
 			return nil, err
 		}
 		port = p.pc.LocalAddr().(*net.UDPAddr).Port
-		go p.srv.ServeUDP(p.pc)
-		waitServing(ua, p.pc.LocalAddr().String())
 	}
 	copts := []sipgo.ClientOption{sipgo.WithClientHostname(cfg.IP), sipgo.WithClientPort(port),
 		sipgo.WithClientLogger(cfg.Logger)}
@@ -109,6 +110,12 @@ func New(cfg Config) (*Phone, error) {
 		p.requests.Add(1)
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
+	if cfg.TCP {
+		go p.srv.ServeTCP(p.ln)
+	} else {
+		go p.srv.ServeUDP(p.pc)
+		waitServing(ua, p.pc.LocalAddr().String())
+	}
 	return p, nil
 }
 
