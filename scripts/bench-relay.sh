@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# bench-relay.sh — CPU per relayed RTP packet and memory per active call of
+# earshot's relay path (no supervisor, same codec both legs).
+#
+#   scripts/bench-relay.sh                 # 100 and 500 concurrent calls
+#   CALLS="100" WINDOW=5 scripts/bench-relay.sh
+#
+# For each load: a fresh earshot, CALLS agents registered at one sipp UAS
+# (127.0.0.3) that echoes RTP, and a sipp UAC (127.0.0.2) holding CALLS calls
+# that each play 50 packets/s of PCMU. Every call therefore carries 50 pps
+# each way through earshot. Once all calls are up and settled, earshot's CPU
+# time (/proc/PID/stat utime+stime) and earshot_rtp_packets_relayed_total are
+# sampled across WINDOW seconds; memory per call is the RSS with the calls up
+# minus the RSS before the first call, divided by CALLS.
+#
+# When an rtpengine daemon is installed (Debian: rtpengine-daemon) the same
+# load is relayed by it in the same run, sessions set up over its ng control
+# protocol, and its CPU per packet is printed beside earshot's.
+set -euo pipefail
+# shellcheck source=bench-sip.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench-sip.sh"
+
+# gen_pcap FILE SECONDS: a PCMU stream, 20 ms packets, for sipp's
+# play_pcap_audio (it keeps only the UDP payload and the timing).
+gen_pcap() {
+  python3 - "$1" "$2" <<'PY'
+import struct, sys
+out, secs = sys.argv[1], int(sys.argv[2])
+b = bytearray(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+payload = bytes((0x1f if (i // 10) % 2 == 0 else 0x9f) for i in range(160))
+for i in range(secs * 50):
+    rtp = struct.pack("!BBHII", 0x80, 0, i & 0xffff, 8000 + i * 160, 0x5eed0001) + payload
+    udp = struct.pack("!HHHH", 40000, 30000, 8 + len(rtp), 0) + rtp
+    ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
+                               bytes([127, 0, 0, 2]), bytes([127, 0, 0, 1])))
+    s = sum(struct.unpack("!10H", ip)); s = (s & 0xffff) + (s >> 16); s = (s & 0xffff) + (s >> 16)
+    ip[10:12] = struct.pack("!H", ~s & 0xffff)
+    frame = bytes(12) + b"\x08\x00" + bytes(ip) + udp
+    usec = i * 20000
+    b += struct.pack("<IIII", 1_700_000_000 + usec // 1_000_000, usec % 1_000_000, len(frame), len(frame)) + frame
+open(out, "wb").write(b)
+PY
+}
+
+# metric NAME: an unlabelled value from earshot's /metrics.
+metric() { curl -s "http://$HTTP_ADDR/metrics" | awk -v n="$1" '$1==n {print $2}'; }
+
+# wait_calls N TIMEOUT: until earshot reports N active calls.
+wait_calls() {
+  local want=$1 deadline=$((SECONDS + $2))
+  while [ "$(metric earshot_calls_active)" != "$want" ]; do
+    [ $SECONDS -lt $deadline ] || { echo "only $(metric earshot_calls_active) of $want calls up" >&2; return 1; }
+    sleep 0.5
+  done
+}
+
+# measure_earshot CALLS: prints one table row.
+measure_earshot() {
+  local calls=$1 groups=$(( ($1 + 7) / 8 )) sip http uas uac_pid uas_pid
+  sip="127.0.0.1:$(free_port 127.0.0.1)"; http="127.0.0.1:$(free_port 127.0.0.1)"
+  write_config "$WORK/relay.yaml" "$groups" 8 20000 29999 "$sip" "$http" "$WORK/data-$calls"
+  start_earshot "$WORK/relay.yaml"
+  PIDS="$PIDS $EARSHOT_PID"
+  { echo SEQUENTIAL; for g in $(seq 0 $((groups - 1))); do echo "$((5000 + g));"; done; } >"$WORK/numbers.csv"
+  uas="127.0.0.3:$(free_port 127.0.0.3)"
+  register "$SIP_ADDR" "$uas" bench $(seq 7000 $((7000 + groups * 8 - 1)))
+  local rss0; rss0=$(rss_kib "$EARSHOT_PID")
+  sipp -sf "$SIPP_DIR/agent_uas.xml" -t u1 -i 127.0.0.3 -p "${uas##*:}" -mi 127.0.0.3 \
+    -mp "$(free_port 127.0.0.3)" -rtp_echo -buff_size 4194304 -nostdin >/dev/null 2>&1 &
+  uas_pid=$!; PIDS="$PIDS $uas_pid"
+  # The UAC dials the groups in turn so each call finds an idle agent.
+  (cd "$WORK" && exec sipp -sf "$WORK/relay_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
+    -i 127.0.0.2 -p "$(free_port 127.0.0.2)" -mi 127.0.0.2 -mp "$(free_port 127.0.0.2)" \
+    -r 100 -m "$calls" -l "$calls" -d $(( (WINDOW + 40) * 1000 )) -buff_size 4194304 -nostdin \
+    "$SIP_ADDR" >/dev/null 2>&1) &
+  uac_pid=$!; PIDS="$PIDS $uac_pid"
+  wait_calls "$calls" 60
+  sleep 3 # let every call's audio start and the relay settle
+  local c0 p0 c1 p1 rss1 hz; hz=$(getconf CLK_TCK)
+  c0=$(cpu_ticks "$EARSHOT_PID"); p0=$(metric earshot_rtp_packets_relayed_total)
+  sleep "$WINDOW"
+  c1=$(cpu_ticks "$EARSHOT_PID"); p1=$(metric earshot_rtp_packets_relayed_total)
+  rss1=$(rss_kib "$EARSHOT_PID")
+  awk -v c=$((c1 - c0)) -v hz="$hz" -v p0="$p0" -v p1="$p1" -v w="$WINDOW" -v n="$calls" -v r0="$rss0" -v r1="$rss1" 'BEGIN {
+    pk = p1 - p0; cpu = c / hz
+    printf "| earshot | %d | %.0f | %.0f | %.4f | %.2f | %.1f |\n", n, pk / w, 100 * n, cpu / pk * 1000, cpu / pk * 1e6, (r1 - r0) / n
+  }'
+  EARSHOT_CPU_PER_PKT[$calls]=$(awk -v c=$((c1 - c0)) -v hz="$hz" -v pk="$(awk -v a="$p1" -v b="$p0" 'BEGIN{print a-b}')" 'BEGIN {print c / hz / pk * 1e6}')
+  kill "$uac_pid" "$uas_pid" "$EARSHOT_PID" 2>/dev/null || true
+  wait "$uac_pid" "$uas_pid" "$EARSHOT_PID" 2>/dev/null || true
+}
+
+# measure_rtpengine CALLS: the same load through an rtpengine daemon
+# (userspace forwarding, no kernel module), sessions set up with ng
+# offer/answer, packets generated and echoed by a small Python peer that also
+# counts what comes out of the relay. Prints one table row.
+measure_rtpengine() {
+  local calls=$1 ng port_min=40000
+  ng=$(free_port 127.0.0.1)
+  rtpengine --config-file=none -f -E --table=-1 -i 127.0.0.1 -n "127.0.0.1:$ng" \
+    -m "$port_min" -M 49999 --num-threads=2 -L 3 >"$WORK/rtpengine.log" 2>&1 &
+  local pid=$!; PIDS="$PIDS $pid"
+  local row
+  row=$(python3 - "$pid" "127.0.0.1:$ng" "$calls" "$WINDOW" <<'PY'
+import os, random, selectors, socket, struct, sys, time
+pid, ng, calls, window = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+nh, np_ = ng.rsplit(":", 1)
+
+def benc(v):
+    if isinstance(v, int): return b"i%de" % v
+    if isinstance(v, str): v = v.encode()
+    if isinstance(v, bytes): return b"%d:%s" % (len(v), v)
+    if isinstance(v, list): return b"l" + b"".join(benc(x) for x in v) + b"e"
+    return b"d" + b"".join(benc(k) + benc(v[k]) for k in sorted(v)) + b"e"
+def bdec(b, i=0):
+    c = b[i:i+1]
+    if c == b"i": j = b.index(b"e", i); return int(b[i+1:j]), j + 1
+    if c in (b"l", b"d"):
+        i += 1; out = [] 
+        while b[i:i+1] != b"e":
+            x, i = bdec(b, i); out.append(x)
+        return (out if c == b"l" else dict(zip(out[::2], out[1::2]))), i + 1
+    j = b.index(b":", i); n = int(b[i:j]); return b[j+1:j+1+n], j + 1 + n
+
+ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); ctl.settimeout(5)
+for _ in range(100):  # wait for the daemon's control socket
+    try:
+        ctl.sendto(b"c0 " + benc({"command": "ping"}), (nh, int(np_))); ctl.recv(65535); break
+    except OSError: time.sleep(0.1)
+def ngcmd(d):
+    cookie = b"%x" % random.getrandbits(48)
+    ctl.sendto(cookie + b" " + benc(d), (nh, int(np_)))
+    while True:
+        r = ctl.recv(65535)
+        if r.startswith(cookie + b" "):
+            v, _ = bdec(r, len(cookie) + 1)
+            if v.get(b"result") != b"ok": sys.exit("rtpengine: %r" % v)
+            return v
+def media(sdp):
+    ip = port = None
+    for l in sdp.decode().split("\r\n"):
+        if l.startswith("c=IN IP4 "): ip = l.split()[2]
+        if l.startswith("m=audio "): port = int(l.split()[1])
+    return (ip, port)
+def sdp(ip, port):
+    return f"v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+
+def rss(): return int([l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS:")][0].split()[1])
+def cpu():
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+rss0 = rss()
+sel = selectors.DefaultSelector()
+cust, count = [], [0, 0]
+for i in range(calls):
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.bind(("127.0.0.2", 0)); c.setblocking(False)
+    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("127.0.0.3", 0)); a.setblocking(False)
+    cid, ft, tt = f"bench-{i}", f"f{i}", f"t{i}"
+    off = ngcmd({"command": "offer", "call-id": cid, "from-tag": ft, "sdp": sdp("127.0.0.2", c.getsockname()[1]), "ICE": "remove"})
+    ans = ngcmd({"command": "answer", "call-id": cid, "from-tag": ft, "to-tag": tt, "sdp": sdp("127.0.0.3", a.getsockname()[1]), "ICE": "remove"})
+    cust.append((c, media(ans[b"sdp"])))
+    sel.register(c, selectors.EVENT_READ, 1)
+    sel.register(a, selectors.EVENT_READ, 0)
+payload = bytes(160); seq = 0; nxt = time.monotonic()
+def run(secs):
+    global seq, nxt
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        now = time.monotonic()
+        if now >= nxt:
+            seq += 1
+            for c, dst in cust:
+                c.sendto(struct.pack("!BBHII", 0x80, 0, seq & 0xffff, seq * 160, id(c) & 0xffffffff) + payload, dst)
+            nxt += 0.02
+        for key, _ in sel.select(max(0, nxt - time.monotonic())):
+            s = key.fileobj
+            while True:
+                try: data, src = s.recvfrom(2048)
+                except BlockingIOError: break
+                count[key.data] += 1
+                if key.data == 0: s.sendto(data, src)  # the agent echoes
+run(3)
+c0, n0 = cpu(), sum(count)
+run(window)
+c1, n1 = cpu(), sum(count)
+pk = n1 - n0
+print("| rtpengine | %d | %.0f | %.0f | %.4f | %.2f | %.1f |" % (calls, pk / window, 100 * calls, (c1 - c0) / pk * 1000, (c1 - c0) / pk * 1e6, (rss() - rss0) / calls))
+PY
+)
+  echo "$row"
+  RTPENGINE_CPU_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $7}')
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+main_relay() {
+  CALLS=${CALLS:-"100 500"}
+  WINDOW=${WINDOW:-10}
+  WORK=$(mktemp -d)
+  PIDS=""
+  trap cleanup EXIT
+  command -v sipp >/dev/null || { echo "sipp missing: make deps" >&2; exit 1; }
+  (cd "$ROOT" && go build -o "$WORK/earshot" ./cmd/earshot)
+  # The customer scenario with the talk time long enough for the window.
+  sed 's#play_pcap_audio="audio.pcap"#play_pcap_audio="'"$WORK"'/audio.pcap"#; s#INVITE sip:\[service\]#INVITE sip:[field0]#; s#To: <sip:\[service\]#To: <sip:[field0]#g' \
+    "$SIPP_DIR/customer_uac.xml" >"$WORK/relay_uac.xml"
+  gen_pcap "$WORK/audio.pcap" $((WINDOW + 45))
+  declare -gA EARSHOT_CPU_PER_PKT RTPENGINE_CPU_PER_PKT
+  echo "earshot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev), $(nproc) CPUs, ${WINDOW}s window, 50 packets/s each way per call"
+  echo
+  echo "| relay | calls | packets/s relayed | expected | CPU s per 1000 packets | CPU µs per packet | RSS KiB per call |"
+  echo "|---|---|---|---|---|---|---|"
+  local c
+  for c in $CALLS; do measure_earshot "$c"; done
+  if declare -F measure_rtpengine >/dev/null && command -v rtpengine >/dev/null; then
+    for c in $CALLS; do measure_rtpengine "$c"; done
+    echo
+    for c in $CALLS; do
+      awk -v c="$c" -v e="${EARSHOT_CPU_PER_PKT[$c]}" -v r="${RTPENGINE_CPU_PER_PKT[$c]}" \
+        'BEGIN {printf "%d calls: earshot uses %.2fx the CPU per packet of rtpengine (userspace)\n", c, e / r}'
+    done
+  else
+    echo
+    echo "rtpengine is not installed: no baseline in this run"
+  fi
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  main_relay "$@"
+fi

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# bench-sip.sh — the highest call rate earshot carries with zero failed
+# calls, beside the same ladder run directly between the two sipps (the
+# baseline: what the load generator itself manages on this machine).
+#
+#   scripts/bench-sip.sh                       # default ladder
+#   RATES="200 1000" SECS=5 scripts/bench-sip.sh
+#
+# Topology, all on loopback: sipp UAC (127.0.0.2, the demo trunk source) ->
+# earshot (127.0.0.1) -> sipp UAS (127.0.0.3) answering as NGROUPS x PER_GROUP
+# registered agents. Calls are INVITE/180/200/ACK/BYE without talk time.
+# Needs: go, sipp, python3 (for the digest REGISTERs; sipp cannot answer
+# earshot's SHA-256-first challenge). Prints a Markdown table.
+#
+# This file also holds the helpers scripts/bench-relay.sh uses; sourcing it
+# defines them without running the benchmark.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SIPP_DIR="$ROOT/testdata/sipp"
+
+# free_port IP: a port free for both UDP and TCP on IP.
+free_port() {
+  python3 - "$1" <<'PY'
+import socket, sys
+ip = sys.argv[1]
+while True:
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.bind((ip, 0))
+    port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind((ip, port))
+    except OSError:
+        t.close(); continue
+    t.close(); u.close()
+    print(port)
+    break
+PY
+}
+
+# write_config FILE NGROUPS PER_GROUP RTP_MIN RTP_MAX SIP HTTP DATA: the demo
+# tenant grown to NGROUPS groups (numbers 5000, 5001, ...) of PER_GROUP agents
+# each (extensions 7000, 7001, ...), longest-idle, every password "bench".
+write_config() {
+  python3 - "$@" <<'PY'
+import sys
+out, groups, per, rmin, rmax, sip, http, data = sys.argv[1:]
+groups, per = int(groups), int(per)
+L = ["log: {format: text, level: warn}",
+     "sip:",
+     "  listen:",
+     f"    - {{transport: udp, address: \"{sip}\"}}",
+     f"    - {{transport: tcp, address: \"{sip}\"}}",
+     "  max_calls: 20000",
+     f"http: {{listen: \"{http}\"}}",
+     f"data_dir: \"{data}\"",
+     f"media: {{address: 127.0.0.1, port_min: {rmin}, port_max: {rmax}, timeout: 30s}}",
+     "tenants:",
+     "  - name: demo",
+     "    trunks:",
+     "      - {name: carrier, sources: [127.0.0.2/32], outbound: \"127.0.0.2:5080\", transport: udp}",
+     "    groups:"]
+users = []
+for g in range(groups):
+    agents = [str(7000 + g * per + i) for i in range(per)]
+    users += agents
+    L.append(f"      - {{name: g{g}, numbers: [{{number: \"{5000 + g}\"}}], agents: [{', '.join(agents)}], strategy: longest-idle}}")
+L.append("    users:")
+for u in users:
+    L.append(f"      - {{extension: \"{u}\", name: \"Agent {u}\", role: agent, password: bench, token: bench-token-{u}}}")
+open(out, "w").write("\n".join(L) + "\n")
+PY
+}
+
+# start_earshot CONFIG: starts earshot in the background and sets
+# EARSHOT_PID, SIP_ADDR and HTTP_ADDR from its banner.
+start_earshot() {
+  local cfg=$1 out="$WORK/earshot.out"
+  "$WORK/earshot" serve -config "$cfg" >"$out" 2>"$WORK/earshot.log" &
+  EARSHOT_PID=$!
+  for _ in $(seq 100); do
+    if grep -q '^  HTTP' "$out" 2>/dev/null; then break; fi
+    kill -0 "$EARSHOT_PID" 2>/dev/null || { cat "$WORK/earshot.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  SIP_ADDR=$(awk '$1=="SIP" && $2=="UDP" {print $3}' "$out")
+  HTTP_ADDR=$(awk '$1=="HTTP" {sub("http://","",$2); sub("/metrics","",$2); print $2}' "$out")
+  [ -n "$SIP_ADDR" ] || { echo "no earshot banner" >&2; exit 1; }
+}
+
+# register SERVER CONTACT PASSWORD EXT...: digest REGISTER (MD5) of each
+# extension with CONTACT as its address, sent from CONTACT itself because
+# earshot reaches a phone where its REGISTER came from.
+register() {
+  python3 - "$@" <<'PY'
+import hashlib, os, re, socket, sys
+server, contact, password, *exts = sys.argv[1:]
+sh, sp = server.rsplit(":", 1); ch, cp = contact.rsplit(":", 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((ch, int(cp))); s.settimeout(5)
+md5 = lambda x: hashlib.md5(x.encode()).hexdigest()
+def req(ext, cseq, auth):
+    m = (f"REGISTER sip:{server} SIP/2.0\r\nVia: SIP/2.0/UDP {contact};branch=z9hG4bK{os.urandom(6).hex()}\r\n"
+         f"From: <sip:{ext}@{sh}>;tag={ext}\r\nTo: <sip:{ext}@{sh}>\r\nCall-ID: reg-{ext}-{os.getpid()}\r\n"
+         f"CSeq: {cseq} REGISTER\r\nContact: <sip:{ext}@{contact}>\r\nExpires: 3600\r\n")
+    if auth: m += f"Authorization: {auth}\r\n"
+    s.sendto((m + "Content-Length: 0\r\n\r\n").encode(), (sh, int(sp)))
+    while True:
+        r = s.recv(65535).decode(errors="replace")
+        code = int(r.split(" ", 2)[1])
+        if code >= 200: return code, r
+for ext in exts:
+    code, r = req(ext, 1, None)
+    ch_ = [l for l in r.split("\r\n") if l.lower().startswith("www-authenticate:") and "algorithm=MD5" in l]
+    if code != 401 or not ch_: sys.exit(f"REGISTER {ext}: {code}, no MD5 challenge")
+    realm = re.search(r'realm="([^"]*)"', ch_[0]).group(1); nonce = re.search(r'nonce="([^"]*)"', ch_[0]).group(1)
+    uri, cnonce = f"sip:{server}", os.urandom(8).hex()
+    resp = md5(f"{md5(f'{ext}:{realm}:{password}')}:{nonce}:00000001:{cnonce}:auth:{md5('REGISTER:' + uri)}")
+    auth = (f'Digest username="{ext}", realm="{realm}", nonce="{nonce}", uri="{uri}", response="{resp}", '
+            f'algorithm=MD5, qop=auth, nc=00000001, cnonce="{cnonce}"')
+    code, _ = req(ext, 2, auth)
+    if code != 200: sys.exit(f"REGISTER {ext}: {code}")
+PY
+}
+
+# cpu_ticks PID: user+system CPU time of PID in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# rss_kib PID: resident set size in KiB.
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# stat_col CSV NAME: a column of the last line of a sipp -trace_stat file.
+stat_col() {
+  awk -F';' -v n="$2" 'NR==1 {for (i=1;i<=NF;i++) if ($i==n) c=i} END {print $c}' "$1"
+}
+
+cleanup() {
+  local p
+  for p in ${PIDS:-}; do kill "$p" 2>/dev/null || true; done
+  for p in ${PIDS:-}; do wait "$p" 2>/dev/null || true; done
+  if [ -n "${WORK:-}" ] && [ -z "${KEEP:-}" ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi
+}
+
+# run_ladder LABEL TARGET: one sipp UAC run per rate at TARGET; prints a
+# table row per rate and remembers the best rate with zero failed calls.
+run_ladder() {
+  local label=$1 target=$2 rate best=0
+  for rate in $RATES; do
+    local n=$((rate * SECS)) csv="$WORK/$label-$rate.csv" t0 t1 cpu=""
+    [ -n "${EARSHOT_PID:-}" ] && [ "$label" = earshot ] && t0=$(cpu_ticks "$EARSHOT_PID")
+    sipp -sf "$SIPP_DIR/bench_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
+      -i 127.0.0.2 -p "$(free_port 127.0.0.2)" -mi 127.0.0.2 -mp 6000 \
+      -r "$rate" -m "$n" -l $((rate * 4)) -buff_size 4194304 \
+      -max_recv_loops 10000 -max_sched_loops 10000 \
+      -timeout $((SECS * 3 + 30))s -timeout_error -nostdin \
+      -trace_stat -stf "$csv" -fd 1 "$target" >"$WORK/$label-$rate.out" 2>&1 || true
+    local ok fail retr rtt
+    ok=$(stat_col "$csv" 'SuccessfulCall(C)'); fail=$(stat_col "$csv" 'FailedCall(C)')
+    retr=$(stat_col "$csv" 'Retransmissions(C)')
+    rtt=$(stat_col "$csv" 'ResponseTime1(C)' | awk -F: '{printf "%.1f", $1*3600000 + $2*60000 + $3*1000 + $4/1000}')
+    if [ "$label" = earshot ]; then
+      t1=$(cpu_ticks "$EARSHOT_PID")
+      cpu=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" 'BEGIN {printf "%.0f", n ? d / hz / n * 1e6 : 0}')
+    fi
+    echo "| $label | $rate | $n | $ok | $fail | $retr | $rtt | ${cpu:-–} |"
+    if [ "$fail" = 0 ] && [ "$ok" = "$n" ]; then best=$rate; fi
+  done
+  BEST[$label]=$best
+}
+
+main() {
+  RATES=${RATES:-"200 500 1000 2000 3200"}
+  SECS=${SECS:-10}
+  NGROUPS=${NGROUPS:-100}
+  PER_GROUP=${PER_GROUP:-10}
+  WORK=$(mktemp -d)
+  PIDS=""
+  trap cleanup EXIT
+  command -v sipp >/dev/null || { echo "sipp missing: make deps" >&2; exit 1; }
+  (cd "$ROOT" && go build -o "$WORK/earshot" ./cmd/earshot)
+
+  local sip http
+  sip="127.0.0.1:$(free_port 127.0.0.1)"; http="127.0.0.1:$(free_port 127.0.0.1)"
+  write_config "$WORK/earshot.yaml" "$NGROUPS" "$PER_GROUP" 20000 59999 "$sip" "$http" "$WORK/data"
+  start_earshot "$WORK/earshot.yaml"
+  PIDS="$EARSHOT_PID"
+
+  { echo SEQUENTIAL; for g in $(seq 0 $((NGROUPS - 1))); do echo "$((5000 + g));"; done; } >"$WORK/numbers.csv"
+  local uas="127.0.0.3:$(free_port 127.0.0.3)"
+  register "$SIP_ADDR" "$uas" bench $(seq 7000 $((7000 + NGROUPS * PER_GROUP - 1)))
+  sipp -sf "$SIPP_DIR/agent_uas.xml" -t u1 -i 127.0.0.3 -p "${uas##*:}" -mi 127.0.0.3 -mp 6002 \
+    -buff_size 4194304 -max_recv_loops 10000 -max_sched_loops 10000 -nostdin >/dev/null 2>&1 &
+  PIDS="$PIDS $!"
+
+  declare -gA BEST
+  echo "earshot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev), $(nproc) CPUs, ${SECS}s per rate, $NGROUPS groups x $PER_GROUP agents"
+  echo
+  echo "| path | calls/s | calls | successful | failed | retransmissions | mean setup ms | earshot CPU µs/call |"
+  echo "|---|---|---|---|---|---|---|---|"
+  run_ladder earshot "$SIP_ADDR"
+  run_ladder direct "$uas"
+  echo
+  echo "highest rate with zero failed calls: earshot ${BEST[earshot]} calls/s, direct ${BEST[direct]} calls/s"
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  main "$@"
+fi
