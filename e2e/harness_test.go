@@ -36,8 +36,11 @@ func testConfig(t *testing.T) *config.Config {
 	cfg.SIP.Listen = []config.Listener{{Transport: "udp", Address: "127.0.0.1:0"}, {Transport: "tcp", Address: "127.0.0.1:0"}}
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
+	// Below the kernel's ephemeral range (so port-0 sockets never collide)
+	// and apart from the ranges other test packages use (rtpengine 20000+,
+	// interop 30000+), since packages run in parallel.
 	n := int(portBase.Add(1))
-	cfg.Media.PortMin = 40000 + (n%40)*400
+	cfg.Media.PortMin = 10000 + (n%25)*400
 	cfg.Media.PortMax = cfg.Media.PortMin + 399
 	return cfg
 }
