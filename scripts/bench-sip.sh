@@ -154,7 +154,7 @@ run_ladder() {
       -r "$rate" -m "$n" -l $((rate * 4)) -buff_size 4194304 \
       -max_recv_loops 10000 -max_sched_loops 10000 \
       -timeout $((SECS * 3 + 30))s -timeout_error -nostdin \
-      -trace_stat -stf "$csv" -fd 1 "$target" >"$WORK/$label-$rate.out" 2>&1 || true
+      -trace_err -error_file "$WORK/$label-$rate.err" -trace_stat -stf "$csv" -fd 1 "$target" >"$WORK/$label-$rate.out" 2>&1 || true
     local ok fail retr rtt
     ok=$(stat_col "$csv" 'SuccessfulCall(C)'); fail=$(stat_col "$csv" 'FailedCall(C)')
     retr=$(stat_col "$csv" 'Retransmissions(C)')
