@@ -56,11 +56,14 @@ func (a *digestAuth) nonceAge(n string) (time.Duration, bool) {
 }
 
 // challenges returns WWW-Authenticate (or Proxy-Authenticate) headers
-// offering SHA-256 first and MD5 for older phones (RFC 8760 §2.4).
+// offering MD5 and SHA-256 (RFC 8760). MD5 goes first although RFC 8760
+// §2.4 orders by preference: common peers (sipp 3.6, baresip 1.0) read
+// only the first challenge and give up on SHA-256, while phones that
+// support SHA-256 still find it in the second.
 func (a *digestAuth) challenges(header, realm string, stale bool) []sip.Header {
 	n := a.nonce()
 	var hs []sip.Header
-	for _, alg := range []string{"SHA-256", "MD5"} {
+	for _, alg := range []string{"MD5", "SHA-256"} {
 		c := digest.Challenge{Realm: realm, Nonce: n, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
 		hs = append(hs, sip.NewHeader(header, c.String()))
 	}

@@ -200,9 +200,9 @@ func TestDigestChallenges(t *testing.T) {
 				t.Errorf("nonce %q does not verify", c.Nonce)
 			}
 		}
-		// SHA-256 first: phones take the first algorithm they support.
-		if !slices.Equal(algs, []string{"SHA-256", "MD5"}) {
-			t.Errorf("algorithms %v, want [SHA-256 MD5]", algs)
+		// MD5 first: widespread peers read only the first challenge.
+		if !slices.Equal(algs, []string{"MD5", "SHA-256"}) {
+			t.Errorf("algorithms %v, want [MD5 SHA-256]", algs)
 		}
 		if len(nonces) != 1 {
 			t.Errorf("challenges of one response carry %d nonces, want 1", len(nonces))
