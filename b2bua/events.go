@@ -82,8 +82,10 @@ type CallEvent struct {
 // a lock of this package, and must not block for long.
 type Observer interface {
 	CallEvent(CallEvent)
+	SupervisionEvent(SupervisionEvent)
 }
 
 type nopObserver struct{}
 
-func (nopObserver) CallEvent(CallEvent) {}
+func (nopObserver) CallEvent(CallEvent)               {}
+func (nopObserver) SupervisionEvent(SupervisionEvent) {}
