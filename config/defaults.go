@@ -23,6 +23,8 @@ const (
 	defaultCodeIntercept  = "*4"
 	defaultHTTPListen     = "127.0.0.1:8080"
 	defaultDataDir        = "./data"
+	defaultAuditRetention = 2160 * time.Hour // 90 days
+	defaultCallRetention  = 720 * time.Hour  // 30 days
 	defaultMediaAddress   = "127.0.0.1"
 	defaultPortMin        = 20000
 	defaultPortMax        = 29999
@@ -59,6 +61,8 @@ func (c *Config) SetDefaults() {
 
 	str(&c.HTTP.Listen, defaultHTTPListen)
 	str(&c.DataDir, defaultDataDir)
+	dur(&c.Retention.Audit, defaultAuditRetention)
+	dur(&c.Retention.CallHistory, defaultCallRetention)
 
 	str(&c.Media.Address, defaultMediaAddress)
 	num(&c.Media.PortMin, defaultPortMin)

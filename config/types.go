@@ -6,12 +6,26 @@ import "time"
 // docs/config.md. The zero value of an optional field means its default,
 // filled in by Parse.
 type Config struct {
-	Log     Log      `yaml:"log"`
-	SIP     SIP      `yaml:"sip"`
-	HTTP    HTTP     `yaml:"http"`
-	Media   Media    `yaml:"media"`
-	DataDir string   `yaml:"data_dir"`
-	Tenants []Tenant `yaml:"tenants"`
+	Log     Log    `yaml:"log"`
+	SIP     SIP    `yaml:"sip"`
+	HTTP    HTTP   `yaml:"http"`
+	Media   Media  `yaml:"media"`
+	DataDir string `yaml:"data_dir"`
+	// Retention bounds how long the control plane keeps its records.
+	Retention Retention `yaml:"retention"`
+	Tenants   []Tenant  `yaml:"tenants"`
+}
+
+// Retention is how long the database keeps records before pruning them.
+// Live state (open help requests) is never pruned, whatever its age.
+type Retention struct {
+	// Audit is how long audit records (and the notes and closed help
+	// requests they refer to) are kept.
+	Audit Duration `yaml:"audit"`
+	// CallHistory is how long ended calls and supervisions are kept for
+	// statistics and reports. At least an hour: the statistics look back
+	// that far.
+	CallHistory Duration `yaml:"call_history"`
 }
 
 // Log selects the log format and level.

@@ -28,6 +28,7 @@ func (c *Config) validate(col *collector) {
 	if c.DataDir == "" {
 		col.addf("data_dir", "required: the directory for the database")
 	}
+	c.validateRetention(col)
 	c.validateTenants(col)
 }
 
@@ -199,6 +200,20 @@ func (c *Config) validateMedia(col *collector) {
 		}
 	}
 	positive(col, "media.timeout", m.Timeout)
+}
+
+// minRetention is the shortest retention accepted: the statistics look one
+// hour back, and an audit trail kept for less would be no audit trail.
+const minRetention = time.Hour
+
+func (c *Config) validateRetention(col *collector) {
+	r := &c.Retention
+	if r.Audit.D() < minRetention {
+		col.addf("retention.audit", "must be at least %s", minRetention)
+	}
+	if r.CallHistory.D() < minRetention {
+		col.addf("retention.call_history", "must be at least %s (the statistics look one hour back)", minRetention)
+	}
 }
 
 // positive reports a duration that is not greater than zero.
