@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"time"
+
+	"github.com/earshot/earshot/mixer"
 )
 
 // Defaults used when a Config field is left at its zero value.
@@ -39,6 +41,14 @@ type Config struct {
 	PortQuarantine time.Duration
 	// Logger receives the engine's logs. Nil discards them.
 	Logger *slog.Logger
+	// Mixer configures the engine's pool of mixer workers (their number,
+	// how far they may fall behind). The zero value means the mixer's
+	// defaults: one worker per CPU.
+	Mixer mixer.PoolConfig
+	// Jitter tunes the jitter buffers of mixed legs. The zero value means
+	// the mixer's defaults. Its MinDepth also decides how long the relay
+	// keeps running while the mixer primes (see doc.go).
+	Jitter mixer.JitterConfig
 }
 
 // withDefaults returns cfg with zero fields replaced by defaults, or an error
@@ -79,6 +89,15 @@ func (cfg Config) withDefaults() (Config, error) {
 		errs = append(errs, errors.New("PortQuarantine: negative"))
 	case cfg.PortQuarantine == 0:
 		cfg.PortQuarantine = DefaultPortQuarantine
+	}
+	if cfg.Mixer.Workers < 0 {
+		errs = append(errs, errors.New("Mixer.Workers: negative"))
+	}
+	if cfg.Mixer.MaxCatchUp < 0 {
+		errs = append(errs, errors.New("Mixer.MaxCatchUp: negative"))
+	}
+	if cfg.Jitter.MinDepth < 0 || cfg.Jitter.MaxDepth < 0 {
+		errs = append(errs, errors.New("Jitter: negative depth"))
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

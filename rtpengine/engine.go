@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/earshot/earshot/mixer"
 )
 
 // Engine owns the port range and every media session. Create it with New;
@@ -14,6 +16,9 @@ type Engine struct {
 	cfg      Config
 	log      *slog.Logger
 	pool     *portPool
+	mixer    *mixer.Pool
+	cues     cueTables    // read-only after New
+	prime    int          // frames the relay keeps running while the mixer primes
 	nanotime func() int64 // engine clock, monotonic nanoseconds, never 0
 	tick     time.Duration
 
@@ -31,7 +36,8 @@ type Engine struct {
 }
 
 // New validates cfg and starts an engine. It binds nothing until a session
-// is created; it starts the one goroutine that watches for media timeouts.
+// is created; it starts the goroutine that watches for media timeouts and
+// the mixer pool's workers.
 func New(cfg Config) (*Engine, error) {
 	return newEngine(cfg, nil)
 }
@@ -60,6 +66,12 @@ func newEngine(cfg Config, clock func() int64) (*Engine, error) {
 		e.nanotime = func() int64 { return int64(time.Since(epoch)) + 1 }
 	}
 	e.pool = newPortPool(cfg.BindAddr, cfg.PortMin, cfg.PortMax, int64(cfg.PortQuarantine))
+	e.cues = newCueTables()
+	e.prime = primeFrames(cfg.Jitter)
+	e.mixer = mixer.NewPool(cfg.Mixer)
+	if err := e.mixer.Start(); err != nil {
+		return nil, err
+	}
 	go e.watch()
 	return e, nil
 }
@@ -93,14 +105,15 @@ func (e *Engine) NewSession(callID string, onTimeout func()) (*Session, error) {
 		callID:    callID,
 		log:       e.log.With("call_id", callID),
 		onTimeout: onTimeout,
+		nextID:    2,
 	}
+	var pair [2]*leg
 	for i, p := range pairs {
-		l := &s.legs[i]
-		l.port = p.port
-		l.rtp.conn, l.rtcp.conn = p.rtp, p.rtcp
-		l.out = newOutStream(rand.Uint32(), uint16(rand.Uint32()), rand.Uint32())
-		s.origins[i] = newOrigin()
+		pair[i] = newLeg(i, p, rand.Uint32(), uint16(rand.Uint32()), rand.Uint32())
 	}
+	s.pair.Store(&pair)
+	all := pair[:]
+	s.all.Store(&all)
 	rates := staticRates
 	s.rates.Store(&rates)
 
@@ -117,10 +130,8 @@ func (e *Engine) NewSession(callID string, onTimeout func()) (*Session, error) {
 	e.sessions[s] = struct{}{}
 	e.mu.Unlock()
 
-	s.wg.Add(4)
-	for i := range s.legs {
-		go s.readRTP(i)
-		go s.readRTCP(i)
+	for _, l := range pair {
+		s.start(l)
 	}
 	s.log.Debug("session created", "ports", []uint16{pairs[0].port, pairs[1].port})
 	return s, nil
@@ -144,13 +155,9 @@ func (e *Engine) isClosed() bool {
 	return e.closed
 }
 
-// retire is called by Session.Close once its goroutines are gone: the ports
-// go to quarantine and the counters into the engine's totals.
+// retire is called by Session.Close once its goroutines are gone and its
+// ports released: the counters go into the engine's totals.
 func (e *Engine) retire(s *Session) {
-	now := e.nanotime()
-	for i := range s.legs {
-		e.pool.release(s.legs[i].port, now)
-	}
 	e.mu.Lock()
 	delete(e.sessions, s)
 	s.counters.addTo(&e.retired)
@@ -164,16 +171,21 @@ func (e *Engine) Stats() Stats {
 	st := e.retired
 	for s := range e.sessions {
 		s.counters.addTo(&st)
+		if s.mixed.Load() {
+			st.MixedSessions++
+		}
 	}
 	st.SessionsActive = len(e.sessions)
 	e.mu.Unlock()
 	st.PortsInUse = e.pool.portsInUse()
 	st.MediaTimeouts = e.timeouts.Load()
+	st.Mixer = e.mixer.Stats()
 	return st
 }
 
-// Close closes every session, stops the timeout watcher and waits for all
-// of the engine's goroutines. It is idempotent. NewSession fails afterwards.
+// Close closes every session, stops the timeout watcher and the mixer
+// workers and waits for all of the engine's goroutines. It is idempotent.
+// NewSession fails afterwards.
 func (e *Engine) Close() error {
 	e.closeOnce.Do(func() {
 		e.mu.Lock()
@@ -188,6 +200,7 @@ func (e *Engine) Close() error {
 			s.Close()
 		}
 		<-e.done
+		e.mixer.Close()
 	})
 	return nil
 }

@@ -28,8 +28,26 @@ var (
 	// ErrNoOffer means Answer was called on a leg no offer was sent to (SIP 500:
 	// a bug in the caller, not in the peer).
 	ErrNoOffer = errors.New("rtpengine: answer without a pending offer")
-	// ErrBadLeg means a leg number other than 0 or 1 was used (SIP 500).
-	ErrBadLeg = errors.New("rtpengine: leg must be 0 or 1")
+	// ErrBadLeg means a leg number that does not exist: Offer and Answer
+	// take 0 or 1, Cue also the id of an open Leg (SIP 500).
+	ErrBadLeg = errors.New("rtpengine: no such leg")
+	// ErrNotNegotiated means Attach or Promote on a leg whose SDP exchange
+	// has not settled a G.711 codec yet (SIP 500: the caller's ordering).
+	ErrNotNegotiated = errors.New("rtpengine: leg has no negotiated codec")
+	// ErrNotMixable means the caller's or callee's negotiated codec is not
+	// G.711, which the mixer needs to supervise the call (SIP 488).
+	ErrNotMixable = errors.New("rtpengine: call codec cannot be mixed")
+	// ErrBadMode means Attach with a mode that is not a supervision mode
+	// (SIP 500).
+	ErrBadMode = errors.New("rtpengine: not a supervision mode")
+	// ErrPromoted means an operation on a Leg that Promote already made the
+	// callee leg (SIP 500).
+	ErrPromoted = errors.New("rtpengine: leg was promoted")
+	// ErrNotMixed means a cue was asked for on a session on the relay path
+	// (SIP 500).
+	ErrNotMixed = errors.New("rtpengine: session is not mixed")
+	// ErrBadCue means an unknown Cue value (SIP 500).
+	ErrBadCue = errors.New("rtpengine: unknown cue")
 	// ErrNoPorts means the port range is exhausted (SIP 503).
 	ErrNoPorts = errors.New("rtpengine: no free RTP ports")
 	// ErrClosed means the session or the engine is closed (SIP 503).
@@ -56,7 +74,7 @@ func statusOf(sentinel error) int {
 	switch sentinel {
 	case ErrUnparseableSDP:
 		return 400
-	case ErrNoAudio, ErrSRTPOnly, ErrBadAddress, ErrNoCommonCodec, ErrAnswerMismatch:
+	case ErrNoAudio, ErrSRTPOnly, ErrBadAddress, ErrNoCommonCodec, ErrAnswerMismatch, ErrNotMixable:
 		return 488
 	case ErrNoPorts, ErrClosed:
 		return 503

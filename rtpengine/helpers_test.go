@@ -92,11 +92,11 @@ func recv(t *testing.T, conn *net.UDPConn) ([]byte, netip.AddrPort) {
 
 // earshotRTP is earshot's RTP address on leg i of s.
 func earshotRTP(s *Session, i int) netip.AddrPort {
-	return netip.AddrPortFrom(loopback, s.legs[i].port)
+	return netip.AddrPortFrom(loopback, s.pair.Load()[i].port)
 }
 
 func earshotRTCP(s *Session, i int) netip.AddrPort {
-	return netip.AddrPortFrom(loopback, s.legs[i].port+1)
+	return netip.AddrPortFrom(loopback, s.pair.Load()[i].port+1)
 }
 
 // sdpPort returns the port of the first m-line of an SDP earshot produced.
@@ -121,14 +121,14 @@ func call(t *testing.T, e *Engine, a, b *phone, onTimeout func()) *Session {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := sdpPort(t, offer), int(s.legs[1].port); got != want {
+	if got, want := sdpPort(t, offer), int(s.pair.Load()[1].port); got != want {
 		t.Fatalf("offer to callee carries port %d, want leg 1's %d", got, want)
 	}
 	answer, err := s.Answer(1, b.sdp(""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := sdpPort(t, answer), int(s.legs[0].port); got != want {
+	if got, want := sdpPort(t, answer), int(s.pair.Load()[0].port); got != want {
 		t.Fatalf("answer to caller carries port %d, want leg 0's %d", got, want)
 	}
 	return s

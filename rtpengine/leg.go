@@ -1,10 +1,12 @@
 package rtpengine
 
 import (
-	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
+
+	"github.com/earshot/earshot/mixer"
 )
 
 // readBufSize is the per-socket read buffer. Telephony RTP is far below an
@@ -51,127 +53,79 @@ func (ep *endpoint) accept(src netip.AddrPort) (ok, latched bool) {
 	}
 }
 
-// leg is earshot's side of one call leg: its RTP/RTCP sockets, the stream
-// it sends to the phone on that leg, and when it last heard from the phone.
+// legMedia is what the mixer path needs to know about the RTP a leg's phone
+// negotiated: its G.711 variant and payload type, and the payload type of
+// its telephone-events. An immutable value behind an atomic pointer.
+type legMedia struct {
+	codec   mixer.Codec // CodecInvalid: nothing the mixer can take
+	audioPT int         // -1: none
+	dtmfPT  int         // -1: none
+}
+
+// noMedia is the media of a leg before any SDP.
+var noMedia = legMedia{audioPT: -1, dtmfPT: -1}
+
+// leg is earshot's side of one call leg: its RTP/RTCP sockets and their two
+// reader goroutines, the stream it sends to the phone on that leg, its SDP
+// state and its place in the mix. Legs 0 and 1 are created with the
+// session; NewLeg adds more. A leg keeps its id for life, also when Promote
+// makes it the session's callee leg.
 type leg struct {
+	id       int
 	port     uint16 // local RTP port; RTCP is port+1
 	rtp      endpoint
 	rtcp     endpoint
 	out      *outStream
 	lastRecv atomic.Int64 // engine clock of the last accepted RTP or RTCP packet
+	wg       sync.WaitGroup
+
+	media  atomic.Pointer[legMedia]
+	mixLeg atomic.Pointer[mixer.Leg] // non-nil while the leg's audio feeds the mixer
+	cueReq atomic.Uint64             // generation<<8 | Cue, see Session.Cue
+
+	onDigit func(byte) // supervisor legs; nil for legs 0 and 1
+	digits  digitState // owned by the RTP reader
+
+	// Guarded by Session.mu.
+	origin   origin          // earshot's o= identity on this leg
+	plan     *offerPlan      // the last offer sent on this leg, awaiting its answer
+	remote   remoteMedia     // what the leg's peer last described
+	attached bool            // a supervisor leg in the mix (Attach)
+	mode     mixer.Mode      // its mode
+	promoted bool            // took the callee's place
+	closed   bool            //
+	inMix    bool            // the leg is in the mixer session
+	mixCfg   mixer.LegConfig // as it was added
+
+	// Owned by the goroutine ticking the session's mixer (the sink).
+	frame     [rtpFixedHeader + mixer.FrameSamples]byte
+	mixSeq    uint16
+	mixTS     uint32
+	primeLeft int // frames to let pass before taking the stream over from the relay
+	cue       cuePlayer
 }
 
-// readRTP is the reader goroutine of leg i's RTP socket: it relays every
-// packet to the other leg. It returns when the socket is closed.
-func (s *Session) readRTP(i int) {
-	defer s.wg.Done()
-	in, out := &s.legs[i], &s.legs[1-i]
-	buf := make([]byte, readBufSize)
-	for {
-		n, src, err := in.rtp.conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		s.relayRTP(in, out, buf[:n], src)
-	}
+// newLeg wraps a bound socket pair. The caller starts its readers.
+func newLeg(id int, p socketPair, ssrc uint32, seq uint16, ts uint32) *leg {
+	l := &leg{id: id, port: p.port, out: newOutStream(ssrc, seq, ts), origin: newOrigin()}
+	l.rtp.conn, l.rtcp.conn = p.rtp, p.rtcp
+	m := noMedia
+	l.media.Store(&m)
+	return l
 }
 
-// relayRTP is the per-packet path for RTP from leg in to leg out. It must
-// not allocate.
-func (s *Session) relayRTP(in, out *leg, pkt []byte, src netip.AddrPort) {
-	if len(pkt) >= readBufSize || !validRTP(pkt) {
-		s.counters.dropMalformed.Add(1)
-		return
-	}
-	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-	ok, latched := in.rtp.accept(src)
-	if !ok {
-		s.counters.dropSource.Add(1)
-		return
-	}
-	if latched {
-		s.logLatch("rtp", in, src)
-	}
-	now := s.eng.nanotime()
-	in.lastRecv.Store(now)
-	dst := out.rtp.dest.Load()
-	if dst == nil || !dst.addr.IsValid() {
-		s.counters.dropNoDest.Add(1)
-		return
-	}
-	out.out.rewrite(pkt, now, s.rates.Load())
-	s.countRelayed(&s.counters.rtpPackets, len(pkt))
-	if _, err := out.rtp.conn.WriteToUDPAddrPort(pkt, dst.addr); err != nil {
-		s.uncountRelayed(&s.counters.rtpPackets, len(pkt))
-	}
+// start runs the leg's two reader goroutines.
+func (s *Session) start(l *leg) {
+	l.wg.Add(2)
+	go s.readRTP(l)
+	go s.readRTCP(l)
 }
 
-// readRTCP is the reader goroutine of leg i's RTCP socket.
-func (s *Session) readRTCP(i int) {
-	defer s.wg.Done()
-	in, out := &s.legs[i], &s.legs[1-i]
-	buf := make([]byte, readBufSize)
-	for {
-		n, src, err := in.rtcp.conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		s.relayRTCP(in, out, buf[:n], src)
-	}
-}
-
-// relayRTCP relays one compound RTCP packet from leg in to leg out,
-// translating SSRCs, timestamps and report blocks (see rtcpXlate).
-func (s *Session) relayRTCP(in, out *leg, pkt []byte, src netip.AddrPort) {
-	if len(pkt) >= readBufSize || !rewriteRTCP(pkt, nil) {
-		s.counters.dropMalformed.Add(1)
-		return
-	}
-	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-	ok, latched := in.rtcp.accept(src)
-	if !ok {
-		s.counters.dropSource.Add(1)
-		return
-	}
-	if latched {
-		s.logLatch("rtcp", in, src)
-	}
-	in.lastRecv.Store(s.eng.nanotime())
-	dst := out.rtcp.dest.Load()
-	if dst == nil || !dst.addr.IsValid() {
-		s.counters.dropNoDest.Add(1)
-		return
-	}
-	x := rtcpXlate{fwd: out.out.view(), rev: in.out.view()}
-	rewriteRTCP(pkt, &x)
-	s.countRelayed(&s.counters.rtcpPackets, len(pkt))
-	if _, err := out.rtcp.conn.WriteToUDPAddrPort(pkt, dst.addr); err != nil {
-		s.uncountRelayed(&s.counters.rtcpPackets, len(pkt))
-	}
-}
-
-// countRelayed counts a packet as relayed before it is written, so that
-// whoever receives it (a test, a monitoring probe) already sees it counted.
-func (s *Session) countRelayed(packets *atomic.Uint64, n int) {
-	packets.Add(1)
-	s.counters.bytes.Add(uint64(n))
-}
-
-// uncountRelayed moves a packet whose write failed from relayed to dropped.
-func (s *Session) uncountRelayed(packets *atomic.Uint64, n int) {
-	packets.Add(^uint64(0))
-	s.counters.bytes.Add(^uint64(n - 1))
-	s.counters.dropWrite.Add(1)
-}
-
-// logLatch notes a latch at Debug level. It runs once per SDP and socket,
-// never per packet.
-func (s *Session) logLatch(kind string, l *leg, src netip.AddrPort) {
-	s.log.Debug("latched peer", "socket", kind, "local_port", l.port, "peer", src.String())
+// shut closes the leg's sockets, waits for its readers and releases its
+// ports into quarantine.
+func (s *Session) shut(l *leg) {
+	l.rtp.conn.Close()
+	l.rtcp.conn.Close()
+	l.wg.Wait()
+	s.eng.pool.release(l.port, s.eng.nanotime())
 }

@@ -113,7 +113,7 @@ func TestPortExhaustionAndQuarantine(t *testing.T) {
 	if !errors.Is(err, ErrNoPorts) || !errors.As(err, &se) || se.SIPStatus() != 503 {
 		t.Fatalf("exhausted range gave %v, want ErrNoPorts with status 503", err)
 	}
-	ports := []uint16{s1.legs[0].port, s1.legs[1].port}
+	ports := []uint16{s1.pair.Load()[0].port, s1.pair.Load()[1].port}
 	if ports[0] != uint16(base) || ports[1] != uint16(base+2) {
 		t.Fatalf("ports %v, want %d and %d", ports, base, base+2)
 	}
@@ -129,7 +129,7 @@ func TestPortExhaustionAndQuarantine(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ports not reused after quarantine: %v", err)
 	}
-	if got := []uint16{s3.legs[0].port, s3.legs[1].port}; got[0] != ports[0] || got[1] != ports[1] {
+	if got := []uint16{s3.pair.Load()[0].port, s3.pair.Load()[1].port}; got[0] != ports[0] || got[1] != ports[1] {
 		t.Fatalf("reused ports %v, want %v", got, ports)
 	}
 }
@@ -152,7 +152,7 @@ func TestBusyPortSkipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if got := []uint16{s.legs[0].port, s.legs[1].port}; got[0] != uint16(base+2) || got[1] != uint16(base+4) {
+	if got := []uint16{s.pair.Load()[0].port, s.pair.Load()[1].port}; got[0] != uint16(base+2) || got[1] != uint16(base+4) {
 		t.Fatalf("ports %v, want %d and %d (pair %d skipped)", got, base+2, base+4, base)
 	}
 	if got := e.Stats().PortsInUse; got != 4 {

@@ -18,8 +18,8 @@ const (
 // timestamps continue across whatever feeds it, so the phone on that leg
 // sees a single continuous stream for the whole call.
 //
-// Whoever feeds it — today the relay reader of the other leg, later a mixer
-// worker — calls rewrite for every packet it sends. An input is mapped by
+// Whoever feeds it — the relay reader of the other leg, or the mixer's
+// sink — maps every packet it sends through it. An input is mapped by
 // two offsets (output = input + offset); when the input changes identity
 // (new SSRC) or jumps (sequence or timestamp outside the thresholds), the
 // offsets are recomputed so that the next output sequence number is the
@@ -28,9 +28,12 @@ const (
 // sender is therefore just another input: handing the leg from relay to
 // mixer (and back) is a re-base, with no gap or jump on the wire.
 //
-// The mutex makes the hand-over safe: the relay and a mixer may both hold a
+// The mutex makes the hand-over safe: the relay and the mixer both hold a
 // pointer to the stream, and whichever sends takes the lock for the few
-// nanoseconds of the rewrite. It is uncontended in steady state.
+// nanoseconds of the rewrite. Ownership (mixed) is decided under the same
+// lock, so a relayed packet and a mixed frame can never interleave: relay
+// uses relay, the sink uses mix, and each refuses while the other owns the
+// stream. It is uncontended in steady state.
 type outStream struct {
 	mu sync.Mutex // guards every field below
 
@@ -47,6 +50,20 @@ type outStream struct {
 	outSeq   uint16 // highest output sequence number sent
 	outTs    uint32 // output timestamp of that packet
 	outNanos int64  // when it was sent
+
+	// mixed says the mixer sends on the leg: the relay's writes are
+	// refused. Only the mixer's sink sets it (claim), only the control
+	// path clears it (release), after the leg has left the mixer.
+	mixed bool
+	// rebase forces the next packet to re-base even if its input looks
+	// continuous: set whenever the sender changes hands.
+	rebase bool
+
+	// Telephone-events inserted between mixer frames (see event).
+	evSSRC uint32
+	evIn   uint32 // input timestamp of the event being forwarded
+	evOut  uint32 // the output timestamp it was given
+	evOn   bool
 }
 
 // newOutStream starts a stream with the given SSRC and random-looking
@@ -61,9 +78,61 @@ func newOutStream(ssrc uint32, seq uint16, ts uint32) *outStream {
 // stream in place. now is the engine clock in nanoseconds; rates gives the
 // clock rate used to turn elapsed wall time into timestamp units.
 func (o *outStream) rewrite(pkt []byte, now int64, rates *clockRates) {
-	in := readRTP(pkt)
 	o.mu.Lock()
-	rebase := !o.started || in.ssrc != o.inSSRC
+	o.rewriteLocked(pkt, now, rates)
+}
+
+// relay is rewrite for the relay reader: it refuses (returns false, pkt
+// untouched) while the mixer sends on the leg.
+func (o *outStream) relay(pkt []byte, now int64, rates *clockRates) bool {
+	o.mu.Lock()
+	if o.mixed {
+		o.mu.Unlock()
+		return false
+	}
+	o.rewriteLocked(pkt, now, rates)
+	return true
+}
+
+// mix is rewrite for the mixer's sink. While the relay still owns the
+// stream the frame is refused unless claim is true, in which case the
+// mixer takes the stream over from this frame on (a re-base).
+func (o *outStream) mix(pkt []byte, now int64, rates *clockRates, claim bool) bool {
+	o.mu.Lock()
+	if !o.mixed {
+		if !claim {
+			o.mu.Unlock()
+			return false
+		}
+		o.mixed, o.rebase = true, true
+	}
+	o.rewriteLocked(pkt, now, rates)
+	return true
+}
+
+// mixing reports whether the mixer owns the stream.
+func (o *outStream) mixing() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.mixed
+}
+
+// release gives the stream back to the relay. The caller has made sure the
+// mixer no longer writes frames for the leg (mixer.Session.RemoveLeg or
+// Close returned), so the mixer cannot claim it again.
+func (o *outStream) release() {
+	o.mu.Lock()
+	if o.mixed {
+		o.mixed, o.rebase = false, true
+	}
+	o.mu.Unlock()
+}
+
+// rewriteLocked is rewrite with o.mu held; it unlocks.
+func (o *outStream) rewriteLocked(pkt []byte, now int64, rates *clockRates) {
+	in := readRTP(pkt)
+	rebase := !o.started || in.ssrc != o.inSSRC || o.rebase
+	o.rebase = false
 	newer := false
 	if !rebase {
 		d := int16(in.seq - o.inSeq)
@@ -123,7 +192,37 @@ type rtcpView struct {
 func (o *outStream) view() rtcpView {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return rtcpView{ssrc: o.ssrc, started: o.started, inSSRC: o.inSSRC, seqOffset: o.seqOffset, tsOffset: o.tsOffset}
+	// While mixed, the input is the mixer, whose timeline and sequence
+	// space mean nothing to the phones: translate SSRCs only (see doc.go).
+	started := o.started && !o.mixed
+	return rtcpView{ssrc: o.ssrc, started: started, inSSRC: o.inSSRC, seqOffset: o.seqOffset, tsOffset: o.tsOffset}
+}
+
+// event maps a telephone-event packet (RFC 4733) from the other party onto
+// a stream the mixer feeds. It takes the next sequence number and shifts
+// the mixer's mapping by one, so the mixer's next frame follows it without
+// a gap or a duplicate; every packet of one event (same input SSRC and
+// timestamp) gets the same output timestamp, taken from the audio timeline
+// when the event started. The marker bit passes through as the sender set
+// it. It refuses (false) when the relay owns the stream: then the packet
+// is simply relayed.
+func (o *outStream) event(pkt []byte, now int64, rates *clockRates) bool {
+	in := readRTP(pkt)
+	o.mu.Lock()
+	if !o.mixed || !o.started {
+		o.mu.Unlock()
+		return false
+	}
+	if !o.evOn || in.ssrc != o.evSSRC || in.ts != o.evIn {
+		elapsed := max((now-o.outNanos)*int64(rates.rate(in.pt))/1e9, 0)
+		o.evOn, o.evSSRC, o.evIn, o.evOut = true, in.ssrc, in.ts, o.outTs+uint32(elapsed)
+	}
+	o.outSeq++
+	o.seqOffset++
+	seq, ts, ssrc := o.outSeq, o.evOut, o.ssrc
+	o.mu.Unlock()
+	writeRTP(pkt, seq, ts, ssrc, false)
+	return true
 }
 
 // OutState is a snapshot of an output stream, for diagnostics and for a

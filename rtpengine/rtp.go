@@ -96,3 +96,20 @@ func (c *clockRates) rate(pt uint8) uint32 {
 	}
 	return c[pt&0x7f]
 }
+
+// rtpPayload returns the payload of a packet validRTP accepted: after the
+// CSRC list and header extension, without padding.
+func rtpPayload(pkt []byte) []byte {
+	n := rtpFixedHeader + int(pkt[0]&0x0f)*4
+	if pkt[0]&0x10 != 0 {
+		n += 4 + int(binary.BigEndian.Uint16(pkt[n+2:]))*4
+	}
+	end := len(pkt)
+	if pkt[0]&0x20 != 0 {
+		end -= int(pkt[end-1])
+	}
+	if end < n {
+		return nil
+	}
+	return pkt[n:end]
+}

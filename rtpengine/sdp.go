@@ -22,6 +22,7 @@ type remoteMedia struct {
 	rtcp    netip.AddrPort
 	formats []string // payload types of the anchored stream
 	rates   clockRates
+	media   legMedia // the codec an answer settled (noMedia for an offer)
 }
 
 // offerPlan remembers the shape of an offer so the answer can be checked
@@ -86,7 +87,7 @@ func rewriteAnswer(in []byte, plan offerPlan, p sdpParams) (*sdp.SessionDescript
 	}
 	if md.MediaName.Port.Value == 0 {
 		// The peer rejected audio: pass the rejection on; nothing to send to.
-		return buildSDP(desc, -1, nil, false, p), remoteMedia{}, nil
+		return buildSDP(desc, -1, nil, false, p), remoteMedia{media: noMedia}, nil
 	}
 	if !plainRTP(md.MediaName.Protos) {
 		return nil, remoteMedia{}, newError(ErrAnswerMismatch, "audio answered with profile "+strings.Join(md.MediaName.Protos, "/"))
@@ -105,6 +106,7 @@ func rewriteAnswer(in []byte, plan offerPlan, p sdpParams) (*sdp.SessionDescript
 		return nil, remoteMedia{}, err
 	}
 	remote.formats = formats
+	remote.media = pickMedia(md, formats, false)
 	return buildSDP(desc, plan.index, formats, remote.rtp.IsValid(), p), remote, nil
 }
 

@@ -88,6 +88,7 @@ func readRemote(desc *sdp.SessionDescription, md *sdp.MediaDescription, family n
 	}
 	var remote remoteMedia
 	remote.rates = staticRates
+	remote.media = noMedia
 	for _, a := range md.Attributes {
 		if a.Key == "rtpmap" {
 			parseRtpmap(a.Value, &remote.rates)

@@ -9,35 +9,43 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/earshot/earshot/mixer"
 	"github.com/pion/sdp/v3"
 )
 
 // Session is the media of one call: two legs (0 = caller, 1 = callee), each
-// with an RTP and an RTCP socket, relaying packets between them.
+// with an RTP and an RTCP socket, relaying packets between them — or, while
+// supervisors are attached, feeding a mixer session — plus any extra legs
+// NewLeg adds for supervisors.
 //
-// Offer, Answer, Snapshot and Close may be called from any goroutine; SDP
-// handling is serialised by the session's mutex. Packets are relayed by four
-// reader goroutines (one per socket) that never take that mutex.
+// Every method may be called from any goroutine; control operations (SDP,
+// legs, modes, Close) are serialised by the session's mutex. Packets are
+// handled by two reader goroutines per leg and mixer frames by the mixer
+// worker that ticks the session; neither ever takes that mutex.
 type Session struct {
 	eng       *Engine
 	callID    string
 	log       *slog.Logger
 	onTimeout func()
 
-	legs     [2]leg
+	pair     atomic.Pointer[[2]*leg]    // the caller and callee legs, swapped by Promote
+	all      atomic.Pointer[[]*leg]     // every open leg, for the mixer sink's lookup
 	rates    atomic.Pointer[clockRates] // payload type → clock rate, from both legs' SDP
 	counters counters
 	armedAt  atomic.Int64 // engine clock when offer and answer were both known; 0 before
 	timedOut atomic.Bool
 	closing  atomic.Bool // set first thing in Close, so the watcher skips the session
+	mixed    atomic.Bool // mix != nil, for lock-free readers
 
-	mu      sync.Mutex // guards the fields below
-	closed  bool
-	origins [2]origin      // earshot's o= identity on each leg
-	plans   [2]*offerPlan  // the last offer sent on each leg, awaiting its answer
-	remotes [2]remoteMedia // what each leg's peer last described
+	mu     sync.Mutex // guards the fields below and the SDP and mix state of every leg
+	closed bool
+	extras []*leg // legs from NewLeg, neither promoted nor closed
+	nextID int    // id of the next NewLeg
+	mix    *mixer.Session
 
-	wg        sync.WaitGroup // the reader goroutines
+	// shutting counts legs taken out of the session whose sockets are
+	// being closed outside mu (Leg.Close, Promote); Close waits for them.
+	shutting  sync.WaitGroup
 	closeOnce sync.Once
 }
 
@@ -88,13 +96,14 @@ func (s *Session) Offer(from int, offer []byte) ([]byte, error) {
 	if s.closed {
 		return nil, newError(ErrClosed, "")
 	}
-	desc, remote, plan, err := rewriteOffer(offer, sdpParams{addr: s.eng.cfg.AdvertisedAddr, port: int(s.legs[to].port)})
+	pair := s.pair.Load()
+	desc, remote, plan, err := rewriteOffer(offer, sdpParams{addr: s.eng.cfg.AdvertisedAddr, port: int(pair[to].port)})
 	if err != nil {
 		return nil, err
 	}
-	s.setRemote(from, remote)
-	s.plans[to] = &plan
-	return s.origins[to].stamp(desc), nil
+	s.setRemote(pair[from], remote)
+	pair[to].plan = &plan
+	return pair[to].origin.stamp(desc), nil
 }
 
 // Answer takes the SDP answer received on leg from, answering the last
@@ -111,30 +120,49 @@ func (s *Session) Answer(from int, answer []byte) ([]byte, error) {
 	if s.closed {
 		return nil, newError(ErrClosed, "")
 	}
-	plan := s.plans[from]
+	pair := s.pair.Load()
+	plan := pair[from].plan
 	if plan == nil {
 		return nil, newError(ErrNoOffer, "")
 	}
-	desc, remote, err := rewriteAnswer(answer, *plan, sdpParams{addr: s.eng.cfg.AdvertisedAddr, port: int(s.legs[to].port)})
+	desc, remote, err := rewriteAnswer(answer, *plan, sdpParams{addr: s.eng.cfg.AdvertisedAddr, port: int(pair[to].port)})
 	if err != nil {
 		return nil, err
 	}
-	s.setRemote(from, remote)
+	s.setRemote(pair[from], remote)
+	// The answer fixes the codec of the call: both legs use the caller's
+	// payload type numbers (b2bua forwards the offer).
+	m := remote.media
+	pair[0].media.Store(&m)
+	pair[1].media.Store(&m)
+	if err := s.reconcile(); err != nil {
+		s.log.Warn("mix after answer", "err", err)
+	}
 	s.armedAt.CompareAndSwap(0, max(s.eng.nanotime(), 1))
-	return s.origins[to].stamp(desc), nil
+	return pair[to].origin.stamp(desc), nil
 }
 
-// setRemote installs what leg i's peer described: destinations (re-opening
+// setRemote installs what leg l's peer described: destinations (re-opening
 // latching) and clock rates. Caller holds s.mu.
-func (s *Session) setRemote(i int, remote remoteMedia) {
-	s.remotes[i] = remote
-	s.legs[i].rtp.reset(remote.rtp)
-	s.legs[i].rtcp.reset(remote.rtcp)
-	// Both legs use the caller's payload type numbers (b2bua forwards the
-	// offer), so one table serves both directions; the leg that spoke last
-	// wins a conflict.
-	rates := s.remotes[1-i].rates
-	for pt, r := range remote.rates {
+func (s *Session) setRemote(l *leg, remote remoteMedia) {
+	l.remote = remote
+	l.rtp.reset(remote.rtp)
+	l.rtcp.reset(remote.rtcp)
+	s.updateRates(l)
+}
+
+// updateRates rebuilds the clock-rate table from the pair's SDP. Both legs
+// use the caller's payload type numbers (b2bua forwards the offer), so one
+// table serves both directions; last, the leg that spoke last, wins a
+// conflict. Caller holds s.mu.
+func (s *Session) updateRates(last *leg) {
+	pair := s.pair.Load()
+	other := pair[0]
+	if other == last {
+		other = pair[1]
+	}
+	rates := other.remote.rates
+	for pt, r := range last.remote.rates {
 		if r != 0 {
 			rates[pt] = r
 		}
@@ -142,21 +170,28 @@ func (s *Session) setRemote(i int, remote remoteMedia) {
 	s.rates.Store(&rates)
 }
 
-// Close stops the session: it closes the four sockets, waits for their
-// reader goroutines to return and gives the ports back to the engine, which
-// rests them before reuse. It is idempotent; concurrent callers all return
-// once the session is closed.
+// Close stops the session: it ends mixing, closes the sockets of every leg
+// (extra legs included), waits for their reader goroutines to return and
+// gives the ports back to the engine, which rests them before reuse. It is
+// idempotent; concurrent callers all return once the session is closed.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
 		s.mu.Lock()
 		s.closed = true
-		s.mu.Unlock()
-		for i := range s.legs {
-			s.legs[i].rtp.conn.Close()
-			s.legs[i].rtcp.conn.Close()
+		s.stopMix()
+		legs := *s.all.Load()
+		for _, l := range legs {
+			l.closed = true
 		}
-		s.wg.Wait()
+		s.extras = nil
+		empty := []*leg{}
+		s.all.Store(&empty)
+		s.mu.Unlock()
+		for _, l := range legs {
+			s.shut(l)
+		}
+		s.shutting.Wait()
 		s.eng.retire(s)
 	})
 	return nil
@@ -164,19 +199,24 @@ func (s *Session) Close() error {
 
 // LegSnapshot describes one leg of a session.
 type LegSnapshot struct {
+	ID          int            // 0, 1, or a Leg's id (a promoted leg keeps its own)
 	LocalRTP    netip.AddrPort // earshot's RTP socket (RTCP is one port up)
 	RemoteRTP   netip.AddrPort // where RTP is sent; zero when unknown
 	RTPLatched  bool           // RemoteRTP was learnt from a received packet
 	RemoteRTCP  netip.AddrPort
 	RTCPLatched bool
-	Formats     []string // payload types the peer's last SDP listed
-	Out         OutState // the stream earshot sends on this leg
+	Formats     []string    // payload types the peer's last SDP listed
+	Codec       mixer.Codec // the negotiated G.711 variant; CodecInvalid if none
+	Mode        mixer.Mode  // an attached supervisor's mode; ModeNone otherwise
+	Out         OutState    // the stream earshot sends on this leg
 }
 
 // Snapshot is a point-in-time description of a session.
 type Snapshot struct {
 	CallID string
-	Legs   [2]LegSnapshot
+	Legs   [2]LegSnapshot // the caller and the callee (after Promote, the promoted leg)
+	Extra  []LegSnapshot  // legs from NewLeg, in creation order
+	Mixed  bool           // the session is on the mix path
 }
 
 // Snapshot describes the session now.
@@ -184,23 +224,40 @@ func (s *Session) Snapshot() Snapshot {
 	snap := Snapshot{CallID: s.callID}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := range s.legs {
-		l := &s.legs[i]
-		ls := LegSnapshot{
-			LocalRTP: netip.AddrPortFrom(s.eng.cfg.BindAddr, l.port),
-			Formats:  slices.Clone(s.remotes[i].formats),
-			Out:      l.out.state(),
-		}
-		if p := l.rtp.dest.Load(); p != nil {
-			ls.RemoteRTP, ls.RTPLatched = p.addr, p.latched
-		}
-		if p := l.rtcp.dest.Load(); p != nil {
-			ls.RemoteRTCP, ls.RTCPLatched = p.addr, p.latched
-		}
-		snap.Legs[i] = ls
+	pair := s.pair.Load()
+	for i, l := range pair {
+		snap.Legs[i] = s.legSnapshot(l)
 	}
+	for _, l := range s.extras {
+		snap.Extra = append(snap.Extra, s.legSnapshot(l))
+	}
+	snap.Mixed = s.mix != nil
 	return snap
 }
+
+// legSnapshot describes l. Caller holds s.mu.
+func (s *Session) legSnapshot(l *leg) LegSnapshot {
+	ls := LegSnapshot{
+		ID:       l.id,
+		LocalRTP: netip.AddrPortFrom(s.eng.cfg.BindAddr, l.port),
+		Formats:  slices.Clone(l.remote.formats),
+		Codec:    l.media.Load().codec,
+		Out:      l.out.state(),
+	}
+	if l.attached {
+		ls.Mode = l.mode
+	}
+	if p := l.rtp.dest.Load(); p != nil {
+		ls.RemoteRTP, ls.RTPLatched = p.addr, p.latched
+	}
+	if p := l.rtcp.dest.Load(); p != nil {
+		ls.RemoteRTCP, ls.RTCPLatched = p.addr, p.latched
+	}
+	return ls
+}
+
+// Mixed reports whether the session is on the mix path now.
+func (s *Session) Mixed() bool { return s.mixed.Load() }
 
 // newOrigin starts earshot's o= state for a leg. Session ids are random so
 // that two sessions (or two engines) never share one.

@@ -1,39 +1,60 @@
 package rtpengine
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/earshot/earshot/mixer"
+)
 
 // Stats is a snapshot of the engine's counters, cheap enough to read at
 // every metrics scrape. Packet and drop counters are totals since New,
 // including sessions that have since closed.
 type Stats struct {
 	SessionsActive int    // sessions created and not yet closed
-	PortsInUse     int    // UDP ports bound by sessions (4 per session)
-	RTPPackets     uint64 // RTP packets relayed
+	MixedSessions  int    // of those, sessions on the mix path now
+	PortsInUse     int    // UDP ports bound by sessions and their extra legs
+	RTPPackets     uint64 // RTP packets sent: relayed, mixer frames, forwarded telephone-events
 	RTCPPackets    uint64 // RTCP packets relayed
-	BytesRelayed   uint64 // UDP payload bytes of relayed RTP and RTCP
-	Dropped        Drops  // packets received and not relayed, by reason
+	BytesRelayed   uint64 // UDP payload bytes of the RTP and RTCP sent
+	MixerPackets   uint64 // received RTP audio packets handed to the mixer
+	MixerFrames    uint64 // of RTPPackets, frames the mixer produced
+	Dropped        Drops  // packets received and not sent or mixed, by reason
 	MediaTimeouts  uint64 // sessions whose onTimeout was called
+	// Mixer is the mixer pool's own snapshot: workers, tick lateness,
+	// jitter-buffer counters and delays.
+	Mixer mixer.Stats
 }
 
 // Drops counts dropped packets by reason.
 type Drops struct {
 	Source        uint64 // from an address other than the latched peer
 	Malformed     uint64 // not valid RTP/RTCP, or too large for the buffer
-	NoDestination uint64 // the other leg has no address to send to yet
-	WriteError    uint64 // sending to the other leg failed
+	NoDestination uint64 // the receiving leg has no address to send to yet
+	WriteError    uint64 // sending failed
+	// NotMixed counts RTP that has nowhere to go on the mix path: audio
+	// from a supervisor leg not attached, and payload types the mixer
+	// does not take (comfort noise, a codec other than the negotiated one).
+	NotMixed uint64
+	// MixerFull counts audio the mixer refused because its inbox was full.
+	MixerFull uint64
 }
 
 // counters are a session's live counters, written by its reader goroutines
-// with atomics only. Keeping them per session (not per engine) keeps the
-// readers of different calls off each other's cache lines; Stats adds them up.
+// and its mixer sink with atomics only. Keeping them per session (not per
+// engine) keeps the readers of different calls off each other's cache
+// lines; Stats adds them up.
 type counters struct {
 	rtpPackets    atomic.Uint64
 	rtcpPackets   atomic.Uint64
 	bytes         atomic.Uint64
+	mixerIn       atomic.Uint64
+	mixerOut      atomic.Uint64
 	dropSource    atomic.Uint64
 	dropMalformed atomic.Uint64
 	dropNoDest    atomic.Uint64
 	dropWrite     atomic.Uint64
+	dropNotMixed  atomic.Uint64
+	dropMixerFull atomic.Uint64
 }
 
 // addTo adds the counters to st.
@@ -41,8 +62,12 @@ func (c *counters) addTo(st *Stats) {
 	st.RTPPackets += c.rtpPackets.Load()
 	st.RTCPPackets += c.rtcpPackets.Load()
 	st.BytesRelayed += c.bytes.Load()
+	st.MixerPackets += c.mixerIn.Load()
+	st.MixerFrames += c.mixerOut.Load()
 	st.Dropped.Source += c.dropSource.Load()
 	st.Dropped.Malformed += c.dropMalformed.Load()
 	st.Dropped.NoDestination += c.dropNoDest.Load()
 	st.Dropped.WriteError += c.dropWrite.Load()
+	st.Dropped.NotMixed += c.dropNotMixed.Load()
+	st.Dropped.MixerFull += c.dropMixerFull.Load()
 }

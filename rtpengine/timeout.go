@@ -64,7 +64,10 @@ func (s *Session) expired(now, limit int64) bool {
 	if armed == 0 || s.timedOut.Load() || s.closing.Load() {
 		return false
 	}
-	last := max(armed, s.legs[0].lastRecv.Load(), s.legs[1].lastRecv.Load())
+	// Only the caller and the callee count: a supervisor's phone alone does
+	// not keep a dead call up.
+	pair := s.pair.Load()
+	last := max(armed, pair[0].lastRecv.Load(), pair[1].lastRecv.Load())
 	if now-last < limit {
 		return false
 	}

@@ -1,0 +1,142 @@
+package rtpengine
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/earshot/earshot/mixer"
+	"github.com/zaf/g711"
+)
+
+// Cue is a short audible signal earshot plays into what one leg hears,
+// mixed over that leg's audio.
+type Cue int
+
+// The cues. Their tones stay clear of the DTMF band's lower tones and are
+// short and soft (-12 dBFS, 5 ms ramps so they do not click).
+const (
+	// CueBeep is one 1900 Hz beep of 200 ms: someone barged in (played to
+	// the customer and the agent).
+	CueBeep Cue = iota + 1
+	// CueNotify is two 1900 Hz pips of 80 ms, 80 ms apart: monitoring
+	// started (played to the agent where tenant policy says so).
+	CueNotify
+	// CueError is a low 440 Hz tone of 300 ms: a refused mode switch
+	// (played to that supervisor).
+	CueError
+)
+
+// String names the cue for logs.
+func (c Cue) String() string {
+	switch c {
+	case CueBeep:
+		return "beep"
+	case CueNotify:
+		return "notify"
+	case CueError:
+		return "error"
+	}
+	return "invalid"
+}
+
+const (
+	cueAmplitude = 0.25 * 32767 // -12 dBFS
+	cueRamp      = 40           // samples (5 ms) of raised-cosine fade in and out
+)
+
+// cueTables holds the PCM of every cue, built once per engine and then only
+// read, by any number of mixer workers.
+type cueTables [CueError + 1][]int16
+
+func newCueTables() cueTables {
+	var t cueTables
+	t[CueBeep] = tone(nil, 1900, 1600)
+	t[CueNotify] = tone(append(tone(nil, 1900, 640), make([]int16, 640)...), 1900, 640)
+	t[CueError] = tone(nil, 440, 2400)
+	return t
+}
+
+// tone appends n samples of a sine at freq Hz with faded edges.
+func tone(dst []int16, freq float64, n int) []int16 {
+	for i := range n {
+		g := 1.0
+		if edge := min(i, n-1-i); edge < cueRamp {
+			g = 0.5 - 0.5*math.Cos(math.Pi*float64(edge)/cueRamp)
+		}
+		dst = append(dst, int16(cueAmplitude*g*math.Sin(2*math.Pi*freq*float64(i)/mixer.SampleRate)))
+	}
+	return dst
+}
+
+// cuePlayer is a leg's playback position in a cue. It belongs to the mixer
+// worker; requests arrive through the leg's cueReq (generation<<8 | Cue),
+// so a new request, even for the same cue, restarts it.
+type cuePlayer struct {
+	seen uint64
+	pcm  []int16
+	pos  int
+}
+
+// overlay mixes the next frame of the requested cue into payload, a G.711
+// frame in codec c. It allocates nothing and costs nothing when no cue plays.
+func (p *cuePlayer) overlay(t *cueTables, req uint64, payload []byte, c mixer.Codec) {
+	if req != p.seen {
+		p.seen, p.pcm, p.pos = req, t[Cue(req&0xff)], 0
+	}
+	if p.pos >= len(p.pcm) {
+		return
+	}
+	pcm := p.pcm[p.pos:]
+	n := min(len(pcm), len(payload))
+	p.pos += n
+	for i, b := range payload[:n] {
+		if c == mixer.CodecPCMA {
+			payload[i] = g711.EncodeAlawFrame(addSat(g711.DecodeAlawFrame(b), pcm[i]))
+		} else {
+			payload[i] = g711.EncodeUlawFrame(addSat(g711.DecodeUlawFrame(b), pcm[i]))
+		}
+	}
+}
+
+func addSat(a, b int16) int16 {
+	return int16(min(max(int32(a)+int32(b), -32768), 32767))
+}
+
+// Cue plays c into what leg leg (0, 1 or a Leg's id) hears, over its audio,
+// from the next mixer frame on. Only a mixed session can play cues: it
+// fails with ErrNotMixed on the relay path. A new cue replaces one still
+// playing on that leg.
+func (s *Session) Cue(leg int, c Cue) error {
+	if c < CueBeep || c > CueError {
+		return newError(ErrBadCue, c.String())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return newError(ErrClosed, "")
+	}
+	l := s.legByIndex(leg)
+	if l == nil {
+		return newError(ErrBadLeg, fmt.Sprint(leg))
+	}
+	if s.mix == nil {
+		return newError(ErrNotMixed, "")
+	}
+	gen := l.cueReq.Load()>>8 + 1
+	l.cueReq.Store(gen<<8 | uint64(c))
+	return nil
+}
+
+// legByIndex resolves 0 and 1 to the caller and callee legs and anything
+// else to the open extra leg with that id. Caller holds s.mu.
+func (s *Session) legByIndex(i int) *leg {
+	if i == 0 || i == 1 {
+		return s.pair.Load()[i]
+	}
+	for _, l := range s.extras {
+		if l.id == i {
+			return l
+		}
+	}
+	return nil
+}

@@ -1,0 +1,205 @@
+package rtpengine
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/earshot/earshot/mixer"
+)
+
+// primeFrames is how many mixer frames for the caller or callee leg are
+// thrown away while the relay still feeds that leg, when a session moves to
+// the mix: the jitter buffer's minimum depth in frames plus two, so that the
+// first mixed frame sent plays real audio rather than the silence of a
+// buffer still filling up.
+func primeFrames(j mixer.JitterConfig) int {
+	d := j.MinDepth
+	if d <= 0 {
+		d = mixer.DefaultMinDepth
+	}
+	return int((d+mixer.FrameDuration-1)/mixer.FrameDuration) + 2
+}
+
+// wantMix decides the media path: the mix while a supervisor is attached or
+// while the caller's and callee's codecs differ (after Promote), provided
+// both are G.711; the relay otherwise. Caller holds s.mu.
+func (s *Session) wantMix() bool {
+	pair := s.pair.Load()
+	m0, m1 := pair[0].media.Load(), pair[1].media.Load()
+	if !m0.codec.Valid() || !m1.codec.Valid() {
+		return false
+	}
+	if m0.codec != m1.codec || m0.audioPT != m1.audioPT {
+		return true
+	}
+	for _, l := range s.extras {
+		if l.attached {
+			return true
+		}
+	}
+	return false
+}
+
+// reconcile brings the mixer in line with the legs' state: it starts or
+// stops mixing and adds, removes, re-adds (new codec or role) or switches
+// the mode of mixer legs. Every change of a leg's SDP or supervision state
+// ends with it. Caller holds s.mu.
+func (s *Session) reconcile() error {
+	if s.closed || !s.wantMix() {
+		s.stopMix()
+		return nil
+	}
+	if s.mix == nil {
+		ms, err := s.eng.mixer.NewSession(mixer.SessionConfig{Sink: (*mixSink)(s), Jitter: s.eng.cfg.Jitter})
+		if err != nil {
+			return fmt.Errorf("rtpengine: start mixing: %w", err)
+		}
+		s.mix = ms
+		s.mixed.Store(true)
+		s.log.Info("media path: mix")
+	}
+	for _, l := range *s.all.Load() {
+		want, ok := s.mixConfig(l)
+		switch {
+		case l.inMix && (!ok || want.Codec != l.mixCfg.Codec || want.Role != l.mixCfg.Role):
+			s.removeFromMix(l)
+		case l.inMix && want.Mode != l.mixCfg.Mode:
+			if err := s.mix.SetMode(want.ID, want.Mode); err != nil {
+				return err
+			}
+			l.mixCfg.Mode = want.Mode
+		}
+		if ok && !l.inMix {
+			if err := s.addToMix(l, want); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mixConfig is the mixer leg l should be, and whether it should be in the
+// mix at all. Caller holds s.mu.
+func (s *Session) mixConfig(l *leg) (mixer.LegConfig, bool) {
+	cfg := mixer.LegConfig{ID: mixer.LegID(l.id), Codec: l.media.Load().codec}
+	pair := s.pair.Load()
+	switch {
+	case l == pair[0]:
+		cfg.Role = mixer.RoleCustomer
+	case l == pair[1]:
+		cfg.Role = mixer.RoleAgent
+	case l.attached:
+		cfg.Role, cfg.Mode = mixer.RoleSupervisor, l.mode
+	default:
+		return cfg, false
+	}
+	return cfg, cfg.Codec.Valid()
+}
+
+// addToMix adds l to the mixer and then lets its reader push. A caller or
+// callee leg whose stream the relay still feeds primes first (primeLeft);
+// the sink takes the stream over when that runs out. Caller holds s.mu.
+func (s *Session) addToMix(l *leg, cfg mixer.LegConfig) error {
+	// Written before AddLeg publishes the leg, so the worker sees it.
+	l.primeLeft = 0
+	if pair := s.pair.Load(); (l == pair[0] || l == pair[1]) && !l.out.mixing() {
+		l.primeLeft = s.eng.prime
+	}
+	ml, err := s.mix.AddLeg(cfg)
+	if err != nil {
+		return err
+	}
+	l.inMix, l.mixCfg = true, cfg
+	l.mixLeg.Store(ml)
+	return nil
+}
+
+// removeFromMix takes l out of the mixer. RemoveLeg waits out a tick in
+// progress, so when it returns no frame for l is being written. l's stream
+// stays with the mixer; the caller releases it if the relay is to take over
+// (stopMix) or re-adds the leg. Caller holds s.mu.
+func (s *Session) removeFromMix(l *leg) {
+	if !l.inMix {
+		return
+	}
+	l.mixLeg.Store(nil)
+	if err := s.mix.RemoveLeg(mixer.LegID(l.id)); err != nil {
+		s.log.Warn("remove mixer leg", "leg", l.id, "err", err)
+	}
+	l.inMix = false
+}
+
+// stopMix ends mixing: the mixer session closes (and with it every frame
+// write), then the caller's and callee's streams go back to the relay,
+// which re-bases them. Caller holds s.mu.
+func (s *Session) stopMix() {
+	if s.mix == nil {
+		return
+	}
+	s.mix.Close()
+	s.mix = nil
+	for _, l := range *s.all.Load() {
+		l.mixLeg.Store(nil)
+		l.inMix = false
+		l.out.release()
+	}
+	s.mixed.Store(false)
+	s.log.Info("media path: relay")
+}
+
+// mixSink is the mixer.Sink of a session: the session itself, seen through
+// a type whose only method is WriteFrame, so the method stays out of
+// Session's API.
+type mixSink Session
+
+// WriteFrame sends one mixed frame to the phone of leg id. It runs on the
+// mixer worker and must not block or allocate.
+func (k *mixSink) WriteFrame(id mixer.LegID, payload []byte) {
+	s := (*Session)(k)
+	for _, l := range *s.all.Load() {
+		if l.id == int(id) {
+			s.sendFrame(l, payload)
+			return
+		}
+	}
+}
+
+// sendFrame builds an RTP packet around a mixer frame in l's buffer with the
+// mixer's own input identity (an SSRC of its own, a sequence number and a
+// timestamp advancing by one frame per tick), maps it onto l's stream, adds
+// a cue if one is playing, and sends it. While l primes, the relay still
+// owns the stream and the frame is discarded.
+func (s *Session) sendFrame(l *leg, payload []byte) {
+	m := l.media.Load()
+	if !m.codec.Valid() || len(payload) > mixer.FrameSamples {
+		return
+	}
+	pkt := l.frame[:rtpFixedHeader+len(payload)]
+	pkt[0], pkt[1] = 0x80, byte(m.audioPT)
+	binary.BigEndian.PutUint16(pkt[2:], l.mixSeq)
+	binary.BigEndian.PutUint32(pkt[4:], l.mixTS)
+	binary.BigEndian.PutUint32(pkt[8:], ^l.out.ssrc) // any SSRC but the output's
+	copy(pkt[rtpFixedHeader:], payload)
+	l.mixSeq++
+	l.mixTS += uint32(len(payload))
+	claim := l.primeLeft <= 0
+	if !claim {
+		l.primeLeft--
+	}
+	now := s.eng.nanotime()
+	if !l.out.mix(pkt, now, s.rates.Load(), claim) {
+		return
+	}
+	l.cue.overlay(&s.eng.cues, l.cueReq.Load(), pkt[rtpFixedHeader:], m.codec)
+	dst := l.rtp.dest.Load()
+	if dst == nil || !dst.addr.IsValid() {
+		s.counters.dropNoDest.Add(1)
+		return
+	}
+	s.counters.mixerOut.Add(1)
+	s.countRelayed(&s.counters.rtpPackets, len(pkt))
+	if _, err := l.rtp.conn.WriteToUDPAddrPort(pkt, dst.addr); err != nil {
+		s.uncountRelayed(&s.counters.rtpPackets, len(pkt))
+		s.counters.mixerOut.Add(^uint64(0))
+	}
+}

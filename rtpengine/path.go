@@ -1,0 +1,198 @@
+package rtpengine
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+)
+
+// readRTP is the reader goroutine of a leg's RTP socket. It returns when
+// the socket is closed.
+func (s *Session) readRTP(in *leg) {
+	defer in.wg.Done()
+	buf := make([]byte, readBufSize)
+	for {
+		n, src, err := in.rtp.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		s.onRTP(in, buf[:n], src)
+	}
+}
+
+// onRTP is the per-packet path for RTP received on leg in. It must not
+// allocate. A packet from the customer or the agent is relayed to the other
+// of the two while the relay owns that leg's stream, handed to the mixer
+// while in's audio feeds it (both at once while the mixer primes), and a
+// telephone-event is inserted into the other's mixed stream. A supervisor
+// leg's audio only ever goes to the mixer and its telephone-events to
+// onDigit.
+func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
+	if len(pkt) >= readBufSize || !validRTP(pkt) {
+		s.counters.dropMalformed.Add(1)
+		return
+	}
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	ok, latched := in.rtp.accept(src)
+	if !ok {
+		s.counters.dropSource.Add(1)
+		return
+	}
+	if latched {
+		s.logLatch("rtp", in, src)
+	}
+	now := s.eng.nanotime()
+	in.lastRecv.Store(now)
+	pt := int(pkt[1] & 0x7f)
+	m := in.media.Load()
+	pair := s.pair.Load()
+	var out *leg
+	switch in {
+	case pair[0]:
+		out = pair[1]
+	case pair[1]:
+		out = pair[0]
+	default:
+		s.fromSupervisor(in, m, pkt, pt)
+		return
+	}
+	pushed := false
+	if ml := in.mixLeg.Load(); ml != nil && pt == m.audioPT {
+		pushed = s.push(in, pkt)
+	}
+	dst := out.rtp.dest.Load()
+	if dst == nil || !dst.addr.IsValid() {
+		if !pushed {
+			s.counters.dropNoDest.Add(1)
+		}
+		return
+	}
+	rates := s.rates.Load()
+	if !out.out.relay(pkt, now, rates) {
+		// The mixer sends on out. Only a telephone-event still goes
+		// through, inserted between the mixer's frames.
+		if pt != m.dtmfPT || !out.out.event(pkt, now, rates) {
+			if !pushed {
+				s.counters.dropNotMixed.Add(1)
+			}
+			return
+		}
+	}
+	s.countRelayed(&s.counters.rtpPackets, len(pkt))
+	if _, err := out.rtp.conn.WriteToUDPAddrPort(pkt, dst.addr); err != nil {
+		s.uncountRelayed(&s.counters.rtpPackets, len(pkt))
+	}
+}
+
+// fromSupervisor handles RTP from a leg added by NewLeg: a telephone-event
+// is reported, audio goes to the mixer if the leg is attached, anything
+// else is dropped.
+func (s *Session) fromSupervisor(in *leg, m *legMedia, pkt []byte, pt int) {
+	switch {
+	case pt == m.dtmfPT:
+		in.digits.receive(pkt, in.onDigit)
+	case pt == m.audioPT && in.mixLeg.Load() != nil:
+		s.push(in, pkt)
+	default:
+		s.counters.dropNotMixed.Add(1)
+	}
+}
+
+// push hands an audio packet to the leg's mixer leg. The mixer copies the
+// payload, so the read buffer is free again when push returns.
+func (s *Session) push(in *leg, pkt []byte) bool {
+	ml := in.mixLeg.Load()
+	if ml == nil {
+		return false
+	}
+	h := readRTP(pkt)
+	if !ml.Push(rtpPayload(pkt), h.seq, h.ts, h.ssrc, pkt[1]&0x80 != 0, time.Now()) {
+		s.counters.dropMixerFull.Add(1)
+		return false
+	}
+	s.counters.mixerIn.Add(1)
+	return true
+}
+
+// readRTCP is the reader goroutine of a leg's RTCP socket.
+func (s *Session) readRTCP(in *leg) {
+	defer in.wg.Done()
+	buf := make([]byte, readBufSize)
+	for {
+		n, src, err := in.rtcp.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		s.onRTCP(in, buf[:n], src)
+	}
+}
+
+// onRTCP relays one compound RTCP packet between the customer and the agent,
+// translating SSRCs, timestamps and report blocks (see rtcpXlate). RTCP
+// from a supervisor leg latches and is dropped: earshot does not report on
+// the streams it mixes.
+func (s *Session) onRTCP(in *leg, pkt []byte, src netip.AddrPort) {
+	if len(pkt) >= readBufSize || !rewriteRTCP(pkt, nil) {
+		s.counters.dropMalformed.Add(1)
+		return
+	}
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	ok, latched := in.rtcp.accept(src)
+	if !ok {
+		s.counters.dropSource.Add(1)
+		return
+	}
+	if latched {
+		s.logLatch("rtcp", in, src)
+	}
+	in.lastRecv.Store(s.eng.nanotime())
+	pair := s.pair.Load()
+	var out *leg
+	switch in {
+	case pair[0]:
+		out = pair[1]
+	case pair[1]:
+		out = pair[0]
+	default:
+		return
+	}
+	dst := out.rtcp.dest.Load()
+	if dst == nil || !dst.addr.IsValid() {
+		s.counters.dropNoDest.Add(1)
+		return
+	}
+	x := rtcpXlate{fwd: out.out.view(), rev: in.out.view()}
+	rewriteRTCP(pkt, &x)
+	s.countRelayed(&s.counters.rtcpPackets, len(pkt))
+	if _, err := out.rtcp.conn.WriteToUDPAddrPort(pkt, dst.addr); err != nil {
+		s.uncountRelayed(&s.counters.rtcpPackets, len(pkt))
+	}
+}
+
+// countRelayed counts a packet as sent before it is written, so that
+// whoever receives it (a test, a monitoring probe) already sees it counted.
+func (s *Session) countRelayed(packets *atomic.Uint64, n int) {
+	packets.Add(1)
+	s.counters.bytes.Add(uint64(n))
+}
+
+// uncountRelayed moves a packet whose write failed from sent to dropped.
+func (s *Session) uncountRelayed(packets *atomic.Uint64, n int) {
+	packets.Add(^uint64(0))
+	s.counters.bytes.Add(^uint64(n - 1))
+	s.counters.dropWrite.Add(1)
+}
+
+// logLatch notes a latch at Debug level. It runs once per SDP and socket,
+// never per packet.
+func (s *Session) logLatch(kind string, l *leg, src netip.AddrPort) {
+	s.log.Debug("latched peer", "socket", kind, "leg", l.id, "local_port", l.port, "peer", src.String())
+}

@@ -1,0 +1,150 @@
+package rtpengine
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/earshot/earshot/mixer"
+	"github.com/pion/sdp/v3"
+)
+
+// The formats earshot offers a supervisor's phone (click-to-monitor): both
+// G.711 variants by their static numbers and telephone-event at the number
+// most phones use.
+const (
+	offerDTMFPT   = 101
+	offerDTMFFmtp = "0-16"
+)
+
+// pickMedia reads the codecs of an anchored m-line restricted to formats:
+// the G.711 variant (static number, or a dynamic one whose rtpmap names it
+// at 8000 Hz) and telephone-event/8000. With preferPCMU the µ-law format
+// wins wherever it is listed, otherwise the first G.711 format in the
+// list's order (an answer's order is the answerer's preference).
+func pickMedia(md *sdp.MediaDescription, formats []string, preferPCMU bool) legMedia {
+	names := make(map[string]string) // payload type → "name/rate", lower case
+	for _, a := range md.Attributes {
+		if a.Key == "rtpmap" {
+			pt, rest, _ := strings.Cut(a.Value, " ")
+			names[pt] = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(rest)), "/1")
+		}
+	}
+	m := noMedia
+	for _, f := range formats {
+		pt, err := strconv.Atoi(f)
+		if err != nil || pt < 0 || pt > 127 {
+			continue
+		}
+		var c mixer.Codec
+		switch name := names[f]; {
+		case name == "pcmu/8000" || (name == "" && pt == 0):
+			c = mixer.CodecPCMU
+		case name == "pcma/8000" || (name == "" && pt == 8):
+			c = mixer.CodecPCMA
+		case name == "telephone-event/8000":
+			if m.dtmfPT < 0 {
+				m.dtmfPT = pt
+			}
+			continue
+		default:
+			continue
+		}
+		if !m.codec.Valid() || (preferPCMU && c == mixer.CodecPCMU && m.codec != mixer.CodecPCMU) {
+			m.codec, m.audioPT = c, pt
+		}
+	}
+	return m
+}
+
+// answerLeg answers an offer from a supervisor's phone: earshot's address
+// and port p on the first plain-RTP audio m-line with one G.711 format
+// (PCMU preferred) and telephone-event if offered, under the peer's payload
+// type numbers; every other m-line rejected. The o= line is left to the
+// caller.
+func answerLeg(offer []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia, error) {
+	desc, err := parseSDP(offer)
+	if err != nil {
+		return nil, remoteMedia{}, err
+	}
+	index, secure := -1, false
+	for i, md := range desc.MediaDescriptions {
+		if md.MediaName.Media != "audio" || md.MediaName.Port.Value == 0 || len(md.MediaName.Formats) == 0 {
+			continue
+		}
+		if plainRTP(md.MediaName.Protos) {
+			index = i
+			break
+		}
+		secure = true
+	}
+	switch {
+	case index < 0 && secure:
+		return nil, remoteMedia{}, newError(ErrSRTPOnly, "")
+	case index < 0:
+		return nil, remoteMedia{}, newError(ErrNoAudio, "")
+	}
+	md := desc.MediaDescriptions[index]
+	m := pickMedia(md, md.MediaName.Formats, true)
+	if !m.codec.Valid() {
+		return nil, remoteMedia{}, newError(ErrNoCommonCodec, "neither PCMU nor PCMA offered")
+	}
+	remote, err := readRemote(desc, md, p.addr)
+	if err != nil {
+		return nil, remoteMedia{}, err
+	}
+	remote.formats = []string{strconv.Itoa(m.audioPT)}
+	if m.dtmfPT >= 0 {
+		remote.formats = append(remote.formats, strconv.Itoa(m.dtmfPT))
+	}
+	remote.media = m
+	// buildSDP keeps the offer's rtpmap and fmtp lines of the chosen
+	// formats, its ptime and its direction mirrored below.
+	out := buildSDP(desc, index, remote.formats, remote.rtp.IsValid(), p)
+	omd := out.MediaDescriptions[index]
+	omd.Attributes = slices.DeleteFunc(omd.Attributes, func(a sdp.Attribute) bool {
+		return direction([]sdp.Attribute{a}) != ""
+	})
+	dir := direction(md.Attributes)
+	if dir == "" {
+		dir = direction(desc.Attributes)
+	}
+	if !remote.rtp.IsValid() {
+		dir = holdDirection(dir)
+	}
+	omd.Attributes = append(omd.Attributes, sdp.NewPropertyAttribute(answerDirection(dir)))
+	return out, remote, nil
+}
+
+// answerDirection is the direction answering an offered one (RFC 3264 §6.1).
+func answerDirection(offered string) string {
+	switch offered {
+	case "sendonly":
+		return "recvonly"
+	case "recvonly":
+		return "sendonly"
+	case "inactive":
+		return "inactive"
+	default:
+		return "sendrecv"
+	}
+}
+
+// legOffer is earshot's offer to a supervisor's phone and its plan.
+func legOffer(p sdpParams) (*sdp.SessionDescription, offerPlan) {
+	dtmf := strconv.Itoa(offerDTMFPT)
+	formats := []string{"0", "8", dtmf}
+	in := &sdp.SessionDescription{MediaDescriptions: []*sdp.MediaDescription{{
+		MediaName: sdp.MediaName{Media: "audio", Protos: []string{"RTP", "AVP"}, Formats: formats},
+		Attributes: []sdp.Attribute{
+			{Key: "rtpmap", Value: "0 PCMU/8000"},
+			{Key: "rtpmap", Value: "8 PCMA/8000"},
+			{Key: "rtpmap", Value: dtmf + " telephone-event/8000"},
+			{Key: "fmtp", Value: dtmf + " " + offerDTMFFmtp},
+			{Key: "ptime", Value: "20"},
+			{Key: "sendrecv"},
+		},
+	}}}
+	out := buildSDP(in, 0, formats, true, p)
+	return out, offerPlan{count: 1, index: 0, formats: formats}
+}
