@@ -18,8 +18,8 @@ type callBatch struct {
 	transport  string // sipp -t: u1 (UDP) or t1 (TCP)
 }
 
-// runCallBatch registers the agents at one sipp UAS on 127.0.0.3 that echoes
-// RTP, runs the customer UAC from the trunk address 127.0.0.2, and checks
+// runCallBatch has sipp register the agents from 127.0.0.3, starts one sipp
+// UAS on that address that echoes RTP, runs the customer UAC from the trunk address 127.0.0.2, and checks
 // that every call succeeded on both sides and that RTP crossed earshot in
 // both directions.
 func runCallBatch(t *testing.T, e *earshot, b callBatch) {
@@ -28,9 +28,7 @@ func runCallBatch(t *testing.T, e *earshot, b callBatch) {
 	writePCMUPcap(t, filepath.Join(dir, "audio.pcap"), b.packets)
 	uasPort := freePort(t, "127.0.0.3")
 	uasAddr := addr("127.0.0.3", uasPort)
-	for _, ext := range b.agents {
-		register(t, e.SIP, uasAddr, ext, "demo")
-	}
+	registerAgents(t, e, "127.0.0.3", uasPort, b.agents, "demo")
 	relayedBefore := e.metric(t, "earshot_rtp_packets_relayed_total")
 
 	uas := startSipp(t, "uas", dir, "-sf", scenario(t, "agent_uas.xml"),

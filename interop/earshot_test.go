@@ -261,3 +261,22 @@ func tail(s string, n int) string {
 	}
 	return s[len(s)-n:]
 }
+
+// waitMetric polls /metrics until name reaches want or timeout passes;
+// the scrape is the observation, the tick only paces it.
+func waitMetric(t *testing.T, e *earshot, name string, want float64, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		got := e.metric(t, name)
+		if got >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %v after %v, want %v", name, got, timeout, want)
+		}
+		<-tick.C
+	}
+}

@@ -13,12 +13,13 @@ import (
 // register makes ext's contact laddr (UDP) known to earshot, answering the
 // digest challenge with MD5.
 //
-// The peers cannot do this themselves: earshot challenges with SHA-256
-// first and MD5 second (RFC 8760 order), and both sipp 3.6 and baresip 1.0
-// give up on the first challenge instead of using the one they support. So
-// the test registers on the phone's behalf from the phone's own address —
-// earshot sends calls to the address a REGISTER came from — and then
-// starts the phone on that address.
+// baresip cannot do this itself: earshot's 401 offers MD5 and SHA-256
+// (RFC 8760), and baresip 1.0 fails the REGISTER with ENOSYS when any
+// challenge it is given names an algorithm other than MD5 instead of using
+// the one it supports. So the test registers on the phone's behalf from
+// the phone's own address — earshot sends calls to the address a REGISTER
+// came from — and then starts the phone on that address. sipp reads the
+// first challenge only, which is MD5, and registers itself (registerAgents).
 func register(t *testing.T, server, laddr, ext, password string) {
 	t.Helper()
 	la, err := net.ResolveUDPAddr("udp", laddr)
