@@ -1,0 +1,85 @@
+package control
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/earshot/earshot/b2bua"
+	"github.com/earshot/earshot/config"
+)
+
+// Switchboard is what the control plane drives: the live call table and the
+// supervision commands. b2bua.Server satisfies it; tests use a fake.
+type Switchboard interface {
+	Calls() []b2bua.CallSnapshot // live calls (all tenants)
+	Call(id string) (b2bua.CallSnapshot, bool)
+	Supervise(tenant, supervisor, callID string, mode b2bua.Mode) (b2bua.SupervisionSnapshot, error) // rings the supervisor's phone; returns state ringing
+	SetSupervisionMode(tenant, supervisor, supervisionID string, mode b2bua.Mode) (b2bua.SupervisionSnapshot, error)
+	EndSupervision(tenant, supervisor, supervisionID string) error
+	Supervision(id string) (b2bua.SupervisionSnapshot, bool)
+}
+
+// Config is what New needs. The zero value of an optional field means its
+// default.
+type Config struct {
+	// Config supplies tenants, users (tokens, roles), groups (supervisors,
+	// SLA thresholds) and retention. Required; New copies what it needs
+	// and keeps no reference.
+	Config *config.Config
+	// DataDir holds the database file earshot.db. Required.
+	DataDir string
+	// Switchboard is the live call table. Required.
+	Switchboard Switchboard
+	// Logger receives the service's logs. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+	// BatchWrites commits API writes through bbolt's Batch: concurrent
+	// writes share one fsync at the cost of up to 10 ms added latency.
+	// Every write is still committed before its response. Default: off.
+	BatchWrites bool
+	// OpenTimeout bounds the wait for the database file lock, so a second
+	// process on the same data directory fails instead of hanging.
+	// Default: 2s.
+	OpenTimeout time.Duration
+	// EventQueue is the capacity of the queue between the b2bua observer
+	// callbacks and the worker that records them. Default: 4096.
+	EventQueue int
+	// SSEBuffer is the per-subscriber event buffer; a subscriber that
+	// falls this far behind is disconnected. Default: 256.
+	SSEBuffer int
+}
+
+// Limits of the HTTP side.
+const (
+	// MaxBodyBytes is the largest request body accepted; past it: 413.
+	MaxBodyBytes = 64 << 10
+	// MaxNoteLength and MaxReasonLength bound free text, in characters.
+	MaxNoteLength   = 2000
+	MaxReasonLength = 500
+	// sseKeepAlive is the interval of comment lines on an idle stream,
+	// so proxies and clients see a live connection.
+	sseKeepAlive = 15 * time.Second
+)
+
+// ConfigureServer sets the timeouts and header limit the API needs on the
+// *http.Server that serves Handler, leaving fields already set alone. The
+// event stream lifts the write deadline for its own connection only.
+func ConfigureServer(s *http.Server) {
+	if s.ReadHeaderTimeout == 0 {
+		s.ReadHeaderTimeout = 10 * time.Second
+	}
+	if s.ReadTimeout == 0 {
+		s.ReadTimeout = 30 * time.Second
+	}
+	if s.WriteTimeout == 0 {
+		s.WriteTimeout = 30 * time.Second
+	}
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = 120 * time.Second
+	}
+	if s.MaxHeaderBytes == 0 {
+		s.MaxHeaderBytes = 64 << 10
+	}
+}

@@ -1,0 +1,131 @@
+package control
+
+import (
+	"encoding/json"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/earshot/earshot/b2bua"
+	bolt "go.etcd.io/bbolt"
+)
+
+// historyWindow is how far back the statistics look; loadSlack covers
+// calls that started before the window but were answered or missed in it.
+const (
+	historyWindow = time.Hour
+	loadSlack     = time.Hour
+)
+
+// outcome is how one queued call went: answered after wait, or missed
+// (given up or not answered) after wait. Only calls offered to a group
+// count: they are the calls the statistics and SLA are about.
+type outcome struct {
+	at       time.Time
+	tenant   string
+	group    string
+	answered bool
+	wait     time.Duration
+}
+
+// history keeps the last hour's outcomes in memory, in time order. It is
+// fed by the worker after each commit and read by the stats handler.
+type history struct {
+	dir *directory
+
+	mu       sync.Mutex // guards outcomes
+	outcomes []outcome
+}
+
+func newHistory(dir *directory) *history { return &history{dir: dir} }
+
+// outcomeOf returns a call's outcome when its event decides one.
+func outcomeOf(c *b2bua.CallSnapshot) (outcome, bool) {
+	if c.Group == "" || c.Direction == b2bua.Outbound {
+		return outcome{}, false
+	}
+	o := outcome{tenant: c.Tenant, group: c.Group}
+	switch {
+	case !c.AnsweredAt.IsZero():
+		o.at, o.answered, o.wait = c.AnsweredAt, true, c.AnsweredAt.Sub(c.StartedAt)
+	case c.State == b2bua.StateEnded:
+		o.at, o.wait = c.EndedAt, c.EndedAt.Sub(c.StartedAt)
+	default:
+		return outcome{}, false
+	}
+	return o, true
+}
+
+// add records the outcome an answered or ended call decides. An ended call
+// that was answered adds nothing: its answer already counted.
+func (h *history) add(ev *b2bua.CallEvent) {
+	c := &ev.Call
+	if ev.Type == b2bua.CallEnded && !c.AnsweredAt.IsZero() {
+		return
+	}
+	if ev.Type != b2bua.CallAnswered && ev.Type != b2bua.CallEnded {
+		return
+	}
+	if o, ok := outcomeOf(c); ok {
+		h.insert(o, ev.Time)
+	}
+}
+
+func (h *history) insert(o outcome, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(h.outcomes, o.at, func(e outcome, t time.Time) int { return e.at.Compare(t) })
+	h.outcomes = slices.Insert(h.outcomes, i, o)
+	// Drop what has left the window so memory follows the call rate.
+	cut := now.Add(-historyWindow)
+	j := 0
+	for j < len(h.outcomes) && h.outcomes[j].at.Before(cut) {
+		j++
+	}
+	h.outcomes = slices.Delete(h.outcomes, 0, j)
+}
+
+// load fills the window from the calls persisted by earlier runs.
+func (h *history) load(db *bolt.DB, now time.Time) error {
+	from := timeKey(now.Add(-historyWindow-loadSlack), nil)
+	return db.View(func(tx *bolt.Tx) error {
+		top := tx.Bucket(bucketCalls)
+		return top.ForEachBucket(func(name []byte) error {
+			c := top.Bucket(name).Cursor()
+			for k, v := c.Seek(from); k != nil; k, v = c.Next() {
+				var cs b2bua.CallSnapshot
+				if err := json.Unmarshal(v, &cs); err != nil {
+					return err
+				}
+				if o, ok := outcomeOf(&cs); ok {
+					h.insert(o, now)
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// window returns a copy of the outcomes of tenant (and group, if set) at
+// or after since.
+func (h *history) window(tenant, group string, since time.Time) []outcome {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []outcome
+	for _, o := range h.outcomes {
+		if o.tenant == tenant && (group == "" || o.group == group) && !o.at.Before(since) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// putCall persists a call's snapshot under its start time; the answer and
+// the end of a call overwrite the same key.
+func putCall(tx *bolt.Tx, c *b2bua.CallSnapshot) error {
+	b, err := tenantBucket(tx, bucketCalls, c.Tenant, true)
+	if err != nil {
+		return err
+	}
+	return putJSON(b, timeKey(c.StartedAt, []byte(c.ID)), c)
+}

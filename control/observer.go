@@ -1,0 +1,226 @@
+package control
+
+import (
+	"github.com/earshot/earshot/b2bua"
+	bolt "go.etcd.io/bbolt"
+)
+
+// observed is one b2bua callback waiting for the worker, or a barrier (done
+// set) that the worker closes once everything queued before it is recorded.
+type observed struct {
+	call *b2bua.CallEvent
+	sup  *b2bua.SupervisionEvent
+	done chan struct{}
+}
+
+// maxBatch bounds how many queued events share one transaction.
+const maxBatch = 256
+
+// CallEvent implements b2bua.Observer. It only queues the event: the
+// worker records it off the caller's goroutine. A full queue drops the
+// event and counts it.
+func (s *Service) CallEvent(ev b2bua.CallEvent) { s.enqueue(observed{call: &ev}) }
+
+// SupervisionEvent implements b2bua.Observer, like CallEvent.
+func (s *Service) SupervisionEvent(ev b2bua.SupervisionEvent) { s.enqueue(observed{sup: &ev}) }
+
+func (s *Service) enqueue(o observed) {
+	select {
+	case s.events <- o:
+	default:
+		// Logged at powers of two so a flood cannot flood the log.
+		if n := s.metrics.dropped.Add(1); n&(n-1) == 0 {
+			s.log.Warn("event queue full; b2bua events dropped", "dropped", n)
+		}
+	}
+}
+
+// flush waits until every event queued before it has been recorded, or
+// the service is closed. Tests use it instead of sleeping.
+func (s *Service) flush() {
+	done := make(chan struct{})
+	select {
+	case s.events <- observed{done: done}:
+	case <-s.stop:
+		return
+	}
+	select {
+	case <-done:
+	case <-s.stop:
+	}
+}
+
+// worker records queued events in batches, one transaction per batch. On
+// Close it records what is already queued, then exits.
+func (s *Service) worker() {
+	defer s.wg.Done()
+	batch := make([]observed, 0, maxBatch)
+	for {
+		select {
+		case o := <-s.events:
+			batch = append(batch[:0], o)
+		fill:
+			for len(batch) < maxBatch {
+				select {
+				case o := <-s.events:
+					batch = append(batch, o)
+				default:
+					break fill
+				}
+			}
+			s.record(batch)
+		case <-s.stop:
+			for {
+				select {
+				case o := <-s.events:
+					s.record([]observed{o})
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// record writes a batch and then, once committed, updates memory and the
+// event stream.
+func (s *Service) record(batch []observed) {
+	var out effects
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		out = effects{}
+		for _, o := range batch {
+			var err error
+			switch {
+			case o.call != nil:
+				err = s.recordCall(tx, o.call, &out)
+			case o.sup != nil:
+				err = s.recordSupervision(tx, o.sup, &out)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Error("recording events failed", "events", len(batch), "err", err)
+	} else {
+		s.apply(&out)
+	}
+	for _, o := range batch {
+		switch {
+		case o.done != nil:
+			close(o.done)
+		case o.call != nil:
+			s.history.add(o.call)
+			s.hub.publish(audience{tenant: o.call.Call.Tenant, supervisors: true},
+				Event{Type: string(o.call.Type), Time: o.call.Time.UTC(), Data: o.call.Call})
+		case o.sup != nil:
+			sp := o.sup.Supervision
+			s.hub.publish(audience{tenant: sp.Tenant, supervisors: true},
+				Event{Type: string(o.sup.Type), Time: o.sup.Time.UTC(), Data: supervisionEventView(o.sup)})
+		}
+	}
+}
+
+// effects are what a committed transaction changed, applied to memory,
+// metrics and the event stream only after the commit.
+type effects struct {
+	audit  int
+	helps  []*HelpRequest // changed help requests, in order
+	events []helpEvent
+}
+
+type helpEvent struct {
+	typ string
+	h   *HelpRequest
+}
+
+func (s *Service) apply(e *effects) {
+	s.metrics.audit.Add(uint64(e.audit))
+	for _, h := range e.helps {
+		s.setActive(h)
+		s.metrics.helpTransition(h.Status)
+	}
+	for _, ev := range e.events {
+		s.publishHelp(ev.typ, ev.h)
+	}
+}
+
+func (s *Service) recordCall(tx *bolt.Tx, ev *b2bua.CallEvent, out *effects) error {
+	c := ev.Call
+	if ev.Type != b2bua.CallAnswered && ev.Type != b2bua.CallEnded {
+		return nil
+	}
+	if err := putCall(tx, &c); err != nil {
+		return err
+	}
+	if ev.Type != b2bua.CallEnded {
+		return nil
+	}
+	id, err := activeHelpOf(tx, c.Tenant, c.ID)
+	if err != nil || id == "" {
+		return err
+	}
+	h, err := getHelp(tx, c.Tenant, id)
+	if err != nil || h == nil || !h.Status.active() {
+		return err
+	}
+	h.end(HelpClosed, systemActor, CloseCallEnded, ev.Time.UTC())
+	if err := putHelp(tx, h); err != nil {
+		return err
+	}
+	if err := appendAudit(tx, &AuditRecord{Time: ev.Time, Tenant: h.Tenant, Actor: systemActor, Role: systemActor,
+		Action: ActionHelpClosed, CallID: h.CallID, HelpRequestID: h.ID, Result: ResultOK, Detail: CloseCallEnded}); err != nil {
+		return err
+	}
+	out.audit++
+	out.helps = append(out.helps, h)
+	out.events = append(out.events, helpEvent{EventHelpClosed, h})
+	return nil
+}
+
+func (s *Service) recordSupervision(tx *bolt.Tx, ev *b2bua.SupervisionEvent, out *effects) error {
+	sp := ev.Supervision
+	rec := AuditRecord{Time: ev.Time, Tenant: sp.Tenant, Actor: sp.Supervisor, Role: s.dir.role(sp.Tenant, sp.Supervisor),
+		CallID: sp.CallID, SupervisionID: sp.ID, Mode: string(sp.Mode), Via: sp.Via, Result: ResultOK}
+	switch ev.Type {
+	case b2bua.SupervisionStarted:
+		rec.Action = ActionSupervisionStarted
+	case b2bua.SupervisionModeChanged:
+		rec.Action = ActionSupervisionSwitched
+		rec.Detail = "from " + string(ev.Previous)
+	case b2bua.SupervisionRefused:
+		rec.Action, rec.Result, rec.Mode, rec.Detail = ActionSupervisionRefused, ResultRefused, string(ev.Requested), ev.Reason
+	case b2bua.SupervisionEnded:
+		rec.Action, rec.Detail = ActionSupervisionEnded, sp.EndReason
+	default:
+		return nil
+	}
+	if err := appendAudit(tx, &rec); err != nil {
+		return err
+	}
+	out.audit++
+	if sp.Mode == b2bua.ModeIntercept && (ev.Type == b2bua.SupervisionStarted || ev.Type == b2bua.SupervisionModeChanged) {
+		ic := rec
+		ic.Action, ic.Detail = ActionIntercept, "agent "+sp.Agent+" released"
+		if err := appendAudit(tx, &ic); err != nil {
+			return err
+		}
+		out.audit++
+	}
+	if done := s.sups.observe(ev); done != nil {
+		return putSupervision(tx, done)
+	}
+	return nil
+}
+
+// supervisionEventView is the stream's form of a supervision event.
+func supervisionEventView(ev *b2bua.SupervisionEvent) any {
+	return struct {
+		Supervision b2bua.SupervisionSnapshot `json:"supervision"`
+		Previous    b2bua.Mode                `json:"previous,omitempty"`
+		Requested   b2bua.Mode                `json:"requested,omitempty"`
+		Reason      string                    `json:"reason,omitempty"`
+	}{ev.Supervision, ev.Previous, ev.Requested, ev.Reason}
+}
