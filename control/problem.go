@@ -156,6 +156,9 @@ func jsonError(err error) error {
 	// encoding/json reports an unknown field only as text.
 	if s, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name = strings.Trim(s, `"`)
+		if name == "" {
+			return errField("body", "unknown field with an empty name")
+		}
 		return errField(name, "unknown field")
 	}
 	return errField("body", "malformed JSON")
