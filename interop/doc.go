@@ -8,6 +8,13 @@
 // the test that started it and is stopped and waited for in t.Cleanup, so a
 // failing test leaves nothing running.
 //
+// Registration: sipp agents register themselves before they answer calls
+// (testdata/agent_register.xml answers earshot's MD5 digest challenge, then
+// the answering sipp starts on the same address). baresip 1.0 cannot: it
+// fails a REGISTER whose 401 offers any algorithm besides MD5, and earshot
+// offers SHA-256 too, so the baresip test registers baresip's address on
+// its behalf.
+//
 // Addresses: earshot listens on 127.0.0.1, the carrier trunk is 127.0.0.2
 // (as in the demo config), agents use 127.0.0.3 and up. The peers are not
 // optional: when sipp or baresip is missing the tests fail and say that
