@@ -3,6 +3,9 @@ package rtpengine
 import (
 	"encoding/binary"
 	"testing"
+	"time"
+
+	"github.com/earshot/earshot/mixer"
 )
 
 // BenchmarkRelayRewrite measures the per-packet work of the relay without
@@ -64,5 +67,165 @@ func BenchmarkRelayLoopback(b *testing.B) {
 	for b.Loop() {
 		seq++
 		roundTrip(seq)
+	}
+}
+
+// mixedSession is a call with one PCMU supervisor attached in listen mode
+// and the hand-over from the relay done, for the mix-path benchmarks.
+func mixedSession(b testing.TB) (*Session, *phone, *leg) {
+	e := testEngine(b, nil, nil)
+	a, bb, sup := newPhone(b), newPhone(b), newPhone(b)
+	s, err := e.NewSession("bench-mix", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Offer(0, a.sdp("")); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Answer(1, bb.sdp("")); err != nil {
+		b.Fatal(err)
+	}
+	l, err := s.NewLeg(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := l.AnswerOffer(sup.sdp("")); err != nil {
+		b.Fatal(err)
+	}
+	if err := l.Attach(mixer.ModeListen); err != nil {
+		b.Fatal(err)
+	}
+	// The sink takes the agent's stream over once the mixer has primed
+	// (a few frames); until then the relay still sends to it.
+	deadline := time.Now().Add(5 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !s.pair.Load()[1].out.mixing() {
+		if time.Now().After(deadline) {
+			b.Fatal("the mixer never took the agent's stream over")
+		}
+		<-tick.C
+	}
+	return s, a, s.pair.Load()[0]
+}
+
+// BenchmarkMixPush is the reader's per-packet work on the mix path without
+// the socket read: validation, latching, the hand-off to the mixer's inbox,
+// and the refused relay. The mixer drains the inbox only every 20 ms, so
+// most pushes here find it full and are counted as dropped; the copy into a
+// free slot is measured by BenchmarkMixPushDrained.
+func BenchmarkMixPush(b *testing.B) {
+	s, a, cust := mixedSession(b)
+	pkt := rtpPacket(b, 0, 1, 160, 5, make([]byte, 160))
+	src := addrOf(a.rtp)
+	b.ReportAllocs()
+	var seq uint16
+	for b.Loop() {
+		seq++
+		binary.BigEndian.PutUint16(pkt[2:], seq)
+		s.onRTP(cust, pkt, src)
+	}
+}
+
+// BenchmarkMixPushDrained measures mixer.Leg.Push into an empty inbox (a
+// standalone mixer session ticked every 16 packets, outside the timer).
+func BenchmarkMixPushDrained(b *testing.B) {
+	ms, err := mixer.NewSession(mixer.SessionConfig{Sink: discardSink{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ml, err := ms.AddLeg(mixer.LegConfig{ID: 0, Role: mixer.RoleCustomer, Codec: mixer.CodecPCMU})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pkt := rtpPacket(b, 0, 1, 160, 5, make([]byte, 160))
+	now := time.Now()
+	b.ReportAllocs()
+	var seq uint16
+	for b.Loop() {
+		seq++
+		if seq%16 == 0 {
+			b.StopTimer()
+			ms.Tick(now)
+			b.StartTimer()
+		}
+		h := readRTP(pkt)
+		if !ml.Push(rtpPayload(pkt), seq, h.ts, h.ssrc, false, now) {
+			b.Fatal("inbox full")
+		}
+	}
+}
+
+type discardSink struct{}
+
+func (discardSink) WriteFrame(mixer.LegID, []byte) {}
+
+// BenchmarkSinkWrite is the mixer sink's per-frame work for one leg: build
+// the RTP header, map it onto the leg's stream and send it over loopback.
+func BenchmarkSinkWrite(b *testing.B) {
+	s, _, cust := mixedSession(b)
+	s.eng.mixer.Close() // the benchmark plays the worker, which owns the frame buffers
+	payload := make([]byte, 160)
+	cust.primeLeft = 0
+	b.ReportAllocs()
+	for b.Loop() {
+		s.sendFrame(cust, payload)
+	}
+}
+
+// BenchmarkSinkWriteCue is BenchmarkSinkWrite with a cue overlaid on every
+// frame (the cue restarts whenever it has played out).
+func BenchmarkSinkWriteCue(b *testing.B) {
+	s, _, cust := mixedSession(b)
+	s.eng.mixer.Close() // the benchmark plays the worker, which owns the frame buffers
+	payload := make([]byte, 160)
+	cust.primeLeft = 0
+	b.ReportAllocs()
+	var gen uint64
+	for b.Loop() {
+		if cust.cue.pos >= len(cust.cue.pcm) {
+			gen++
+			cust.cueReq.Store(gen<<8 | uint64(CueError))
+		}
+		s.sendFrame(cust, payload)
+	}
+}
+
+// BenchmarkSwitch is one relay → mix → relay round: a supervisor attaches
+// (mixer session created, legs added) and detaches (mixer closed, streams
+// handed back). It is control-path work, once per supervision, not per
+// packet; its allocations are the mixer session and legs.
+func BenchmarkSwitch(b *testing.B) {
+	e := testEngine(b, nil, nil)
+	a, bb, sup := newPhone(b), newPhone(b), newPhone(b)
+	s, err := e.NewSession("bench-switch", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Offer(0, a.sdp("")); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Answer(1, bb.sdp("")); err != nil {
+		b.Fatal(err)
+	}
+	l, err := s.NewLeg(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := l.AnswerOffer(sup.sdp("")); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := l.Attach(mixer.ModeListen); err != nil {
+			b.Fatal(err)
+		}
+		s.mu.Lock()
+		l.l.attached = false
+		err := s.reconcile()
+		s.mu.Unlock()
+		if err != nil || s.Mixed() {
+			b.Fatal("did not return to relay", err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package rtpengine
 
 import (
+	"encoding/binary"
 	"errors"
 	"testing"
 
@@ -198,5 +199,30 @@ func TestAttachErrors(t *testing.T) {
 	l.Close()
 	if _, err := l.Offer(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Offer on a closed leg: %v", err)
+	}
+}
+
+// The mix path allocates nothing per packet or per frame.
+func TestMixPathNoAllocs(t *testing.T) {
+	s, a, cust := mixedSession(t)
+	pkt := rtpPacket(t, 0, 1, 160, 5, make([]byte, 160))
+	src := addrOf(a.rtp)
+	s.onRTP(cust, pkt, src) // latches: one allocation per SDP
+	var seq uint16 = 1
+	if n := testing.AllocsPerRun(200, func() {
+		seq++
+		binary.BigEndian.PutUint16(pkt[2:], seq)
+		s.onRTP(cust, pkt, src)
+	}); n != 0 {
+		t.Errorf("mix push path: %v allocs per packet", n)
+	}
+	// The frame buffers belong to the mixer worker: stop the workers
+	// before playing worker here.
+	s.eng.mixer.Close()
+	payload := make([]byte, 160)
+	agent := s.pair.Load()[1]
+	agent.cueReq.Store(1<<8 | uint64(CueBeep))
+	if n := testing.AllocsPerRun(200, func() { s.sendFrame(agent, payload) }); n != 0 {
+		t.Errorf("sink write path: %v allocs per frame", n)
 	}
 }
