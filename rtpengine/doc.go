@@ -1,6 +1,7 @@
 // Package rtpengine is earshot's media transport: it anchors the RTP and
 // RTCP of every call in earshot's own UDP sockets and relays packets between
-// the two legs of a call (0 = caller, 1 = callee).
+// the two legs of a call (0 = caller, 1 = callee), or mixes them with
+// supervisors' legs through the mixer package.
 //
 // # API and ownership
 //
@@ -17,8 +18,13 @@
 // crypto) is dropped. Only the first plain-RTP audio stream is anchored;
 // other m-lines are rejected with port 0. Errors carry SIPStatus(): 400 for
 // unparseable SDP, 488 for SDP earshot cannot take, 503 for port exhaustion.
-// The package imports nothing of earshot's; it satisfies the signalling
-// layer's media interfaces through a small adapter written by the wiring code.
+// Supervisors join through extra legs: Session.NewLeg allocates one (its
+// own port pair), Leg.AnswerOffer / Leg.Offer / Leg.TakeAnswer negotiate
+// G.711 and telephone-event with the supervisor's phone, Leg.Attach puts it
+// in the mix in a mixer.Mode, Leg.Promote completes an intercept and
+// Leg.Close takes it away; Session.Cue plays a short tone to one leg. The
+// package imports only mixer; it satisfies the signalling layer's media
+// interfaces through a small adapter written by the wiring code.
 //
 // Released ports rest for Config.PortQuarantine before reuse, so late
 // packets of a finished call never reach a new one; a port another program
@@ -26,20 +32,29 @@
 //
 // # Goroutines
 //
-// Each session runs four reader goroutines, one per socket. A reader owns
-// its read buffer, validates each packet, applies latching, rewrites the
-// header in place and writes it out of the other leg's socket. Session.Close
-// closes the sockets, which ends the reads, then waits for the four readers;
-// only then are the ports released. The engine runs one more goroutine, the
-// media-timeout watcher, which Engine.Close stops and waits for after closing
-// every session. No goroutine outlives Close.
+// Every leg — the two of NewSession and each extra leg of Session.NewLeg —
+// runs two reader goroutines, one per socket. A reader owns its read
+// buffer, validates each packet, applies latching and then, for the caller
+// or callee, rewrites the header in place and writes it out of the other
+// leg's socket (relay) and/or hands the payload to the mixer (mix). Closing
+// a leg (Leg.Close, the old callee in Promote, Session.Close for all) closes
+// its sockets, which ends the reads, waits for its two readers, and only
+// then releases its ports. The engine runs one more goroutine, the
+// media-timeout watcher, and owns one mixer.Pool (Config.Mixer: about one
+// worker per core) started by New; Engine.Close closes every session, then
+// stops the watcher and the pool and waits for all of them. No goroutine
+// outlives Close.
 //
-// The reader path takes no lock shared with other calls: destinations are
-// immutable peer values behind an atomic.Pointer (swapped by SDP handling and
-// by latching), counters are per-session atomics summed by Engine.Stats at
-// scrape time, and the read buffer is reused, so nothing allocates per
-// packet. SDP handling is serialised by the session's own mutex, which the
-// readers never take.
+// The reader path takes no lock shared with other calls: destinations and
+// negotiated media are immutable values behind atomic pointers (swapped by
+// SDP handling and latching), the caller/callee pair and the list of legs
+// are copy-on-write slices behind atomic pointers (swapped by NewLeg,
+// Promote, Close), counters are per-session atomics summed by Engine.Stats
+// at scrape time, and the read buffer is reused, so nothing allocates per
+// packet. Control operations (SDP, NewLeg, Attach, Promote, Close, Cue) are
+// serialised by the session's own mutex, which neither the readers nor the
+// mixer worker ever take; the mixer's own RemoveLeg and Close, which wait for
+// a tick in progress, are therefore safe to call under it.
 //
 // # Latching and strict source
 //
@@ -48,43 +63,103 @@
 // destination follows it, which makes NATed phones work — and from then on
 // packets from any other source are dropped and counted (Drops.Source). Any
 // new SDP on a leg (re-INVITE, another callee answering) re-opens latching
-// on that leg. RTP and RTCP latch independently.
+// on that leg. RTP and RTCP latch independently; extra legs latch too.
 //
 // # Output-stream continuity and the mixer hand-over
 //
 // Each leg has one outStream: the RTP stream earshot sends to that leg's
-// phone, with an SSRC chosen at session creation that never changes. Every
-// packet sent on the leg goes through outStream.rewrite, which maps the
-// input's sequence number and timestamp by two offsets. When the input
-// changes identity (new SSRC: the callee was replaced) or jumps (sequence
-// beyond RFC 3550's dropout/misorder bounds, or a timestamp far from what
-// the wall clock predicts: the caller restarted its stream), the offsets are
-// recomputed so the output continues at the highest sequence number sent
-// plus one and at that packet's timestamp plus the media time elapsed since;
-// the marker bit flags the re-base. The phone therefore sees one continuous
-// stream for the whole call.
+// phone, with an SSRC chosen at leg creation that never changes. Every
+// packet sent on the leg goes through it, which maps the input's sequence
+// number and timestamp by two offsets. When the input changes identity
+// (new SSRC: the callee was replaced, or relay and mixer took turns) or
+// jumps (sequence beyond RFC 3550's dropout/misorder bounds, or a timestamp
+// far from what the wall clock predicts: the caller restarted its stream),
+// the offsets are recomputed so the output continues at the highest
+// sequence number sent plus one and at that packet's timestamp plus the
+// media time elapsed since; the marker bit flags the re-base. The phone
+// therefore sees one continuous stream for the whole call. OutState (in
+// Snapshot) exposes the stream's current SSRC, sequence number and
+// timestamp.
 //
-// The mixer will take over sending on a leg through the same type: it holds
-// the leg's *outStream and, for every frame it sends, builds the packet with
-// its own input identity (an SSRC of its own, its own sequence and media
-// clock) and calls rewrite. To the stream that is simply a new input, so the
-// switch relay → mix is a re-base with no gap or jump, and so is the switch
-// back. The outStream's mutex makes the hand-over safe without any other
-// coordination: whichever side sends takes it for the rewrite, and the
-// relay reader, once told that a leg is mixed (not built yet), will stop
-// sending on it and hand its packets to the mixer instead. OutState (in Snapshot) exposes the
-// stream's current SSRC, sequence number and timestamp for diagnostics.
+// Who sends on a leg is decided under the outStream's own mutex: the relay
+// writes through relay, the mixer's sink through mix, and each is refused
+// while the other owns the stream, so relayed packets and mixed frames can
+// never interleave.
 //
-// RTCP is relayed between the legs' RTCP sockets with the same latching. The
-// sender SSRC of SR/RR and the sender's SDES chunk become the output leg's
-// SSRC, an SR's RTP timestamp moves into the output stream's timestamp space,
-// and report blocks about the stream earshot sends are turned back into
-// reports about the stream the other phone actually sends. Malformed RTCP is
-// dropped and counted; the parser never panics (it is fuzzed).
+// # Relay and mix
+//
+// A call is relayed until it needs the mixer: while a supervisor leg is
+// attached (Leg.Attach), or while the caller's and callee's negotiated
+// codecs differ (after Promote). Session.reconcile, run at the end of
+// every control operation, derives the mixer's legs from that state: the
+// caller as customer, the callee as agent, every attached leg as supervisor
+// in its mode, each in the G.711 variant negotiated on it (for the caller
+// and callee, the first G.711 format of the answer). It creates the mixer
+// session on the first need and closes it when the last need goes.
+//
+// relay → mix: the readers of the caller and callee start pushing their
+// audio (only the negotiated payload type) into the mixer while still
+// relaying, and the sink discards the mixer's frames for those two legs
+// during a priming period (Config.Jitter's minimum depth plus two frames,
+// 80 ms by default). Then the sink claims each stream: the mixer's first
+// frame on the wire already plays buffered audio, not the silence of a
+// jitter buffer filling up, and the stream re-bases seamlessly. The price is
+// that the listener hears the last few tens of milliseconds again (the
+// jitter buffer's delay), which is far less audible than a gap. A supervisor
+// leg has no relay to hand over from: the mixer sends to it from its first
+// frame.
+//
+// mix → relay: the mixer session is closed (which waits out a tick in
+// progress), then both streams are released to the relay, which re-bases
+// them with its next packet. The audio still queued in the jitter buffers
+// (about 40 ms) is skipped, not played late.
+//
+// The sink (mixSink, called on the mixer worker) stamps each frame with the
+// mixer's own input identity — an SSRC of its own and a sequence number and
+// timestamp advancing by one frame per tick — into a per-leg buffer that
+// only the worker touches, maps it through the leg's outStream and sends it
+// from the leg's socket: no allocation per frame. A cue (Session.Cue) is
+// overlaid there too: the sink decodes the frame, adds the cue's
+// pre-computed samples and re-encodes, for the few frames the cue lasts.
+//
+// Telephone-events (RFC 4733) from the caller or callee are relayed as they
+// are while the relay owns the other leg's stream; while mixed they are
+// inserted between the mixer's frames (outStream.event): each takes the next
+// sequence number, the mixer's mapping shifts by one so no number is
+// skipped or repeated, and all packets of one event share one output
+// timestamp. Telephone-events from a supervisor leg are never forwarded:
+// each event (identified by SSRC and timestamp, so the repeated end packets
+// count once) is reported to the leg's onDigit. Any other payload type
+// arriving while mixed (comfort noise, an unnegotiated codec) is dropped
+// and counted (Drops.NotMixed).
+//
+// Promote puts the supervisor's leg in the callee's place: pair[1] is
+// swapped, the old callee leaves the mixer and is closed, and from then on
+// leg 1 of Offer, Answer, Snapshot and Cue is that leg, with its own
+// ports, output stream and o= line. The leg is removed from the mixer and
+// added back as the agent, which restarts its jitter buffer: the customer
+// may hear up to 60 ms of silence from the promoted party at that moment.
+//
+// # RTCP
+//
+// RTCP is relayed between the caller's and callee's RTCP sockets with the
+// same latching. The sender SSRC of SR/RR and the sender's SDES chunk become
+// the output leg's SSRC, an SR's RTP timestamp moves into the output
+// stream's timestamp space, and report blocks about the stream earshot sends
+// are turned back into reports about the stream the other phone actually
+// sends. While the mixer feeds a stream only the SSRC rewriting is done:
+// the SR timestamp and the report blocks are passed unchanged, because the
+// mixer's timeline and sequence space mean nothing to the other phone (so
+// RTCP keeps flowing and identifying the right SSRCs, but its statistics
+// describe earshot's mixed streams only loosely; earshot does not generate
+// reports of its own). RTCP from supervisor legs latches and is dropped.
+// Malformed RTCP is dropped and counted; the parser never panics (it is
+// fuzzed).
 //
 // # Media timeout
 //
-// The watcher checks all sessions about once a second. A session is armed
+// Only the caller and callee legs count (after Promote, the promoted leg):
+// a supervisor's phone alone does not keep a dead call up. The watcher checks all sessions about once a second. A session is armed
 // once it has seen an offer and an answer; it times out when neither leg has
 // delivered an accepted RTP or RTCP packet for Config.MediaTimeout since the
 // later of arming and the last packet. onTimeout is then called once, from

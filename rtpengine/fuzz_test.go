@@ -105,3 +105,41 @@ func FuzzRTCPPacket(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLegAnswer drives a supervisor phone's offer (AnswerOffer) and its
+// answer to earshot's offer (TakeAnswer) with hostile SDP, and its
+// telephone-events with hostile payloads. Whatever earshot accepts must
+// yield a G.711 codec and an answer that parses, with one m-line per
+// offered one.
+func FuzzLegAnswer(f *testing.F) {
+	f.Add([]byte(crlf(answerOffer)), []byte{0x80, 101, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 5, 0x8a, 3, 0x20})
+	f.Fuzz(func(t *testing.T, sdpIn, event []byte) {
+		if validRTP(event) {
+			var d digitState
+			d.receive(event, func(k byte) {
+				if !bytes.ContainsRune([]byte(eventDigits), rune(k)) {
+					t.Fatalf("digit %q", k)
+				}
+			})
+		}
+		desc, remote, err := answerLeg(sdpIn, testParams)
+		if err == nil {
+			if !remote.media.codec.Valid() {
+				t.Fatalf("accepted an offer without G.711: %+v", remote.media)
+			}
+			o := origin{id: 1}
+			var out sdp.SessionDescription
+			if err := out.Unmarshal(o.stamp(desc)); err != nil {
+				t.Fatalf("earshot's answer does not parse: %v", err)
+			}
+		} else {
+			checkStatus(t, err)
+		}
+		_, plan := legOffer(testParams)
+		if _, remote, err := rewriteAnswer(sdpIn, plan, testParams); err != nil {
+			checkStatus(t, err)
+		} else if remote.media.codec.Valid() && remote.media.audioPT != 0 && remote.media.audioPT != 8 {
+			t.Fatalf("answer to earshot's offer settled payload type %d", remote.media.audioPT)
+		}
+	})
+}
