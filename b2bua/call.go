@@ -18,7 +18,8 @@ type leg struct {
 	call  *Call
 	side  int
 	d     dialog
-	agent string // extension of the user this leg rings, if any
+	agent string       // extension of the user this leg rings, if any
+	sup   *supervision // set on a supervisor's dialog
 
 	// UAC legs
 	invite    *sip.Request
@@ -67,6 +68,7 @@ type Call struct {
 	sessInt   time.Duration
 	ended     bool
 	reserved  []string // agents marked busy by this call
+	sups      []*supervision
 }
 
 // post queues fn on the call's loop. It fails when the call ended or its
@@ -180,6 +182,7 @@ func (c *Call) end(reason string) {
 			t.Stop()
 		}
 	}
+	c.endSupervisions(reason)
 	if c.media != nil {
 		_ = c.media.Close()
 	}

@@ -24,6 +24,10 @@ func (c *Call) onRequest(l *leg, in *inbound) {
 		}
 		l.d.remoteSeq = cs.SeqNo
 	}
+	if l.sup != nil && !l.sup.promoted {
+		c.onSupRequest(l, in)
+		return
+	}
 	switch req.Method {
 	case sip.BYE:
 		in.respond(c.s, 200, "OK", nil)

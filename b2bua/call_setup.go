@@ -438,6 +438,9 @@ func (c *Call) onAck(l *leg, req *sip.Request) {
 	if l == c.caller {
 		c.acked = true
 	}
+	if l.sup != nil {
+		l.sup.acked = true
+	}
 }
 
 func (c *Call) onCancel() {

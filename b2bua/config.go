@@ -27,6 +27,12 @@ type Config struct {
 	// ExtensionRingTimeout bounds ringing of extension-to-extension and
 	// outbound calls. Zero: 60s.
 	ExtensionRingTimeout time.Duration
+	// FeatureCodes are the dial prefixes of the supervision modes; zero
+	// fields take *1 listen, *2 whisper, *3 barge, *4 intercept.
+	FeatureCodes FeatureCodes
+	// SupervisorRingTimeout bounds ringing of a supervisor's phone for a
+	// supervision started through the API. Zero: 30s.
+	SupervisorRingTimeout time.Duration
 
 	Media    Media
 	Observer Observer
@@ -48,6 +54,17 @@ type Tenant struct {
 	Trunks  []Trunk
 	Groups  []Group
 	Users   []User
+	// BargeBeep plays a beep to customer and agent when a supervisor barges.
+	BargeBeep bool
+	// NotifyAgentOnMonitor plays the agent a short tone when a supervision
+	// of its call starts.
+	NotifyAgentOnMonitor bool
+}
+
+// FeatureCodes are the prefixes a supervisor dials before an agent's
+// extension to supervise its call in a mode.
+type FeatureCodes struct {
+	Listen, Whisper, Barge, Intercept string
 }
 
 // Trunk is a carrier connection recognised by the source of its INVITEs.
@@ -80,8 +97,11 @@ type Number struct {
 type User struct {
 	Extension string
 	Name      string
-	Role      string
+	Role      string // agent, supervisor or admin
 	Password  string
+	// Modes are the supervision modes the user may use. Nil: every mode
+	// for supervisors and admins, none for agents.
+	Modes []Mode
 }
 
 func (c *Config) withDefaults() Config {
@@ -92,6 +112,9 @@ func (c *Config) withDefaults() Config {
 	for i, t := range c.Tenants {
 		t.Domains = slices.Clone(t.Domains)
 		t.Users = slices.Clone(t.Users)
+		for j := range t.Users {
+			t.Users[j].Modes = slices.Clone(t.Users[j].Modes)
+		}
 		t.Trunks = slices.Clone(t.Trunks)
 		for j := range t.Trunks {
 			t.Trunks[j].Sources = slices.Clone(t.Trunks[j].Sources)
@@ -126,6 +149,18 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.Registration.MaxContacts <= 0 {
 		d.Registration.MaxContacts = 5
+	}
+	if d.SupervisorRingTimeout <= 0 {
+		d.SupervisorRingTimeout = 30 * time.Second
+	}
+	fc := &d.FeatureCodes
+	for _, f := range []struct {
+		v   *string
+		def string
+	}{{&fc.Listen, "*1"}, {&fc.Whisper, "*2"}, {&fc.Barge, "*3"}, {&fc.Intercept, "*4"}} {
+		if *f.v == "" {
+			*f.v = f.def
+		}
 	}
 	if d.UserAgent == "" {
 		d.UserAgent = "earshot"

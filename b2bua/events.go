@@ -34,6 +34,9 @@ const (
 	EndSessionTimer = "session_expired"
 	EndShutdown     = "shutdown"
 	EndError        = "error"
+	// EndSupervisorEnded: an intercepting supervisor's leg was ended
+	// through the API, which ends the call it had taken over.
+	EndSupervisorEnded = "supervisor_ended"
 )
 
 // Party is one side of a call as shown in the call table.
@@ -69,6 +72,9 @@ const (
 	CallRinging  CallEventType = "call.ringing"
 	CallAnswered CallEventType = "call.answered"
 	CallEnded    CallEventType = "call.ended"
+	// CallAgentChanged: another party took the agent's place (an
+	// intercept); Agents and Callee name the new one.
+	CallAgentChanged CallEventType = "call.agent_changed"
 )
 
 // CallEvent is published on every change of the live call table.

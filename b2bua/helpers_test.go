@@ -44,6 +44,19 @@ type echoSession struct{}
 func (echoSession) Offer(_ int, sdp []byte) ([]byte, error)  { return sdp, nil }
 func (echoSession) Answer(_ int, sdp []byte) ([]byte, error) { return sdp, nil }
 func (echoSession) Close() error                             { return nil }
+func (echoSession) AddLeg(func(byte)) (MediaLeg, error)      { return &echoLeg{}, nil }
+func (echoSession) Cue(int, Cue) error                       { return nil }
+
+// echoLeg is the supervisor-leg counterpart of echoSession.
+type echoLeg struct{ mode Mode }
+
+func (*echoLeg) ID() int                                { return 2 }
+func (*echoLeg) AnswerOffer(sdp []byte) ([]byte, error) { return sdp, nil }
+func (*echoLeg) Offer() ([]byte, error)                 { return []byte("v=0\r\n"), nil }
+func (*echoLeg) TakeAnswer([]byte) error                { return nil }
+func (l *echoLeg) Attach(m Mode) error                  { l.mode = m; return nil }
+func (*echoLeg) Promote() error                         { return nil }
+func (*echoLeg) Close() error                           { return nil }
 
 // newTestServer builds a Server (without listeners) on the given clock.
 func newTestServer(t testing.TB, cfg Config, clk *testClock) *Server {

@@ -22,6 +22,7 @@ const (
 	toGroup routeKind = iota
 	toUser
 	toTrunk
+	toSupervise // a feature code: attach the caller to an agent's call
 )
 
 // route is where an initial INVITE goes, decided before the call exists.
@@ -37,6 +38,7 @@ type route struct {
 	fromTrunk bool
 	caller    Party
 	callerExt string // the calling user's extension, for calls from users
+	mode      Mode   // for toSupervise
 }
 
 // onInvite handles every INVITE: in-dialog ones go to their call; initial
@@ -55,6 +57,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	rt, code, phrase, hdrs := s.classify(req)
 	if code != 0 {
 		s.respond(tx, req, code, phrase, nil, hdrs...)
+		return
+	}
+	if rt.kind == toSupervise {
+		s.dialIn(rt, req, tx)
 		return
 	}
 	c, ok := s.newCall(rt, req, tx)
@@ -157,7 +163,8 @@ func (s *Server) classify(req *sip.Request) (route, int, string, []sip.Header) {
 	case num == "":
 		return route{}, 404, "Not Found", nil
 	case strings.HasPrefix(num, "*"):
-		return route{}, 404, "Feature Code Not Available", nil
+		rt, code, phrase := s.classifyFeature(rt, u)
+		return rt, code, phrase, nil
 	case num == u.Extension:
 		return route{}, 486, "Busy Here", nil
 	}
@@ -239,6 +246,11 @@ func (s *Server) forget(c *Call) {
 	for k, l := range s.legs {
 		if l.call == c {
 			delete(s.legs, k)
+		}
+	}
+	for id, sup := range s.sups {
+		if sup.call == c {
+			delete(s.sups, id)
 		}
 	}
 	for _, a := range c.reserved {

@@ -26,9 +26,52 @@ type MediaSession interface {
 	// Answer takes the SDP answer received on leg from, answering the last
 	// offer sent to it, and returns the answer to send on the other leg.
 	Answer(from int, sdp []byte) ([]byte, error)
-	// Close releases the session's sockets and ports. Idempotent.
+	// AddLeg allocates media for a supervisor's phone on this call. The
+	// leg is not heard and hears nothing until MediaLeg.Attach. onDigit is
+	// called, from a media goroutine and without blocking, once for every
+	// RFC 4733 DTMF digit the phone sends ('0'-'9', '*', '#', 'A'-'D').
+	AddLeg(onDigit func(digit byte)) (MediaLeg, error)
+	// Cue plays a short audible cue into what a leg hears: LegCaller,
+	// LegCallee or a MediaLeg's ID. It needs the call to be mixed (a
+	// supervisor attached).
+	Cue(leg int, c Cue) error
+	// Close releases the session's sockets and ports, extra legs
+	// included. Idempotent.
 	Close() error
 }
+
+// MediaLeg is the media of a supervisor's phone on a call.
+type MediaLeg interface {
+	// ID names the leg for Cue; it is never LegCaller or LegCallee.
+	ID() int
+	// AnswerOffer takes the phone's SDP offer (it dialled in, or sent a
+	// re-INVITE) and returns earshot's answer.
+	AnswerOffer(offer []byte) ([]byte, error)
+	// Offer returns earshot's SDP offer for calling the phone.
+	Offer() ([]byte, error)
+	// TakeAnswer takes the phone's answer to Offer.
+	TakeAnswer(answer []byte) error
+	// Attach puts the leg into the call's mix in mode, or switches the
+	// mode of an attached leg. The first attach moves the call from the
+	// relay to the mixer without a gap in either party's stream.
+	Attach(mode Mode) error
+	// Promote completes an intercept: this leg takes the callee's place
+	// (LegCallee now means this leg), the old callee's media is released.
+	Promote() error
+	// Close detaches and frees the leg; the call returns to the relay
+	// when no supervisor is left. Idempotent.
+	Close() error
+}
+
+// Cue is an audible signal earshot plays into a call.
+type Cue int
+
+// Cues.
+const (
+	CueBeep   Cue = iota + 1 // a supervisor barged in (to customer and agent)
+	CueNotify                // monitoring started (to the agent, by tenant policy)
+	CueError                 // a refused request (to the supervisor who made it)
+)
 
 // StatusError is an error that maps to a SIP response status, so that lower
 // layers (media, routing) can say what to answer without importing SIP.

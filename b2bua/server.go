@@ -41,8 +41,9 @@ type Server struct {
 	ports     map[string]int
 	udpLocal  sip.Addr // first UDP listener, the source of UDP requests
 	calls     map[string]*Call
-	legs      map[string]*leg // by dialog key (Call-ID | our tag)
-	busy      map[string]int  // tenant/extension → calls ringing or active
+	sups      map[string]*supervision // live supervisions by id
+	legs      map[string]*leg         // by dialog key (Call-ID | our tag)
+	busy      map[string]int          // tenant/extension → calls ringing or active
 	idleSince map[string]time.Time
 	rrNext    map[string]int // tenant/group → next agent index
 	draining  bool
@@ -68,6 +69,7 @@ func New(cfg Config) (*Server, error) {
 		stats:     newSIPStats(),
 		ports:     map[string]int{},
 		calls:     map[string]*Call{},
+		sups:      map[string]*supervision{},
 		legs:      map[string]*leg{},
 		busy:      map[string]int{},
 		idleSince: map[string]time.Time{},

@@ -28,6 +28,14 @@ type Stats struct {
 	SetupCounts []uint64
 	SetupSum    float64
 	SetupCount  uint64
+	// SupervisionsActive counts attached supervisions by current mode;
+	// SupervisionsStarted counts starts by initial mode; SupervisionsRefused
+	// counts refused joins and switches by the mode asked for.
+	SupervisionsActive  map[Mode]int
+	SupervisionsStarted map[Mode]uint64
+	SupervisionsRefused map[Mode]uint64
+	// ModeSwitches counts mode changes by the new mode.
+	ModeSwitches map[Mode]uint64
 }
 
 // sipStats counts signalling events. Signalling is not the per-packet
@@ -41,6 +49,9 @@ type sipStats struct {
 	setup     []uint64
 	setupSum  float64
 	setupN    uint64
+	supStart  map[Mode]uint64
+	supRefuse map[Mode]uint64
+	supSwitch map[Mode]uint64
 }
 
 func newSIPStats() *sipStats {
@@ -50,6 +61,9 @@ func newSIPStats() *sipStats {
 		responses: map[string]uint64{},
 		sentReqs:  map[string]uint64{},
 		setup:     make([]uint64, len(SetupBuckets)+1),
+		supStart:  map[Mode]uint64{},
+		supRefuse: map[Mode]uint64{},
+		supSwitch: map[Mode]uint64{},
 	}
 }
 
@@ -88,6 +102,19 @@ func (st *sipStats) ended(reason string) {
 	st.mu.Unlock()
 }
 
+func (st *sipStats) supervision(ev SupervisionEvent) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	switch ev.Type {
+	case SupervisionStarted:
+		st.supStart[ev.Supervision.Mode]++
+	case SupervisionModeChanged:
+		st.supSwitch[ev.Supervision.Mode]++
+	case SupervisionRefused:
+		st.supRefuse[ev.Requested]++
+	}
+}
+
 func (st *sipStats) answered(d time.Duration) {
 	sec := d.Seconds()
 	st.mu.Lock()
@@ -115,8 +142,24 @@ func (s *Server) Stats() Stats {
 		SetupCounts:    append([]uint64(nil), st.setup...),
 		SetupSum:       st.setupSum,
 		SetupCount:     st.setupN,
+
+		SupervisionsStarted: maps.Clone(st.supStart),
+		SupervisionsRefused: maps.Clone(st.supRefuse),
+		ModeSwitches:        maps.Clone(st.supSwitch),
 	}
 	st.mu.Unlock()
+	out.SupervisionsActive = map[Mode]int{}
+	s.mu.Lock()
+	sups := make([]*supervision, 0, len(s.sups))
+	for _, sup := range s.sups {
+		sups = append(sups, sup)
+	}
+	s.mu.Unlock()
+	for _, sup := range sups {
+		if snap := sup.Snapshot(); snap.State == SupActive {
+			out.SupervisionsActive[snap.Mode]++
+		}
+	}
 	out.ActiveCalls = s.ActiveCalls()
 	out.Registrations = s.reg.count()
 	return out

@@ -113,4 +113,6 @@ var (
 	ErrSupervisionGone   = errors.New("no such supervision")
 	ErrNotRegistered     = errors.New("supervisor has no registered phone")
 	ErrAlreadySupervised = errors.New("supervisor already on this call")
+	ErrIntercepted       = errors.New("supervision turned into the call by an intercept")
+	ErrOutboundCall      = errors.New("supervision of calls the agent placed is not supported")
 )

@@ -47,3 +47,11 @@ func (d *digitState) receive(pkt []byte, onDigit func(byte)) {
 		onDigit(eventDigits[ev])
 	}
 }
+
+// consumed reports whether pkt belongs to the last event this state
+// reported: after an intercept the supervisor's leg is relayed like the
+// agent's, and the rest of the digit that triggered the intercept (its
+// later packets and end retransmissions) must not reach the customer.
+func (d *digitState) consumed(pkt []byte) bool {
+	return d.have && binary.BigEndian.Uint32(pkt[8:]) == d.ssrc && binary.BigEndian.Uint32(pkt[4:]) == d.ts
+}

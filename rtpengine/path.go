@@ -61,6 +61,9 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 		s.fromSupervisor(in, m, pkt, pt)
 		return
 	}
+	if in.onDigit != nil && pt == m.dtmfPT && in.digits.consumed(pkt) {
+		return // a promoted supervisor's mode digit
+	}
 	pushed := false
 	if ml := in.mixLeg.Load(); ml != nil && pt == m.audioPT {
 		pushed = s.push(in, pkt)

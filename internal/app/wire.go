@@ -10,18 +10,6 @@ import (
 	"github.com/earshot/earshot/rtpengine"
 )
 
-// mediaAdapter lets the b2bua drive rtpengine: rtpengine returns its own
-// concrete session type, b2bua wants its interface.
-type mediaAdapter struct{ e *rtpengine.Engine }
-
-func (m mediaAdapter) NewSession(callID string, onTimeout func()) (b2bua.MediaSession, error) {
-	s, err := m.e.NewSession(callID, onTimeout)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
 func mediaConfig(c *config.Config, log *slog.Logger) (rtpengine.Config, error) {
 	bind, err := netip.ParseAddr(c.Media.Address)
 	if err != nil {
@@ -56,9 +44,12 @@ func sipConfig(c *config.Config) (b2bua.Config, error) {
 			Default:     c.SIP.Registration.DefaultExpires.D(),
 			MaxContacts: c.SIP.Registration.MaxContacts,
 		},
+		FeatureCodes: b2bua.FeatureCodes{Listen: c.SIP.FeatureCodes.Listen, Whisper: c.SIP.FeatureCodes.Whisper,
+			Barge: c.SIP.FeatureCodes.Barge, Intercept: c.SIP.FeatureCodes.Intercept},
 	}
 	for _, t := range c.Tenants {
-		bt := b2bua.Tenant{Name: t.Name, Domains: t.Domains}
+		bt := b2bua.Tenant{Name: t.Name, Domains: t.Domains, BargeBeep: t.BargeBeep,
+			NotifyAgentOnMonitor: t.NotifyAgentOnMonitor}
 		for _, tr := range t.Trunks {
 			btr := b2bua.Trunk{Name: tr.Name, Outbound: tr.Outbound, Transport: tr.Transport,
 				Username: tr.Username, Password: tr.Password}
@@ -84,7 +75,18 @@ func sipConfig(c *config.Config) (b2bua.Config, error) {
 			bt.Groups = append(bt.Groups, bg)
 		}
 		for _, u := range t.Users {
-			bt.Users = append(bt.Users, b2bua.User{Extension: u.Extension, Name: u.Name, Role: u.Role, Password: u.Password})
+			bu := b2bua.User{Extension: u.Extension, Name: u.Name, Role: u.Role, Password: u.Password}
+			if len(u.Modes) > 0 {
+				bu.Modes = []b2bua.Mode{} // listed: only these
+				for _, m := range u.Modes {
+					mode, err := b2bua.ParseMode(m)
+					if err != nil {
+						return bc, fmt.Errorf("tenant %s user %s: mode %q: %w", t.Name, u.Extension, m, err)
+					}
+					bu.Modes = append(bu.Modes, mode)
+				}
+			}
+			bt.Users = append(bt.Users, bu)
 		}
 		bc.Tenants = append(bc.Tenants, bt)
 	}

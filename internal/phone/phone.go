@@ -26,7 +26,14 @@ type Config struct {
 	TCP      bool    // use TCP instead of UDP
 	Tone     float64 // Hz of the tone this phone sends
 	Codec    uint8   // PCMU (default) or PCMA
-	Logger   *slog.Logger
+	// Level is the tone's level in dBFS; zero means about −10.
+	Level float64
+	// Loss drops this fraction of sent RTP packets at random; Jitter
+	// delays each sent packet by a random 0..Jitter, which reorders them.
+	// Both impair only what the phone sends.
+	Loss   float64
+	Jitter time.Duration
+	Logger *slog.Logger
 }
 
 // Phone is a SIP user agent with one address and port.

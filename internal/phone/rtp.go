@@ -40,6 +40,13 @@ type Stream struct {
 	lastSeq uint16
 	lastTS  uint32
 	seqGaps int
+	tsOdd   []int64 // timestamp steps other than one frame between consecutive audio packets
+	lastAud bool    // the last packet was audio (PCMU/PCMA)
+	events  int     // telephone-event packets received
+
+	digits chan byte // RFC 4733 events queued for the sender
+	loss   float64
+	jitter time.Duration
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -51,7 +58,7 @@ func newStream(ip string, pt uint8, tone float64) (*Stream, error) {
 		return nil, err
 	}
 	return &Stream{conn: conn, pt: pt, tone: tone, ssrc: rand.Uint32(), amp: 0.3,
-		hist: make([]int16, historySamples), stop: make(chan struct{})}, nil
+		hist: make([]int16, historySamples), digits: make(chan byte, 16), stop: make(chan struct{})}, nil
 }
 
 // Port is the local RTP port.
@@ -78,6 +85,7 @@ func (s *Stream) send() {
 	var phase float64
 	step := 2 * math.Pi * s.tone / SampleRate
 	start := time.Now()
+	var ev dtmfEvent
 	for n := 0; ; n++ {
 		// Absolute schedule: frame n goes out at start + n*20ms.
 		wait := time.Until(start.Add(time.Duration(n) * 20 * time.Millisecond))
@@ -85,6 +93,18 @@ func (s *Stream) send() {
 		case <-s.stop:
 			return
 		case <-time.After(wait):
+		}
+		if !ev.active() {
+			select {
+			case d := <-s.digits:
+				ev = newDTMFEvent(d, ts)
+			default:
+			}
+		}
+		if ev.active() {
+			seq = ev.send(s, seq)
+			ts += frame
+			continue
 		}
 		buf[0], buf[1] = 0x80, s.pt
 		binary.BigEndian.PutUint16(buf[2:], seq)
@@ -106,8 +126,22 @@ func (s *Stream) send() {
 		if d == nil || s.muted.Load() {
 			continue
 		}
-		_, _ = s.conn.WriteToUDPAddrPort(buf, *d)
+		s.write(buf, *d)
 	}
+}
+
+// write sends one packet, impaired as configured: dropped at random, or
+// delayed (so reordered) by a copy sent later.
+func (s *Stream) write(pkt []byte, d netip.AddrPort) {
+	if s.loss > 0 && rand.Float64() < s.loss {
+		return
+	}
+	if s.jitter <= 0 {
+		_, _ = s.conn.WriteToUDPAddrPort(pkt, d)
+		return
+	}
+	cp := append([]byte(nil), pkt...)
+	time.AfterFunc(rand.N(s.jitter), func() { _, _ = s.conn.WriteToUDPAddrPort(cp, d) })
 }
 
 func (s *Stream) receive() {
@@ -126,12 +160,19 @@ func (s *Stream) receive() {
 		ts := binary.BigEndian.Uint32(buf[4:])
 		ssrc := binary.BigEndian.Uint32(buf[8:])
 		payload := buf[12+4*int(buf[0]&0x0f) : n]
+		audio := pt == PCMU || pt == PCMA
 		s.mu.Lock()
 		if len(s.rxSSRC) == 0 || s.rxSSRC[len(s.rxSSRC)-1] != ssrc {
 			s.rxSSRC = append(s.rxSSRC, ssrc)
 		} else if seq != s.lastSeq+1 {
 			s.seqGaps++
+		} else if step := int64(int32(ts - s.lastTS)); s.lastAud && audio && step != 160 && len(s.tsOdd) < 100 {
+			s.tsOdd = append(s.tsOdd, step)
 		}
+		if pt == dtmfPT {
+			s.events++
+		}
+		s.lastAud = audio
 		s.lastSeq, s.lastTS = seq, ts
 		s.rxCount++
 		for _, b := range payload {
@@ -189,6 +230,29 @@ func (s *Stream) Continuity() (ssrcs []uint32, gaps int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]uint32(nil), s.rxSSRC...), s.seqGaps
+}
+
+// TimestampSteps returns the timestamp steps, other than one 20 ms frame,
+// seen between packets with consecutive sequence numbers of one SSRC.
+func (s *Stream) TimestampSteps() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int64(nil), s.tsOdd...)
+}
+
+// ResetContinuity forgets the SSRCs, gaps and timestamp steps seen so far,
+// so that Continuity and TimestampSteps describe what arrives from now on.
+func (s *Stream) ResetContinuity() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rxSSRC, s.seqGaps, s.tsOdd = s.rxSSRC[len(s.rxSSRC)-1:], 0, nil
+}
+
+// Events is the number of RFC 4733 telephone-event packets received.
+func (s *Stream) Events() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.events
 }
 
 // Close stops the stream and waits for its goroutines.

@@ -3,6 +3,7 @@ package phone
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -32,6 +33,10 @@ func (p *Phone) newSession(callID string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.cfg.Level != 0 {
+		st.amp = math.Pow(10, p.cfg.Level/20)
+	}
+	st.loss, st.jitter = p.cfg.Loss, p.cfg.Jitter
 	s := &Session{p: p, RTP: st, callID: callID, ended: make(chan struct{})}
 	p.mu.Lock()
 	p.sessions[callID] = s

@@ -1,0 +1,198 @@
+package b2bua
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
+)
+
+// supervision is one supervisor attached (or being attached) to a call.
+// It lives on the supervised call: every field below snap is owned by the
+// call's loop, so a supervision needs no locking of its own beyond the
+// snapshot that the API reads.
+type supervision struct {
+	id   string
+	call *Call
+	user *User // the supervisor
+
+	snapMu sync.Mutex // guards snap
+	snap   SupervisionSnapshot
+
+	// Owned by the call's loop.
+	mode      Mode
+	leg       *leg // the supervisor's dialog; nil before an API call is sent
+	media     MediaLeg
+	attached  bool
+	promoted  bool // intercepted: the leg is now the call's callee
+	ended     bool
+	final     *sip.Response // 2xx to a dial-in, retransmitted until ACK
+	invite    *inbound
+	acked     bool
+	retrans   *time.Timer
+	ringTimer *time.Timer
+}
+
+func (s *Server) newSupervision(c *Call, u *User, mode Mode, via string) *supervision {
+	sup := &supervision{id: uuid.NewString(), call: c, user: u, mode: mode}
+	snap := c.Snapshot()
+	agent := ""
+	if len(snap.Agents) > 0 {
+		agent = snap.Agents[0]
+	}
+	sup.snap = SupervisionSnapshot{
+		ID: sup.id, CallID: c.id, Tenant: snap.Tenant, Supervisor: u.Extension, Agent: agent,
+		Mode: mode, State: SupRinging, Via: via, StartedAt: s.cfg.Now(),
+	}
+	s.mu.Lock()
+	s.sups[sup.id] = sup
+	s.mu.Unlock()
+	return sup
+}
+
+// Snapshot returns the supervision's public state.
+func (sup *supervision) Snapshot() SupervisionSnapshot {
+	sup.snapMu.Lock()
+	defer sup.snapMu.Unlock()
+	return sup.snap
+}
+
+// publish updates the snapshot and tells the observer.
+func (sup *supervision) publish(ev SupervisionEvent, fn func(*SupervisionSnapshot)) {
+	s := sup.call.s
+	sup.snapMu.Lock()
+	fn(&sup.snap)
+	sup.snapMu.Unlock()
+	ev.Time = s.cfg.Now()
+	ev.Supervision = sup.Snapshot()
+	s.stats.supervision(ev)
+	s.cfg.Observer.SupervisionEvent(ev)
+	sup.call.log.Info("supervision", "event", ev.Type, "supervisor", ev.Supervision.Supervisor,
+		"mode", ev.Supervision.Mode, "supervision_id", sup.id, "reason", ev.Reason)
+}
+
+// refuse publishes a refused join or switch; the supervision (if any) is
+// unchanged.
+func (s *Server) refuse(snap SupervisionSnapshot, requested Mode, reason string) {
+	ev := SupervisionEvent{Type: SupervisionRefused, Time: s.cfg.Now(), Supervision: snap,
+		Requested: requested, Reason: reason}
+	s.stats.supervision(ev)
+	s.cfg.Observer.SupervisionEvent(ev)
+}
+
+// mayUse reports whether u may supervise in mode m.
+func mayUse(u *User, m Mode) bool {
+	if u.Role != "supervisor" && u.Role != "admin" {
+		return false
+	}
+	return u.Modes == nil || slices.Contains(u.Modes, m)
+}
+
+// checkSupervisor returns why u may not supervise in m, or nil.
+func checkSupervisor(u *User, m Mode) error {
+	if _, err := ParseMode(string(m)); err != nil {
+		return err
+	}
+	if u.Role != "supervisor" && u.Role != "admin" {
+		return ErrNotSupervisor
+	}
+	if !mayUse(u, m) {
+		return ErrModeNotAllowed
+	}
+	return nil
+}
+
+// findUser returns a user of a tenant.
+func (s *Server) findUser(tenant, ext string) *User {
+	td := s.dir.tenants[tenant]
+	if td == nil {
+		return nil
+	}
+	return td.users[ext]
+}
+
+// callOf returns the live call id of a tenant.
+func (s *Server) callOf(tenant, id string) *Call {
+	s.mu.Lock()
+	c := s.calls[id]
+	s.mu.Unlock()
+	if c == nil || c.route.tenant.name != tenant {
+		return nil
+	}
+	return c
+}
+
+// agentCall finds the answered call whose agent is ext. It reports
+// ErrNoActiveCall, or ErrCallNotAnswered when the agent's call still rings.
+func (s *Server) agentCall(tenant, ext string) (*Call, error) {
+	s.mu.Lock()
+	cs := make([]*Call, 0, len(s.calls))
+	for _, c := range s.calls {
+		if c.route.tenant.name == tenant {
+			cs = append(cs, c)
+		}
+	}
+	busy := s.busy[userKey(tenant, ext)] > 0
+	s.mu.Unlock()
+	for _, c := range cs {
+		snap := c.Snapshot()
+		if snap.State == StateAnswered && slices.Contains(snap.Agents, ext) {
+			return c, nil
+		}
+	}
+	if busy {
+		return nil, ErrCallNotAnswered
+	}
+	return nil, ErrNoActiveCall
+}
+
+// do runs fn on the call's loop and returns its result; ErrCallNotFound
+// if the call ended first.
+func (c *Call) do(fn func() error) error {
+	res := make(chan error, 1)
+	if !c.post(func() { res <- fn() }) {
+		return ErrCallNotFound
+	}
+	select {
+	case err := <-res:
+		return err
+	case <-c.done:
+		select {
+		case err := <-res:
+			return err
+		default:
+			return ErrCallNotFound
+		}
+	}
+}
+
+// supervisable reports whether the call can take a supervisor now.
+func (c *Call) supervisable(u *User) error {
+	if c.ended {
+		return ErrCallNotFound
+	}
+	if c.final == nil || c.callee == nil {
+		return ErrCallNotAnswered
+	}
+	if c.route.direction == Outbound {
+		return ErrOutboundCall
+	}
+	for _, o := range c.sups {
+		if !o.ended && o.user == u {
+			return ErrAlreadySupervised
+		}
+	}
+	return nil
+}
+
+// forgetSupervision drops a supervision from the server's tables.
+func (s *Server) forgetSupervision(sup *supervision) {
+	s.mu.Lock()
+	delete(s.sups, sup.id)
+	if sup.leg != nil && s.legs[sup.leg.d.key()] == sup.leg {
+		delete(s.legs, sup.leg.d.key())
+	}
+	s.mu.Unlock()
+}

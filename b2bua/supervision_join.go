@@ -1,0 +1,279 @@
+package b2bua
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
+)
+
+// featureCode splits a dialled number into a supervision mode and the
+// agent's extension; the longest matching code wins.
+func (s *Server) featureCode(num string) (Mode, string, bool) {
+	fc := s.cfg.FeatureCodes
+	best, mode := "", Mode("")
+	for _, c := range []struct {
+		code string
+		m    Mode
+	}{{fc.Listen, ModeListen}, {fc.Whisper, ModeWhisper}, {fc.Barge, ModeBarge}, {fc.Intercept, ModeIntercept}} {
+		if c.code != "" && strings.HasPrefix(num, c.code) && len(c.code) > len(best) {
+			best, mode = c.code, c.m
+		}
+	}
+	if best == "" || len(num) == len(best) {
+		return "", "", false
+	}
+	return mode, num[len(best):], true
+}
+
+// classifyFeature routes an authenticated user's call to a feature code.
+func (s *Server) classifyFeature(rt route, u *User) (route, int, string) {
+	mode, agent, ok := s.featureCode(rt.number)
+	if !ok {
+		return route{}, 404, "Feature Code Not Available"
+	}
+	refused := SupervisionSnapshot{Tenant: rt.tenant.name, Supervisor: u.Extension, Agent: agent, Mode: mode, Via: ViaFeatureCode}
+	if err := checkSupervisor(u, mode); err != nil {
+		s.refuse(refused, mode, err.Error())
+		if errors.Is(err, ErrModeNotAllowed) {
+			return route{}, 403, "Mode Not Allowed"
+		}
+		return route{}, 403, "Supervisors Only"
+	}
+	if _, ok := rt.tenant.users[agent]; !ok {
+		s.refuse(refused, mode, "no such agent")
+		return route{}, 404, "No Such Agent"
+	}
+	rt.kind, rt.mode, rt.user = toSupervise, mode, agent
+	return rt, 0, ""
+}
+
+// supStatus is the SIP answer to a supervision that cannot start.
+func supStatus(err error) (int, string) {
+	switch {
+	case errors.Is(err, ErrNoActiveCall):
+		return 404, "No Active Call For Agent"
+	case errors.Is(err, ErrCallNotFound):
+		return 404, "Call Ended"
+	case errors.Is(err, ErrCallNotAnswered):
+		return 480, "Agent Call Not Answered"
+	case errors.Is(err, ErrAlreadySupervised):
+		return 486, "Already Supervising This Call"
+	case errors.Is(err, ErrOutboundCall):
+		return 488, "Outbound Calls Not Supervisable"
+	case errors.Is(err, errSDPRequired):
+		return 488, "SDP Offer Required"
+	}
+	code := statusOf(err, 500)
+	return code, reasonPhrase(code)
+}
+
+var errSDPRequired = errors.New("SDP offer required")
+
+// dialIn attaches a supervisor who dialled a feature code to the agent's
+// call. The SIP handler goroutine waits here until the INVITE is answered.
+func (s *Server) dialIn(rt route, req *sip.Request, tx sip.ServerTransaction) {
+	u := rt.tenant.users[rt.callerExt]
+	refused := SupervisionSnapshot{Tenant: rt.tenant.name, Supervisor: u.Extension, Agent: rt.user, Mode: rt.mode, Via: ViaFeatureCode}
+	c, err := s.agentCall(rt.tenant.name, rt.user)
+	if err != nil {
+		s.refuse(refused, rt.mode, err.Error())
+		code, phrase := supStatus(err)
+		s.respond(tx, req, code, phrase, nil)
+		return
+	}
+	tag := sip.GenerateTagN(16)
+	tagged := req.Clone()
+	tagged.To().Params.Add("tag", tag)
+	in := newInbound(tagged, tx)
+	err = c.do(func() error {
+		if err := c.supervisable(u); err != nil {
+			return err
+		}
+		sup := s.newSupervision(c, u, rt.mode, ViaFeatureCode)
+		sup.invite = in
+		if err := c.answerDialIn(sup, req, tag); err != nil {
+			s.forgetSupervision(sup)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		refused.CallID = c.id
+		s.refuse(refused, rt.mode, err.Error())
+		code, phrase := supStatus(err)
+		s.respond(tx, req, code, phrase, nil)
+		return
+	}
+	in.wait(s, c)
+}
+
+// answerDialIn negotiates the supervisor's media, answers 200 and attaches.
+// An error means nothing was answered yet.
+func (c *Call) answerDialIn(sup *supervision, req *sip.Request, tag string) error {
+	if len(req.Body()) == 0 {
+		return errSDPRequired
+	}
+	ml, err := c.media.AddLeg(c.digitHandler(sup))
+	if err != nil {
+		return err
+	}
+	answer, err := ml.AnswerOffer(req.Body())
+	if err != nil {
+		_ = ml.Close()
+		return err
+	}
+	sup.media = ml
+	l := &leg{call: c, side: ml.ID(), d: uasDialog(req, tag), sup: sup}
+	sup.leg = l
+	c.s.mu.Lock()
+	c.s.legs[l.d.key()] = l
+	c.s.mu.Unlock()
+	sup.final = sup.invite.respond(c.s, 200, "OK", answer,
+		c.s.contact(l.d.transport), sip.NewHeader("Allow", allowMethods))
+	if !sip.IsReliable(l.d.transport) {
+		c.retransmitSup(sup, sip.T1)
+	}
+	if err := c.attach(sup); err != nil {
+		c.log.Warn("supervisor attach failed", "err", err)
+		c.detach(sup, SupEndError)
+	}
+	return nil
+}
+
+func (c *Call) digitHandler(sup *supervision) func(byte) {
+	return func(d byte) { c.post(func() { c.onSupDigit(sup, d) }) }
+}
+
+// retransmitSup resends the 2xx to a supervisor's INVITE over UDP until
+// its ACK arrives (RFC 3261 §13.3.1.4).
+func (c *Call) retransmitSup(sup *supervision, interval time.Duration) {
+	sup.retrans = c.after(interval, func() {
+		if c.ended || sup.ended || sup.acked {
+			return
+		}
+		if interval >= 32*sip.T1 {
+			c.detach(sup, SupEndError)
+			return
+		}
+		sup.invite.send(c.s, sup.final)
+		c.retransmitSup(sup, min(2*interval, sip.T2*8))
+	})
+}
+
+// originate calls the supervisor's phone for a supervision started through
+// the API; it attaches when the phone answers.
+func (c *Call) originate(sup *supervision, t target) error {
+	ml, err := c.media.AddLeg(c.digitHandler(sup))
+	if err != nil {
+		return err
+	}
+	offer, err := ml.Offer()
+	if err != nil {
+		_ = ml.Close()
+		return err
+	}
+	sup.media = ml
+	host := c.s.contact("udp").Address.Host
+	l := &leg{call: c, side: ml.ID(), sup: sup}
+	l.d = dialog{
+		callID:    uuid.NewString(),
+		localTag:  sip.GenerateTagN(16),
+		local:     sip.Uri{Scheme: "sip", User: "earshot", Host: host},
+		localName: "Supervise " + sup.Snapshot().Agent,
+		remote:    sip.Uri{Scheme: "sip", User: sup.user.Extension, Host: host},
+		target:    t.uri,
+		transport: t.transport,
+		dest:      t.dest,
+	}
+	if l.d.transport == "" {
+		l.d.transport = "UDP"
+	}
+	req := l.d.newRequest(sip.INVITE, c.s.contact(l.d.transport))
+	req.SetBody(offer)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
+	req.AppendHeader(sip.NewHeader("User-Agent", c.s.cfg.UserAgent))
+	l.invite = req
+	sup.leg = l
+	tx, err := c.startTx(req,
+		func(res *sip.Response) { c.onSupResponse(sup, res) },
+		func(err error) { c.onSupDone(sup, err) })
+	if err != nil {
+		_ = ml.Close()
+		return err
+	}
+	l.tx = tx
+	c.s.mu.Lock()
+	c.s.legs[l.d.key()] = l
+	c.s.mu.Unlock()
+	sup.ringTimer = c.after(c.s.cfg.SupervisorRingTimeout, func() {
+		if !sup.attached && !sup.ended {
+			c.detach(sup, SupEndNoAnswer)
+		}
+	})
+	return nil
+}
+
+func (c *Call) onSupResponse(sup *supervision, res *sip.Response) {
+	l := sup.leg
+	switch {
+	case res.StatusCode == 100:
+	case res.IsProvisional():
+		if to := res.To(); to != nil {
+			if _, ok := to.Params.Get("tag"); ok && !l.answered {
+				l.d.confirm(res)
+			}
+		}
+	case res.IsSuccess():
+		if l.answered || sup.ended || c.ended {
+			// A retransmission, or an answer that came after we gave up.
+			if !l.answered {
+				l.d.confirm(res)
+			}
+			c.s.sendACK(l.d.newRequest(sip.ACK, c.s.contact(l.d.transport)))
+			if !l.answered {
+				l.answered = true
+				c.bye(l)
+			}
+			return
+		}
+		l.answered = true
+		l.d.confirm(res)
+		c.s.sendACK(l.d.newRequest(sip.ACK, c.s.contact(l.d.transport)))
+		if sup.ringTimer != nil {
+			sup.ringTimer.Stop()
+		}
+		if err := sup.media.TakeAnswer(res.Body()); err != nil {
+			c.log.Warn("supervisor answer rejected", "err", err)
+			c.detach(sup, SupEndError)
+			return
+		}
+		if err := c.attach(sup); err != nil {
+			c.log.Warn("supervisor attach failed", "err", err)
+			c.detach(sup, SupEndError)
+		}
+	default:
+		if sup.ended {
+			return
+		}
+		l.canceled = true // the INVITE is over: nothing to CANCEL
+		reason := SupEndRejected
+		switch res.StatusCode {
+		case 408, 480, 487:
+			reason = SupEndNoAnswer
+		}
+		c.detach(sup, reason)
+	}
+}
+
+func (c *Call) onSupDone(sup *supervision, err error) {
+	if sup.ended || sup.leg.answered {
+		return
+	}
+	c.log.Debug("supervisor invite ended", "err", err)
+	sup.leg.canceled = true
+	c.detach(sup, SupEndNoAnswer)
+}
