@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,12 +23,13 @@ const nonceLifetime = 5 * time.Minute
 // SHA-256 per RFC 8760). Nonces are stateless: a timestamp signed with a
 // per-process key, so no table grows with hostile traffic.
 type digestAuth struct {
-	key [32]byte
-	now func() time.Time
+	key  [32]byte
+	now  func() time.Time
+	algs []string // challenged, in order; the only ones accepted
 }
 
-func newDigestAuth(now func() time.Time) *digestAuth {
-	a := &digestAuth{now: now}
+func newDigestAuth(now func() time.Time, algs []string) *digestAuth {
+	a := &digestAuth{now: now, algs: algs}
 	_, _ = rand.Read(a.key[:])
 	return a
 }
@@ -63,7 +65,7 @@ func (a *digestAuth) nonceAge(n string) (time.Duration, bool) {
 func (a *digestAuth) challenges(header, realm string, stale bool) []sip.Header {
 	n := a.nonce()
 	var hs []sip.Header
-	for _, alg := range []string{"MD5", "SHA-256"} {
+	for _, alg := range a.algs {
 		c := digest.Challenge{Realm: realm, Nonce: n, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
 		hs = append(hs, sip.NewHeader(header, c.String()))
 	}
@@ -92,7 +94,10 @@ func (a *digestAuth) verify(req *sip.Request, header, realm, user, password stri
 			return authFailed
 		}
 		alg := strings.ToUpper(cred.Algorithm)
-		if alg != "" && alg != "MD5" && alg != "SHA-256" {
+		if alg == "" {
+			alg = "MD5" // RFC 2617: an absent algorithm means MD5
+		}
+		if !slices.Contains(a.algs, alg) {
 			return authFailed
 		}
 		age, ok := a.nonceAge(cred.Nonce)

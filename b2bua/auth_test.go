@@ -48,7 +48,7 @@ func TestDigestVerifyAlgorithms(t *testing.T) {
 	for _, alg := range []string{"MD5", "SHA-256"} {
 		t.Run(alg, func(t *testing.T) {
 			clk := newTestClock()
-			a := newDigestAuth(clk.Now)
+			a := newDigestAuth(clk.Now, bothAlgs)
 			chal := challengeFor(t, a, "acme", alg, false)
 			req := answer(t, chal, "1001", "s3cret")
 			if got := a.verify(req, "Authorization", "acme", "1001", "s3cret"); got != authOK {
@@ -66,11 +66,11 @@ func TestDigestVerifyAlgorithms(t *testing.T) {
 
 func TestDigestVerifyRejects(t *testing.T) {
 	clk := newTestClock()
-	a := newDigestAuth(clk.Now)
+	a := newDigestAuth(clk.Now, bothAlgs)
 	good := challengeFor(t, a, "acme", "SHA-256", false)
 
 	// A well-formed nonce signed by another process's key is forged to us.
-	other := newDigestAuth(clk.Now)
+	other := newDigestAuth(clk.Now, bothAlgs)
 	foreign := challengeFor(t, other, "acme", "SHA-256", false)
 
 	flip := []byte(good.Nonce)
@@ -104,7 +104,7 @@ func TestDigestVerifyRejects(t *testing.T) {
 
 func TestDigestVerifyStaleNonce(t *testing.T) {
 	clk := newTestClock()
-	a := newDigestAuth(clk.Now)
+	a := newDigestAuth(clk.Now, bothAlgs)
 	chal := challengeFor(t, a, "acme", "MD5", false)
 	req := answer(t, chal, "1001", "s3cret")
 
@@ -124,7 +124,7 @@ func TestDigestVerifyStaleNonce(t *testing.T) {
 
 func TestDigestVerifyMissing(t *testing.T) {
 	clk := newTestClock()
-	a := newDigestAuth(clk.Now)
+	a := newDigestAuth(clk.Now, bothAlgs)
 	if got := a.verify(sipRequest(t, "REGISTER", "sip:example.com"), "Authorization", "acme", "1001", "s3cret"); got != authMissing {
 		t.Fatalf("no Authorization: got %v, want authMissing", got)
 	}
@@ -141,7 +141,7 @@ func TestDigestVerifyMissing(t *testing.T) {
 
 func TestDigestVerifyRefusesAuthInt(t *testing.T) {
 	clk := newTestClock()
-	a := newDigestAuth(clk.Now)
+	a := newDigestAuth(clk.Now, bothAlgs)
 	chal := challengeFor(t, a, "acme", "SHA-256", false)
 	chal.QOP = []string{"auth-int"}
 	cred, err := digest.Digest(chal, digest.Options{
@@ -164,7 +164,7 @@ func TestDigestVerifyRefusesAuthInt(t *testing.T) {
 
 func TestDigestVerifyUnknownAlgorithm(t *testing.T) {
 	clk := newTestClock()
-	a := newDigestAuth(clk.Now)
+	a := newDigestAuth(clk.Now, bothAlgs)
 	chal := challengeFor(t, a, "acme", "SHA-256", false)
 	chal.Algorithm = "SHA-512"
 	req := answer(t, chal, "1001", "s3cret")
@@ -175,7 +175,7 @@ func TestDigestVerifyUnknownAlgorithm(t *testing.T) {
 
 func TestDigestChallenges(t *testing.T) {
 	clk := newTestClock()
-	a := newDigestAuth(clk.Now)
+	a := newDigestAuth(clk.Now, bothAlgs)
 	for _, stale := range []bool{false, true} {
 		hs := a.challenges("Proxy-Authenticate", "acme", stale)
 		if len(hs) != 2 {
@@ -212,7 +212,7 @@ func TestDigestChallenges(t *testing.T) {
 
 func BenchmarkDigestVerify(b *testing.B) {
 	clk := newTestClock()
-	a := newDigestAuth(clk.Now)
+	a := newDigestAuth(clk.Now, bothAlgs)
 	for _, alg := range []string{"MD5", "SHA-256"} {
 		b.Run(alg, func(b *testing.B) {
 			req := answer(b, challengeFor(b, a, "acme", alg, false), "1001", "s3cret")
@@ -224,4 +224,43 @@ func BenchmarkDigestVerify(b *testing.B) {
 			}
 		})
 	}
+}
+
+var bothAlgs = []string{"MD5", "SHA-256"}
+
+// TestDigestAlgorithmsConfigured: only the configured algorithms are
+// challenged, in order, and an answer with another one is refused even
+// when its digest is right (no downgrade).
+func TestDigestAlgorithmsConfigured(t *testing.T) {
+	clk := newTestClock()
+	a := newDigestAuth(clk.Now, []string{"MD5"})
+	hs := a.challenges("WWW-Authenticate", "acme", false)
+	if len(hs) != 1 || !strings.Contains(hs[0].Value(), "algorithm=MD5") {
+		t.Fatalf("MD5-only challenges: %v", hs)
+	}
+	sha := newDigestAuth(clk.Now, []string{"SHA-256"})
+	sha.key = a.key // same nonces
+	req := sipRequest(t, "REGISTER", "sip:acme.example")
+	authorizeWith(t, req, sha.challenges("WWW-Authenticate", "acme", false)[0], "1001", "pw")
+	if got := sha.verify(req, "Authorization", "acme", "1001", "pw"); got != authOK {
+		t.Fatalf("SHA-256 answer to SHA-256 challenge: %v", got)
+	}
+	if got := a.verify(req, "Authorization", "acme", "1001", "pw"); got != authFailed {
+		t.Errorf("SHA-256 answer where only MD5 is offered: %v, want failed", got)
+	}
+}
+
+// authorizeWith answers one challenge header for user.
+func authorizeWith(t testing.TB, req *sip.Request, h sip.Header, user, password string) {
+	t.Helper()
+	chal, err := digest.ParseChallenge(h.Value())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := digest.Digest(chal, digest.Options{Method: string(req.Method), URI: req.Recipient.String(),
+		Username: user, Password: password, Cnonce: "c0ffee", Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AppendHeader(sip.NewHeader("Authorization", cred.String()))
 }

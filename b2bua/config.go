@@ -27,6 +27,9 @@ type Config struct {
 	// ExtensionRingTimeout bounds ringing of extension-to-extension and
 	// outbound calls. Zero: 60s.
 	ExtensionRingTimeout time.Duration
+	// DigestAlgorithms are the digest algorithms earshot challenges with,
+	// in order ("MD5", "SHA-256"). Nil: MD5 only.
+	DigestAlgorithms []string
 	// FeatureCodes are the dial prefixes of the supervision modes; zero
 	// fields take *1 listen, *2 whisper, *3 barge, *4 intercept.
 	FeatureCodes FeatureCodes
@@ -150,6 +153,10 @@ func (c *Config) withDefaults() Config {
 	if d.Registration.MaxContacts <= 0 {
 		d.Registration.MaxContacts = 5
 	}
+	if len(d.DigestAlgorithms) == 0 {
+		d.DigestAlgorithms = []string{"MD5"}
+	}
+	d.DigestAlgorithms = slices.Clone(d.DigestAlgorithms)
 	if d.SupervisorRingTimeout <= 0 {
 		d.SupervisorRingTimeout = 30 * time.Second
 	}

@@ -64,6 +64,9 @@ func newTestServer(t testing.TB, cfg Config, clk *testClock) *Server {
 	if cfg.Media == nil {
 		cfg.Media = echoMedia{}
 	}
+	if cfg.DigestAlgorithms == nil {
+		cfg.DigestAlgorithms = bothAlgs // the tests exercise both
+	}
 	if clk != nil {
 		cfg.Now = clk.Now
 	}

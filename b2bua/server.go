@@ -65,7 +65,7 @@ func New(cfg Config) (*Server, error) {
 		log:       c.Logger.With("component", "b2bua"),
 		dir:       newDirectory(c.Tenants),
 		reg:       newRegistrar(c.Registration, c.Now),
-		auth:      newDigestAuth(c.Now),
+		auth:      newDigestAuth(c.Now, c.DigestAlgorithms),
 		stats:     newSIPStats(),
 		ports:     map[string]int{},
 		calls:     map[string]*Call{},

@@ -58,6 +58,9 @@ func (c *Config) SetDefaults() {
 	str(&s.FeatureCodes.Whisper, defaultCodeWhisper)
 	str(&s.FeatureCodes.Barge, defaultCodeBarge)
 	str(&s.FeatureCodes.Intercept, defaultCodeIntercept)
+	if len(s.DigestAlgorithms) == 0 {
+		s.DigestAlgorithms = []string{DigestMD5}
+	}
 
 	str(&c.HTTP.Listen, defaultHTTPListen)
 	str(&c.DataDir, defaultDataDir)

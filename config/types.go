@@ -51,6 +51,9 @@ type SIP struct {
 	SessionExpires Duration     `yaml:"session_expires"`
 	Registration   Registration `yaml:"registration"`
 	FeatureCodes   FeatureCodes `yaml:"feature_codes"`
+	// DigestAlgorithms are the digest algorithms earshot challenges with,
+	// in the order of the challenges (MD5, SHA-256).
+	DigestAlgorithms []string `yaml:"digest_algorithms"`
 }
 
 // Listener is one SIP transport endpoint.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -117,7 +118,24 @@ func (c *Config) validateSIP(col *collector) {
 		col.addf("sip.registration.max_contacts", "must be at least 1")
 	}
 	c.validateFeatureCodes(col)
+	seen := map[string]bool{}
+	for i, a := range s.DigestAlgorithms {
+		path := fmt.Sprintf("sip.digest_algorithms[%d]", i)
+		switch {
+		case a != DigestMD5 && a != DigestSHA256:
+			col.addf(path, "%s is not one of MD5, SHA-256", quoteShort(a))
+		case seen[a]:
+			col.addf(path, "%s is listed twice", a)
+		}
+		seen[a] = true
+	}
 }
+
+// Digest algorithms earshot can challenge with.
+const (
+	DigestMD5    = "MD5"
+	DigestSHA256 = "SHA-256"
+)
 
 // featureCodes lists the codes with their field paths, in mode order.
 func (c *Config) featureCodes() [4][2]string {

@@ -44,6 +44,7 @@ func sipConfig(c *config.Config) (b2bua.Config, error) {
 			Default:     c.SIP.Registration.DefaultExpires.D(),
 			MaxContacts: c.SIP.Registration.MaxContacts,
 		},
+		DigestAlgorithms: c.SIP.DigestAlgorithms,
 		FeatureCodes: b2bua.FeatureCodes{Listen: c.SIP.FeatureCodes.Listen, Whisper: c.SIP.FeatureCodes.Whisper,
 			Barge: c.SIP.FeatureCodes.Barge, Intercept: c.SIP.FeatureCodes.Intercept},
 	}
