@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,10 +56,37 @@ func TestSupervisionEveryModeByDTMF(t *testing.T) {
 		t.Fatalf("supervisor bye: %v", err)
 	}
 	waitEndedWithin(t, "customer", sc.cust.s, 4*time.Second)
-	st := e.app.SIP.Stats()
-	if st.SupervisionsStarted[b2bua.ModeListen] != 1 || st.ModeSwitches[b2bua.ModeIntercept] != 1 {
-		t.Errorf("stats: started %v switches %v", st.SupervisionsStarted, st.ModeSwitches)
+	body := get(t, "http://"+e.app.HTTPAddr+"/metrics")
+	for _, want := range []string{
+		`earshot_supervisions_started_total{mode="listen"} 1`,
+		`earshot_supervision_mode_switches_total{mode="whisper"} 1`,
+		`earshot_supervision_mode_switches_total{mode="intercept"} 1`,
+		`earshot_supervisions_active{mode="barge"} 0`,
+		"earshot_mixed_sessions 0",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
+	for _, name := range []string{"earshot_mixer_tick_lateness_seconds_count", "earshot_jitter_buffer_delay_seconds_count",
+		`earshot_jitter_buffer_frames_total{kind="played"}`, "earshot_mixer_frames_sent_total"} {
+		if v := metricValue(body, name); v <= 0 {
+			t.Errorf("%s = %v, want > 0 after a mixed call", name, v)
+		}
+	}
+}
+
+// metricValue reads one sample of a Prometheus text exposition, -1 if absent.
+func metricValue(body, name string) float64 {
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, name+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err == nil {
+				return v
+			}
+		}
+	}
+	return -1
 }
 
 // TestListenAndWhisperSendNoSIP: while a supervisor listens, switches to
@@ -281,4 +310,76 @@ func TestSupervisionThroughAPI(t *testing.T) {
 	}
 	continuity(t, sc.cust)
 	continuity(t, sc.agent)
+}
+
+// Cue tones (rtpengine): 1900 Hz beeps and pips, a 440 Hz error tone.
+const (
+	cueHz   = 1900.0
+	errorHz = 440.0
+)
+
+// watchBlip polls a party's audio for a short tone for d and returns the
+// highest power seen.
+func watchBlip(p party, hz float64, d time.Duration) float64 {
+	best := -200.0
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		best = max(best, p.s.RTP.Power(hz))
+	}
+	return best
+}
+
+// TestSupervisionCues: with the tenant policies on, the agent (only) hears
+// a pip when monitoring starts, customer and agent hear a beep when the
+// supervisor barges, and a refused switch plays the supervisor an error
+// tone.
+func TestSupervisionCues(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Tenants[0].BargeBeep = true
+	cfg.Tenants[0].NotifyAgentOnMonitor = true
+	for i, u := range cfg.Tenants[0].Users {
+		if u.Extension == "2001" {
+			cfg.Tenants[0].Users[i].Modes = []string{"listen", "barge"}
+		}
+	}
+	e := start(t, cfg)
+	sc := newSupCall(t, e, callOpts{})
+	sp := sc.supervisor("2001", "127.0.0.15", sSup, phone.PCMU)
+
+	type result struct{ cust, agent float64 }
+	notify := make(chan result, 1)
+	go func() {
+		a := make(chan float64, 1)
+		go func() { a <- watchBlip(sc.agent, cueHz, 1500*time.Millisecond) }()
+		c := watchBlip(sc.cust, cueHz, 1500*time.Millisecond)
+		notify <- result{c, <-a}
+	}()
+	ss, code := dial(t, sp, "*11001")
+	if code != 200 {
+		t.Fatalf("*11001: %d", code)
+	}
+	if r := <-notify; r.agent < heard || r.cust > absent {
+		t.Errorf("monitoring notice: agent %.1f dBFS (want >= %.0f), customer %.1f (want <= %.0f)", r.agent, heard, r.cust, absent)
+	}
+	sup := party{"supervisor", ss, sSup}
+
+	beep := make(chan result, 1)
+	go func() {
+		a := make(chan float64, 1)
+		go func() { a <- watchBlip(sc.agent, cueHz, 1500*time.Millisecond) }()
+		c := watchBlip(sc.cust, cueHz, 1500*time.Millisecond)
+		beep <- result{c, <-a}
+	}()
+	ss.RTP.SendDigit('3')
+	if r := <-beep; r.agent < heard || r.cust < heard {
+		t.Errorf("barge beep: agent %.1f, customer %.1f dBFS (want both >= %.0f)", r.agent, r.cust, heard)
+	}
+
+	errTone := make(chan float64, 1)
+	go func() { errTone <- watchBlip(sup, errorHz, 1500*time.Millisecond) }()
+	ss.RTP.SendDigit('2') // whisper is not among 2001's modes
+	if p := <-errTone; p < heard {
+		t.Errorf("refused switch: supervisor's error tone %.1f dBFS (want >= %.0f)", p, heard)
+	}
+	sc.expect("still barge", hearing{sc.cust: {sAgt, sSup}, sc.agent: {sCust, sSup}, sup: {sCust, sAgt}},
+		sCust, sAgt, sSup)
 }

@@ -84,7 +84,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ct(c.rtpBytes, float64(ms.BytesRelayed))
 	ct(c.rtcpPackets, float64(ms.RTCPPackets))
 	for reason, v := range map[string]uint64{"source": ms.Dropped.Source, "malformed": ms.Dropped.Malformed,
-		"no_destination": ms.Dropped.NoDestination, "write_error": ms.Dropped.WriteError} {
+		"no_destination": ms.Dropped.NoDestination, "write_error": ms.Dropped.WriteError,
+		"not_mixed": ms.Dropped.NotMixed, "mixer_full": ms.Dropped.MixerFull} {
 		ct(c.rtpDropped, float64(v), reason)
 	}
 	g(c.portsInUse, float64(ms.PortsInUse))
