@@ -1,0 +1,178 @@
+package rtpengine
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot/earshot/mixer"
+)
+
+// TestLoadSupervised measures how many supervised calls one mixer worker
+// carries: it ramps up calls of three legs each (customer, agent and a
+// supervisor in listen mode, every phone sending 20 ms PCMU over loopback)
+// on an engine with Mixer.Workers = 1, and at each step reports the mixer's
+// tick lateness over a window (from Stats().Mixer.TickLateness deltas, to
+// the histogram's bucket bounds), what the mixer received and produced, and
+// the CPU of earshot and of the fake phones separately. It asserts only
+// that the measurement itself worked (every call mixed, packets flowing);
+// the figures are for docs/performance.md.
+//
+//	EARSHOT_LOAD=1 go test ./rtpengine/ -run TestLoadSupervised -v -timeout 30m
+//
+// EARSHOT_LOAD_STEPS (comma-separated call counts) and EARSHOT_LOAD_WINDOW
+// (a Go duration) override the ramp and the window; go test's -cpu sets
+// GOMAXPROCS. The ramp stops after the first step whose p99 lateness is
+// above 20 ms or that skipped ticks.
+func TestLoadSupervised(t *testing.T) {
+	needLoadEnv(t)
+	steps := envSteps(t, "EARSHOT_LOAD_STEPS", []int{100, 200, 300, 400, 500, 750, 1000, 1250, 1500})
+	window := envDuration(t, "EARSHOT_LOAD_WINDOW", 10*time.Second)
+	// Each call holds 3 RTP/RTCP port pairs on earshot and 3 phone sockets.
+	const portMin, portMax = 20000, 29999
+	maxCalls := pairsIn(portMin, portMax) / 3
+	limit := raiseFileLimit(t, uint64(9*steps[len(steps)-1]+512))
+	maxCalls = min(maxCalls, (int(limit)-512)/9)
+
+	e, err := newEngine(Config{BindAddr: loopback, PortMin: portMin, PortMax: portMax,
+		Mixer: mixer.PoolConfig{Workers: 1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	p := newPacer(t, 2)
+	defer p.Close()
+	tone := pcmuTone()
+
+	t.Logf("GOMAXPROCS=%d NumCPU=%d mixer workers=1 window=%v open-file limit=%d (max %d calls)",
+		runtimeProcs(), numCPU(), window, limit, maxCalls)
+	t.Log(loadHeader)
+	t.Log(measureLoad(t, e, p, 0, 2*time.Second).row())
+
+	var sessions []*Session
+	for _, n := range steps {
+		if n > maxCalls {
+			t.Logf("step %d calls skipped: ports and open files allow %d", n, maxCalls)
+			break
+		}
+		for len(sessions) < n {
+			sessions = append(sessions, loadCall(t, e, p, tone, len(sessions)))
+		}
+		waitMixing(t, sessions)
+		<-time.After(2 * time.Second) // let jitter buffers settle past the hand-over
+		r := measureLoad(t, e, p, n, window)
+		t.Log(r.row())
+		if r.mixed != n || r.legs != 3*n {
+			t.Fatalf("%d calls: %d mixed sessions, %d mixer legs", n, r.mixed, r.legs)
+		}
+		if r.pushed == 0 || r.frames == 0 {
+			t.Fatalf("%d calls: no audio through the mixer (%d pushed, %d frames)", n, r.pushed, r.frames)
+		}
+		if r.p99 > 20*time.Millisecond || r.skipped > 0 {
+			t.Logf("stopping the ramp: the worker is overloaded at %d calls", n)
+			break
+		}
+	}
+}
+
+// loadCall sets up one supervised call whose three phones send through p.
+func loadCall(t *testing.T, e *Engine, p *pacer, tone []byte, i int) *Session {
+	t.Helper()
+	cust, agent, sup := loadPhone(t), loadPhone(t), loadPhone(t)
+	s, err := e.NewSession("load-"+strconv.Itoa(i), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Offer(0, loadSDP(cust)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Answer(1, loadSDP(agent)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.NewLeg(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AnswerOffer(loadSDP(sup)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Attach(mixer.ModeListen); err != nil {
+		t.Fatal(err)
+	}
+	for _, ph := range []struct {
+		conn *net.UDPConn
+		leg  *leg
+	}{{cust, s.pair.Load()[0]}, {agent, s.pair.Load()[1]}, {sup, l.l}} {
+		p.add(&paceStream{conn: ph.conn, dst: addrPortOf(ph.leg), ssrc: rand.Uint32(),
+			seq: uint16(rand.Uint32()), ts: rand.Uint32(), payload: tone})
+	}
+	return s
+}
+
+// loadPhone is a phone socket that is never read: its receive buffer is
+// kept small so that thousands of them do not pin memory in the kernel
+// (what overflows is dropped there, after earshot has paid for the send).
+func loadPhone(t *testing.T) *net.UDPConn {
+	c := listen(t)
+	if err := c.SetReadBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// loadSDP offers PCMU only, with no RTCP socket behind port+1: nobody sends
+// RTCP in these measurements.
+func loadSDP(c *net.UDPConn) []byte {
+	return fmt.Appendf(nil, "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP 0\r\n", port(c))
+}
+
+// waitMixing waits until the mixer has taken over the caller's and callee's
+// streams of every session.
+func waitMixing(t *testing.T, sessions []*Session) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for _, s := range sessions {
+		for pair := s.pair.Load(); !pair[0].out.mixing() || !pair[1].out.mixing(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("the mixer never took %s's streams over", s.callID)
+			}
+			<-tick.C
+		}
+	}
+}
+
+func envSteps(t *testing.T, name string, def []int) []int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	var steps []int
+	for f := range strings.SplitSeq(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 || (len(steps) > 0 && n <= steps[len(steps)-1]) {
+			t.Fatalf("%s=%q: want ascending positive call counts", name, v)
+		}
+		steps = append(steps, n)
+	}
+	return steps
+}
+
+func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		t.Fatalf("%s=%q: want a positive duration", name, v)
+	}
+	return d
+}
