@@ -17,6 +17,7 @@ import (
 
 	"github.com/earshot/earshot/b2bua"
 	"github.com/earshot/earshot/config"
+	"github.com/earshot/earshot/control"
 	"github.com/earshot/earshot/rtpengine"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -33,6 +34,11 @@ type App struct {
 	SIP *b2bua.Server
 	// Media is the RTP engine.
 	Media *rtpengine.Engine
+	// Control is the REST control plane at /api/v1.
+	Control *control.Service
+	// Events fans the b2bua's call and supervision events out; the control
+	// plane is its first subscriber, tests and the demo may add more.
+	Events *Fanout
 
 	log     *slog.Logger
 	cfg     *config.Config
@@ -61,20 +67,35 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 	}
 	bc.Media = mediaAdapter{a.Media}
 	bc.Logger = log
+	a.Events = &Fanout{}
+	bc.Observer = a.Events
 	if a.SIP, err = b2bua.New(bc); err != nil {
 		a.Media.Close()
 		return nil, err
 	}
+	// The control plane needs the b2bua (its switchboard) and the b2bua
+	// reports to the control plane: the fan-out breaks the cycle, and no
+	// event flows before Listen.
+	a.Control, err = control.New(control.Config{Config: cfg, DataDir: cfg.DataDir, Switchboard: a.SIP,
+		Logger: log.With("component", "control")})
+	if err != nil {
+		a.SIP.Close()
+		a.Media.Close()
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	a.Events.Add(a.Control)
 	if a.SIPAddrs, err = a.SIP.Listen(sipListeners(cfg)); err != nil {
 		a.SIP.Close()
+		a.Control.Close()
 		a.Media.Close()
 		return nil, err
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(newCollector(a.SIP, a.Media), newSupervisionCollector(a.SIP), newMixerCollector(a.Media))
+	reg.MustRegister(newCollector(a.SIP, a.Media), newSupervisionCollector(a.SIP), newMixerCollector(a.Media), newControlCollector(a.Control))
 	mux := http.NewServeMux()
+	mux.Handle(control.Prefix+"/", a.Control.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -87,12 +108,14 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		a.SIP.Close()
+		a.Control.Close()
 		a.Media.Close()
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
 	a.HTTPAddr = ln.Addr().String()
 	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+	control.ConfigureServer(a.http)
 	go func() { a.httpErr <- a.http.Serve(ln) }()
 	a.ready.Store(true)
 	return a, nil
@@ -118,13 +141,16 @@ func (a *App) Shutdown() error {
 	dctx, cancel := context.WithTimeout(context.Background(), a.cfg.SIP.DrainTimeout.D())
 	a.SIP.Drain(dctx)
 	cancel()
+	// The calls' last events reach the control plane before it closes;
+	// closing it ends the event streams, so the HTTP server can stop.
+	a.SIP.Close()
+	cerr := a.Control.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := a.http.Shutdown(sctx)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	a.SIP.Close()
 	a.Media.Close()
-	return err
+	return errors.Join(err, cerr)
 }
