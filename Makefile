@@ -7,7 +7,7 @@ PKGS     := ./...
 FUZZTIME ?= 10s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test unit interop bench lint fuzz deps clean
+.PHONY: all build run demo test unit interop bench lint fuzz deps clean
 
 all: build
 
@@ -16,6 +16,10 @@ build:
 
 run:
 	$(GO) run ./cmd/earshot serve
+
+# demo walks simulated parties through supervision and measures who hears whom.
+demo:
+	$(GO) run ./cmd/earshot demo
 
 # deps installs the real SIP peers the interop tests drive.
 deps:

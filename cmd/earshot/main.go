@@ -28,6 +28,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "check-config":
 		return checkConfig(args[1:], stdout, stderr)
+	case "demo":
+		return demoCmd(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "earshot %s\n", version)
 		return 0
@@ -44,6 +46,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   earshot serve [-config FILE]   run earshot (embedded demo config if no -config)
   earshot check-config FILE      validate a config file; problems as file:line: field: problem
+  earshot demo                   simulated customer, agent and supervisor walk through supervision
   earshot version                print the version
 `)
 }
