@@ -3,7 +3,10 @@ package rtpengine
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,12 +22,13 @@ type loadSample struct {
 	late    uint64 // pacer slots sent late
 	sendErr uint64
 	sent    uint64
+	busy    time.Duration // CPU time of the whole machine (all processes)
 }
 
 func sampleLoad(t testing.TB, e *Engine, p *pacer) loadSample {
 	late, errs, sent := p.health()
 	return loadSample{at: time.Now(), proc: processCPU(t), phones: p.cpu(), stats: e.Stats(),
-		late: late, sendErr: errs, sent: sent}
+		late: late, sendErr: errs, sent: sent, busy: machineBusy()}
 }
 
 // loadResult is one step of the ramp: the differences over its window.
@@ -40,6 +44,7 @@ type loadResult struct {
 	otherDrops         uint64        // any other drop counted by the engine
 	phoneLate, sendErr uint64
 	earshot, phones    time.Duration // CPU
+	others             time.Duration // CPU of every other process on the machine
 }
 
 // measureLoad samples the engine and the phones before and after window.
@@ -61,6 +66,7 @@ func measureLoad(t testing.TB, e *Engine, p *pacer, calls int, window time.Durat
 	r.phoneLate, r.sendErr = b.late-a.late, b.sendErr-a.sendErr
 	r.phones = b.phones - a.phones
 	r.earshot = (b.proc - a.proc) - r.phones
+	r.others = max(0, (b.busy-a.busy)-(b.proc-a.proc))
 	return r
 }
 
@@ -95,7 +101,7 @@ func latenessDelta(a, b mixer.Histogram) (mean, p50, p99 time.Duration, within2m
 	return mean, quantile(0.5), quantile(0.99), float64(cum) / float64(n)
 }
 
-const loadHeader = "| calls | ticks | skipped | lateness mean | p50 ≤ | p99 ≤ | ticks ≤ 2 ms | packets in/s (offered) | mixed in/s | frames out/s | inbox drops | other drops | phones late | earshot CPU (cores) | phones CPU (cores) | earshot/phones | earshot CPU per call (% core) |"
+const loadHeader = "| calls | ticks | skipped | lateness mean | p50 ≤ | p99 ≤ | ticks ≤ 2 ms | packets in/s (offered) | mixed in/s | frames out/s | inbox drops | other drops | phones late | earshot CPU (cores) | phones CPU (cores) | earshot/phones | earshot CPU per call (% core) | other processes (cores) |"
 
 // row formats r as a line of the table in docs/performance.md.
 func (r loadResult) row() string {
@@ -113,11 +119,36 @@ func (r loadResult) row() string {
 	if r.calls > 0 {
 		perCall = fmt.Sprintf("%.3f", 100*r.earshot.Seconds()/sec/float64(r.calls))
 	}
-	return fmt.Sprintf("| %d | %d | %d | %v | %s | %s | %.2f %% | %.0f (%d) | %.0f | %.0f | %d | %d | %d | %.2f | %.2f | %s | %s |",
+	return fmt.Sprintf("| %d | %d | %d | %v | %s | %s | %.2f %% | %.0f (%d) | %.0f | %.0f | %d | %d | %d | %.2f | %.2f | %s | %s | %.2f |",
 		r.calls, r.ticks, r.skipped, r.mean.Round(time.Microsecond), bound(r.p50), bound(r.p99), 100*r.within2ms,
 		float64(r.sent)/sec, 150*r.calls, float64(r.pushed)/sec, float64(r.frames)/sec,
 		r.mixerFull, r.otherDrops, r.phoneLate,
-		r.earshot.Seconds()/sec, r.phones.Seconds()/sec, ratio, perCall)
+		r.earshot.Seconds()/sec, r.phones.Seconds()/sec, ratio, perCall, r.others.Seconds()/sec)
+}
+
+// machineBusy is the non-idle CPU time of all CPUs since boot, from the
+// first line of /proc/stat (user, nice, system, irq, softirq, steal), so
+// that a step can show how much of the machine other processes took. Zero
+// if /proc/stat cannot be read.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
 
 // addrPortOf is earshot's RTP address of l.
