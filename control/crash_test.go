@@ -124,7 +124,8 @@ func TestDurabilityAcrossKill(t *testing.T) {
 		t.Fatalf("only %d acknowledged", len(acked))
 	}
 
-	f := &fixture{t: t, sw: crashSwitch(), dir: dir, now: t0}
+	f := &fixture{t: t, sw: crashSwitch(), dir: dir}
+	f.setNow(t0)
 	f.open()
 	var page AuditPage
 	f.must(200, "GET", "/api/v1/audit?action="+ActionHelpOpened+"&limit=1000", tokSup, "").decode(t, &page)

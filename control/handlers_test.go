@@ -171,7 +171,7 @@ func TestNotes(t *testing.T) {
 func TestAudit(t *testing.T) {
 	f := newFixture(t)
 	for i := range 5 {
-		f.now = t0.Add(time.Duration(i) * time.Second)
+		f.setNow(t0.Add(time.Duration(i) * time.Second))
 		f.must(201, "POST", "/api/v1/calls/c1/notes", tokSup, `{"text":"n"}`)
 	}
 	f.must(201, "POST", "/api/v1/calls/c2/notes", tokAdmin, `{"text":"=cmd|' /C calc'!A0"}`)

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,16 +162,23 @@ type fixture struct {
 	svc *Service
 	sw  *fakeSwitch
 	dir string
-	now time.Time
-	h   http.Handler
+	// clock is the services' time, read by their background goroutines
+	// (pruner, worker) while the test moves it: atomic.
+	clock atomic.Int64
+	h     http.Handler
 }
+
+func (f *fixture) now() time.Time { return time.Unix(0, f.clock.Load()).UTC() }
+
+func (f *fixture) setNow(t time.Time) { f.clock.Store(t.UnixNano()) }
 
 // t0 is the fixed clock of the tests.
 var t0 = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{t: t, sw: newFakeSwitch(), dir: t.TempDir(), now: t0}
+	f := &fixture{t: t, sw: newFakeSwitch(), dir: t.TempDir()}
+	f.setNow(t0)
 	f.open()
 	// Two answered calls in acme (agents 1001 and 1002) and one in zeta.
 	f.sw.add(call("c1", "acme", "support", "100", "1001", b2bua.StateAnswered))
@@ -181,7 +189,7 @@ func newFixture(t testing.TB) *fixture {
 
 func (f *fixture) open() {
 	f.t.Helper()
-	svc, err := New(Config{Config: testConfig(), DataDir: f.dir, Switchboard: f.sw, Now: func() time.Time { return f.now }})
+	svc, err := New(Config{Config: testConfig(), DataDir: f.dir, Switchboard: f.sw, Now: f.now})
 	if err != nil {
 		f.t.Fatal(err)
 	}

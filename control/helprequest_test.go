@@ -189,7 +189,7 @@ func TestHelpRequestAuditTrail(t *testing.T) {
 	f := newFixture(t)
 	h := f.openHelp()
 	f.must(200, "POST", "/api/v1/help-requests/"+h.ID+"/accept", tokSup, "")
-	f.now = f.now.Add(1500e6)
+	f.setNow(f.now().Add(1500e6))
 	f.must(200, "POST", "/api/v1/help-requests/"+h.ID+"/close", tokAgent, "")
 	var page AuditPage
 	f.must(200, "GET", "/api/v1/audit?call_id=c1", tokAdmin, "").decode(t, &page)
