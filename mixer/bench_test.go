@@ -16,10 +16,9 @@ func (discardSink) WriteFrame(LegID, []byte) {}
 // PCMU in barge, so every leg hears two others) with its talkers' packets
 // prepared in advance, so the measured loop only feeds and mixes.
 type benchSession struct {
-	s     *Session
-	legs  [3]*Leg
-	pkts  [3][]pkt
-	ssrcs [3]uint32
+	s    *Session
+	legs [3]*Leg
+	pkts [3][]pkt
 }
 
 const benchPackets = 256 // a power of two: the loop indexes with a mask

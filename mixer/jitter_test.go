@@ -191,9 +191,8 @@ func TestJitterTimestampJumpKeepsEstimate(t *testing.T) {
 }
 
 func TestJitterSequenceWrapAround(t *testing.T) {
-	jb := newTestBuffer()
 	tk := newTalker(CodecPCMA, toneCustomer, 1, 65500, 4294960000)
-	jb = NewJitterBuffer(CodecPCMA, JitterConfig{})
+	jb := NewJitterBuffer(CodecPCMA, JitterConfig{})
 	pkts := tk.stream(100, phase, FrameDuration)
 	pkts[35].at, pkts[36].at = pkts[36].at, pkts[35].at // reorder across the wrap
 	playout(t, jb, pkts, 20*time.Millisecond, 103)

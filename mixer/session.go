@@ -119,8 +119,7 @@ func (s *Session) RemoveLeg(id LegID) error {
 	if err := s.removeLeg(id); err != nil {
 		return err
 	}
-	s.tickMu.Lock() // wait out a tick that still uses the old table
-	s.tickMu.Unlock()
+	s.waitTick() // a tick may still use the old table
 	return nil
 }
 
@@ -215,9 +214,16 @@ func (s *Session) Close() error {
 	if sh != nil {
 		sh.remove(s)
 	}
-	s.tickMu.Lock()
-	s.tickMu.Unlock()
+	s.waitTick()
 	return nil
+}
+
+// waitTick returns once no tick of the session is in progress: the worker
+// holds tickMu for the whole tick, so taking it is the barrier.
+func (s *Session) waitTick() {
+	s.tickMu.Lock()
+	//lint:ignore SA2001 the empty critical section is the barrier itself
+	s.tickMu.Unlock()
 }
 
 // counters returns where this session's totals go.

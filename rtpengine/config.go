@@ -97,7 +97,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		errs = append(errs, errors.New("Mixer.MaxCatchUp: negative"))
 	}
 	if cfg.Jitter.MinDepth < 0 || cfg.Jitter.MaxDepth < 0 {
-		errs = append(errs, errors.New("Jitter: negative depth"))
+		errs = append(errs, errors.New("jitter: negative depth"))
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
