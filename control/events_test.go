@@ -25,7 +25,9 @@ type sseFrame struct {
 	raw   string
 }
 
-func openStream(t *testing.T, srv *httptest.Server, token string) *stream { return openStreamB(t, srv, token) }
+func openStream(t *testing.T, srv *httptest.Server, token string) *stream {
+	return openStreamB(t, srv, token)
+}
 
 func openStreamB(t testing.TB, srv *httptest.Server, token string) *stream {
 	t.Helper()
