@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -194,6 +193,3 @@ func (h *HelpRequest) end(s HelpStatus, by, reason string, now time.Time) {
 func (h *HelpRequest) visibleTo(p Principal) bool {
 	return p.Role != RoleAgent || h.Agent == p.User
 }
-
-// assignedTo reports whether user is one of h's assignees.
-func (h *HelpRequest) assignedTo(user string) bool { return slices.Contains(h.AssignedTo, user) }

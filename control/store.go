@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // SchemaVersion is the layout of the database described in docs/storage.md.
@@ -49,7 +50,7 @@ func openDB(dir string, timeout time.Duration) (*bolt.DB, error) {
 	path := filepath.Join(dir, DBFile)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("control: %s is locked by another process (is earshot already running?): %w", path, err)
 		}
 		return nil, fmt.Errorf("control: open %s: %w", path, err)
