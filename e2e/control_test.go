@@ -204,6 +204,22 @@ func TestHelpRequestToSupervisionOverREST(t *testing.T) {
 	if !isSubsequence(byAPI, actions) || !isSubsequence(bySIP, actions) {
 		t.Errorf("audit actions %v, want in order %v and %v", actions, byAPI, bySIP)
 	}
+
+	body := get(t, "http://"+e.app.HTTPAddr+"/metrics")
+	for _, want := range []string{
+		`earshot_api_requests_total{code="201",route="POST /api/v1/help-requests"} 1`,
+		`earshot_help_requests_total{status="closed"} 1`,
+		`earshot_help_requests_active{status="open"} 0`,
+		`earshot_api_request_duration_seconds_count{route="GET /api/v1/audit"}`,
+		"earshot_sse_subscribers 2",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if v := metricValue(body, "earshot_audit_records_total"); v < float64(len(byAPI)+len(bySIP)) {
+		t.Errorf("earshot_audit_records_total = %v", v)
+	}
 }
 
 // isSubsequence reports whether want appears in got in order.
