@@ -69,22 +69,25 @@ func (s *Server) Supervise(tenant, supervisor, callID string, mode Mode) (Superv
 	if len(targets) == 0 {
 		return SupervisionSnapshot{}, ErrNotRegistered
 	}
-	var sup *supervision
+	// The snapshot is taken on the call's loop right after the INVITE went
+	// out: a phone that answers at once must not make it look answered.
+	var snap SupervisionSnapshot
 	err := c.do(func() error {
 		if err := c.supervisable(u); err != nil {
 			return err
 		}
-		sup = s.newSupervision(c, u, mode, ViaAPI)
+		sup := s.newSupervision(c, u, mode, ViaAPI)
 		if err := c.originate(sup, targets[len(targets)-1]); err != nil {
 			s.forgetSupervision(sup)
 			return err
 		}
+		snap = sup.Snapshot()
 		return nil
 	})
 	if err != nil {
 		return SupervisionSnapshot{}, err
 	}
-	return sup.Snapshot(), nil
+	return snap, nil
 }
 
 // lookupSupervision finds a live supervision of tenant that actor may
