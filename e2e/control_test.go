@@ -149,7 +149,7 @@ func TestHelpRequestToSupervisionOverREST(t *testing.T) {
 	if code, _ := api(t, e, "demo-2001", "DELETE", "/supervisions/"+svID, nil); code != 200 && code != 204 {
 		t.Fatalf("end supervision: %d", code)
 	}
-	waitEndedWithin(t, "supervisor", ss, 4*time.Second)
+	waitEnded(t, "supervisor", ss)
 
 	code, closed := api(t, e, "demo-1001", "POST", "/help-requests/"+hrID+"/close", nil)
 	if code != 200 {

@@ -162,13 +162,3 @@ func continuity(t *testing.T, p party) {
 		}
 	}
 }
-
-// waitEndedWithin waits for a session to end.
-func waitEndedWithin(t *testing.T, who string, s *phone.Session, d time.Duration) {
-	t.Helper()
-	select {
-	case <-s.Ended():
-	case <-time.After(d):
-		t.Fatalf("%s: call did not end", who)
-	}
-}

@@ -36,7 +36,7 @@ func TestSupervisionEveryModeByDTMF(t *testing.T) {
 	continuity(t, sc.cust)
 
 	ss.RTP.SendDigit('4')
-	waitEndedWithin(t, "agent (intercepted)", sc.agent.s, 4*time.Second)
+	waitEnded(t, "agent (intercepted)", sc.agent.s)
 	sc.expect("intercept", hearing{sc.cust: {sSup}, sup: {sCust}}, all...)
 	// The customer's stream stays one stream; its timestamps may jump by
 	// the time the supervisor's phone spent sending the digit instead of
@@ -55,7 +55,7 @@ func TestSupervisionEveryModeByDTMF(t *testing.T) {
 	if err := ss.Hangup(ctx(t)); err != nil {
 		t.Fatalf("supervisor bye: %v", err)
 	}
-	waitEndedWithin(t, "customer", sc.cust.s, 4*time.Second)
+	waitEnded(t, "customer", sc.cust.s)
 	body := get(t, "http://"+e.app.HTTPAddr+"/metrics")
 	for _, want := range []string{
 		`earshot_supervisions_started_total{mode="listen"} 1`,
@@ -148,6 +148,12 @@ func TestTwoSupervisors(t *testing.T) {
 	}, all...)
 	continuity(t, sc.cust)
 	continuity(t, sc.agent)
+
+	// The whisperer intercepts: it takes the agent's place, and the barger
+	// stays on the call, now hearing the interceptor as the agent.
+	s1.RTP.SendDigit('4')
+	waitEnded(t, "agent (intercepted)", sc.agent.s)
+	sc.expect("intercept+barge", hearing{sc.cust: {sSup, sSup2}, w: {sCust, sSup2}, l: {sCust, sSup}}, all...)
 }
 
 // TestSupervisionMixedCodecs: the supervisor's phone speaks A-law while
@@ -303,7 +309,7 @@ func TestSupervisionThroughAPI(t *testing.T) {
 	if err := e.app.SIP.EndSupervision("demo", "2001", snap.ID); err != nil {
 		t.Fatalf("end: %v", err)
 	}
-	waitEndedWithin(t, "supervisor", ss, 4*time.Second)
+	waitEnded(t, "supervisor", ss)
 	sc.expect("relay again", hearing{sc.cust: {sAgt}, sc.agent: {sCust}}, all...)
 	if _, ok := e.app.SIP.Supervision(snap.ID); ok {
 		t.Errorf("supervision still listed after its end")
