@@ -55,76 +55,7 @@ type Phone struct {
 }
 
 // New starts a phone listening on cfg.IP.
-func New(cfg Config) (*Phone, error) {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Codec != PCMA {
-		cfg.Codec = PCMU
-	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("earshot-test-phone"),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(cfg.Logger)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(cfg.Logger)))
-	if err != nil {
-		return nil, err
-	}
-	p := &Phone{cfg: cfg, ua: ua, incoming: make(chan *Incoming, 8), sessions: map[string]*Session{}}
-	if p.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(cfg.Logger)); err != nil {
-		return nil, err
-	}
-	// Bind first, register every handler, and only then serve: a request
-	// must never reach a server without its handlers.
-	var port int
-	transport := "udp"
-	if cfg.TCP {
-		transport = "tcp"
-		if p.ln, err = net.Listen("tcp", net.JoinHostPort(cfg.IP, "0")); err != nil {
-			return nil, err
-		}
-		port = p.ln.Addr().(*net.TCPAddr).Port
-	} else {
-		if p.pc, err = net.ListenPacket("udp", net.JoinHostPort(cfg.IP, "0")); err != nil {
-			return nil, err
-		}
-		port = p.pc.LocalAddr().(*net.UDPAddr).Port
-	}
-	copts := []sipgo.ClientOption{sipgo.WithClientHostname(cfg.IP), sipgo.WithClientPort(port),
-		sipgo.WithClientLogger(cfg.Logger)}
-	if !cfg.TCP {
-		// Requests leave from the listening socket, like a real phone's.
-		copts = append(copts, sipgo.WithClientConnectionAddr(net.JoinHostPort(cfg.IP, fmt.Sprint(port))))
-	}
-	if p.cli, err = sipgo.NewClient(ua, copts...); err != nil {
-		return nil, err
-	}
-	p.contact = sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: cfg.User, Host: cfg.IP, Port: port}}
-	if cfg.TCP {
-		p.contact.Address.UriParams = sip.NewParams()
-		p.contact.Address.UriParams.Add("transport", transport)
-	}
-	p.dsc = sipgo.NewDialogServerCache(p.cli, p.contact)
-	p.srv.OnInvite(p.onInvite)
-	p.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = p.dsc.ReadAck(req, tx) })
-	p.srv.OnBye(p.onBye)
-	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
-	p.srv.OnInfo(func(req *sip.Request, tx sip.ServerTransaction) {
-		p.requests.Add(1)
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
-	p.srv.OnUpdate(func(req *sip.Request, tx sip.ServerTransaction) {
-		p.requests.Add(1)
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
-	if cfg.TCP {
-		go p.srv.ServeTCP(p.ln)
-	} else {
-		go p.srv.ServeUDP(p.pc)
-		waitServing(ua, p.pc.LocalAddr().String())
-	}
-	return p, nil
-}
+func New(cfg Config) (*Phone, error) { return NewWith(cfg, Options{}) }
 
 // Requests is the number of in-dialog requests (re-INVITE, UPDATE, INFO,
 // BYE) the phone received; a silently monitored party must see none.
