@@ -404,7 +404,8 @@ func (c *Call) onAnswer(l *leg, res *sip.Response) {
 	}
 	c.final = c.invite.respond(c.s, 200, "OK", answer, hdrs...)
 	if !sip.IsReliable(c.caller.d.transport) {
-		c.retransmit200(sip.T1)
+		c.retransmit2xx(c.invite, c.final, &c.retrans, func() bool { return c.acked },
+			func() { c.hangup(EndError) })
 	}
 	now := c.s.cfg.Now()
 	c.s.stats.answered(now.Sub(c.snap.StartedAt))
@@ -418,20 +419,26 @@ func (c *Call) onAnswer(l *leg, res *sip.Response) {
 	c.log.Info("call answered", "agent", l.agent)
 }
 
-// retransmit200 resends the 2xx over UDP until the ACK arrives (RFC 3261
-// §13.3.1.4), giving up after 64*T1 with a BYE.
-func (c *Call) retransmit200(interval time.Duration) {
-	c.retrans = c.after(interval, func() {
-		if c.ended || c.acked {
-			return
-		}
-		if interval >= 32*sip.T1 {
-			c.hangup(EndError)
-			return
-		}
-		c.invite.send(c.s, c.final)
-		c.retransmit200(min(2*interval, sip.T2*8))
-	})
+// retransmit2xx resends a 2xx to an INVITE over UDP until its ACK arrives
+// (RFC 3261 §13.3.1.4): first after T1, doubling up to T2·8, giving up
+// after 64·T1. acked tells when to stop; giveUp runs if the ACK never came.
+// *timer always holds the pending retransmission, for the caller to stop.
+func (c *Call) retransmit2xx(in *inbound, res *sip.Response, timer **time.Timer, acked func() bool, giveUp func()) {
+	var next func(interval time.Duration)
+	next = func(interval time.Duration) {
+		*timer = c.after(interval, func() {
+			if c.ended || acked() {
+				return
+			}
+			if interval >= 32*sip.T1 {
+				giveUp()
+				return
+			}
+			in.send(c.s, res)
+			next(min(2*interval, sip.T2*8))
+		})
+	}
+	next(sip.T1)
 }
 
 func (c *Call) onAck(l *leg, req *sip.Request) {

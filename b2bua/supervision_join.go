@@ -3,7 +3,6 @@ package b2bua
 import (
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
@@ -134,7 +133,8 @@ func (c *Call) answerDialIn(sup *supervision, req *sip.Request, tag string) erro
 	sup.final = sup.invite.respond(c.s, 200, "OK", answer,
 		c.s.contact(l.d.transport), sip.NewHeader("Allow", allowMethods))
 	if !sip.IsReliable(l.d.transport) {
-		c.retransmitSup(sup, sip.T1)
+		c.retransmit2xx(sup.invite, sup.final, &sup.retrans, func() bool { return sup.ended || sup.acked },
+			func() { c.detach(sup, SupEndError) })
 	}
 	if err := c.attach(sup); err != nil {
 		c.log.Warn("supervisor attach failed", "err", err)
@@ -145,22 +145,6 @@ func (c *Call) answerDialIn(sup *supervision, req *sip.Request, tag string) erro
 
 func (c *Call) digitHandler(sup *supervision) func(byte) {
 	return func(d byte) { c.post(func() { c.onSupDigit(sup, d) }) }
-}
-
-// retransmitSup resends the 2xx to a supervisor's INVITE over UDP until
-// its ACK arrives (RFC 3261 §13.3.1.4).
-func (c *Call) retransmitSup(sup *supervision, interval time.Duration) {
-	sup.retrans = c.after(interval, func() {
-		if c.ended || sup.ended || sup.acked {
-			return
-		}
-		if interval >= 32*sip.T1 {
-			c.detach(sup, SupEndError)
-			return
-		}
-		sup.invite.send(c.s, sup.final)
-		c.retransmitSup(sup, min(2*interval, sip.T2*8))
-	})
 }
 
 // originate calls the supervisor's phone for a supervision started through
