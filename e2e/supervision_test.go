@@ -51,6 +51,17 @@ func TestSupervisionEveryModeByDTMF(t *testing.T) {
 		t.Fatalf("after intercept the call's agent is %+v, want 2001", snap)
 	}
 
+	// The released agent takes the next call.
+	answered := answerNext(t, sc.agentPhone)
+	next, err := e.customer().Call(ctx(t), "100")
+	if err != nil {
+		t.Fatalf("next customer's call after the intercept: %v", err)
+	}
+	if <-answered == nil {
+		t.Fatal("the released agent did not get the next call")
+	}
+	_ = next.Hangup(ctx(t))
+
 	// The supervisor now has the call: hanging up ends it for the customer.
 	if err := ss.Hangup(ctx(t)); err != nil {
 		t.Fatalf("supervisor bye: %v", err)
