@@ -32,6 +32,11 @@ type leg struct {
 	// offer is a re-INVITE or UPDATE received on this leg that waits for
 	// the other leg's answer.
 	offer *inbound
+	// earlySDP is what a callee's early answer (183 with SDP) turned into
+	// for the caller, kept for a 2xx that repeats no SDP (RFC 3262).
+	earlySDP  []byte
+	sdpSent   []byte // the SDP earshot last sent on this dialog (UAC legs)
+	seRetried bool   // the INVITE was resent after 422 (RFC 4028 §6)
 }
 
 // Call is one customer↔agent call: its two legs and its media session.
@@ -59,16 +64,24 @@ type Call struct {
 	original  *sip.Request // the INVITE as received, for the tagless 100
 	ringTimer *time.Timer
 	sentRing  bool
+	lateOffer bool // the caller's INVITE had no SDP: it answers in its ACK
 	reliable  bool // the caller requires reliable provisionals (RFC 3262)
 	rseq      uint32
-	final     *sip.Response // 2xx sent to the caller, retransmitted until ACK
-	acked     bool
-	retrans   *time.Timer
-	sessTimer *time.Timer
-	sessInt   time.Duration
-	ended     bool
-	reserved  []string // agents marked busy by this call
-	sups      []*supervision
+	prov      *reliableProv // the reliable provisional awaiting PRACK
+	provNext  *provisional  // the next one, sent once prov is PRACKed
+	// answeredEarly: the caller got the SDP answer in a reliable
+	// provisional, so the 2xx carries none.
+	answeredEarly bool
+	finalPending  func()        // a 2xx held until the PRACK of an SDP-carrying provisional
+	final         *sip.Response // 2xx sent to the caller, retransmitted until ACK
+	acked         bool
+	retrans       *time.Timer
+	sessTimer     *time.Timer
+	sessInt       time.Duration
+	calleeSess    calleeTimer // the session timer on the callee's dialog
+	ended         bool
+	reserved      []string // agents marked busy by this call
+	sups          []*supervision
 }
 
 // post queues fn on the call's loop. It fails when the call ended or its
@@ -177,7 +190,7 @@ func (c *Call) end(reason string) {
 	if c.callee != nil && reason != EndCalleeHangup {
 		c.bye(c.callee)
 	}
-	for _, t := range []*time.Timer{c.ringTimer, c.retrans, c.sessTimer} {
+	for _, t := range []*time.Timer{c.ringTimer, c.retrans, c.sessTimer, c.calleeSess.timer, c.provTimer()} {
 		if t != nil {
 			t.Stop()
 		}

@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -37,7 +38,13 @@ func (c *Call) onRequest(l *leg, in *inbound) {
 	case sip.INFO:
 		// DTMF and other INFO packages stay on this leg.
 		in.respond(c.s, 200, "OK", nil)
-	case sip.PRACK, sip.OPTIONS:
+	case sip.PRACK:
+		if l == c.caller {
+			c.onPrack(in)
+			return
+		}
+		in.respond(c.s, 481, "Call/Transaction Does Not Exist", nil)
+	case sip.OPTIONS:
 		in.respond(c.s, 200, "OK", nil)
 	default:
 		in.respond(c.s, 405, "Method Not Allowed", nil, sip.NewHeader("Allow", allowMethods))
@@ -69,6 +76,8 @@ func (c *Call) onOffer(l *leg, in *inbound) {
 	o := c.other(l)
 	if l == c.caller {
 		c.refreshSession()
+	} else if l == c.callee {
+		c.scheduleCallee()
 	}
 	if o == nil || c.callee == nil {
 		if req.Method == sip.UPDATE && len(req.Body()) == 0 {
@@ -83,8 +92,13 @@ func (c *Call) onOffer(l *leg, in *inbound) {
 		return
 	}
 	hdrs := []sip.Header{c.s.contact(l.d.transport)}
-	if se, ok := sessionExpires(req); ok && l == c.caller {
+	if se, ok := sessionExpires(req); ok {
+		// The side that sent the refresh stays the refresher.
 		hdrs = append(hdrs, sip.NewHeader("Session-Expires", strconv.Itoa(se)+";refresher=uac"))
+		if l == c.callee && c.calleeSess.interval > 0 {
+			c.calleeSess.interval = time.Duration(max(se, minSE)) * time.Second
+			c.scheduleCallee()
+		}
 	}
 	if len(req.Body()) == 0 {
 		if req.Method == sip.INVITE {
@@ -109,6 +123,7 @@ func (c *Call) onOffer(l *leg, in *inbound) {
 	l.offer = in
 	out := o.d.newRequest(req.Method, c.s.contact(o.d.transport))
 	out.SetBody(fwd)
+	o.sdpSent = fwd
 	out.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	_, err = c.startTx(out,
 		func(res *sip.Response) { c.onOfferResponse(l, o, out, res, hdrs) },
@@ -146,5 +161,9 @@ func (c *Call) onOfferResponse(from, to *leg, out *sip.Request, res *sip.Respons
 		in.respond(c.s, 488, "Not Acceptable Here", nil)
 		return
 	}
+	if to == c.callee {
+		c.scheduleCallee() // a 2xx to an offer refreshes the session (RFC 4028 §10)
+	}
+	from.sdpSent = answer
 	in.respond(c.s, 200, "OK", answer, hdrs...)
 }

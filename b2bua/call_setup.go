@@ -22,18 +22,22 @@ func (c *Call) start() {
 	c.update(func(*CallSnapshot) {}, CallStarted)
 	c.reliable = hasTag(req, "Require", "100rel")
 
-	if len(req.Body()) == 0 {
-		// Offerless INVITEs (RFC 3261 §13.2.1 late offer) are not anchored.
-		c.fail(488, "SDP Offer Required", EndRejected)
-		return
-	}
 	ms, err := c.s.cfg.Media.NewSession(c.id, func() { c.post(func() { c.hangup(EndMediaTimeout) }) })
 	if err != nil {
 		c.failErr(err)
 		return
 	}
 	c.media = ms
-	if c.offerB, err = ms.Offer(LegCaller, req.Body()); err != nil {
+	if len(req.Body()) == 0 {
+		// A late offer (RFC 3261 §13.2.1): earshot offers to the callee
+		// itself, then offers the caller the codec the callee chose in the
+		// 2xx; the caller answers in its ACK.
+		c.lateOffer = true
+		c.offerB, err = ms.LocalOffer(LegCallee)
+	} else {
+		c.offerB, err = ms.Offer(LegCaller, req.Body())
+	}
+	if err != nil {
 		c.failErr(err)
 		return
 	}
@@ -139,12 +143,16 @@ func (c *Call) fork(t target) {
 	}
 	req := l.d.newRequest(sip.INVITE, s.contact(l.d.transport))
 	req.SetBody(c.offerB)
+	l.sdpSent = c.offerB
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	req.AppendHeader(sip.NewHeader("User-Agent", s.cfg.UserAgent))
 	if c.route.kind == toTrunk {
 		req.AppendHeader(sip.NewHeader("Supported", "100rel, timer"))
+	} else {
+		req.AppendHeader(sip.NewHeader("Supported", "timer"))
 	}
+	req.AppendHeader(c.calleeSessionExpires())
 	if c.route.fromTrunk {
 		// Identity headers of a trusted trunk travel to the agent.
 		for _, name := range []string{"P-Asserted-Identity", "Diversion"} {
@@ -251,10 +259,15 @@ func (c *Call) onProvisional(l *leg, res *sip.Response) {
 	var body []byte
 	if len(res.Body()) > 0 && res.StatusCode == 183 {
 		b, err := c.media.Answer(LegCallee, res.Body())
-		if err != nil {
+		switch {
+		case err != nil:
 			c.log.Debug("early media answer rejected", "err", err)
-		} else {
-			body = b
+		case c.lateOffer:
+			// The caller waits for an offer in the 2xx; it gets plain
+			// ringing meanwhile.
+			l.earlySDP = b
+		default:
+			l.earlySDP, body = b, b
 		}
 	}
 	if body == nil && c.sentRing {
@@ -265,13 +278,7 @@ func (c *Call) onProvisional(l *leg, res *sip.Response) {
 	if body != nil {
 		code, phrase = 183, "Session Progress"
 	}
-	var hdrs []sip.Header
-	if c.reliable {
-		c.rseq++
-		hdrs = append(hdrs, sip.NewHeader("Require", "100rel"), sip.NewHeader("RSeq", strconv.Itoa(int(c.rseq))))
-	}
-	hdrs = append(hdrs, c.s.contact(c.caller.d.transport))
-	c.invite.respond(c.s, code, phrase, body, hdrs...)
+	c.sendProvisional(code, phrase, body)
 	c.update(func(s *CallSnapshot) {}, CallRinging)
 }
 
@@ -287,6 +294,20 @@ func (c *Call) prack(l *leg, res *sip.Response) {
 }
 
 func (c *Call) onReject(l *leg, res *sip.Response) {
+	if res.StatusCode == 422 && !l.seRetried {
+		// The callee wants a longer session interval (RFC 4028 §6).
+		l.seRetried = true
+		if minSE, ok := minSessionExpires(res); ok && time.Duration(minSE)*time.Second > c.s.cfg.SessionExpires {
+			err := c.resendInvite(l, func(req *sip.Request) {
+				req.RemoveHeader("Session-Expires")
+				req.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(minSE)))
+				req.AppendHeader(sip.NewHeader("Min-SE", strconv.Itoa(minSE)))
+			})
+			if err == nil {
+				return
+			}
+		}
+	}
 	if (res.StatusCode == 401 || res.StatusCode == 407) && !l.authTried && c.route.kind == toTrunk && c.route.trunk.Username != "" {
 		l.authTried = true
 		if err := c.authenticate(l, res); err == nil {
@@ -330,19 +351,43 @@ func (c *Call) authenticate(l *leg, res *sip.Response) error {
 	if err != nil {
 		return err
 	}
+	return c.resendInvite(l, func(req *sip.Request) {
+		req.AppendHeader(sip.NewHeader(authHdr, cred.String()))
+	})
+}
+
+// resendHeaders are the headers of a fork's INVITE that its resending
+// (after a challenge or a 422) keeps.
+var resendHeaders = []string{"Content-Type", "Allow", "User-Agent", "Supported", "Session-Expires",
+	"Min-SE", "P-Asserted-Identity", "Diversion", "Authorization", "Proxy-Authorization"}
+
+// resendInvite sends a fork's INVITE again, with the next CSeq, after edit
+// has adjusted it.
+func (c *Call) resendInvite(l *leg, edit func(*sip.Request)) error {
 	c.s.mu.Lock()
 	delete(c.s.legs, l.d.key())
 	c.s.mu.Unlock()
 	req := l.d.newRequest(sip.INVITE, c.s.contact(l.d.transport))
-	for _, name := range []string{"Content-Type", "Allow", "User-Agent", "Supported"} {
-		if v := l.invite.GetHeader(name); v != nil {
-			req.AppendHeader(sip.NewHeader(name, v.Value()))
+	for _, name := range resendHeaders {
+		for _, h := range l.invite.GetHeaders(name) {
+			req.AppendHeader(sip.NewHeader(name, h.Value()))
 		}
 	}
-	req.AppendHeader(sip.NewHeader(authHdr, cred.String()))
+	edit(req)
 	req.SetBody(c.offerB)
 	l.invite = req
 	return c.sendFork(l)
+}
+
+// minSessionExpires reads Min-SE from a 422.
+func minSessionExpires(res *sip.Response) (int, bool) {
+	h := res.GetHeader("Min-SE")
+	if h == nil {
+		return 0, false
+	}
+	v, _, _ := strings.Cut(h.Value(), ";")
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	return n, err == nil && n > 0
 }
 
 func (c *Call) onForkDone(l *leg, err error) {
@@ -385,14 +430,23 @@ func (c *Call) onAnswer(l *leg, res *sip.Response) {
 	if c.ringTimer != nil {
 		c.ringTimer.Stop()
 	}
-	answer, err := c.media.Answer(LegCallee, res.Body())
-	if err != nil {
-		c.log.Warn("callee answer rejected", "err", err)
-		c.bye(l)
-		c.callee = nil
-		c.failErr(err)
-		return
+	answer := l.earlySDP
+	if len(res.Body()) > 0 || answer == nil {
+		// A 2xx without SDP is fine when the callee answered in a reliable
+		// 183 (RFC 3262); otherwise Answer refuses the empty body.
+		var err error
+		if answer, err = c.media.Answer(LegCallee, res.Body()); err != nil {
+			c.log.Warn("callee answer rejected", "err", err)
+			c.bye(l)
+			c.callee = nil
+			c.failErr(err)
+			return
+		}
 	}
+	if c.answeredEarly {
+		answer = nil // the caller already has the answer, reliably
+	}
+	c.startCalleeTimer(res)
 	hdrs := []sip.Header{c.s.contact(c.caller.d.transport), sip.NewHeader("Allow", allowMethods)}
 	if se, ok := sessionExpires(c.invite.req); ok {
 		c.sessInt = time.Duration(se) * time.Second
@@ -402,10 +456,20 @@ func (c *Call) onAnswer(l *leg, res *sip.Response) {
 		}
 		c.sessTimer = c.after(c.sessInt, c.onSessionExpired)
 	}
-	c.final = c.invite.respond(c.s, 200, "OK", answer, hdrs...)
-	if !sip.IsReliable(c.caller.d.transport) {
-		c.retransmit2xx(c.invite, c.final, &c.retrans, func() bool { return c.acked },
-			func() { c.hangup(EndError) })
+	send := func() {
+		c.final = c.invite.respond(c.s, 200, "OK", answer, hdrs...)
+		if !sip.IsReliable(c.caller.d.transport) {
+			c.retransmit2xx(c.invite, c.final, &c.retrans, func() bool { return c.acked },
+				func() { c.hangup(EndError) })
+		}
+	}
+	// A queued provisional is moot now; a 2xx waits only for the PRACK of
+	// a provisional that carried SDP (RFC 3262 §3).
+	c.provNext = nil
+	if c.prov != nil && c.prov.sdp {
+		c.finalPending = send
+	} else {
+		send()
 	}
 	now := c.s.cfg.Now()
 	c.s.stats.answered(now.Sub(c.snap.StartedAt))
@@ -442,11 +506,38 @@ func (c *Call) retransmit2xx(in *inbound, res *sip.Response, timer **time.Timer,
 }
 
 func (c *Call) onAck(l *leg, req *sip.Request) {
-	if l == c.caller {
+	if l == c.caller && c.final != nil && !c.acked {
 		c.acked = true
+		if c.lateOffer {
+			c.takeLateAnswer(req.Body())
+		}
 	}
-	if l.sup != nil {
-		l.sup.acked = true
+	if sup := l.sup; sup != nil && !sup.acked && sup.final != nil {
+		sup.acked = true
+		if sup.lateOffer && !sup.ended {
+			if err := sup.media.TakeAnswer(req.Body()); err != nil {
+				c.log.Warn("supervisor's late-offer answer in ACK rejected", "err", err)
+				c.detach(sup, SupEndError)
+				return
+			}
+			c.attachOrDrop(sup)
+		}
+	}
+}
+
+// takeLateAnswer completes a late-offer call with the caller's answer from
+// its ACK. Without a usable answer the call cannot have media: earshot
+// ends it with BYE both ways (RFC 3261 §13.3.1.4 leaves the UAS no other
+// way out once the ACK came).
+func (c *Call) takeLateAnswer(body []byte) {
+	if len(body) == 0 {
+		c.log.Warn("late-offer ACK without SDP answer")
+		c.hangup(EndError)
+		return
+	}
+	if _, err := c.media.Answer(LegCaller, body); err != nil {
+		c.log.Warn("late-offer answer in ACK rejected", "err", err)
+		c.hangup(EndError)
 	}
 }
 

@@ -19,12 +19,21 @@ func FuzzSIPRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if res, ok := msg.(*sip.Response); ok {
+			// What earshot reads from a callee's responses.
+			sessionExpires(res)
+			refresher(res)
+			minSessionExpires(res)
+			return
+		}
 		req, ok := msg.(*sip.Request)
 		if !ok {
 			return
 		}
 		s.admit(req)
 		sessionExpires(req)
+		refresher(req)
+		parseRAck(req)
 		hasTag(req, "Require", "100rel")
 		hasTag(req, "Supported", "timer")
 		dialogKey(req)

@@ -25,7 +25,13 @@ type MediaSession interface {
 	Offer(from int, sdp []byte) ([]byte, error)
 	// Answer takes the SDP answer received on leg from, answering the last
 	// offer sent to it, and returns the answer to send on the other leg.
+	// After LocalOffer it returns instead, for the answer to earshot's own
+	// offer, an offer for the other leg narrowed to the settled codec, and
+	// for that leg's answer nil: nothing is left to send.
 	Answer(from int, sdp []byte) ([]byte, error)
+	// LocalOffer returns earshot's own SDP offer to send on leg to, for a
+	// call whose other leg sent no offer (an INVITE without SDP).
+	LocalOffer(to int) ([]byte, error)
 	// AddLeg allocates media for a supervisor's phone on this call. The
 	// leg is not heard and hears nothing until MediaLeg.Attach. onDigit is
 	// called, from a media goroutine and without blocking, once for every

@@ -31,6 +31,7 @@ type supervision struct {
 	final     *sip.Response // 2xx to a dial-in, retransmitted until ACK
 	invite    *inbound
 	acked     bool
+	lateOffer bool // the dial-in INVITE had no SDP: the answer comes in the ACK
 	retrans   *time.Timer
 	ringTimer *time.Timer
 }

@@ -62,14 +62,10 @@ func supStatus(err error) (int, string) {
 		return 486, "Already Supervising This Call"
 	case errors.Is(err, ErrOutboundCall):
 		return 488, "Outbound Calls Not Supervisable"
-	case errors.Is(err, errSDPRequired):
-		return 488, "SDP Offer Required"
 	}
 	code := statusOf(err, 500)
 	return code, reasonPhrase(code)
 }
-
-var errSDPRequired = errors.New("SDP offer required")
 
 // dialIn attaches a supervisor who dialled a feature code to the agent's
 // call. The SIP handler goroutine waits here until the INVITE is answered.
@@ -112,14 +108,19 @@ func (s *Server) dialIn(rt route, req *sip.Request, tx sip.ServerTransaction) {
 // answerDialIn negotiates the supervisor's media, answers 200 and attaches.
 // An error means nothing was answered yet.
 func (c *Call) answerDialIn(sup *supervision, req *sip.Request, tag string) error {
-	if len(req.Body()) == 0 {
-		return errSDPRequired
-	}
 	ml, err := c.media.AddLeg(c.digitHandler(sup))
 	if err != nil {
 		return err
 	}
-	answer, err := ml.AnswerOffer(req.Body())
+	var answer []byte
+	if len(req.Body()) == 0 {
+		// A late offer: earshot offers in the 200, the phone answers in
+		// its ACK (onAck).
+		sup.lateOffer = true
+		answer, err = ml.Offer()
+	} else {
+		answer, err = ml.AnswerOffer(req.Body())
+	}
 	if err != nil {
 		_ = ml.Close()
 		return err
@@ -136,11 +137,19 @@ func (c *Call) answerDialIn(sup *supervision, req *sip.Request, tag string) erro
 		c.retransmit2xx(sup.invite, sup.final, &sup.retrans, func() bool { return sup.ended || sup.acked },
 			func() { c.detach(sup, SupEndError) })
 	}
+	if !sup.lateOffer {
+		c.attachOrDrop(sup)
+	}
+	return nil
+}
+
+// attachOrDrop attaches a supervisor whose media is negotiated, or ends
+// the supervision if the mix refuses it.
+func (c *Call) attachOrDrop(sup *supervision) {
 	if err := c.attach(sup); err != nil {
 		c.log.Warn("supervisor attach failed", "err", err)
 		c.detach(sup, SupEndError)
 	}
-	return nil
 }
 
 func (c *Call) digitHandler(sup *supervision) func(byte) {
@@ -235,10 +244,7 @@ func (c *Call) onSupResponse(sup *supervision, res *sip.Response) {
 			c.detach(sup, SupEndError)
 			return
 		}
-		if err := c.attach(sup); err != nil {
-			c.log.Warn("supervisor attach failed", "err", err)
-			c.detach(sup, SupEndError)
-		}
+		c.attachOrDrop(sup)
 	default:
 		if sup.ended {
 			return

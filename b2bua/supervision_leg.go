@@ -115,6 +115,11 @@ func (c *Call) intercept(sup *supervision) {
 	sup.promoted = true
 	sup.leg.side = LegCallee
 	c.callee = sup.leg
+	// The agent's session timer left with the agent's dialog.
+	if t := c.calleeSess.timer; t != nil {
+		t.Stop()
+	}
+	c.calleeSess = calleeTimer{}
 	ext := sup.user.Extension
 	c.s.mu.Lock()
 	c.s.busy[userKey(c.route.tenant.name, ext)]++

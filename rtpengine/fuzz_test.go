@@ -136,10 +136,20 @@ func FuzzLegAnswer(f *testing.F) {
 			checkStatus(t, err)
 		}
 		_, plan := legOffer(testParams)
-		if _, remote, err := rewriteAnswer(sdpIn, plan, testParams); err != nil {
+		adesc, remote, err := rewriteAnswer(sdpIn, plan, testParams)
+		switch {
+		case err != nil:
 			checkStatus(t, err)
-		} else if remote.media.codec.Valid() && remote.media.audioPT != 0 && remote.media.audioPT != 8 {
+		case remote.media.codec.Valid() && remote.media.audioPT != 0 && remote.media.audioPT != 8:
 			t.Fatalf("answer to earshot's offer settled payload type %d", remote.media.audioPT)
+		case remote.media.codec.Valid():
+			// A late offer turns that answer into the offer to the caller.
+			narrowFormats(adesc.MediaDescriptions[plan.index], []string{"0"})
+			o := origin{id: 1}
+			var out sdp.SessionDescription
+			if err := out.Unmarshal(o.stamp(adesc)); err != nil {
+				t.Fatalf("earshot's late-offer offer does not parse: %v", err)
+			}
 		}
 	})
 }

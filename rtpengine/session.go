@@ -42,6 +42,10 @@ type Session struct {
 	extras []*leg // legs from NewLeg, neither promoted nor closed
 	nextID int    // id of the next NewLeg
 	mix    *mixer.Session
+	// late is set while a late-offer exchange runs (see LocalOffer);
+	// lateLeg is the leg earshot's own offer went to.
+	late    bool
+	lateLeg int
 
 	// shutting counts legs taken out of the session whose sockets are
 	// being closed outside mu (Leg.Close, Promote); Close waits for them.
@@ -103,13 +107,15 @@ func (s *Session) Offer(from int, offer []byte) ([]byte, error) {
 	}
 	s.setRemote(pair[from], remote)
 	pair[to].plan = &plan
+	s.late = false // a new offer replaces an unfinished late-offer exchange
 	return pair[to].origin.stamp(desc), nil
 }
 
 // Answer takes the SDP answer received on leg from, answering the last
 // offer sent on that leg, and returns the answer to send on the other leg.
 // It may be called again for the same offer (a second callee answering
-// after the first failed): the new answer replaces the leg's peer.
+// after the first failed): the new answer replaces the leg's peer. During a
+// late-offer exchange (LocalOffer) it returns an offer, then nil.
 func (s *Session) Answer(from int, answer []byte) ([]byte, error) {
 	if err := checkLeg(from); err != nil {
 		return nil, err
@@ -137,6 +143,9 @@ func (s *Session) Answer(from int, answer []byte) ([]byte, error) {
 	pair[1].media.Store(&m)
 	if err := s.reconcile(); err != nil {
 		s.log.Warn("mix after answer", "err", err)
+	}
+	if s.late {
+		return s.lateAnswer(from, desc, remote, plan.index)
 	}
 	s.armedAt.CompareAndSwap(0, max(s.eng.nanotime(), 1))
 	return pair[to].origin.stamp(desc), nil

@@ -17,6 +17,9 @@ type Options struct {
 	// from New answer every UPDATE with a bare 200, which only suits
 	// session refreshes.
 	AnswerUpdate bool
+	// LateOffer makes Call send its INVITE without SDP (RFC 3261 §13.2.1):
+	// the phone takes the offer from the 2xx and answers in the ACK.
+	LateOffer bool
 }
 
 // NewWith starts a phone like New, with opts.
@@ -49,7 +52,7 @@ func build(cfg Config, transport string, tlsConf *tls.Config, opts Options) (*Ph
 	if err != nil {
 		return nil, err
 	}
-	p := &Phone{cfg: cfg, ua: ua, incoming: make(chan *Incoming, 8), sessions: map[string]*Session{}}
+	p := &Phone{cfg: cfg, opts: opts, ua: ua, incoming: make(chan *Incoming, 8), sessions: map[string]*Session{}}
 	fail := func(err error) (*Phone, error) {
 		p.Close()
 		return nil, err
@@ -99,14 +102,14 @@ func build(cfg Config, transport string, tlsConf *tls.Config, opts Options) (*Ph
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
 	p.srv.OnInfo(func(req *sip.Request, tx sip.ServerTransaction) {
-		p.requests.Add(1)
+		p.saw(req)
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
 	if opts.AnswerUpdate {
 		p.srv.OnUpdate(p.onUpdateOffer)
 	} else {
 		p.srv.OnUpdate(func(req *sip.Request, tx sip.ServerTransaction) {
-			p.requests.Add(1)
+			p.saw(req)
 			_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 		})
 	}

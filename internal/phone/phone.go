@@ -39,6 +39,7 @@ type Config struct {
 // Phone is a SIP user agent with one address and port.
 type Phone struct {
 	cfg     Config
+	opts    Options
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
 	cli     *sipgo.Client
@@ -50,8 +51,9 @@ type Phone struct {
 	incoming chan *Incoming
 	requests atomic.Int64 // in-dialog requests received from earshot
 
-	mu       sync.Mutex // guards sessions
+	mu       sync.Mutex // guards sessions and seen
 	sessions map[string]*Session
+	seen     []*sip.Request
 }
 
 // New starts a phone listening on cfg.IP.
@@ -60,6 +62,21 @@ func New(cfg Config) (*Phone, error) { return NewWith(cfg, Options{}) }
 // Requests is the number of in-dialog requests (re-INVITE, UPDATE, INFO,
 // BYE) the phone received; a silently monitored party must see none.
 func (p *Phone) Requests() int64 { return p.requests.Load() }
+
+// InDialog returns the in-dialog requests received so far, oldest first.
+func (p *Phone) InDialog() []*sip.Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]*sip.Request(nil), p.seen...)
+}
+
+// saw counts and keeps an in-dialog request from earshot.
+func (p *Phone) saw(req *sip.Request) {
+	p.requests.Add(1)
+	p.mu.Lock()
+	p.seen = append(p.seen, req)
+	p.mu.Unlock()
+}
 
 // Close hangs nothing up; it stops every stream and the user agent.
 func (p *Phone) Close() {

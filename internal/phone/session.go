@@ -76,11 +76,13 @@ func (p *Phone) Call(ctx context.Context, number string, hdrs ...sip.Header) (*S
 	req.AppendHeader(to)
 	req.AppendHeader(&cid)
 	req.AppendHeader(p.contact.Clone())
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	for _, h := range hdrs {
 		req.AppendHeader(h)
 	}
-	req.SetBody(p.sdp(s.RTP.Port(), "sendrecv"))
+	if !p.opts.LateOffer {
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		req.SetBody(p.sdp(s.RTP.Port(), "sendrecv"))
+	}
 	req.SetTransport(p.transport())
 	dua := sipgo.DialogUA{Client: p.cli, ContactHDR: p.contact}
 	cs, err := dua.WriteInvite(ctx, req)
@@ -103,7 +105,19 @@ func (p *Phone) Call(ctx context.Context, number string, hdrs ...sip.Header) (*S
 		s.end()
 		return nil, err
 	}
-	if err := cs.Ack(ctx); err != nil {
+	if p.opts.LateOffer {
+		// The 2xx carried the offer; the ACK carries the answer.
+		ack := sip.NewRequest(sip.ACK, cs.InviteRequest.Recipient)
+		if c := cs.InviteResponse.Contact(); c != nil {
+			ack.Recipient = c.Address
+		}
+		ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		ack.SetBody(p.sdp(s.RTP.Port(), "sendrecv"))
+		err = cs.WriteAck(ctx, ack)
+	} else {
+		err = cs.Ack(ctx)
+	}
+	if err != nil {
 		s.end()
 		return nil, err
 	}
@@ -170,6 +184,7 @@ type Incoming struct {
 	done     chan struct{}
 	once     sync.Once
 	canceled chan struct{}
+	early    *Session // started by Progress
 }
 
 // Incoming delivers calls that ring this phone.
@@ -225,9 +240,25 @@ func (in *Incoming) Reject(code int, reason string) error {
 	return in.dss.Respond(code, reason, nil)
 }
 
-// Answer answers with SDP and starts RTP; it returns once ACKed.
-func (in *Incoming) Answer() (*Session, error) {
-	defer in.finish()
+// Answer answers with SDP and starts RTP.
+func (in *Incoming) Answer() (*Session, error) { return in.AnswerWith() }
+
+// Progress sends 183 Session Progress with the phone's SDP answer and
+// starts its RTP (early media). Answer then answers with the same SDP.
+func (in *Incoming) Progress() error {
+	s, err := in.start()
+	if err != nil {
+		return err
+	}
+	hdr := sip.NewHeader("Content-Type", "application/sdp")
+	return in.dss.Respond(183, "Session Progress", in.p.sdp(s.RTP.Port(), "sendrecv"), hdr)
+}
+
+// start creates the call's session and RTP once, for Progress or Answer.
+func (in *Incoming) start() (*Session, error) {
+	if in.early != nil {
+		return in.early, nil
+	}
 	s, err := in.p.newSession(in.Req.CallID().Value())
 	if err != nil {
 		return nil, err
@@ -241,7 +272,19 @@ func (in *Incoming) Answer() (*Session, error) {
 	}
 	s.RTP.SetDest(dest)
 	s.RTP.start()
-	if err := in.dss.RespondSDP(in.p.sdp(s.RTP.Port(), "sendrecv")); err != nil {
+	in.early = s
+	return s, nil
+}
+
+// AnswerWith answers like Answer, adding hdrs to the 200.
+func (in *Incoming) AnswerWith(hdrs ...sip.Header) (*Session, error) {
+	defer in.finish()
+	s, err := in.start()
+	if err != nil {
+		return nil, err
+	}
+	hdrs = append(hdrs, sip.NewHeader("Content-Type", "application/sdp"))
+	if err := in.dss.Respond(200, "OK", in.p.sdp(s.RTP.Port(), "sendrecv"), hdrs...); err != nil {
 		s.end()
 		return nil, err
 	}
@@ -259,7 +302,7 @@ func (p *Phone) session(req *sip.Request) *Session {
 }
 
 func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
-	p.requests.Add(1)
+	p.saw(req)
 	s := p.session(req)
 	if s == nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
@@ -289,7 +332,7 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (p *Phone) onBye(req *sip.Request, tx sip.ServerTransaction) {
-	p.requests.Add(1)
+	p.saw(req)
 	s := p.session(req)
 	_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	if s != nil {

@@ -49,7 +49,7 @@ func (s *Session) Update(ctx context.Context, dir string) (int, error) {
 // offer (RFC 3311 §5.2 requires the answer in the 2xx), with a bare 200
 // when it only refreshes the session.
 func (p *Phone) onUpdateOffer(req *sip.Request, tx sip.ServerTransaction) {
-	p.requests.Add(1)
+	p.saw(req)
 	s := p.session(req)
 	if s == nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))

@@ -1,0 +1,70 @@
+package rtpengine
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/pion/sdp/v3"
+)
+
+// A late offer (RFC 3261 §13.2.1) is an INVITE without SDP: the caller
+// waits for an offer in the 2xx and answers in the ACK. earshot anchors
+// such a call with two exchanges instead of one forwarded exchange:
+//
+//  1. LocalOffer: earshot offers G.711 and telephone-event to the callee;
+//  2. Answer(callee): the callee's answer settles the codec and returns an
+//     offer for the caller narrowed to it (so both legs carry one codec
+//     with the same payload type numbers, as on a forwarded call);
+//  3. Answer(caller): the caller's answer from the ACK completes the call
+//     and returns nil, since nothing is left to send.
+
+// LocalOffer returns earshot's own SDP offer for leg to — PCMU, PCMA and
+// telephone-event on that leg's port — for a call whose other leg sent no
+// offer. Answers then follow the late-offer sequence above.
+func (s *Session) LocalOffer(to int) ([]byte, error) {
+	if err := checkLeg(to); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, newError(ErrClosed, "")
+	}
+	pair := s.pair.Load()
+	desc, plan := legOffer(sdpParams{addr: s.eng.cfg.AdvertisedAddr, port: int(pair[to].port)})
+	pair[to].plan = &plan
+	s.late, s.lateLeg = true, to
+	return pair[to].origin.stamp(desc), nil
+}
+
+// lateAnswer finishes Answer during a late-offer exchange. desc is the
+// answer from leg from rewritten for the other leg, remote what it settled,
+// index its audio m-line. Caller holds s.mu.
+func (s *Session) lateAnswer(from int, desc *sdp.SessionDescription, remote remoteMedia, index int) ([]byte, error) {
+	pair := s.pair.Load()
+	to := 1 - from
+	if from != s.lateLeg {
+		// The caller's answer to the derived offer: the exchange is done.
+		s.late = false
+		s.armedAt.CompareAndSwap(0, max(s.eng.nanotime(), 1))
+		return nil, nil
+	}
+	if !remote.media.codec.Valid() {
+		return nil, newError(ErrNoCommonCodec, "the answer to earshot's offer kept no G.711 format")
+	}
+	formats := []string{strconv.Itoa(remote.media.audioPT)}
+	if remote.media.dtmfPT >= 0 {
+		formats = append(formats, strconv.Itoa(remote.media.dtmfPT))
+	}
+	narrowFormats(desc.MediaDescriptions[index], formats)
+	pair[to].plan = &offerPlan{count: len(desc.MediaDescriptions), index: index, formats: formats}
+	return pair[to].origin.stamp(desc), nil
+}
+
+// narrowFormats keeps only formats on md, with their rtpmap and fmtp lines.
+func narrowFormats(md *sdp.MediaDescription, formats []string) {
+	md.MediaName.Formats = slices.Clone(formats)
+	md.Attributes = slices.DeleteFunc(md.Attributes, func(a sdp.Attribute) bool {
+		return (a.Key == "rtpmap" || a.Key == "fmtp") && !slices.Contains(formats, firstField(a.Value))
+	})
+}
