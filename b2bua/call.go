@@ -36,6 +36,9 @@ type leg struct {
 	// for the caller, kept for a 2xx that repeats no SDP (RFC 3262).
 	earlySDP  []byte
 	sdpSent   []byte // the SDP earshot last sent on this dialog (UAC legs)
+	// reoffered: a re-INVITE without SDP got earshot's offer in its 2xx;
+	// the answer comes in the ACK.
+	reoffered bool
 	seRetried bool   // the INVITE was resent after 422 (RFC 4028 §6)
 }
 

@@ -102,7 +102,7 @@ func (c *Call) onOffer(l *leg, in *inbound) {
 	}
 	if len(req.Body()) == 0 {
 		if req.Method == sip.INVITE {
-			in.respond(c.s, 488, "SDP Offer Required", nil)
+			c.reoffer(l, in, hdrs)
 			return
 		}
 		in.respond(c.s, 200, "OK", nil, hdrs...)
@@ -137,6 +137,20 @@ func (c *Call) onOffer(l *leg, in *inbound) {
 		l.offer = nil
 		in.respond(c.s, 500, "Server Internal Error", nil)
 	}
+}
+
+// reoffer answers a re-INVITE without SDP (a refresh, or a peer asking for
+// the session) with earshot's current SDP for that leg as the offer; the
+// other leg is not involved. The answer comes in the ACK (onAck).
+func (c *Call) reoffer(l *leg, in *inbound, hdrs []sip.Header) {
+	offer, err := c.media.Reoffer(l.side)
+	if err != nil {
+		code := statusOf(err, 488)
+		in.respond(c.s, code, reasonPhrase(code), nil)
+		return
+	}
+	l.reoffered = true
+	in.respond(c.s, 200, "OK", offer, hdrs...)
 }
 
 func (c *Call) onOfferResponse(from, to *leg, out *sip.Request, res *sip.Response, hdrs []sip.Header) {

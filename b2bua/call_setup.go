@@ -506,6 +506,16 @@ func (c *Call) retransmit2xx(in *inbound, res *sip.Response, timer **time.Timer,
 }
 
 func (c *Call) onAck(l *leg, req *sip.Request) {
+	if l.reoffered {
+		l.reoffered = false
+		if _, err := c.media.Answer(l.side, req.Body()); err != nil {
+			// An offer in a 2xx must be answered in the ACK (RFC 3261
+			// §13.2.1); without it the media cannot go on.
+			c.log.Warn("answer to a re-offer rejected", "err", err)
+			c.hangup(EndError)
+		}
+		return
+	}
 	if l == c.caller && c.final != nil && !c.acked {
 		c.acked = true
 		if c.lateOffer {

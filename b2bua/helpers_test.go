@@ -44,6 +44,7 @@ type echoSession struct{}
 func (echoSession) Offer(_ int, sdp []byte) ([]byte, error)  { return sdp, nil }
 func (echoSession) Answer(_ int, sdp []byte) ([]byte, error) { return sdp, nil }
 func (echoSession) LocalOffer(int) ([]byte, error)           { return []byte("v=0\r\n"), nil }
+func (echoSession) Reoffer(int) ([]byte, error)              { return []byte("v=0\r\n"), nil }
 func (echoSession) Close() error                             { return nil }
 func (echoSession) AddLeg(func(byte)) (MediaLeg, error)      { return &echoLeg{}, nil }
 func (echoSession) Cue(int, Cue) error                       { return nil }

@@ -32,6 +32,10 @@ type MediaSession interface {
 	// LocalOffer returns earshot's own SDP offer to send on leg to, for a
 	// call whose other leg sent no offer (an INVITE without SDP).
 	LocalOffer(to int) ([]byte, error)
+	// Reoffer returns the SDP last sent on leg to as an offer again, for a
+	// re-INVITE without SDP received on that leg; Answer(to, …) takes the
+	// peer's answer from its ACK and returns nil.
+	Reoffer(to int) ([]byte, error)
 	// AddLeg allocates media for a supervisor's phone on this call. The
 	// leg is not heard and hears nothing until MediaLeg.Attach. onDigit is
 	// called, from a media goroutine and without blocking, once for every

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -121,4 +122,71 @@ func TestLateOfferSupervisorDialIn(t *testing.T) {
 	if err := ss.Hangup(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestReinviteWithoutSDP: the customer refreshes with a re-INVITE that
+// carries no SDP; earshot offers its current SDP again (same o= version)
+// in the 200, takes the answer from the ACK — here a new RTP port — and
+// the agent's audio follows to it.
+func TestReinviteWithoutSDP(t *testing.T) {
+	e := start(t, testConfig(t))
+	agent := e.agent("1001", "127.0.0.3", toneAgent)
+	ans := answerNext(t, agent)
+	first, second := rtpSocket(t), rtpSocket(t)
+	u := newRawUA(t, e.udp())
+	u.invite("100", "", sdpFrom("127.0.0.2", localPort(first)))
+	ok := u.await("200 to the INVITE", 5*time.Second, func(m string) bool { return status(m) == 200 })
+	as := <-ans
+	if as == nil {
+		t.Fatal("agent did not answer")
+	}
+	u.inDialog(ok, "ACK", "", "")
+	expectPackets(t, "first port", first)
+
+	u.inDialog(ok, "INVITE", "", "")
+	re := u.await("200 to the re-INVITE", 5*time.Second, func(m string) bool {
+		return status(m) == 200 && cseqMethod(m) == "INVITE" && header(m, "CSeq") != header(ok, "CSeq")
+	})
+	if originLine(body(re)) != originLine(body(ok)) {
+		t.Fatalf("re-offer changed the o= line: %q, was %q", originLine(body(re)), originLine(body(ok)))
+	}
+	u.inDialog(re, "ACK", "", sdpFrom("127.0.0.2", localPort(second)))
+	expectPackets(t, "port from the ACK's answer", second)
+	if err := as.Hangup(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	bye := u.await("BYE", 5*time.Second, func(m string) bool { return strings.HasPrefix(m, "BYE ") })
+	u.reply(bye, 200, "OK")
+	waitActive(t, e, 0)
+}
+
+func rtpSocket(t *testing.T) net.PacketConn {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func localPort(c net.PacketConn) int { return c.LocalAddr().(*net.UDPAddr).Port }
+
+// expectPackets waits for RTP on c, draining what came before.
+func expectPackets(t *testing.T, what string, c net.PacketConn) {
+	t.Helper()
+	buf := make([]byte, 2048)
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, _, err := c.ReadFrom(buf); err != nil {
+		t.Fatalf("no RTP on the %s: %v", what, err)
+	}
+}
+
+func originLine(sdp string) string {
+	for _, l := range strings.Split(sdp, "\r\n") {
+		if strings.HasPrefix(l, "o=") {
+			return l
+		}
+	}
+	return ""
 }

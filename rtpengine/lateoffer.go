@@ -68,3 +68,41 @@ func narrowFormats(md *sdp.MediaDescription, formats []string) {
 		return (a.Key == "rtpmap" || a.Key == "fmtp") && !slices.Contains(formats, firstField(a.Value))
 	})
 }
+
+// Reoffer returns the SDP earshot last sent on leg to, unchanged (same o=
+// version), as an offer again: the answer to a re-INVITE without SDP
+// (RFC 3261 §14.2), which a peer sends to refresh a session or to learn
+// the current one. The peer answers in its ACK; given to Answer(to, …) it
+// updates the leg and returns nil, as nothing goes to the other leg.
+func (s *Session) Reoffer(to int) ([]byte, error) {
+	if err := checkLeg(to); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, newError(ErrClosed, "")
+	}
+	l := s.pair.Load()[to]
+	if l.origin.last == nil {
+		return nil, newError(ErrNoOffer, "nothing sent on the leg yet")
+	}
+	var desc sdp.SessionDescription
+	if err := desc.Unmarshal(l.origin.last); err != nil {
+		return nil, newError(ErrUnparseableSDP, err.Error())
+	}
+	index := -1
+	for i, md := range desc.MediaDescriptions {
+		if md.MediaName.Port.Value != 0 {
+			index = i
+			break
+		}
+	}
+	if index < 0 {
+		return nil, newError(ErrNoAudio, "the last SDP sent on the leg has no stream")
+	}
+	l.plan = &offerPlan{count: len(desc.MediaDescriptions), index: index,
+		formats: slices.Clone(desc.MediaDescriptions[index].MediaName.Formats)}
+	s.late, s.lateLeg = true, 1-to
+	return slices.Clone(l.origin.last), nil
+}

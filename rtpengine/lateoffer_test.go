@@ -107,3 +107,38 @@ func TestLateOfferRejections(t *testing.T) {
 		t.Fatal("LocalOffer on a closed session accepted")
 	}
 }
+
+func TestReofferTakesTheAnswerFromTheAck(t *testing.T) {
+	e := testEngine(t, nil, nil)
+	a, b := newPhone(t), newPhone(t)
+	s := call(t, e, a, b, nil)
+	before := s.pair.Load()[0].origin.last
+	again, err := s.Reoffer(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, before) {
+		t.Fatalf("re-offer differs from the SDP last sent:\n%s\n%s", again, before)
+	}
+	// The caller answers from a new port: relay follows it.
+	moved := newPhone(t)
+	if out, err := s.Answer(0, moved.sdpFormats("0")); err != nil || out != nil {
+		t.Fatalf("answer to the re-offer returned %q, %v; want nothing to send", out, err)
+	}
+	send(t, b.rtp, earshotRTP(s, 1), rtpPacket(t, 0, 1, 160, 0xB1, []byte("to-new-port")))
+	if got, _ := recv(t, moved.rtp); string(got[12:]) != "to-new-port" {
+		t.Fatalf("caller's new port got %q", got[12:])
+	}
+	// A normal exchange still works afterwards.
+	if _, err := s.Offer(1, b.sdp("")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.Answer(0, moved.sdp("")); err != nil || out == nil {
+		t.Fatalf("forwarded exchange after a re-offer: %q, %v", out, err)
+	}
+	fresh, _ := e.NewSession("fresh", nil)
+	defer fresh.Close()
+	if _, err := fresh.Reoffer(0); err == nil {
+		t.Fatal("re-offer on a leg nothing was sent on accepted")
+	}
+}
