@@ -34,12 +34,12 @@ type leg struct {
 	offer *inbound
 	// earlySDP is what a callee's early answer (183 with SDP) turned into
 	// for the caller, kept for a 2xx that repeats no SDP (RFC 3262).
-	earlySDP  []byte
-	sdpSent   []byte // the SDP earshot last sent on this dialog (UAC legs)
+	earlySDP []byte
+	sdpSent  []byte // the SDP earshot last sent on this dialog (UAC legs)
 	// reoffered: a re-INVITE without SDP got earshot's offer in its 2xx;
 	// the answer comes in the ACK.
 	reoffered bool
-	seRetried bool   // the INVITE was resent after 422 (RFC 4028 §6)
+	seRetried bool // the INVITE was resent after 422 (RFC 4028 §6)
 }
 
 // Call is one customer↔agent call: its two legs and its media session.
