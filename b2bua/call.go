@@ -36,9 +36,10 @@ type leg struct {
 	// for the caller, kept for a 2xx that repeats no SDP (RFC 3262).
 	earlySDP []byte
 	sdpSent  []byte // the SDP earshot last sent on this dialog (UAC legs)
-	// reoffered: a re-INVITE without SDP got earshot's offer in its 2xx;
-	// the answer comes in the ACK.
-	reoffered bool
+	// reoffered is the CSeq of a re-INVITE without SDP that got earshot's
+	// offer in its 2xx, 0 if none: the answer comes in the ACK with that
+	// CSeq (ACKs may be handled out of order, so the number matters).
+	reoffered uint32
 	seRetried bool // the INVITE was resent after 422 (RFC 4028 §6)
 }
 

@@ -149,7 +149,7 @@ func (c *Call) reoffer(l *leg, in *inbound, hdrs []sip.Header) {
 		in.respond(c.s, code, reasonPhrase(code), nil)
 		return
 	}
-	l.reoffered = true
+	l.reoffered = in.req.CSeq().SeqNo
 	in.respond(c.s, 200, "OK", offer, hdrs...)
 }
 

@@ -505,9 +505,16 @@ func (c *Call) retransmit2xx(in *inbound, res *sip.Response, timer **time.Timer,
 	next(sip.T1)
 }
 
+// onAck takes an ACK on one of the call's dialogs. ACKs may be handled out
+// of order (a late initial ACK after a re-INVITE), so each is matched to
+// the INVITE it acknowledges by its CSeq number.
 func (c *Call) onAck(l *leg, req *sip.Request) {
-	if l.reoffered {
-		l.reoffered = false
+	cs := req.CSeq()
+	if cs == nil {
+		return
+	}
+	if l.reoffered != 0 && cs.SeqNo == l.reoffered {
+		l.reoffered = 0
 		if _, err := c.media.Answer(l.side, req.Body()); err != nil {
 			// An offer in a 2xx must be answered in the ACK (RFC 3261
 			// §13.2.1); without it the media cannot go on.
@@ -516,13 +523,13 @@ func (c *Call) onAck(l *leg, req *sip.Request) {
 		}
 		return
 	}
-	if l == c.caller && c.final != nil && !c.acked {
+	if l == c.caller && c.final != nil && !c.acked && cs.SeqNo == c.invite.req.CSeq().SeqNo {
 		c.acked = true
 		if c.lateOffer {
 			c.takeLateAnswer(req.Body())
 		}
 	}
-	if sup := l.sup; sup != nil && !sup.acked && sup.final != nil {
+	if sup := l.sup; sup != nil && !sup.acked && sup.final != nil && cs.SeqNo == sup.invite.req.CSeq().SeqNo {
 		sup.acked = true
 		if sup.lateOffer && !sup.ended {
 			if err := sup.media.TakeAnswer(req.Body()); err != nil {
