@@ -197,8 +197,8 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if g := engineGoroutines(); len(g) != 4*4+1 {
-		t.Fatalf("%d engine goroutines, want 17", len(g))
+	if g, want := engineGoroutines(), engineGoroutinesFor(4*2); len(g) != want {
+		t.Fatalf("%d engine goroutines, want %d", len(g), want)
 	}
 	// Session.Close is idempotent and waits; Engine.Close closes the rest.
 	s.Close()

@@ -36,12 +36,15 @@ func (s *Session) NewLeg(onDigit func(digit byte)) (*Leg, error) {
 		return nil, err
 	}
 	l := newLeg(s.nextID, p, rand.Uint32(), uint16(rand.Uint32()), rand.Uint32())
-	s.nextID++
 	l.onDigit = onDigit
+	if err := s.start(l); err != nil {
+		e.discard([]*leg{l})
+		return nil, err
+	}
+	s.nextID++
 	s.extras = append(s.extras, l)
 	all := append(slices.Clone(*s.all.Load()), l)
 	s.all.Store(&all)
-	s.start(l)
 	s.log.Debug("leg created", "leg", l.id, "port", l.port)
 	return &Leg{s: s, l: l}, nil
 }

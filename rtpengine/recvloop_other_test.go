@@ -1,0 +1,7 @@
+//go:build !linux
+
+package rtpengine
+
+// engineGoroutinesFor is how many goroutines an engine runs with legs open
+// legs: the timeout watcher and two readers per leg.
+func engineGoroutinesFor(legs int) int { return 1 + 2*legs }
