@@ -3,7 +3,6 @@ package rtpengine
 import (
 	"log/slog"
 	"math/rand/v2"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,9 +69,7 @@ func newEngine(cfg Config, clock func() int64) (*Engine, error) {
 	e.pool = newPortPool(cfg.BindAddr, cfg.PortMin, cfg.PortMax, int64(cfg.PortQuarantine))
 	e.cues = newCueTables()
 	e.prime = primeFrames(cfg.Jitter)
-	// One receive loop per P: more could not run at once, fewer would
-	// leave a core idle while the other relays.
-	if e.recv, err = newRecvLoops(runtime.GOMAXPROCS(0), e.log); err != nil {
+	if e.recv, err = newRecvLoops(cfg.ReceiveLoops, e.log); err != nil {
 		return nil, err
 	}
 	e.mixer = mixer.NewPool(cfg.Mixer)

@@ -64,8 +64,8 @@ type legMedia struct {
 // noMedia is the media of a leg before any SDP.
 var noMedia = legMedia{audioPT: -1, dtmfPT: -1}
 
-// leg is earshot's side of one call leg: its RTP/RTCP sockets and their two
-// reader goroutines, the stream it sends to the phone on that leg, its SDP
+// leg is earshot's side of one call leg: its RTP/RTCP sockets (read by a
+// receive loop), the stream it sends to the phone on that leg, its SDP
 // state and its place in the mix. Legs 0 and 1 are created with the
 // session; NewLeg adds more. A leg keeps its id for life, also when Promote
 // makes it the session's callee leg.

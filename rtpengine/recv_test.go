@@ -3,6 +3,7 @@ package rtpengine
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -14,8 +15,14 @@ import (
 // Many calls share the engine's few receivers: a packet sent on every
 // call at once still reaches exactly its own call's other phone, both ways.
 func TestManyLegsShareReceivers(t *testing.T) {
+	for _, loops := range []int{1, 3} {
+		t.Run(fmt.Sprintf("%d loops", loops), func(t *testing.T) { manyLegs(t, loops) })
+	}
+}
+
+func manyLegs(t *testing.T, loops int) {
 	const calls = 60
-	e := testEngine(t, func(c *Config) { c.PortMax = c.PortMin + 4*calls + 3 }, nil)
+	e := testEngine(t, func(c *Config) { c.PortMax, c.ReceiveLoops = c.PortMin+8*calls+1, loops }, nil)
 	type pair struct {
 		a, b *phone
 		s    *Session

@@ -24,7 +24,7 @@ type recvLoops struct {
 	next  atomic.Uint32 // round-robin choice of the loop for the next leg
 }
 
-// newRecvLoops starts n loops.
+// newRecvLoops starts n loops (Config.ReceiveLoops).
 func newRecvLoops(n int, log *slog.Logger) (*recvLoops, error) {
 	r := &recvLoops{}
 	for range max(n, 1) {

@@ -2,14 +2,13 @@ package rtpengine
 
 import (
 	"net/netip"
-	"runtime"
 	"syscall"
 	"testing"
 )
 
-// engineGoroutinesFor is how many goroutines an engine runs with legs open
-// legs: the timeout watcher and one receive loop per P, however many legs.
-func engineGoroutinesFor(legs int) int { return 1 + runtime.GOMAXPROCS(0) }
+// engineGoroutinesFor is how many goroutines engine e runs with legs open
+// legs: the timeout watcher and its receive loops, however many legs.
+func engineGoroutinesFor(e *Engine, legs int) int { return 1 + len(e.recv.loops) }
 
 // sockPair binds two of earshot's sockets on loopback, port 0.
 func sockPair(t *testing.T) (a, b *udpSock, aAddr, bAddr netip.AddrPort) {

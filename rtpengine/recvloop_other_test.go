@@ -2,6 +2,6 @@
 
 package rtpengine
 
-// engineGoroutinesFor is how many goroutines an engine runs with legs open
+// engineGoroutinesFor is how many goroutines engine e runs with legs open
 // legs: the timeout watcher and two readers per leg.
-func engineGoroutinesFor(legs int) int { return 1 + 2*legs }
+func engineGoroutinesFor(e *Engine, legs int) int { return 1 + 2*legs }

@@ -45,8 +45,8 @@ type Drops struct {
 	MixerFull uint64
 }
 
-// counters are a session's live counters, written by its reader goroutines
-// and its mixer sink with atomics only. Keeping them per session (not per
+// counters are a session's live counters, written by the readers of its
+// sockets and its mixer sink with atomics only. Keeping them per session (not per
 // engine) keeps the readers of different calls off each other's cache
 // lines; Stats adds them up.
 type counters struct {
