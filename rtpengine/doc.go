@@ -65,9 +65,9 @@
 // writers in progress — the relay of the other leg, the mixer's sink —
 // are waited for, and only then is the descriptor closed, so a number the
 // kernel hands out again never gets another socket's reads or writes.
-// Only after that are the leg's ports released. Elsewhere than Linux each
-// socket keeps its own reader goroutine blocked in the netpoller; closing
-// the socket ends it and the leg waits for it.
+// Only after that are the leg's ports released. Elsewhere than Linux (and
+// on linux/386) each socket keeps its own reader goroutine blocked in the
+// netpoller; closing the socket ends it and the leg waits for it.
 //
 // The engine runs one more goroutine, the media-timeout watcher, and owns
 // one mixer.Pool (Config.Mixer: about one worker per core) started by New;

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux || 386
 
 package rtpengine
 
@@ -9,8 +9,9 @@ import (
 	"net/netip"
 )
 
-// udpSock is a media socket. Outside Linux it is a plain net.UDPConn read
-// by a goroutine of its own (see recvLoops).
+// udpSock is a media socket. Outside Linux (and on linux/386, whose
+// socket calls go through socketcall) it is a plain net.UDPConn read by a
+// goroutine of its own (see recvLoops).
 type udpSock = net.UDPConn
 
 // listenUDP binds a UDP socket on addr; network is "udp4" or "udp6".
