@@ -46,7 +46,7 @@ func newRecvLoops(n int, log *slog.Logger) (*recvLoops, error) {
 // again. An error (the kernel refused the watch) leaves neither socket
 // watched.
 func (r *recvLoops) start(s *Session, l *leg) error {
-	lp := r.loops[int(r.next.Add(1))%len(r.loops)]
+	lp := r.loops[r.next.Add(1)%uint32(len(r.loops))]
 	if err := lp.add(l.rtp.conn, s, l, false); err != nil {
 		return err
 	}
