@@ -229,7 +229,8 @@ func readBanner(e *earshot, r io.Reader, ready chan<- struct{}) {
 	_, _ = io.Copy(io.Discard, r)
 }
 
-// metric reads one unlabelled counter or gauge from /metrics.
+// metric reads a counter or gauge from /metrics: the sum of its series
+// when it is labelled (earshot_rtp_packets_relayed_total{direction=...}).
 func (e *earshot) metric(t *testing.T, name string) float64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -241,18 +242,21 @@ func (e *earshot) metric(t *testing.T, name string) float64 {
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
+	sum, found := 0.0, false
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) == 2 && f[0] == name {
+		if len(f) == 2 && (f[0] == name || strings.HasPrefix(f[0], name+"{")) {
 			v, err := strconv.ParseFloat(f[1], 64)
 			if err != nil {
 				t.Fatalf("metric %s: %v", name, err)
 			}
-			return v
+			sum, found = sum+v, true
 		}
 	}
-	t.Fatalf("metric %s not exported", name)
-	return 0
+	if !found {
+		t.Fatalf("metric %s not exported", name)
+	}
+	return sum
 }
 
 func tail(s string, n int) string {

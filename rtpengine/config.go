@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/earshot/earshot/mixer"
@@ -45,6 +46,14 @@ type Config struct {
 	// how far they may fall behind). The zero value means the mixer's
 	// defaults: one worker per CPU.
 	Mixer mixer.PoolConfig
+	// ReceiveLoops is the number of goroutines that receive on the media
+	// sockets, each waiting on its share of them at once (see doc.go).
+	// Zero means GOMAXPROCS minus one, at least one: a loop waits in a
+	// blocking system call, and while every P is parked in one the Go
+	// runtime takes each P back and hands it over on every wake-up, which
+	// costs more than the packet. One P left free avoids that and keeps
+	// a core for the mixer and signalling. Only Linux uses it.
+	ReceiveLoops int
 	// Jitter tunes the jitter buffers of mixed legs. The zero value means
 	// the mixer's defaults. Its MinDepth also decides how long the relay
 	// keeps running while the mixer primes (see doc.go).
@@ -95,6 +104,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Mixer.MaxCatchUp < 0 {
 		errs = append(errs, errors.New("Mixer.MaxCatchUp: negative"))
+	}
+	switch {
+	case cfg.ReceiveLoops < 0:
+		errs = append(errs, errors.New("ReceiveLoops: negative"))
+	case cfg.ReceiveLoops == 0:
+		cfg.ReceiveLoops = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	if cfg.Jitter.MinDepth < 0 || cfg.Jitter.MaxDepth < 0 {
 		errs = append(errs, errors.New("jitter: negative depth"))

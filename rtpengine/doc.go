@@ -32,29 +32,62 @@
 //
 // # Goroutines
 //
-// Every leg — the two of NewSession and each extra leg of Session.NewLeg —
-// runs two reader goroutines, one per socket. A reader owns its read
-// buffer, validates each packet, applies latching and then, for the caller
-// or callee, rewrites the header in place and writes it out of the other
-// leg's socket (relay) and/or hands the payload to the mixer (mix). Closing
-// a leg (Leg.Close, the old callee in Promote, Session.Close for all) closes
-// its sockets, which ends the reads, waits for its two readers, and only
-// then releases its ports. The engine runs one more goroutine, the
-// media-timeout watcher, and owns one mixer.Pool (Config.Mixer: about one
-// worker per core) started by New; Engine.Close closes every session, then
-// stops the watcher and the pool and waits for all of them. No goroutine
-// outlives Close.
+// Packets are received by a few receive loops the engine starts in New
+// (recvLoops), not by a goroutine per socket: on Linux Config.ReceiveLoops
+// goroutines (by default one per P but one), each owning a level-triggered
+// epoll instance that watches the sockets of many legs. Every leg — the two of NewSession and each
+// extra leg of Session.NewLeg — puts its RTP and RTCP socket on one loop,
+// chosen round-robin, before the leg is published. For each socket a wait
+// reports readable, the loop reads one datagram into its own buffer and
+// runs the packet path on it (onRTP, onRTCP): validate, apply latching
+// and then, for the caller or callee, rewrite the header in place and
+// write it out of the other leg's socket (relay) and/or hand the payload
+// to the mixer (mix). The socket's reader in the rest of this package
+// means that loop. A socket still holding datagrams is reported again by
+// the next wait, so every socket gets its turn. At 50 packets/s a socket
+// is idle between almost every packet; a goroutine per socket paid a
+// netpoller wake-up and a goroutine switch per packet, a loop pays one
+// wake-up for every socket that became ready meanwhile — and with the
+// goroutine stacks and read buffers gone, a call costs far less memory.
+// One loop serves its sockets in turn, which is why nothing on the packet
+// path blocks (onDigit included).
 //
-// The reader path takes no lock shared with other calls: destinations and
-// negotiated media are immutable values behind atomic pointers (swapped by
-// SDP handling and latching), the caller/callee pair and the list of legs
-// are copy-on-write slices behind atomic pointers (swapped by NewLeg,
-// Promote, Close), counters are per-session atomics summed by Engine.Stats
-// at scrape time, and the read buffer is reused, so nothing allocates per
-// packet. Control operations (SDP, NewLeg, Attach, Promote, Close, Cue) are
-// serialised by the session's own mutex, which neither the readers nor the
-// mixer worker ever take; the mixer's own RemoveLeg and Close, which wait for
-// a tick in progress, are therefore safe to call under it.
+// Media sockets on Linux are non-blocking and kept out of Go's netpoller
+// (which would otherwise be woken by every datagram too); reads and writes
+// are single raw system calls on loop-owned or stack buffers, so nothing
+// allocates per packet. A send the kernel refuses because the socket's
+// buffer is full is dropped and counted as a write error, never queued.
+//
+// Closing a leg (Leg.Close, the old callee in Promote, Session.Close for
+// all) closes its sockets. Each is first taken off its loop, which waits
+// out a batch in progress and voids any event already reported for it (an
+// event names a slot and its generation, never a file descriptor); then
+// writers in progress — the relay of the other leg, the mixer's sink —
+// are waited for, and only then is the descriptor closed, so a number the
+// kernel hands out again never gets another socket's reads or writes.
+// Only after that are the leg's ports released. Elsewhere than Linux (and
+// on linux/386) each socket keeps its own reader goroutine blocked in the
+// netpoller; closing the socket ends it and the leg waits for it.
+//
+// The engine runs one more goroutine, the media-timeout watcher, and owns
+// one mixer.Pool (Config.Mixer: about one worker per core) started by New;
+// Engine.Close closes every session, then stops the watcher, the pool and
+// the receive loops and waits for all of them. No goroutine outlives Close.
+//
+// The packet path takes no lock shared with other calls but its loop's
+// own, once per batch of events (add and remove, run by control
+// operations, take it too): destinations and negotiated media are
+// immutable values behind atomic pointers (swapped by SDP handling and
+// latching), the caller/callee pair and the list of legs are copy-on-write
+// slices behind atomic pointers (swapped by NewLeg, Promote, Close),
+// counters are per-session atomics summed by Engine.Stats at scrape time,
+// and the read buffer is reused, so nothing allocates per packet. Control
+// operations (SDP, NewLeg, Attach, Promote, Close, Cue) are serialised by
+// the session's own mutex, which neither the loops nor the mixer worker
+// ever take; the mixer's own RemoveLeg and Close, which wait for a tick in
+// progress, are therefore safe to call under it. Legs are closed outside
+// that mutex anyway, so that control calls do not wait while a loop
+// finishes its batch.
 //
 // # Latching and strict source
 //

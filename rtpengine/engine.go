@@ -17,6 +17,7 @@ type Engine struct {
 	log      *slog.Logger
 	pool     *portPool
 	mixer    *mixer.Pool
+	recv     *recvLoops
 	cues     cueTables    // read-only after New
 	prime    int          // frames the relay keeps running while the mixer primes
 	nanotime func() int64 // engine clock, monotonic nanoseconds, never 0
@@ -68,8 +69,12 @@ func newEngine(cfg Config, clock func() int64) (*Engine, error) {
 	e.pool = newPortPool(cfg.BindAddr, cfg.PortMin, cfg.PortMax, int64(cfg.PortQuarantine))
 	e.cues = newCueTables()
 	e.prime = primeFrames(cfg.Jitter)
+	if e.recv, err = newRecvLoops(cfg.ReceiveLoops, e.log); err != nil {
+		return nil, err
+	}
 	e.mixer = mixer.NewPool(cfg.Mixer)
 	if err := e.mixer.Start(); err != nil {
+		e.recv.close()
 		return nil, err
 	}
 	go e.watch()
@@ -79,8 +84,9 @@ func newEngine(cfg Config, clock func() int64) (*Engine, error) {
 // NewSession allocates two RTP/RTCP socket pairs for a call and starts
 // relaying between them. onTimeout, if not nil, is called once from the
 // engine's watcher goroutine when the session's media times out; it must not
-// block (post an event and return). When the port range is exhausted the
-// error wraps ErrNoPorts and its SIPStatus is 503.
+// block (post an event and return). When the port range is exhausted (or
+// the kernel refuses to watch one more socket) the error wraps ErrNoPorts
+// and its SIPStatus is 503.
 func (e *Engine) NewSession(callID string, onTimeout func()) (*Session, error) {
 	now := e.nanotime()
 	if e.isClosed() {
@@ -117,24 +123,36 @@ func (e *Engine) NewSession(callID string, onTimeout func()) (*Session, error) {
 	rates := staticRates
 	s.rates.Store(&rates)
 
+	// The legs are watched before the session is published, so that
+	// Engine.Close, which closes what it finds published, never races a
+	// leg that is still being put on a receive loop.
+	for _, l := range pair {
+		if err := s.start(l); err != nil {
+			e.discard(pair[:])
+			return nil, err
+		}
+	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		for _, p := range pairs {
-			p.rtp.Close()
-			p.rtcp.Close()
-			e.pool.unuse(p.port)
-		}
+		e.discard(pair[:])
 		return nil, newError(ErrClosed, "")
 	}
 	e.sessions[s] = struct{}{}
 	e.mu.Unlock()
-
-	for _, l := range pair {
-		s.start(l)
-	}
 	s.log.Debug("session created", "ports", []uint16{pairs[0].port, pairs[1].port})
 	return s, nil
+}
+
+// discard closes legs of a session that was never published and gives
+// their ports back without quarantine: no peer ever learnt them.
+func (e *Engine) discard(legs []*leg) {
+	for _, l := range legs {
+		l.rtp.conn.Close()
+		l.rtcp.conn.Close()
+		l.wg.Wait()
+		e.pool.unuse(l.port)
+	}
 }
 
 // warnNoPorts logs port exhaustion at most once a second: under overload
@@ -201,6 +219,7 @@ func (e *Engine) Close() error {
 		}
 		<-e.done
 		e.mixer.Close()
+		e.recv.close()
 	})
 	return nil
 }

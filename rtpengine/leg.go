@@ -1,7 +1,6 @@
 package rtpengine
 
 import (
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -25,7 +24,7 @@ type peer struct {
 // endpoint is one of earshot's sockets on a leg with the peer address it
 // talks to.
 type endpoint struct {
-	conn *net.UDPConn
+	conn *udpSock
 	dest atomic.Pointer[peer]
 }
 
@@ -65,8 +64,8 @@ type legMedia struct {
 // noMedia is the media of a leg before any SDP.
 var noMedia = legMedia{audioPT: -1, dtmfPT: -1}
 
-// leg is earshot's side of one call leg: its RTP/RTCP sockets and their two
-// reader goroutines, the stream it sends to the phone on that leg, its SDP
+// leg is earshot's side of one call leg: its RTP/RTCP sockets (read by a
+// receive loop), the stream it sends to the phone on that leg, its SDP
 // state and its place in the mix. Legs 0 and 1 are created with the
 // session; NewLeg adds more. A leg keeps its id for life, also when Promote
 // makes it the session's callee leg.
@@ -76,8 +75,8 @@ type leg struct {
 	rtp      endpoint
 	rtcp     endpoint
 	out      *outStream
-	lastRecv atomic.Int64 // engine clock of the last accepted RTP or RTCP packet
-	wg       sync.WaitGroup
+	lastRecv atomic.Int64   // engine clock of the last accepted RTP or RTCP packet
+	wg       sync.WaitGroup // the leg's reader goroutines, where recvLoops runs any
 
 	media  atomic.Pointer[legMedia]
 	mixLeg atomic.Pointer[mixer.Leg] // non-nil while the leg's audio feeds the mixer
@@ -114,14 +113,15 @@ func newLeg(id int, p socketPair, ssrc uint32, seq uint16, ts uint32) *leg {
 	return l
 }
 
-// start runs the leg's two reader goroutines.
-func (s *Session) start(l *leg) {
-	l.wg.Add(2)
-	go s.readRTP(l)
-	go s.readRTCP(l)
+// start hands the leg's two sockets to the engine's receivers (see
+// recvLoops). On failure the sockets are not watched; the caller closes
+// them.
+func (s *Session) start(l *leg) error {
+	return s.eng.recv.start(s, l)
 }
 
-// shut closes the leg's sockets, waits for its readers and releases its
+// shut closes the leg's sockets — which takes them off the receivers —
+// waits for its reader goroutines where there are any, and releases its
 // ports into quarantine.
 func (s *Session) shut(l *leg) {
 	l.rtp.conn.Close()

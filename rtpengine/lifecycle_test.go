@@ -197,8 +197,8 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if g := engineGoroutines(); len(g) != 4*4+1 {
-		t.Fatalf("%d engine goroutines, want 17", len(g))
+	if g, want := engineGoroutines(), engineGoroutinesFor(e, 4*2); len(g) != want {
+		t.Fatalf("%d engine goroutines, want %d", len(g), want)
 	}
 	// Session.Close is idempotent and waits; Engine.Close closes the rest.
 	s.Close()
@@ -256,8 +256,9 @@ func TestConfigValidation(t *testing.T) {
 	if _, err := New(Config{BindAddr: loopback, AdvertisedAddr: netip.IPv6Loopback()}); err == nil || !strings.Contains(err.Error(), "family") {
 		t.Errorf("mixed families: %v", err)
 	}
-	if _, err := New(Config{BindAddr: loopback, MediaTimeout: -1, PortQuarantine: -1}); err == nil ||
-		!strings.Contains(err.Error(), "MediaTimeout") || !strings.Contains(err.Error(), "PortQuarantine") {
+	if _, err := New(Config{BindAddr: loopback, MediaTimeout: -1, PortQuarantine: -1, ReceiveLoops: -1}); err == nil ||
+		!strings.Contains(err.Error(), "MediaTimeout") || !strings.Contains(err.Error(), "PortQuarantine") ||
+		!strings.Contains(err.Error(), "ReceiveLoops") {
 		t.Errorf("every problem must be reported: %v", err)
 	}
 	tiny, err := New(Config{BindAddr: loopback, MediaTimeout: time.Nanosecond})
@@ -270,7 +271,8 @@ func TestConfigValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	if e.cfg.PortMin != DefaultPortMin || e.cfg.MediaTimeout != DefaultMediaTimeout || e.cfg.AdvertisedAddr != loopback {
+	if e.cfg.PortMin != DefaultPortMin || e.cfg.MediaTimeout != DefaultMediaTimeout || e.cfg.AdvertisedAddr != loopback ||
+		e.cfg.ReceiveLoops != max(1, runtime.GOMAXPROCS(0)-1) {
 		t.Errorf("defaults not applied: %+v", e.cfg)
 	}
 }

@@ -197,9 +197,10 @@ func (s *Session) sendFrame(l *leg, payload []byte) {
 		return
 	}
 	s.counters.mixerOut.Add(1)
-	s.countRelayed(&s.counters.rtpPackets, len(pkt))
+	to := partyOf(s.pair.Load(), l)
+	s.countRelayed(&s.counters.rtpPackets, to, len(pkt))
 	if _, err := l.rtp.conn.WriteToUDPAddrPort(pkt, dst.addr); err != nil {
-		s.uncountRelayed(&s.counters.rtpPackets, len(pkt))
+		s.uncountRelayed(&s.counters.rtpPackets, to, len(pkt))
 		s.counters.mixerOut.Add(^uint64(0))
 	}
 }

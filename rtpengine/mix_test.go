@@ -60,6 +60,9 @@ func TestSupervisionModes(t *testing.T) {
 	sup.heard("listen, supervisor hears customer", 700, f[2], win)
 	sup.heard("listen, supervisor hears agent", 950, f[2], win)
 	sup.absent("listen, supervisor hears itself", 1250, f[2], win)
+	if st := e.Stats(); st.RTPPacketsTo[Supervisor] == 0 || st.RTPPacketsTo[Caller] == 0 || st.RTPPacketsTo[Callee] == 0 {
+		t.Fatalf("sent by party while listening: %v", st.RTPPacketsTo)
+	}
 
 	if err := l.Attach(mixer.ModeWhisper); err != nil {
 		t.Fatal(err)
@@ -103,8 +106,15 @@ func TestSupervisionModes(t *testing.T) {
 	f = measure(cust, sup)
 	cust.heard("promoted, customer hears supervisor", 1250, f[0], win)
 	sup.heard("promoted, supervisor hears customer", 700, f[1], win)
-	if st := e.Stats(); st.PortsInUse != 4 {
+	st := e.Stats()
+	if st.PortsInUse != 4 {
 		t.Fatalf("%d ports in use after Promote, want 4 (the old callee's released)", st.PortsInUse)
+	}
+	// The promoted supervisor is the callee now: what it hears counts as
+	// sent to the callee, no longer to a supervisor.
+	measure(cust, sup)
+	if st2 := e.Stats(); st2.RTPPacketsTo[Supervisor] != st.RTPPacketsTo[Supervisor] || st2.RTPPacketsTo[Callee] <= st.RTPPacketsTo[Callee] {
+		t.Fatalf("sent by party after Promote: %v, then %v", st.RTPPacketsTo, st2.RTPPacketsTo)
 	}
 	if err := l.Attach(mixer.ModeBarge); !errors.Is(err, ErrPromoted) {
 		t.Fatalf("Attach after Promote: %v", err)

@@ -1,29 +1,10 @@
 package rtpengine
 
 import (
-	"errors"
-	"net"
 	"net/netip"
 	"sync/atomic"
 	"time"
 )
-
-// readRTP is the reader goroutine of a leg's RTP socket. It returns when
-// the socket is closed.
-func (s *Session) readRTP(in *leg) {
-	defer in.wg.Done()
-	buf := make([]byte, readBufSize)
-	for {
-		n, src, err := in.rtp.conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		s.onRTP(in, buf[:n], src)
-	}
-}
 
 // onRTP is the per-packet path for RTP received on leg in. It must not
 // allocate. A packet from the customer or the agent is relayed to the other
@@ -86,9 +67,10 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 			return
 		}
 	}
-	s.countRelayed(&s.counters.rtpPackets, len(pkt))
+	to := partyOf(pair, out)
+	s.countRelayed(&s.counters.rtpPackets, to, len(pkt))
 	if _, err := out.rtp.conn.WriteToUDPAddrPort(pkt, dst.addr); err != nil {
-		s.uncountRelayed(&s.counters.rtpPackets, len(pkt))
+		s.uncountRelayed(&s.counters.rtpPackets, to, len(pkt))
 	}
 }
 
@@ -120,22 +102,6 @@ func (s *Session) push(in *leg, pkt []byte) bool {
 	}
 	s.counters.mixerIn.Add(1)
 	return true
-}
-
-// readRTCP is the reader goroutine of a leg's RTCP socket.
-func (s *Session) readRTCP(in *leg) {
-	defer in.wg.Done()
-	buf := make([]byte, readBufSize)
-	for {
-		n, src, err := in.rtcp.conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		s.onRTCP(in, buf[:n], src)
-	}
 }
 
 // onRTCP relays one compound RTCP packet between the customer and the agent,
@@ -174,23 +140,24 @@ func (s *Session) onRTCP(in *leg, pkt []byte, src netip.AddrPort) {
 	}
 	x := rtcpXlate{fwd: out.out.view(), rev: in.out.view()}
 	rewriteRTCP(pkt, &x)
-	s.countRelayed(&s.counters.rtcpPackets, len(pkt))
+	to := partyOf(pair, out)
+	s.countRelayed(&s.counters.rtcpPackets, to, len(pkt))
 	if _, err := out.rtcp.conn.WriteToUDPAddrPort(pkt, dst.addr); err != nil {
-		s.uncountRelayed(&s.counters.rtcpPackets, len(pkt))
+		s.uncountRelayed(&s.counters.rtcpPackets, to, len(pkt))
 	}
 }
 
 // countRelayed counts a packet as sent before it is written, so that
 // whoever receives it (a test, a monitoring probe) already sees it counted.
-func (s *Session) countRelayed(packets *atomic.Uint64, n int) {
-	packets.Add(1)
-	s.counters.bytes.Add(uint64(n))
+func (s *Session) countRelayed(packets *[NumParties]atomic.Uint64, to Party, n int) {
+	packets[to].Add(1)
+	s.counters.bytes[to].Add(uint64(n))
 }
 
 // uncountRelayed moves a packet whose write failed from sent to dropped.
-func (s *Session) uncountRelayed(packets *atomic.Uint64, n int) {
-	packets.Add(^uint64(0))
-	s.counters.bytes.Add(^uint64(n - 1))
+func (s *Session) uncountRelayed(packets *[NumParties]atomic.Uint64, to Party, n int) {
+	packets[to].Add(^uint64(0))
+	s.counters.bytes[to].Add(^uint64(n - 1))
 	s.counters.dropWrite.Add(1)
 }
 

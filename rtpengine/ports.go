@@ -1,7 +1,6 @@
 package rtpengine
 
 import (
-	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -36,8 +35,8 @@ type restingPort struct {
 // socketPair is one bound RTP socket and its RTCP companion.
 type socketPair struct {
 	port uint16 // the RTP port; RTCP is port+1
-	rtp  *net.UDPConn
-	rtcp *net.UDPConn
+	rtp  *udpSock
+	rtcp *udpSock
 }
 
 func newPortPool(bind netip.Addr, min, max int, quarantine int64) *portPool {
@@ -77,11 +76,11 @@ func (p *portPool) allocate(now int64) (socketPair, error) {
 }
 
 func (p *portPool) bindPair(port uint16) (socketPair, error) {
-	rtp, err := net.ListenUDP(p.network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.bind, port)))
+	rtp, err := listenUDP(p.network, netip.AddrPortFrom(p.bind, port))
 	if err != nil {
 		return socketPair{}, err
 	}
-	rtcp, err := net.ListenUDP(p.network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.bind, port+1)))
+	rtcp, err := listenUDP(p.network, netip.AddrPortFrom(p.bind, port+1))
 	if err != nil {
 		rtp.Close()
 		return socketPair{}, err

@@ -63,6 +63,10 @@ func TestRelayBothWays(t *testing.T) {
 	if st.RTPPackets != 6 || st.BytesRelayed != 5*(12+160)+12+5 || st.SessionsActive != 1 || st.PortsInUse != 4 {
 		t.Fatalf("stats %+v", st)
 	}
+	// Five packets went to the callee, one to the caller.
+	if st.RTPPacketsTo != [NumParties]uint64{Caller: 1, Callee: 5} || st.BytesTo != [NumParties]uint64{Caller: 12 + 5, Callee: 5 * (12 + 160)} {
+		t.Fatalf("by party: packets %v bytes %v", st.RTPPacketsTo, st.BytesTo)
+	}
 }
 
 func TestLatchingAndStrictSource(t *testing.T) {

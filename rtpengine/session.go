@@ -20,7 +20,7 @@ import (
 //
 // Every method may be called from any goroutine; control operations (SDP,
 // legs, modes, Close) are serialised by the session's mutex. Packets are
-// handled by two reader goroutines per leg and mixer frames by the mixer
+// handled by the engine's receive loops and mixer frames by the mixer
 // worker that ticks the session; neither ever takes that mutex.
 type Session struct {
 	eng       *Engine
@@ -180,7 +180,7 @@ func (s *Session) updateRates(last *leg) {
 }
 
 // Close stops the session: it ends mixing, closes the sockets of every leg
-// (extra legs included), waits for their reader goroutines to return and
+// (extra legs included), waits until no reader can touch them any more and
 // gives the ports back to the engine, which rests them before reuse. It is
 // idempotent; concurrent callers all return once the session is closed.
 func (s *Session) Close() error {

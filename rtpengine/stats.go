@@ -20,6 +20,12 @@ type Stats struct {
 	MixerFrames    uint64 // of RTPPackets, frames the mixer produced
 	Dropped        Drops  // packets received and not sent or mixed, by reason
 	MediaTimeouts  uint64 // sessions whose onTimeout was called
+	// RTPPackets, RTCPPackets and BytesRelayed by the Party the packets
+	// went to (they add up to them). earshot sends no RTCP to
+	// supervisors: RTCPPacketsTo[Supervisor] stays 0.
+	RTPPacketsTo  [NumParties]uint64
+	RTCPPacketsTo [NumParties]uint64
+	BytesTo       [NumParties]uint64
 	// Mixer is the mixer pool's own snapshot: workers, tick lateness,
 	// jitter-buffer counters and delays.
 	Mixer mixer.Stats
@@ -39,14 +45,14 @@ type Drops struct {
 	MixerFull uint64
 }
 
-// counters are a session's live counters, written by its reader goroutines
-// and its mixer sink with atomics only. Keeping them per session (not per
+// counters are a session's live counters, written by the readers of its
+// sockets and its mixer sink with atomics only. Keeping them per session (not per
 // engine) keeps the readers of different calls off each other's cache
 // lines; Stats adds them up.
 type counters struct {
-	rtpPackets    atomic.Uint64
-	rtcpPackets   atomic.Uint64
-	bytes         atomic.Uint64
+	rtpPackets    [NumParties]atomic.Uint64
+	rtcpPackets   [NumParties]atomic.Uint64
+	bytes         [NumParties]atomic.Uint64
 	mixerIn       atomic.Uint64
 	mixerOut      atomic.Uint64
 	dropSource    atomic.Uint64
@@ -59,9 +65,15 @@ type counters struct {
 
 // addTo adds the counters to st.
 func (c *counters) addTo(st *Stats) {
-	st.RTPPackets += c.rtpPackets.Load()
-	st.RTCPPackets += c.rtcpPackets.Load()
-	st.BytesRelayed += c.bytes.Load()
+	for d := range NumParties {
+		rtp, rtcp, bytes := c.rtpPackets[d].Load(), c.rtcpPackets[d].Load(), c.bytes[d].Load()
+		st.RTPPacketsTo[d] += rtp
+		st.RTCPPacketsTo[d] += rtcp
+		st.BytesTo[d] += bytes
+		st.RTPPackets += rtp
+		st.RTCPPackets += rtcp
+		st.BytesRelayed += bytes
+	}
 	st.MixerPackets += c.mixerIn.Load()
 	st.MixerFrames += c.mixerOut.Load()
 	st.Dropped.Source += c.dropSource.Load()

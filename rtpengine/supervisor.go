@@ -8,8 +8,8 @@ import (
 )
 
 // Leg is an extra leg of a session, for a third party: a supervisor's
-// phone. It has its own RTP/RTCP port pair, reader goroutines and output
-// stream. Until Attach it is not mixed: whatever it sends is dropped (its
+// phone. It has its own RTP/RTCP port pair, watched by a receive loop, and
+// output stream. Until Attach it is not mixed: whatever it sends is dropped (its
 // source still latches) and nothing is sent to it. Its methods may be
 // called from any goroutine.
 type Leg struct {
@@ -18,9 +18,10 @@ type Leg struct {
 }
 
 // NewLeg allocates an extra leg on the session. Its id is 2 or more and
-// unique within the session. onDigit, if not nil, is called from the leg's
-// RTP reader goroutine, once per RFC 4733 telephone-event the phone sends,
-// with the key: '0'-'9', '*', '#', 'A'-'D'. It must not block. When the
+// unique within the session. onDigit, if not nil, is called from the
+// goroutine reading the leg's RTP socket — a receive loop shared with other
+// calls — once per RFC 4733 telephone-event the phone sends, with the key:
+// '0'-'9', '*', '#', 'A'-'D'. It must not block. When the
 // port range is exhausted the error wraps ErrNoPorts (SIP 503).
 func (s *Session) NewLeg(onDigit func(digit byte)) (*Leg, error) {
 	e := s.eng
@@ -36,12 +37,15 @@ func (s *Session) NewLeg(onDigit func(digit byte)) (*Leg, error) {
 		return nil, err
 	}
 	l := newLeg(s.nextID, p, rand.Uint32(), uint16(rand.Uint32()), rand.Uint32())
-	s.nextID++
 	l.onDigit = onDigit
+	if err := s.start(l); err != nil {
+		e.discard([]*leg{l})
+		return nil, err
+	}
+	s.nextID++
 	s.extras = append(s.extras, l)
 	all := append(slices.Clone(*s.all.Load()), l)
 	s.all.Store(&all)
-	s.start(l)
 	s.log.Debug("leg created", "leg", l.id, "port", l.port)
 	return &Leg{s: s, l: l}, nil
 }

@@ -42,8 +42,8 @@ open(out, "wb").write(b)
 PY
 }
 
-# metric NAME: an unlabelled value from earshot's /metrics.
-metric() { curl -s "http://$HTTP_ADDR/metrics" | awk -v n="$1" '$1==n {print $2}'; }
+# metric NAME: a value from earshot's /metrics (summed over its labels).
+metric() { curl -s "http://$HTTP_ADDR/metrics" | awk -v n="$1" '$1==n || index($1, n "{")==1 {s+=$2; f=1} END {if (f) print s}'; }
 
 # wait_calls N TIMEOUT: until earshot reports N active calls.
 wait_calls() {

@@ -31,9 +31,9 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 		sipResponses:  d("sip_responses_sent_total", "SIP responses sent by status code.", "code"),
 		sipSent:       d("sip_requests_sent_total", "SIP requests earshot originated, by method.", "method"),
 		setup:         d("call_setup_seconds", "Time from INVITE received to 200 OK sent to the caller."),
-		rtpPackets:    d("rtp_packets_relayed_total", "RTP packets relayed."),
-		rtpBytes:      d("rtp_bytes_relayed_total", "RTP and RTCP payload bytes relayed."),
-		rtcpPackets:   d("rtcp_packets_relayed_total", "RTCP packets relayed."),
+		rtpPackets:    d("rtp_packets_relayed_total", "RTP packets sent (relayed or mixed), by the party they went to.", "direction"),
+		rtpBytes:      d("rtp_bytes_relayed_total", "RTP and RTCP payload bytes sent, by the party they went to.", "direction"),
+		rtcpPackets:   d("rtcp_packets_relayed_total", "RTCP packets relayed, by the party they went to.", "direction"),
 		rtpDropped:    d("rtp_dropped_total", "Media packets dropped, by reason.", "reason"),
 		portsInUse:    d("rtp_ports_in_use", "UDP ports bound for media."),
 		mediaSessions: d("media_sessions_active", "Media sessions open."),
@@ -80,9 +80,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstHistogram(c.setup, st.SetupCount, st.SetupSum, buckets)
 
 	ms := c.media.Stats()
-	ct(c.rtpPackets, float64(ms.RTPPackets))
-	ct(c.rtpBytes, float64(ms.BytesRelayed))
-	ct(c.rtcpPackets, float64(ms.RTCPPackets))
+	for to := range rtpengine.NumParties {
+		dir := "to_" + to.String() // to_caller, to_callee, to_supervisor
+		ct(c.rtpPackets, float64(ms.RTPPacketsTo[to]), dir)
+		ct(c.rtpBytes, float64(ms.BytesTo[to]), dir)
+		ct(c.rtcpPackets, float64(ms.RTCPPacketsTo[to]), dir)
+	}
 	for reason, v := range map[string]uint64{"source": ms.Dropped.Source, "malformed": ms.Dropped.Malformed,
 		"no_destination": ms.Dropped.NoDestination, "write_error": ms.Dropped.WriteError,
 		"not_mixed": ms.Dropped.NotMixed, "mixer_full": ms.Dropped.MixerFull} {

@@ -1,0 +1,246 @@
+//go:build !386
+
+package rtpengine
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// maxEvents bounds the sockets one epoll_wait reports. A larger batch
+// spreads the wait over more packets; 128 is far more than are ready at
+// once at the packet rates of telephony.
+const maxEvents = 128
+
+// recvLoops are the engine's receive loops: a fixed number of goroutines,
+// each waiting on many sockets with one epoll instance, instead of one
+// goroutine per socket. A socket sending 50 packets/s is idle between
+// almost every packet, so a goroutine per socket pays a netpoller wake-up
+// and a goroutine switch per packet; a loop pays one wake-up for every
+// socket that became ready while it was busy or asleep.
+type recvLoops struct {
+	loops []*recvLoop
+	next  atomic.Uint32 // round-robin choice of the loop for the next leg
+}
+
+// newRecvLoops starts n loops (Config.ReceiveLoops).
+func newRecvLoops(n int, log *slog.Logger) (*recvLoops, error) {
+	r := &recvLoops{}
+	for range max(n, 1) {
+		lp, err := newRecvLoop(log)
+		if err != nil {
+			r.close()
+			return nil, err
+		}
+		r.loops = append(r.loops, lp)
+		go lp.run()
+	}
+	return r, nil
+}
+
+// start puts leg l's two sockets on one of the loops: from then on their
+// packets are handed to s.onRTP and s.onRTCP. Closing a socket takes it off
+// again. An error (the kernel refused the watch) leaves neither socket
+// watched.
+func (r *recvLoops) start(s *Session, l *leg) error {
+	lp := r.loops[r.next.Add(1)%uint32(len(r.loops))]
+	if err := lp.add(l.rtp.conn, s, l, false); err != nil {
+		return err
+	}
+	if err := lp.add(l.rtcp.conn, s, l, true); err != nil {
+		lp.remove(l.rtp.conn)
+		return err
+	}
+	return nil
+}
+
+// close stops every loop and waits for them. Their sockets must have been
+// closed before.
+func (r *recvLoops) close() {
+	for _, lp := range r.loops {
+		lp.stop()
+	}
+}
+
+// recvLoop is one receive loop: an epoll instance, level-triggered, and the
+// goroutine that waits on it. For every socket reported readable it reads
+// one datagram and calls the packet path; a socket with more queued is
+// reported again by the next wait, so one busy socket cannot starve the
+// others and no read is spent on finding a queue empty.
+//
+// An epoll event names a slot and its generation, never a descriptor, and
+// the goroutine holds mu while it handles a batch of events. remove takes
+// the same mutex and bumps the slot's generation, so once it returns no
+// event reported before it can reach the socket: the descriptor may be
+// closed and its number reused.
+type recvLoop struct {
+	log  *slog.Logger
+	epfd int
+	wake [2]int        // a pipe; stop writes to wake[1], which epoll watches as slot wakeSlot
+	done chan struct{} // closed when run returns
+
+	mu      sync.Mutex // guards the fields below; held by run while it handles events
+	slots   []recvSlot
+	free    []uint32 // indexes of unused slots
+	stopped bool     // stop was called: epfd is closed or about to be
+
+	// Owned by run.
+	events [maxEvents]syscall.EpollEvent
+	buf    [readBufSize]byte
+	rsa    syscall.RawSockaddrAny
+}
+
+// wakeSlot marks the stop pipe's event.
+const wakeSlot = -1
+
+// recvSlot is a watched socket and where its packets go. sock == nil: the
+// slot is free.
+type recvSlot struct {
+	gen  uint32
+	sock *udpSock
+	s    *Session
+	l    *leg
+	rtcp bool
+}
+
+func newRecvLoop(log *slog.Logger) (*recvLoop, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("rtpengine: epoll: %w", err)
+	}
+	lp := &recvLoop{log: log, epfd: epfd, done: make(chan struct{})}
+	if err := syscall.Pipe2(lp.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		syscall.Close(epfd)
+		return nil, fmt.Errorf("rtpengine: pipe: %w", err)
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: wakeSlot}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, lp.wake[0], &ev); err != nil {
+		lp.closeFDs()
+		return nil, fmt.Errorf("rtpengine: epoll: %w", err)
+	}
+	return lp, nil
+}
+
+// add watches sock; its packets go to s.onRTCP(l, ...) if rtcp, else to
+// s.onRTP(l, ...).
+func (lp *recvLoop) add(sock *udpSock, s *Session, l *leg, rtcp bool) error {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	if lp.stopped {
+		return newError(ErrClosed, "")
+	}
+	var i uint32
+	if n := len(lp.free); n > 0 {
+		i = lp.free[n-1]
+		lp.free = lp.free[:n-1]
+	} else {
+		i = uint32(len(lp.slots))
+		lp.slots = append(lp.slots, recvSlot{})
+	}
+	sl := &lp.slots[i]
+	*sl = recvSlot{gen: sl.gen, sock: sock, s: s, l: l, rtcp: rtcp}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(i), Pad: int32(sl.gen)}
+	if err := syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_ADD, sock.fd, &ev); err != nil {
+		*sl = recvSlot{gen: sl.gen + 1}
+		lp.free = append(lp.free, i)
+		return newError(ErrNoPorts, "watch socket: "+err.Error())
+	}
+	sock.loop, sock.slot = lp, i
+	return nil
+}
+
+// remove stops watching sock. When it returns, the loop neither reads sock
+// nor will: the caller may close it. Removing a socket that is not watched
+// does nothing.
+func (lp *recvLoop) remove(sock *udpSock) {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	if int(sock.slot) >= len(lp.slots) || lp.slots[sock.slot].sock != sock {
+		return
+	}
+	sl := &lp.slots[sock.slot]
+	if !lp.stopped {
+		var ev syscall.EpollEvent // ignored, but kernels before 2.6.9 want one
+		// The descriptor is still open, so this cannot fail in a way
+		// that matters: the generation below voids its pending events.
+		syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_DEL, sock.fd, &ev)
+	}
+	*sl = recvSlot{gen: sl.gen + 1}
+	lp.free = append(lp.free, sock.slot)
+}
+
+// run is the loop's goroutine. It returns once stop has been called.
+func (lp *recvLoop) run() {
+	defer close(lp.done)
+	for {
+		// A blocking system call: the runtime hands the P to other
+		// goroutines while the loop waits.
+		n, err := syscall.EpollWait(lp.epfd, lp.events[:], -1)
+		if err != nil {
+			if err == syscall.EINTR {
+				continue
+			}
+			lp.log.Error("epoll wait failed: media on this loop stops", "err", err)
+			return
+		}
+		if lp.handle(lp.events[:n]) {
+			return
+		}
+	}
+}
+
+// handle reads one datagram from each socket of a batch of events and
+// runs the packet path on it. It reports whether the stop pipe was among
+// them.
+func (lp *recvLoop) handle(events []syscall.EpollEvent) (stop bool) {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	for i := range events {
+		ev := &events[i]
+		if ev.Fd == wakeSlot {
+			stop = true
+			continue
+		}
+		if int(ev.Fd) >= len(lp.slots) {
+			continue
+		}
+		sl := &lp.slots[ev.Fd]
+		if sl.sock == nil || sl.gen != uint32(ev.Pad) {
+			continue // removed after the wait reported it
+		}
+		n, src, errno := sl.sock.recvFrom(lp.buf[:], &lp.rsa)
+		if errno != 0 {
+			// EAGAIN: nothing after all. Anything else (a pending
+			// ICMP error) is consumed by the read; the next packet
+			// is read normally.
+			continue
+		}
+		if sl.rtcp {
+			sl.s.onRTCP(sl.l, lp.buf[:n], src)
+		} else {
+			sl.s.onRTP(sl.l, lp.buf[:n], src)
+		}
+	}
+	return stop
+}
+
+// stop ends run, waits for it and closes the loop's descriptors. Sockets
+// still watched are forgotten; add fails from now on.
+func (lp *recvLoop) stop() {
+	lp.mu.Lock()
+	lp.stopped = true
+	lp.mu.Unlock()
+	var b [1]byte
+	syscall.Write(lp.wake[1], b[:])
+	<-lp.done
+	lp.closeFDs()
+}
+
+func (lp *recvLoop) closeFDs() {
+	syscall.Close(lp.wake[0])
+	syscall.Close(lp.wake[1])
+	syscall.Close(lp.epfd)
+}

@@ -1,0 +1,73 @@
+//go:build !linux || 386
+
+package rtpengine
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+)
+
+// udpSock is a media socket. Outside Linux (and on linux/386, whose
+// socket calls go through socketcall) it is a plain net.UDPConn read by a
+// goroutine of its own (see recvLoops).
+type udpSock = net.UDPConn
+
+// listenUDP binds a UDP socket on addr; network is "udp4" or "udp6".
+func listenUDP(network string, addr netip.AddrPort) (*udpSock, error) {
+	return net.ListenUDP(network, net.UDPAddrFromAddrPort(addr))
+}
+
+// recvLoops, outside Linux, runs one reader goroutine per socket, blocked
+// in the Go netpoller: simple and portable, at the price of a goroutine
+// wake-up per packet (the Linux build waits on many sockets per goroutine
+// with epoll instead).
+type recvLoops struct{}
+
+func newRecvLoops(int, *slog.Logger) (*recvLoops, error) { return &recvLoops{}, nil }
+
+// start runs leg l's two reader goroutines; closing a socket ends its
+// reader, and shut waits for both through l.wg.
+func (r *recvLoops) start(s *Session, l *leg) error {
+	l.wg.Add(2)
+	go s.readRTP(l)
+	go s.readRTCP(l)
+	return nil
+}
+
+// close has nothing to stop: every reader ended with its socket.
+func (r *recvLoops) close() {}
+
+// readRTP is the reader goroutine of a leg's RTP socket. It returns when
+// the socket is closed.
+func (s *Session) readRTP(in *leg) {
+	defer in.wg.Done()
+	buf := make([]byte, readBufSize)
+	for {
+		n, src, err := in.rtp.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		s.onRTP(in, buf[:n], src)
+	}
+}
+
+// readRTCP is the reader goroutine of a leg's RTCP socket.
+func (s *Session) readRTCP(in *leg) {
+	defer in.wg.Done()
+	buf := make([]byte, readBufSize)
+	for {
+		n, src, err := in.rtcp.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		s.onRTCP(in, buf[:n], src)
+	}
+}
