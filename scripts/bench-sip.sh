@@ -5,6 +5,11 @@
 #
 #   scripts/bench-sip.sh                       # default ladder
 #   RATES="200 1000" SECS=5 scripts/bench-sip.sh
+#   PROFILE=/tmp/p RATES=1500 scripts/bench-sip.sh   # + CPU profile per rate
+#
+# With PROFILE set, earshot runs with http.pprof on and a CPU profile of
+# SECS-2 seconds in the middle of each earshot step is saved as
+# PROFILE-RATE.pprof (read it with `go tool pprof -top earshot PROFILE-1500.pprof`).
 #
 # Topology, all on loopback: sipp UAC (127.0.0.2, the demo trunk source) ->
 # earshot (127.0.0.1) -> sipp UAS (127.0.0.3) answering as NGROUPS x PER_GROUP
@@ -44,8 +49,9 @@ PY
 # each (extensions 7000, 7001, ...), longest-idle, every password "bench".
 write_config() {
   python3 - "$@" <<'PY'
-import sys
+import os, sys
 out, groups, per, rmin, rmax, sip, http, data = sys.argv[1:]
+pprof = ", pprof: true" if os.environ.get("PROFILE") else ""
 groups, per = int(groups), int(per)
 L = ["log: {format: text, level: warn}",
      "sip:",
@@ -53,7 +59,7 @@ L = ["log: {format: text, level: warn}",
      f"    - {{transport: udp, address: \"{sip}\"}}",
      f"    - {{transport: tcp, address: \"{sip}\"}}",
      "  max_calls: 20000",
-     f"http: {{listen: \"{http}\"}}",
+     f"http: {{listen: \"{http}\"{pprof}}}",
      f"data_dir: \"{data}\"",
      f"media: {{address: 127.0.0.1, port_min: {rmin}, port_max: {rmax}, timeout: 30s}}",
      "tenants:",
@@ -149,12 +155,18 @@ run_ladder() {
   for rate in $RATES; do
     local n=$((rate * SECS)) csv="$WORK/$label-$rate.csv" t0 t1 cpu=""
     [ -n "${EARSHOT_PID:-}" ] && [ "$label" = earshot ] && t0=$(cpu_ticks "$EARSHOT_PID")
+    local prof=""
+    if [ -n "${PROFILE:-}" ] && [ "$label" = earshot ] && [ "$SECS" -gt 2 ]; then
+      (sleep 1; curl -sf -o "$PROFILE-$rate.pprof" "http://$HTTP_ADDR/debug/pprof/profile?seconds=$((SECS - 2))") &
+      prof=$!
+    fi
     sipp -sf "$SIPP_DIR/bench_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
       -i 127.0.0.2 -p "$(free_port 127.0.0.2)" -mi 127.0.0.2 -mp 6000 \
       -r "$rate" -m "$n" -l $((rate * 4)) -buff_size 4194304 \
       -max_recv_loops 10000 -max_sched_loops 10000 \
       -timeout $((SECS * 3 + 30))s -timeout_error -nostdin \
       -trace_err -error_file "$WORK/$label-$rate.err" -trace_stat -stf "$csv" -fd 1 "$target" >"$WORK/$label-$rate.out" 2>&1 || true
+    [ -z "$prof" ] || wait "$prof" || echo "no profile at $rate calls/s" >&2
     local ok fail retr rtt
     ok=$(stat_col "$csv" 'SuccessfulCall(C)'); fail=$(stat_col "$csv" 'FailedCall(C)')
     retr=$(stat_col "$csv" 'Retransmissions(C)')
