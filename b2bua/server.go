@@ -43,6 +43,7 @@ type Server struct {
 	calls     map[string]*Call
 	sups      map[string]*supervision // live supervisions by id
 	legs      map[string]*leg         // by dialog key (Call-ID | our tag)
+	legKeys   map[*Call][]string      // the keys filed in legs per call (legs.go)
 	busy      map[string]int          // tenant/extension → calls ringing or active
 	idleSince map[string]time.Time
 	rrNext    map[string]int // tenant/group → next agent index
@@ -71,6 +72,7 @@ func New(cfg Config) (*Server, error) {
 		calls:     map[string]*Call{},
 		sups:      map[string]*supervision{},
 		legs:      map[string]*leg{},
+		legKeys:   map[*Call][]string{},
 		busy:      map[string]int{},
 		idleSince: map[string]time.Time{},
 		rrNext:    map[string]int{},
