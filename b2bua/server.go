@@ -113,6 +113,15 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// udpReadBuffer is the receive buffer asked for on UDP SIP sockets. One
+// goroutine reads each socket, and on a busy machine it waits for a core
+// now and then; a burst must queue meanwhile, not be dropped. The default
+// (about 200 KiB, some hundred SIP messages) overflows within a few
+// milliseconds at a few thousand calls/s, and every lost datagram comes
+// back as a retransmission, which is more load: that loop, not the CPU,
+// is how overload first turned into failed calls.
+const udpReadBuffer = 4 << 20
+
 const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REGISTER"
 
 // Listen opens the listeners and serves them in the background. The bound
@@ -125,6 +134,10 @@ func (s *Server) Listen(ls []Listener) ([]string, error) {
 			pc, err := net.ListenPacket("udp", l.Address)
 			if err != nil {
 				return nil, fmt.Errorf("sip udp listen %s: %w", l.Address, err)
+			}
+			if uc, ok := pc.(*net.UDPConn); ok {
+				// Best effort: the kernel caps it at net.core.rmem_max.
+				_ = uc.SetReadBuffer(udpReadBuffer)
 			}
 			s.packets = append(s.packets, pc)
 			addrs = append(addrs, pc.LocalAddr().String())

@@ -17,7 +17,7 @@ type observed struct {
 }
 
 // maxBatch bounds how many queued events share one transaction.
-const maxBatch = 256
+const maxBatch = 1024
 
 // batchWindow is how long the worker keeps gathering events after the
 // first one of a batch. Every committed transaction costs an fsync and a
@@ -25,7 +25,7 @@ const maxBatch = 256
 // handful of events is most of the control plane's share of a call. Call
 // events feed history and the event stream, where a few milliseconds are
 // invisible; a flush barrier ends the window at once.
-const batchWindow = 5 * time.Millisecond
+const batchWindow = 20 * time.Millisecond
 
 // CallEvent implements b2bua.Observer. It only queues the event: the
 // worker records it off the caller's goroutine. A full queue drops the

@@ -9,7 +9,8 @@
 #
 # With PROFILE set, earshot runs with http.pprof on and a CPU profile of
 # SECS-2 seconds in the middle of each earshot step is saved as
-# PROFILE-RATE.pprof (read it with `go tool pprof -top earshot PROFILE-1500.pprof`).
+# PROFILE-RATE.pprof, the allocations over the same time as
+# PROFILE-RATE.allocs.pprof (read them with `go tool pprof -top FILE`).
 #
 # Topology, all on loopback: sipp UAC (127.0.0.2, the demo trunk source) ->
 # earshot (127.0.0.1) -> sipp UAS (127.0.0.3) answering as NGROUPS x PER_GROUP
@@ -136,6 +137,12 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # rss_kib PID: resident set size in KiB.
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
+# udp_drops: datagrams the kernel dropped for a full socket receive buffer,
+# machine-wide (/proc/net/snmp Udp RcvbufErrors).
+udp_drops() {
+  awk '$1=="Udp:" && !h {for (i=2;i<=NF;i++) if ($i=="RcvbufErrors") c=i; h=1; next} $1=="Udp:" {print $c}' /proc/net/snmp
+}
+
 # stat_col CSV NAME: a column of the last line of a sipp -trace_stat file.
 stat_col() {
   awk -F';' -v n="$2" 'NR==1 {for (i=1;i<=NF;i++) if ($i==n) c=i} END {print $c}' "$1"
@@ -153,11 +160,15 @@ cleanup() {
 run_ladder() {
   local label=$1 target=$2 rate best=0
   for rate in $RATES; do
-    local n=$((rate * SECS)) csv="$WORK/$label-$rate.csv" t0 t1 cpu=""
+    local n=$((rate * SECS)) csv="$WORK/$label-$rate.csv" t0 t1 cpu="" d0
+    d0=$(udp_drops)
     [ -n "${EARSHOT_PID:-}" ] && [ "$label" = earshot ] && t0=$(cpu_ticks "$EARSHOT_PID")
     local prof=""
     if [ -n "${PROFILE:-}" ] && [ "$label" = earshot ] && [ "$SECS" -gt 2 ]; then
-      (sleep 1; curl -sf -o "$PROFILE-$rate.pprof" "http://$HTTP_ADDR/debug/pprof/profile?seconds=$((SECS - 2))") &
+      (sleep 1
+       curl -sf -o "$PROFILE-$rate.allocs.pprof" "http://$HTTP_ADDR/debug/pprof/allocs?seconds=$((SECS - 2))" &
+       curl -sf -o "$PROFILE-$rate.pprof" "http://$HTTP_ADDR/debug/pprof/profile?seconds=$((SECS - 2))"
+       wait) &
       prof=$!
     fi
     sipp -sf "$SIPP_DIR/bench_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
@@ -167,7 +178,7 @@ run_ladder() {
       -timeout $((SECS * 3 + 30))s -timeout_error -nostdin \
       -trace_err -error_file "$WORK/$label-$rate.err" -trace_stat -stf "$csv" -fd 1 "$target" >"$WORK/$label-$rate.out" 2>&1 || true
     [ -z "$prof" ] || wait "$prof" || echo "no profile at $rate calls/s" >&2
-    local ok fail retr rtt
+    local ok fail retr rtt drops=$(($(udp_drops) - d0))
     ok=$(stat_col "$csv" 'SuccessfulCall(C)'); fail=$(stat_col "$csv" 'FailedCall(C)')
     retr=$(stat_col "$csv" 'Retransmissions(C)')
     rtt=$(stat_col "$csv" 'ResponseTime1(C)' | awk -F: '{printf "%.1f", $1*3600000 + $2*60000 + $3*1000 + $4/1000}')
@@ -175,7 +186,7 @@ run_ladder() {
       t1=$(cpu_ticks "$EARSHOT_PID")
       cpu=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" 'BEGIN {printf "%.0f", n ? d / hz / n * 1e6 : 0}')
     fi
-    echo "| $label | $rate | $n | $ok | $fail | $retr | $rtt | ${cpu:-–} |"
+    echo "| $label | $rate | $n | $ok | $fail | $retr | $drops | $rtt | ${cpu:-–} |"
     if [ "$fail" = 0 ] && [ "$ok" = "$n" ]; then best=$rate; fi
   done
   BEST[$label]=$best
@@ -208,8 +219,8 @@ main() {
   declare -gA BEST
   echo "earshot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev), $(nproc) CPUs, ${SECS}s per rate, $NGROUPS groups x $PER_GROUP agents"
   echo
-  echo "| path | calls/s | calls | successful | failed | retransmissions | mean setup ms | earshot CPU µs/call |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| path | calls/s | calls | successful | failed | retransmissions | UDP drops | mean setup ms | earshot CPU µs/call |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   run_ladder earshot "$SIP_ADDR"
   run_ladder direct "$uas"
   echo
