@@ -231,7 +231,7 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 	s.callsWG.Add(1)
 	s.mu.Unlock()
 
-	tx.OnCancel(func(*sip.Request) { c.post(c.onCancel) })
+	tx.OnCancel(func(*sip.Request) { s.cancelCall(id) })
 	go c.run()
 	c.post(c.start)
 	return c, true

@@ -323,6 +323,21 @@ func (s *Server) onStrayCancel(req *sip.Request, tx sip.ServerTransaction) {
 	s.respond(tx, req, 481, "Call/Transaction Does Not Exist", nil)
 }
 
+// cancelCall hands a CANCEL to the call with this id, if it is still live.
+// The INVITE transaction keeps its CANCEL callback for 32 s after the
+// call (Timer L); a callback holding the *Call would keep the whole call
+// (requests, legs, media session) in the heap that long, and at a few
+// thousand calls/s that retained heap is what the garbage collector
+// spends its time marking. The id alone keeps nothing alive.
+func (s *Server) cancelCall(id string) {
+	s.mu.Lock()
+	c := s.calls[id]
+	s.mu.Unlock()
+	if c != nil {
+		c.post(c.onCancel)
+	}
+}
+
 func (s *Server) lookupLeg(req *sip.Request) *leg {
 	k := dialogKey(req)
 	s.mu.Lock()
