@@ -162,6 +162,8 @@ run_ladder() {
   for rate in $RATES; do
     local n=$((rate * SECS)) csv="$WORK/$label-$rate.csv" t0 t1 cpu="" d0
     d0=$(udp_drops)
+    local u0=0
+    [ -n "${UAS_PID:-}" ] && u0=$(cpu_ticks "$UAS_PID")
     [ -n "${EARSHOT_PID:-}" ] && [ "$label" = earshot ] && t0=$(cpu_ticks "$EARSHOT_PID")
     local prof=""
     if [ -n "${PROFILE:-}" ] && [ "$label" = earshot ] && [ "$SECS" -gt 2 ]; then
@@ -171,12 +173,13 @@ run_ladder() {
        wait) &
       prof=$!
     fi
-    sipp -sf "$SIPP_DIR/bench_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
+    local TIMEFORMAT='%U %S'
+    { time sipp -sf "$SIPP_DIR/bench_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
       -i 127.0.0.2 -p "$(free_port 127.0.0.2)" -mi 127.0.0.2 -mp 6000 \
       -r "$rate" -m "$n" -l $((rate * 4)) -buff_size 4194304 \
       -max_recv_loops 10000 -max_sched_loops 10000 \
       -timeout $((SECS * 3 + 30))s -timeout_error -nostdin \
-      -trace_err -error_file "$WORK/$label-$rate.err" -trace_stat -stf "$csv" -fd 1 "$target" >"$WORK/$label-$rate.out" 2>&1 || true
+      -trace_err -error_file "$WORK/$label-$rate.err" -trace_stat -stf "$csv" -fd 1 "$target" >"$WORK/$label-$rate.out" 2>&1 || true; } 2>"$WORK/$label-$rate.time"
     [ -z "$prof" ] || wait "$prof" || echo "no profile at $rate calls/s" >&2
     local ok fail retr rtt drops=$(($(udp_drops) - d0))
     ok=$(stat_col "$csv" 'SuccessfulCall(C)'); fail=$(stat_col "$csv" 'FailedCall(C)')
@@ -186,7 +189,13 @@ run_ladder() {
       t1=$(cpu_ticks "$EARSHOT_PID")
       cpu=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" 'BEGIN {printf "%.0f", n ? d / hz / n * 1e6 : 0}')
     fi
-    echo "| $label | $rate | $n | $ok | $fail | $retr | $drops | $rtt | ${cpu:-–} |"
+    # Both sipps: the UAC's user+system time plus the UAS's over the step.
+    local sippcpu=""
+    if [ -n "${UAS_PID:-}" ]; then
+      sippcpu=$(awk -v d=$(($(cpu_ticks "$UAS_PID") - u0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" \
+        '{printf "%.0f", n ? ($1 + $2 + d / hz) / n * 1e6 : 0}' "$WORK/$label-$rate.time")
+    fi
+    echo "| $label | $rate | $n | $ok | $fail | $retr | $drops | $rtt | ${cpu:-–} | ${sippcpu:-–} |"
     if [ "$fail" = 0 ] && [ "$ok" = "$n" ]; then best=$rate; fi
   done
   BEST[$label]=$best
@@ -214,13 +223,14 @@ main() {
   register "$SIP_ADDR" "$uas" bench $(seq 7000 $((7000 + NGROUPS * PER_GROUP - 1)))
   sipp -sf "$SIPP_DIR/agent_uas.xml" -t u1 -i 127.0.0.3 -p "${uas##*:}" -mi 127.0.0.3 -mp 6002 \
     -buff_size 4194304 -max_recv_loops 10000 -max_sched_loops 10000 -nostdin >/dev/null 2>&1 &
-  PIDS="$PIDS $!"
+  UAS_PID=$!
+  PIDS="$PIDS $UAS_PID"
 
   declare -gA BEST
   echo "earshot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev), $(nproc) CPUs, ${SECS}s per rate, $NGROUPS groups x $PER_GROUP agents"
   echo
-  echo "| path | calls/s | calls | successful | failed | retransmissions | UDP drops | mean setup ms | earshot CPU µs/call |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| path | calls/s | calls | successful | failed | retransmissions | UDP drops | mean setup ms | earshot CPU µs/call | sipps CPU µs/call |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   run_ladder earshot "$SIP_ADDR"
   run_ladder direct "$uas"
   echo
