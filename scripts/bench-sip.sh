@@ -5,7 +5,7 @@
 #
 #   scripts/bench-sip.sh                       # default ladder
 #   RATES="200 1000" SECS=5 scripts/bench-sip.sh
-#   PROFILE=/tmp/p RATES=1500 scripts/bench-sip.sh   # + CPU profile per rate
+#   PROFILE=prof/sip RATES=1500 scripts/bench-sip.sh  # + profiles per rate
 #
 # With PROFILE set, earshot runs with http.pprof on and a CPU profile of
 # SECS-2 seconds in the middle of each earshot step is saved as
@@ -16,7 +16,7 @@
 # earshot (127.0.0.1) -> sipp UAS (127.0.0.3) answering as NGROUPS x PER_GROUP
 # registered agents. Calls are INVITE/180/200/ACK/BYE without talk time.
 # Needs: go, sipp, python3 (for the digest REGISTERs; sipp cannot answer
-# earshot's SHA-256-first challenge). Prints a Markdown table.
+# earshot's SHA-256-first challenge), curl with PROFILE. Prints a Markdown table.
 #
 # This file also holds the helpers scripts/bench-relay.sh uses; sourcing it
 # defines them without running the benchmark.
@@ -210,6 +210,7 @@ main() {
   PIDS=""
   trap cleanup EXIT
   command -v sipp >/dev/null || { echo "sipp missing: make deps" >&2; exit 1; }
+  [ -z "${PROFILE:-}" ] || mkdir -p "$(dirname "$PROFILE")"
   (cd "$ROOT" && go build -o "$WORK/earshot" ./cmd/earshot)
 
   local sip http
