@@ -159,11 +159,15 @@ func writes(o observed) bool {
 // the stream must learn once it commits.
 func (s *Service) update(batch []observed, out *effects) error {
 	defer s.metrics.eventTxs.Add(1)
+	ended := endedIn(batch)
 	return s.db.Update(func(tx *bolt.Tx) error {
 		*out = effects{}
 		for _, o := range batch {
 			var err error
 			switch {
+			case o.call != nil && o.call.Type == b2bua.CallAnswered && ended[o.call.Call.ID]:
+				// The ended snapshot goes under the same key in this
+				// same transaction: encoding this one first is wasted.
 			case o.call != nil:
 				err = s.recordCall(tx, o.call, out)
 			case o.sup != nil:
@@ -175,6 +179,21 @@ func (s *Service) update(batch []observed, out *effects) error {
 		}
 		return nil
 	})
+}
+
+// endedIn is the set of calls with a call.ended event in batch, nil if
+// none. Short calls often answer and end within one batch window.
+func endedIn(batch []observed) map[string]bool {
+	var ended map[string]bool
+	for _, o := range batch {
+		if o.call != nil && o.call.Type == b2bua.CallEnded {
+			if ended == nil {
+				ended = map[string]bool{}
+			}
+			ended[o.call.Call.ID] = true
+		}
+	}
+	return ended
 }
 
 // effects are what a committed transaction changed, applied to memory,

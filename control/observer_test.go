@@ -119,3 +119,30 @@ func TestEventsShareOneCommit(t *testing.T) {
 		}
 	})
 }
+
+// TestAnsweredAndEndedInOneBatch: a call that answers and ends within one
+// batch is stored as it ended, exactly as if the events came one by one.
+func TestAnsweredAndEndedInOneBatch(t *testing.T) {
+	one, both := newFixture(t), newFixture(t)
+	c := call("b1", "acme", "support", "100", "1001", b2bua.StateAnswered)
+	ended := c
+	ended.State, ended.EndedAt, ended.EndReason = b2bua.StateEnded, t0, "caller"
+	answered := observed{call: &b2bua.CallEvent{Type: b2bua.CallAnswered, Time: t0, Call: c}}
+	end := observed{call: &b2bua.CallEvent{Type: b2bua.CallEnded, Time: t0, Call: ended}}
+	var out effects
+	for _, b := range [][]observed{{answered}, {end}} {
+		if err := one.svc.update(b, &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := both.svc.update([]observed{answered, end}, &out); err != nil {
+		t.Fatal(err)
+	}
+	a, b := dump(t, one.svc.db), dump(t, both.svc.db)
+	if !bytes.Equal(a, b) {
+		t.Errorf("one batch stored\n%s\none by one\n%s", b, a)
+	}
+	if !bytes.Contains(b, []byte(`"b1"`)) || !bytes.Contains(b, []byte(`"ended"`)) {
+		t.Errorf("the ended call is not stored: %s", b)
+	}
+}
