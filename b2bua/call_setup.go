@@ -178,7 +178,7 @@ func (c *Call) sendFork(l *leg) error {
 	}
 	l.tx = tx
 	c.s.mu.Lock()
-	c.s.legs[l.d.key()] = l
+	c.s.addLegLocked(l)
 	c.s.mu.Unlock()
 	return nil
 }

@@ -219,7 +219,7 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 		return nil, false
 	}
 	s.calls[id] = c
-	s.legs[c.caller.d.key()] = c.caller
+	s.addLegLocked(c.caller)
 	// Users on a call are busy for group routing: a caller who is also an
 	// agent, and the extension a call rings directly.
 	for _, ext := range []string{rt.callerExt, rt.user} {
@@ -231,7 +231,7 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 	s.callsWG.Add(1)
 	s.mu.Unlock()
 
-	tx.OnCancel(func(*sip.Request) { c.post(c.onCancel) })
+	tx.OnCancel(func(*sip.Request) { s.cancelCall(id) })
 	go c.run()
 	c.post(c.start)
 	return c, true
@@ -243,11 +243,7 @@ func (s *Server) forget(c *Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.calls, c.id)
-	for k, l := range s.legs {
-		if l.call == c {
-			delete(s.legs, k)
-		}
-	}
+	s.forgetLegsLocked(c)
 	for id, sup := range s.sups {
 		if sup.call == c {
 			delete(s.sups, id)

@@ -43,6 +43,7 @@ type Server struct {
 	calls     map[string]*Call
 	sups      map[string]*supervision // live supervisions by id
 	legs      map[string]*leg         // by dialog key (Call-ID | our tag)
+	legKeys   map[*Call][]string      // the keys filed in legs per call (legs.go)
 	busy      map[string]int          // tenant/extension → calls ringing or active
 	idleSince map[string]time.Time
 	rrNext    map[string]int // tenant/group → next agent index
@@ -71,6 +72,7 @@ func New(cfg Config) (*Server, error) {
 		calls:     map[string]*Call{},
 		sups:      map[string]*supervision{},
 		legs:      map[string]*leg{},
+		legKeys:   map[*Call][]string{},
 		busy:      map[string]int{},
 		idleSince: map[string]time.Time{},
 		rrNext:    map[string]int{},
@@ -111,6 +113,15 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// udpReadBuffer is the receive buffer asked for on UDP SIP sockets. One
+// goroutine reads each socket, and on a busy machine it waits for a core
+// now and then; a burst must queue meanwhile, not be dropped. The default
+// (about 200 KiB, some hundred SIP messages) overflows within a few
+// milliseconds at a few thousand calls/s, and every lost datagram comes
+// back as a retransmission, which is more load: that loop, not the CPU,
+// is how overload first turned into failed calls.
+const udpReadBuffer = 4 << 20
+
 const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REGISTER"
 
 // Listen opens the listeners and serves them in the background. The bound
@@ -123,6 +134,10 @@ func (s *Server) Listen(ls []Listener) ([]string, error) {
 			pc, err := net.ListenPacket("udp", l.Address)
 			if err != nil {
 				return nil, fmt.Errorf("sip udp listen %s: %w", l.Address, err)
+			}
+			if uc, ok := pc.(*net.UDPConn); ok {
+				// Best effort: the kernel caps it at net.core.rmem_max.
+				_ = uc.SetReadBuffer(udpReadBuffer)
 			}
 			s.packets = append(s.packets, pc)
 			addrs = append(addrs, pc.LocalAddr().String())
@@ -306,6 +321,21 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 // onStrayCancel answers a CANCEL that matched no INVITE transaction.
 func (s *Server) onStrayCancel(req *sip.Request, tx sip.ServerTransaction) {
 	s.respond(tx, req, 481, "Call/Transaction Does Not Exist", nil)
+}
+
+// cancelCall hands a CANCEL to the call with this id, if it is still live.
+// The INVITE transaction keeps its CANCEL callback for 32 s after the
+// call (Timer L); a callback holding the *Call would keep the whole call
+// (requests, legs, media session) in the heap that long, and at a few
+// thousand calls/s that retained heap is what the garbage collector
+// spends its time marking. The id alone keeps nothing alive.
+func (s *Server) cancelCall(id string) {
+	s.mu.Lock()
+	c := s.calls[id]
+	s.mu.Unlock()
+	if c != nil {
+		c.post(c.onCancel)
+	}
 }
 
 func (s *Server) lookupLeg(req *sip.Request) *leg {

@@ -15,6 +15,9 @@ var SetupBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60}
 type Stats struct {
 	ActiveCalls   int
 	Registrations int
+	// Dialogs is the number of live dialogs (call, agent and supervisor
+	// legs) in the table in-dialog requests are matched against.
+	Dialogs int
 	// CallsByOutcome counts ended calls by end reason.
 	CallsByOutcome map[string]uint64
 	// Requests counts received requests by method; Responses counts sent
@@ -160,7 +163,9 @@ func (s *Server) Stats() Stats {
 			out.SupervisionsActive[snap.Mode]++
 		}
 	}
-	out.ActiveCalls = s.ActiveCalls()
+	s.mu.Lock()
+	out.ActiveCalls, out.Dialogs = len(s.calls), len(s.legs)
+	s.mu.Unlock()
 	out.Registrations = s.reg.count()
 	return out
 }

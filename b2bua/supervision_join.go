@@ -129,7 +129,7 @@ func (c *Call) answerDialIn(sup *supervision, req *sip.Request, tag string) erro
 	l := &leg{call: c, side: ml.ID(), d: uasDialog(req, tag), sup: sup}
 	sup.leg = l
 	c.s.mu.Lock()
-	c.s.legs[l.d.key()] = l
+	c.s.addLegLocked(l)
 	c.s.mu.Unlock()
 	sup.final = sup.invite.respond(c.s, 200, "OK", answer,
 		c.s.contact(l.d.transport), sip.NewHeader("Allow", allowMethods))
@@ -200,7 +200,7 @@ func (c *Call) originate(sup *supervision, t target) error {
 	}
 	l.tx = tx
 	c.s.mu.Lock()
-	c.s.legs[l.d.key()] = l
+	c.s.addLegLocked(l)
 	c.s.mu.Unlock()
 	sup.ringTimer = c.after(c.s.cfg.SupervisorRingTimeout, func() {
 		if !sup.attached && !sup.ended {

@@ -85,6 +85,9 @@ type FeatureCodes struct {
 // HTTP configures the metrics / health / API listener.
 type HTTP struct {
 	Listen string `yaml:"listen"` // host:port
+	// Pprof serves Go's runtime profiles under /debug/pprof/ on the same
+	// listener. Off by default: profiles expose internals and cost CPU.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Media configures RTP anchoring.

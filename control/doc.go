@@ -15,9 +15,11 @@
 //     conflicting actions (two accepts) exactly one wins.
 //   - The b2bua.Observer callbacks (CallEvent, SupervisionEvent) only put
 //     the event on a bounded queue; a full queue drops and counts. One
-//     worker goroutine drains it in batches, one transaction per batch:
-//     call history, help requests closed by a call's end, supervision
-//     audit and history. SIP goroutines never wait for the disk.
+//     worker goroutine drains it in batches, one transaction per batch
+//     (what arrives within batchWindow of the first event; none for a
+//     batch that writes nothing): call history, help requests closed by a
+//     call's end, supervision audit and history. SIP goroutines never wait
+//     for the disk.
 //   - In-memory state is small and guarded: the active help request per
 //     call (Service.mu, for the call list's flag), the last hour of call
 //     outcomes (history.mu), live supervision segments (supTracker.mu) and

@@ -99,16 +99,22 @@ func (h *hub) count() int {
 
 // publish encodes ev once and queues it to every admitted subscriber.
 func (h *hub) publish(a audience, ev Event) {
-	data, err := json.Marshal(ev)
-	if err != nil {
-		return // our own types always encode
-	}
-	frame := fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", h.seq.Add(1), ev.Type, data)
+	id := h.seq.Add(1)
+	var frame []byte
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for sub := range h.subs {
 		if !a.admits(sub.p) {
 			continue
+		}
+		// Encoded for the first subscriber that wants it: with nobody
+		// listening, as under load, an event costs no JSON at all.
+		if frame == nil {
+			data, err := json.Marshal(ev)
+			if err != nil {
+				return // our own types always encode
+			}
+			frame = fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", id, ev.Type, data)
 		}
 		select {
 		case sub.ch <- frame:

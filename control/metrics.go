@@ -76,6 +76,9 @@ type metrics struct {
 	helpByState [4]atomic.Uint64 // helpStatuses order
 	audit       atomic.Uint64
 	dropped     atomic.Uint64
+	// eventTxs counts the event worker's committed transactions; tests
+	// read it to see batching (the pruner commits on its own).
+	eventTxs atomic.Uint64
 }
 
 func newMetrics(rs []route) *metrics {

@@ -1,6 +1,9 @@
 package control
 
 import (
+	"slices"
+	"time"
+
 	"github.com/earshot/earshot/b2bua"
 	bolt "go.etcd.io/bbolt"
 )
@@ -14,7 +17,15 @@ type observed struct {
 }
 
 // maxBatch bounds how many queued events share one transaction.
-const maxBatch = 256
+const maxBatch = 1024
+
+// batchWindow is how long the worker keeps gathering events after the
+// first one of a batch. Every committed transaction costs an fsync and a
+// meta page write, so under load one commit per window instead of one per
+// handful of events is most of the control plane's share of a call. Call
+// events feed history and the event stream, where a few milliseconds are
+// invisible; a flush barrier ends the window at once.
+const batchWindow = 20 * time.Millisecond
 
 // CallEvent implements b2bua.Observer. It only queues the event: the
 // worker records it off the caller's goroutine. A full queue drops the
@@ -55,19 +66,12 @@ func (s *Service) flush() {
 func (s *Service) worker() {
 	defer s.wg.Done()
 	batch := make([]observed, 0, maxBatch)
+	window := time.NewTimer(batchWindow)
+	window.Stop()
 	for {
 		select {
 		case o := <-s.events:
-			batch = append(batch[:0], o)
-		fill:
-			for len(batch) < maxBatch {
-				select {
-				case o := <-s.events:
-					batch = append(batch, o)
-				default:
-					break fill
-				}
-			}
+			batch = s.gather(append(batch[:0], o), window)
 			s.record(batch)
 		case <-s.stop:
 			for {
@@ -82,26 +86,38 @@ func (s *Service) worker() {
 	}
 }
 
+// gather adds queued events to batch until it is full, batchWindow has
+// passed, a flush barrier arrives or the service stops.
+func (s *Service) gather(batch []observed, window *time.Timer) []observed {
+	if batch[0].done != nil {
+		return batch
+	}
+	window.Reset(batchWindow)
+	defer window.Stop()
+	for len(batch) < maxBatch {
+		select {
+		case o := <-s.events:
+			batch = append(batch, o)
+			if o.done != nil {
+				return batch
+			}
+		case <-window.C:
+			return batch
+		case <-s.stop:
+			return batch
+		}
+	}
+	return batch
+}
+
 // record writes a batch and then, once committed, updates memory and the
 // event stream.
 func (s *Service) record(batch []observed) {
 	var out effects
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		out = effects{}
-		for _, o := range batch {
-			var err error
-			switch {
-			case o.call != nil:
-				err = s.recordCall(tx, o.call, &out)
-			case o.sup != nil:
-				err = s.recordSupervision(tx, o.sup, &out)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	var err error
+	if slices.ContainsFunc(batch, writes) {
+		err = s.update(batch, &out)
+	}
 	if err != nil {
 		s.log.Error("recording events failed", "events", len(batch), "err", err)
 	} else {
@@ -121,6 +137,63 @@ func (s *Service) record(batch []observed) {
 				Event{Type: string(o.sup.Type), Time: o.sup.Time.UTC(), Data: supervisionEventView(o.sup)})
 		}
 	}
+}
+
+// writes reports whether recording o touches the database: ringing and
+// started events only feed memory and the stream, and a batch of only
+// those needs no transaction (an empty bbolt commit still fsyncs).
+func writes(o observed) bool {
+	switch {
+	case o.call != nil:
+		return o.call.Type == b2bua.CallAnswered || o.call.Type == b2bua.CallEnded
+	case o.sup != nil:
+		switch o.sup.Type {
+		case b2bua.SupervisionStarted, b2bua.SupervisionModeChanged, b2bua.SupervisionRefused, b2bua.SupervisionEnded:
+			return true
+		}
+	}
+	return false
+}
+
+// update records a batch in one transaction, collecting what memory and
+// the stream must learn once it commits.
+func (s *Service) update(batch []observed, out *effects) error {
+	defer s.metrics.eventTxs.Add(1)
+	ended := endedIn(batch)
+	return s.db.Update(func(tx *bolt.Tx) error {
+		*out = effects{}
+		for _, o := range batch {
+			var err error
+			switch {
+			case o.call != nil && o.call.Type == b2bua.CallAnswered && ended[o.call.Call.ID]:
+				// The ended snapshot goes under the same key in this
+				// same transaction: encoding this one first is wasted.
+			case o.call != nil:
+				err = s.recordCall(tx, o.call, out)
+			case o.sup != nil:
+				err = s.recordSupervision(tx, o.sup, out)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// endedIn is the set of calls with a call.ended event in batch, nil if
+// none. Short calls often answer and end within one batch window.
+func endedIn(batch []observed) map[string]bool {
+	var ended map[string]bool
+	for _, o := range batch {
+		if o.call != nil && o.call.Type == b2bua.CallEnded {
+			if ended == nil {
+				ended = map[string]bool{}
+			}
+			ended[o.call.Call.ID] = true
+		}
+	}
+	return ended
 }
 
 // effects are what a committed transaction changed, applied to memory,

@@ -62,7 +62,14 @@ func start(t *testing.T, cfg *config.Config) *env {
 	if err != nil {
 		t.Fatalf("start earshot: %v", err)
 	}
-	t.Cleanup(func() { _ = a.Shutdown() })
+	t.Cleanup(func() {
+		// Every call over means every dialog forgotten: a leg left in
+		// the table is a leak that in-dialog requests would still find.
+		if st := a.SIP.Stats(); st.ActiveCalls == 0 && st.Dialogs != 0 {
+			t.Errorf("no call left but %d dialogs in the table", st.Dialogs)
+		}
+		_ = a.Shutdown()
+	})
 	return &env{t: t, app: a, cfg: cfg}
 }
 

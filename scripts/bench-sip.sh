@@ -5,12 +5,18 @@
 #
 #   scripts/bench-sip.sh                       # default ladder
 #   RATES="200 1000" SECS=5 scripts/bench-sip.sh
+#   PROFILE=prof/sip RATES=1500 scripts/bench-sip.sh  # + profiles per rate
+#
+# With PROFILE set, earshot runs with http.pprof on and a CPU profile of
+# SECS-2 seconds in the middle of each earshot step is saved as
+# PROFILE-RATE.pprof, the allocations over the same time as
+# PROFILE-RATE.allocs.pprof (read them with `go tool pprof -top FILE`).
 #
 # Topology, all on loopback: sipp UAC (127.0.0.2, the demo trunk source) ->
 # earshot (127.0.0.1) -> sipp UAS (127.0.0.3) answering as NGROUPS x PER_GROUP
 # registered agents. Calls are INVITE/180/200/ACK/BYE without talk time.
 # Needs: go, sipp, python3 (for the digest REGISTERs; sipp cannot answer
-# earshot's SHA-256-first challenge). Prints a Markdown table.
+# earshot's SHA-256-first challenge), curl with PROFILE. Prints a Markdown table.
 #
 # This file also holds the helpers scripts/bench-relay.sh uses; sourcing it
 # defines them without running the benchmark.
@@ -44,8 +50,9 @@ PY
 # each (extensions 7000, 7001, ...), longest-idle, every password "bench".
 write_config() {
   python3 - "$@" <<'PY'
-import sys
+import os, sys
 out, groups, per, rmin, rmax, sip, http, data = sys.argv[1:]
+pprof = ", pprof: true" if os.environ.get("PROFILE") else ""
 groups, per = int(groups), int(per)
 L = ["log: {format: text, level: warn}",
      "sip:",
@@ -53,7 +60,7 @@ L = ["log: {format: text, level: warn}",
      f"    - {{transport: udp, address: \"{sip}\"}}",
      f"    - {{transport: tcp, address: \"{sip}\"}}",
      "  max_calls: 20000",
-     f"http: {{listen: \"{http}\"}}",
+     f"http: {{listen: \"{http}\"{pprof}}}",
      f"data_dir: \"{data}\"",
      f"media: {{address: 127.0.0.1, port_min: {rmin}, port_max: {rmax}, timeout: 30s}}",
      "tenants:",
@@ -130,6 +137,12 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # rss_kib PID: resident set size in KiB.
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
+# udp_drops: datagrams the kernel dropped for a full socket receive buffer,
+# machine-wide (/proc/net/snmp Udp RcvbufErrors).
+udp_drops() {
+  awk '$1=="Udp:" && !h {for (i=2;i<=NF;i++) if ($i=="RcvbufErrors") c=i; h=1; next} $1=="Udp:" {print $c}' /proc/net/snmp
+}
+
 # stat_col CSV NAME: a column of the last line of a sipp -trace_stat file.
 stat_col() {
   awk -F';' -v n="$2" 'NR==1 {for (i=1;i<=NF;i++) if ($i==n) c=i} END {print $c}' "$1"
@@ -147,15 +160,28 @@ cleanup() {
 run_ladder() {
   local label=$1 target=$2 rate best=0
   for rate in $RATES; do
-    local n=$((rate * SECS)) csv="$WORK/$label-$rate.csv" t0 t1 cpu=""
+    local n=$((rate * SECS)) csv="$WORK/$label-$rate.csv" t0 t1 cpu="" d0
+    d0=$(udp_drops)
+    local u0=0
+    [ -n "${UAS_PID:-}" ] && u0=$(cpu_ticks "$UAS_PID")
     [ -n "${EARSHOT_PID:-}" ] && [ "$label" = earshot ] && t0=$(cpu_ticks "$EARSHOT_PID")
-    sipp -sf "$SIPP_DIR/bench_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
+    local prof=""
+    if [ -n "${PROFILE:-}" ] && [ "$label" = earshot ] && [ "$SECS" -gt 2 ]; then
+      (sleep 1
+       curl -sf -o "$PROFILE-$rate.allocs.pprof" "http://$HTTP_ADDR/debug/pprof/allocs?seconds=$((SECS - 2))" &
+       curl -sf -o "$PROFILE-$rate.pprof" "http://$HTTP_ADDR/debug/pprof/profile?seconds=$((SECS - 2))"
+       wait) &
+      prof=$!
+    fi
+    local TIMEFORMAT='%U %S'
+    { time sipp -sf "$SIPP_DIR/bench_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
       -i 127.0.0.2 -p "$(free_port 127.0.0.2)" -mi 127.0.0.2 -mp 6000 \
       -r "$rate" -m "$n" -l $((rate * 4)) -buff_size 4194304 \
       -max_recv_loops 10000 -max_sched_loops 10000 \
       -timeout $((SECS * 3 + 30))s -timeout_error -nostdin \
-      -trace_err -error_file "$WORK/$label-$rate.err" -trace_stat -stf "$csv" -fd 1 "$target" >"$WORK/$label-$rate.out" 2>&1 || true
-    local ok fail retr rtt
+      -trace_err -error_file "$WORK/$label-$rate.err" -trace_stat -stf "$csv" -fd 1 "$target" >"$WORK/$label-$rate.out" 2>&1 || true; } 2>"$WORK/$label-$rate.time"
+    [ -z "$prof" ] || wait "$prof" || echo "no profile at $rate calls/s" >&2
+    local ok fail retr rtt drops=$(($(udp_drops) - d0))
     ok=$(stat_col "$csv" 'SuccessfulCall(C)'); fail=$(stat_col "$csv" 'FailedCall(C)')
     retr=$(stat_col "$csv" 'Retransmissions(C)')
     rtt=$(stat_col "$csv" 'ResponseTime1(C)' | awk -F: '{printf "%.1f", $1*3600000 + $2*60000 + $3*1000 + $4/1000}')
@@ -163,7 +189,13 @@ run_ladder() {
       t1=$(cpu_ticks "$EARSHOT_PID")
       cpu=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" 'BEGIN {printf "%.0f", n ? d / hz / n * 1e6 : 0}')
     fi
-    echo "| $label | $rate | $n | $ok | $fail | $retr | $rtt | ${cpu:-–} |"
+    # Both sipps: the UAC's user+system time plus the UAS's over the step.
+    local sippcpu=""
+    if [ -n "${UAS_PID:-}" ]; then
+      sippcpu=$(awk -v d=$(($(cpu_ticks "$UAS_PID") - u0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" \
+        '{printf "%.0f", n ? ($1 + $2 + d / hz) / n * 1e6 : 0}' "$WORK/$label-$rate.time")
+    fi
+    echo "| $label | $rate | $n | $ok | $fail | $retr | $drops | $rtt | ${cpu:-–} | ${sippcpu:-–} |"
     if [ "$fail" = 0 ] && [ "$ok" = "$n" ]; then best=$rate; fi
   done
   BEST[$label]=$best
@@ -178,6 +210,7 @@ main() {
   PIDS=""
   trap cleanup EXIT
   command -v sipp >/dev/null || { echo "sipp missing: make deps" >&2; exit 1; }
+  [ -z "${PROFILE:-}" ] || mkdir -p "$(dirname "$PROFILE")"
   (cd "$ROOT" && go build -o "$WORK/earshot" ./cmd/earshot)
 
   local sip http
@@ -191,13 +224,14 @@ main() {
   register "$SIP_ADDR" "$uas" bench $(seq 7000 $((7000 + NGROUPS * PER_GROUP - 1)))
   sipp -sf "$SIPP_DIR/agent_uas.xml" -t u1 -i 127.0.0.3 -p "${uas##*:}" -mi 127.0.0.3 -mp 6002 \
     -buff_size 4194304 -max_recv_loops 10000 -max_sched_loops 10000 -nostdin >/dev/null 2>&1 &
-  PIDS="$PIDS $!"
+  UAS_PID=$!
+  PIDS="$PIDS $UAS_PID"
 
   declare -gA BEST
   echo "earshot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev), $(nproc) CPUs, ${SECS}s per rate, $NGROUPS groups x $PER_GROUP agents"
   echo
-  echo "| path | calls/s | calls | successful | failed | retransmissions | mean setup ms | earshot CPU µs/call |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| path | calls/s | calls | successful | failed | retransmissions | UDP drops | mean setup ms | earshot CPU µs/call | sipps CPU µs/call |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   run_ladder earshot "$SIP_ADDR"
   run_ladder direct "$uas"
   echo

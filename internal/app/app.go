@@ -105,6 +105,9 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 		}
 		io.WriteString(w, "ready\n")
 	})
+	if cfg.HTTP.Pprof {
+		mountPprof(mux)
+	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		a.SIP.Close()

@@ -1,0 +1,148 @@
+package control
+
+import (
+	"bytes"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/earshot/earshot/b2bua"
+	bolt "go.etcd.io/bbolt"
+)
+
+// dump is every key and value of the database, nested buckets flattened.
+func dump(t *testing.T, db *bolt.DB) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	var walk func(prefix string, b *bolt.Bucket)
+	walk = func(prefix string, b *bolt.Bucket) {
+		_ = b.ForEach(func(k, v []byte) error {
+			if v == nil {
+				walk(prefix+string(k)+"/", b.Bucket(k))
+				return nil
+			}
+			out.WriteString(prefix + string(k) + "=" + string(v) + "\n")
+			return nil
+		})
+	}
+	if err := db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error { walk(string(name)+"/", b); return nil })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// TestWritesMatchesRecording: the batch filter skips the transaction for
+// exactly the events whose recording leaves the database unchanged, so
+// skipping it loses nothing.
+func TestWritesMatchesRecording(t *testing.T) {
+	f := newFixture(t)
+	s := f.svc
+	c := call("w1", "acme", "support", "100", "1001", b2bua.StateAnswered)
+	ended := c
+	ended.State, ended.EndedAt, ended.EndReason = b2bua.StateEnded, t0, "caller"
+	sp := b2bua.SupervisionSnapshot{ID: "s1", Tenant: "acme", CallID: "w1", Supervisor: "2001", Agent: "1001", Mode: b2bua.ModeListen}
+	batches := []observed{
+		{call: &b2bua.CallEvent{Type: b2bua.CallStarted, Time: t0, Call: c}},
+		{call: &b2bua.CallEvent{Type: b2bua.CallRinging, Time: t0, Call: c}},
+		{call: &b2bua.CallEvent{Type: b2bua.CallAnswered, Time: t0, Call: c}},
+		{call: &b2bua.CallEvent{Type: b2bua.CallAgentChanged, Time: t0, Call: c}},
+		{sup: &b2bua.SupervisionEvent{Type: b2bua.SupervisionStarted, Time: t0, Supervision: sp}},
+		{sup: &b2bua.SupervisionEvent{Type: b2bua.SupervisionModeChanged, Time: t0, Supervision: sp, Previous: b2bua.ModeWhisper}},
+		{sup: &b2bua.SupervisionEvent{Type: b2bua.SupervisionRefused, Time: t0, Supervision: sp, Requested: b2bua.ModeBarge, Reason: "busy"}},
+		{sup: &b2bua.SupervisionEvent{Type: b2bua.SupervisionEnded, Time: t0, Supervision: sp}},
+		{call: &b2bua.CallEvent{Type: b2bua.CallEnded, Time: t0, Call: ended}},
+	}
+	for _, o := range batches {
+		name := ""
+		if o.call != nil {
+			name = string(o.call.Type)
+		} else {
+			name = string(o.sup.Type)
+		}
+		before := dump(t, s.db)
+		var out effects
+		if err := s.update([]observed{o}, &out); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if changed := !bytes.Equal(before, dump(t, s.db)); changed != writes(o) {
+			t.Errorf("%s: recording changed the database: %v, writes says %v", name, changed, writes(o))
+		}
+	}
+}
+
+// TestRecordSkipsReadOnlyBatches: a batch of ringing events commits no
+// transaction, and the stream still sees it.
+func TestRecordSkipsReadOnlyBatches(t *testing.T) {
+	f := newFixture(t)
+	s := f.svc
+	c := call("r1", "acme", "support", "100", "1001", b2bua.StateRinging)
+	before := s.metrics.eventTxs.Load()
+	s.CallEvent(b2bua.CallEvent{Type: b2bua.CallStarted, Time: t0, Call: c})
+	s.CallEvent(b2bua.CallEvent{Type: b2bua.CallRinging, Time: t0, Call: c})
+	s.flush()
+	if got := s.metrics.eventTxs.Load(); got != before {
+		t.Errorf("ringing events committed %d transactions", got-before)
+	}
+	s.CallEvent(b2bua.CallEvent{Type: b2bua.CallAnswered, Time: t0, Call: c})
+	s.flush()
+	if got := s.metrics.eventTxs.Load(); got != before+1 {
+		t.Errorf("an answered call committed %d transactions, want 1", got-before)
+	}
+}
+
+// TestEventsShareOneCommit: events arriving within batchWindow of the
+// first are recorded in one transaction (group commit), and the window
+// closes on its own without a flush.
+func TestEventsShareOneCommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		s := f.svc
+		before := s.metrics.eventTxs.Load()
+		const n = 20
+		for i := range n {
+			c := call("g"+string(rune('a'+i)), "acme", "support", "100", "1001", b2bua.StateAnswered)
+			s.CallEvent(b2bua.CallEvent{Type: b2bua.CallAnswered, Time: t0, Call: c})
+		}
+		// Fake time: the window ends only once everything else is blocked.
+		time.Sleep(2 * batchWindow)
+		synctest.Wait()
+		if got := s.metrics.eventTxs.Load(); got != before+1 {
+			t.Errorf("%d events committed %d transactions, want 1", n, got-before)
+		}
+		db := dump(t, s.db)
+		for i := range n {
+			if id := `"g` + string(rune('a'+i)) + `"`; !bytes.Contains(db, []byte(id)) {
+				t.Errorf("call %s not recorded", id)
+			}
+		}
+	})
+}
+
+// TestAnsweredAndEndedInOneBatch: a call that answers and ends within one
+// batch is stored as it ended, exactly as if the events came one by one.
+func TestAnsweredAndEndedInOneBatch(t *testing.T) {
+	one, both := newFixture(t), newFixture(t)
+	c := call("b1", "acme", "support", "100", "1001", b2bua.StateAnswered)
+	ended := c
+	ended.State, ended.EndedAt, ended.EndReason = b2bua.StateEnded, t0, "caller"
+	answered := observed{call: &b2bua.CallEvent{Type: b2bua.CallAnswered, Time: t0, Call: c}}
+	end := observed{call: &b2bua.CallEvent{Type: b2bua.CallEnded, Time: t0, Call: ended}}
+	var out effects
+	for _, b := range [][]observed{{answered}, {end}} {
+		if err := one.svc.update(b, &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := both.svc.update([]observed{answered, end}, &out); err != nil {
+		t.Fatal(err)
+	}
+	a, b := dump(t, one.svc.db), dump(t, both.svc.db)
+	if !bytes.Equal(a, b) {
+		t.Errorf("one batch stored\n%s\none by one\n%s", b, a)
+	}
+	if !bytes.Contains(b, []byte(`"b1"`)) || !bytes.Contains(b, []byte(`"ended"`)) {
+		t.Errorf("the ended call is not stored: %s", b)
+	}
+}
