@@ -312,7 +312,7 @@ func TestMetricsAndHealth(t *testing.T) {
 	waitActive(t, e, 0)
 	body := get(t, "http://"+e.app.HTTPAddr+"/metrics")
 	for _, want := range []string{
-		"earshot_calls_active 0", `earshot_calls_total{outcome="caller_hangup"} 1`, "earshot_registrations 1",
+		"earshot_calls_active 0", "earshot_sip_dialogs 0", `earshot_calls_total{outcome="caller_hangup"} 1`, "earshot_registrations 1",
 		`earshot_sip_requests_received_total{method="INVITE"}`, `earshot_sip_responses_sent_total{code="200"}`,
 		"earshot_call_setup_seconds_count 1", `earshot_rtp_packets_relayed_total{direction="to_callee"}`,
 		`earshot_rtp_packets_relayed_total{direction="to_caller"}`, `earshot_rtp_dropped_total{reason="source"}`,

@@ -13,6 +13,7 @@ type collector struct {
 	media *rtpengine.Engine
 
 	activeCalls, registrations, callsTotal, sipRequests, sipResponses, sipSent *prometheus.Desc
+	dialogs                                                                    *prometheus.Desc
 	setup                                                                      *prometheus.Desc
 	rtpPackets, rtpBytes, rtcpPackets, rtpDropped, portsInUse, mediaSessions   *prometheus.Desc
 	mediaTimeouts                                                              *prometheus.Desc
@@ -26,6 +27,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 		sip: sip, media: media,
 		activeCalls:   d("calls_active", "Calls in the live call table."),
 		registrations: d("registrations", "Live registered contacts."),
+		dialogs:       d("sip_dialogs", "Live SIP dialogs of calls: caller, callees while ringing, supervisors."),
 		callsTotal:    d("calls_total", "Ended calls by outcome (end reason).", "outcome"),
 		sipRequests:   d("sip_requests_received_total", "SIP requests received by method.", "method"),
 		sipResponses:  d("sip_responses_sent_total", "SIP responses sent by status code.", "code"),
@@ -42,7 +44,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.activeCalls, c.registrations, c.callsTotal, c.sipRequests,
+	for _, d := range []*prometheus.Desc{c.activeCalls, c.registrations, c.dialogs, c.callsTotal, c.sipRequests,
 		c.sipResponses, c.sipSent, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
 		c.portsInUse, c.mediaSessions, c.mediaTimeouts} {
 		ch <- d
@@ -59,6 +61,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.sip.Stats()
 	g(c.activeCalls, float64(st.ActiveCalls))
 	g(c.registrations, float64(st.Registrations))
+	g(c.dialogs, float64(st.Dialogs))
 	for k, v := range st.CallsByOutcome {
 		ct(c.callsTotal, float64(v), k)
 	}
