@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,41 +13,26 @@ import (
 // address and returns every response until the final one.
 func rawCall(t *testing.T, server, extra string, onProvisional func(code int)) []string {
 	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.2:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	la := c.LocalAddr().String()
-	body := "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n" +
-		"m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-	msg := "INVITE sip:100@" + server + " SIP/2.0\r\n" +
-		"Via: SIP/2.0/UDP " + la + ";branch=z9hG4bKext1\r\n" +
-		"From: <sip:5550000@127.0.0.2>;tag=ext\r\nTo: <sip:100@127.0.0.1>\r\n" +
-		"Call-ID: ext-invite-1\r\nCSeq: 1 INVITE\r\nContact: <sip:5550000@" + la + ">\r\n" +
-		"Max-Forwards: 70\r\n" + extra + "Content-Type: application/sdp\r\n" +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
-	ra, err := net.ResolveUDPAddr("udp", server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.WriteTo([]byte(msg), ra); err != nil {
-		t.Fatal(err)
-	}
+	return rawResponses(t, server, extra, sdpFrom("127.0.0.2", 40000), onProvisional)
+}
+
+// rawResponses sends an INVITE to 100 through a rawUA and collects the
+// responses until the final one.
+func rawResponses(t *testing.T, server, extra, sdp string, onProvisional func(code int)) []string {
+	t.Helper()
+	u := newRawUA(t, server)
+	u.invite("100", extra, sdp)
 	var out []string
-	buf := make([]byte, 8192)
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		n, _, err := c.ReadFrom(buf)
-		if err != nil {
-			t.Fatalf("no final response (got %d responses): %v", len(out), err)
+		r := u.next(5 * time.Second)
+		if r == "" {
+			t.Fatalf("no final response (got %d responses)", len(out))
 		}
-		r := string(buf[:n])
-		if !strings.HasPrefix(r, "SIP/2.0 ") {
+		code := status(r)
+		if code == 0 {
 			continue
 		}
 		out = append(out, r)
-		code, _ := strconv.Atoi(r[8:11])
 		if code >= 200 {
 			return out
 		}

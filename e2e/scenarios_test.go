@@ -3,11 +3,9 @@ package e2e
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -358,35 +356,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // the final status code.
 func rawInvite(t *testing.T, server, body string) int {
 	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.2:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	la := c.LocalAddr().String()
-	msg := "INVITE sip:100@" + server + " SIP/2.0\r\n" +
-		"Via: SIP/2.0/UDP " + la + ";branch=z9hG4bKraw1\r\n" +
-		"From: <sip:5550000@127.0.0.2>;tag=raw\r\nTo: <sip:100@127.0.0.1>\r\n" +
-		"Call-ID: raw-invite-1\r\nCSeq: 1 INVITE\r\nContact: <sip:5550000@" + la + ">\r\n" +
-		"Max-Forwards: 70\r\nContent-Type: application/sdp\r\n" +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
-	ra, err := net.ResolveUDPAddr("udp", server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.WriteTo([]byte(msg), ra); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4096)
-	for {
-		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		n, _, err := c.ReadFrom(buf)
-		if err != nil {
-			t.Fatalf("no final response: %v", err)
-		}
-		var code int
-		if _, err := fmt.Sscanf(string(buf[:n]), "SIP/2.0 %d", &code); err == nil && code >= 200 {
-			return code
-		}
-	}
+	res := rawResponses(t, server, "", body, nil)
+	return status(res[len(res)-1])
 }
