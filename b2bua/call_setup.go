@@ -380,15 +380,7 @@ func (c *Call) resendInvite(l *leg, edit func(*sip.Request)) error {
 }
 
 // minSessionExpires reads Min-SE from a 422.
-func minSessionExpires(res *sip.Response) (int, bool) {
-	h := res.GetHeader("Min-SE")
-	if h == nil {
-		return 0, false
-	}
-	v, _, _ := strings.Cut(h.Value(), ";")
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	return n, err == nil && n > 0
-}
+func minSessionExpires(res *sip.Response) (int, bool) { return deltaSeconds(res.GetHeader("Min-SE")) }
 
 func (c *Call) onForkDone(l *leg, err error) {
 	if c.ended || !c.isFork(l) || l.answered {

@@ -145,10 +145,7 @@ func (c *Call) onCalleeRefreshed(req *sip.Request, res *sip.Response) {
 
 // refresher reads the refresher parameter of Session-Expires.
 func refresher(m interface{ GetHeader(string) sip.Header }) string {
-	h := m.GetHeader("Session-Expires")
-	if h == nil {
-		h = m.GetHeader("x")
-	}
+	h := sessionExpiresHeader(m)
 	if h == nil {
 		return ""
 	}

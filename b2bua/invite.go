@@ -96,12 +96,22 @@ func (s *Server) admit(req *sip.Request) (int, string, []sip.Header) {
 	return 0, "", nil
 }
 
-// sessionExpires reads the Session-Expires delta-seconds (or its compact x).
-func sessionExpires(m interface{ GetHeader(string) sip.Header }) (int, bool) {
-	h := m.GetHeader("Session-Expires")
-	if h == nil {
-		h = m.GetHeader("x")
+// sessionExpiresHeader is Session-Expires (or its compact form x), or nil.
+func sessionExpiresHeader(m interface{ GetHeader(string) sip.Header }) sip.Header {
+	if h := m.GetHeader("Session-Expires"); h != nil {
+		return h
 	}
+	return m.GetHeader("x")
+}
+
+// sessionExpires reads the Session-Expires delta-seconds.
+func sessionExpires(m interface{ GetHeader(string) sip.Header }) (int, bool) {
+	return deltaSeconds(sessionExpiresHeader(m))
+}
+
+// deltaSeconds reads a positive "delta-seconds *(;param)" header value
+// (Session-Expires, Min-SE).
+func deltaSeconds(h sip.Header) (int, bool) {
 	if h == nil {
 		return 0, false
 	}
