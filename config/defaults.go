@@ -71,6 +71,7 @@ func (c *Config) SetDefaults() {
 	num(&c.Media.PortMin, defaultPortMin)
 	num(&c.Media.PortMax, defaultPortMax)
 	dur(&c.Media.Timeout, defaultMediaTimeout)
+	str(&c.Media.Latching, LatchingNAT)
 
 	for ti := range c.Tenants {
 		t := &c.Tenants[ti]

@@ -34,6 +34,12 @@ const (
 	StrategyLongestIdle = "longest-idle"
 )
 
+// RTP latching modes (media.latching).
+const (
+	LatchingNAT    = "nat"
+	LatchingStrict = "strict"
+)
+
 // Log formats and levels.
 const (
 	LogText  = "text"

@@ -100,6 +100,11 @@ type Media struct {
 	PortMax           int    `yaml:"port_max"`
 	// Timeout hangs up a call that received no RTP for this long.
 	Timeout Duration `yaml:"timeout"`
+	// Latching decides which source may become a leg's RTP peer: "nat"
+	// (the SDP's exact address at once; the SDP's or the signalling's IP
+	// at another port after a probation of consecutive packets) or
+	// "strict" (the SDP's exact address only).
+	Latching string `yaml:"latching"`
 }
 
 // Tenant is one isolated customer of earshot: its trunks, groups and users.

@@ -218,6 +218,9 @@ func (c *Config) validateMedia(col *collector) {
 		}
 	}
 	positive(col, "media.timeout", m.Timeout)
+	if m.Latching != LatchingNAT && m.Latching != LatchingStrict {
+		col.addf("media.latching", "%s must be %q or %q", quoteShort(m.Latching), LatchingNAT, LatchingStrict)
+	}
 }
 
 // minRetention is the shortest retention accepted: the statistics look one

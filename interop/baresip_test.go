@@ -36,7 +36,7 @@ module_app	menu.so
 // baresipModules is where Debian installs baresip's modules.
 const baresipModules = "/usr/lib/baresip/modules"
 
-// TestBaresipAgent has a real baresip, agent 1001 on 127.0.0.3,
+// TestBaresipAgent has a real baresip, agent 1001 on 127.0.0.1,
 // auto-answer a customer call from the trunk and checks that audio crossed
 // earshot both ways: baresip logs the customer's audio arriving, and
 // earshot's relay counter holds more than the customer sent, the rest being
@@ -62,15 +62,15 @@ func runBaresipAgent(t *testing.T, native bool) {
 	e := startEarshot(t, options{rtpMin: 32000, level: "warn", agents: []string{"1001"}, strategy: "ring-all"})
 
 	dir := t.TempDir()
-	sipPort := freePort(t, "127.0.0.3")
-	phone := addr("127.0.0.3", sipPort)
+	sipPort := freePort(t, "127.0.0.1")
+	phone := addr("127.0.0.1", sipPort)
 	regint := ";regint=0"
 	if native {
 		regint = ""
 	} else {
 		register(t, e.SIP, phone, "1001", "demo")
 	}
-	cfg := fmt.Sprintf(baresipConfig, "127.0.0.3", phone, 32600, 32699, baresipModules)
+	cfg := fmt.Sprintf(baresipConfig, "127.0.0.1", phone, 32600, 32699, baresipModules)
 	account := fmt.Sprintf("<sip:1001@%s;transport=udp>;auth_pass=demo;answermode=auto%s;audio_codecs=PCMU/8000/1,PCMA/8000/1\n", e.SIP, regint)
 	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,11 @@
 // its behalf.
 //
 // Addresses: earshot listens on 127.0.0.1, the carrier trunk is 127.0.0.2
-// (as in the demo config), agents use 127.0.0.3 and up. The peers are not
+// (as in the demo config), sipp agents use 127.0.0.3 and up. baresip sits
+// on 127.0.0.1: its RTP socket is bound to the wildcard address, so its
+// packets leave from 127.0.0.1 whatever address its SDP and SIP use, and
+// earshot's latching rightly refuses media from an address neither names
+// (rtpengine/latch.go). The peers are not
 // optional: when sipp or baresip is missing the tests fail and say that
 // `make deps` installs them.
 package interop

@@ -54,6 +54,9 @@ type Config struct {
 	// costs more than the packet. One P left free avoids that and keeps
 	// a core for the mixer and signalling. Only Linux uses it.
 	ReceiveLoops int
+	// Latching chooses which sources may become a leg's peer (see
+	// latch.go). The zero value is LatchNAT.
+	Latching LatchMode
 	// Jitter tunes the jitter buffers of mixed legs. The zero value means
 	// the mixer's defaults. Its MinDepth also decides how long the relay
 	// keeps running while the mixer primes (see doc.go).
@@ -110,6 +113,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		errs = append(errs, errors.New("ReceiveLoops: negative"))
 	case cfg.ReceiveLoops == 0:
 		cfg.ReceiveLoops = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	if cfg.Latching != LatchNAT && cfg.Latching != LatchStrict {
+		errs = append(errs, fmt.Errorf("Latching: unknown mode %d", cfg.Latching))
 	}
 	if cfg.Jitter.MinDepth < 0 || cfg.Jitter.MaxDepth < 0 {
 		errs = append(errs, errors.New("jitter: negative depth"))

@@ -92,10 +92,12 @@
 // # Latching and strict source
 //
 // Until a packet arrives on a socket, earshot sends to the address from SDP.
-// The first valid packet received latches its source as the peer — the
-// destination follows it, which makes NATed phones work — and from then on
-// packets from any other source are dropped and counted (Drops.Source). Any
-// new SDP on a leg (re-INVITE, another callee answering) re-opens latching
+// A valid packet from a source the leg's SDP or signalling vouches for
+// latches that source as the peer — the destination follows it, which makes
+// NATed phones work — and from then on packets from any other source are
+// dropped and counted (Drops.Source). Which sources qualify, and why the
+// first sender does not (RTP bleed), is told in latch.go. New SDP naming
+// another address (re-INVITE, another callee answering) re-opens latching
 // on that leg. RTP and RTCP latch independently; extra legs latch too.
 //
 // # Output-stream continuity and the mixer hand-over

@@ -13,45 +13,6 @@ import (
 // truncated by the kernel and is dropped as malformed.
 const readBufSize = 2048
 
-// peer is where a socket sends, and whether that address was learnt from a
-// received packet (latched) or only from SDP. A peer is immutable: a change
-// swaps the whole pointer, so the relay reads it without a lock.
-type peer struct {
-	addr    netip.AddrPort // zero: nowhere to send yet
-	latched bool
-}
-
-// endpoint is one of earshot's sockets on a leg with the peer address it
-// talks to.
-type endpoint struct {
-	conn *udpSock
-	dest atomic.Pointer[peer]
-}
-
-// reset points the endpoint at an address from SDP and re-opens latching:
-// the next valid packet received decides the peer again.
-func (ep *endpoint) reset(addr netip.AddrPort) {
-	ep.dest.Store(&peer{addr: addr})
-}
-
-// accept applies symmetric RTP with strict source to a valid packet from
-// src: while unlatched, the first packet latches its source as the peer
-// (which also becomes the destination, so NATed phones work); once latched,
-// only that source is accepted. It reports whether the packet is accepted
-// and whether this packet latched.
-func (ep *endpoint) accept(src netip.AddrPort) (ok, latched bool) {
-	for {
-		cur := ep.dest.Load()
-		if cur != nil && cur.latched {
-			return cur.addr == src, false
-		}
-		// One allocation per latch, i.e. per SDP, never per packet.
-		if ep.dest.CompareAndSwap(cur, &peer{addr: src, latched: true}) {
-			return true, true
-		}
-	}
-}
-
 // legMedia is what the mixer path needs to know about the RTP a leg's phone
 // negotiated: its G.711 variant and payload type, and the payload type of
 // its telephone-events. An immutable value behind an atomic pointer.
@@ -89,6 +50,7 @@ type leg struct {
 	origin   origin          // earshot's o= identity on this leg
 	plan     *offerPlan      // the last offer sent on this leg, awaiting its answer
 	remote   remoteMedia     // what the leg's peer last described
+	signal   netip.Addr      // where the leg's signalling comes from (SetSignalSource)
 	attached bool            // a supervisor leg in the mix (Attach)
 	mode     mixer.Mode      // its mode
 	promoted bool            // took the callee's place

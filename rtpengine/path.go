@@ -19,7 +19,8 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 		return
 	}
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-	ok, latched := in.rtp.accept(src)
+	m := in.media.Load()
+	ok, latched := in.rtp.acceptRTP(src, pkt, m)
 	if !ok {
 		s.counters.dropSource.Add(1)
 		return
@@ -30,7 +31,6 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 	now := s.eng.nanotime()
 	in.lastRecv.Store(now)
 	pt := int(pkt[1] & 0x7f)
-	m := in.media.Load()
 	pair := s.pair.Load()
 	var out *leg
 	switch in {
@@ -106,7 +106,7 @@ func (s *Session) push(in *leg, pkt []byte) bool {
 
 // onRTCP relays one compound RTCP packet between the customer and the agent,
 // translating SSRCs, timestamps and report blocks (see rtcpXlate). RTCP
-// from a supervisor leg latches and is dropped: earshot does not report on
+// from a supervisor leg latches (see latch.go) and is dropped: earshot does not report on
 // the streams it mixes.
 func (s *Session) onRTCP(in *leg, pkt []byte, src netip.AddrPort) {
 	if len(pkt) >= readBufSize || !rewriteRTCP(pkt, nil) {
@@ -114,7 +114,7 @@ func (s *Session) onRTCP(in *leg, pkt []byte, src netip.AddrPort) {
 		return
 	}
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-	ok, latched := in.rtcp.accept(src)
+	ok, latched := in.rtcp.acceptRTCP(src, in.rtp.dest.Load())
 	if !ok {
 		s.counters.dropSource.Add(1)
 		return

@@ -69,69 +69,6 @@ func TestRelayBothWays(t *testing.T) {
 	}
 }
 
-func TestLatchingAndStrictSource(t *testing.T) {
-	e := testEngine(t, nil, nil)
-	a, b := newPhone(t), newPhone(t)
-	s := call(t, e, a, b, nil)
-	nat := listen(t)      // the caller's real source, behind NAT
-	attacker := listen(t) // anybody else
-
-	// Before the caller sends, earshot sends to the address in its SDP.
-	send(t, b.rtp, earshotRTP(s, 1), rtpPacket(t, 0, 1, 1, 0xB1, []byte("pre")))
-	if got, _ := recv(t, a.rtp); string(got[12:]) != "pre" {
-		t.Fatalf("SDP address got %q", got[12:])
-	}
-	// The first packet from the caller's leg latches its source.
-	send(t, nat, earshotRTP(s, 0), rtpPacket(t, 0, 1, 1, 0xA1, []byte("one")))
-	if got, _ := recv(t, b.rtp); string(got[12:]) != "one" {
-		t.Fatalf("callee got %q", got[12:])
-	}
-	send(t, b.rtp, earshotRTP(s, 1), rtpPacket(t, 0, 2, 161, 0xB1, []byte("to-nat")))
-	if got, _ := recv(t, nat); string(got[12:]) != "to-nat" {
-		t.Fatalf("latched source got %q", got[12:])
-	}
-	if l := s.Snapshot().Legs[0]; !l.RTPLatched || l.RemoteRTP != addrOf(nat) {
-		t.Fatalf("leg 0 snapshot %+v", l)
-	}
-
-	// Strict source: the attacker's packet is dropped. The caller's next
-	// packet is queued behind it on the same socket, so once the callee has
-	// it the drop has been counted.
-	send(t, attacker, earshotRTP(s, 0), rtpPacket(t, 0, 2, 161, 0xEE, []byte("evil")))
-	send(t, nat, earshotRTP(s, 0), rtpPacket(t, 0, 2, 161, 0xA1, []byte("two")))
-	if got, _ := recv(t, b.rtp); string(got[12:]) != "two" {
-		t.Fatalf("callee got %q, want the caller's packet, not the attacker's", got[12:])
-	}
-	if d := e.Stats().Dropped.Source; d != 1 {
-		t.Fatalf("source drops = %d, want 1", d)
-	}
-
-	// A re-offer from a new address re-opens latching on that leg.
-	moved := newPhone(t)
-	if _, err := s.Offer(0, moved.sdp("")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Answer(1, b.sdp("")); err != nil {
-		t.Fatal(err)
-	}
-	send(t, moved.rtp, earshotRTP(s, 0), rtpPacket(t, 0, 3, 321, 0xA1, []byte("moved")))
-	if got, _ := recv(t, b.rtp); string(got[12:]) != "moved" {
-		t.Fatalf("callee got %q after re-offer", got[12:])
-	}
-	send(t, nat, earshotRTP(s, 0), rtpPacket(t, 0, 4, 481, 0xA1, []byte("stale")))
-	send(t, moved.rtp, earshotRTP(s, 0), rtpPacket(t, 0, 4, 481, 0xA1, []byte("fresh")))
-	if got, _ := recv(t, b.rtp); string(got[12:]) != "fresh" {
-		t.Fatalf("callee got %q, want the re-latched source only", got[12:])
-	}
-	send(t, b.rtp, earshotRTP(s, 1), rtpPacket(t, 0, 3, 321, 0xB1, []byte("back")))
-	if got, _ := recv(t, moved.rtp); string(got[12:]) != "back" {
-		t.Fatalf("re-latched caller got %q", got[12:])
-	}
-	if d := e.Stats().Dropped.Source; d != 2 {
-		t.Fatalf("source drops = %d, want 2", d)
-	}
-}
-
 func TestNewCalleeKeepsStreamsContinuous(t *testing.T) {
 	e := testEngine(t, nil, nil)
 	a, b1, b2 := newPhone(t), newPhone(t), newPhone(t)

@@ -64,9 +64,9 @@ m=video 0 RTP/AVP 103
 			name: "sipp, no direction",
 			in: `
 v=0
-o=user1 53655765 2353687637 IN IP4 127.0.1.1
+o=user1 53655765 2353687637 IN IP4 192.0.2.11
 s=-
-c=IN IP4 127.0.1.1
+c=IN IP4 192.0.2.11
 t=0 0
 m=audio 6000 RTP/AVP 0
 a=rtpmap:0 PCMU/8000

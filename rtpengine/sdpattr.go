@@ -83,8 +83,13 @@ func readRemote(desc *sdp.SessionDescription, md *sdp.MediaDescription, family n
 		return remoteMedia{}, newError(ErrBadAddress, "c= is not an IP address")
 	}
 	addr = addr.Unmap()
-	if addr.Is4() != family.Is4() || addr.IsMulticast() {
-		return remoteMedia{}, newError(ErrBadAddress, "c= address family or scope not reachable")
+	if addr.Is4() != family.Is4() {
+		return remoteMedia{}, newError(ErrBadAddress, "c= address family not reachable")
+	}
+	if !addr.IsUnspecified() {
+		if err := mediaTarget(addr, md.MediaName.Port.Value, family); err != nil {
+			return remoteMedia{}, err
+		}
 	}
 	var remote remoteMedia
 	remote.rates = staticRates
@@ -104,10 +109,36 @@ func readRemote(desc *sdp.SessionDescription, md *sdp.MediaDescription, family n
 	}
 	if v, ok := md.Attribute("rtcp"); ok {
 		if rtcp, ok := parseRTCPAttr(v, addr); ok {
+			if err := mediaTarget(rtcp.Addr(), int(rtcp.Port()), family); err != nil {
+				return remoteMedia{}, err
+			}
 			remote.rtcp = rtcp
 		}
 	}
 	return remote, nil
+}
+
+// mediaTarget refuses an SDP address earshot must never send media to,
+// so that nobody can use it as a reflector (ErrBadAddress, SIP 488):
+// broadcast, multicast, link-local (which holds cloud metadata services,
+// 169.254.169.254), the "this network" block, and privileged ports (a
+// third party's service, not a phone). Loopback is a target only for an
+// earshot that itself advertises a loopback address (a test or a
+// single-host demo); from anywhere else it would reach earshot's own host.
+func mediaTarget(addr netip.Addr, port int, local netip.Addr) error {
+	switch {
+	case addr.IsMulticast() || addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return newError(ErrBadAddress, "c= is a broadcast or multicast address")
+	case addr.IsLinkLocalUnicast() || addr.IsInterfaceLocalMulticast():
+		return newError(ErrBadAddress, "c= is a link-local address")
+	case addr.Is4() && addr.As4()[0] == 0:
+		return newError(ErrBadAddress, "c= is in 0.0.0.0/8")
+	case addr.IsLoopback() && !local.IsLoopback():
+		return newError(ErrBadAddress, "c= is a loopback address")
+	case port < 1024:
+		return newError(ErrBadAddress, "media port below 1024")
+	}
+	return nil
 }
 
 // parseRTCPAttr parses "a=rtcp:<port> [IN IP4 <addr>]" (RFC 3605).

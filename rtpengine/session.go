@@ -154,10 +154,53 @@ func (s *Session) Answer(from int, answer []byte) ([]byte, error) {
 // setRemote installs what leg l's peer described: destinations (re-opening
 // latching) and clock rates. Caller holds s.mu.
 func (s *Session) setRemote(l *leg, remote remoteMedia) {
-	l.remote = remote
-	l.rtp.reset(remote.rtp)
-	l.rtcp.reset(remote.rtcp)
+	s.resetPeer(l, remote)
 	s.updateRates(l)
+}
+
+// resetPeer installs the addresses of what l's peer described (see
+// latch.go). Caller holds s.mu.
+func (s *Session) resetPeer(l *leg, remote remoteMedia) {
+	l.remote = remote
+	l.rtp.reset(remote.rtp, s.natIPs(l, remote.rtp))
+	l.rtcp.reset(remote.rtcp, s.natIPs(l, remote.rtcp))
+}
+
+// natIPs are the IPs from which a source at another port than sdp may
+// latch on l after probation: sdp's own and l's signalling source, none
+// under LatchStrict. Caller holds s.mu.
+func (s *Session) natIPs(l *leg, sdp netip.AddrPort) [2]netip.Addr {
+	if s.eng.cfg.Latching == LatchStrict {
+		return [2]netip.Addr{}
+	}
+	return [2]netip.Addr{sdp.Addr(), l.signal}
+}
+
+// SetSignalSource tells the session the IP address leg's signalling comes
+// from: the phone or trunk whose SIP messages carry that leg's SDP. Under
+// LatchNAT, RTP from that IP may latch at any port after probation (see
+// latch.go), which is how a phone behind NAT is reached. Call it when the
+// leg's peer is known (the INVITE's source for the caller, the answering
+// response's for the callee); an invalid ip forgets it.
+func (s *Session) SetSignalSource(leg int, ip netip.Addr) error {
+	if err := checkLeg(leg); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return newError(ErrClosed, "")
+	}
+	s.setSignal(s.pair.Load()[leg], ip)
+	return nil
+}
+
+// setSignal records l's signalling source and updates what may latch.
+// Caller holds s.mu.
+func (s *Session) setSignal(l *leg, ip netip.Addr) {
+	l.signal = ip.Unmap()
+	l.rtp.setNAT(s.natIPs(l, l.remote.rtp))
+	l.rtcp.setNAT(s.natIPs(l, l.remote.rtcp))
 }
 
 // updateRates rebuilds the clock-rate table from the pair's SDP. Both legs

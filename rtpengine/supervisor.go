@@ -2,6 +2,7 @@ package rtpengine
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 
 	"github.com/earshot/earshot/mixer"
@@ -62,6 +63,19 @@ func (g *Leg) check() error {
 	case g.l.promoted:
 		return newError(ErrPromoted, "")
 	}
+	return nil
+}
+
+// SetSignalSource tells the leg the IP address its phone's signalling
+// comes from; see Session.SetSignalSource.
+func (g *Leg) SetSignalSource(ip netip.Addr) error {
+	s := g.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := g.check(); err != nil {
+		return err
+	}
+	s.setSignal(g.l, ip)
 	return nil
 }
 
@@ -128,9 +142,7 @@ func (g *Leg) TakeAnswer(answer []byte) error {
 // while attached, re-adds it to the mixer. Caller holds s.mu.
 func (g *Leg) setMedia(remote remoteMedia) {
 	m := remote.media
-	g.l.remote = remote
-	g.l.rtp.reset(remote.rtp)
-	g.l.rtcp.reset(remote.rtcp)
+	g.s.resetPeer(g.l, remote)
 	g.l.media.Store(&m)
 	if err := g.s.reconcile(); err != nil {
 		g.s.log.Warn("mix after leg SDP", "leg", g.l.id, "err", err)

@@ -22,6 +22,9 @@ func mediaConfig(c *config.Config, log *slog.Logger) (rtpengine.Config, error) {
 		MediaTimeout: c.Media.Timeout.D(),
 		Logger:       log,
 	}
+	if c.Media.Latching == config.LatchingStrict {
+		mc.Latching = rtpengine.LatchStrict
+	}
 	if c.Media.AdvertisedAddress != "" {
 		if mc.AdvertisedAddr, err = netip.ParseAddr(c.Media.AdvertisedAddress); err != nil {
 			return rtpengine.Config{}, fmt.Errorf("media.advertised_address: %w", err)
