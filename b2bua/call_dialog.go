@@ -18,6 +18,11 @@ func (c *Call) other(l *leg) *leg {
 // onRequest handles a request received inside one of the call's dialogs.
 func (c *Call) onRequest(l *leg, in *inbound) {
 	req := in.req
+	if !l.d.peers.allows(req.Source()) {
+		c.s.securityRefuse(RefusedDialogPeer, req, c.id)
+		in.respond(c.s, 403, "Forbidden", nil)
+		return
+	}
 	if cs := req.CSeq(); cs != nil && req.Method != sip.ACK {
 		if cs.SeqNo < l.d.remoteSeq && req.Method != sip.PRACK {
 			in.respond(c.s, 500, "CSeq Out Of Order", nil)

@@ -28,6 +28,7 @@ func (c *Call) start() {
 		return
 	}
 	c.media = ms
+	c.signalFrom(LegCaller, c.original.Source())
 	if len(req.Body()) == 0 {
 		// A late offer (RFC 3261 §13.2.1): earshot offers to the callee
 		// itself, then offers the caller the codec the callee chose in the
@@ -134,6 +135,10 @@ func (c *Call) fork(t target) {
 		target:    t.uri,
 		transport: t.transport,
 		dest:      t.dest,
+	}
+	l.d.peers.add(t.dest)
+	if c.route.kind == toTrunk {
+		l.d.peers.trunk = c.route.trunk
 	}
 	if t.agent != "" {
 		l.d.remote.User = t.agent
@@ -258,6 +263,7 @@ func (c *Call) onProvisional(l *leg, res *sip.Response) {
 	}
 	var body []byte
 	if len(res.Body()) > 0 && res.StatusCode == 183 {
+		c.signalFrom(LegCallee, res.Source())
 		b, err := c.media.Answer(LegCallee, res.Body())
 		switch {
 		case err != nil:
@@ -427,6 +433,7 @@ func (c *Call) onAnswer(l *leg, res *sip.Response) {
 		// A 2xx without SDP is fine when the callee answered in a reliable
 		// 183 (RFC 3262); otherwise Answer refuses the empty body.
 		var err error
+		c.signalFrom(LegCallee, res.Source())
 		if answer, err = c.media.Answer(LegCallee, res.Body()); err != nil {
 			c.log.Warn("callee answer rejected", "err", err)
 			c.bye(l)
@@ -503,6 +510,12 @@ func (c *Call) retransmit2xx(in *inbound, res *sip.Response, timer **time.Timer,
 func (c *Call) onAck(l *leg, req *sip.Request) {
 	cs := req.CSeq()
 	if cs == nil {
+		return
+	}
+	if !l.d.peers.allows(req.Source()) {
+		// An ACK may carry the answer to an offer: from anyone but the
+		// dialog's peer it would re-point the media.
+		c.s.securityRefuse(RefusedDialogPeer, req, c.id)
 		return
 	}
 	if l.reoffered != 0 && cs.SeqNo == l.reoffered {

@@ -25,6 +25,9 @@ type dialog struct {
 	// dest, when set, is where requests go regardless of target: the
 	// source address a registered phone or a trunk reached us from.
 	dest string
+	// peers may send requests inside the dialog; any other source is
+	// refused (see peerSet).
+	peers peerSet
 }
 
 // key identifies the dialog for requests the remote side sends us: their
@@ -91,6 +94,7 @@ func uasDialog(req *sip.Request, localTag string) dialog {
 		dest:      req.Source(),
 	}
 	d.remoteTag, _ = from.Params.Get("tag")
+	d.peers.add(req.Source())
 	if cs := req.CSeq(); cs != nil {
 		d.remoteSeq = cs.SeqNo
 	}
@@ -115,6 +119,7 @@ func uasDialog(req *sip.Request, localTag string) dialog {
 // confirm completes a UAC dialog from a response that carries a To tag:
 // remote tag, target and route set (reversed Record-Route, §12.1.2).
 func (d *dialog) confirm(res *sip.Response) {
+	d.peers.add(res.Source())
 	if to := res.To(); to != nil {
 		d.remoteTag, _ = to.Params.Get("tag")
 	}

@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,7 @@ func (echoSession) Offer(_ int, sdp []byte) ([]byte, error)  { return sdp, nil }
 func (echoSession) Answer(_ int, sdp []byte) ([]byte, error) { return sdp, nil }
 func (echoSession) LocalOffer(int) ([]byte, error)           { return []byte("v=0\r\n"), nil }
 func (echoSession) Reoffer(int) ([]byte, error)              { return []byte("v=0\r\n"), nil }
+func (echoSession) SetSignalSource(int, netip.Addr) error    { return nil }
 func (echoSession) Close() error                             { return nil }
 func (echoSession) AddLeg(func(byte)) (MediaLeg, error)      { return &echoLeg{}, nil }
 func (echoSession) Cue(int, Cue) error                       { return nil }
@@ -56,6 +58,7 @@ func (*echoLeg) ID() int                                { return 2 }
 func (*echoLeg) AnswerOffer(sdp []byte) ([]byte, error) { return sdp, nil }
 func (*echoLeg) Offer() ([]byte, error)                 { return []byte("v=0\r\n"), nil }
 func (*echoLeg) TakeAnswer([]byte) error                { return nil }
+func (*echoLeg) SetSignalSource(netip.Addr) error       { return nil }
 func (l *echoLeg) Attach(m Mode) error                  { l.mode = m; return nil }
 func (*echoLeg) Promote() error                         { return nil }
 func (*echoLeg) Close() error                           { return nil }

@@ -222,6 +222,9 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 	tagged.To().Params.Add("tag", tag)
 	c.invite.req = tagged
 	c.caller = &leg{call: c, side: LegCaller, d: uasDialog(req, tag)}
+	if rt.fromTrunk {
+		c.caller.d.peers.trunk = rt.trunk
+	}
 
 	s.mu.Lock()
 	if s.draining || len(s.calls) >= s.cfg.MaxCalls {

@@ -1,5 +1,7 @@
 package b2bua
 
+import "net/netip"
+
 // Leg numbers of a media session. The caller leg is the side that sent the
 // initial INVITE to earshot (the customer on inbound calls); the callee leg
 // is the side earshot called (the agent, or the trunk on outbound calls).
@@ -32,6 +34,11 @@ type MediaSession interface {
 	// LocalOffer returns earshot's own SDP offer to send on leg to, for a
 	// call whose other leg sent no offer (an INVITE without SDP).
 	LocalOffer(to int) ([]byte, error)
+	// SetSignalSource tells the session the IP address leg's signalling
+	// comes from (the source of its INVITE, or of the response that
+	// carried its SDP). RTP latching may trust that address for a phone
+	// behind NAT; any other source never gets the call's media.
+	SetSignalSource(leg int, ip netip.Addr) error
 	// Reoffer returns the SDP last sent on leg to as an offer again, for a
 	// re-INVITE without SDP received on that leg; Answer(to, …) takes the
 	// peer's answer from its ACK and returns nil.
@@ -61,6 +68,9 @@ type MediaLeg interface {
 	Offer() ([]byte, error)
 	// TakeAnswer takes the phone's answer to Offer.
 	TakeAnswer(answer []byte) error
+	// SetSignalSource tells the leg the IP address the phone's
+	// signalling comes from; see MediaSession.SetSignalSource.
+	SetSignalSource(ip netip.Addr) error
 	// Attach puts the leg into the call's mix in mode, or switches the
 	// mode of an attached leg. The first attach moves the call from the
 	// relay to the mixer without a gap in either party's stream.

@@ -39,6 +39,9 @@ type Stats struct {
 	SupervisionsRefused map[Mode]uint64
 	// ModeSwitches counts mode changes by the new mode.
 	ModeSwitches map[Mode]uint64
+	// Refused counts requests refused for security reasons, by reason
+	// (see Refusal): each one is also logged in one line (security.go).
+	Refused map[string]uint64
 }
 
 // sipStats counts signalling events. Signalling is not the per-packet
@@ -55,6 +58,7 @@ type sipStats struct {
 	supStart  map[Mode]uint64
 	supRefuse map[Mode]uint64
 	supSwitch map[Mode]uint64
+	refused   map[string]uint64
 }
 
 func newSIPStats() *sipStats {
@@ -67,6 +71,7 @@ func newSIPStats() *sipStats {
 		supStart:  map[Mode]uint64{},
 		supRefuse: map[Mode]uint64{},
 		supSwitch: map[Mode]uint64{},
+		refused:   map[string]uint64{},
 	}
 }
 
@@ -96,6 +101,12 @@ func (st *sipStats) sent(method string) {
 func (st *sipStats) response(code int) {
 	st.mu.Lock()
 	st.responses[strconv.Itoa(code)]++
+	st.mu.Unlock()
+}
+
+func (st *sipStats) refuse(reason Refusal) {
+	st.mu.Lock()
+	st.refused[string(reason)]++
 	st.mu.Unlock()
 }
 
@@ -149,6 +160,7 @@ func (s *Server) Stats() Stats {
 		SupervisionsStarted: maps.Clone(st.supStart),
 		SupervisionsRefused: maps.Clone(st.supRefuse),
 		ModeSwitches:        maps.Clone(st.supSwitch),
+		Refused:             maps.Clone(st.refused),
 	}
 	st.mu.Unlock()
 	out.SupervisionsActive = map[Mode]int{}

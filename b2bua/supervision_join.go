@@ -126,6 +126,7 @@ func (c *Call) answerDialIn(sup *supervision, req *sip.Request, tag string) erro
 		return err
 	}
 	sup.media = ml
+	_ = ml.SetSignalSource(sourceIP(req.Source())) // fails only on a closed leg, which attach reports
 	l := &leg{call: c, side: ml.ID(), d: uasDialog(req, tag), sup: sup}
 	sup.leg = l
 	c.s.mu.Lock()
@@ -181,6 +182,7 @@ func (c *Call) originate(sup *supervision, t target) error {
 		transport: t.transport,
 		dest:      t.dest,
 	}
+	l.d.peers.add(t.dest)
 	if l.d.transport == "" {
 		l.d.transport = "UDP"
 	}
@@ -239,6 +241,7 @@ func (c *Call) onSupResponse(sup *supervision, res *sip.Response) {
 		if sup.ringTimer != nil {
 			sup.ringTimer.Stop()
 		}
+		_ = sup.media.SetSignalSource(sourceIP(res.Source())) // a closed leg fails TakeAnswer below
 		if err := sup.media.TakeAnswer(res.Body()); err != nil {
 			c.log.Warn("supervisor answer rejected", "err", err)
 			c.detach(sup, SupEndError)

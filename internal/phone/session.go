@@ -339,3 +339,15 @@ func (p *Phone) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		s.end()
 	}
 }
+
+// DialogIDs returns the Call-ID and the From and To tags of a call this
+// phone made, as they appear on its requests inside the dialog. Tests use
+// them to forge requests that only the source address can tell apart.
+func (s *Session) DialogIDs() (callID, fromTag, toTag string) {
+	if s.cs == nil {
+		return "", "", ""
+	}
+	fromTag, _ = s.cs.InviteRequest.From().Params.Get("tag")
+	toTag, _ = s.cs.InviteResponse.To().Params.Get("tag")
+	return s.callID, fromTag, toTag
+}
