@@ -78,15 +78,19 @@ func (c *Call) ring() {
 		}
 		timeout = c.s.cfg.ExtensionRingTimeout
 	case toGroup:
-		targets = c.s.pickAgents(c, rt.group)
+		var d Decision
+		if targets, d = c.s.pickAgents(c, rt.group); len(targets) == 0 {
+			end := EndNoAnswer
+			if len(c.tried) == 0 {
+				end = EndNoAgent
+			}
+			c.fail(d.Status, d.Reason, end)
+			return
+		}
 		timeout = rt.group.RingTimeout
 	}
 	if len(targets) == 0 {
-		if len(c.tried) == 0 && rt.kind == toGroup {
-			c.fail(480, "No Agent Available", EndNoAgent)
-		} else {
-			c.fail(480, "Temporarily Unavailable", EndNoAnswer)
-		}
+		c.fail(480, "Temporarily Unavailable", EndNoAnswer)
 		return
 	}
 	for _, t := range targets {

@@ -39,7 +39,10 @@ type Config struct {
 
 	Media    Media
 	Observer Observer
-	Logger   *slog.Logger
+	// Router decides where calls to groups go and owns the agents'
+	// availability. Nil: an AgentRouter on Now.
+	Router Router
+	Logger *slog.Logger
 	// Now is the clock; nil means time.Now. Tests may replace it.
 	Now func() time.Time
 }
@@ -180,6 +183,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.Router == nil {
+		d.Router = NewAgentRouter(d.Now)
 	}
 	for ti := range d.Tenants {
 		for gi := range d.Tenants[ti].Groups {

@@ -65,8 +65,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c, ok := s.newCall(rt, req, tx)
 	if !ok {
-		s.respond(tx, req, 503, "Service Unavailable", nil,
-			sip.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds()))))
+		s.respond(tx, req, 503, "Service Unavailable", nil)
 		return
 	}
 	c.invite.wait(s, c)
@@ -90,8 +89,7 @@ func (s *Server) admit(req *sip.Request) (int, string, []sip.Header) {
 	draining, n := s.draining, len(s.calls)
 	s.mu.Unlock()
 	if draining || n >= s.cfg.MaxCalls {
-		return 503, "Service Unavailable", []sip.Header{
-			sip.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds())))}
+		return 503, "Service Unavailable", []sip.Header{s.retryAfter()}
 	}
 	return 0, "", nil
 }
@@ -237,8 +235,7 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 	// agent, and the extension a call rings directly.
 	for _, ext := range []string{rt.callerExt, rt.user} {
 		if ext != "" {
-			s.busy[userKey(rt.tenant.name, ext)]++
-			c.reserved = append(c.reserved, ext)
+			s.hold(c, ext)
 		}
 	}
 	s.callsWG.Add(1)
@@ -252,7 +249,6 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 
 // forget removes a call and its legs from the tables and frees its agents.
 func (s *Server) forget(c *Call) {
-	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.calls, c.id)
@@ -263,7 +259,7 @@ func (s *Server) forget(c *Call) {
 		}
 	}
 	for _, a := range c.reserved {
-		s.releaseLocked(c.route.tenant.name, a, now)
+		s.router.Free(c.route.tenant.name, a)
 	}
 	c.reserved = nil
 }

@@ -3,7 +3,6 @@ package b2bua
 import (
 	"slices"
 	"strings"
-	"time"
 )
 
 // userTargets is one target per registered contact of a user.
@@ -19,66 +18,37 @@ func (s *Server) userTargets(tenant, ext string) []target {
 	return ts
 }
 
-// pickAgents chooses the agents of a group to ring next, by the group's
-// strategy, among registered agents that are idle and not yet tried for
-// this call. The chosen agents are reserved (busy) until released.
-func (s *Server) pickAgents(c *Call, g *Group) []target {
+// pickAgents asks the router whom of group g to ring next for call c and
+// returns one target per registered phone of each agent it chose; the
+// agents are reserved for c (held busy) until released. With nobody to
+// ring it returns the router's decision for the caller.
+func (s *Server) pickAgents(c *Call, g *Group) ([]target, Decision) {
 	tenant := c.route.tenant.name
-	if g.Strategy == RingAll && len(c.tried) > 0 {
-		return nil
-	}
-	type cand struct {
-		ext   string
-		idle  time.Time
-		index int
-	}
-	s.mu.Lock()
-	var cands []cand
-	for i, a := range g.Agents {
-		k := userKey(tenant, a)
-		if c.tried[a] || s.busy[k] > 0 {
-			continue
-		}
-		cands = append(cands, cand{ext: a, idle: s.idleSince[k], index: i})
-	}
-	gk := userKey(tenant, g.Name)
-	switch g.Strategy {
-	case RoundRobin:
-		next := s.rrNext[gk]
-		n := len(g.Agents)
-		slices.SortStableFunc(cands, func(a, b cand) int {
-			return (a.index-next+n)%n - (b.index-next+n)%n
-		})
-	case LongestIdle:
-		// Never-used agents (zero time) come first, then the oldest idle.
-		slices.SortStableFunc(cands, func(a, b cand) int { return a.idle.Compare(b.idle) })
-	}
-	s.mu.Unlock()
-
+	d := s.router.Route(RouteRequest{
+		CallID:    c.id,
+		Tenant:    tenant,
+		Group:     g,
+		Tried:     func(ext string) bool { return c.tried[ext] },
+		Reachable: func(ext string) bool { return len(s.reg.contacts(tenant, ext)) > 0 },
+	})
 	var out []target
-	for _, cd := range cands {
-		ts := s.userTargets(tenant, cd.ext)
+	for _, ext := range d.Agents {
+		c.reserved = append(c.reserved, ext)
+		ts := s.userTargets(tenant, ext)
 		if len(ts) == 0 {
+			// Unregistered since the router looked: not rung, not held.
+			s.release(c, ext)
 			continue
 		}
-		s.mu.Lock()
-		k := userKey(tenant, cd.ext)
-		if s.busy[k] > 0 {
-			s.mu.Unlock()
-			continue
-		}
-		s.busy[k]++
-		if g.Strategy == RoundRobin {
-			s.rrNext[gk] = (cd.index + 1) % len(g.Agents)
-		}
-		s.mu.Unlock()
-		c.reserved = append(c.reserved, cd.ext)
 		out = append(out, ts...)
-		if g.Strategy != RingAll {
-			break
-		}
 	}
-	return out
+	return out, d
+}
+
+// hold reserves ext for call c: busy for group routing until released.
+func (s *Server) hold(c *Call, ext string) {
+	s.router.Hold(c.route.tenant.name, ext)
+	c.reserved = append(c.reserved, ext)
 }
 
 // release frees an agent this call reserved but that did not answer.
@@ -88,17 +58,5 @@ func (s *Server) release(c *Call, ext string) {
 		return
 	}
 	c.reserved = slices.Delete(c.reserved, i, i+1)
-	s.mu.Lock()
-	s.releaseLocked(c.route.tenant.name, ext, s.cfg.Now())
-	s.mu.Unlock()
-}
-
-func (s *Server) releaseLocked(tenant, ext string, now time.Time) {
-	k := userKey(tenant, ext)
-	if s.busy[k] <= 1 {
-		delete(s.busy, k)
-		s.idleSince[k] = now
-		return
-	}
-	s.busy[k]--
+	s.router.Free(c.route.tenant.name, ext)
 }

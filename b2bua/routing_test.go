@@ -34,7 +34,8 @@ func groupCall(s *Server) *Call {
 // does; it returns the agents of the targets in order.
 func pick(s *Server, c *Call) []string {
 	var agents []string
-	for _, tg := range s.pickAgents(c, c.route.group) {
+	ts, _ := s.pickAgents(c, c.route.group)
+	for _, tg := range ts {
 		c.tried[tg.agent] = true
 		agents = append(agents, tg.agent)
 	}
@@ -44,7 +45,7 @@ func pick(s *Server, c *Call) []string {
 func TestPickAgentsRingAll(t *testing.T) {
 	s, _ := routingServer(t, RingAll, "1001", "1002", "1003")
 	c := groupCall(s)
-	ts := s.pickAgents(c, c.route.group)
+	ts, _ := s.pickAgents(c, c.route.group)
 	var agents []string
 	for _, tg := range ts {
 		c.tried[tg.agent] = true

@@ -135,8 +135,8 @@ func (s *Server) agentCall(tenant, ext string) (*Call, error) {
 			cs = append(cs, c)
 		}
 	}
-	busy := s.busy[userKey(tenant, ext)] > 0
 	s.mu.Unlock()
+	busy := s.router.Busy(tenant, ext)
 	for _, c := range cs {
 		snap := c.Snapshot()
 		if snap.State == StateAnswered && slices.Contains(snap.Agents, ext) {

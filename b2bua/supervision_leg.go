@@ -110,7 +110,6 @@ func (c *Call) intercept(sup *supervision) {
 	c.s.mu.Unlock()
 	if agent.agent != "" {
 		c.s.release(c, agent.agent)
-		c.reserved = removeOne(c.reserved, agent.agent)
 	}
 	sup.promoted = true
 	sup.leg.side = LegCallee
@@ -121,23 +120,11 @@ func (c *Call) intercept(sup *supervision) {
 	}
 	c.calleeSess = calleeTimer{}
 	ext := sup.user.Extension
-	c.s.mu.Lock()
-	c.s.busy[userKey(c.route.tenant.name, ext)]++
-	c.s.mu.Unlock()
-	c.reserved = append(c.reserved, ext)
+	c.s.hold(c, ext)
 	c.update(func(s *CallSnapshot) {
 		s.Agents = []string{ext}
 		s.Callee = Party{Number: ext, Name: sup.user.Name}
 	}, CallAgentChanged)
-}
-
-func removeOne(xs []string, x string) []string {
-	for i, v := range xs {
-		if v == x {
-			return append(xs[:i], xs[i+1:]...)
-		}
-	}
-	return xs
 }
 
 // detach ends a supervision that is not the call: BYE (or CANCEL while it
