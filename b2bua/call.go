@@ -12,37 +12,6 @@ import (
 // the SIP handler answer 503 rather than block.
 const mailboxSize = 64
 
-// leg is one SIP dialog of a call: the caller's (earshot is UAS) or a
-// callee's (earshot is UAC; several while ringing).
-type leg struct {
-	call  *Call
-	side  int
-	d     dialog
-	agent string       // extension of the user this leg rings, if any
-	sup   *supervision // set on a supervisor's dialog
-
-	// UAC legs
-	invite    *sip.Request
-	tx        sip.ClientTransaction
-	authTried bool
-	early     bool // a provisional with a To tag arrived
-	answered  bool
-	canceled  bool
-
-	// offer is a re-INVITE or UPDATE received on this leg that waits for
-	// the other leg's answer.
-	offer *inbound
-	// earlySDP is what a callee's early answer (183 with SDP) turned into
-	// for the caller, kept for a 2xx that repeats no SDP (RFC 3262).
-	earlySDP []byte
-	sdpSent  []byte // the SDP earshot last sent on this dialog (UAC legs)
-	// reoffered is the CSeq of a re-INVITE without SDP that got earshot's
-	// offer in its 2xx, 0 if none: the answer comes in the ACK with that
-	// CSeq (ACKs may be handled out of order, so the number matters).
-	reoffered uint32
-	seRetried bool // the INVITE was resent after 422 (RFC 4028 §6)
-}
-
 // Call is one customer↔agent call: its two legs and its media session.
 // Everything but the snapshot is owned by the call's loop goroutine, which
 // runs the functions posted to its mailbox one at a time.
@@ -104,9 +73,32 @@ func (c *Call) post(fn func()) bool {
 	}
 }
 
-// after runs fn on the loop after d.
+// mailboxRetry is how long a timer event waits before it tries a full
+// mailbox again.
+const mailboxRetry = 20 * time.Millisecond
+
+// after runs fn on the loop after d. A timer event is never lost to a full
+// mailbox (a ring timeout or a session expiry dropped would leave a call
+// ringing or hanging forever): it is counted and tried again shortly.
+// Stop on the returned timer cancels it until it fires.
 func (c *Call) after(d time.Duration, fn func()) *time.Timer {
-	return time.AfterFunc(d, func() { c.post(fn) })
+	return time.AfterFunc(d, func() { c.deliver(fn) })
+}
+
+// deliver posts a timer event, retrying while the mailbox is full and the
+// call is live.
+func (c *Call) deliver(fn func()) {
+	if c.post(fn) {
+		return
+	}
+	select {
+	case <-c.done:
+		return // the call is over: the event is moot
+	default:
+	}
+	c.s.stats.mailboxFull()
+	c.log.Warn("call mailbox full: timer event retried", "retry_in", mailboxRetry)
+	time.AfterFunc(mailboxRetry, func() { c.deliver(fn) })
 }
 
 func (c *Call) run() {

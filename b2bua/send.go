@@ -13,18 +13,21 @@ import (
 const requestTimeout = 32 * time.Second
 
 // sendAndForget sends a request in a transaction whose responses nobody
-// waits for (BYE, PRACK, CANCEL), draining them in the background.
+// waits for (BYE, PRACK, CANCEL), draining them in the background on a
+// goroutine that Close stops and waits for.
 func (s *Server) sendAndForget(req *sip.Request) {
 	s.stats.sent(string(req.Method))
 	s.bindLocal(req)
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	ctx, cancel := context.WithTimeout(s.bgCtx, requestTimeout)
 	tx, err := s.cli.TransactionRequest(ctx, req)
 	if err != nil {
 		cancel()
 		s.log.Debug("send failed", "method", req.Method, "err", err)
 		return
 	}
+	s.bg.Add(1)
 	go func() {
+		defer s.bg.Done()
 		defer cancel()
 		defer tx.Terminate()
 		for {

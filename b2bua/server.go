@@ -32,6 +32,8 @@ type Server struct {
 	reg   *registrar
 	auth  *digestAuth
 	stats *sipStats
+	// router decides where group calls go and owns agent availability.
+	router Router
 
 	ua  *sipgo.UserAgent
 	srv *sipgo.Server
@@ -44,13 +46,15 @@ type Server struct {
 	sups      map[string]*supervision // live supervisions by id
 	legs      map[string]*leg         // by dialog key (Call-ID | our tag)
 	legKeys   map[*Call][]string      // the keys filed in legs per call (legs.go)
-	busy      map[string]int          // tenant/extension → calls ringing or active
-	idleSince map[string]time.Time
-	rrNext    map[string]int // tenant/group → next agent index
 	draining  bool
 	closed    bool
 	serveErrs chan error
 	callsWG   sync.WaitGroup
+	// bg counts the goroutines draining fire-and-forget transactions
+	// (sendAndForget); bgStop ends them at Close, which waits for them.
+	bg        sync.WaitGroup
+	bgCtx     context.Context
+	bgStop    context.CancelFunc
 	listeners []net.Listener
 	packets   []net.PacketConn
 }
@@ -68,16 +72,15 @@ func New(cfg Config) (*Server, error) {
 		reg:       newRegistrar(c.Registration, c.Now),
 		auth:      newDigestAuth(c.Now, c.DigestAlgorithms),
 		stats:     newSIPStats(),
+		router:    c.Router,
 		ports:     map[string]int{},
 		calls:     map[string]*Call{},
 		sups:      map[string]*supervision{},
 		legs:      map[string]*leg{},
 		legKeys:   map[*Call][]string{},
-		busy:      map[string]int{},
-		idleSince: map[string]time.Time{},
-		rrNext:    map[string]int{},
 		serveErrs: make(chan error, 8),
 	}
+	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
 	// sipgo logs unparseable input at error level with the whole message;
 	// hostile input must not flood the log, so its records are demoted.
 	sipLog := slog.New(demoted{c.Logger.Handler()}).With("component", "sipgo")
@@ -253,6 +256,8 @@ func (s *Server) Close() error {
 	for _, p := range s.packets {
 		p.Close()
 	}
+	s.bgStop()
+	s.bg.Wait()
 	return s.ua.Close()
 }
 
@@ -295,10 +300,15 @@ func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 }
 
 // respond answers a request on its transaction and counts the response.
+// Every 503 carries Retry-After (RFC 3261 §21.5.4): without it a client
+// may retry at once, or — a proxy in front — take the node out for good.
 func (s *Server) respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, body []byte, hdrs ...sip.Header) *sip.Response {
 	res := sip.NewResponseFromRequest(req, code, reason, body)
 	for _, h := range hdrs {
 		res.AppendHeader(h)
+	}
+	if code == 503 && res.GetHeader("Retry-After") == nil {
+		res.AppendHeader(s.retryAfter())
 	}
 	res.AppendHeader(sip.NewHeader("Server", s.cfg.UserAgent))
 	if body != nil {
@@ -366,6 +376,7 @@ func (s *Server) inDialog(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	in := newInbound(req, tx)
 	if !l.call.post(func() { l.call.onRequest(l, in) }) {
+		s.stats.mailboxFull()
 		s.respond(tx, req, 503, "Service Unavailable", nil)
 		return
 	}
@@ -381,4 +392,10 @@ func waitServing(ua *sipgo.UserAgent, addr string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// retryAfter is the Retry-After header of earshot's 503s: the configured
+// delay, at least one second.
+func (s *Server) retryAfter() sip.Header {
+	return sip.NewHeader("Retry-After", strconv.Itoa(max(1, int(s.cfg.RetryAfter.Seconds()))))
 }

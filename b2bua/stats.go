@@ -39,6 +39,9 @@ type Stats struct {
 	SupervisionsRefused map[Mode]uint64
 	// ModeSwitches counts mode changes by the new mode.
 	ModeSwitches map[Mode]uint64
+	// MailboxFull counts events a call's full mailbox turned away: an
+	// in-dialog request answered 503, or a timer event retried.
+	MailboxFull uint64
 	// Refused counts requests refused for security reasons, by reason
 	// (see Refusal): each one is also logged in one line (security.go).
 	Refused map[string]uint64
@@ -59,6 +62,7 @@ type sipStats struct {
 	supRefuse map[Mode]uint64
 	supSwitch map[Mode]uint64
 	refused   map[string]uint64
+	fullBox   uint64
 }
 
 func newSIPStats() *sipStats {
@@ -107,6 +111,12 @@ func (st *sipStats) response(code int) {
 func (st *sipStats) refuse(reason Refusal) {
 	st.mu.Lock()
 	st.refused[string(reason)]++
+	st.mu.Unlock()
+}
+
+func (st *sipStats) mailboxFull() {
+	st.mu.Lock()
+	st.fullBox++
 	st.mu.Unlock()
 }
 
@@ -161,6 +171,7 @@ func (s *Server) Stats() Stats {
 		SupervisionsRefused: maps.Clone(st.supRefuse),
 		ModeSwitches:        maps.Clone(st.supSwitch),
 		Refused:             maps.Clone(st.refused),
+		MailboxFull:         st.fullBox,
 	}
 	st.mu.Unlock()
 	out.SupervisionsActive = map[Mode]int{}

@@ -1,33 +1,6 @@
 package b2bua
 
-import (
-	"errors"
-	"time"
-)
-
-// Mode is how a supervisor takes part in a call.
-type Mode string
-
-// Supervision modes (the hear-matrix is in docs/mixer.md).
-const (
-	ModeListen    Mode = "listen"    // hears customer and agent, heard by nobody
-	ModeWhisper   Mode = "whisper"   // heard by the agent only
-	ModeBarge     Mode = "barge"     // heard by both: a three-way call
-	ModeIntercept Mode = "intercept" // takes the agent's place; the agent gets BYE
-)
-
-// Modes lists every mode in the order of their DTMF digits 1–4.
-var Modes = [...]Mode{ModeListen, ModeWhisper, ModeBarge, ModeIntercept}
-
-// ParseMode returns the mode named s.
-func ParseMode(s string) (Mode, error) {
-	for _, m := range Modes {
-		if string(m) == s {
-			return m, nil
-		}
-	}
-	return "", ErrUnknownMode
-}
+import "time"
 
 // SupervisionState is the life of a supervision.
 type SupervisionState string
@@ -100,19 +73,3 @@ type SupervisionEvent struct {
 	Requested   Mode   // for SupervisionRefused
 	Reason      string // for SupervisionRefused
 }
-
-// Errors of the supervision API. Each maps to a SIP status for feature
-// codes and to an HTTP status in the control plane.
-var (
-	ErrUnknownMode       = errors.New("unknown supervision mode")
-	ErrNotSupervisor     = errors.New("only supervisors and admins may supervise")
-	ErrModeNotAllowed    = errors.New("mode not allowed for this user")
-	ErrCallNotFound      = errors.New("no such call")
-	ErrCallNotAnswered   = errors.New("call is not answered")
-	ErrNoActiveCall      = errors.New("agent has no active call")
-	ErrSupervisionGone   = errors.New("no such supervision")
-	ErrNotRegistered     = errors.New("supervisor has no registered phone")
-	ErrAlreadySupervised = errors.New("supervisor already on this call")
-	ErrIntercepted       = errors.New("supervision turned into the call by an intercept")
-	ErrOutboundCall      = errors.New("supervision of calls the agent placed is not supported")
-)

@@ -42,22 +42,9 @@ func rewriteOffer(in []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia,
 	if err != nil {
 		return nil, remoteMedia{}, offerPlan{}, err
 	}
-	index, secure := -1, false
-	for i, md := range desc.MediaDescriptions {
-		if md.MediaName.Media != "audio" || md.MediaName.Port.Value == 0 || len(md.MediaName.Formats) == 0 {
-			continue
-		}
-		if plainRTP(md.MediaName.Protos) {
-			index = i
-			break
-		}
-		secure = true
-	}
-	switch {
-	case index < 0 && secure:
-		return nil, remoteMedia{}, offerPlan{}, newError(ErrSRTPOnly, "")
-	case index < 0:
-		return nil, remoteMedia{}, offerPlan{}, newError(ErrNoAudio, "")
+	index, err := audioLine(desc)
+	if err != nil {
+		return nil, remoteMedia{}, offerPlan{}, err
 	}
 	md := desc.MediaDescriptions[index]
 	remote, err := readRemote(desc, md, p.addr)
@@ -68,6 +55,27 @@ func rewriteOffer(in []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia,
 	out := buildSDP(desc, index, remote.formats, remote.rtp.IsValid(), p)
 	plan := offerPlan{count: len(desc.MediaDescriptions), index: index, formats: remote.formats}
 	return out, remote, plan, nil
+}
+
+// audioLine finds the m-line earshot anchors in an offer: the first
+// plain-RTP audio stream with a port and formats. ErrSRTPOnly (488) if
+// audio was offered only over secure profiles, ErrNoAudio (488) if not at
+// all.
+func audioLine(desc *sdp.SessionDescription) (int, error) {
+	secure := false
+	for i, md := range desc.MediaDescriptions {
+		if md.MediaName.Media != "audio" || md.MediaName.Port.Value == 0 || len(md.MediaName.Formats) == 0 {
+			continue
+		}
+		if plainRTP(md.MediaName.Protos) {
+			return i, nil
+		}
+		secure = true
+	}
+	if secure {
+		return -1, newError(ErrSRTPOnly, "")
+	}
+	return -1, newError(ErrNoAudio, "")
 }
 
 // rewriteAnswer parses an answer received from a peer, checks it against

@@ -67,22 +67,9 @@ func answerLeg(offer []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia,
 	if err != nil {
 		return nil, remoteMedia{}, err
 	}
-	index, secure := -1, false
-	for i, md := range desc.MediaDescriptions {
-		if md.MediaName.Media != "audio" || md.MediaName.Port.Value == 0 || len(md.MediaName.Formats) == 0 {
-			continue
-		}
-		if plainRTP(md.MediaName.Protos) {
-			index = i
-			break
-		}
-		secure = true
-	}
-	switch {
-	case index < 0 && secure:
-		return nil, remoteMedia{}, newError(ErrSRTPOnly, "")
-	case index < 0:
-		return nil, remoteMedia{}, newError(ErrNoAudio, "")
+	index, err := audioLine(desc)
+	if err != nil {
+		return nil, remoteMedia{}, err
 	}
 	md := desc.MediaDescriptions[index]
 	m := pickMedia(md, md.MediaName.Formats, true)

@@ -1,0 +1,19 @@
+package b2bua
+
+import "errors"
+
+// Errors of the supervision API. Each maps to a SIP status for feature
+// codes and to an HTTP status in the control plane.
+var (
+	ErrUnknownMode       = errors.New("unknown supervision mode")
+	ErrNotSupervisor     = errors.New("only supervisors and admins may supervise")
+	ErrModeNotAllowed    = errors.New("mode not allowed for this user")
+	ErrCallNotFound      = errors.New("no such call")
+	ErrCallNotAnswered   = errors.New("call is not answered")
+	ErrNoActiveCall      = errors.New("agent has no active call")
+	ErrSupervisionGone   = errors.New("no such supervision")
+	ErrNotRegistered     = errors.New("supervisor has no registered phone")
+	ErrAlreadySupervised = errors.New("supervisor already on this call")
+	ErrIntercepted       = errors.New("supervision turned into the call by an intercept")
+	ErrOutboundCall      = errors.New("supervision of calls the agent placed is not supported")
+)

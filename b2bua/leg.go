@@ -1,0 +1,34 @@
+package b2bua
+
+import "github.com/emiago/sipgo/sip"
+
+// leg is one SIP dialog of a call: the caller's (earshot is UAS) or a
+// callee's (earshot is UAC; several while ringing).
+type leg struct {
+	call  *Call
+	side  int
+	d     dialog
+	agent string       // extension of the user this leg rings, if any
+	sup   *supervision // set on a supervisor's dialog
+
+	// UAC legs
+	invite    *sip.Request
+	tx        sip.ClientTransaction
+	authTried bool
+	early     bool // a provisional with a To tag arrived
+	answered  bool
+	canceled  bool
+
+	// offer is a re-INVITE or UPDATE received on this leg that waits for
+	// the other leg's answer.
+	offer *inbound
+	// earlySDP is what a callee's early answer (183 with SDP) turned into
+	// for the caller, kept for a 2xx that repeats no SDP (RFC 3262).
+	earlySDP []byte
+	sdpSent  []byte // the SDP earshot last sent on this dialog (UAC legs)
+	// reoffered is the CSeq of a re-INVITE without SDP that got earshot's
+	// offer in its 2xx, 0 if none: the answer comes in the ACK with that
+	// CSeq (ACKs may be handled out of order, so the number matters).
+	reoffered uint32
+	seRetried bool // the INVITE was resent after 422 (RFC 4028 §6)
+}
