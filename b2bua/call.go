@@ -26,36 +26,30 @@ type Call struct {
 	snap   CallSnapshot
 
 	// Owned by the loop.
-	route     route
-	caller    *leg
-	callee    *leg
-	forks     []*leg
-	tried     map[string]bool
-	media     MediaSession
-	offerB    []byte // SDP offer sent to callees
-	invite    *inbound
-	original  *sip.Request // the INVITE as received, for the tagless 100
-	ringTimer *time.Timer
-	sentRing  bool
-	lateOffer bool // the caller's INVITE had no SDP: it answers in its ACK
-	reliable  bool // the caller requires reliable provisionals (RFC 3262)
-	rseq      uint32
-	prov      *reliableProv // the reliable provisional awaiting PRACK
-	provNext  *provisional  // the next one, sent once prov is PRACKed
-	// answeredEarly: the caller got the SDP answer in a reliable
-	// provisional, so the 2xx carries none.
-	answeredEarly bool
-	finalPending  func()        // a 2xx held until the PRACK of an SDP-carrying provisional
-	final         *sip.Response // 2xx sent to the caller, retransmitted until ACK
-	acked         bool
-	retrans       *time.Timer
-	sessTimer     *time.Timer
-	sessInt       time.Duration
-	calleeSess    calleeTimer // the session timer on the callee's dialog
-	ended         bool
-	reserved      []string // agents marked busy by this call
-	sups          []*supervision
+	route      route
+	caller     *leg
+	callee     *leg
+	forks      []*leg
+	tried      map[string]bool
+	media      MediaSession
+	offerB     []byte       // SDP offer sent to callees
+	original   *sip.Request // the INVITE as received, for the tagless 100
+	ringTimer  *time.Timer
+	sentRing   bool
+	sessTimer  *time.Timer
+	sessInt    time.Duration
+	calleeSess calleeTimer // the session timer on the callee's dialog
+	ended      bool
+	reserved   []string // agents marked busy by this call
+	sups       []*supervision
 }
+
+// respond, resend and after make the call the uasIO of its UAS legs.
+func (c *Call) respond(in *inbound, code int, reason string, body []byte, hdrs ...sip.Header) *sip.Response {
+	return in.respond(c.s, code, reason, body, hdrs...)
+}
+
+func (c *Call) resend(in *inbound, res *sip.Response) { in.send(c.s, res) }
 
 // post queues fn on the call's loop. It fails when the call ended or its
 // mailbox is full.
@@ -149,7 +143,7 @@ func (c *Call) hangup(reason string) {
 	if c.ended {
 		return
 	}
-	if c.final == nil {
+	if !c.caller.uas.answered() {
 		c.fail(487, "Request Terminated", reason)
 		return
 	}
@@ -159,9 +153,7 @@ func (c *Call) hangup(reason string) {
 
 // fail answers the caller's INVITE with an error and ends the call.
 func (c *Call) fail(code int, phrase, reason string) {
-	if c.invite != nil && c.final == nil {
-		c.invite.respond(c.s, code, phrase, nil)
-	}
+	c.caller.uas.reject(code, phrase)
 	c.end(reason)
 }
 
@@ -186,7 +178,8 @@ func (c *Call) end(reason string) {
 	if c.callee != nil && reason != EndCalleeHangup {
 		c.bye(c.callee)
 	}
-	for _, t := range []*time.Timer{c.ringTimer, c.retrans, c.sessTimer, c.calleeSess.timer, c.provTimer()} {
+	c.caller.uas.end()
+	for _, t := range []*time.Timer{c.ringTimer, c.sessTimer, c.calleeSess.timer} {
 		if t != nil {
 			t.Stop()
 		}

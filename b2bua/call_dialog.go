@@ -45,7 +45,7 @@ func (c *Call) onRequest(l *leg, in *inbound) {
 		in.respond(c.s, 200, "OK", nil)
 	case sip.PRACK:
 		if l == c.caller {
-			c.onPrack(in)
+			c.caller.uas.prack(in)
 			return
 		}
 		in.respond(c.s, 481, "Call/Transaction Does Not Exist", nil)
@@ -62,7 +62,7 @@ func (c *Call) onBye(l *leg) {
 	}
 	switch {
 	case l == c.caller:
-		if c.final == nil {
+		if !c.caller.uas.answered() {
 			c.fail(487, "Request Terminated", EndCallerHangup)
 			return
 		}

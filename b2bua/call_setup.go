@@ -15,12 +15,11 @@ import (
 
 // start runs first on the call's loop: media, then the first ring attempt.
 func (c *Call) start() {
-	req := c.invite.req
-	c.s.respond(c.invite.tx, c.original, 100, "Trying", nil)
+	req := c.caller.uas.in.req
+	c.s.respond(c.caller.uas.in.tx, c.original, 100, "Trying", nil)
 	c.log.Info("call started", "direction", c.route.direction, "number", c.route.number,
 		"caller", c.route.caller.Number, "tenant", c.route.tenant.name)
 	c.update(func(*CallSnapshot) {}, CallStarted)
-	c.reliable = hasTag(req, "Require", "100rel")
 
 	ms, err := c.s.cfg.Media.NewSession(c.id, func() { c.post(func() { c.hangup(EndMediaTimeout) }) })
 	if err != nil {
@@ -29,11 +28,10 @@ func (c *Call) start() {
 	}
 	c.media = ms
 	c.signalFrom(LegCaller, c.original.Source())
-	if len(req.Body()) == 0 {
+	if c.caller.uas.lateOffer {
 		// A late offer (RFC 3261 §13.2.1): earshot offers to the callee
 		// itself, then offers the caller the codec the callee chose in the
 		// 2xx; the caller answers in its ACK.
-		c.lateOffer = true
 		c.offerB, err = ms.LocalOffer(LegCallee)
 	} else {
 		c.offerB, err = ms.Offer(LegCaller, req.Body())
@@ -165,7 +163,7 @@ func (c *Call) fork(t target) {
 	if c.route.fromTrunk {
 		// Identity headers of a trusted trunk travel to the agent.
 		for _, name := range []string{"P-Asserted-Identity", "Diversion"} {
-			for _, h := range c.invite.req.GetHeaders(name) {
+			for _, h := range c.caller.uas.in.req.GetHeaders(name) {
 				req.AppendHeader(sip.NewHeader(name, h.Value()))
 			}
 		}
@@ -272,7 +270,7 @@ func (c *Call) onProvisional(l *leg, res *sip.Response) {
 		switch {
 		case err != nil:
 			c.log.Debug("early media answer rejected", "err", err)
-		case c.lateOffer:
+		case c.caller.uas.lateOffer:
 			// The caller waits for an offer in the 2xx; it gets plain
 			// ringing meanwhile.
 			l.earlySDP = b
@@ -288,7 +286,10 @@ func (c *Call) onProvisional(l *leg, res *sip.Response) {
 	if body != nil {
 		code, phrase = 183, "Session Progress"
 	}
-	c.sendProvisional(code, phrase, body)
+	c.caller.uas.provisional(code, phrase, body, []sip.Header{c.s.contact(c.caller.d.transport)}, func() {
+		c.log.Info("reliable provisional never acknowledged")
+		c.fail(504, "Reliable Provisional Not Acknowledged", EndError)
+	})
 	c.update(func(s *CallSnapshot) {}, CallRinging)
 }
 
@@ -446,34 +447,20 @@ func (c *Call) onAnswer(l *leg, res *sip.Response) {
 			return
 		}
 	}
-	if c.answeredEarly {
+	if c.caller.uas.rel.early {
 		answer = nil // the caller already has the answer, reliably
 	}
 	c.startCalleeTimer(res)
 	hdrs := []sip.Header{c.s.contact(c.caller.d.transport), sip.NewHeader("Allow", allowMethods)}
-	if se, ok := sessionExpires(c.invite.req); ok {
+	if se, ok := sessionExpires(c.caller.uas.in.req); ok {
 		c.sessInt = time.Duration(se) * time.Second
 		hdrs = append(hdrs, sip.NewHeader("Session-Expires", strconv.Itoa(se)+";refresher=uac"))
-		if hasTag(c.invite.req, "Supported", "timer") || hasTag(c.invite.req, "Require", "timer") {
+		if hasTag(c.caller.uas.in.req, "Supported", "timer") || hasTag(c.caller.uas.in.req, "Require", "timer") {
 			hdrs = append(hdrs, sip.NewHeader("Require", "timer"))
 		}
 		c.sessTimer = c.after(c.sessInt, c.onSessionExpired)
 	}
-	send := func() {
-		c.final = c.invite.respond(c.s, 200, "OK", answer, hdrs...)
-		if !sip.IsReliable(c.caller.d.transport) {
-			c.retransmit2xx(c.invite, c.final, &c.retrans, func() bool { return c.acked },
-				func() { c.hangup(EndError) })
-		}
-	}
-	// A queued provisional is moot now; a 2xx waits only for the PRACK of
-	// a provisional that carried SDP (RFC 3262 §3).
-	c.provNext = nil
-	if c.prov != nil && c.prov.sdp {
-		c.finalPending = send
-	} else {
-		send()
-	}
+	c.caller.uas.acceptAfterPrack(answer, hdrs, func() { c.hangup(EndError) })
 	now := c.s.cfg.Now()
 	c.s.stats.answered(now.Sub(c.snap.StartedAt))
 	c.update(func(s *CallSnapshot) {
@@ -484,28 +471,6 @@ func (c *Call) onAnswer(l *leg, res *sip.Response) {
 		}
 	}, CallAnswered)
 	c.log.Info("call answered", "agent", l.agent)
-}
-
-// retransmit2xx resends a 2xx to an INVITE over UDP until its ACK arrives
-// (RFC 3261 §13.3.1.4): first after T1, doubling up to T2·8, giving up
-// after 64·T1. acked tells when to stop; giveUp runs if the ACK never came.
-// *timer always holds the pending retransmission, for the caller to stop.
-func (c *Call) retransmit2xx(in *inbound, res *sip.Response, timer **time.Timer, acked func() bool, giveUp func()) {
-	var next func(interval time.Duration)
-	next = func(interval time.Duration) {
-		*timer = c.after(interval, func() {
-			if c.ended || acked() {
-				return
-			}
-			if interval >= 32*sip.T1 {
-				giveUp()
-				return
-			}
-			in.send(c.s, res)
-			next(min(2*interval, sip.T2*8))
-		})
-	}
-	next(sip.T1)
 }
 
 // onAck takes an ACK on one of the call's dialogs. ACKs may be handled out
@@ -532,23 +497,15 @@ func (c *Call) onAck(l *leg, req *sip.Request) {
 		}
 		return
 	}
-	if l == c.caller && c.final != nil && !c.acked && cs.SeqNo == c.invite.req.CSeq().SeqNo {
-		c.acked = true
-		if c.lateOffer {
-			c.takeLateAnswer(req.Body())
-		}
+	if l.uas == nil || !l.uas.ack(cs.SeqNo) || !l.uas.lateOffer {
+		return
 	}
-	if sup := l.sup; sup != nil && !sup.acked && sup.final != nil && cs.SeqNo == sup.invite.req.CSeq().SeqNo {
-		sup.acked = true
-		if sup.lateOffer && !sup.ended {
-			if err := sup.media.TakeAnswer(req.Body()); err != nil {
-				c.log.Warn("supervisor's late-offer answer in ACK rejected", "err", err)
-				c.detach(sup, SupEndError)
-				return
-			}
-			c.attachOrDrop(sup)
-		}
+	// The ACK completes a late offer: it carries the answer.
+	if sup := l.sup; sup != nil {
+		c.takeSupLateAnswer(sup, req.Body())
+		return
 	}
+	c.takeLateAnswer(req.Body())
 }
 
 // takeLateAnswer completes a late-offer call with the caller's answer from
@@ -568,11 +525,11 @@ func (c *Call) takeLateAnswer(body []byte) {
 }
 
 func (c *Call) onCancel() {
-	if c.final != nil || c.ended {
+	if c.caller.uas.answered() || c.ended {
 		return
 	}
 	// sipgo already answered CANCEL with 200 and the INVITE with 487.
-	c.invite.finish()
+	c.caller.uas.in.finish()
 	c.end(EndCanceled)
 }
 

@@ -68,7 +68,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, 503, "Service Unavailable", nil)
 		return
 	}
-	c.invite.wait(s, c)
+	c.caller.uas.in.wait(s, c)
 }
 
 // admit applies the checks that need no routing: extensions, session
@@ -203,7 +203,6 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 		done:     make(chan struct{}),
 		route:    rt,
 		tried:    map[string]bool{},
-		invite:   newInbound(req, tx),
 		original: req,
 	}
 	c.snap = CallSnapshot{
@@ -218,8 +217,8 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 	tag := sip.GenerateTagN(16)
 	tagged := req.Clone()
 	tagged.To().Params.Add("tag", tag)
-	c.invite.req = tagged
 	c.caller = &leg{call: c, side: LegCaller, d: uasDialog(req, tag)}
+	c.caller.uas = newUASInvite(newInbound(tagged, tx), c, c.caller.d.transport)
 	if rt.fromTrunk {
 		c.caller.d.peers.trunk = rt.trunk
 	}

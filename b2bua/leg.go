@@ -11,6 +11,10 @@ type leg struct {
 	agent string       // extension of the user this leg rings, if any
 	sup   *supervision // set on a supervisor's dialog
 
+	// uas is earshot's answer to the INVITE that made this dialog: the
+	// caller's leg and a supervisor's dial-in; nil on legs earshot called.
+	uas *uasInvite
+
 	// UAC legs
 	invite    *sip.Request
 	tx        sip.ClientTransaction

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
 )
 
@@ -28,11 +27,6 @@ type supervision struct {
 	attached  bool
 	promoted  bool // intercepted: the leg is now the call's callee
 	ended     bool
-	final     *sip.Response // 2xx to a dial-in, retransmitted until ACK
-	invite    *inbound
-	acked     bool
-	lateOffer bool // the dial-in INVITE had no SDP: the answer comes in the ACK
-	retrans   *time.Timer
 	ringTimer *time.Timer
 }
 
@@ -51,6 +45,11 @@ func (s *Server) newSupervision(c *Call, u *User, mode Mode, via string) *superv
 	s.sups[sup.id] = sup
 	s.mu.Unlock()
 	return sup
+}
+
+// dialedIn reports whether the supervisor dialled in and earshot answered.
+func (sup *supervision) dialedIn() bool {
+	return sup.leg != nil && sup.leg.uas != nil && sup.leg.uas.answered()
 }
 
 // Snapshot returns the supervision's public state.
@@ -174,7 +173,7 @@ func (c *Call) supervisable(u *User) error {
 	if c.ended {
 		return ErrCallNotFound
 	}
-	if c.final == nil || c.callee == nil {
+	if !c.caller.uas.answered() || c.callee == nil {
 		return ErrCallNotAnswered
 	}
 	if c.route.direction == Outbound {

@@ -88,8 +88,7 @@ func (s *Server) dialIn(rt route, req *sip.Request, tx sip.ServerTransaction) {
 			return err
 		}
 		sup := s.newSupervision(c, u, rt.mode, ViaFeatureCode)
-		sup.invite = in
-		if err := c.answerDialIn(sup, req, tag); err != nil {
+		if err := c.answerDialIn(sup, in, tag); err != nil {
 			s.forgetSupervision(sup)
 			return err
 		}
@@ -107,7 +106,8 @@ func (s *Server) dialIn(rt route, req *sip.Request, tx sip.ServerTransaction) {
 
 // answerDialIn negotiates the supervisor's media, answers 200 and attaches.
 // An error means nothing was answered yet.
-func (c *Call) answerDialIn(sup *supervision, req *sip.Request, tag string) error {
+func (c *Call) answerDialIn(sup *supervision, in *inbound, tag string) error {
+	req := in.req
 	ml, err := c.media.AddLeg(c.digitHandler(sup))
 	if err != nil {
 		return err
@@ -116,7 +116,6 @@ func (c *Call) answerDialIn(sup *supervision, req *sip.Request, tag string) erro
 	if len(req.Body()) == 0 {
 		// A late offer: earshot offers in the 200, the phone answers in
 		// its ACK (onAck).
-		sup.lateOffer = true
 		answer, err = ml.Offer()
 	} else {
 		answer, err = ml.AnswerOffer(req.Body())
@@ -128,20 +127,31 @@ func (c *Call) answerDialIn(sup *supervision, req *sip.Request, tag string) erro
 	sup.media = ml
 	_ = ml.SetSignalSource(sourceIP(req.Source())) // fails only on a closed leg, which attach reports
 	l := &leg{call: c, side: ml.ID(), d: uasDialog(req, tag), sup: sup}
+	l.uas = newUASInvite(in, c, l.d.transport)
 	sup.leg = l
 	c.s.mu.Lock()
 	c.s.addLegLocked(l)
 	c.s.mu.Unlock()
-	sup.final = sup.invite.respond(c.s, 200, "OK", answer,
-		c.s.contact(l.d.transport), sip.NewHeader("Allow", allowMethods))
-	if !sip.IsReliable(l.d.transport) {
-		c.retransmit2xx(sup.invite, sup.final, &sup.retrans, func() bool { return sup.ended || sup.acked },
-			func() { c.detach(sup, SupEndError) })
-	}
-	if !sup.lateOffer {
+	l.uas.accept(answer, []sip.Header{c.s.contact(l.d.transport), sip.NewHeader("Allow", allowMethods)},
+		func() { c.detach(sup, SupEndError) })
+	if !l.uas.lateOffer {
 		c.attachOrDrop(sup)
 	}
 	return nil
+}
+
+// takeSupLateAnswer completes a supervisor's late-offer dial-in with the
+// answer from its ACK, and attaches.
+func (c *Call) takeSupLateAnswer(sup *supervision, body []byte) {
+	if sup.ended {
+		return
+	}
+	if err := sup.media.TakeAnswer(body); err != nil {
+		c.log.Warn("supervisor's late-offer answer in ACK rejected", "err", err)
+		c.detach(sup, SupEndError)
+		return
+	}
+	c.attachOrDrop(sup)
 }
 
 // attachOrDrop attaches a supervisor whose media is negotiated, or ends

@@ -136,7 +136,7 @@ func (c *Call) detach(sup *supervision, reason string) {
 	sup.ended = true
 	if sup.leg != nil && reason != SupEndHangup {
 		switch {
-		case sup.attached || sup.final != nil:
+		case sup.attached || sup.dialedIn():
 			c.bye(sup.leg)
 		case sup.leg.invite != nil:
 			c.cancelFork(sup.leg)
@@ -146,8 +146,9 @@ func (c *Call) detach(sup *supervision, reason string) {
 	if sup.media != nil {
 		_ = sup.media.Close()
 	}
-	if sup.invite != nil && sup.final == nil {
-		sup.invite.respond(c.s, 487, "Request Terminated", nil)
+	if sup.leg != nil && sup.leg.uas != nil {
+		sup.leg.uas.reject(487, "Request Terminated")
+		sup.leg.uas.end()
 	}
 	c.s.forgetSupervision(sup)
 	c.sups = removeSup(c.sups, sup)
@@ -157,9 +158,6 @@ func (c *Call) detach(sup *supervision, reason string) {
 }
 
 func (c *Call) stopSupTimers(sup *supervision) {
-	if sup.retrans != nil {
-		sup.retrans.Stop()
-	}
 	if sup.ringTimer != nil {
 		sup.ringTimer.Stop()
 	}
