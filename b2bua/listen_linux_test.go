@@ -24,7 +24,7 @@ func TestUDPReadBuffer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := s.packets[0].(*net.UDPConn).SyscallConn()
+	sc, err := s.sip.packets[0].(*net.UDPConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package b2bua
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -17,9 +16,9 @@ const requestTimeout = 32 * time.Second
 // goroutine that Close stops and waits for.
 func (s *Server) sendAndForget(req *sip.Request) {
 	s.stats.sent(string(req.Method))
-	s.bindLocal(req)
+	s.sip.bindLocal(req)
 	ctx, cancel := context.WithTimeout(s.bgCtx, requestTimeout)
-	tx, err := s.cli.TransactionRequest(ctx, req)
+	tx, err := s.sip.cli.TransactionRequest(ctx, req)
 	if err != nil {
 		cancel()
 		s.log.Debug("send failed", "method", req.Method, "err", err)
@@ -49,8 +48,8 @@ func (s *Server) sendAndForget(req *sip.Request) {
 // transaction, RFC 3261 §17.1.1.3).
 func (s *Server) sendACK(req *sip.Request) {
 	s.stats.sent("ACK")
-	s.bindLocal(req)
-	if err := s.cli.WriteRequest(req); err != nil {
+	s.sip.bindLocal(req)
+	if err := s.sip.cli.WriteRequest(req); err != nil {
 		s.log.Debug("ack failed", "err", err)
 	}
 }
@@ -59,8 +58,8 @@ func (s *Server) sendACK(req *sip.Request) {
 // response and the transaction's end are posted to the call.
 func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(error)) (sip.ClientTransaction, error) {
 	c.s.stats.sent(string(req.Method))
-	c.s.bindLocal(req)
-	tx, err := c.s.cli.TransactionRequest(context.Background(), req)
+	c.s.sip.bindLocal(req)
+	tx, err := c.s.sip.cli.TransactionRequest(context.Background(), req)
 	if err != nil {
 		return nil, err
 	}
@@ -80,18 +79,4 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 		}
 	}()
 	return tx, nil
-}
-
-// bindLocal makes a UDP request leave from earshot's listening socket, so
-// that peers see one signalling address and NAT bindings stay open.
-func (s *Server) bindLocal(req *sip.Request) {
-	if !strings.EqualFold(req.Transport(), "udp") {
-		return
-	}
-	s.mu.Lock()
-	a := s.udpLocal
-	s.mu.Unlock()
-	if a.IP != nil {
-		req.Laddr = a
-	}
 }

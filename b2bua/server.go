@@ -2,27 +2,15 @@ package b2bua
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 )
-
-// Listener is a SIP transport endpoint to serve on.
-type Listener struct {
-	Transport string // "udp", "tcp" or "tls"
-	Address   string // host:port; port 0 picks a free one
-	CertFile  string // tls only
-	KeyFile   string // tls only
-}
 
 // Server is earshot's SIP side: registrar, router and the live call table.
 type Server struct {
@@ -35,28 +23,21 @@ type Server struct {
 	// router decides where group calls go and owns agent availability.
 	router Router
 
-	ua  *sipgo.UserAgent
-	srv *sipgo.Server
-	cli *sipgo.Client
+	sip *endpoint // sockets and the sipgo stack
 
-	mu        sync.Mutex // guards the fields below
-	ports     map[string]int
-	udpLocal  sip.Addr // first UDP listener, the source of UDP requests
-	calls     map[string]*Call
-	sups      map[string]*supervision // live supervisions by id
-	legs      map[string]*leg         // by dialog key (Call-ID | our tag)
-	legKeys   map[*Call][]string      // the keys filed in legs per call (legs.go)
-	draining  bool
-	closed    bool
-	serveErrs chan error
-	callsWG   sync.WaitGroup
+	mu       sync.Mutex // guards the fields below
+	calls    map[string]*Call
+	sups     map[string]*supervision // live supervisions by id
+	legs     map[string]*leg         // by dialog key (Call-ID | our tag)
+	legKeys  map[*Call][]string      // the keys filed in legs per call (legs.go)
+	draining bool
+	closed   bool
+	callsWG  sync.WaitGroup
 	// bg counts the goroutines draining fire-and-forget transactions
 	// (sendAndForget); bgStop ends them at Close, which waits for them.
-	bg        sync.WaitGroup
-	bgCtx     context.Context
-	bgStop    context.CancelFunc
-	listeners []net.Listener
-	packets   []net.PacketConn
+	bg     sync.WaitGroup
+	bgCtx  context.Context
+	bgStop context.CancelFunc
 }
 
 // New builds a server; Listen starts it.
@@ -66,152 +47,53 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("b2bua: Config.Media is required")
 	}
 	s := &Server{
-		cfg:       c,
-		log:       c.Logger.With("component", "b2bua"),
-		dir:       newDirectory(c.Tenants),
-		reg:       newRegistrar(c.Registration, c.Now),
-		auth:      newDigestAuth(c.Now, c.DigestAlgorithms),
-		stats:     newSIPStats(),
-		router:    c.Router,
-		ports:     map[string]int{},
-		calls:     map[string]*Call{},
-		sups:      map[string]*supervision{},
-		legs:      map[string]*leg{},
-		legKeys:   map[*Call][]string{},
-		serveErrs: make(chan error, 8),
+		cfg:     c,
+		log:     c.Logger.With("component", "b2bua"),
+		dir:     newDirectory(c.Tenants),
+		reg:     newRegistrar(c.Registration, c.Now),
+		auth:    newDigestAuth(c.Now, c.DigestAlgorithms),
+		stats:   newSIPStats(),
+		router:  c.Router,
+		calls:   map[string]*Call{},
+		sups:    map[string]*supervision{},
+		legs:    map[string]*leg{},
+		legKeys: map[*Call][]string{},
 	}
 	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
 	// sipgo logs unparseable input at error level with the whole message;
 	// hostile input must not flood the log, so its records are demoted.
 	sipLog := slog.New(demoted{c.Logger.Handler()}).With("component", "sipgo")
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(c.UserAgent),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog)))
-	if err != nil {
+	var err error
+	if s.sip, err = newEndpoint(c.UserAgent, c.Host, sipLog); err != nil {
 		return nil, err
 	}
-	s.ua = ua
-	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog)); err != nil {
-		return nil, err
-	}
-	opts := []sipgo.ClientOption{sipgo.WithClientLogger(sipLog)}
-	if c.Host != "" {
-		opts = append(opts, sipgo.WithClientHostname(c.Host))
-	}
-	if s.cli, err = sipgo.NewClient(ua, opts...); err != nil {
-		return nil, err
-	}
-	s.srv.OnInvite(s.counted(s.onInvite))
-	s.srv.OnAck(s.onAck)
-	s.srv.OnBye(s.counted(s.inDialog))
-	s.srv.OnCancel(s.counted(s.onStrayCancel))
-	s.srv.OnRegister(s.counted(s.onRegister))
-	s.srv.OnOptions(s.counted(s.onOptions))
-	s.srv.OnUpdate(s.counted(s.inDialog))
-	s.srv.OnInfo(s.counted(s.inDialog))
-	s.srv.OnPrack(s.counted(s.inDialog))
-	s.srv.OnNoRoute(s.counted(func(req *sip.Request, tx sip.ServerTransaction) {
+	srv := s.sip.srv
+	srv.OnInvite(s.counted(s.onInvite))
+	srv.OnAck(s.onAck)
+	srv.OnBye(s.counted(s.inDialog))
+	srv.OnCancel(s.counted(s.onStrayCancel))
+	srv.OnRegister(s.counted(s.onRegister))
+	srv.OnOptions(s.counted(s.onOptions))
+	srv.OnUpdate(s.counted(s.inDialog))
+	srv.OnInfo(s.counted(s.inDialog))
+	srv.OnPrack(s.counted(s.inDialog))
+	srv.OnNoRoute(s.counted(func(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, 405, "Method Not Allowed", nil, sip.NewHeader("Allow", allowMethods))
 	}))
 	return s, nil
 }
 
-// udpReadBuffer is the receive buffer asked for on UDP SIP sockets. One
-// goroutine reads each socket, and on a busy machine it waits for a core
-// now and then; a burst must queue meanwhile, not be dropped. The default
-// (about 200 KiB, some hundred SIP messages) overflows within a few
-// milliseconds at a few thousand calls/s, and every lost datagram comes
-// back as a retransmission, which is more load: that loop, not the CPU,
-// is how overload first turned into failed calls.
-const udpReadBuffer = 4 << 20
-
 const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REGISTER"
+
+// Errors returns a channel that yields an error if a listener fails.
+func (s *Server) Errors() <-chan error { return s.sip.serveErrs }
 
 // Listen opens the listeners and serves them in the background. The bound
 // addresses (with the ports the kernel picked) are returned in order.
-func (s *Server) Listen(ls []Listener) ([]string, error) {
-	var addrs []string
-	for _, l := range ls {
-		switch strings.ToLower(l.Transport) {
-		case "udp":
-			pc, err := net.ListenPacket("udp", l.Address)
-			if err != nil {
-				return nil, fmt.Errorf("sip udp listen %s: %w", l.Address, err)
-			}
-			if uc, ok := pc.(*net.UDPConn); ok {
-				// Best effort: the kernel caps it at net.core.rmem_max.
-				_ = uc.SetReadBuffer(udpReadBuffer)
-			}
-			s.packets = append(s.packets, pc)
-			addrs = append(addrs, pc.LocalAddr().String())
-			s.setPort("udp", pc.LocalAddr())
-			if ua, ok := pc.LocalAddr().(*net.UDPAddr); ok && s.udpLocal.IP == nil {
-				s.mu.Lock()
-				s.udpLocal = sip.Addr{IP: ua.IP, Port: ua.Port}
-				s.mu.Unlock()
-			}
-			go func() { s.serveErrs <- s.srv.ServeUDP(pc) }()
-			waitServing(s.ua, pc.LocalAddr().String())
-		case "tcp":
-			ln, err := net.Listen("tcp", l.Address)
-			if err != nil {
-				return nil, fmt.Errorf("sip tcp listen %s: %w", l.Address, err)
-			}
-			s.listeners = append(s.listeners, ln)
-			addrs = append(addrs, ln.Addr().String())
-			s.setPort("tcp", ln.Addr())
-			go func() { s.serveErrs <- s.srv.ServeTCP(ln) }()
-		case "tls":
-			cert, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("sip tls certificate: %w", err)
-			}
-			ln, err := tls.Listen("tcp", l.Address, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-			if err != nil {
-				return nil, fmt.Errorf("sip tls listen %s: %w", l.Address, err)
-			}
-			s.listeners = append(s.listeners, ln)
-			addrs = append(addrs, ln.Addr().String())
-			s.setPort("tls", ln.Addr())
-			go func() { s.serveErrs <- s.srv.ServeTLS(ln) }()
-		default:
-			return nil, fmt.Errorf("sip listen: unsupported transport %q", l.Transport)
-		}
-	}
-	return addrs, nil
-}
-
-func (s *Server) setPort(transport string, a net.Addr) {
-	_, p, _ := net.SplitHostPort(a.String())
-	n, _ := strconv.Atoi(p)
-	host, _, _ := net.SplitHostPort(a.String())
-	s.mu.Lock()
-	s.ports[transport] = n
-	if s.cfg.Host == "" {
-		s.cfg.Host = host
-	}
-	s.mu.Unlock()
-}
+func (s *Server) Listen(ls []Listener) ([]string, error) { return s.sip.listen(ls) }
 
 // contact is earshot's own Contact for a transport.
-func (s *Server) contact(transport string) *sip.ContactHeader {
-	t := strings.ToLower(transport)
-	s.mu.Lock()
-	port, ok := s.ports[t]
-	if !ok {
-		port = s.ports["udp"]
-	}
-	host := s.cfg.Host
-	s.mu.Unlock()
-	u := sip.Uri{Scheme: "sip", User: "earshot", Host: host, Port: port, UriParams: sip.NewParams()}
-	if t == "tcp" || t == "tls" {
-		u.UriParams.Add("transport", t)
-	}
-	return &sip.ContactHeader{Address: u}
-}
-
-// Errors returns a channel that yields an error if a listener fails.
-func (s *Server) Errors() <-chan error { return s.serveErrs }
+func (s *Server) contact(transport string) *sip.ContactHeader { return s.sip.contact(transport) }
 
 // Drain stops taking new calls (503) and waits until active calls end or
 // ctx is done; then it hangs up whatever is left.
@@ -250,15 +132,9 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	s.Drain(ctx)
-	for _, l := range s.listeners {
-		l.Close()
-	}
-	for _, p := range s.packets {
-		p.Close()
-	}
 	s.bgStop()
 	s.bg.Wait()
-	return s.ua.Close()
+	return s.sip.close()
 }
 
 // ActiveCalls is the number of calls in the live call table.
@@ -381,17 +257,6 @@ func (s *Server) inDialog(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	in.wait(s, l.call)
-}
-
-// waitServing waits (briefly) until sipgo has put a UDP listener into its
-// connection pool, so that requests sent right after Listen leave from it.
-func waitServing(ua *sipgo.UserAgent, addr string) {
-	for range 200 {
-		if c, err := ua.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // retryAfter is the Retry-After header of earshot's 503s: the configured

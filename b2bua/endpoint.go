@@ -1,0 +1,202 @@
+package b2bua
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// Listener is a SIP transport endpoint to serve on.
+type Listener struct {
+	Transport string // "udp", "tcp" or "tls"
+	Address   string // host:port; port 0 picks a free one
+	CertFile  string // tls only
+	KeyFile   string // tls only
+}
+
+// udpReadBuffer is the receive buffer asked for on UDP SIP sockets. One
+// goroutine reads each socket, and on a busy machine it waits for a core
+// now and then; a burst must queue meanwhile, not be dropped. The default
+// (about 200 KiB, some hundred SIP messages) overflows within a few
+// milliseconds at a few thousand calls/s, and every lost datagram comes
+// back as a retransmission, which is more load: that loop, not the CPU,
+// is how overload first turned into failed calls.
+const udpReadBuffer = 4 << 20
+
+// endpoint is earshot's presence on the SIP network: the sipgo stack, the
+// sockets it serves, and the address earshot writes into its own Contact
+// and sends UDP requests from. The Server routes what arrives; the
+// endpoint only carries it.
+type endpoint struct {
+	ua        *sipgo.UserAgent
+	srv       *sipgo.Server
+	cli       *sipgo.Client
+	serveErrs chan error // a listener's Serve error
+
+	mu        sync.Mutex // guards the fields below
+	host      string     // advertised host: configured, or the first listener's
+	ports     map[string]int
+	udpLocal  sip.Addr // first UDP listener, the source of UDP requests
+	listeners []net.Listener
+	packets   []net.PacketConn
+}
+
+// newEndpoint builds the sipgo stack. host is the configured advertised
+// address ("" takes the first listener's); sipgo logs to log.
+func newEndpoint(userAgent, host string, log *slog.Logger) (*endpoint, error) {
+	e := &endpoint{host: host, ports: map[string]int{}, serveErrs: make(chan error, 8)}
+	var err error
+	e.ua, err = sipgo.NewUA(sipgo.WithUserAgent(userAgent),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)))
+	if err != nil {
+		return nil, err
+	}
+	if e.srv, err = sipgo.NewServer(e.ua, sipgo.WithServerLogger(log)); err != nil {
+		return nil, err
+	}
+	opts := []sipgo.ClientOption{sipgo.WithClientLogger(log)}
+	if host != "" {
+		opts = append(opts, sipgo.WithClientHostname(host))
+	}
+	if e.cli, err = sipgo.NewClient(e.ua, opts...); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// listen opens the listeners and serves them in the background. The bound
+// addresses (with the ports the kernel picked) are returned in order.
+func (e *endpoint) listen(ls []Listener) ([]string, error) {
+	var addrs []string
+	for _, l := range ls {
+		switch strings.ToLower(l.Transport) {
+		case "udp":
+			pc, err := net.ListenPacket("udp", l.Address)
+			if err != nil {
+				return nil, fmt.Errorf("sip udp listen %s: %w", l.Address, err)
+			}
+			if uc, ok := pc.(*net.UDPConn); ok {
+				// Best effort: the kernel caps it at net.core.rmem_max.
+				_ = uc.SetReadBuffer(udpReadBuffer)
+			}
+			e.bound("udp", pc.LocalAddr())
+			e.mu.Lock()
+			e.packets = append(e.packets, pc)
+			if ua, ok := pc.LocalAddr().(*net.UDPAddr); ok && e.udpLocal.IP == nil {
+				e.udpLocal = sip.Addr{IP: ua.IP, Port: ua.Port}
+			}
+			e.mu.Unlock()
+			addrs = append(addrs, pc.LocalAddr().String())
+			go func() { e.serveErrs <- e.srv.ServeUDP(pc) }()
+			e.waitServing(pc.LocalAddr().String())
+		case "tcp":
+			ln, err := net.Listen("tcp", l.Address)
+			if err != nil {
+				return nil, fmt.Errorf("sip tcp listen %s: %w", l.Address, err)
+			}
+			e.serve("tcp", ln, e.srv.ServeTCP)
+			addrs = append(addrs, ln.Addr().String())
+		case "tls":
+			cert, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("sip tls certificate: %w", err)
+			}
+			ln, err := tls.Listen("tcp", l.Address, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+			if err != nil {
+				return nil, fmt.Errorf("sip tls listen %s: %w", l.Address, err)
+			}
+			e.serve("tls", ln, e.srv.ServeTLS)
+			addrs = append(addrs, ln.Addr().String())
+		default:
+			return nil, fmt.Errorf("sip listen: unsupported transport %q", l.Transport)
+		}
+	}
+	return addrs, nil
+}
+
+// serve files a stream listener and serves it in the background.
+func (e *endpoint) serve(transport string, ln net.Listener, serve func(net.Listener) error) {
+	e.bound(transport, ln.Addr())
+	e.mu.Lock()
+	e.listeners = append(e.listeners, ln)
+	e.mu.Unlock()
+	go func() { e.serveErrs <- serve(ln) }()
+}
+
+// bound records the port a transport listens on; the first listener's
+// host becomes the advertised one if none was configured.
+func (e *endpoint) bound(transport string, a net.Addr) {
+	host, p, _ := net.SplitHostPort(a.String())
+	n, _ := strconv.Atoi(p)
+	e.mu.Lock()
+	e.ports[transport] = n
+	if e.host == "" {
+		e.host = host
+	}
+	e.mu.Unlock()
+}
+
+// contact is earshot's own Contact for a transport.
+func (e *endpoint) contact(transport string) *sip.ContactHeader {
+	t := strings.ToLower(transport)
+	e.mu.Lock()
+	port, ok := e.ports[t]
+	if !ok {
+		port = e.ports["udp"]
+	}
+	host := e.host
+	e.mu.Unlock()
+	u := sip.Uri{Scheme: "sip", User: "earshot", Host: host, Port: port, UriParams: sip.NewParams()}
+	if t == "tcp" || t == "tls" {
+		u.UriParams.Add("transport", t)
+	}
+	return &sip.ContactHeader{Address: u}
+}
+
+// bindLocal makes a UDP request leave from earshot's listening socket, so
+// that peers see one signalling address and NAT bindings stay open.
+func (e *endpoint) bindLocal(req *sip.Request) {
+	if !strings.EqualFold(req.Transport(), "udp") {
+		return
+	}
+	e.mu.Lock()
+	a := e.udpLocal
+	e.mu.Unlock()
+	if a.IP != nil {
+		req.Laddr = a
+	}
+}
+
+// waitServing waits (briefly) until sipgo has put a UDP listener into its
+// connection pool, so that requests sent right after Listen leave from it.
+func (e *endpoint) waitServing(addr string) {
+	for range 200 {
+		if c, err := e.ua.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// close closes the sockets and the stack.
+func (e *endpoint) close() error {
+	e.mu.Lock()
+	ls, ps := e.listeners, e.packets
+	e.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+	for _, p := range ps {
+		p.Close()
+	}
+	return e.ua.Close()
+}
