@@ -47,6 +47,13 @@ type Config struct {
 	Now func() time.Time
 }
 
+// User roles.
+const (
+	RoleAgent      = "agent"
+	RoleSupervisor = "supervisor"
+	RoleAdmin      = "admin"
+)
+
 // RegistrationPolicy bounds the expiry a registrar grants.
 type RegistrationPolicy struct {
 	Min, Max, Default time.Duration
@@ -85,9 +92,12 @@ type Trunk struct {
 
 // Group is a set of agents reached through business numbers.
 type Group struct {
-	Name         string
-	Numbers      []Number
-	Agents       []string
+	Name    string
+	Numbers []Number
+	Agents  []string
+	// Supervisors are assigned the help requests of the group's calls
+	// (control); none means every supervisor and admin of the tenant.
+	Supervisors  []string
 	Strategy     Strategy
 	RingTimeout  time.Duration
 	SLAThreshold time.Duration
@@ -103,8 +113,11 @@ type Number struct {
 type User struct {
 	Extension string
 	Name      string
-	Role      string // agent, supervisor or admin
-	Password  string
+	Role      string // RoleAgent, RoleSupervisor or RoleAdmin
+	Password  string // SIP digest password
+	// Token is the bearer token that authenticates the user on the REST
+	// API (control); empty: no API access.
+	Token string
 	// Modes are the supervision modes the user may use. Nil: every mode
 	// for supervisors and admins, none for agents.
 	Modes []Mode
@@ -129,6 +142,7 @@ func (c *Config) withDefaults() Config {
 		for j := range t.Groups {
 			t.Groups[j].Numbers = slices.Clone(t.Groups[j].Numbers)
 			t.Groups[j].Agents = slices.Clone(t.Groups[j].Agents)
+			t.Groups[j].Supervisors = slices.Clone(t.Groups[j].Supervisors)
 		}
 		d.Tenants[i] = t
 	}

@@ -3,11 +3,10 @@ package control
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"github.com/earshot/earshot/b2bua"
 	"net/http"
 	"slices"
 	"strings"
-
-	"github.com/earshot/earshot/config"
 )
 
 // Role is what a principal may do.
@@ -15,9 +14,9 @@ type Role string
 
 // Roles, as in the configuration.
 const (
-	RoleAgent      Role = config.RoleAgent
-	RoleSupervisor Role = config.RoleSupervisor
-	RoleAdmin      Role = config.RoleAdmin
+	RoleAgent      Role = b2bua.RoleAgent
+	RoleSupervisor Role = b2bua.RoleSupervisor
+	RoleAdmin      Role = b2bua.RoleAdmin
 )
 
 // Principal is the authenticated caller: who, in which tenant, with which
@@ -48,9 +47,9 @@ type authenticator struct {
 	byPrefix [256][]tokenEntry
 }
 
-func newAuthenticator(cfg *config.Config) *authenticator {
+func newAuthenticator(tenants []b2bua.Tenant) *authenticator {
 	a := &authenticator{}
-	for _, t := range cfg.Tenants {
+	for _, t := range tenants {
 		for _, u := range t.Users {
 			if u.Token == "" {
 				continue
@@ -102,17 +101,17 @@ type groupInfo struct {
 	sla         float64 // seconds
 }
 
-func newDirectory(cfg *config.Config) *directory {
+func newDirectory(tenants []b2bua.Tenant) *directory {
 	d := &directory{tenants: map[string]*tenantInfo{}}
-	for _, t := range cfg.Tenants {
+	for _, t := range tenants {
 		ti := &tenantInfo{groups: map[string]groupInfo{}, roles: map[string]string{}}
 		for _, g := range t.Groups {
-			ti.groups[g.Name] = groupInfo{supervisors: slices.Clone(g.Supervisors), sla: g.SLAThreshold.D().Seconds()}
+			ti.groups[g.Name] = groupInfo{supervisors: slices.Clone(g.Supervisors), sla: g.SLAThreshold.Seconds()}
 			ti.groupOrder = append(ti.groupOrder, g.Name)
 		}
 		for _, u := range t.Users {
 			ti.roles[u.Extension] = u.Role
-			if u.Role == config.RoleSupervisor || u.Role == config.RoleAdmin {
+			if u.Role == b2bua.RoleSupervisor || u.Role == b2bua.RoleAdmin {
 				ti.supervisors = append(ti.supervisors, u.Extension)
 			}
 		}

@@ -6,7 +6,13 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/b2bua"
-	"github.com/earshot/earshot/config"
+)
+
+// Defaults of Config's retention, the same as the configuration file's
+// (docs/config.md).
+const (
+	DefaultAuditRetention = 90 * 24 * time.Hour
+	DefaultCallRetention  = 30 * 24 * time.Hour
 )
 
 // Switchboard is what the control plane drives: the live call table and the
@@ -23,10 +29,15 @@ type Switchboard interface {
 // Config is what New needs. The zero value of an optional field means its
 // default.
 type Config struct {
-	// Config supplies tenants, users (tokens, roles), groups (supervisors,
-	// SLA thresholds) and retention. Required; New copies what it needs
-	// and keeps no reference.
-	Config *config.Config
+	// Tenants are the domain model the b2bua serves too: users (tokens,
+	// roles), groups (supervisors, SLA thresholds). Required; New copies
+	// what it needs and keeps no reference.
+	Tenants []b2bua.Tenant
+	// AuditRetention is how long audit records and help requests are
+	// kept; CallRetention how long ended calls and supervisions are.
+	// Zero: DefaultAuditRetention, DefaultCallRetention.
+	AuditRetention time.Duration
+	CallRetention  time.Duration
 	// DataDir holds the database file earshot.db. Required.
 	DataDir string
 	// Switchboard is the live call table. Required.

@@ -39,7 +39,7 @@ func crashSwitch() *fakeSwitch {
 
 // crashChild serves until SIGKILL; it prints its address on stdout.
 func crashChild(dir string) int {
-	svc, err := New(Config{Config: testConfig(), DataDir: dir, Switchboard: crashSwitch()})
+	svc, err := New(Config{Tenants: testTenants(), DataDir: dir, Switchboard: crashSwitch()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

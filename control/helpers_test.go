@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/b2bua"
-	"github.com/earshot/earshot/config"
 )
 
 // Tokens of the test configuration.
@@ -28,16 +27,16 @@ const (
 	tokOtherAgent = "zeta-agent-1001"
 )
 
-// testConfig has two tenants with the same extensions, so that isolation
+// testTenants has two tenants with the same extensions, so that isolation
 // rests on the token, not on the extension.
-func testConfig() *config.Config {
-	sla := config.Duration(20 * time.Second)
-	return &config.Config{Tenants: []config.Tenant{
+func testTenants() []b2bua.Tenant {
+	sla := 20 * time.Second
+	return []b2bua.Tenant{
 		{Name: "acme",
-			Groups: []config.Group{{Name: "support", Numbers: []config.Number{{Number: "100", Label: "Support"}},
+			Groups: []b2bua.Group{{Name: "support", Numbers: []b2bua.Number{{Number: "100", Label: "Support"}},
 				Agents: []string{"1001", "1002"}, Supervisors: []string{"2001"}, SLAThreshold: sla},
-				{Name: "sales", Numbers: []config.Number{{Number: "200"}}, Agents: []string{"1002"}, SLAThreshold: sla}},
-			Users: []config.User{
+				{Name: "sales", Numbers: []b2bua.Number{{Number: "200"}}, Agents: []string{"1002"}, SLAThreshold: sla}},
+			Users: []b2bua.User{
 				{Extension: "1001", Role: "agent", Token: tokAgent},
 				{Extension: "1002", Role: "agent", Token: tokAgent2},
 				{Extension: "2001", Role: "supervisor", Token: tokSup},
@@ -45,13 +44,13 @@ func testConfig() *config.Config {
 				{Extension: "9000", Role: "admin", Token: tokAdmin},
 			}},
 		{Name: "zeta",
-			Groups: []config.Group{{Name: "support", Numbers: []config.Number{{Number: "100"}},
+			Groups: []b2bua.Group{{Name: "support", Numbers: []b2bua.Number{{Number: "100"}},
 				Agents: []string{"1001"}, Supervisors: []string{"2001"}, SLAThreshold: sla}},
-			Users: []config.User{
+			Users: []b2bua.User{
 				{Extension: "1001", Role: "agent", Token: tokOtherAgent},
 				{Extension: "2001", Role: "supervisor", Token: tokOtherSup},
 			}},
-	}}
+	}
 }
 
 // fakeSwitch is a Switchboard in memory; the wire is not the point of the
@@ -189,7 +188,7 @@ func newFixture(t testing.TB) *fixture {
 
 func (f *fixture) open() {
 	f.t.Helper()
-	svc, err := New(Config{Config: testConfig(), DataDir: f.dir, Switchboard: f.sw, Now: f.now})
+	svc, err := New(Config{Tenants: testTenants(), DataDir: f.dir, Switchboard: f.sw, Now: f.now})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -167,7 +167,7 @@ func TestRestartClosesLeftovers(t *testing.T) {
 
 func TestSecondOpenFails(t *testing.T) {
 	f := newFixture(t)
-	_, err := New(Config{Config: testConfig(), DataDir: f.dir, Switchboard: f.sw, OpenTimeout: 50e6})
+	_, err := New(Config{Tenants: testTenants(), DataDir: f.dir, Switchboard: f.sw, OpenTimeout: 50e6})
 	if err == nil || !strings.Contains(err.Error(), "locked by another process") {
 		t.Fatalf("second open: %v", err)
 	}
@@ -176,8 +176,8 @@ func TestSecondOpenFails(t *testing.T) {
 func TestRequiredConfig(t *testing.T) {
 	for i, c := range []Config{
 		{DataDir: t.TempDir(), Switchboard: newFakeSwitch()},
-		{Config: testConfig(), Switchboard: newFakeSwitch()},
-		{Config: testConfig(), DataDir: t.TempDir()},
+		{Tenants: testTenants(), Switchboard: newFakeSwitch()},
+		{Tenants: testTenants(), DataDir: t.TempDir()},
 	} {
 		if _, err := New(c); err == nil {
 			t.Errorf("case %d: New accepted an incomplete Config", i)

@@ -37,8 +37,8 @@ func (s *Service) pruner() {
 // records went: audit records, notes and ended help requests older than
 // retention.audit; calls and supervisions older than retention.call_history.
 func (s *Service) prune(now time.Time) (int, error) {
-	auditCut := timeKey(now.Add(-s.retention.Audit.D()), nil)
-	callCut := timeKey(now.Add(-s.retention.CallHistory.D()), nil)
+	auditCut := timeKey(now.Add(-s.retention.audit), nil)
+	callCut := timeKey(now.Add(-s.retention.calls), nil)
 	total := 0
 	for _, job := range []struct {
 		top []byte
@@ -55,7 +55,7 @@ func (s *Service) prune(now time.Time) (int, error) {
 			}
 		}
 	}
-	n, err := s.pruneHelp(now.Add(-s.retention.Audit.D()))
+	n, err := s.pruneHelp(now.Add(-s.retention.audit))
 	return total + n, err
 }
 

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/b2bua"
-	"github.com/earshot/earshot/config"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -24,7 +23,7 @@ type Service struct {
 	sw        Switchboard
 	auth      *authenticator
 	dir       *directory
-	retention config.Retention
+	retention retention
 	batch     bool
 	metrics   *metrics
 	hub       *hub
@@ -46,6 +45,11 @@ type Service struct {
 	closeErr  error
 }
 
+// retention is how long records are kept (see Config).
+type retention struct {
+	audit, calls time.Duration
+}
+
 type activeHelp struct {
 	id     string
 	status HelpStatus
@@ -55,18 +59,16 @@ type activeHelp struct {
 // by a previous run (reason restart), loads the last hour's call history and
 // starts the event worker and the retention pruner.
 func New(cfg Config) (*Service, error) {
-	if cfg.Config == nil || cfg.Switchboard == nil || cfg.DataDir == "" {
-		return nil, errors.New("control: Config, DataDir and Switchboard are required")
+	if cfg.Tenants == nil || cfg.Switchboard == nil || cfg.DataDir == "" {
+		return nil, errors.New("control: Tenants, DataDir and Switchboard are required")
 	}
-	c := *cfg.Config
-	c.SetDefaults() // retention of a Config built in code
 	s := &Service{
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		sw:        cfg.Switchboard,
-		auth:      newAuthenticator(&c),
-		dir:       newDirectory(&c),
-		retention: c.Retention,
+		auth:      newAuthenticator(cfg.Tenants),
+		dir:       newDirectory(cfg.Tenants),
+		retention: retention{audit: cfg.AuditRetention, calls: cfg.CallRetention},
 		batch:     cfg.BatchWrites,
 		active:    map[string]activeHelp{},
 		stop:      make(chan struct{}),
@@ -75,6 +77,12 @@ func New(cfg Config) (*Service, error) {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s.log = s.log.With("component", "control")
+	if s.retention.audit <= 0 {
+		s.retention.audit = DefaultAuditRetention
+	}
+	if s.retention.calls <= 0 {
+		s.retention.calls = DefaultCallRetention
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -76,7 +76,8 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 	// The control plane needs the b2bua (its switchboard) and the b2bua
 	// reports to the control plane: the fan-out breaks the cycle, and no
 	// event flows before Listen.
-	a.Control, err = control.New(control.Config{Config: cfg, DataDir: cfg.DataDir, Switchboard: a.SIP,
+	a.Control, err = control.New(control.Config{Tenants: bc.Tenants, DataDir: cfg.DataDir, Switchboard: a.SIP,
+		AuditRetention: cfg.Retention.Audit.D(), CallRetention: cfg.Retention.CallHistory.D(),
 		Logger: log.With("component", "control")})
 	if err != nil {
 		a.SIP.Close()

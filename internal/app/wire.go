@@ -71,7 +71,7 @@ func sipConfig(c *config.Config) (b2bua.Config, error) {
 			if err != nil {
 				return bc, err
 			}
-			bg := b2bua.Group{Name: g.Name, Agents: g.Agents, Strategy: st,
+			bg := b2bua.Group{Name: g.Name, Agents: g.Agents, Supervisors: g.Supervisors, Strategy: st,
 				RingTimeout: g.RingTimeout.D(), SLAThreshold: g.SLAThreshold.D()}
 			for _, n := range g.Numbers {
 				bg.Numbers = append(bg.Numbers, b2bua.Number{Number: n.Number, Label: n.Label})
@@ -79,7 +79,7 @@ func sipConfig(c *config.Config) (b2bua.Config, error) {
 			bt.Groups = append(bt.Groups, bg)
 		}
 		for _, u := range t.Users {
-			bu := b2bua.User{Extension: u.Extension, Name: u.Name, Role: u.Role, Password: u.Password}
+			bu := b2bua.User{Extension: u.Extension, Name: u.Name, Role: u.Role, Password: u.Password, Token: u.Token}
 			if len(u.Modes) > 0 {
 				bu.Modes = []b2bua.Mode{} // listed: only these
 				for _, m := range u.Modes {

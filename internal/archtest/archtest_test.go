@@ -22,9 +22,9 @@ func allowed() map[string][]string {
 		"config":    nil,
 		"b2bua":     nil,
 		"rtpengine": {"mixer"},
-		// control reads users, tokens and groups straight from the typed
-		// configuration (a leaf of plain types) rather than a copy of it.
-		"control":        {"b2bua", "config"},
+		// control shares the b2bua's domain model (tenants, users,
+		// groups); only config reads the file schema.
+		"control":        {"b2bua"},
 		"internal/phone": nil,
 	}
 }
@@ -135,5 +135,28 @@ func TestViolationsNamesTheEdge(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("violations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// schemaDecoders are the components that may import the YAML decoder:
+// only config reads the file schema; everything else gets typed values.
+var schemaDecoders = []string{"config"}
+
+func TestOnlyConfigDecodesTheFileSchema(t *testing.T) {
+	graph := importGraph(t)
+	found := false
+	for pkg, imports := range graph {
+		for _, imp := range imports {
+			if !strings.HasPrefix(imp, "gopkg.in/yaml") {
+				continue
+			}
+			found = true
+			if c := component(pkg); !slices.Contains(schemaDecoders, c) {
+				t.Errorf("%s imports %s: only %v may decode the file schema", pkg, imp, schemaDecoders)
+			}
+		}
+	}
+	if !found {
+		t.Error("no package imports a YAML decoder: the rule checks nothing")
 	}
 }
