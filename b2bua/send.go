@@ -17,16 +17,14 @@ const requestTimeout = 32 * time.Second
 func (s *Server) sendAndForget(req *sip.Request) {
 	s.stats.sent(string(req.Method))
 	s.sip.bindLocal(req)
-	ctx, cancel := context.WithTimeout(s.bgCtx, requestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	tx, err := s.sip.cli.TransactionRequest(ctx, req)
 	if err != nil {
 		cancel()
 		s.log.Debug("send failed", "method", req.Method, "err", err)
 		return
 	}
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
+	started := s.bg.goFn(func(stop context.Context) {
 		defer cancel()
 		defer tx.Terminate()
 		for {
@@ -39,9 +37,15 @@ func (s *Server) sendAndForget(req *sip.Request) {
 				return
 			case <-ctx.Done():
 				return
+			case <-stop.Done():
+				return
 			}
 		}
-	}()
+	})
+	if !started {
+		cancel()
+		tx.Terminate()
+	}
 }
 
 // sendACK writes an ACK for a 2xx directly to the transport (it is not a
@@ -73,10 +77,42 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 				c.post(func() { onDone(err) })
 				return
 			case <-c.done:
-				tx.Terminate()
+				// The call is over, its transaction may not be: a
+				// CANCELed INVITE still gets its 487, which the
+				// transaction ACKs, again for each retransmission
+				// (RFC 3261 §17.1.1.2). Terminating it now left the
+				// phone retransmitting its 487 for seconds.
+				c.s.drainTx(tx)
 				return
 			}
 		}
 	}()
 	return tx, nil
+}
+
+// drainTx lets a client transaction whose call is gone run to its end on
+// a goroutine that holds nothing of the call: responses are read and
+// dropped (the transaction waits for a reader), the transaction's own
+// timers end it, Close or 64·T1 at the latest.
+func (s *Server) drainTx(tx sip.ClientTransaction) {
+	started := s.bg.goFn(func(stop context.Context) {
+		limit := time.NewTimer(64 * sip.T1)
+		defer limit.Stop()
+		for {
+			select {
+			case <-tx.Responses():
+			case <-tx.Done():
+				return
+			case <-limit.C:
+				tx.Terminate()
+				return
+			case <-stop.Done():
+				tx.Terminate()
+				return
+			}
+		}
+	})
+	if !started {
+		tx.Terminate()
+	}
 }

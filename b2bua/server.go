@@ -33,11 +33,9 @@ type Server struct {
 	draining bool
 	closed   bool
 	callsWG  sync.WaitGroup
-	// bg counts the goroutines draining fire-and-forget transactions
-	// (sendAndForget); bgStop ends them at Close, which waits for them.
-	bg     sync.WaitGroup
-	bgCtx  context.Context
-	bgStop context.CancelFunc
+	// bg runs the goroutines no call waits on (tasks.go); Close stops
+	// and waits for them.
+	bg *tasks
 }
 
 // New builds a server; Listen starts it.
@@ -59,7 +57,7 @@ func New(cfg Config) (*Server, error) {
 		legs:    map[string]*leg{},
 		legKeys: map[*Call][]string{},
 	}
-	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
+	s.bg = newTasks()
 	// sipgo logs unparseable input at error level with the whole message;
 	// hostile input must not flood the log, so its records are demoted.
 	sipLog := slog.New(demoted{c.Logger.Handler()}).With("component", "sipgo")
@@ -132,8 +130,7 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	s.Drain(ctx)
-	s.bgStop()
-	s.bg.Wait()
+	s.bg.close()
 	return s.sip.close()
 }
 
