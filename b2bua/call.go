@@ -29,27 +29,31 @@ type Call struct {
 	route      route
 	caller     *leg
 	callee     *leg
-	forks      []*leg
-	tried      map[string]bool
+	ringing    forkSet // the callees being rung (forks.go)
 	media      MediaSession
-	offerB     []byte       // SDP offer sent to callees
 	original   *sip.Request // the INVITE as received, for the tagless 100
-	ringTimer  *time.Timer
-	sentRing   bool
-	sessTimer  *time.Timer
-	sessInt    time.Duration
-	calleeSess calleeTimer // the session timer on the callee's dialog
+	callerSess callerTimer  // the session timer on the caller's dialog
+	calleeSess calleeTimer  // the session timer on the callee's dialog
 	ended      bool
 	reserved   []string // agents marked busy by this call
 	sups       []*supervision
 }
 
-// respond, resend and after make the call the uasIO of its UAS legs.
-func (c *Call) respond(in *inbound, code int, reason string, body []byte, hdrs ...sip.Header) *sip.Response {
-	return in.respond(c.s, code, reason, body, hdrs...)
-}
+// callIO is the uasIO and uacIO of a call's legs: messages go out through
+// the server, timers and transactions report on the call's loop.
+type callIO struct{ c *Call }
 
-func (c *Call) resend(in *inbound, res *sip.Response) { in.send(c.s, res) }
+func (io callIO) respond(in *inbound, code int, reason string, body []byte, hdrs ...sip.Header) *sip.Response {
+	return in.respond(io.c.s, code, reason, body, hdrs...)
+}
+func (io callIO) resend(in *inbound, res *sip.Response)        { in.send(io.c.s, res) }
+func (io callIO) after(d time.Duration, fn func()) *time.Timer { return io.c.after(d, fn) }
+func (io callIO) contact(transport string) *sip.ContactHeader  { return io.c.s.contact(transport) }
+func (io callIO) sendACK(req *sip.Request)                     { io.c.s.sendACK(req) }
+func (io callIO) sendAndForget(req *sip.Request)               { io.c.s.sendAndForget(req) }
+func (io callIO) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(error)) (sip.ClientTransaction, error) {
+	return io.c.startTx(req, onRes, onDone)
+}
 
 // post queues fn on the call's loop. It fails when the call ended or its
 // mailbox is full.
@@ -172,14 +176,14 @@ func (c *Call) end(reason string) {
 		return
 	}
 	c.ended = true
-	for _, f := range c.forks {
-		c.cancelFork(f)
+	for _, f := range append(c.ringing.forks, c.ringing.held...) {
+		f.uac.abandon() // the loop stops: a CANCEL held for a provisional would never go
 	}
 	if c.callee != nil && reason != EndCalleeHangup {
 		c.bye(c.callee)
 	}
 	c.caller.uas.end()
-	for _, t := range []*time.Timer{c.ringTimer, c.sessTimer, c.calleeSess.timer} {
+	for _, t := range []*time.Timer{c.ringing.timer, c.callerSess.timer, c.calleeSess.timer} {
 		if t != nil {
 			t.Stop()
 		}

@@ -2,7 +2,6 @@ package b2bua
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,9 +31,9 @@ func (c *Call) start() {
 		// A late offer (RFC 3261 §13.2.1): earshot offers to the callee
 		// itself, then offers the caller the codec the callee chose in the
 		// 2xx; the caller answers in its ACK.
-		c.offerB, err = ms.LocalOffer(LegCallee)
+		c.ringing.offer, err = ms.LocalOffer(LegCallee)
 	} else {
-		c.offerB, err = ms.Offer(LegCaller, req.Body())
+		c.ringing.offer, err = ms.Offer(LegCaller, req.Body())
 	}
 	if err != nil {
 		c.failErr(err)
@@ -61,14 +60,14 @@ func (c *Call) ring() {
 	var targets []target
 	switch rt.kind {
 	case toTrunk:
-		if len(c.tried) == 0 {
+		if len(c.ringing.tried) == 0 {
 			targets = []target{c.trunkTarget()}
 		}
 		timeout = c.s.cfg.ExtensionRingTimeout
 	case toUser:
-		if !c.tried[rt.user] {
+		if !c.ringing.tried[rt.user] {
 			targets = c.s.userTargets(rt.tenant.name, rt.user)
-			c.tried[rt.user] = true
+			c.ringing.tried[rt.user] = true
 			if len(targets) == 0 {
 				c.fail(480, "Temporarily Unavailable", EndNoAgent)
 				return
@@ -79,7 +78,7 @@ func (c *Call) ring() {
 		var d Decision
 		if targets, d = c.s.pickAgents(c, rt.group); len(targets) == 0 {
 			end := EndNoAnswer
-			if len(c.tried) == 0 {
+			if len(c.ringing.tried) == 0 {
 				end = EndNoAgent
 			}
 			c.fail(d.Status, d.Reason, end)
@@ -92,17 +91,17 @@ func (c *Call) ring() {
 		return
 	}
 	for _, t := range targets {
-		c.tried[t.agent] = true
+		c.ringing.tried[t.agent] = true
 		c.fork(t)
 	}
-	if len(c.forks) == 0 {
+	if len(c.ringing.forks) == 0 {
 		c.ring()
 		return
 	}
-	if c.ringTimer != nil {
-		c.ringTimer.Stop()
+	if c.ringing.timer != nil {
+		c.ringing.timer.Stop()
 	}
-	c.ringTimer = c.after(timeout, c.onRingTimeout)
+	c.ringing.timer = c.after(timeout, c.onRingTimeout)
 }
 
 // target is one destination of a forked INVITE.
@@ -149,8 +148,8 @@ func (c *Call) fork(t target) {
 		l.d.transport = "UDP"
 	}
 	req := l.d.newRequest(sip.INVITE, s.contact(l.d.transport))
-	req.SetBody(c.offerB)
-	l.sdpSent = c.offerB
+	req.SetBody(c.ringing.offer)
+	l.sdpSent = c.ringing.offer
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	req.AppendHeader(sip.NewHeader("User-Agent", s.cfg.UserAgent))
@@ -168,8 +167,8 @@ func (c *Call) fork(t target) {
 			}
 		}
 	}
-	l.invite = req
-	c.forks = append(c.forks, l)
+	l.uac = newUACInvite(&l.d, callIO{c}, req)
+	c.ringing.forks = append(c.ringing.forks, l)
 	if err := c.sendFork(l); err != nil {
 		c.log.Warn("invite failed", "agent", t.agent, "err", err)
 		c.dropFork(l)
@@ -177,13 +176,11 @@ func (c *Call) fork(t target) {
 }
 
 func (c *Call) sendFork(l *leg) error {
-	tx, err := c.startTx(l.invite,
-		func(res *sip.Response) { c.onForkResponse(l, res) },
+	err := l.uac.start(func(res *sip.Response) { c.onForkResponse(l, res) },
 		func(err error) { c.onForkDone(l, err) })
 	if err != nil {
 		return err
 	}
-	l.tx = tx
 	c.s.mu.Lock()
 	c.s.addLegLocked(l)
 	c.s.mu.Unlock()
@@ -191,7 +188,10 @@ func (c *Call) sendFork(l *leg) error {
 }
 
 func (c *Call) dropFork(l *leg) {
-	c.forks = slices.DeleteFunc(c.forks, func(f *leg) bool { return f == l })
+	c.ringing.forks = slices.DeleteFunc(c.ringing.forks, func(f *leg) bool { return f == l })
+	if l.uac.state == uacHeld {
+		c.ringing.held = append(c.ringing.held, l)
+	}
 	c.s.mu.Lock()
 	if c.s.legs[l.d.key()] == l {
 		delete(c.s.legs, l.d.key())
@@ -202,67 +202,32 @@ func (c *Call) dropFork(l *leg) {
 	}
 }
 
-// cancelFork sends CANCEL for a ringing fork (RFC 3261 §9.1).
-func (c *Call) cancelFork(l *leg) {
-	if l.canceled || l.answered || l.invite == nil {
-		return
-	}
-	l.canceled = true
-	inv := l.invite
-	req := sip.NewRequest(sip.CANCEL, inv.Recipient)
-	req.AppendHeader(sip.HeaderClone(inv.Via()))
-	req.AppendHeader(sip.HeaderClone(inv.From()))
-	req.AppendHeader(sip.HeaderClone(inv.To()))
-	req.AppendHeader(sip.HeaderClone(inv.CallID()))
-	req.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
-	maxFwd := sip.MaxForwardsHeader(70)
-	req.AppendHeader(&maxFwd)
-	req.SetTransport(inv.Transport())
-	req.SetDestination(inv.Destination())
-	c.s.sendAndForget(req)
-}
+// cancelFork gives a ringing fork up (CANCEL, RFC 3261 §9.1).
+func (c *Call) cancelFork(l *leg) { l.uac.cancel() }
 
-func (c *Call) isFork(l *leg) bool { return slices.Contains(c.forks, l) }
+func (c *Call) isFork(l *leg) bool { return slices.Contains(c.ringing.forks, l) }
 
 func (c *Call) onForkResponse(l *leg, res *sip.Response) {
 	if c.ended {
 		return
 	}
-	if l == c.callee && res.IsSuccess() {
-		// A retransmitted 2xx: our ACK was lost.
-		c.s.sendACK(l.d.newRequest(sip.ACK, c.s.contact(l.d.transport)))
-		return
-	}
-	if !c.isFork(l) {
-		if res.IsSuccess() {
-			// A fork answered after another won: take it down.
-			l.d.confirm(res)
-			c.s.sendACK(l.d.newRequest(sip.ACK, c.s.contact(l.d.transport)))
-			c.bye(l)
+	// The leg's INVITE handles the protocol (dialog, PRACK, ACK, a 2xx
+	// after CANCEL); the call decides what a fork's answer means.
+	switch r := l.uac.response(res); {
+	case !c.isFork(l):
+		if r == uacAccepted {
+			c.bye(l) // answered although no longer rung: take it down
 		}
-		return
-	}
-	switch {
-	case res.StatusCode == 100:
-	case res.IsProvisional():
+	case r == uacRinging:
 		c.onProvisional(l, res)
-	case res.IsSuccess():
+	case r == uacAccepted:
 		c.onAnswer(l, res)
-	default:
+	case r == uacRefused:
 		c.onReject(l, res)
 	}
 }
 
 func (c *Call) onProvisional(l *leg, res *sip.Response) {
-	if to := res.To(); to != nil {
-		if _, ok := to.Params.Get("tag"); ok {
-			l.d.confirm(res)
-			l.early = true
-		}
-	}
-	if hasTag(res, "Require", "100rel") {
-		c.prack(l, res)
-	}
 	var body []byte
 	if len(res.Body()) > 0 && res.StatusCode == 183 {
 		c.signalFrom(LegCallee, res.Source())
@@ -278,10 +243,10 @@ func (c *Call) onProvisional(l *leg, res *sip.Response) {
 			l.earlySDP, body = b, b
 		}
 	}
-	if body == nil && c.sentRing {
+	if body == nil && c.ringing.rang {
 		return
 	}
-	c.sentRing = true
+	c.ringing.rang = true
 	code, phrase := 180, "Ringing"
 	if body != nil {
 		code, phrase = 183, "Session Progress"
@@ -293,21 +258,10 @@ func (c *Call) onProvisional(l *leg, res *sip.Response) {
 	c.update(func(s *CallSnapshot) {}, CallRinging)
 }
 
-// prack acknowledges a reliable provisional response (RFC 3262 §7.2).
-func (c *Call) prack(l *leg, res *sip.Response) {
-	rseq := res.GetHeader("RSeq")
-	if rseq == nil {
-		return
-	}
-	req := l.d.newRequest(sip.PRACK, c.s.contact(l.d.transport))
-	req.AppendHeader(sip.NewHeader("RAck", fmt.Sprintf("%s %d INVITE", strings.TrimSpace(rseq.Value()), l.invite.CSeq().SeqNo)))
-	c.s.sendAndForget(req)
-}
-
 func (c *Call) onReject(l *leg, res *sip.Response) {
-	if res.StatusCode == 422 && !l.seRetried {
+	if res.StatusCode == 422 && !l.uac.seRetried {
 		// The callee wants a longer session interval (RFC 4028 §6).
-		l.seRetried = true
+		l.uac.seRetried = true
 		if minSE, ok := minSessionExpires(res); ok && time.Duration(minSE)*time.Second > c.s.cfg.SessionExpires {
 			err := c.resendInvite(l, func(req *sip.Request) {
 				req.RemoveHeader("Session-Expires")
@@ -319,15 +273,15 @@ func (c *Call) onReject(l *leg, res *sip.Response) {
 			}
 		}
 	}
-	if (res.StatusCode == 401 || res.StatusCode == 407) && !l.authTried && c.route.kind == toTrunk && c.route.trunk.Username != "" {
-		l.authTried = true
+	if (res.StatusCode == 401 || res.StatusCode == 407) && !l.uac.authTried && c.route.kind == toTrunk && c.route.trunk.Username != "" {
+		l.uac.authTried = true
 		if err := c.authenticate(l, res); err == nil {
 			return
 		}
 	}
 	c.log.Debug("fork rejected", "agent", l.agent, "code", res.StatusCode)
 	c.dropFork(l)
-	if len(c.forks) > 0 {
+	if len(c.ringing.forks) > 0 {
 		return
 	}
 	switch c.route.kind {
@@ -357,7 +311,7 @@ func (c *Call) authenticate(l *leg, res *sip.Response) error {
 		return err
 	}
 	tr := c.route.trunk
-	cred, err := digest.Digest(chal, digest.Options{Method: "INVITE", URI: l.invite.Recipient.Addr(),
+	cred, err := digest.Digest(chal, digest.Options{Method: "INVITE", URI: l.uac.invite.Recipient.Addr(),
 		Username: tr.Username, Password: tr.Password})
 	if err != nil {
 		return err
@@ -367,26 +321,12 @@ func (c *Call) authenticate(l *leg, res *sip.Response) error {
 	})
 }
 
-// resendHeaders are the headers of a fork's INVITE that its resending
-// (after a challenge or a 422) keeps.
-var resendHeaders = []string{"Content-Type", "Allow", "User-Agent", "Supported", "Session-Expires",
-	"Min-SE", "P-Asserted-Identity", "Diversion", "Authorization", "Proxy-Authorization"}
-
 // resendInvite sends a fork's INVITE again, with the next CSeq, after edit
 // has adjusted it.
 func (c *Call) resendInvite(l *leg, edit func(*sip.Request)) error {
-	c.s.mu.Lock()
-	delete(c.s.legs, l.d.key())
-	c.s.mu.Unlock()
-	req := l.d.newRequest(sip.INVITE, c.s.contact(l.d.transport))
-	for _, name := range resendHeaders {
-		for _, h := range l.invite.GetHeaders(name) {
-			req.AppendHeader(sip.NewHeader(name, h.Value()))
-		}
+	if !l.uac.resend(c.ringing.offer, edit) {
+		return errors.New("invite cannot be resent")
 	}
-	edit(req)
-	req.SetBody(c.offerB)
-	l.invite = req
 	return c.sendFork(l)
 }
 
@@ -394,7 +334,7 @@ func (c *Call) resendInvite(l *leg, edit func(*sip.Request)) error {
 func minSessionExpires(res *sip.Response) (int, bool) { return deltaSeconds(res.GetHeader("Min-SE")) }
 
 func (c *Call) onForkDone(l *leg, err error) {
-	if c.ended || !c.isFork(l) || l.answered {
+	if c.ended || !c.isFork(l) || !l.uac.done() {
 		return
 	}
 	// The transaction died without a final response (timeout, transport).
@@ -406,7 +346,7 @@ func (c *Call) onRingTimeout() {
 	if c.ended || c.callee != nil {
 		return
 	}
-	for _, f := range append([]*leg(nil), c.forks...) {
+	for _, f := range append([]*leg(nil), c.ringing.forks...) {
 		c.cancelFork(f)
 		c.dropFork(f)
 	}
@@ -420,18 +360,15 @@ func (c *Call) onRingTimeout() {
 // onAnswer: a fork answered. It becomes the callee; the others are
 // canceled; the caller gets 200 with the answer pointing at earshot.
 func (c *Call) onAnswer(l *leg, res *sip.Response) {
-	l.answered = true
-	l.d.confirm(res)
-	c.s.sendACK(l.d.newRequest(sip.ACK, c.s.contact(l.d.transport)))
-	c.forks = slices.DeleteFunc(c.forks, func(f *leg) bool { return f == l })
-	for _, f := range c.forks {
+	c.ringing.forks = slices.DeleteFunc(c.ringing.forks, func(f *leg) bool { return f == l })
+	for _, f := range c.ringing.forks {
 		c.cancelFork(f)
 		c.dropFork(f)
 	}
-	c.forks = nil
+	c.ringing.forks = nil
 	c.callee = l
-	if c.ringTimer != nil {
-		c.ringTimer.Stop()
+	if c.ringing.timer != nil {
+		c.ringing.timer.Stop()
 	}
 	answer := l.earlySDP
 	if len(res.Body()) > 0 || answer == nil {
@@ -453,12 +390,12 @@ func (c *Call) onAnswer(l *leg, res *sip.Response) {
 	c.startCalleeTimer(res)
 	hdrs := []sip.Header{c.s.contact(c.caller.d.transport), sip.NewHeader("Allow", allowMethods)}
 	if se, ok := sessionExpires(c.caller.uas.in.req); ok {
-		c.sessInt = time.Duration(se) * time.Second
+		c.callerSess.interval = time.Duration(se) * time.Second
 		hdrs = append(hdrs, sip.NewHeader("Session-Expires", strconv.Itoa(se)+";refresher=uac"))
 		if hasTag(c.caller.uas.in.req, "Supported", "timer") || hasTag(c.caller.uas.in.req, "Require", "timer") {
 			hdrs = append(hdrs, sip.NewHeader("Require", "timer"))
 		}
-		c.sessTimer = c.after(c.sessInt, c.onSessionExpired)
+		c.callerSess.timer = c.after(c.callerSess.interval, c.onSessionExpired)
 	}
 	c.caller.uas.acceptAfterPrack(answer, hdrs, func() { c.hangup(EndError) })
 	now := c.s.cfg.Now()
@@ -542,9 +479,9 @@ func (c *Call) onSessionExpired() {
 
 // refreshSession restarts the session timer after a refresh from the caller.
 func (c *Call) refreshSession() {
-	if c.sessTimer != nil {
-		c.sessTimer.Stop()
-		c.sessTimer = c.after(c.sessInt, c.onSessionExpired)
+	if c.callerSess.timer != nil {
+		c.callerSess.timer.Stop()
+		c.callerSess.timer = c.after(c.callerSess.interval, c.onSessionExpired)
 	}
 }
 

@@ -14,29 +14,46 @@
 //     or a digest-authenticated user; the number decides: a group, a user, a
 //     trunk, or a supervision feature code) and becomes a Call (newCall),
 //     filed in the live call table.
+//
 //  2. The Call runs its own loop (Call.run): a goroutine that executes the
 //     functions posted to its mailbox one at a time. SIP handlers, media
 //     timeouts, timers and the API all post to it (post, after, do); a full
 //     mailbox answers 503 or, for a timer, retries. Everything of a call but
 //     its snapshot is owned by that loop and needs no lock.
+//
 //  3. The loop's first event (Call.start) opens the call's MediaSession
 //     (the Media interface; rtpengine implements it) with the caller's SDP as
 //     opaque bytes, and rings: for a group it asks the Router whom to offer
 //     the call to; for a user, the user's registered phones; for a trunk,
 //     the trunk. Each destination is a fork, a UAC leg of its own.
+//
 //  4. The first fork that answers becomes the callee leg; the others are
 //     canceled; the caller gets the 200 with the media session's answer and
 //     retransmits it until the ACK.
+//
+//     Each leg's INVITE is a small state machine with its table beside it:
+//     uasInvite (uas.go, uas_fsm.go) for an INVITE earshot answers — the
+//     caller's, a supervisor's dial-in: provisionals (reliable ones with
+//     PRACK, reliable.go), the 2xx retransmitted until the ACK matched by
+//     CSeq, late offer; uacInvite (uac.go, uac_fsm.go) for one earshot
+//     sends — forks to agents and carriers, a supervisor rung by the API:
+//     early and confirmed dialog, PRACK, ACK (again for a retransmitted
+//     2xx), CANCEL only after a provisional, a 2xx after CANCEL taken down
+//     with BYE, resending after 401/407 or 422. The Call decides what a
+//     response means for the call; the legs do the protocol.
+//
 //  5. In the call, requests arriving on either dialog (BYE, re-INVITE,
 //     UPDATE, INFO, PRACK, OPTIONS) are matched by Call-ID and earshot's tag
 //     in the dialog table (dialogs.go), checked against the dialog's peer
 //     (peer.go: nobody else may act inside a dialog) and handed to the call's
 //     loop; offers travel to the other leg through the media session.
+//
 //  6. A supervisor joins by dialling a feature code (a UAS leg, like the
 //     caller's) or through the API (Server.Supervise: earshot rings the
 //     supervisor, a UAC leg). The leg gets its own MediaLeg, attached in a
 //     Mode; DTMF digits switch modes; an intercept promotes the
 //     supervisor's leg to the callee and sends the agent BYE.
+//
 //  7. The call ends (Call.end): media closed, legs forgotten, agents freed in
 //     the Router, observers told.
 //
@@ -53,11 +70,14 @@
 //
 // # Files
 //
-// server.go (listeners, handlers, shutdown), invite.go (admission,
-// classification, call creation), call.go (the loop), leg.go and dialog.go
-// (a SIP dialog of a call), dialogs.go (the dialog table), call_setup.go
-// (ringing, forks, answer, ACK), call_dialog.go (requests inside a call),
-// reliable.go (RFC 3262), callee_timer.go (RFC 4028 toward the callee),
+// server.go (handlers, shutdown), endpoint.go (listeners, the sipgo
+// stack, earshot's Contact), tasks.go (goroutines no call waits on),
+// invite.go (admission, classification, call creation), call.go (the
+// loop), leg.go and dialog.go (a SIP dialog of a call), dialogs.go (the
+// dialog table), uas*.go and uac*.go (a leg's INVITE), forks.go and
+// call_setup.go (ringing, forks, answer, ACK), call_dialog.go (requests
+// inside a call), reliable.go (RFC 3262), callee_timer.go (RFC 4028 toward
+// the callee),
 // routing.go, router.go, agents.go (routing), registrar.go, register.go,
 // auth.go (registration and digest), supervision*.go (supervisors),
 // peer.go, security.go (who may act in a dialog; refusals), mode.go,

@@ -42,10 +42,15 @@ func (echoMedia) NewSession(string, func()) (MediaSession, error) { return echoS
 
 type echoSession struct{}
 
+// echoOffer is the SDP the echo media offers when earshot must offer itself:
+// a minimal, valid audio offer (nobody listens at its address).
+const echoOffer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+	"m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+
 func (echoSession) Offer(_ int, sdp []byte) ([]byte, error)  { return sdp, nil }
 func (echoSession) Answer(_ int, sdp []byte) ([]byte, error) { return sdp, nil }
-func (echoSession) LocalOffer(int) ([]byte, error)           { return []byte("v=0\r\n"), nil }
-func (echoSession) Reoffer(int) ([]byte, error)              { return []byte("v=0\r\n"), nil }
+func (echoSession) LocalOffer(int) ([]byte, error)           { return []byte(echoOffer), nil }
+func (echoSession) Reoffer(int) ([]byte, error)              { return []byte(echoOffer), nil }
 func (echoSession) SetSignalSource(int, netip.Addr) error    { return nil }
 func (echoSession) Close() error                             { return nil }
 func (echoSession) AddLeg(func(byte)) (MediaLeg, error)      { return &echoLeg{}, nil }
@@ -56,7 +61,7 @@ type echoLeg struct{ mode Mode }
 
 func (*echoLeg) ID() int                                { return 2 }
 func (*echoLeg) AnswerOffer(sdp []byte) ([]byte, error) { return sdp, nil }
-func (*echoLeg) Offer() ([]byte, error)                 { return []byte("v=0\r\n"), nil }
+func (*echoLeg) Offer() ([]byte, error)                 { return []byte(echoOffer), nil }
 func (*echoLeg) TakeAnswer([]byte) error                { return nil }
 func (*echoLeg) SetSignalSource(netip.Addr) error       { return nil }
 func (l *echoLeg) Attach(m Mode) error                  { l.mode = m; return nil }

@@ -202,7 +202,7 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 		mailbox:  make(chan func(), mailboxSize),
 		done:     make(chan struct{}),
 		route:    rt,
-		tried:    map[string]bool{},
+		ringing:  forkSet{tried: map[string]bool{}},
 		original: req,
 	}
 	c.snap = CallSnapshot{
@@ -218,7 +218,7 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 	tagged := req.Clone()
 	tagged.To().Params.Add("tag", tag)
 	c.caller = &leg{call: c, side: LegCaller, d: uasDialog(req, tag)}
-	c.caller.uas = newUASInvite(newInbound(tagged, tx), c, c.caller.d.transport)
+	c.caller.uas = newUASInvite(newInbound(tagged, tx), callIO{c}, c.caller.d.transport)
 	if rt.fromTrunk {
 		c.caller.d.peers.trunk = rt.trunk
 	}

@@ -1,7 +1,5 @@
 package b2bua
 
-import "github.com/emiago/sipgo/sip"
-
 // leg is one SIP dialog of a call: the caller's (earshot is UAS) or a
 // callee's (earshot is UAC; several while ringing).
 type leg struct {
@@ -15,13 +13,9 @@ type leg struct {
 	// caller's leg and a supervisor's dial-in; nil on legs earshot called.
 	uas *uasInvite
 
-	// UAC legs
-	invite    *sip.Request
-	tx        sip.ClientTransaction
-	authTried bool
-	early     bool // a provisional with a To tag arrived
-	answered  bool
-	canceled  bool
+	// uac is the INVITE earshot sent to make this dialog: the callee's
+	// forks and a supervisor rung through the API; nil on UAS legs.
+	uac *uacInvite
 
 	// offer is a re-INVITE or UPDATE received on this leg that waits for
 	// the other leg's answer.
@@ -34,5 +28,4 @@ type leg struct {
 	// offer in its 2xx, 0 if none: the answer comes in the ACK with that
 	// CSeq (ACKs may be handled out of order, so the number matters).
 	reoffered uint32
-	seRetried bool // the INVITE was resent after 422 (RFC 4028 §6)
 }

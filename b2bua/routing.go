@@ -28,7 +28,7 @@ func (s *Server) pickAgents(c *Call, g *Group) ([]target, Decision) {
 		CallID:    c.id,
 		Tenant:    tenant,
 		Group:     g,
-		Tried:     func(ext string) bool { return c.tried[ext] },
+		Tried:     func(ext string) bool { return c.ringing.tried[ext] },
 		Reachable: func(ext string) bool { return len(s.reg.contacts(tenant, ext)) > 0 },
 	})
 	var out []target

@@ -27,7 +27,7 @@ func routingServer(t *testing.T, st Strategy, registered ...string) (*Server, *t
 // groupCall is a call to the sales group as classify would route it.
 func groupCall(s *Server) *Call {
 	td := s.dir.tenants["acme"]
-	return &Call{s: s, route: route{kind: toGroup, tenant: td, group: td.groups["sales"]}, tried: map[string]bool{}}
+	return &Call{s: s, route: route{kind: toGroup, tenant: td, group: td.groups["sales"]}, ringing: forkSet{tried: map[string]bool{}}}
 }
 
 // pick runs pickAgents and marks the agents tried as the call's setup
@@ -36,7 +36,7 @@ func pick(s *Server, c *Call) []string {
 	var agents []string
 	ts, _ := s.pickAgents(c, c.route.group)
 	for _, tg := range ts {
-		c.tried[tg.agent] = true
+		c.ringing.tried[tg.agent] = true
 		agents = append(agents, tg.agent)
 	}
 	return agents
@@ -48,7 +48,7 @@ func TestPickAgentsRingAll(t *testing.T) {
 	ts, _ := s.pickAgents(c, c.route.group)
 	var agents []string
 	for _, tg := range ts {
-		c.tried[tg.agent] = true
+		c.ringing.tried[tg.agent] = true
 		agents = append(agents, tg.agent)
 	}
 	// One target per binding: 1003's two phones both ring.

@@ -127,7 +127,7 @@ func (c *Call) answerDialIn(sup *supervision, in *inbound, tag string) error {
 	sup.media = ml
 	_ = ml.SetSignalSource(sourceIP(req.Source())) // fails only on a closed leg, which attach reports
 	l := &leg{call: c, side: ml.ID(), d: uasDialog(req, tag), sup: sup}
-	l.uas = newUASInvite(in, c, l.d.transport)
+	l.uas = newUASInvite(in, callIO{c}, l.d.transport)
 	sup.leg = l
 	c.s.mu.Lock()
 	c.s.addLegLocked(l)
@@ -201,16 +201,14 @@ func (c *Call) originate(sup *supervision, t target) error {
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	req.AppendHeader(sip.NewHeader("User-Agent", c.s.cfg.UserAgent))
-	l.invite = req
+	l.uac = newUACInvite(&l.d, callIO{c}, req)
 	sup.leg = l
-	tx, err := c.startTx(req,
-		func(res *sip.Response) { c.onSupResponse(sup, res) },
+	err = l.uac.start(func(res *sip.Response) { c.onSupResponse(sup, res) },
 		func(err error) { c.onSupDone(sup, err) })
 	if err != nil {
 		_ = ml.Close()
 		return err
 	}
-	l.tx = tx
 	c.s.mu.Lock()
 	c.s.addLegLocked(l)
 	c.s.mu.Unlock()
@@ -224,30 +222,14 @@ func (c *Call) originate(sup *supervision, t target) error {
 
 func (c *Call) onSupResponse(sup *supervision, res *sip.Response) {
 	l := sup.leg
-	switch {
-	case res.StatusCode == 100:
-	case res.IsProvisional():
-		if to := res.To(); to != nil {
-			if _, ok := to.Params.Get("tag"); ok && !l.answered {
-				l.d.confirm(res)
-			}
-		}
-	case res.IsSuccess():
-		if l.answered || sup.ended || c.ended {
-			// A retransmission, or an answer that came after we gave up.
-			if !l.answered {
-				l.d.confirm(res)
-			}
-			c.s.sendACK(l.d.newRequest(sip.ACK, c.s.contact(l.d.transport)))
-			if !l.answered {
-				l.answered = true
-				c.bye(l)
-			}
+	// The leg's INVITE handles the protocol (dialog, ACK, a 2xx after the
+	// CANCEL of a detach); the supervision decides what the answer means.
+	switch l.uac.response(res) {
+	case uacAccepted:
+		if sup.ended {
+			c.bye(l)
 			return
 		}
-		l.answered = true
-		l.d.confirm(res)
-		c.s.sendACK(l.d.newRequest(sip.ACK, c.s.contact(l.d.transport)))
 		if sup.ringTimer != nil {
 			sup.ringTimer.Stop()
 		}
@@ -258,11 +240,10 @@ func (c *Call) onSupResponse(sup *supervision, res *sip.Response) {
 			return
 		}
 		c.attachOrDrop(sup)
-	default:
+	case uacRefused:
 		if sup.ended {
 			return
 		}
-		l.canceled = true // the INVITE is over: nothing to CANCEL
 		reason := SupEndRejected
 		switch res.StatusCode {
 		case 408, 480, 487:
@@ -273,10 +254,9 @@ func (c *Call) onSupResponse(sup *supervision, res *sip.Response) {
 }
 
 func (c *Call) onSupDone(sup *supervision, err error) {
-	if sup.ended || sup.leg.answered {
+	if sup.ended || !sup.leg.uac.done() {
 		return
 	}
 	c.log.Debug("supervisor invite ended", "err", err)
-	sup.leg.canceled = true
 	c.detach(sup, SupEndNoAnswer)
 }

@@ -136,10 +136,12 @@ func (c *Call) detach(sup *supervision, reason string) {
 	sup.ended = true
 	if sup.leg != nil && reason != SupEndHangup {
 		switch {
-		case sup.attached || sup.dialedIn():
+		case sup.attached || sup.dialedIn() || (sup.leg.uac != nil && sup.leg.uac.answered()):
 			c.bye(sup.leg)
-		case sup.leg.invite != nil:
-			c.cancelFork(sup.leg)
+		case sup.leg.uac != nil && c.ended:
+			sup.leg.uac.abandon()
+		case sup.leg.uac != nil:
+			sup.leg.uac.cancel()
 		}
 	}
 	c.stopSupTimers(sup)
