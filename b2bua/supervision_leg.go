@@ -101,29 +101,41 @@ func (c *Call) intercept(sup *supervision) {
 		c.log.Warn("intercept failed", "err", err)
 		return
 	}
-	agent := c.callee
-	c.bye(agent)
-	c.s.mu.Lock()
-	if c.s.legs[agent.d.key()] == agent {
-		delete(c.s.legs, agent.d.key())
-	}
-	c.s.mu.Unlock()
-	if agent.agent != "" {
-		c.s.release(c, agent.agent)
-	}
 	sup.promoted = true
-	sup.leg.side = LegCallee
-	c.callee = sup.leg
-	// The agent's session timer left with the agent's dialog.
+	c.replaceCallee(sup.leg, sup.user)
+}
+
+// replaceCallee makes l, a leg already connected to the call's media as
+// the callee, the call's callee in signalling too: the old callee gets
+// BYE and leaves the dialog table, its agent is released and its session
+// timer stops; the new one's user is held busy, and observers see the
+// new agent. Intercept uses it; a transfer or a queue hand-off is the
+// same operation.
+func (c *Call) replaceCallee(l *leg, u *User) {
+	old := c.callee
+	if old != nil {
+		c.bye(old)
+		c.s.mu.Lock()
+		if c.s.legs[old.d.key()] == old {
+			delete(c.s.legs, old.d.key())
+		}
+		c.s.mu.Unlock()
+		if old.agent != "" {
+			c.s.release(c, old.agent)
+		}
+	}
+	// The old callee's session timer left with its dialog.
 	if t := c.calleeSess.timer; t != nil {
 		t.Stop()
 	}
 	c.calleeSess = calleeTimer{}
-	ext := sup.user.Extension
-	c.s.hold(c, ext)
+	l.side = LegCallee
+	l.agent = u.Extension
+	c.callee = l
+	c.s.hold(c, u.Extension)
 	c.update(func(s *CallSnapshot) {
-		s.Agents = []string{ext}
-		s.Callee = Party{Number: ext, Name: sup.user.Name}
+		s.Agents = []string{u.Extension}
+		s.Callee = Party{Number: u.Extension, Name: u.Name}
 	}, CallAgentChanged)
 }
 
