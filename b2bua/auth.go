@@ -77,9 +77,9 @@ type authResult int
 
 const (
 	authMissing authResult = iota // no credentials for this realm: challenge
-	authStale                     // valid response on an expired nonce: challenge stale
+	authStale                     // right response on an expired or unknown nonce: challenge stale
 	authOK
-	authFailed // wrong password or forged nonce: 403
+	authFailed // wrong password, user or algorithm: 403
 )
 
 // verify checks the request's Authorization (or Proxy-Authorization)
@@ -100,10 +100,12 @@ func (a *digestAuth) verify(req *sip.Request, header, realm, user, password stri
 		if !slices.Contains(a.algs, alg) {
 			return authFailed
 		}
-		age, ok := a.nonceAge(cred.Nonce)
-		if !ok {
-			return authFailed
-		}
+		// A nonce earshot did not issue — or issued before a restart,
+		// which changes the key — is not a failure when the response is
+		// right for it: the client gets a fresh challenge marked stale
+		// (RFC 7616 §3.3) and retries without asking its user. A wrong
+		// response is a failure whatever the nonce.
+		age, known := a.nonceAge(cred.Nonce)
 		chal := &digest.Challenge{Realm: realm, Nonce: cred.Nonce, Algorithm: cred.Algorithm}
 		if cred.QOP != "" {
 			chal.QOP = []string{cred.QOP}
@@ -125,7 +127,7 @@ func (a *digestAuth) verify(req *sip.Request, header, realm, user, password stri
 		if subtle.ConstantTimeCompare([]byte(want.Response), []byte(cred.Response)) != 1 {
 			return authFailed
 		}
-		if age > nonceLifetime || age < -time.Minute {
+		if !known || age > nonceLifetime || age < -time.Minute {
 			return authStale
 		}
 		return authOK

@@ -69,7 +69,11 @@ func TestDigestVerifyRejects(t *testing.T) {
 	a := newDigestAuth(clk.Now, bothAlgs)
 	good := challengeFor(t, a, "acme", "SHA-256", false)
 
-	// A well-formed nonce signed by another process's key is forged to us.
+	// A nonce earshot did not issue — signed by another process's key (a
+	// restart), tampered, malformed — never authenticates. With the right
+	// password the client gets a stale challenge (RFC 7616 §3.3), so a
+	// phone that registered before a restart re-registers silently; with
+	// a wrong one it fails.
 	other := newDigestAuth(clk.Now, bothAlgs)
 	foreign := challengeFor(t, other, "acme", "SHA-256", false)
 
@@ -95,8 +99,12 @@ func TestDigestVerifyRejects(t *testing.T) {
 			c := *good
 			c.Nonce = tc.nonce
 			req := answer(t, &c, "1001", "s3cret")
+			if got := a.verify(req, "Authorization", "acme", "1001", "s3cret"); got != authStale {
+				t.Fatalf("right password: got %v, want authStale", got)
+			}
+			req = answer(t, &c, "1001", "guess")
 			if got := a.verify(req, "Authorization", "acme", "1001", "s3cret"); got != authFailed {
-				t.Fatalf("got %v, want authFailed", got)
+				t.Fatalf("wrong password: got %v, want authFailed", got)
 			}
 		})
 	}

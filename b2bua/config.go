@@ -33,6 +33,8 @@ type Config struct {
 	// FeatureCodes are the dial prefixes of the supervision modes; zero
 	// fields take *1 listen, *2 whisper, *3 barge, *4 intercept.
 	FeatureCodes FeatureCodes
+	// Limits protect the listeners per source address (guard.go).
+	Limits Limits
 	// SupervisorRingTimeout bounds ringing of a supervisor's phone for a
 	// supervision started through the API. Zero: 30s.
 	SupervisorRingTimeout time.Duration

@@ -40,6 +40,7 @@ type endpoint struct {
 	srv       *sipgo.Server
 	cli       *sipgo.Client
 	serveErrs chan error // a listener's Serve error
+	guard     *guard     // filters what the sockets read (guard.go)
 
 	mu        sync.Mutex // guards the fields below
 	host      string     // advertised host: configured, or the first listener's
@@ -51,11 +52,12 @@ type endpoint struct {
 
 // newEndpoint builds the sipgo stack. host is the configured advertised
 // address ("" takes the first listener's); sipgo logs to log.
-func newEndpoint(userAgent, host string, log *slog.Logger) (*endpoint, error) {
-	e := &endpoint{host: host, ports: map[string]int{}, serveErrs: make(chan error, 8)}
+func newEndpoint(userAgent, host string, log *slog.Logger, g *guard) (*endpoint, error) {
+	e := &endpoint{host: host, ports: map[string]int{}, serveErrs: make(chan error, 8), guard: g}
 	var err error
 	e.ua, err = sipgo.NewUA(sipgo.WithUserAgent(userAgent),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log),
+			sip.WithTransportLayerReadFilter(g.readFilter)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)))
 	if err != nil {
 		return nil, err
@@ -103,18 +105,20 @@ func (e *endpoint) listen(ls []Listener) ([]string, error) {
 			if err != nil {
 				return nil, fmt.Errorf("sip tcp listen %s: %w", l.Address, err)
 			}
-			e.serve("tcp", ln, e.srv.ServeTCP)
+			e.serve("tcp", guardListener{ln, e.guard}, e.srv.ServeTCP)
 			addrs = append(addrs, ln.Addr().String())
 		case "tls":
 			cert, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile)
 			if err != nil {
 				return nil, fmt.Errorf("sip tls certificate: %w", err)
 			}
-			ln, err := tls.Listen("tcp", l.Address, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+			raw, err := net.Listen("tcp", l.Address)
 			if err != nil {
 				return nil, fmt.Errorf("sip tls listen %s: %w", l.Address, err)
 			}
-			e.serve("tls", ln, e.srv.ServeTLS)
+			// The guard reads decrypted bytes: it wraps the TLS listener.
+			ln := tls.NewListener(raw, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+			e.serve("tls", guardListener{ln, e.guard}, e.srv.ServeTLS)
 			addrs = append(addrs, ln.Addr().String())
 		default:
 			return nil, fmt.Errorf("sip listen: unsupported transport %q", l.Transport)

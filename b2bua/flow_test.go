@@ -113,6 +113,18 @@ func (f *flow) waitNoCalls() {
 	f.t.Fatalf("calls left: %+v", f.s.Calls())
 }
 
+// waitOutcome waits until n calls ended for reason (a call's end is
+// counted after its last response went out).
+func (f *flow) waitOutcome(reason string, n uint64) {
+	f.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if f.s.Stats().CallsByOutcome[reason] == n {
+			return
+		}
+	}
+	f.t.Fatalf("outcomes %v, want %d %s", f.s.Stats().CallsByOutcome, n, reason)
+}
+
 func ended(t *testing.T, who string, s *phone.Session) {
 	t.Helper()
 	select {
@@ -158,10 +170,8 @@ func TestFlowInboundCallBothWaysHangup(t *testing.T) {
 		}
 		f.waitNoCalls()
 	}
-	out := f.s.Stats().CallsByOutcome
-	if out[EndCallerHangup] != 1 || out[EndCalleeHangup] != 1 {
-		t.Fatalf("outcomes %v", out)
-	}
+	f.waitOutcome(EndCallerHangup, 1)
+	f.waitOutcome(EndCalleeHangup, 1)
 }
 
 func TestFlowRingAllOneAnswersOtherCanceled(t *testing.T) {
@@ -219,9 +229,7 @@ func TestFlowRoundRobinHuntsThenGivesUp(t *testing.T) {
 	if x, y := <-rang, <-rang; x == y {
 		t.Fatalf("rang %s twice", x)
 	}
-	if n := f.s.Stats().CallsByOutcome[EndNoAnswer]; n != 1 {
-		t.Fatalf("outcomes %v", f.s.Stats().CallsByOutcome)
-	}
+	f.waitOutcome(EndNoAnswer, 1)
 }
 
 func TestFlowNoAgentAndUnknownNumber(t *testing.T) {
@@ -272,10 +280,7 @@ func TestFlowCallerCancels(t *testing.T) {
 	if !<-canceled {
 		t.Fatal("agent not canceled")
 	}
-	f.waitNoCalls()
-	if n := f.s.Stats().CallsByOutcome[EndCanceled]; n != 1 {
-		t.Fatalf("outcomes %v", f.s.Stats().CallsByOutcome)
-	}
+	f.waitOutcome(EndCanceled, 1)
 }
 
 func TestFlowReinviteAndInDialogRequests(t *testing.T) {

@@ -161,6 +161,7 @@ func (s *Server) classify(req *sip.Request) (route, int, string, []sip.Header) {
 	case authStale:
 		return route{}, 401, "Unauthorized", s.auth.challenges("WWW-Authenticate", td.name, true)
 	case authFailed:
+		s.authFailed(req)
 		return route{}, 403, "Forbidden", nil
 	}
 	if caller.Name == "" {

@@ -34,10 +34,12 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, 401, "Unauthorized", nil, s.auth.challenges("WWW-Authenticate", td.name, true)...)
 		return
 	case authFailed:
+		s.authFailed(req)
 		s.respond(tx, req, 403, "Forbidden", nil)
 		return
 	}
 	if !known {
+		s.authFailed(req)
 		s.respond(tx, req, 403, "Forbidden", nil)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ type Server struct {
 	stats *sipStats
 	// router decides where group calls go and owns agent availability.
 	router Router
+	guard  *guard // per-source limits and bans (guard.go)
 
 	sip *endpoint // sockets and the sipgo stack
 
@@ -61,8 +63,15 @@ func New(cfg Config) (*Server, error) {
 	// sipgo logs unparseable input at error level with the whole message;
 	// hostile input must not flood the log, so its records are demoted.
 	sipLog := slog.New(demoted{c.Logger.Handler()}).With("component", "sipgo")
+	s.guard = newGuard(c.Limits, c.Now, func(ip netip.Addr) bool {
+		if c.Limits.LimitTrunks {
+			return false
+		}
+		_, tr := s.dir.trunkFor(ip)
+		return tr != nil
+	}, s.log, s.stats)
 	var err error
-	if s.sip, err = newEndpoint(c.UserAgent, c.Host, sipLog); err != nil {
+	if s.sip, err = newEndpoint(c.UserAgent, c.Host, sipLog, s.guard); err != nil {
 		return nil, err
 	}
 	srv := s.sip.srv

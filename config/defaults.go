@@ -61,6 +61,16 @@ func (c *Config) SetDefaults() {
 	if len(s.DigestAlgorithms) == 0 {
 		s.DigestAlgorithms = []string{DigestMD5}
 	}
+	l := &s.Limits
+	num(&l.InviteRate, 20)
+	num(&l.RegisterRate, 20)
+	num(&l.OptionsRate, 5)
+	num(&l.AuthFailures, 10)
+	dur(&l.AuthWindow, time.Minute)
+	dur(&l.BanTime, 10*time.Minute)
+	num(&l.TCPConnections, 32)
+	dur(&l.TCPHeaderTimeout, 10*time.Second)
+	dur(&l.TCPIdleTimeout, 2*time.Hour)
 
 	str(&c.HTTP.Listen, defaultHTTPListen)
 	str(&c.DataDir, defaultDataDir)

@@ -54,6 +54,24 @@ type SIP struct {
 	// DigestAlgorithms are the digest algorithms earshot challenges with,
 	// in the order of the challenges (MD5, SHA-256).
 	DigestAlgorithms []string `yaml:"digest_algorithms"`
+	// Limits protect the listeners per source address. Zero fields take
+	// the defaults documented in docs/config.md.
+	Limits Limits `yaml:"limits"`
+}
+
+// Limits are per-source rate limits, bans after failed authentications,
+// and TCP/TLS connection bounds.
+type Limits struct {
+	InviteRate       int      `yaml:"invite_rate"`   // per second, burst twice that
+	RegisterRate     int      `yaml:"register_rate"` // per second, burst twice that
+	OptionsRate      int      `yaml:"options_rate"`  // per second, burst twice that
+	AuthFailures     int      `yaml:"auth_failures"` // failures within auth_window that ban
+	AuthWindow       Duration `yaml:"auth_window"`
+	BanTime          Duration `yaml:"ban_time"`
+	LimitTrunks      bool     `yaml:"limit_trunks"`
+	TCPConnections   int      `yaml:"tcp_connections"` // per source address
+	TCPHeaderTimeout Duration `yaml:"tcp_header_timeout"`
+	TCPIdleTimeout   Duration `yaml:"tcp_idle_timeout"`
 }
 
 // Listener is one SIP transport endpoint.

@@ -104,6 +104,26 @@ func (c *Config) validateSIP(col *collector) {
 		col.addf("sip.session_expires", "must be at least %s (RFC 4028 minimum)", minSessionExpires)
 	}
 	r := &s.Registration
+	l := &c.SIP.Limits
+	for _, f := range []struct {
+		path string
+		v    int
+	}{{"sip.limits.invite_rate", l.InviteRate}, {"sip.limits.register_rate", l.RegisterRate},
+		{"sip.limits.options_rate", l.OptionsRate}, {"sip.limits.auth_failures", l.AuthFailures},
+		{"sip.limits.tcp_connections", l.TCPConnections}} {
+		if f.v < 0 {
+			col.addf(f.path, "%d is negative (0 takes the default)", f.v)
+		}
+	}
+	for _, f := range []struct {
+		path string
+		v    Duration
+	}{{"sip.limits.auth_window", l.AuthWindow}, {"sip.limits.ban_time", l.BanTime},
+		{"sip.limits.tcp_header_timeout", l.TCPHeaderTimeout}, {"sip.limits.tcp_idle_timeout", l.TCPIdleTimeout}} {
+		if f.v < 0 {
+			col.addf(f.path, "%s is negative (0 takes the default)", f.v)
+		}
+	}
 	okMin := positive(col, "sip.registration.min_expires", r.MinExpires)
 	okMax := positive(col, "sip.registration.max_expires", r.MaxExpires)
 	okDef := positive(col, "sip.registration.default_expires", r.DefaultExpires)

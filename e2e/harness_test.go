@@ -53,11 +53,19 @@ type env struct {
 
 func start(t *testing.T, cfg *config.Config) *env {
 	t.Helper()
-	var w io.Writer = io.Discard
+	return startLogging(t, cfg, io.Discard)
+}
+
+// startLogging is start with earshot's log also written to w (at Info
+// and above), for tests that read it.
+func startLogging(t *testing.T, cfg *config.Config, w io.Writer) *env {
+	t.Helper()
+	level := slog.LevelInfo
 	if os.Getenv("EARSHOT_TEST_LOG") != "" {
-		w = os.Stderr
+		w = io.MultiWriter(w, os.Stderr)
+		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 	a, err := app.Start(cfg, log)
 	if err != nil {
 		t.Fatalf("start earshot: %v", err)

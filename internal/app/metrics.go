@@ -78,7 +78,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ct(c.mailboxFull, float64(st.MailboxFull))
 	// Every reason is exported, zero or not, so that alerts have a series.
-	for _, r := range []b2bua.Refusal{b2bua.RefusedDialogPeer} {
+	for _, r := range b2bua.Refusals() {
 		ct(c.sipRefused, float64(st.Refused[string(r)]), string(r))
 	}
 	buckets := map[float64]uint64{}

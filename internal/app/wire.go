@@ -48,6 +48,13 @@ func sipConfig(c *config.Config) (b2bua.Config, error) {
 			MaxContacts: c.SIP.Registration.MaxContacts,
 		},
 		DigestAlgorithms: c.SIP.DigestAlgorithms,
+		Limits: b2bua.Limits{
+			InviteRate: float64(c.SIP.Limits.InviteRate), RegisterRate: float64(c.SIP.Limits.RegisterRate),
+			OptionsRate: float64(c.SIP.Limits.OptionsRate), AuthFailures: c.SIP.Limits.AuthFailures,
+			AuthWindow: c.SIP.Limits.AuthWindow.D(), BanTime: c.SIP.Limits.BanTime.D(),
+			LimitTrunks: c.SIP.Limits.LimitTrunks, TCPConnections: c.SIP.Limits.TCPConnections,
+			TCPHeaderTimeout: c.SIP.Limits.TCPHeaderTimeout.D(), TCPIdleTimeout: c.SIP.Limits.TCPIdleTimeout.D(),
+		},
 		FeatureCodes: b2bua.FeatureCodes{Listen: c.SIP.FeatureCodes.Listen, Whisper: c.SIP.FeatureCodes.Whisper,
 			Barge: c.SIP.FeatureCodes.Barge, Intercept: c.SIP.FeatureCodes.Intercept},
 	}
