@@ -84,9 +84,7 @@ func New(cfg Config) (*Server, error) {
 	srv.OnUpdate(s.counted(s.inDialog))
 	srv.OnInfo(s.counted(s.inDialog))
 	srv.OnPrack(s.counted(s.inDialog))
-	srv.OnNoRoute(s.counted(func(req *sip.Request, tx sip.ServerTransaction) {
-		s.respond(tx, req, 405, "Method Not Allowed", nil, sip.NewHeader("Allow", allowMethods))
-	}))
+	srv.OnNoRoute(s.counted(s.onUnknownMethod))
 	return s, nil
 }
 
@@ -177,6 +175,10 @@ func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 				s.respond(tx, req, 500, "Server Internal Error", nil)
 			}
 		}()
+		if code, reason, hdrs := checkRequest(req); code != 0 {
+			s.respond(tx, req, code, reason, nil, hdrs...)
+			return
+		}
 		h(req, tx)
 	}
 }

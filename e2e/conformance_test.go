@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"bufio"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// conformanceCases are requests RFC 3261 §8.2 tells a UAS to refuse, each
+// with the status it must get. (A request line with another SIP version
+// never reaches earshot: the SIP stack's parser drops it, so the 505 that
+// checkRequest would give is unit-tested only.) %[1]s is earshot's address, %[2]s the
+// sender's, %[3]s the transport, %[4]s a per-case tag.
+var conformanceCases = []struct {
+	name string
+	msg  string
+	want int
+}{
+	{"good OPTIONS", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200},
+	{"unknown method", "NEWMETHOD sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 NEWMETHOD\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 501},
+	{"known method not served", "SUBSCRIBE sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 SUBSCRIBE\r\nEvent: presence\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 405},
+	{"unsupported URI scheme", "OPTIONS mailto:probe@example.com SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 416},
+	{"unknown Require on REGISTER", "REGISTER sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:1001@%[1]s>;tag=%[4]s\r\nTo: <sip:1001@%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 REGISTER\r\nRequire: nonsense\r\nContact: <sip:1001@%[2]s>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 420},
+	{"CSeq method mismatch", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400},
+	{"two From", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nFrom: <sip:other@%[2]s>;tag=x\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400},
+}
+
+// TestConformanceAnswers sends each case over UDP and over TCP to a
+// running earshot and checks the status; a good call completes after.
+func TestConformanceAnswers(t *testing.T) {
+	e := start(t, testConfig(t))
+	for _, transport := range []string{"UDP", "TCP"} {
+		for i, tc := range conformanceCases {
+			tag := strings.ToLower(transport) + "-" + strconv.Itoa(i)
+			var conn net.Conn
+			var err error
+			if transport == "UDP" {
+				conn, err = net.Dial("udp", e.udp())
+			} else {
+				conn, err = net.Dial("tcp", e.tcp())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := fmtCase(tc.msg, e.udp(), conn.LocalAddr().String(), transport, tag)
+			if _, err := conn.Write([]byte(msg)); err != nil {
+				t.Fatal(err)
+			}
+			got := readFinal(t, conn, transport)
+			conn.Close()
+			if got != tc.want {
+				t.Errorf("%s over %s: %d, want %d", tc.name, transport, got, tc.want)
+			}
+		}
+	}
+	// earshot still serves calls.
+	agent := e.agent("1001", "127.0.0.13", toneAgent)
+	got := answerNext(t, agent)
+	cs, err := e.customer().Call(ctx(t), "100")
+	if err != nil {
+		t.Fatalf("call after the suite: %v", err)
+	}
+	as := <-got
+	expectHears(t, "agent", as, toneCustomer)
+	_ = cs.Hangup(ctx(t))
+	waitEnded(t, "agent", as)
+}
+
+func fmtCase(tmpl, server, local, transport, tag string) string {
+	r := strings.NewReplacer("%[1]s", server, "%[2]s", local, "%[3]s", transport, "%[4]s", tag)
+	return r.Replace(tmpl)
+}
+
+// readFinal returns the status of the first final response on conn, 0 if
+// none came within 3 s.
+func readFinal(t *testing.T, conn net.Conn, transport string) int {
+	t.Helper()
+	_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if transport == "UDP" {
+		buf := make([]byte, 8192)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return 0
+			}
+			if code := status(string(buf[:n])); code >= 200 {
+				return code
+			}
+		}
+	}
+	r := bufio.NewReader(conn)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return 0
+		}
+		if code := status(line); code >= 200 {
+			return code
+		}
+	}
+}
