@@ -48,8 +48,12 @@ type Stream struct {
 	loss   float64
 	jitter time.Duration
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	// life orders start against Close: a BYE may end the session (on the
+	// SIP stack's goroutine) while Call is still starting the stream.
+	life   sync.Mutex
+	closed bool
+	stop   chan struct{}
+	wg     sync.WaitGroup
 }
 
 func newStream(ip string, pt uint8, tone float64) (*Stream, error) {
@@ -71,6 +75,11 @@ func (s *Stream) SetDest(a netip.AddrPort) { s.dest.Store(&a) }
 func (s *Stream) Mute(m bool) { s.muted.Store(m) }
 
 func (s *Stream) start() {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.closed {
+		return
+	}
 	s.wg.Add(2)
 	go s.send()
 	go s.receive()
@@ -257,12 +266,14 @@ func (s *Stream) Events() int {
 
 // Close stops the stream and waits for its goroutines.
 func (s *Stream) Close() {
-	select {
-	case <-s.stop:
+	s.life.Lock()
+	if s.closed {
+		s.life.Unlock()
 		return
-	default:
 	}
+	s.closed = true
 	close(s.stop)
 	s.conn.Close()
+	s.life.Unlock()
 	s.wg.Wait()
 }
