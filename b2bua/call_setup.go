@@ -81,6 +81,12 @@ func (c *Call) ring() {
 			if len(c.ringing.tried) == 0 {
 				end = EndNoAgent
 			}
+			if code := c.ringing.refused; code != 0 {
+				// The agents refused the offer itself (their phones lack
+				// its codecs): say so, rather than "nobody answered".
+				c.fail(code, c.ringing.refusedReason, EndRejected)
+				return
+			}
 			c.fail(d.Status, d.Reason, end)
 			return
 		}
@@ -280,6 +286,9 @@ func (c *Call) onReject(l *leg, res *sip.Response) {
 		}
 	}
 	c.log.Debug("fork rejected", "agent", l.agent, "code", res.StatusCode)
+	if telling(res.StatusCode) && (c.ringing.refused == 0 || res.StatusCode >= 600) {
+		c.ringing.refused, c.ringing.refusedReason = res.StatusCode, res.Reason
+	}
 	c.dropFork(l)
 	if len(c.ringing.forks) > 0 {
 		return

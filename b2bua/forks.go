@@ -16,6 +16,18 @@ type forkSet struct {
 	offer []byte      // the SDP offer sent to callees
 	timer *time.Timer // the ring attempt's timeout
 	rang  bool        // a 180 or 183 went to the caller
+	// refused is a callee's answer that says more than "nobody took it"
+	// (488: the offer is not acceptable; 6xx: decline everywhere); when
+	// no callee is left it is the caller's answer, not 480.
+	refused       int
+	refusedReason string
+}
+
+// telling reports whether a callee's final answer should reach the caller
+// if nobody answers (RFC 3261 §16.7 step 6, as a proxy chooses among its
+// branches): a 6xx, or 488/415 — the offer itself is refused.
+func telling(code int) bool {
+	return code >= 600 || code == 488 || code == 415
 }
 
 // callerTimer is the RFC 4028 session timer on the caller's dialog: the

@@ -62,7 +62,7 @@ func New(cfg Config) (*Server, error) {
 	s.bg = newTasks()
 	// sipgo logs unparseable input at error level with the whole message;
 	// hostile input must not flood the log, so its records are demoted.
-	sipLog := slog.New(demoted{c.Logger.Handler()}).With("component", "sipgo")
+	sipLog := slog.New(demoted{c.Logger.Handler(), s.stats.drop}).With("component", "sipgo")
 	s.guard = newGuard(c.Limits, c.Now, func(ip netip.Addr) bool {
 		if c.Limits.LimitTrunks {
 			return false

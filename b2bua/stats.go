@@ -39,6 +39,9 @@ type Stats struct {
 	SupervisionsRefused map[Mode]uint64
 	// ModeSwitches counts mode changes by the new mode.
 	ModeSwitches map[Mode]uint64
+	// Dropped counts messages the SIP stack dropped because it could not
+	// parse them, by kind (DropReasons).
+	Dropped map[string]uint64
 	// MailboxFull counts events a call's full mailbox turned away: an
 	// in-dialog request answered 503, or a timer event retried.
 	MailboxFull uint64
@@ -62,6 +65,7 @@ type sipStats struct {
 	supRefuse map[Mode]uint64
 	supSwitch map[Mode]uint64
 	refused   map[string]uint64
+	dropped   map[string]uint64
 	fullBox   uint64
 }
 
@@ -76,6 +80,7 @@ func newSIPStats() *sipStats {
 		supRefuse: map[Mode]uint64{},
 		supSwitch: map[Mode]uint64{},
 		refused:   map[string]uint64{},
+		dropped:   map[string]uint64{},
 	}
 }
 
@@ -111,6 +116,12 @@ func (st *sipStats) response(code int) {
 func (st *sipStats) refuse(reason Refusal) {
 	st.mu.Lock()
 	st.refused[string(reason)]++
+	st.mu.Unlock()
+}
+
+func (st *sipStats) drop(reason string) {
+	st.mu.Lock()
+	st.dropped[reason]++
 	st.mu.Unlock()
 }
 
@@ -171,6 +182,7 @@ func (s *Server) Stats() Stats {
 		SupervisionsRefused: maps.Clone(st.supRefuse),
 		ModeSwitches:        maps.Clone(st.supSwitch),
 		Refused:             maps.Clone(st.refused),
+		Dropped:             maps.Clone(st.dropped),
 		MailboxFull:         st.fullBox,
 	}
 	st.mu.Unlock()

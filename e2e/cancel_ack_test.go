@@ -151,3 +151,23 @@ func TestCanceledAgentsFinalIsACKed(t *testing.T) {
 		}
 	}
 }
+
+// TestOfferRefusedByEveryAgentIs488: an offer no agent's phone accepts (a
+// G.722-only carrier call to PCMU phones) ends in the agents' 488, not in
+// 480 as if nobody had answered.
+func TestOfferRefusedByEveryAgentIs488(t *testing.T) {
+	cfg := testConfig(t)
+	e := start(t, cfg)
+	a := newRawAgent(t, e.udp(), "127.0.0.14", "1001")
+	b := newRawAgent(t, e.udp(), "127.0.0.16", "1002")
+	for _, ag := range []*rawAgent{a, b} {
+		go func() {
+			inv := ag.await("INVITE", func(m string) bool { return isRequest(m, "INVITE") })
+			ag.respond(inv, 488, "Not Acceptable Here")
+		}()
+	}
+	g722 := "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 40000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n"
+	if code := rawInvite(t, e.udp(), g722); code != 488 {
+		t.Fatalf("G.722-only offer refused by every agent: %d, want 488", code)
+	}
+}

@@ -102,3 +102,43 @@ func readFinal(t *testing.T, conn net.Conn, transport string) int {
 		}
 	}
 }
+
+// TestUnparseableDroppedAndCounted: what the SIP stack cannot parse gets
+// no answer and is counted by kind; earshot keeps serving.
+func TestUnparseableDroppedAndCounted(t *testing.T) {
+	e := start(t, testConfig(t))
+	conn, err := net.Dial("udp", e.udp())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	local := conn.LocalAddr().String()
+	for _, msg := range []string{
+		"\x00\x01\xfe\xffbinary garbage\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: earshot\r\n\r\n",
+		"OPTIONS sip:" + e.udp() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + local + ";branch=z9hG4bK-cl\r\nFrom: <sip:p@x>;tag=1\r\nTo: <sip:x>\r\nCall-ID: cl\r\nCSeq: 1 OPTIONS\r\nContent-Length: -5\r\n\r\n",
+		"OPTIONS sip:" + e.udp() + " SIP/2.0\r\nVia: garbage\r\nFrom: <sip:p@x>;tag=1\r\nTo: <sip:x>\r\nCall-ID: via\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+	} {
+		if _, err := conn.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]uint64{"garbage": 1, "http": 1, "unparseable": 2}
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		got := e.app.SIP.Stats().Dropped
+		if got["garbage"] == want["garbage"] && got["http"] == want["http"] && got["unparseable"] == want["unparseable"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dropped %v, want %v", got, want)
+		}
+	}
+	// Nothing was answered; a good OPTIONS still is.
+	good := fmtCase(conformanceCases[0].msg, e.udp(), local, "UDP", "after-junk")
+	if _, err := conn.Write([]byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	if code := readFinal(t, conn, "UDP"); code != 200 {
+		t.Fatalf("first answer after the junk: %d, want the good OPTIONS' 200", code)
+	}
+}

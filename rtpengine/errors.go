@@ -20,6 +20,9 @@ var (
 	// ErrBadAddress means the connection address of the audio stream is
 	// missing, not an IP literal, or of a family earshot cannot reach (SIP 488).
 	ErrBadAddress = errors.New("rtpengine: unusable connection address")
+	// ErrSDPTooLarge means an SDP body past earshot's bounds: over 16 KiB,
+	// a line over 1 KiB, more than 16 m-lines or 64 formats (SIP 488).
+	ErrSDPTooLarge = errors.New("rtpengine: SDP too large")
 	// ErrNoCommonCodec means an answer kept none of the offered formats (SIP 488).
 	ErrNoCommonCodec = errors.New("rtpengine: no codec in common with the offer")
 	// ErrAnswerMismatch means an answer does not fit the offer it answers,
@@ -74,7 +77,7 @@ func statusOf(sentinel error) int {
 	switch sentinel {
 	case ErrUnparseableSDP:
 		return 400
-	case ErrNoAudio, ErrSRTPOnly, ErrBadAddress, ErrNoCommonCodec, ErrAnswerMismatch, ErrNotMixable:
+	case ErrNoAudio, ErrSRTPOnly, ErrBadAddress, ErrNoCommonCodec, ErrAnswerMismatch, ErrNotMixable, ErrSDPTooLarge:
 		return 488
 	case ErrNoPorts, ErrClosed:
 		return 503

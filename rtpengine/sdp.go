@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pion/sdp/v3"
@@ -51,7 +52,9 @@ func rewriteOffer(in []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia,
 	if err != nil {
 		return nil, remoteMedia{}, offerPlan{}, err
 	}
-	remote.formats = slices.Clone(md.MediaName.Formats)
+	if remote.formats, err = cleanFormats(md); err != nil {
+		return nil, remoteMedia{}, offerPlan{}, err
+	}
 	out := buildSDP(desc, index, remote.formats, remote.rtp.IsValid(), p)
 	plan := offerPlan{count: len(desc.MediaDescriptions), index: index, formats: remote.formats}
 	return out, remote, plan, nil
@@ -125,6 +128,9 @@ func parseSDP(in []byte) (*sdp.SessionDescription, error) {
 	if len(bytes.TrimSpace(in)) == 0 {
 		return nil, newError(ErrUnparseableSDP, "empty body")
 	}
+	if err := checkSDPSize(in); err != nil {
+		return nil, err
+	}
 	if in[len(in)-1] != '\n' {
 		in = append(slices.Clip(in), '\r', '\n')
 	}
@@ -139,7 +145,74 @@ func parseSDP(in []byte) (*sdp.SessionDescription, error) {
 		}
 		return nil, newError(ErrUnparseableSDP, err.Error())
 	}
+	if len(desc.MediaDescriptions) > maxSDPMedia {
+		return nil, newError(ErrSDPTooLarge, "too many m-lines")
+	}
 	return desc, nil
+}
+
+// Bounds on an SDP body. A phone's offer is a few hundred bytes with one
+// or two m-lines and a handful of formats; these leave room for any real
+// one and keep a hostile one from costing memory and time.
+const (
+	maxSDPBytes   = 16 << 10
+	maxSDPLine    = 1024
+	maxSDPMedia   = 16
+	maxSDPFormats = 64
+)
+
+// checkSDPSize refuses a body or a line past the bounds (ErrSDPTooLarge,
+// SIP 488) before it is parsed.
+func checkSDPSize(in []byte) error {
+	if len(in) > maxSDPBytes {
+		return newError(ErrSDPTooLarge, "body over 16 KiB")
+	}
+	for rest := in; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		if len(line) > maxSDPLine {
+			return newError(ErrSDPTooLarge, "line over 1 KiB")
+		}
+	}
+	return nil
+}
+
+// cleanFormats returns the payload types of an m-line earshot can relay
+// as they are: numbers 0–127, each once, and not described by two rtpmap
+// lines that disagree. What is dropped never reaches the other leg.
+func cleanFormats(md *sdp.MediaDescription) ([]string, error) {
+	if len(md.MediaName.Formats) > maxSDPFormats {
+		return nil, newError(ErrSDPTooLarge, "too many formats")
+	}
+	maps := map[string]string{}
+	conflict := map[string]bool{}
+	for _, a := range md.Attributes {
+		if a.Key != "rtpmap" {
+			continue
+		}
+		pt, rest, _ := strings.Cut(a.Value, " ")
+		rest = strings.ToLower(strings.TrimSpace(rest))
+		if prev, ok := maps[pt]; ok && prev != rest {
+			conflict[pt] = true
+		}
+		maps[pt] = rest
+	}
+	var out []string
+	for _, f := range md.MediaName.Formats {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 || n > 127 || slices.Contains(out, f) || conflict[f] {
+			continue
+		}
+		out = append(out, f)
+	}
+	if len(out) == 0 {
+		return nil, newError(ErrNoCommonCodec, "no valid payload type")
+	}
+	return out, nil
 }
 
 // plainRTP reports whether an m-line profile is unencrypted RTP, the only

@@ -47,7 +47,8 @@ func keptAttributes(attrs []sdp.Attribute, formats []string, avpf bool) []sdp.At
 		case "ptime", "maxptime", "silenceSupp":
 			out = append(out, a)
 		case "rtpmap", "fmtp":
-			if slices.Contains(formats, firstField(a.Value)) {
+			// An fmtp without parameters says nothing: dropped.
+			if slices.Contains(formats, firstField(a.Value)) && (a.Key == "rtpmap" || strings.TrimSpace(a.Value) != firstField(a.Value)) {
 				out = append(out, a)
 			}
 		case "rtcp-fb":

@@ -13,7 +13,7 @@ type collector struct {
 	media *rtpengine.Engine
 
 	activeCalls, registrations, callsTotal, sipRequests, sipResponses, sipSent *prometheus.Desc
-	dialogs, sipRefused, mailboxFull                                           *prometheus.Desc
+	dialogs, sipRefused, sipDropped, mailboxFull                               *prometheus.Desc
 	setup                                                                      *prometheus.Desc
 	rtpPackets, rtpBytes, rtcpPackets, rtpDropped, portsInUse, mediaSessions   *prometheus.Desc
 	mediaTimeouts                                                              *prometheus.Desc
@@ -33,6 +33,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 		sipResponses:  d("sip_responses_sent_total", "SIP responses sent by status code.", "code"),
 		sipSent:       d("sip_requests_sent_total", "SIP requests earshot originated, by method.", "method"),
 		sipRefused:    d("sip_refused_total", "SIP requests refused for security reasons, by reason.", "reason"),
+		sipDropped:    d("sip_dropped_total", "SIP messages dropped because they could not be parsed, by kind.", "reason"),
 		mailboxFull:   d("call_mailbox_full_total", "Events a call's full mailbox turned away: in-dialog requests answered 503, timer events retried."),
 		setup:         d("call_setup_seconds", "Time from INVITE received to 200 OK sent to the caller."),
 		rtpPackets:    d("rtp_packets_relayed_total", "RTP packets sent (relayed or mixed), by the party they went to.", "direction"),
@@ -47,7 +48,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.activeCalls, c.registrations, c.dialogs, c.callsTotal, c.sipRequests,
-		c.sipResponses, c.sipSent, c.sipRefused, c.mailboxFull, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
+		c.sipResponses, c.sipSent, c.sipRefused, c.sipDropped, c.mailboxFull, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
 		c.portsInUse, c.mediaSessions, c.mediaTimeouts} {
 		ch <- d
 	}
@@ -78,6 +79,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ct(c.mailboxFull, float64(st.MailboxFull))
 	// Every reason is exported, zero or not, so that alerts have a series.
+	for _, r := range b2bua.DropReasons() {
+		ct(c.sipDropped, float64(st.Dropped[r]), r)
+	}
 	for _, r := range b2bua.Refusals() {
 		ct(c.sipRefused, float64(st.Refused[string(r)]), string(r))
 	}
