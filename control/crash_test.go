@@ -90,6 +90,7 @@ func TestDurabilityAcrossKill(t *testing.T) {
 				body := fmt.Sprintf(`{"call_id":"k%d"}`, i)
 				req, _ := http.NewRequest("POST", base+"/help-requests", strings.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+tokAgent)
+				req.Header.Set("Content-Type", "application/json")
 				res, err := http.DefaultClient.Do(req)
 				if err != nil {
 					continue // the child is gone: this one was never acknowledged

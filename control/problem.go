@@ -1,12 +1,14 @@
 package control
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/earshot/earshot/b2bua"
@@ -101,14 +103,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decodeBody reads one JSON object into v strictly: a bounded body, known
-// fields only, nothing after the object. Its errors are 400s naming the
-// field, 413 or 415.
+// decodeBody reads one JSON object into v strictly: Content-Type
+// application/json, a bounded body, known fields only — spelled exactly,
+// each once — and nothing after the object. Its errors are 400s naming
+// the field, 413 or 415.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
+	// A body must say it is JSON; an empty one is refused below as empty.
+	if r.ContentLength != 0 {
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || mt != "application/json" {
-			return errStatus(http.StatusUnsupportedMediaType, "send application/json")
+			return errStatus(http.StatusUnsupportedMediaType, "send Content-Type: application/json")
 		}
 	}
 	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
@@ -117,7 +121,17 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 
 // decodeJSON is decodeBody without HTTP: the part the fuzzers drive.
 func decodeJSON(body io.Reader, v any) error {
-	dec := json.NewDecoder(body)
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		return jsonError(err)
+	}
+	// encoding/json matches keys without regard to case and lets a later
+	// duplicate win: {"MODE":"listen"} or {"mode":"listen","mode":"barge"}
+	// would pass. The keys are checked first, exactly.
+	if err := exactKeys(raw, v); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -128,6 +142,53 @@ func decodeJSON(body io.Reader, v any) error {
 			return jsonError(err)
 		}
 		return errField("body", "must hold exactly one JSON object")
+	}
+	return nil
+}
+
+// exactKeys checks the top-level keys of a JSON object against the json
+// names of v's struct fields: each must be one of them, spelled exactly,
+// and appear once. Anything that is not an object is left to the decoder.
+func exactKeys(raw []byte, v any) error {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	known := map[string]bool{}
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			known[name] = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil // not an object: the decoder names the error
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		switch {
+		case !known[key]:
+			if key == "" {
+				return errField("body", "unknown field with an empty name")
+			}
+			return errField(key, "unknown field (field names are case-sensitive)")
+		case seen[key]:
+			return errField(key, "given more than once")
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
 	}
 	return nil
 }
