@@ -106,6 +106,9 @@ type HTTP struct {
 	// Pprof serves Go's runtime profiles under /debug/pprof/ on the same
 	// listener. Off by default: profiles expose internals and cost CPU.
 	Pprof bool `yaml:"pprof"`
+	// MetricsToken, when set, is the bearer token /metrics (and pprof)
+	// require; empty leaves them open to whoever reaches the listener.
+	MetricsToken string `yaml:"metrics_token"`
 }
 
 // Media configures RTP anchoring.

@@ -62,7 +62,6 @@ type subscriber struct {
 type hub struct {
 	buf     int
 	dropped atomic.Uint64
-	seq     atomic.Uint64
 
 	mu     sync.Mutex // guards subs and closed
 	subs   map[*subscriber]struct{}
@@ -98,8 +97,10 @@ func (h *hub) count() int {
 }
 
 // publish encodes ev once and queues it to every admitted subscriber.
+// The frame carries no id: each stream numbers its own events (see
+// streamEvents), so that ids tell a subscriber nothing about events it
+// was not shown — another tenant's traffic, monitoring it may not see.
 func (h *hub) publish(a audience, ev Event) {
-	id := h.seq.Add(1)
 	var frame []byte
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -114,7 +115,7 @@ func (h *hub) publish(a audience, ev Event) {
 			if err != nil {
 				return // our own types always encode
 			}
-			frame = fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", id, ev.Type, data)
+			frame = fmt.Appendf(nil, "event: %s\ndata: %s\n\n", ev.Type, data)
 		}
 		select {
 		case sub.ch <- frame:
@@ -163,6 +164,8 @@ func (s *Service) streamEvents(w http.ResponseWriter, r *http.Request, p Princip
 	}
 	keep := time.NewTicker(sseKeepAlive)
 	defer keep.Stop()
+	var id uint64 // this stream's own event numbers: 1, 2, 3, …
+	var idLine []byte
 	for {
 		var frame []byte
 		select {
@@ -173,6 +176,11 @@ func (s *Service) streamEvents(w http.ResponseWriter, r *http.Request, p Princip
 				return nil
 			}
 			frame = f
+			id++
+			idLine = fmt.Appendf(idLine[:0], "id: %d\n", id)
+			if _, err := w.Write(idLine); err != nil {
+				return nil
+			}
 		case <-keep.C:
 			frame = []byte(": keep-alive\n\n")
 		}

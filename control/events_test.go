@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ type stream struct {
 }
 
 type sseFrame struct {
+	id    string
 	event string
 	data  Event
 	raw   string
@@ -52,6 +54,8 @@ func openStreamB(t testing.TB, srv *httptest.Server, token string) *stream {
 		for sc.Scan() {
 			line := sc.Text()
 			switch {
+			case strings.HasPrefix(line, "id: "):
+				fr.id = strings.TrimPrefix(line, "id: ")
 			case strings.HasPrefix(line, "event: "):
 				fr.event = strings.TrimPrefix(line, "event: ")
 			case strings.HasPrefix(line, "data: "):
@@ -187,5 +191,44 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	h.close()
 	if _, ok := h.subscribe(p); ok {
 		t.Error("subscribed after close")
+	}
+}
+
+// TestEventIDsPerStream: every stream numbers its own events 1, 2, 3 …, so
+// an agent sees no gap where monitoring of its call happened, and a tenant
+// learns nothing of another's traffic from the numbers.
+func TestEventIDsPerStream(t *testing.T) {
+	f := newFixture(t)
+	srv := httptest.NewServer(f.h)
+	defer srv.Close()
+	sup := openStream(t, srv, tokSup)
+	agent := openStream(t, srv, tokAgent)
+	other := openStream(t, srv, tokOtherSup)
+	h := f.openHelp()
+	sp := b2bua.SupervisionSnapshot{ID: "s1", CallID: "c1", Tenant: "acme", Supervisor: "2001", Agent: "1001",
+		Mode: b2bua.ModeListen, State: b2bua.SupActive, Via: b2bua.ViaAPI}
+	f.svc.SupervisionEvent(b2bua.SupervisionEvent{Type: b2bua.SupervisionStarted, Time: t0, Supervision: sp})
+	f.svc.flush()
+	f.must(200, "POST", "/api/v1/help-requests/"+h.ID+"/accept", tokSup, "")
+	for i, want := range []string{EventHelpAssigned, "supervision.started", EventHelpAccepted} {
+		if fr := sup.next(t); fr.event != want || fr.id != strconv.Itoa(i+1) {
+			t.Fatalf("supervisor's event %d: %+v, want %s with id %d", i+1, fr, want, i+1)
+		}
+	}
+	for i, want := range []string{EventHelpAssigned, EventHelpAccepted} {
+		if fr := agent.next(t); fr.event != want || fr.id != strconv.Itoa(i+1) {
+			t.Fatalf("agent's event %d: %+v, want %s with id %d (no gap for the listen)", i+1, fr, want, i+1)
+		}
+	}
+	z, _ := f.sw.Call("z1")
+	f.svc.CallEvent(b2bua.CallEvent{Type: b2bua.CallStarted, Time: t0, Call: z})
+	f.svc.flush()
+	if fr := other.next(t); fr.id != "1" {
+		t.Fatalf("other tenant's first event has id %q, want 1", fr.id)
+	}
+	f.svc.Close() // ends the streams, so the test server can close
+	for _, s := range []*stream{sup, agent, other} {
+		for range s.frames {
+		}
 	}
 }

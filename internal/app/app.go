@@ -97,7 +97,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 	reg.MustRegister(newCollector(a.SIP, a.Media), newSupervisionCollector(a.SIP), newMixerCollector(a.Media), newControlCollector(a.Control))
 	mux := http.NewServeMux()
 	mux.Handle(control.Prefix+"/", a.Control.Handler())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", opsOnly(cfg.HTTP.MetricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !a.ready.Load() {
@@ -107,7 +107,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 		io.WriteString(w, "ready\n")
 	})
 	if cfg.HTTP.Pprof {
-		mountPprof(mux)
+		mountPprof(mux, cfg.HTTP.MetricsToken)
 	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
