@@ -31,6 +31,10 @@ func FuzzSIPRequest(f *testing.F) {
 			return
 		}
 		s.admit(req)
+		checkRequest(req)
+		var ps peerSet
+		ps.add(req.Source())
+		ps.allows(req.Source())
 		sessionExpires(req)
 		refresher(req)
 		parseRAck(req)

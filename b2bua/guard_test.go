@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 func testGuard(t *testing.T, lim Limits, clk *testClock) (*guard, *bytes.Buffer) {
@@ -211,4 +213,31 @@ func TestGuardListenerCapsAndTimesOut(t *testing.T) {
 		t.Fatal("a new connection was not accepted after one closed")
 	}
 	a.Close()
+}
+
+// FuzzGuardDatagram: whatever arrives, the guard's read filter never
+// panics, never returns an error for UDP (that would stop the listener),
+// and passes either nothing or the datagram unchanged.
+func FuzzGuardDatagram(f *testing.F) {
+	f.Add([]byte("INVITE sip:100@x SIP/2.0\r\n"), byte(7))
+	f.Add([]byte("SIP/2.0 200 OK\r\n"), byte(1))
+	f.Add([]byte{0, 1, 2}, byte(0))
+	clk := newTestClock()
+	g := newGuard(Limits{InviteRate: 1, RegisterRate: 1, OptionsRate: 1, AuthFailures: 2}, clk.Now,
+		func(ip netip.Addr) bool { return ip == netip.MustParseAddr("192.0.2.1") }, slog.New(slog.DiscardHandler), newSIPStats())
+	f.Fuzz(func(t *testing.T, data []byte, host byte) {
+		from := &net.UDPAddr{IP: net.IPv4(198, 51, 100, host), Port: 5060}
+		props := sip.TransportReadProps{Transport: "udp", RemoteAddr: from}
+		out, err := g.readFilter(props, data)
+		if err != nil {
+			t.Fatalf("UDP read filter returned %v", err)
+		}
+		if out != nil && !bytes.Equal(out, data) {
+			t.Fatal("the filter changed a datagram")
+		}
+		if host%3 == 0 {
+			g.authFailed(from.String())
+		}
+		clk.Advance(time.Duration(host) * time.Millisecond)
+	})
 }
