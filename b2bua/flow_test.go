@@ -3,7 +3,9 @@ package b2bua
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -412,6 +414,27 @@ func TestFlowDrainRefusesNewCalls(t *testing.T) {
 	f.s.Drain(ctx) // no calls: returns at once, and stays draining
 	if _, err := cust.Call(flowCtx(t), "100"); callCode(err) != 503 {
 		t.Fatalf("call while draining: %v, want 503", err)
+	}
+	// A dispatcher's OPTIONS probe learns it too, with Retry-After.
+	conn, err := net.Dial("udp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	probe := "OPTIONS sip:" + f.addr + " SIP/2.0\r\nVia: SIP/2.0/UDP " + conn.LocalAddr().String() + ";branch=z9hG4bK-ping\r\n" +
+		"From: <sip:ds@127.0.2.1>;tag=p\r\nTo: <sip:" + f.addr + ">\r\nCall-ID: ping\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	if _, err := conn.Write([]byte(probe)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := string(buf[:n])
+	if !strings.HasPrefix(res, "SIP/2.0 503 ") || !strings.Contains(res, "Retry-After: ") {
+		t.Fatalf("OPTIONS while draining: %q", res)
 	}
 }
 

@@ -205,7 +205,17 @@ func (s *Server) respond(tx sip.ServerTransaction, req *sip.Request, code int, r
 	return res
 }
 
+// A draining server answers 503 (with Retry-After): a dispatcher that
+// probes with OPTIONS (Kamailio's ds_ping) takes the node out at once
+// instead of sending it calls for the whole drain.
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	s.mu.Lock()
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
+		s.respond(tx, req, 503, "Service Unavailable", nil)
+		return
+	}
 	s.respond(tx, req, 200, "OK", nil,
 		sip.NewHeader("Allow", allowMethods),
 		sip.NewHeader("Accept", "application/sdp"),
