@@ -34,6 +34,7 @@ type Call struct {
 	original   *sip.Request // the INVITE as received, for the tagless 100
 	callerSess callerTimer  // the session timer on the caller's dialog
 	calleeSess calleeTimer  // the session timer on the callee's dialog
+	xfer       *transfer    // a blind transfer in progress (transfer.go)
 	ended      bool
 	reserved   []string // agents marked busy by this call
 	sups       []*supervision
@@ -178,6 +179,9 @@ func (c *Call) end(reason string) {
 	c.ended = true
 	for _, f := range append(c.ringing.forks, c.ringing.held...) {
 		f.uac.abandon() // the loop stops: a CANCEL held for a provisional would never go
+	}
+	if x := c.xfer; x != nil {
+		x.to.uac.abandon() // a transfer target still ringing
 	}
 	if c.callee != nil && reason != EndCalleeHangup {
 		c.bye(c.callee)

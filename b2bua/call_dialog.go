@@ -51,6 +51,8 @@ func (c *Call) onRequest(l *leg, in *inbound) {
 		in.respond(c.s, 481, "Call/Transaction Does Not Exist", nil)
 	case sip.OPTIONS:
 		in.respond(c.s, 200, "OK", nil)
+	case sip.REFER:
+		c.onRefer(l, in)
 	default:
 		in.respond(c.s, 405, "Method Not Allowed", nil, sip.NewHeader("Allow", allowMethods))
 	}
@@ -68,6 +70,9 @@ func (c *Call) onBye(l *leg) {
 		}
 		c.end(EndCallerHangup)
 	case l == c.callee:
+		if c.transferorLeft(l) {
+			return // blind transfer: the customer waits for the target
+		}
 		c.bye(c.caller)
 		c.end(EndCalleeHangup)
 	}

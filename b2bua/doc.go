@@ -80,7 +80,9 @@
 // the callee),
 // routing.go, router.go, agents.go (routing), registrar.go, register.go,
 // auth.go (registration and digest), supervision*.go (supervisors),
-// peer.go, security.go (who may act in a dialog; refusals), mode.go,
+// transfer.go (blind transfer by REFER), peer.go, security.go (who may
+// act in a dialog; refusals), guard.go and guard_tcp.go (per-source
+// limits), checks.go (RFC 3261 §8.2 checks), mode.go,
 // errors.go, events.go, stats.go.
 //
 // # Locks

@@ -84,11 +84,12 @@ func New(cfg Config) (*Server, error) {
 	srv.OnUpdate(s.counted(s.inDialog))
 	srv.OnInfo(s.counted(s.inDialog))
 	srv.OnPrack(s.counted(s.inDialog))
+	srv.OnRefer(s.counted(s.inDialog))
 	srv.OnNoRoute(s.counted(s.onUnknownMethod))
 	return s, nil
 }
 
-const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REGISTER"
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REGISTER, REFER, NOTIFY"
 
 // Errors returns a channel that yields an error if a listener fails.
 func (s *Server) Errors() <-chan error { return s.sip.serveErrs }

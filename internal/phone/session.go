@@ -340,14 +340,30 @@ func (p *Phone) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-// DialogIDs returns the Call-ID and the From and To tags of a call this
-// phone made, as they appear on its requests inside the dialog. Tests use
-// them to forge requests that only the source address can tell apart.
+// DialogIDs returns the Call-ID and the From and To tags of a call of this
+// phone, as they appear on the requests it sends inside the dialog (for a
+// call it answered, its own tag is the From tag). Tests use them to send
+// requests a phone of this package does not: REFER, or forged ones.
 func (s *Session) DialogIDs() (callID, fromTag, toTag string) {
-	if s.cs == nil {
-		return "", "", ""
+	switch {
+	case s.cs != nil:
+		fromTag, _ = s.cs.InviteRequest.From().Params.Get("tag")
+		toTag, _ = s.cs.InviteResponse.To().Params.Get("tag")
+	case s.ss != nil && s.ss.InviteResponse != nil:
+		fromTag, _ = s.ss.InviteResponse.To().Params.Get("tag")
+		toTag, _ = s.ss.InviteRequest.From().Params.Get("tag")
 	}
-	fromTag, _ = s.cs.InviteRequest.From().Params.Get("tag")
-	toTag, _ = s.cs.InviteResponse.To().Params.Get("tag")
 	return s.callID, fromTag, toTag
+}
+
+// RemoteContact is the Contact of the other side of a call this phone
+// answered: where its requests inside the dialog go.
+func (s *Session) RemoteContact() string {
+	if s.ss == nil {
+		return ""
+	}
+	if c := s.ss.InviteRequest.Contact(); c != nil {
+		return c.Address.String()
+	}
+	return ""
 }

@@ -1,0 +1,121 @@
+package e2e
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot/earshot/internal/phone"
+)
+
+// refer sends a REFER inside the dialog of the call s answered, from
+// another socket on the answering phone's address (what the peer check
+// looks at), and returns the status of the answer. Its CSeq is 1, so the
+// phone's own later requests in the dialog stay in order.
+func refer(t *testing.T, e *env, ip string, s *phone.Session, to string) int {
+	t.Helper()
+	callID, fromTag, toTag := s.DialogIDs()
+	conn, err := net.ListenPacket("udp4", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	local := conn.LocalAddr().String()
+	msg := "REFER " + s.RemoteContact() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + local + ";branch=z9hG4bK-refer\r\n" +
+		"From: <sip:1001@" + ip + ">;tag=" + fromTag + "\r\nTo: <sip:earshot@127.0.0.1>;tag=" + toTag + "\r\n" +
+		"Call-ID: " + callID + "\r\nCSeq: 1 REFER\r\nContact: <sip:1001@" + local + ">\r\n" +
+		"Refer-To: <sip:" + to + "@127.0.0.1>\r\nReferred-By: <sip:1001@127.0.0.1>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	srv, _ := net.ResolveUDPAddr("udp", e.udp())
+	if _, err := conn.WriteTo([]byte(msg), srv); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("no answer to REFER: %v", err)
+		}
+		if code := status(string(buf[:n])); code >= 200 {
+			return code
+		}
+	}
+}
+
+// TestBlindTransfer: the agent transfers the customer to extension 1002
+// and hangs up at once, as baresip does after the 202; the customer stays
+// on the call, 1002 rings and answers, and the customer and 1002 hear
+// each other on the customer's one continuous stream.
+func TestBlindTransfer(t *testing.T) {
+	for _, hangsUp := range []bool{true, false} {
+		t.Run("transferor hangs up="+strconv.FormatBool(hangsUp), func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.Tenants[0].Groups[0].Agents = []string{"1001"} // 1002 is only the transfer target
+			e := start(t, cfg)
+			agent := e.agent("1001", "127.0.0.13", toneAgent)
+			colleague := e.agent("1002", "127.0.0.14", toneOther)
+			cust := e.customer()
+			got := answerNext(t, agent)
+			cs, err := cust.Call(ctx(t), "100")
+			if err != nil {
+				t.Fatal(err)
+			}
+			as := <-got
+			expectHears(t, "customer", cs, toneAgent)
+
+			rung := make(chan *phone.Session, 1)
+			ringing := make(chan struct{})
+			go func() {
+				defer close(rung)
+				in, err := colleague.Next(ctx(t))
+				if err != nil {
+					return
+				}
+				_ = in.Ring()
+				close(ringing)
+				// Ring long enough for the transferor's BYE to be handled.
+				time.Sleep(300 * time.Millisecond)
+				if s, err := in.Answer(); err == nil {
+					rung <- s
+				}
+			}()
+			if code := refer(t, e, "127.0.0.13", as, "1999"); code != 404 {
+				t.Fatalf("REFER to nobody: %d, want 404", code)
+			}
+			if code := refer(t, e, "127.0.0.13", as, "1002"); code != 202 {
+				t.Fatalf("REFER: %d, want 202", code)
+			}
+			<-ringing
+			if hangsUp {
+				if err := as.Hangup(ctx(t)); err != nil {
+					t.Fatalf("transferor's BYE: %v", err)
+				}
+			}
+			ss := <-rung
+			if ss == nil {
+				t.Fatal("the transfer target did not get the call")
+			}
+			if !hangsUp {
+				waitEnded(t, "transferor (BYE from earshot after the hand-over)", as)
+			}
+			cs.RTP.ResetContinuity()
+			cs.RTP.Clear()
+			expectHears(t, "customer", cs, toneOther)
+			expectHears(t, "colleague", ss, toneCustomer)
+			expectSilent(t, "customer (the transferor)", cs, toneAgent)
+			if ssrcs, gaps := cs.RTP.Continuity(); len(ssrcs) != 1 || gaps != 0 {
+				t.Fatalf("customer's stream after the transfer: SSRCs %x, %d gaps", ssrcs, gaps)
+			}
+			calls := e.app.SIP.Calls()
+			if len(calls) != 1 || strings.Join(calls[0].Agents, ",") != "1002" {
+				t.Fatalf("live calls %+v, want the customer with 1002", calls)
+			}
+			if err := cs.Hangup(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			waitEnded(t, "colleague", ss)
+		})
+	}
+}
