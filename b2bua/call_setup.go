@@ -198,11 +198,7 @@ func (c *Call) dropFork(l *leg) {
 	if l.uac.state == uacHeld {
 		c.ringing.held = append(c.ringing.held, l)
 	}
-	c.s.mu.Lock()
-	if c.s.legs[l.d.key()] == l {
-		delete(c.s.legs, l.d.key())
-	}
-	c.s.mu.Unlock()
+	c.s.forgetLeg(l)
 	if l.agent != "" && c.route.kind == toGroup {
 		c.s.release(c, l.agent)
 	}

@@ -25,3 +25,14 @@ func (s *Server) forgetLegsLocked(c *Call) {
 	}
 	delete(s.legKeys, c)
 }
+
+// forgetLeg drops one leg from the dialog table (a failed fork, a replaced
+// callee, a transfer that did not happen), unless another leg took its
+// key meanwhile.
+func (s *Server) forgetLeg(l *leg) {
+	s.mu.Lock()
+	if s.legs[l.d.key()] == l {
+		delete(s.legs, l.d.key())
+	}
+	s.mu.Unlock()
+}

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
-	"github.com/google/uuid"
 )
 
 // featureCode splits a dialled number into a supervision mode and the
@@ -180,38 +179,16 @@ func (c *Call) originate(sup *supervision, t target) error {
 		return err
 	}
 	sup.media = ml
-	host := c.s.contact("udp").Address.Host
-	l := &leg{call: c, side: ml.ID(), sup: sup}
-	l.d = dialog{
-		callID:    uuid.NewString(),
-		localTag:  sip.GenerateTagN(16),
-		local:     sip.Uri{Scheme: "sip", User: "earshot", Host: host},
-		localName: "Supervise " + sup.Snapshot().Agent,
-		remote:    sip.Uri{Scheme: "sip", User: sup.user.Extension, Host: host},
-		target:    t.uri,
-		transport: t.transport,
-		dest:      t.dest,
-	}
-	l.d.peers.add(t.dest)
-	if l.d.transport == "" {
-		l.d.transport = "UDP"
-	}
-	req := l.d.newRequest(sip.INVITE, c.s.contact(l.d.transport))
-	req.SetBody(offer)
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
-	req.AppendHeader(sip.NewHeader("User-Agent", c.s.cfg.UserAgent))
-	l.uac = newUACInvite(&l.d, callIO{c}, req)
+	l := c.uacLeg(t, ml.ID(), Party{Number: "earshot", Name: "Supervise " + sup.Snapshot().Agent}, offer)
+	l.sup = sup
 	sup.leg = l
 	err = l.uac.start(func(res *sip.Response) { c.onSupResponse(sup, res) },
 		func(err error) { c.onSupDone(sup, err) })
 	if err != nil {
+		c.s.forgetLeg(l)
 		_ = ml.Close()
 		return err
 	}
-	c.s.mu.Lock()
-	c.s.addLegLocked(l)
-	c.s.mu.Unlock()
 	sup.ringTimer = c.after(c.s.cfg.SupervisorRingTimeout, func() {
 		if !sup.attached && !sup.ended {
 			c.detach(sup, SupEndNoAnswer)

@@ -115,11 +115,7 @@ func (c *Call) replaceCallee(l *leg, u *User) {
 	old := c.callee
 	if old != nil {
 		c.bye(old)
-		c.s.mu.Lock()
-		if c.s.legs[old.d.key()] == old {
-			delete(c.s.legs, old.d.key())
-		}
-		c.s.mu.Unlock()
+		c.s.forgetLeg(old)
 		if old.agent != "" {
 			c.s.release(c, old.agent)
 		}

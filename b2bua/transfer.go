@@ -73,6 +73,7 @@ func (c *Call) onRefer(l *leg, in *inbound) {
 				func(error) { c.onTransferDone(x) })
 			if err != nil {
 				c.xfer = nil
+				c.s.forgetLeg(x.to)
 			}
 		}
 		if err != nil {
@@ -164,11 +165,7 @@ func (c *Call) onTransferDone(x *transfer) {
 func (c *Call) failTransfer(x *transfer, frag string) {
 	c.xfer = nil
 	_ = x.media.Close()
-	c.s.mu.Lock()
-	if c.s.legs[x.to.d.key()] == x.to {
-		delete(c.s.legs, x.to.d.key())
-	}
-	c.s.mu.Unlock()
+	c.s.forgetLeg(x.to)
 	c.notifyTransfer(x, frag, true)
 	if x.from == nil {
 		c.log.Info("transfer failed after the transferor left", "sipfrag", frag)
@@ -201,11 +198,7 @@ func (c *Call) transferorLeft(l *leg) bool {
 		return false
 	}
 	x.from = nil
-	c.s.mu.Lock()
-	if c.s.legs[l.d.key()] == l {
-		delete(c.s.legs, l.d.key())
-	}
-	c.s.mu.Unlock()
+	c.s.forgetLeg(l)
 	if l.agent != "" {
 		c.s.release(c, l.agent)
 	}
