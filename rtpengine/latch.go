@@ -123,14 +123,10 @@ func (ep *endpoint) setNAT(nat [2]netip.Addr) {
 // whether it latched.
 func (ep *endpoint) acceptRTP(src netip.AddrPort, pkt []byte, media *legMedia) (ok, latched bool) {
 	cur := ep.dest.Load()
-	switch {
-	case cur == nil:
-		return false, false
-	case cur.latched:
-		return cur.addr == src, false
-	case src == cur.want:
-		return ep.latch(cur, src), true
-	case !cur.natIP(src.Addr()):
+	if ok, latched, decided := ep.settled(cur, src); decided {
+		return ok, latched
+	}
+	if !cur.natIP(src.Addr()) {
 		return false, false
 	}
 	pt := int(pkt[1] & 0x7f)
@@ -155,17 +151,28 @@ func (ep *endpoint) acceptRTP(src netip.AddrPort, pkt []byte, media *legMedia) (
 // that RTP latched to.
 func (ep *endpoint) acceptRTCP(src netip.AddrPort, rtp *peer) (ok, latched bool) {
 	cur := ep.dest.Load()
-	switch {
-	case cur == nil:
-		return false, false
-	case cur.latched:
-		return cur.addr == src, false
-	case src == cur.want:
-		return ep.latch(cur, src), true
-	case rtp != nil && rtp.latched && cur.natIP(rtp.addr.Addr()) && rtp.addr.Addr() == src.Addr():
+	if ok, latched, decided := ep.settled(cur, src); decided {
+		return ok, latched
+	}
+	if rtp != nil && rtp.latched && cur.natIP(rtp.addr.Addr()) && rtp.addr.Addr() == src.Addr() {
 		return ep.latch(cur, src), true
 	}
 	return false, false
+}
+
+// settled applies the rules RTP and RTCP share: nothing is accepted before
+// the peer's SDP, only the peer once latched, and the SDP's exact source
+// latches at once. decided is false when the NAT rules must say.
+func (ep *endpoint) settled(cur *peer, src netip.AddrPort) (ok, latched, decided bool) {
+	switch {
+	case cur == nil:
+		return false, false, true
+	case cur.latched:
+		return cur.addr == src, false, true
+	case src == cur.want:
+		return ep.latch(cur, src), true, true
+	}
+	return false, false, false
 }
 
 // latch makes src the peer if cur is still current; a concurrent SDP
