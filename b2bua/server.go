@@ -89,7 +89,7 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REGISTER, REFER, NOTIFY"
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REGISTER, REFER"
 
 // Errors returns a channel that yields an error if a listener fails.
 func (s *Server) Errors() <-chan error { return s.sip.serveErrs }
