@@ -86,7 +86,7 @@ func newSIPStats() *sipStats {
 
 // knownMethods bounds the method label: anything else counts as "other".
 var knownMethods = map[string]bool{"INVITE": true, "ACK": true, "BYE": true, "CANCEL": true,
-	"REGISTER": true, "OPTIONS": true, "UPDATE": true, "INFO": true, "PRACK": true}
+	"REGISTER": true, "OPTIONS": true, "UPDATE": true, "INFO": true, "PRACK": true, "REFER": true, "NOTIFY": true}
 
 func (st *sipStats) request(method string) {
 	if !knownMethods[method] {
