@@ -2,6 +2,7 @@
 //
 //	earshot serve [-config FILE]     run (embedded demo config without -config)
 //	earshot check-config FILE        validate a config file
+//	earshot config                   print the embedded default config
 //	earshot version                  print the version
 package main
 
@@ -9,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/earshot/earshot/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -28,6 +31,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "check-config":
 		return checkConfig(args[1:], stdout, stderr)
+	case "config":
+		if len(args) > 1 {
+			fmt.Fprintln(stderr, "usage: earshot config   (prints the embedded default config)")
+			return 2
+		}
+		// The file `serve` runs on without -config: a starting point to
+		// copy, edit and pass back with -config.
+		_, _ = stdout.Write(config.DefaultYAML())
+		return 0
 	case "demo":
 		return demoCmd(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
@@ -46,6 +58,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   earshot serve [-config FILE]   run earshot (embedded demo config if no -config)
   earshot check-config FILE      validate a config file; problems as file:line: field: problem
+  earshot config                 print the embedded default config (copy it, edit it, serve -config it)
   earshot demo                   simulated customer, agent and supervisor walk through supervision
   earshot version                print the version
 `)

@@ -74,3 +74,22 @@ func TestServeRefusesDemoCredentialsOffLoopback(t *testing.T) {
 		t.Fatalf("serve with demo credentials on 0.0.0.0: exit %d %q", code, errs)
 	}
 }
+
+// TestPrintConfig: `earshot config` prints the embedded default, which
+// check-config accepts as it is.
+func TestPrintConfig(t *testing.T) {
+	code, out, errs := runCmd("config")
+	if code != 0 || out != string(config.DefaultYAML()) {
+		t.Fatalf("config: %d, %d bytes, stderr %q; want the embedded default", code, len(out), errs)
+	}
+	f := filepath.Join(t.TempDir(), "mine.yaml")
+	if err := os.WriteFile(f, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCmd("check-config", f); code != 0 {
+		t.Fatalf("check-config on the printed default: %d %q", code, errs)
+	}
+	if code, _, _ := runCmd("config", "extra"); code != 2 {
+		t.Fatalf("config with an argument: %d, want 2", code)
+	}
+}
