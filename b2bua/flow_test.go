@@ -93,6 +93,21 @@ func answerNext(t *testing.T, p *phone.Phone) <-chan *phone.Session {
 	return ch
 }
 
+// connect has cust call the support number and agent answer; it returns
+// both ends of the answered call.
+func (f *flow) connect(agent, cust *phone.Phone) (cs, as *phone.Session) {
+	f.t.Helper()
+	got := answerNext(f.t, agent)
+	cs, err := cust.Call(flowCtx(f.t), "100")
+	if err != nil {
+		f.t.Fatalf("call: %v", err)
+	}
+	if as = <-got; as == nil {
+		f.t.Fatal("the agent did not answer")
+	}
+	return cs, as
+}
+
 // waitState polls the live call table until the one call is in state.
 func (f *flow) waitState(state CallState) CallSnapshot {
 	f.t.Helper()
@@ -289,12 +304,7 @@ func TestFlowReinviteAndInDialogRequests(t *testing.T) {
 	f := startFlow(t, RingAll, 5*time.Second)
 	agent := f.user("127.0.3.1", "1001")
 	cust := f.phone("127.0.2.1", "5551234", "")
-	got := answerNext(t, agent)
-	cs, err := cust.Call(flowCtx(t), "100")
-	if err != nil {
-		t.Fatal(err)
-	}
-	as := <-got
+	cs, as := f.connect(agent, cust)
 	for _, dir := range []string{"sendonly", "sendrecv"} {
 		if code, err := cs.Reinvite(flowCtx(t), dir); err != nil || code != 200 {
 			t.Fatalf("re-INVITE %s: %d %v", dir, code, err)
@@ -338,12 +348,7 @@ func TestFlowSupervisionByFeatureCodeAndAPI(t *testing.T) {
 	agent := f.user("127.0.3.1", "1001")
 	sup := f.user("127.0.3.9", "2001")
 	cust := f.phone("127.0.2.1", "5551234", "")
-	got := answerNext(t, agent)
-	cs, err := cust.Call(flowCtx(t), "100")
-	if err != nil {
-		t.Fatal(err)
-	}
-	as := <-got
+	cs, as := f.connect(agent, cust)
 	call := f.waitState(StateAnswered)
 
 	// Dial-in: *1 + the agent's extension.
@@ -386,12 +391,7 @@ func TestFlowIntercept(t *testing.T) {
 	agent := f.user("127.0.3.1", "1001")
 	sup := f.user("127.0.3.9", "2001")
 	cust := f.phone("127.0.2.1", "5551234", "")
-	got := answerNext(t, agent)
-	cs, err := cust.Call(flowCtx(t), "100")
-	if err != nil {
-		t.Fatal(err)
-	}
-	as := <-got
+	cs, as := f.connect(agent, cust)
 	f.waitState(StateAnswered)
 	ss, err := sup.Call(flowCtx(t), "*41001")
 	if err != nil {

@@ -192,3 +192,58 @@ func TestUACTableIsClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestUACEveryTransition walks each row of uacTransitions through the
+// methods the call uses: from a state reached on the wire, one event,
+// the state it must lead to.
+func TestUACEveryTransition(t *testing.T) {
+	prov := func(u *uacInvite) { u.response(reply(u, 180, "t")) }
+	ok := func(u *uacInvite) { u.response(reply(u, 200, "t")) }
+	fail := func(u *uacInvite) { u.response(reply(u, 486, "t")) }
+	cancel := func(u *uacInvite) { u.cancel() }
+	abandon := func(u *uacInvite) { u.abandon() }
+	done := func(u *uacInvite) { u.done() }
+	resend := func(u *uacInvite) { u.resend(nil, func(*sip.Request) {}) }
+	for _, tc := range []struct {
+		name  string
+		setup []func(*uacInvite)
+		event func(*uacInvite)
+		want  uacState
+	}{
+		{"calling provisional", nil, prov, uacEarly},
+		{"calling success", nil, ok, uacAnswered},
+		{"calling failure", nil, fail, uacRejected},
+		{"calling cancel", nil, cancel, uacHeld},
+		{"calling abandon", nil, abandon, uacCanceling},
+		{"calling done", nil, done, uacFailed},
+		{"held provisional", []func(*uacInvite){cancel}, prov, uacCanceling},
+		{"held success", []func(*uacInvite){cancel}, ok, uacAbandoned},
+		{"held failure", []func(*uacInvite){cancel}, fail, uacRejected},
+		{"held abandon", []func(*uacInvite){cancel}, abandon, uacCanceling},
+		{"held done", []func(*uacInvite){cancel}, done, uacFailed},
+		{"early provisional", []func(*uacInvite){prov}, prov, uacEarly},
+		{"early success", []func(*uacInvite){prov}, ok, uacAnswered},
+		{"early failure", []func(*uacInvite){prov}, fail, uacRejected},
+		{"early cancel", []func(*uacInvite){prov}, cancel, uacCanceling},
+		{"early abandon", []func(*uacInvite){prov}, abandon, uacCanceling},
+		{"early done", []func(*uacInvite){prov}, done, uacFailed},
+		{"answered success", []func(*uacInvite){ok}, ok, uacAnswered},
+		{"answered cancel ignored", []func(*uacInvite){ok}, cancel, uacAnswered},
+		{"canceling success", []func(*uacInvite){prov, cancel}, ok, uacAbandoned},
+		{"canceling failure", []func(*uacInvite){prov, cancel}, fail, uacRejected},
+		{"canceling done", []func(*uacInvite){prov, cancel}, done, uacFailed},
+		{"rejected resend", []func(*uacInvite){fail}, resend, uacCalling},
+		{"rejected provisional ignored", []func(*uacInvite){fail}, prov, uacRejected},
+		{"abandoned success ignored", []func(*uacInvite){cancel, ok}, ok, uacAbandoned},
+		{"failed resend ignored", []func(*uacInvite){done}, resend, uacFailed},
+	} {
+		u, _ := testUAC(t)
+		for _, step := range tc.setup {
+			step(u)
+		}
+		tc.event(u)
+		if u.state != tc.want {
+			t.Errorf("%s: state %v, want %v", tc.name, u.state, tc.want)
+		}
+	}
+}
