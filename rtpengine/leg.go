@@ -45,6 +45,10 @@ type leg struct {
 
 	onDigit func(byte) // supervisor legs; nil for legs 0 and 1
 	digits  digitState // owned by the RTP reader
+	// digitFn reports a caller's or callee's telephone-events (OnDigit).
+	digitFn atomic.Pointer[func(byte)]
+	// play is what the leg hears instead of a peer (Play); nil: nothing.
+	play atomic.Pointer[playback]
 
 	// Guarded by Session.mu.
 	origin   origin          // earshot's o= identity on this leg
@@ -64,6 +68,7 @@ type leg struct {
 	mixTS     uint32
 	primeLeft int // frames to let pass before taking the stream over from the relay
 	cue       cuePlayer
+	player    player
 }
 
 // newLeg wraps a bound socket pair. The caller starts its readers.

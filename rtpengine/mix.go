@@ -20,11 +20,15 @@ func primeFrames(j mixer.JitterConfig) int {
 	return int((d+mixer.FrameDuration-1)/mixer.FrameDuration) + 2
 }
 
-// wantMix decides the media path: the mix while a supervisor is attached or
-// while the caller's and callee's codecs differ (after Promote), provided
-// both are G.711; the relay otherwise. Caller holds s.mu.
+// wantMix decides the media path: the mix while a leg hears a playback
+// (Play), while a supervisor is attached or while the caller's and
+// callee's codecs differ (after Promote), provided both are G.711; the
+// relay otherwise. Caller holds s.mu.
 func (s *Session) wantMix() bool {
 	pair := s.pair.Load()
+	if s.playing() {
+		return true
+	}
 	m0, m1 := pair[0].media.Load(), pair[1].media.Load()
 	if !m0.codec.Valid() || !m1.codec.Valid() {
 		return false
@@ -102,7 +106,7 @@ func (s *Session) mixConfig(l *leg) (mixer.LegConfig, bool) {
 func (s *Session) addToMix(l *leg, cfg mixer.LegConfig) error {
 	// Written before AddLeg publishes the leg, so the worker sees it.
 	l.primeLeft = 0
-	if pair := s.pair.Load(); (l == pair[0] || l == pair[1]) && !l.out.mixing() {
+	if pair := s.pair.Load(); (l == pair[0] || l == pair[1]) && !l.out.mixing() && l.out.state().Started {
 		l.primeLeft = s.eng.prime
 	}
 	ml, err := s.mix.AddLeg(cfg)
@@ -190,6 +194,8 @@ func (s *Session) sendFrame(l *leg, payload []byte) {
 	if !l.out.mix(pkt, now, s.rates.Load(), claim) {
 		return
 	}
+	defer l.out.sent()
+	l.player.overlay(l.play.Load(), pkt[rtpFixedHeader:], m.codec)
 	l.cue.overlay(&s.eng.cues, l.cueReq.Load(), pkt[rtpFixedHeader:], m.codec)
 	dst := l.rtp.dest.Load()
 	if dst == nil || !dst.addr.IsValid() {

@@ -29,8 +29,8 @@ const (
 // mixer (and back) is a re-base, with no gap or jump on the wire.
 //
 // The mutex makes the hand-over safe: the relay and the mixer both hold a
-// pointer to the stream, and whichever sends takes the lock for the few
-// nanoseconds of the rewrite. Ownership (mixed) is decided under the same
+// pointer to the stream, and whichever sends holds the lock for the
+// rewrite and the send, so packets leave in the order they are numbered. Ownership (mixed) is decided under the same
 // lock, so a relayed packet and a mixed frame can never interleave: relay
 // uses relay, the sink uses mix, and each refuses while the other owns the
 // stream. It is uncontended in steady state.
@@ -80,10 +80,15 @@ func newOutStream(ssrc uint32, seq uint16, ts uint32) *outStream {
 func (o *outStream) rewrite(pkt []byte, now int64, rates *clockRates) {
 	o.mu.Lock()
 	o.rewriteLocked(pkt, now, rates)
+	o.mu.Unlock()
 }
 
 // relay is rewrite for the relay reader: it refuses (returns false, pkt
-// untouched) while the mixer sends on the leg.
+// untouched) while the mixer sends on the leg. When it accepts, the stream
+// stays locked until the caller has sent pkt and called sent: packets
+// leave in the order they were numbered, also when the mixer claims the
+// stream right after this packet (without that, the mixer's first frame
+// could overtake the relay's last packet on the wire).
 func (o *outStream) relay(pkt []byte, now int64, rates *clockRates) bool {
 	o.mu.Lock()
 	if o.mixed {
@@ -96,7 +101,8 @@ func (o *outStream) relay(pkt []byte, now int64, rates *clockRates) bool {
 
 // mix is rewrite for the mixer's sink. While the relay still owns the
 // stream the frame is refused unless claim is true, in which case the
-// mixer takes the stream over from this frame on (a re-base).
+// mixer takes the stream over from this frame on (a re-base). Like relay,
+// an accepted frame keeps the stream locked until sent.
 func (o *outStream) mix(pkt []byte, now int64, rates *clockRates, claim bool) bool {
 	o.mu.Lock()
 	if !o.mixed {
@@ -109,6 +115,10 @@ func (o *outStream) mix(pkt []byte, now int64, rates *clockRates, claim bool) bo
 	o.rewriteLocked(pkt, now, rates)
 	return true
 }
+
+// sent unlocks the stream after the packet relay, mix or event accepted
+// has been written (or given up).
+func (o *outStream) sent() { o.mu.Unlock() }
 
 // mixing reports whether the mixer owns the stream.
 func (o *outStream) mixing() bool {
@@ -128,7 +138,7 @@ func (o *outStream) release() {
 	o.mu.Unlock()
 }
 
-// rewriteLocked is rewrite with o.mu held; it unlocks.
+// rewriteLocked is rewrite with o.mu held.
 func (o *outStream) rewriteLocked(pkt []byte, now int64, rates *clockRates) {
 	in := readRTP(pkt)
 	rebase := !o.started || in.ssrc != o.inSSRC || o.rebase
@@ -151,14 +161,10 @@ func (o *outStream) rewriteLocked(pkt []byte, now int64, rates *clockRates) {
 	}
 	if rebase {
 		// The very first packet starts exactly at the initial timestamp;
-		// later re-bases advance by the media time elapsed, at least one
-		// unit so timestamps never repeat across inputs.
+		// later re-bases advance by the media time elapsed (see rebaseStep).
 		elapsed := uint32(0)
 		if o.started {
-			elapsed = 1
-			if e := (now - o.outNanos) * int64(rates.rate(in.pt)) / 1e9; e > 1 {
-				elapsed = uint32(e)
-			}
+			elapsed = rebaseStep(now-o.outNanos, rates.rate(in.pt))
 		}
 		o.seqOffset = o.outSeq + 1 - in.seq
 		o.tsOffset = o.outTs + elapsed - in.ts
@@ -173,12 +179,35 @@ func (o *outStream) rewriteLocked(pkt []byte, now int64, rates *clockRates) {
 	if int16(seq-o.outSeq) > 0 {
 		o.outSeq, o.outTs, o.outNanos = seq, ts, now
 	}
-	ssrc := o.ssrc
-	o.mu.Unlock()
 	// A re-base sets the marker bit: receivers treat it as the start of a
 	// talkspurt and resynchronise their jitter buffers instead of stretching.
-	writeRTP(pkt, seq, ts, ssrc, rebase)
+	writeRTP(pkt, seq, ts, o.ssrc, rebase)
 }
+
+// rebaseStep is how far a re-based stream's timestamp advances past the
+// last packet sent, elapsed nanoseconds after it, at rate Hz. A hand-over
+// (relay to mixer, music to agent, a new callee) happens between two
+// packets of a 20 ms stream: within two and a half frames of the last one,
+// the next packet is exactly one frame later on the wire's timeline, so
+// the phone sees timestamp +160 at 8 kHz, as if one sender had sent both
+// — the wall clock would give +134 or +144, from where between two ticks
+// the hand-over fell. After a longer silence the step is the time elapsed,
+// rounded to whole frames (at least one unit, so timestamps never repeat
+// across inputs).
+func rebaseStep(elapsed int64, rate uint32) uint32 {
+	frame := int64(rate) / 50 // 20 ms
+	if frame < 1 {
+		return 1
+	}
+	if elapsed < 5*int64(frameNanos)/2 {
+		return uint32(frame)
+	}
+	n := (elapsed + int64(frameNanos)/2) / int64(frameNanos)
+	return uint32(n * frame)
+}
+
+// frameNanos is the packet duration hand-overs are aligned to.
+const frameNanos = 20_000_000
 
 // rtcpView is what RTCP translation needs from a stream, read under its lock.
 type rtcpView struct {
@@ -205,7 +234,7 @@ func (o *outStream) view() rtcpView {
 // timestamp) gets the same output timestamp, taken from the audio timeline
 // when the event started. The marker bit passes through as the sender set
 // it. It refuses (false) when the relay owns the stream: then the packet
-// is simply relayed.
+// is simply relayed. An accepted packet keeps the stream locked until sent.
 func (o *outStream) event(pkt []byte, now int64, rates *clockRates) bool {
 	in := readRTP(pkt)
 	o.mu.Lock()
@@ -219,9 +248,7 @@ func (o *outStream) event(pkt []byte, now int64, rates *clockRates) bool {
 	}
 	o.outSeq++
 	o.seqOffset++
-	seq, ts, ssrc := o.outSeq, o.evOut, o.ssrc
-	o.mu.Unlock()
-	writeRTP(pkt, seq, ts, ssrc, false)
+	writeRTP(pkt, o.outSeq, o.evOut, o.ssrc, false)
 	return true
 }
 

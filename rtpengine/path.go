@@ -45,6 +45,9 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 	if in.onDigit != nil && pt == m.dtmfPT && in.digits.consumed(pkt) {
 		return // a promoted supervisor's mode digit
 	}
+	if fn := in.digitFn.Load(); fn != nil && pt == m.dtmfPT {
+		in.digits.receive(pkt, *fn)
+	}
 	pushed := false
 	if ml := in.mixLeg.Load(); ml != nil && pt == m.audioPT {
 		pushed = s.push(in, pkt)
@@ -72,6 +75,7 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 	if _, err := out.rtp.conn.WriteToUDPAddrPort(pkt, dst.addr); err != nil {
 		s.uncountRelayed(&s.counters.rtpPackets, to, len(pkt))
 	}
+	out.out.sent()
 }
 
 // fromSupervisor handles RTP from a leg added by NewLeg: a telephone-event

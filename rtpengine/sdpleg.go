@@ -63,6 +63,12 @@ func pickMedia(md *sdp.MediaDescription, formats []string, preferPCMU bool) legM
 // type numbers; every other m-line rejected. The o= line is left to the
 // caller.
 func answerLeg(offer []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia, error) {
+	return answerWith(offer, p, true)
+}
+
+// answerWith is answerLeg choosing the G.711 format by preferPCMU (see
+// pickMedia): a caller's offer is answered in the caller's own order.
+func answerWith(offer []byte, p sdpParams, preferPCMU bool) (*sdp.SessionDescription, remoteMedia, error) {
 	desc, err := parseSDP(offer)
 	if err != nil {
 		return nil, remoteMedia{}, err
@@ -72,7 +78,7 @@ func answerLeg(offer []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia,
 		return nil, remoteMedia{}, err
 	}
 	md := desc.MediaDescriptions[index]
-	m := pickMedia(md, md.MediaName.Formats, true)
+	m := pickMedia(md, md.MediaName.Formats, preferPCMU)
 	if !m.codec.Valid() {
 		return nil, remoteMedia{}, newError(ErrNoCommonCodec, "neither PCMU nor PCMA offered")
 	}
