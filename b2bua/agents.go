@@ -105,7 +105,7 @@ func (r *AgentRouter) Hold(tenant, ext string) {
 }
 
 // Free undoes one Hold; the last one makes the user idle from now.
-func (r *AgentRouter) Free(tenant, ext string) {
+func (r *AgentRouter) Free(tenant, ext string, _ Release) {
 	k := userKey(tenant, ext)
 	now := r.now()
 	r.mu.Lock()
@@ -124,3 +124,12 @@ func (r *AgentRouter) Busy(tenant, ext string) bool {
 	defer r.mu.Unlock()
 	return r.busy[userKey(tenant, ext)] > 0
 }
+
+// Answered does nothing: AgentRouter keeps no calls.
+func (r *AgentRouter) Answered(callID, tenant, ext string) {}
+
+// Left does nothing: AgentRouter keeps no calls.
+func (r *AgentRouter) Left(callID, reason string) {}
+
+// Registered does nothing: AgentRouter asks Reachable when it routes.
+func (r *AgentRouter) Registered(tenant, ext string) {}

@@ -20,12 +20,12 @@ func TestAgentRouterDecisions(t *testing.T) {
 		t.Fatalf("first offer %+v", d)
 	}
 	tried["1001"] = true
-	r.Free("acme", "1001")
+	r.Free("acme", "1001", ReleaseEnded)
 	if d = r.Route(req); !slices.Equal(d.Agents, []string{"1002"}) {
 		t.Fatalf("second offer %+v", d)
 	}
 	tried["1002"] = true
-	r.Free("acme", "1002")
+	r.Free("acme", "1002", ReleaseEnded)
 	// Everybody tried: the call was offered and nobody took it.
 	if d = r.Route(req); len(d.Agents) != 0 || d.Status != 480 || d.Reason != "Temporarily Unavailable" {
 		t.Fatalf("after everyone tried: %+v", d)
@@ -52,14 +52,14 @@ func TestAgentRouterHoldsCount(t *testing.T) {
 	// one Free leaves it busy.
 	r.Hold("acme", "1001")
 	r.Hold("acme", "1001")
-	r.Free("acme", "1001")
+	r.Free("acme", "1001", ReleaseEnded)
 	if !r.Busy("acme", "1001") {
 		t.Fatal("one Free undid two Holds")
 	}
-	r.Free("acme", "1001")
+	r.Free("acme", "1001", ReleaseEnded)
 	clk.Advance(time.Minute)
 	r.Hold("acme", "1002")
-	r.Free("acme", "1002")
+	r.Free("acme", "1002", ReleaseEnded)
 	// 1001 has been idle longer than 1002.
 	if d := r.Route(req); !slices.Equal(d.Agents, []string{"1001"}) {
 		t.Fatalf("longest idle offered %v, want 1001", d.Agents)

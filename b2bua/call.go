@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -24,6 +25,9 @@ type Call struct {
 
 	snapMu sync.Mutex // guards snap
 	snap   CallSnapshot
+	// feature: an agent-state feature-code call, not a call of the
+	// contact centre: no events, not in the call table's listing.
+	feature bool
 
 	// Owned by the loop.
 	route      route
@@ -35,6 +39,7 @@ type Call struct {
 	callerSess callerTimer  // the session timer on the caller's dialog
 	calleeSess calleeTimer  // the session timer on the callee's dialog
 	xfer       *transfer    // a blind transfer in progress (transfer.go)
+	waiting    queueState   // the caller waits in a queue (queue_call.go)
 	ended      bool
 	reserved   []string // agents marked busy by this call
 	sups       []*supervision
@@ -140,6 +145,9 @@ func (c *Call) update(fn func(*CallSnapshot), ev CallEventType) {
 	c.snapMu.Lock()
 	fn(&c.snap)
 	c.snapMu.Unlock()
+	if c.feature {
+		return
+	}
 	c.s.cfg.Observer.CallEvent(CallEvent{Type: ev, Time: c.s.cfg.Now(), Call: c.Snapshot()})
 }
 
@@ -156,9 +164,27 @@ func (c *Call) hangup(reason string) {
 	c.end(reason)
 }
 
-// fail answers the caller's INVITE with an error and ends the call.
+// fail answers the caller's INVITE with an error and ends the call. A
+// caller earshot answered itself (to wait in a queue) can no longer get
+// a final status: it gets BYE with the status as its Reason (RFC 3326).
 func (c *Call) fail(code int, phrase, reason string) {
+	if c.caller.uas.answered() {
+		c.hangupFor(reason, code, phrase)
+		return
+	}
 	c.caller.uas.reject(code, phrase)
+	c.end(reason)
+}
+
+// hangupFor ends an answered call with BYE to the caller carrying the SIP
+// status why the call ends (RFC 3326 Reason).
+func (c *Call) hangupFor(reason string, code int, phrase string) {
+	if c.ended {
+		return
+	}
+	req := c.caller.d.newRequest(sip.BYE, c.s.contact(c.caller.d.transport))
+	req.AppendHeader(sip.NewHeader("Reason", "SIP;cause="+strconv.Itoa(code)+";text=\""+phrase+"\""))
+	c.s.sendAndForget(req)
 	c.end(reason)
 }
 
@@ -201,6 +227,7 @@ func (c *Call) end(reason string) {
 			l.offer.respond(c.s, 487, "Request Terminated", nil)
 		}
 	}
+	c.s.router.Left(c.id, reason)
 	c.s.forget(c)
 	c.s.stats.ended(reason)
 	now := c.s.cfg.Now()

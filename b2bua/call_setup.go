@@ -14,6 +14,10 @@ import (
 
 // start runs first on the call's loop: media, then the first ring attempt.
 func (c *Call) start() {
+	if c.feature {
+		c.startConfirm()
+		return
+	}
 	req := c.caller.uas.in.req
 	c.s.respond(c.caller.uas.in.tx, c.original, 100, "Trying", nil)
 	c.log.Info("call started", "direction", c.route.direction, "number", c.route.number,
@@ -77,6 +81,18 @@ func (c *Call) ring() {
 	case toGroup:
 		var d Decision
 		if targets, d = c.s.pickAgents(c, rt.group); len(targets) == 0 {
+			switch {
+			case d.Wait && c.ringing.refused != 0 && !c.waiting.queued:
+				// The agents refused the offer itself (their phones lack
+				// its codecs): waiting would not change that.
+				c.s.router.Left(c.id, EndRejected)
+			case d.Wait:
+				c.enterQueue(d.Announce)
+				return
+			case d.Exit != nil:
+				c.leaveQueue(*d.Exit)
+				return
+			}
 			end := EndNoAnswer
 			if len(c.ringing.tried) == 0 {
 				end = EndNoAgent
@@ -177,7 +193,7 @@ func (c *Call) fork(t target) {
 	c.ringing.forks = append(c.ringing.forks, l)
 	if err := c.sendFork(l); err != nil {
 		c.log.Warn("invite failed", "agent", t.agent, "err", err)
-		c.dropFork(l)
+		c.dropFork(l, ReleaseWithdrawn)
 	}
 }
 
@@ -193,15 +209,23 @@ func (c *Call) sendFork(l *leg) error {
 	return nil
 }
 
-func (c *Call) dropFork(l *leg) {
+// dropFork forgets a fork that will not be the callee; its agent is
+// released for why.
+func (c *Call) dropFork(l *leg, why Release) {
 	c.ringing.forks = slices.DeleteFunc(c.ringing.forks, func(f *leg) bool { return f == l })
 	if l.uac.state == uacHeld {
 		c.ringing.held = append(c.ringing.held, l)
 	}
 	c.s.forgetLeg(l)
-	if l.agent != "" && c.route.kind == toGroup {
-		c.s.release(c, l.agent)
+	if l.agent != "" && c.route.kind == toGroup && !c.forkOf(l.agent) {
+		c.s.release(c, l.agent, why)
 	}
+}
+
+// forkOf reports whether another fork still rings ext (a second phone of
+// the same agent).
+func (c *Call) forkOf(ext string) bool {
+	return slices.ContainsFunc(c.ringing.forks, func(f *leg) bool { return f.agent == ext })
 }
 
 // cancelFork gives a ringing fork up (CANCEL, RFC 3261 §9.1).
@@ -230,6 +254,9 @@ func (c *Call) onForkResponse(l *leg, res *sip.Response) {
 }
 
 func (c *Call) onProvisional(l *leg, res *sip.Response) {
+	if c.waiting.queued {
+		return // the caller hears the queue's music, not the agent's phone
+	}
 	var body []byte
 	if len(res.Body()) > 0 && res.StatusCode == 183 {
 		c.signalFrom(LegCallee, res.Source())
@@ -285,7 +312,13 @@ func (c *Call) onReject(l *leg, res *sip.Response) {
 	if telling(res.StatusCode) && (c.ringing.refused == 0 || res.StatusCode >= 600) {
 		c.ringing.refused, c.ringing.refusedReason = res.StatusCode, res.Reason
 	}
-	c.dropFork(l)
+	// An agent who let it ring out or declined missed the offer; a phone
+	// that cannot take the offer's codecs says nothing about the agent.
+	why := ReleaseNoAnswer
+	if res.StatusCode == 488 || res.StatusCode == 415 {
+		why = ReleaseWithdrawn
+	}
+	c.dropFork(l, why)
 	if len(c.ringing.forks) > 0 {
 		return
 	}
@@ -353,10 +386,10 @@ func (c *Call) onRingTimeout() {
 	}
 	for _, f := range append([]*leg(nil), c.ringing.forks...) {
 		c.cancelFork(f)
-		c.dropFork(f)
+		c.dropFork(f, ReleaseNoAnswer)
 	}
-	if c.route.kind == toGroup && c.route.group.Strategy != RingAll {
-		c.ring()
+	if c.route.kind == toGroup {
+		c.ring() // the router decides: the next agent, the queue, or 480
 		return
 	}
 	c.fail(480, "Temporarily Unavailable", EndNoAnswer)
@@ -368,12 +401,20 @@ func (c *Call) onAnswer(l *leg, res *sip.Response) {
 	c.ringing.forks = slices.DeleteFunc(c.ringing.forks, func(f *leg) bool { return f == l })
 	for _, f := range c.ringing.forks {
 		c.cancelFork(f)
-		c.dropFork(f)
+		c.dropFork(f, ReleaseWithdrawn)
 	}
 	c.ringing.forks = nil
 	c.callee = l
 	if c.ringing.timer != nil {
 		c.ringing.timer.Stop()
+	}
+	if c.waiting.queued {
+		// The music stops before the agent's answer reaches the media,
+		// so the relay takes the caller's stream straight from the mix.
+		_ = c.media.OnDigit(LegCaller, nil)
+		if err := c.media.StopPlay(LegCaller); err != nil {
+			c.log.Warn("stop queue playback", "err", err)
+		}
 	}
 	answer := l.earlySDP
 	if len(res.Body()) > 0 || answer == nil {
@@ -389,22 +430,17 @@ func (c *Call) onAnswer(l *leg, res *sip.Response) {
 			return
 		}
 	}
-	if c.caller.uas.rel.early {
-		answer = nil // the caller already has the answer, reliably
+	if c.waiting.queued {
+		answer = c.waiting.answer // what earshot answered the caller with
 	}
 	c.startCalleeTimer(res)
-	hdrs := []sip.Header{c.s.contact(c.caller.d.transport), sip.NewHeader("Allow", allowMethods)}
-	if se, ok := sessionExpires(c.caller.uas.in.req); ok {
-		c.callerSess.interval = time.Duration(se) * time.Second
-		hdrs = append(hdrs, sip.NewHeader("Session-Expires", strconv.Itoa(se)+";refresher=uac"))
-		if hasTag(c.caller.uas.in.req, "Supported", "timer") || hasTag(c.caller.uas.in.req, "Require", "timer") {
-			hdrs = append(hdrs, sip.NewHeader("Require", "timer"))
-		}
-		c.callerSess.timer = c.after(c.callerSess.interval, c.onSessionExpired)
+	if !c.caller.uas.answered() {
+		c.acceptCaller(answer)
 	}
-	c.caller.uas.acceptAfterPrack(answer, hdrs, func() { c.hangup(EndError) })
+	if c.route.kind == toGroup {
+		c.s.router.Answered(c.id, c.route.tenant.name, l.agent)
+	}
 	now := c.s.cfg.Now()
-	c.s.stats.answered(now.Sub(c.snap.StartedAt))
 	c.update(func(s *CallSnapshot) {
 		s.State, s.AnsweredAt = StateAnswered, now
 		if l.agent != "" {

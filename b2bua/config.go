@@ -44,6 +44,10 @@ type Config struct {
 	// Router decides where calls to groups go and owns the agents'
 	// availability. Nil: an AgentRouter on Now.
 	Router Router
+	// Agents changes agents' states for the feature codes of
+	// FeatureCodes.Pause and the like (the queue). Nil: those codes get
+	// 404.
+	Agents AgentControl
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now. Tests may replace it.
 	Now func() time.Time
@@ -74,12 +78,19 @@ type Tenant struct {
 	// NotifyAgentOnMonitor plays the agent a short tone when a supervision
 	// of its call starts.
 	NotifyAgentOnMonitor bool
+	// PauseReasons are the reasons an agent may pause for, in the order
+	// the pause feature code numbers them (1, 2, ...). Nil: break, lunch,
+	// training.
+	PauseReasons []string
 }
 
 // FeatureCodes are the prefixes a supervisor dials before an agent's
-// extension to supervise its call in a mode.
+// extension to supervise its call in a mode, and the codes an agent dials
+// to change its own state: Pause (optionally followed by the number of a
+// pause reason), Unpause, LogIn, LogOut.
 type FeatureCodes struct {
 	Listen, Whisper, Barge, Intercept string
+	Pause, Unpause, LogIn, LogOut     string
 }
 
 // Trunk is a carrier connection recognised by the source of its INVITEs.
@@ -103,12 +114,56 @@ type Group struct {
 	Strategy     Strategy
 	RingTimeout  time.Duration
 	SLAThreshold time.Duration
+	// WrapUp is the time after each call before an agent is offered the
+	// next one of this group. Zero: none.
+	WrapUp time.Duration
+	// MaxMissed is how many offers in a row an agent may leave unanswered
+	// before it is paused with reason no_answer. Zero: 3; negative: never.
+	MaxMissed int
+	// Queue is what happens to callers when no agent is free.
+	Queue QueuePolicy
+}
+
+// QueuePolicy is a group's queue. The zero value queues callers with the
+// built-in music and announcements, answered with 200.
+type QueuePolicy struct {
+	// Disabled: a caller nobody can take gets Overflow at once (480 by
+	// default), as a plain ring group does.
+	Disabled bool
+	// EarlyMedia: the waiting caller is not answered but hears the music
+	// as early media (183), for carriers that bill on answer (many cut
+	// early media after a few minutes).
+	EarlyMedia bool
+	// MaxWait is the longest a caller waits before Overflow (reason
+	// timed_out). Zero: 10 minutes; negative: no limit.
+	MaxWait time.Duration
+	// MaxLength is the most callers waiting; the next one gets Overflow
+	// (reason full). Zero: no limit.
+	MaxLength int
+	// JoinEmpty: callers queue even when no agent of the group is logged
+	// in; otherwise they get Overflow at once (reason no_agents).
+	JoinEmpty bool
+	// Overflow is where callers go when they leave without an agent.
+	// Zero: 480 Temporarily Unavailable.
+	Overflow Exit
+	// AnnounceInterval is the time between announcements of position and
+	// estimated wait. Zero: 30s; negative: only on joining.
+	AnnounceInterval time.Duration
+	// NoPosition and NoWait leave the position or the estimated wait out
+	// of the announcements.
+	NoPosition, NoWait bool
+	// LeaveDigit, pressed by a waiting caller, leaves the queue and
+	// records a callback request. Zero: none.
+	LeaveDigit byte
 }
 
 // Number is a business number and its label.
 type Number struct {
 	Number string
 	Label  string
+	// Priority ranks callers in the group's queue: higher first, then
+	// first come, first served. Zero: normal.
+	Priority int
 }
 
 // User is a SIP user of a tenant.
@@ -125,6 +180,11 @@ type User struct {
 	Modes []Mode
 }
 
+// WithDefaults returns a copy of c with every default New applies filled
+// in: the tenants as the server runs them, for components that share its
+// domain model (the queue).
+func (c Config) WithDefaults() Config { return c.withDefaults() }
+
 func (c *Config) withDefaults() Config {
 	d := *c
 	// Deep-copy what the server keeps pointers into, so that the caller's
@@ -135,6 +195,10 @@ func (c *Config) withDefaults() Config {
 		t.Users = slices.Clone(t.Users)
 		for j := range t.Users {
 			t.Users[j].Modes = slices.Clone(t.Users[j].Modes)
+		}
+		t.PauseReasons = slices.Clone(t.PauseReasons)
+		if len(t.PauseReasons) == 0 {
+			t.PauseReasons = []string{"break", "lunch", "training"}
 		}
 		t.Trunks = slices.Clone(t.Trunks)
 		for j := range t.Trunks {
@@ -183,7 +247,8 @@ func (c *Config) withDefaults() Config {
 	for _, f := range []struct {
 		v   *string
 		def string
-	}{{&fc.Listen, "*1"}, {&fc.Whisper, "*2"}, {&fc.Barge, "*3"}, {&fc.Intercept, "*4"}} {
+	}{{&fc.Listen, "*1"}, {&fc.Whisper, "*2"}, {&fc.Barge, "*3"}, {&fc.Intercept, "*4"},
+		{&fc.Pause, "*5"}, {&fc.Unpause, "*6"}, {&fc.LogIn, "*7"}, {&fc.LogOut, "*8"}} {
 		if *f.v == "" {
 			*f.v = f.def
 		}
@@ -211,6 +276,22 @@ func (c *Config) withDefaults() Config {
 			}
 			if g.SLAThreshold <= 0 {
 				g.SLAThreshold = 20 * time.Second
+			}
+			if g.MaxMissed == 0 {
+				g.MaxMissed = 3
+			}
+			q := &g.Queue
+			if q.MaxWait == 0 {
+				q.MaxWait = 10 * time.Minute
+			}
+			if q.AnnounceInterval == 0 {
+				q.AnnounceInterval = 30 * time.Second
+			}
+			if q.Overflow.Group == "" && q.Overflow.Number == "" && q.Overflow.Status == 0 {
+				q.Overflow.Status = 480
+			}
+			if q.Overflow.Status != 0 && q.Overflow.Reason == "" {
+				q.Overflow.Reason = "Temporarily Unavailable"
 			}
 		}
 	}

@@ -21,11 +21,14 @@ type tenantDir struct {
 	users   map[string]*User
 	numbers map[string]numberRoute
 	groups  map[string]*Group
+	// pauseReasons number the reasons of the pause feature code.
+	pauseReasons []string
 }
 
 type numberRoute struct {
-	group *Group
-	label string
+	group    *Group
+	label    string
+	priority int
 }
 
 type trunkSource struct {
@@ -39,10 +42,11 @@ func newDirectory(tenants []Tenant) *directory {
 	for ti := range tenants {
 		t := &tenants[ti]
 		td := &tenantDir{
-			name:    t.Name,
-			users:   map[string]*User{},
-			numbers: map[string]numberRoute{},
-			groups:  map[string]*Group{},
+			name:         t.Name,
+			users:        map[string]*User{},
+			numbers:      map[string]numberRoute{},
+			groups:       map[string]*Group{},
+			pauseReasons: t.PauseReasons,
 		}
 		d.tenants[t.Name] = td
 		if len(t.Domains) == 0 && d.fallback == nil {
@@ -58,7 +62,7 @@ func newDirectory(tenants []Tenant) *directory {
 			g := &t.Groups[gi]
 			td.groups[g.Name] = g
 			for _, n := range g.Numbers {
-				td.numbers[n.Number] = numberRoute{group: g, label: n.Label}
+				td.numbers[n.Number] = numberRoute{group: g, label: n.Label, priority: n.Priority}
 			}
 		}
 		for i := range t.Trunks {

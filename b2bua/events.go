@@ -17,7 +17,10 @@ type CallState string
 
 // Call states.
 const (
-	StateRinging  CallState = "ringing"
+	StateRinging CallState = "ringing"
+	// StateQueued: the caller waits in a group's queue (answered by
+	// earshot, or hearing early media), hearing music.
+	StateQueued   CallState = "queued"
 	StateAnswered CallState = "answered"
 	StateEnded    CallState = "ended"
 )
@@ -34,6 +37,14 @@ const (
 	EndSessionTimer = "session_expired"
 	EndShutdown     = "shutdown"
 	EndError        = "error"
+	// EndOverflow: the call left a queue for a final status (its
+	// Overflow, a full queue, no agent logged in).
+	EndOverflow = "overflow"
+	// EndCallback: the caller left a queue asking to be called back.
+	EndCallback = "callback"
+	// EndFeature: a feature-code call (an agent changing its state) was
+	// confirmed.
+	EndFeature = "feature"
 	// EndSupervisorEnded: an intercepting supervisor's leg was ended
 	// through the API, which ends the call it had taken over.
 	EndSupervisorEnded = "supervisor_ended"
@@ -58,6 +69,7 @@ type CallSnapshot struct {
 	Agents     []string  `json:"agents,omitempty"`
 	State      CallState `json:"state"`
 	StartedAt  time.Time `json:"started_at"`
+	QueuedAt   time.Time `json:"queued_at,omitzero"`
 	AnsweredAt time.Time `json:"answered_at,omitzero"`
 	EndedAt    time.Time `json:"ended_at,omitzero"`
 	EndReason  string    `json:"end_reason,omitempty"`
@@ -71,6 +83,10 @@ const (
 	CallStarted  CallEventType = "call.started"
 	CallRinging  CallEventType = "call.ringing"
 	CallAnswered CallEventType = "call.answered"
+	// CallQueued: the caller waits in its group's queue.
+	CallQueued CallEventType = "call.queued"
+	// CallRerouted: the call left its queue for another group.
+	CallRerouted CallEventType = "call.rerouted"
 	CallEnded    CallEventType = "call.ended"
 	// CallAgentChanged: another party took the agent's place (an
 	// intercept); Agents and Callee name the new one.
@@ -89,9 +105,17 @@ type CallEvent struct {
 type Observer interface {
 	CallEvent(CallEvent)
 	SupervisionEvent(SupervisionEvent)
+	// QueueEvent and AgentEvent come from the Router (the queue).
+	QueueEvent(QueueEvent)
+	AgentEvent(AgentEvent)
 }
 
 type nopObserver struct{}
 
 func (nopObserver) CallEvent(CallEvent)               {}
 func (nopObserver) SupervisionEvent(SupervisionEvent) {}
+func (nopObserver) QueueEvent(QueueEvent)             {}
+func (nopObserver) AgentEvent(AgentEvent)             {}
+
+// NopObserver returns an Observer that ignores everything.
+func NopObserver() Observer { return nopObserver{} }

@@ -55,6 +55,12 @@ func (echoSession) SetSignalSource(int, netip.Addr) error    { return nil }
 func (echoSession) Close() error                             { return nil }
 func (echoSession) AddLeg(func(byte)) (MediaLeg, error)      { return &echoLeg{}, nil }
 func (echoSession) Cue(int, Cue) error                       { return nil }
+func (echoSession) AnswerLocal(_ int, sdp []byte) ([]byte, []byte, error) {
+	return sdp, sdp, nil
+}
+func (echoSession) Play(int, Playback) error            { return nil }
+func (echoSession) StopPlay(int) error                  { return nil }
+func (echoSession) OnDigit(int, func(digit byte)) error { return nil }
 
 // echoLeg is the supervisor-leg counterpart of echoSession.
 type echoLeg struct{ mode Mode }

@@ -23,6 +23,7 @@ const (
 	toUser
 	toTrunk
 	toSupervise // a feature code: attach the caller to an agent's call
+	toConfirm   // an agent-state feature code, already applied: confirm it
 )
 
 // route is where an initial INVITE goes, decided before the call exists.
@@ -33,6 +34,7 @@ type route struct {
 	group     *Group
 	number    string // dialled number (business number, extension or external)
 	label     string
+	priority  int    // the business number's queue priority
 	user      string // target extension for toUser
 	trunk     *Trunk // source trunk (inbound) or egress trunk (outbound)
 	fromTrunk bool
@@ -134,7 +136,7 @@ func (s *Server) classify(req *sip.Request) (route, int, string, []sip.Header) {
 		if td, tr := s.dir.trunkFor(src.Addr()); td != nil {
 			rt := route{direction: Inbound, tenant: td, trunk: tr, fromTrunk: true, number: num, caller: caller}
 			if nr, ok := td.numbers[num]; ok {
-				rt.kind, rt.group, rt.label = toGroup, nr.group, nr.label
+				rt.kind, rt.group, rt.label, rt.priority = toGroup, nr.group, nr.label, nr.priority
 				return rt, 0, "", nil
 			}
 			if _, ok := td.users[num]; ok {
@@ -172,13 +174,16 @@ func (s *Server) classify(req *sip.Request) (route, int, string, []sip.Header) {
 	case num == "":
 		return route{}, 404, "Not Found", nil
 	case strings.HasPrefix(num, "*"):
+		if rt, code, phrase, ok := s.classifyAgentCode(rt, u); ok {
+			return rt, code, phrase, nil
+		}
 		rt, code, phrase := s.classifyFeature(rt, u)
 		return rt, code, phrase, nil
 	case num == u.Extension:
 		return route{}, 486, "Busy Here", nil
 	}
 	if nr, ok := td.numbers[num]; ok {
-		rt.kind, rt.group, rt.label = toGroup, nr.group, nr.label
+		rt.kind, rt.group, rt.label, rt.priority = toGroup, nr.group, nr.label, nr.priority
 		return rt, 0, "", nil
 	}
 	if _, ok := td.users[num]; ok {
@@ -205,6 +210,7 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 		route:    rt,
 		ringing:  forkSet{tried: map[string]bool{}},
 		original: req,
+		feature:  rt.kind == toConfirm,
 	}
 	c.snap = CallSnapshot{
 		ID: id, Tenant: rt.tenant.name, Direction: rt.direction, Number: rt.number, Label: rt.label,
@@ -234,7 +240,7 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 	// Users on a call are busy for group routing: a caller who is also an
 	// agent, and the extension a call rings directly.
 	for _, ext := range []string{rt.callerExt, rt.user} {
-		if ext != "" {
+		if ext != "" && rt.kind != toConfirm {
 			s.hold(c, ext)
 		}
 	}
@@ -258,8 +264,14 @@ func (s *Server) forget(c *Call) {
 			delete(s.sups, id)
 		}
 	}
+	// Those who were on the answered call go to wrap-up; offers still
+	// out are withdrawn.
+	why := ReleaseWithdrawn
+	if c.callee != nil {
+		why = ReleaseEnded
+	}
 	for _, a := range c.reserved {
-		s.router.Free(c.route.tenant.name, a)
+		s.router.Free(c.route.tenant.name, a, why)
 	}
 	c.reserved = nil
 }

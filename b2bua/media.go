@@ -52,9 +52,39 @@ type MediaSession interface {
 	// LegCallee or a MediaLeg's ID. It needs the call to be mixed (a
 	// supervisor attached).
 	Cue(leg int, c Cue) error
+	// AnswerLocal answers the offer received on leg from itself, before
+	// the other leg has a peer (a caller entering a queue): it returns
+	// the answer and, for the other leg, the offer last returned by
+	// Offer narrowed to the settled codec.
+	AnswerLocal(from int, offer []byte) (answer, other []byte, err error)
+	// Play makes leg hear p instead of a peer, from now on: music and
+	// announcements for a caller in a queue, a confirmation tone. A new
+	// Play replaces the last.
+	Play(leg int, p Playback) error
+	// StopPlay ends what Play started on leg.
+	StopPlay(leg int) error
+	// OnDigit reports the RFC 4733 digits received on leg (LegCaller or
+	// LegCallee) to fn, from a media goroutine and without blocking; nil
+	// stops it.
+	OnDigit(leg int, fn func(digit byte)) error
 	// Close releases the session's sockets and ports, extra legs
 	// included. Idempotent.
 	Close() error
+}
+
+// Playback is what earshot plays to a leg that has no peer to hear. The
+// media layer owns the sounds: each tenant's group may have its own music
+// and prompts.
+type Playback struct {
+	Tenant, Group string
+	// Announce is said first (welcome, position, estimated wait); then
+	// the group's music loops.
+	Announce Announcement
+	// Prompt, if set, is a single named prompt (e.g. "queue-callback")
+	// played instead, followed by silence.
+	Prompt string
+	// Confirm plays the short confirmation tone of a feature code instead.
+	Confirm bool
 }
 
 // MediaLeg is the media of a supervisor's phone on a call.

@@ -57,4 +57,12 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	s.log.Debug("registered", "tenant", td.name, "user", u.Extension, "contacts", len(bindings))
 	s.respond(tx, req, 200, "OK", nil, hdrs...)
+	if len(bindings) > 0 {
+		s.router.Registered(td.name, u.Extension) // an agent who may take waiting calls
+	}
+}
+
+// Registered reports whether a user of tenant has a live registration.
+func (s *Server) Registered(tenant, ext string) bool {
+	return len(s.reg.contacts(tenant, ext)) > 0
 }

@@ -28,8 +28,16 @@ func (s *Server) pickAgents(c *Call, g *Group) ([]target, Decision) {
 		CallID:    c.id,
 		Tenant:    tenant,
 		Group:     g,
+		Number:    c.route.number,
+		Label:     c.route.label,
+		Priority:  c.route.priority,
+		Caller:    c.route.caller,
+		Since:     c.snap.StartedAt,
 		Tried:     func(ext string) bool { return c.ringing.tried[ext] },
 		Reachable: func(ext string) bool { return len(s.reg.contacts(tenant, ext)) > 0 },
+		Wake:      func() bool { return c.post(c.onQueueWake) },
+		Announce:  func(a Announcement) bool { return c.post(func() { c.onAnnounce(a) }) },
+		Exit:      func(x Exit) bool { return c.post(func() { c.leaveQueue(x) }) },
 	})
 	var out []target
 	for _, ext := range d.Agents {
@@ -37,7 +45,7 @@ func (s *Server) pickAgents(c *Call, g *Group) ([]target, Decision) {
 		ts := s.userTargets(tenant, ext)
 		if len(ts) == 0 {
 			// Unregistered since the router looked: not rung, not held.
-			s.release(c, ext)
+			s.release(c, ext, ReleaseWithdrawn)
 			continue
 		}
 		out = append(out, ts...)
@@ -51,12 +59,13 @@ func (s *Server) hold(c *Call, ext string) {
 	c.reserved = append(c.reserved, ext)
 }
 
-// release frees an agent this call reserved but that did not answer.
-func (s *Server) release(c *Call, ext string) {
+// release frees an agent this call reserved: one that did not answer
+// (why), or that left the call.
+func (s *Server) release(c *Call, ext string, why Release) {
 	i := slices.Index(c.reserved, ext)
 	if i < 0 {
 		return
 	}
 	c.reserved = slices.Delete(c.reserved, i, i+1)
-	s.router.Free(c.route.tenant.name, ext)
+	s.router.Free(c.route.tenant.name, ext, why)
 }

@@ -74,7 +74,7 @@ func TestPickAgentsRingAll(t *testing.T) {
 	if got := pick(s, c2); got != nil {
 		t.Fatalf("busy agents offered to a second call: %v", got)
 	}
-	s.release(c, "1002")
+	s.release(c, "1002", ReleaseNoAnswer)
 	if got := pick(s, c2); !slices.Equal(got, []string{"1002"}) {
 		t.Fatalf("after release: %v, want [1002]", got)
 	}
@@ -109,7 +109,7 @@ func TestPickAgentsRoundRobin(t *testing.T) {
 		if len(c.reserved) != 1 {
 			t.Fatalf("round-robin reserved %v", c.reserved)
 		}
-		s.release(c, want)
+		s.release(c, want, ReleaseNoAnswer)
 	}
 }
 
@@ -123,7 +123,7 @@ func TestPickAgentsRoundRobinHunts(t *testing.T) {
 			break
 		}
 		order = append(order, got[0])
-		s.release(c, got[0]) // no answer: hunt on
+		s.release(c, got[0], ReleaseNoAnswer) // no answer: hunt on
 	}
 	if !slices.Equal(order, []string{"1001", "1002", "1003"}) {
 		t.Fatalf("hunt order %v", order)
@@ -154,7 +154,7 @@ func TestPickAgentsLongestIdle(t *testing.T) {
 		t.Fatalf("first pick %v", got)
 	}
 	clk.Advance(time.Minute)
-	s.release(c, "1001")
+	s.release(c, "1001", ReleaseNoAnswer)
 	c = groupCall(s)
 	if got := pick(s, c); !slices.Equal(got, []string{"1002"}) {
 		t.Fatalf("never-used 1002 should beat 1001 idle since 1m: %v", got)
@@ -165,9 +165,9 @@ func TestPickAgentsLongestIdle(t *testing.T) {
 		t.Fatalf("third pick %v", got)
 	}
 	clk.Advance(time.Minute)
-	s.release(c3, "1003")
+	s.release(c3, "1003", ReleaseNoAnswer)
 	clk.Advance(time.Minute)
-	s.release(c, "1002")
+	s.release(c, "1002", ReleaseNoAnswer)
 	for _, want := range []string{"1001", "1003", "1002"} {
 		c := groupCall(s)
 		got := pick(s, c)
@@ -175,7 +175,7 @@ func TestPickAgentsLongestIdle(t *testing.T) {
 			t.Fatalf("got %v, want %s (longest idle)", got, want)
 		}
 		clk.Advance(time.Minute)
-		s.release(c, want)
+		s.release(c, want, ReleaseNoAnswer)
 	}
 }
 
@@ -185,12 +185,12 @@ func TestReleaseIgnoresUnreserved(t *testing.T) {
 	pick(s, holder)
 	// A call that never reserved 1001 cannot free it.
 	other := groupCall(s)
-	s.release(other, "1001")
+	s.release(other, "1001", ReleaseNoAnswer)
 	if got := pick(s, other); got != nil {
 		t.Fatalf("release by a stranger freed %v", got)
 	}
-	s.release(holder, "1001")
-	s.release(holder, "1001") // twice is harmless
+	s.release(holder, "1001", ReleaseNoAnswer)
+	s.release(holder, "1001", ReleaseNoAnswer) // twice is harmless
 	if got := pick(s, other); !slices.Equal(got, []string{"1001"}) {
 		t.Fatalf("after release: %v", got)
 	}

@@ -154,7 +154,9 @@ func (s *Server) Calls() []CallSnapshot {
 	s.mu.Lock()
 	cs := make([]*Call, 0, len(s.calls))
 	for _, c := range s.calls {
-		cs = append(cs, c)
+		if !c.feature {
+			cs = append(cs, c)
+		}
 	}
 	s.mu.Unlock()
 	out := make([]CallSnapshot, 0, len(cs))

@@ -117,7 +117,7 @@ func (c *Call) replaceCallee(l *leg, u *User) {
 		c.bye(old)
 		c.s.forgetLeg(old)
 		if old.agent != "" {
-			c.s.release(c, old.agent)
+			c.s.release(c, old.agent, ReleaseEnded)
 		}
 	}
 	// The old callee's session timer left with its dialog.

@@ -200,7 +200,7 @@ func (c *Call) transferorLeft(l *leg) bool {
 	x.from = nil
 	c.s.forgetLeg(l)
 	if l.agent != "" {
-		c.s.release(c, l.agent)
+		c.s.release(c, l.agent, ReleaseEnded)
 	}
 	return true
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,21 @@ type collector struct {
 	// words ("expected a string" followed by "must not be empty"), so they
 	// are suppressed.
 	bad map[string]bool
+	// sound checks a WAV file named by the config (LoadWith); nil: only
+	// that it can be read.
+	sound func(path string) error
+}
+
+// checkSound checks a sound file the config names.
+func (c *collector) checkSound(path string) error {
+	if c.sound != nil {
+		return c.sound(path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // structural records a problem found while decoding the YAML tree, whose

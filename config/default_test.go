@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultParses(t *testing.T) {
@@ -44,7 +45,10 @@ func TestDefaultContent(t *testing.T) {
 	}
 	wantGroup := Group{Name: "support", Numbers: []Number{{Number: "100", Label: "Support line"}},
 		Agents: []string{"1001", "1002"}, Supervisors: []string{"2001"}, Strategy: "ring-all",
-		RingTimeout: Duration(30e9), SLAThreshold: Duration(20e9)}
+		RingTimeout: Duration(30e9), SLAThreshold: Duration(20e9), MaxMissed: 3,
+		Queue: Queue{Answer: QueueAnswer, MaxWait: Duration(10 * time.Minute), Announce: AnnounceBoth,
+			AnnounceInterval: Duration(30e9), LeaveDigit: "*",
+			Overflow: Overflow{Status: 480, Reason: "Temporarily Unavailable"}}}
 	if len(tn.Groups) != 1 || !reflect.DeepEqual(tn.Groups[0], wantGroup) {
 		t.Errorf("groups %+v", tn.Groups)
 	}

@@ -33,7 +33,19 @@ const (
 	defaultStrategy       = StrategyRingAll
 	defaultRingTimeout    = 30 * time.Second
 	defaultSLAThreshold   = 20 * time.Second
+	defaultCodePause      = "*5"
+	defaultCodeUnpause    = "*6"
+	defaultCodeLogin      = "*7"
+	defaultCodeLogout     = "*8"
+	defaultMaxMissed      = 3
+	defaultMaxWait        = 10 * time.Minute
+	defaultAnnounceEvery  = 30 * time.Second
+	defaultOverflowStatus = 480
+	defaultOverflowReason = "Temporarily Unavailable"
 )
+
+// defaultPauseReasons are a tenant's pause reasons when it lists none.
+func defaultPauseReasons() []string { return []string{"break", "lunch", "training"} }
 
 // SetDefaults replaces the zero value of every optional field with its
 // default. Parse calls it before validating; a program that builds a
@@ -58,6 +70,10 @@ func (c *Config) SetDefaults() {
 	str(&s.FeatureCodes.Whisper, defaultCodeWhisper)
 	str(&s.FeatureCodes.Barge, defaultCodeBarge)
 	str(&s.FeatureCodes.Intercept, defaultCodeIntercept)
+	str(&s.FeatureCodes.Pause, defaultCodePause)
+	str(&s.FeatureCodes.Unpause, defaultCodeUnpause)
+	str(&s.FeatureCodes.Login, defaultCodeLogin)
+	str(&s.FeatureCodes.Logout, defaultCodeLogout)
 	if len(s.DigestAlgorithms) == 0 {
 		s.DigestAlgorithms = []string{DigestMD5}
 	}
@@ -88,11 +104,26 @@ func (c *Config) SetDefaults() {
 		for i := range t.Trunks {
 			str(&t.Trunks[i].Transport, defaultTrunkTransport)
 		}
+		if len(t.PauseReasons) == 0 {
+			t.PauseReasons = defaultPauseReasons()
+		}
 		for i := range t.Groups {
 			g := &t.Groups[i]
 			str(&g.Strategy, defaultStrategy)
 			dur(&g.RingTimeout, defaultRingTimeout)
 			dur(&g.SLAThreshold, defaultSLAThreshold)
+			num(&g.MaxMissed, defaultMaxMissed)
+			q := &g.Queue
+			str(&q.Answer, QueueAnswer)
+			dur(&q.MaxWait, defaultMaxWait)
+			str(&q.Announce, AnnounceBoth)
+			dur(&q.AnnounceInterval, defaultAnnounceEvery)
+			if q.Overflow.Group == "" && q.Overflow.Number == "" {
+				num(&q.Overflow.Status, defaultOverflowStatus)
+			}
+			if q.Overflow.Status != 0 {
+				str(&q.Overflow.Reason, defaultOverflowReason)
+			}
 		}
 	}
 }

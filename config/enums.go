@@ -55,3 +55,20 @@ const (
 func allModes() []string {
 	return []string{ModeListen, ModeWhisper, ModeBarge, ModeIntercept}
 }
+
+// How a waiting caller is answered (tenants[].groups[].queue.answer).
+const (
+	// QueueAnswer answers the caller with 200 before the music.
+	QueueAnswer = "answer"
+	// QueueEarlyMedia plays the music as early media (183): the call is
+	// not answered, for carriers that bill on answer.
+	QueueEarlyMedia = "early_media"
+)
+
+// What periodic announcements tell (tenants[].groups[].queue.announce).
+const (
+	AnnounceBoth     = "both"
+	AnnouncePosition = "position"
+	AnnounceWait     = "wait"
+	AnnounceNone     = "none"
+)

@@ -17,12 +17,23 @@ import (
 
 // Load reads the configuration file at path and parses it with Parse, using
 // path as the file name in problems.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadWith(path, Options{}) }
+
+// Options adds checks that need more than this package knows.
+type Options struct {
+	// CheckSound validates a sound file the config names (a queue's
+	// music and prompts): earshot must be able to play it. Nil: the file
+	// must only be readable.
+	CheckSound func(path string) error
+}
+
+// LoadWith is Load with opts.
+func LoadWith(path string, opts Options) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(path, data)
+	return ParseWith(path, data, opts)
 }
 
 // Parse reads a YAML configuration strictly: unknown keys, duplicate keys
@@ -32,8 +43,11 @@ func Load(path string) (*Config, error) {
 //
 // On failure the error is an *Errors holding every problem found, each
 // with its line and field path, in file order; the *Config is nil.
-func Parse(name string, data []byte) (*Config, error) {
-	c := &collector{file: name}
+func Parse(name string, data []byte) (*Config, error) { return ParseWith(name, data, Options{}) }
+
+// ParseWith is Parse with opts.
+func ParseWith(name string, data []byte, opts Options) (*Config, error) {
+	c := &collector{file: name, sound: opts.CheckSound}
 	root := readYAML(c, data)
 	if len(c.problems) > 0 {
 		// Without a tree there is nothing sound to check further.

@@ -98,6 +98,12 @@ type FeatureCodes struct {
 	Whisper   string `yaml:"whisper"`
 	Barge     string `yaml:"barge"`
 	Intercept string `yaml:"intercept"`
+	// Agent state codes, dialled alone: Pause optionally followed by the
+	// number of a pause reason (1 = the tenant's first).
+	Pause   string `yaml:"pause"`
+	Unpause string `yaml:"unpause"`
+	Login   string `yaml:"login"`
+	Logout  string `yaml:"logout"`
 }
 
 // HTTP configures the metrics / health / API listener.
@@ -143,6 +149,9 @@ type Tenant struct {
 	NotifyAgentOnMonitor bool `yaml:"notify_agent_on_monitor"`
 	// BargeBeep plays a beep to the call when a supervisor barges.
 	BargeBeep bool `yaml:"barge_beep"`
+	// PauseReasons are what agents may pause for (break, lunch,
+	// training by default).
+	PauseReasons []string `yaml:"pause_reasons"`
 }
 
 // Trunk is a carrier or PBX connection, recognised by source address.
@@ -169,12 +178,64 @@ type Group struct {
 	RingTimeout Duration `yaml:"ring_timeout"`
 	// SLAThreshold: a call answered within it counts toward the SLA.
 	SLAThreshold Duration `yaml:"sla_threshold"`
+	// WrapUp is the time after each call before an agent gets the next.
+	WrapUp Duration `yaml:"wrap_up"`
+	// MaxMissed unanswered offers in a row pause an agent (reason
+	// no_answer); 0 means 3, -1 never.
+	MaxMissed int `yaml:"max_missed"`
+	// Queue is what callers get when no agent is free.
+	Queue Queue `yaml:"queue"`
+}
+
+// Queue is a group's queue. Everything has a default: a group without a
+// queue block queues callers with the built-in music and announcements.
+type Queue struct {
+	// Disabled turns the queue off: a caller nobody can take goes to the
+	// overflow at once (480 by default), like a plain ring group.
+	Disabled bool `yaml:"disabled"`
+	// Answer is how a waiting caller is answered: "answer" (200) or
+	// "early_media" (183, for carriers that bill on answer).
+	Answer string `yaml:"answer"`
+	// MaxWait is the longest wait before the overflow (default 10m).
+	MaxWait Duration `yaml:"max_wait"`
+	// MaxLength is the most callers waiting; 0 is no limit.
+	MaxLength int `yaml:"max_length"`
+	// JoinEmpty queues callers even when no agent is logged in.
+	JoinEmpty bool `yaml:"join_empty"`
+	// Overflow is where callers go when they leave without an agent.
+	Overflow Overflow `yaml:"overflow"`
+	// Music is a WAV file (8 kHz mono, 16-bit PCM or G.711); empty: the
+	// built-in music.
+	Music string `yaml:"music"`
+	// Prompts is a directory of WAV files replacing built-in prompts of
+	// the same name (queue-welcome.wav, num-5.wav, ...).
+	Prompts string `yaml:"prompts"`
+	// Announce says what the periodic announcement tells: both, position,
+	// wait or none.
+	Announce string `yaml:"announce"`
+	// AnnounceInterval is the time between announcements (default 30s).
+	AnnounceInterval Duration `yaml:"announce_interval"`
+	// LeaveDigit, pressed while waiting, leaves the queue with a callback
+	// request (one of 0-9, *, #); empty: none.
+	LeaveDigit string `yaml:"leave_digit"`
+}
+
+// Overflow is one way out of a queue: a group of the tenant, a number
+// (a business number of the tenant, or an external number dialled
+// through its first trunk), or a final SIP status with a reason phrase.
+type Overflow struct {
+	Group  string `yaml:"group"`
+	Number string `yaml:"number"`
+	Status int    `yaml:"status"`
+	Reason string `yaml:"reason"`
 }
 
 // Number is a business number and its display label.
 type Number struct {
 	Number string `yaml:"number"`
 	Label  string `yaml:"label"`
+	// Priority ranks its callers in the group's queue: higher first.
+	Priority int `yaml:"priority"`
 }
 
 // User is an agent, supervisor or admin.

@@ -157,14 +157,19 @@ const (
 	DigestSHA256 = "SHA-256"
 )
 
-// featureCodes lists the codes with their field paths, in mode order.
-func (c *Config) featureCodes() [4][2]string {
+// featureCodes lists the codes with their field paths, the supervision
+// modes first.
+func (c *Config) featureCodes() [8][2]string {
 	f := &c.SIP.FeatureCodes
-	return [4][2]string{
+	return [8][2]string{
 		{"sip.feature_codes.listen", f.Listen},
 		{"sip.feature_codes.whisper", f.Whisper},
 		{"sip.feature_codes.barge", f.Barge},
 		{"sip.feature_codes.intercept", f.Intercept},
+		{"sip.feature_codes.pause", f.Pause},
+		{"sip.feature_codes.unpause", f.Unpause},
+		{"sip.feature_codes.login", f.Login},
+		{"sip.feature_codes.logout", f.Logout},
 	}
 }
 

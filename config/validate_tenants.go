@@ -83,6 +83,7 @@ func (c *Config) validateTenant(col *collector, x *crossTenant, t *Tenant, p str
 	for i := range t.Groups {
 		c.validateGroup(col, users, groups, numbers, &t.Groups[i], idx(at(p, "groups"), i))
 	}
+	c.validateQueues(col, t, p)
 }
 
 func validateTrunk(col *collector, x *crossTenant, names map[string]string, tr *Trunk, p string) {

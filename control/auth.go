@@ -98,6 +98,7 @@ type tenantInfo struct {
 
 type groupInfo struct {
 	supervisors []string
+	agents      []string
 	sla         float64 // seconds
 }
 
@@ -106,7 +107,7 @@ func newDirectory(tenants []b2bua.Tenant) *directory {
 	for _, t := range tenants {
 		ti := &tenantInfo{groups: map[string]groupInfo{}, roles: map[string]string{}}
 		for _, g := range t.Groups {
-			ti.groups[g.Name] = groupInfo{supervisors: slices.Clone(g.Supervisors), sla: g.SLAThreshold.Seconds()}
+			ti.groups[g.Name] = groupInfo{supervisors: slices.Clone(g.Supervisors), agents: slices.Clone(g.Agents), sla: g.SLAThreshold.Seconds()}
 			ti.groupOrder = append(ti.groupOrder, g.Name)
 		}
 		for _, u := range t.Users {
@@ -167,4 +168,20 @@ func (d *directory) hasGroup(tenant, group string) bool {
 	}
 	_, ok := ti.groups[group]
 	return ok
+}
+
+// supervises reports whether supervisor sup may manage agent ext: ext is
+// an agent of a group that names sup among its supervisors, or that
+// names none (then every supervisor of the tenant serves it).
+func (d *directory) supervises(tenant, sup, ext string) bool {
+	ti := d.tenants[tenant]
+	if ti == nil {
+		return false
+	}
+	for _, g := range ti.groups {
+		if slices.Contains(g.agents, ext) && (len(g.supervisors) == 0 || slices.Contains(g.supervisors, sup)) {
+			return true
+		}
+	}
+	return false
 }

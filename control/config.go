@@ -42,6 +42,9 @@ type Config struct {
 	DataDir string
 	// Switchboard is the live call table. Required.
 	Switchboard Switchboard
+	// Agents is the queue: agent states, the team, waiting callers. Nil:
+	// those routes answer 404.
+	Agents AgentDesk
 	// Logger receives the service's logs. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now.

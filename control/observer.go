@@ -11,9 +11,11 @@ import (
 // observed is one b2bua callback waiting for the worker, or a barrier (done
 // set) that the worker closes once everything queued before it is recorded.
 type observed struct {
-	call *b2bua.CallEvent
-	sup  *b2bua.SupervisionEvent
-	done chan struct{}
+	call  *b2bua.CallEvent
+	sup   *b2bua.SupervisionEvent
+	queue *b2bua.QueueEvent
+	agent *b2bua.AgentEvent
+	done  chan struct{}
 }
 
 // maxBatch bounds how many queued events share one transaction.
@@ -135,6 +137,16 @@ func (s *Service) record(batch []observed) {
 			sp := o.sup.Supervision
 			s.hub.publish(audience{tenant: sp.Tenant, supervisors: true},
 				Event{Type: string(o.sup.Type), Time: o.sup.Time.UTC(), Data: supervisionEventView(o.sup)})
+		case o.queue != nil:
+			q := o.queue
+			s.hub.publish(audience{tenant: q.Call.Tenant, supervisors: true},
+				Event{Type: string(q.Type), Time: q.Time.UTC(), Data: queueEventView{Call: q.Call, Reason: q.Reason,
+					WaitSeconds: q.Wait.Seconds(), Target: q.Target}})
+		case o.agent != nil:
+			a := o.agent
+			// The agent sees its own state too.
+			s.hub.publish(audience{tenant: a.Agent.Tenant, supervisors: true, users: []string{a.Agent.Extension}},
+				Event{Type: EventAgentState, Time: a.Time.UTC(), Data: agentEventView{Agent: a.Agent, From: a.From, Actor: a.Actor}})
 		}
 	}
 }
@@ -146,6 +158,10 @@ func writes(o observed) bool {
 	switch {
 	case o.call != nil:
 		return o.call.Type == b2bua.CallAnswered || o.call.Type == b2bua.CallEnded
+	case o.agent != nil:
+		return true
+	case o.queue != nil:
+		return o.queue.Type == b2bua.QueueLeft && o.queue.Reason == b2bua.LeftCallback
 	case o.sup != nil:
 		switch o.sup.Type {
 		case b2bua.SupervisionStarted, b2bua.SupervisionModeChanged, b2bua.SupervisionRefused, b2bua.SupervisionEnded:
@@ -172,6 +188,10 @@ func (s *Service) update(batch []observed, out *effects) error {
 				err = s.recordCall(tx, o.call, out)
 			case o.sup != nil:
 				err = s.recordSupervision(tx, o.sup, out)
+			case o.agent != nil:
+				err = s.recordAgent(tx, o.agent, out)
+			case o.queue != nil && writes(o):
+				err = s.recordCallback(tx, o.queue, out)
 			}
 			if err != nil {
 				return err

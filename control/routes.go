@@ -43,6 +43,10 @@ func routes(s *Service) []route {
 		{method: "GET", path: "/audit", supervisor: true, handle: s.listAudit},
 		{method: "GET", path: "/stats", supervisor: true, handle: s.getStats},
 		{method: "GET", path: "/reports/supervision", supervisor: true, handle: s.supervisionReport},
+		{method: "GET", path: "/team", handle: s.listTeam},
+		{method: "PUT", path: "/agents/{ext}/state", handle: s.setAgentState},
+		{method: "GET", path: "/queues", supervisor: true, handle: s.listQueues},
+		{method: "GET", path: "/callbacks", supervisor: true, handle: s.listCallbacks},
 		{method: "GET", path: "/events", handle: s.streamEvents},
 		{method: "GET", path: "/openapi.json", public: true, handle: serveOpenAPI},
 	}

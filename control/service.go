@@ -21,6 +21,7 @@ type Service struct {
 	now       func() time.Time
 	db        *bolt.DB
 	sw        Switchboard
+	agents    AgentDesk
 	auth      *authenticator
 	dir       *directory
 	retention retention
@@ -66,6 +67,7 @@ func New(cfg Config) (*Service, error) {
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		sw:        cfg.Switchboard,
+		agents:    cfg.Agents,
 		auth:      newAuthenticator(cfg.Tenants),
 		dir:       newDirectory(cfg.Tenants),
 		retention: retention{audit: cfg.AuditRetention, calls: cfg.CallRetention},

@@ -23,10 +23,13 @@ func slaWindows() []struct {
 type StatsView struct {
 	Tenant string `json:"tenant"`
 	Group  string `json:"group,omitempty"`
-	// Online is answered calls in progress; Waiting, calls still ringing
-	// agents; LongestWaitingSeconds, the age of the oldest waiting call.
+	// Online is answered calls in progress; Waiting, callers waiting for
+	// an agent (in a queue, or ringing agents before it); Queued, those of
+	// them in a queue; LongestWaitingSeconds, the age of the oldest
+	// waiting call.
 	Online                int     `json:"online"`
 	Waiting               int     `json:"waiting"`
+	Queued                int     `json:"queued"`
 	LongestWaitingSeconds float64 `json:"longest_waiting_seconds"`
 	LastHour              struct {
 		Answered           int     `json:"answered"`
@@ -69,7 +72,10 @@ func (s *Service) statsFor(tenant, group string, live []b2bua.CallSnapshot, now 
 		switch c.State {
 		case b2bua.StateAnswered:
 			v.Online++
-		case b2bua.StateRinging:
+		case b2bua.StateRinging, b2bua.StateQueued:
+			if c.State == b2bua.StateQueued {
+				v.Queued++
+			}
 			v.Waiting++
 			if wait := now.Sub(c.StartedAt).Seconds(); wait > v.LongestWaitingSeconds {
 				v.LongestWaitingSeconds = wait

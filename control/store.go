@@ -16,7 +16,7 @@ import (
 // SchemaVersion is the layout of the database described in docs/storage.md.
 // A database written by a newer earshot is refused; an older one is brought
 // up to date by the migrations at open.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // DBFile is the database's file name under the data directory.
 const DBFile = "earshot.db"
@@ -34,13 +34,19 @@ var (
 	bucketNotes        = []byte("notes")         // <tenant>/<ms><seq> → Note
 	bucketCalls        = []byte("calls")         // <tenant>/<started ms><call id> → CallRecord
 	bucketSupervisions = []byte("supervisions")  // <tenant>/<ended ms><supervision id> → SupervisionRecord
+	bucketCallbacks    = []byte("callbacks")     // <tenant>/<ms><seq> → Callback
 	keySchemaVersion   = []byte("schema_version")
-	dataBuckets        = [][]byte{bucketHelpRequests, bucketActiveHelp, bucketAudit, bucketNotes, bucketCalls, bucketSupervisions}
+	dataBuckets        = [][]byte{bucketHelpRequests, bucketActiveHelp, bucketAudit, bucketNotes, bucketCalls, bucketSupervisions, bucketCallbacks}
 )
 
-// migrations[i] brings a database from schema version i+1 to i+2. Empty
-// while version 1 is the only one.
-var migrations = [...]func(*bolt.Tx) error{}
+// migrations[i] brings a database from schema version i+1 to i+2.
+var migrations = [...]func(*bolt.Tx) error{
+	// 1 → 2: callback requests of queued callers.
+	func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketCallbacks)
+		return err
+	},
+}
 
 // openDB opens (or creates) the database and brings its schema up to date.
 func openDB(dir string, timeout time.Duration) (*bolt.DB, error) {

@@ -124,6 +124,7 @@ func isRequest(m, method string) bool { return strings.HasPrefix(m, method+" ") 
 // even though the call itself ended at once with 480.
 func TestCanceledAgentsFinalIsACKed(t *testing.T) {
 	cfg := testConfig(t)
+	cfg.Tenants[0].Groups[0].Queue.Disabled = true // a plain ring group
 	cfg.Tenants[0].Groups[0].RingTimeout = config.Duration(time.Second)
 	e := start(t, cfg)
 	agent := newRawAgent(t, e.udp(), "127.0.0.14", "1001")

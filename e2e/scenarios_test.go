@@ -105,6 +105,7 @@ func TestCancelWhileRinging(t *testing.T) {
 
 func TestRingTimeoutGives480(t *testing.T) {
 	cfg := testConfig(t)
+	cfg.Tenants[0].Groups[0].Queue.Disabled = true // a plain ring group
 	cfg.Tenants[0].Groups[0].RingTimeout = config.Duration(time.Second)
 	e := start(t, cfg)
 	agent := e.agent("1001", "127.0.0.3", toneAgent)

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/earshot/earshot/config"
+	"github.com/earshot/earshot/internal/app"
 )
 
 func checkConfig(args []string, stdout, stderr io.Writer) int {
@@ -12,7 +13,7 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: earshot check-config FILE")
 		return 2
 	}
-	if _, err := config.Load(args[0]); err != nil {
+	if _, err := config.LoadWith(args[0], app.ConfigOptions()); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/earshot/earshot/config"
+	"github.com/earshot/earshot/mixer/audio"
 )
 
 func runCmd(args ...string) (int, string, string) {
@@ -91,5 +93,51 @@ func TestPrintConfig(t *testing.T) {
 	}
 	if code, _, _ := runCmd("config", "extra"); code != 2 {
 		t.Fatalf("config with an argument: %d, want 2", code)
+	}
+}
+
+// check-config plays the queue's sound files in its head: a missing file,
+// a file that is not WAV, a WAV at the wrong rate and an unknown overflow
+// group are each reported with file:line and the field.
+func TestCheckConfigQueueSounds(t *testing.T) {
+	dir := t.TempDir()
+	wrongRate := filepath.Join(dir, "cd.wav")
+	wav := audio.EncodeWAV(make([]int16, 800))
+	binary.LittleEndian.PutUint32(wav[24:], 44100) // the fmt chunk's sample rate
+	if err := os.WriteFile(wrongRate, wav, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notWAV := filepath.Join(dir, "notes.wav")
+	if err := os.WriteFile(notWAV, []byte("la la la"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prompts := filepath.Join(dir, "prompts")
+	if err := os.Mkdir(prompts, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(prompts, "queue-welcome.wav"), []byte("RIFF"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, edit, want string
+	}{
+		{"missing", "music: " + filepath.Join(dir, "nope.wav"), "no such file"},
+		{"not wav", "music: " + notWAV, "not a RIFF/WAVE file"},
+		{"wrong rate", "music: " + wrongRate, "44100 Hz"},
+		{"bad prompt", "prompts: " + prompts, "queue-welcome.wav"},
+		{"unknown overflow", "overflow: {group: sales}", "no group \"sales\""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := strings.Replace(string(config.DefaultYAML()), "          answer: answer", "          "+tc.edit+"\n          answer: answer", 1)
+			src = strings.Replace(src, "          overflow:               # after max_wait, or with no agent logged in\n            status: 480\n            reason: Temporarily Unavailable\n", "", 1)
+			path := filepath.Join(dir, tc.name+".yaml")
+			if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, _, errs := runCmd("check-config", path)
+			if code != 1 || !strings.Contains(errs, tc.want) || !strings.HasPrefix(errs, path+":") || !strings.Contains(errs, "tenants[0].groups[0].queue.") {
+				t.Fatalf("exit %d, %q: want file:line, the queue field and %q", code, errs, tc.want)
+			}
+		})
 	}
 }

@@ -28,7 +28,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		cfg = config.Default()
 	} else {
 		var err error
-		if cfg, err = config.Load(*path); err != nil {
+		if cfg, err = config.LoadWith(*path, app.ConfigOptions()); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/b2bua"
+	"github.com/earshot/earshot/b2bua/queue"
 	"github.com/earshot/earshot/config"
 	"github.com/earshot/earshot/control"
 	"github.com/earshot/earshot/rtpengine"
@@ -39,6 +40,8 @@ type App struct {
 	// Events fans the b2bua's call and supervision events out; the control
 	// plane is its first subscriber, tests and the demo may add more.
 	Events *Fanout
+	// Queue routes calls to groups: waiting callers and agent states.
+	Queue *queue.Queue
 
 	log     *slog.Logger
 	cfg     *config.Config
@@ -65,28 +68,40 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 		a.Media.Close()
 		return nil, err
 	}
-	bc.Media = mediaAdapter{a.Media}
-	bc.Logger = log
-	a.Events = &Fanout{}
-	bc.Observer = a.Events
-	if a.SIP, err = b2bua.New(bc); err != nil {
+	snd, err := loadSounds(cfg, log)
+	if err != nil {
 		a.Media.Close()
 		return nil, err
 	}
+	bc.Media = mediaAdapter{a.Media, snd}
+	bc.Logger = log
+	a.Events = &Fanout{}
+	bc.Observer = a.Events
+	a.Queue = queue.New(queue.Config{Tenants: bc.WithDefaults().Tenants, Observer: a.Events,
+		Logger: log.With("component", "queue")})
+	bc.Router, bc.Agents = a.Queue, a.Queue
+	if a.SIP, err = b2bua.New(bc); err != nil {
+		a.Queue.Close()
+		a.Media.Close()
+		return nil, err
+	}
+	a.Queue.SetPresence(a.SIP.Registered)
 	// The control plane needs the b2bua (its switchboard) and the b2bua
 	// reports to the control plane: the fan-out breaks the cycle, and no
 	// event flows before Listen.
-	a.Control, err = control.New(control.Config{Tenants: bc.Tenants, DataDir: cfg.DataDir, Switchboard: a.SIP,
+	a.Control, err = control.New(control.Config{Tenants: bc.Tenants, DataDir: cfg.DataDir, Switchboard: a.SIP, Agents: a.Queue,
 		AuditRetention: cfg.Retention.Audit.D(), CallRetention: cfg.Retention.CallHistory.D(),
 		Logger: log.With("component", "control")})
 	if err != nil {
 		a.SIP.Close()
+		a.Queue.Close()
 		a.Media.Close()
 		return nil, fmt.Errorf("control: %w", err)
 	}
 	a.Events.Add(a.Control)
 	if a.SIPAddrs, err = a.SIP.Listen(sipListeners(cfg)); err != nil {
 		a.SIP.Close()
+		a.Queue.Close()
 		a.Control.Close()
 		a.Media.Close()
 		return nil, err
@@ -112,6 +127,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		a.SIP.Close()
+		a.Queue.Close()
 		a.Control.Close()
 		a.Media.Close()
 		return nil, fmt.Errorf("http listen: %w", err)
@@ -148,6 +164,7 @@ func (a *App) Shutdown() error {
 	// The calls' last events reach the control plane before it closes;
 	// closing it ends the event streams, so the HTTP server can stop.
 	a.SIP.Close()
+	a.Queue.Close()
 	cerr := a.Control.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

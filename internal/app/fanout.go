@@ -49,3 +49,17 @@ func (f *Fanout) SupervisionEvent(ev b2bua.SupervisionEvent) {
 		o.SupervisionEvent(ev)
 	}
 }
+
+// QueueEvent implements b2bua.Observer.
+func (f *Fanout) QueueEvent(ev b2bua.QueueEvent) {
+	for _, o := range f.list() {
+		o.QueueEvent(ev)
+	}
+}
+
+// AgentEvent implements b2bua.Observer.
+func (f *Fanout) AgentEvent(ev b2bua.AgentEvent) {
+	for _, o := range f.list() {
+		o.AgentEvent(ev)
+	}
+}

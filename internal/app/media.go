@@ -11,17 +11,29 @@ import (
 // mediaAdapter lets the b2bua drive rtpengine: rtpengine returns its own
 // concrete types and speaks the mixer's modes; b2bua wants its interfaces
 // and its own mode names. Neither package imports the other.
-type mediaAdapter struct{ e *rtpengine.Engine }
+type mediaAdapter struct {
+	e      *rtpengine.Engine
+	sounds *sounds
+}
 
 func (m mediaAdapter) NewSession(callID string, onTimeout func()) (b2bua.MediaSession, error) {
 	s, err := m.e.NewSession(callID, onTimeout)
 	if err != nil {
 		return nil, err
 	}
-	return sessionAdapter{s}, nil
+	return sessionAdapter{s, m.sounds}, nil
 }
 
-type sessionAdapter struct{ *rtpengine.Session }
+type sessionAdapter struct {
+	*rtpengine.Session
+	sounds *sounds
+}
+
+// Play resolves what to play into the group's sounds.
+func (a sessionAdapter) Play(leg int, p b2bua.Playback) error {
+	music, clips := a.sounds.playback(p)
+	return a.Session.Play(leg, music, clips...)
+}
 
 func (a sessionAdapter) AddLeg(onDigit func(byte)) (b2bua.MediaLeg, error) {
 	l, err := a.NewLeg(onDigit)

@@ -56,11 +56,13 @@ func sipConfig(c *config.Config) (b2bua.Config, error) {
 			TCPHeaderTimeout: c.SIP.Limits.TCPHeaderTimeout.D(), TCPIdleTimeout: c.SIP.Limits.TCPIdleTimeout.D(),
 		},
 		FeatureCodes: b2bua.FeatureCodes{Listen: c.SIP.FeatureCodes.Listen, Whisper: c.SIP.FeatureCodes.Whisper,
-			Barge: c.SIP.FeatureCodes.Barge, Intercept: c.SIP.FeatureCodes.Intercept},
+			Barge: c.SIP.FeatureCodes.Barge, Intercept: c.SIP.FeatureCodes.Intercept,
+			Pause: c.SIP.FeatureCodes.Pause, Unpause: c.SIP.FeatureCodes.Unpause,
+			LogIn: c.SIP.FeatureCodes.Login, LogOut: c.SIP.FeatureCodes.Logout},
 	}
 	for _, t := range c.Tenants {
 		bt := b2bua.Tenant{Name: t.Name, Domains: t.Domains, BargeBeep: t.BargeBeep,
-			NotifyAgentOnMonitor: t.NotifyAgentOnMonitor}
+			NotifyAgentOnMonitor: t.NotifyAgentOnMonitor, PauseReasons: t.PauseReasons}
 		for _, tr := range t.Trunks {
 			btr := b2bua.Trunk{Name: tr.Name, Outbound: tr.Outbound, Transport: tr.Transport,
 				Username: tr.Username, Password: tr.Password}
@@ -79,9 +81,10 @@ func sipConfig(c *config.Config) (b2bua.Config, error) {
 				return bc, err
 			}
 			bg := b2bua.Group{Name: g.Name, Agents: g.Agents, Supervisors: g.Supervisors, Strategy: st,
-				RingTimeout: g.RingTimeout.D(), SLAThreshold: g.SLAThreshold.D()}
+				RingTimeout: g.RingTimeout.D(), SLAThreshold: g.SLAThreshold.D(),
+				WrapUp: g.WrapUp.D(), MaxMissed: g.MaxMissed, Queue: queuePolicy(g.Queue)}
 			for _, n := range g.Numbers {
-				bg.Numbers = append(bg.Numbers, b2bua.Number{Number: n.Number, Label: n.Label})
+				bg.Numbers = append(bg.Numbers, b2bua.Number{Number: n.Number, Label: n.Label, Priority: n.Priority})
 			}
 			bt.Groups = append(bt.Groups, bg)
 		}
@@ -121,4 +124,23 @@ func sipListeners(c *config.Config) []b2bua.Listener {
 		ls = append(ls, b2bua.Listener{Transport: l.Transport, Address: l.Address, CertFile: l.CertFile, KeyFile: l.KeyFile})
 	}
 	return ls
+}
+
+// queuePolicy translates a group's queue block.
+func queuePolicy(q config.Queue) b2bua.QueuePolicy {
+	p := b2bua.QueuePolicy{
+		Disabled:         q.Disabled,
+		EarlyMedia:       q.Answer == config.QueueEarlyMedia,
+		MaxWait:          q.MaxWait.D(),
+		MaxLength:        q.MaxLength,
+		JoinEmpty:        q.JoinEmpty,
+		Overflow:         b2bua.Exit{Group: q.Overflow.Group, Number: q.Overflow.Number, Status: q.Overflow.Status, Reason: q.Overflow.Reason},
+		AnnounceInterval: q.AnnounceInterval.D(),
+		NoPosition:       q.Announce == config.AnnounceWait || q.Announce == config.AnnounceNone,
+		NoWait:           q.Announce == config.AnnouncePosition || q.Announce == config.AnnounceNone,
+	}
+	if q.LeaveDigit != "" {
+		p.LeaveDigit = q.LeaveDigit[0]
+	}
+	return p
 }

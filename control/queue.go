@@ -1,0 +1,231 @@
+package control
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/earshot/earshot/b2bua"
+	bolt "go.etcd.io/bbolt"
+)
+
+// AgentDesk is what the control plane drives for queues and agent states:
+// the queue (b2bua/queue) satisfies it.
+type AgentDesk interface {
+	// Team lists every user of a tenant with role, registration and state.
+	Team(tenant string) []b2bua.AgentStatus
+	// Agent is one user's status.
+	Agent(tenant, ext string) (b2bua.AgentStatus, bool)
+	// SetAgentState changes a user's state (available, paused with a
+	// reason, logged_out); actor is who asked.
+	SetAgentState(tenant, ext string, state b2bua.AgentState, reason, actor string) error
+	// Waiting lists the callers waiting in a tenant's queues ("" for every
+	// group).
+	Waiting(tenant, group string) []b2bua.QueuedCall
+}
+
+// Audit actions and event types of agents and queues.
+const (
+	ActionAgentState   = "agent.state_changed"
+	ActionCallback     = "callback.requested"
+	EventAgentState    = "agent.state_changed"
+	EventQueueJoined   = string(b2bua.QueueJoined)
+	EventQueuePosition = string(b2bua.QueuePositionChanged)
+	EventQueueLeft     = string(b2bua.QueueLeft)
+)
+
+// QueueEvent implements b2bua.Observer, like CallEvent.
+func (s *Service) QueueEvent(ev b2bua.QueueEvent) { s.enqueue(observed{queue: &ev}) }
+
+// AgentEvent implements b2bua.Observer, like CallEvent.
+func (s *Service) AgentEvent(ev b2bua.AgentEvent) { s.enqueue(observed{agent: &ev}) }
+
+// agentEventView is the stream's form of an agent state change.
+type agentEventView struct {
+	Agent b2bua.AgentStatus `json:"agent"`
+	From  b2bua.AgentState  `json:"from"`
+	Actor string            `json:"actor"`
+}
+
+// queueEventView is the stream's form of a queue event.
+type queueEventView struct {
+	Call        b2bua.QueuedCall `json:"call"`
+	Reason      string           `json:"reason,omitempty"`
+	WaitSeconds float64          `json:"wait_seconds,omitempty"`
+	Target      string           `json:"target,omitempty"`
+}
+
+// recordAgent audits an agent's state change: who changed whose state,
+// from what to what.
+func (s *Service) recordAgent(tx *bolt.Tx, ev *b2bua.AgentEvent, out *effects) error {
+	a := ev.Agent
+	actor, role := ev.Actor, s.dir.role(a.Tenant, ev.Actor)
+	if actor == "" {
+		actor, role = systemActor, systemActor
+	}
+	detail := a.Extension + ": " + string(ev.From) + " -> " + string(a.State)
+	if ev.Reason != "" {
+		detail += " (" + ev.Reason + ")"
+	}
+	if err := appendAudit(tx, &AuditRecord{Time: ev.Time, Tenant: a.Tenant, Actor: actor, Role: role,
+		Action: ActionAgentState, Result: ResultOK, Detail: detail}); err != nil {
+		return err
+	}
+	out.audit++
+	return nil
+}
+
+// Callback is a caller who left a queue asking to be called back.
+type Callback struct {
+	ID          string    `json:"id"`
+	Tenant      string    `json:"tenant"`
+	CallID      string    `json:"call_id"`
+	Group       string    `json:"group"`
+	Number      string    `json:"number"` // the business number called
+	Caller      string    `json:"caller"` // the number to call back
+	CallerName  string    `json:"caller_name,omitempty"`
+	RequestedAt time.Time `json:"requested_at"`
+	WaitSeconds float64   `json:"wait_seconds"`
+}
+
+// recordCallback stores a callback request with its audit record.
+func (s *Service) recordCallback(tx *bolt.Tx, ev *b2bua.QueueEvent, out *effects) error {
+	c := ev.Call
+	b, err := tenantBucket(tx, bucketCallbacks, c.Tenant, true)
+	if err != nil {
+		return err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	at := ev.Time.UTC().Truncate(time.Millisecond)
+	k := timeKey(at, seqSuffix(seq))
+	cb := Callback{ID: base64.RawURLEncoding.EncodeToString(k), Tenant: c.Tenant, CallID: c.CallID, Group: c.Group,
+		Number: c.Number, Caller: c.Caller.Number, CallerName: c.Caller.Name, RequestedAt: at, WaitSeconds: ev.Wait.Seconds()}
+	if err := putJSON(b, k, cb); err != nil {
+		return err
+	}
+	if err := appendAudit(tx, &AuditRecord{Time: ev.Time, Tenant: c.Tenant, Actor: systemActor, Role: systemActor,
+		Action: ActionCallback, CallID: c.CallID, Result: ResultOK, Detail: "caller " + c.Caller.Number + " group " + c.Group}); err != nil {
+		return err
+	}
+	out.audit++
+	return nil
+}
+
+// listCallbacks answers GET /callbacks: the tenant's callback requests,
+// newest first, over ?from and ?to (the last 24 hours by default).
+func (s *Service) listCallbacks(w http.ResponseWriter, r *http.Request, p Principal) error {
+	now := s.now().UTC()
+	from, to, err := timeRange(r, now.Add(-24*time.Hour), now)
+	if err != nil {
+		return err
+	}
+	out := []Callback{}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b, err := tenantBucket(tx, bucketCallbacks, p.Tenant, false)
+		if err != nil || b == nil {
+			return err
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(timeKey(from, nil)); k != nil && keyTime(k).Before(to); k, v = c.Next() {
+			var cb Callback
+			if err := json.Unmarshal(v, &cb); err != nil {
+				return err
+			}
+			out = append(out, cb)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"callbacks": out})
+	return nil
+}
+
+// desk returns the queue, or 404 when earshot runs without one.
+func (s *Service) desk() (AgentDesk, error) {
+	if s.agents == nil {
+		return nil, errStatus(http.StatusNotFound, "no queue configured")
+	}
+	return s.agents, nil
+}
+
+// listTeam answers GET /team: every user of the tenant with role,
+// registration and state. Agents see their team too (the workspace shows
+// it to everyone).
+func (s *Service) listTeam(w http.ResponseWriter, r *http.Request, p Principal) error {
+	d, err := s.desk()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"team": d.Team(p.Tenant)})
+	return nil
+}
+
+// AgentStateRequest is the body of PUT /agents/{ext}/state.
+type AgentStateRequest struct {
+	State  string `json:"state"`
+	Reason string `json:"reason"`
+}
+
+// setAgentState answers PUT /agents/{ext}/state: an agent changes its own
+// state; a supervisor that of the agents of its groups; an admin anyone's
+// in the tenant.
+func (s *Service) setAgentState(w http.ResponseWriter, r *http.Request, p Principal) error {
+	d, err := s.desk()
+	if err != nil {
+		return err
+	}
+	ext := r.PathValue("ext")
+	if _, ok := d.Agent(p.Tenant, ext); !ok {
+		return errNotFound
+	}
+	switch {
+	case ext == p.User, p.Role == RoleAdmin:
+	case p.Role == RoleSupervisor && s.dir.supervises(p.Tenant, p.User, ext):
+	default:
+		return errForbidden
+	}
+	var req AgentStateRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	st, err := b2bua.ParseAgentState(req.State)
+	if err != nil {
+		return errField("state", "%v", err)
+	}
+	if req.Reason != "" && st != b2bua.AgentPaused {
+		return errField("reason", "only a paused agent has a reason")
+	}
+	if err := d.SetAgentState(p.Tenant, ext, st, req.Reason, p.User); err != nil {
+		return errField("reason", "%v", err)
+	}
+	// The state change is audited by the event it publishes; the answer
+	// waits until that record is committed.
+	s.flush()
+	a, _ := d.Agent(p.Tenant, ext)
+	writeJSON(w, http.StatusOK, a)
+	return nil
+}
+
+// listQueues answers GET /queues: the callers waiting in the tenant's
+// queues (?group= for one), by group and position.
+func (s *Service) listQueues(w http.ResponseWriter, r *http.Request, p Principal) error {
+	d, err := s.desk()
+	if err != nil {
+		return err
+	}
+	group := r.URL.Query().Get("group")
+	if group != "" && !s.dir.hasGroup(p.Tenant, group) {
+		return errField("group", "no group %q in your tenant", group)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"waiting": d.Waiting(p.Tenant, group)})
+	return nil
+}
