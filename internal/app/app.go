@@ -109,7 +109,8 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(newCollector(a.SIP, a.Media), newSupervisionCollector(a.SIP), newMixerCollector(a.Media), newControlCollector(a.Control))
+	reg.MustRegister(newCollector(a.SIP, a.Media), newSupervisionCollector(a.SIP), newMixerCollector(a.Media), newControlCollector(a.Control),
+		newQueueCollector(a.Queue))
 	mux := http.NewServeMux()
 	mux.Handle(control.Prefix+"/", a.Control.Handler())
 	mux.Handle("GET /metrics", opsOnly(cfg.HTTP.MetricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
