@@ -83,12 +83,18 @@ tenants:
         supervisors: ["2001"]
         strategy: %s
         ring_timeout: 10s
-        sla_threshold: 20s
-    users:
+        sla_threshold: %s
+%s    users:
       - {extension: "1001", name: Agent One, role: agent, password: demo, token: demo-1001}
       - {extension: "1002", name: Agent Two, role: agent, password: demo, token: demo-1002}
       - {extension: "1003", name: Agent Three, role: agent, password: demo, token: demo-1003}
       - {extension: "1004", name: Agent Four, role: agent, password: demo, token: demo-1004}
+      - {extension: "1005", name: Agent Five, role: agent, password: demo, token: demo-1005}
+      - {extension: "1006", name: Agent Six, role: agent, password: demo, token: demo-1006}
+      - {extension: "1007", name: Agent Seven, role: agent, password: demo, token: demo-1007}
+      - {extension: "1008", name: Agent Eight, role: agent, password: demo, token: demo-1008}
+      - {extension: "1009", name: Agent Nine, role: agent, password: demo, token: demo-1009}
+      - {extension: "1010", name: Agent Ten, role: agent, password: demo, token: demo-1010}
       - {extension: "2001", name: Supervisor, role: supervisor, password: demo, token: demo-2001}
       - {extension: "9000", name: Admin, role: admin, password: demo, token: demo-9000}
 `
@@ -144,6 +150,8 @@ type options struct {
 	level    string   // log level
 	agents   []string // the support group's agents, in order
 	strategy string   // ring-all or longest-idle
+	sla      string   // the group's sla_threshold; empty: 20s
+	queue    string   // YAML lines of the group's queue block, indented under it; empty: defaults
 }
 
 // startEarshot writes a config, starts earshot and waits for the banner that
@@ -156,8 +164,11 @@ func startEarshot(t *testing.T, o options) *earshot {
 	web := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t, "127.0.0.1")))
 	cfg := filepath.Join(dir, "earshot.yaml")
 	agents := `"` + strings.Join(o.agents, `", "`) + `"`
+	if o.sla == "" {
+		o.sla = "20s"
+	}
 	body := fmt.Sprintf(configTemplate, o.level, sip, sip, web, filepath.Join(dir, "data"),
-		o.rtpMin, o.rtpMin+999, agents, o.strategy)
+		o.rtpMin, o.rtpMin+999, agents, o.strategy, o.sla, o.queue)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
