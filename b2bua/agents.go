@@ -133,3 +133,6 @@ func (r *AgentRouter) Left(callID, reason string) {}
 
 // Registered does nothing: AgentRouter asks Reachable when it routes.
 func (r *AgentRouter) Registered(tenant, ext string) {}
+
+// Pick fails: AgentRouter keeps no queue.
+func (r *AgentRouter) Pick(callID, tenant, ext string) error { return ErrNotQueued }

@@ -16,4 +16,12 @@ var (
 	ErrAlreadySupervised = errors.New("supervisor already on this call")
 	ErrIntercepted       = errors.New("supervision turned into the call by an intercept")
 	ErrOutboundCall      = errors.New("supervision of calls the agent placed is not supported")
+	// ErrNotQueued: a pick or move of a call that is not waiting in a
+	// queue (answered, ringing before any queue, or the router keeps no
+	// queue).
+	ErrNotQueued = errors.New("call is not waiting in a queue")
+	// ErrUserBusy: the user asked to take a waiting call is on a call.
+	ErrUserBusy = errors.New("user is busy")
+	// ErrNoSuchGroup: a move to a group the tenant does not have.
+	ErrNoSuchGroup = errors.New("no such group")
 )

@@ -190,3 +190,53 @@ func (c *Call) acceptCaller(answer []byte) {
 	c.caller.uas.acceptAfterPrack(answer, hdrs, func() { c.hangup(EndError) })
 	c.s.stats.answered(c.s.cfg.Now().Sub(c.snap.StartedAt))
 }
+
+// Pick has user ext (a supervisor) take waiting call callID of tenant:
+// the agents rung for it are withdrawn and ext's phone rings; the caller
+// keeps its music until ext answers. ErrNotQueued if the call does not
+// wait, ErrNotRegistered if ext has no phone, ErrUserBusy if ext is on a
+// call.
+func (s *Server) Pick(tenant, ext, callID string) error {
+	c := s.callOf(tenant, callID)
+	if c == nil {
+		return ErrCallNotFound
+	}
+	if len(s.userTargets(tenant, ext)) == 0 {
+		return ErrNotRegistered
+	}
+	return c.do(func() error {
+		if !c.waiting.queued || c.callee != nil || c.waiting.leaving || c.route.kind != toGroup {
+			return ErrNotQueued
+		}
+		if err := s.router.Pick(c.id, tenant, ext); err != nil {
+			return err
+		}
+		c.log.Info("waiting call picked", "user", ext)
+		c.withdrawForks()
+		c.ring()
+		return nil
+	})
+}
+
+// Move sends waiting call callID of tenant to group, at the end of its
+// queue. ErrNotQueued if the call does not wait, ErrNoSuchGroup if the
+// tenant has no such group.
+func (s *Server) Move(tenant, callID, group string) error {
+	c := s.callOf(tenant, callID)
+	if c == nil {
+		return ErrCallNotFound
+	}
+	return c.do(func() error {
+		if !c.waiting.queued || c.callee != nil || c.waiting.leaving || c.route.kind != toGroup {
+			return ErrNotQueued
+		}
+		g, ok := c.route.tenant.groups[group]
+		if !ok {
+			return ErrNoSuchGroup
+		}
+		c.log.Info("waiting call moved", "group", group)
+		c.withdrawForks()
+		c.reroute(g, c.route.number, c.route.label, c.route.priority)
+		return nil
+	})
+}

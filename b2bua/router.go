@@ -42,6 +42,11 @@ type Router interface {
 	// Registered tells the router that ext has a newly registered phone:
 	// an agent who may take waiting calls.
 	Registered(tenant, ext string)
+	// Pick reserves waiting call callID for user ext (a supervisor who
+	// takes it): the call's next Route offers it to ext alone.
+	// ErrNotQueued if the call does not wait in a queue, ErrUserBusy if
+	// ext is on a call.
+	Pick(callID, tenant, ext string) error
 }
 
 // Release says why a hold ends.

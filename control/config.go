@@ -24,6 +24,11 @@ type Switchboard interface {
 	SetSupervisionMode(tenant, supervisor, supervisionID string, mode b2bua.Mode) (b2bua.SupervisionSnapshot, error)
 	EndSupervision(tenant, supervisor, supervisionID string) error
 	Supervision(id string) (b2bua.SupervisionSnapshot, bool)
+	// Pick has user ext take a call waiting in a queue: its phone rings
+	// and gets the caller when it answers.
+	Pick(tenant, ext, callID string) error
+	// Move sends a call waiting in a queue to another group's queue.
+	Move(tenant, callID, group string) error
 }
 
 // Config is what New needs. The zero value of an optional field means its

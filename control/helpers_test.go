@@ -148,6 +148,9 @@ func (f *fakeSwitch) EndSupervision(tenant, supervisor, id string) error {
 	return nil
 }
 
+func (f *fakeSwitch) Pick(tenant, ext, callID string) error   { return b2bua.ErrNotQueued }
+func (f *fakeSwitch) Move(tenant, callID, group string) error { return b2bua.ErrNotQueued }
+
 func (f *fakeSwitch) Supervision(id string) (b2bua.SupervisionSnapshot, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -73,8 +73,11 @@ func statusOf(err error) (status int, detail, field string) {
 	case errors.Is(err, b2bua.ErrCallNotFound), errors.Is(err, b2bua.ErrSupervisionGone):
 		return http.StatusNotFound, err.Error(), ""
 	case errors.Is(err, b2bua.ErrCallNotAnswered), errors.Is(err, b2bua.ErrNoActiveCall),
-		errors.Is(err, b2bua.ErrNotRegistered), errors.Is(err, b2bua.ErrAlreadySupervised):
+		errors.Is(err, b2bua.ErrNotRegistered), errors.Is(err, b2bua.ErrAlreadySupervised),
+		errors.Is(err, b2bua.ErrNotQueued), errors.Is(err, b2bua.ErrUserBusy):
 		return http.StatusConflict, err.Error(), ""
+	case errors.Is(err, b2bua.ErrNoSuchGroup):
+		return http.StatusBadRequest, "group: " + err.Error(), "group"
 	}
 	return http.StatusInternalServerError, "internal error", ""
 }

@@ -29,6 +29,8 @@ type AgentDesk interface {
 const (
 	ActionAgentState   = "agent.state_changed"
 	ActionCallback     = "callback.requested"
+	ActionCallPicked   = "call.picked"
+	ActionCallMoved    = "call.moved"
 	EventAgentState    = "agent.state_changed"
 	EventQueueJoined   = string(b2bua.QueueJoined)
 	EventQueuePosition = string(b2bua.QueuePositionChanged)
@@ -228,4 +230,71 @@ func (s *Service) listQueues(w http.ResponseWriter, r *http.Request, p Principal
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"waiting": d.Waiting(p.Tenant, group)})
 	return nil
+}
+
+// pickCall answers POST /calls/{id}/pick: the supervisor takes a waiting
+// call; earshot rings its phone and connects the caller when it answers.
+// 202: the phone rings.
+func (s *Service) pickCall(w http.ResponseWriter, r *http.Request, p Principal) error {
+	c, err := s.lookupCall(r.PathValue("id"), p)
+	if err != nil {
+		return err
+	}
+	cmdErr := s.sw.Pick(p.Tenant, p.User, c.ID)
+	if err := s.auditQueueCommand(p, ActionCallPicked, c.ID, "", cmdErr); err != nil {
+		return err
+	}
+	if cmdErr != nil {
+		return cmdErr
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"call_id": c.ID, "picked_by": p.User})
+	return nil
+}
+
+// MoveRequest is the body of POST /calls/{id}/move.
+type MoveRequest struct {
+	Group string `json:"group"`
+}
+
+// moveCall answers POST /calls/{id}/move: a waiting call goes to the end
+// of another group's queue.
+func (s *Service) moveCall(w http.ResponseWriter, r *http.Request, p Principal) error {
+	c, err := s.lookupCall(r.PathValue("id"), p)
+	if err != nil {
+		return err
+	}
+	var req MoveRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	if req.Group == "" {
+		return errField("group", "required")
+	}
+	if !s.dir.hasGroup(p.Tenant, req.Group) {
+		return errField("group", "no group %q in your tenant", req.Group)
+	}
+	cmdErr := s.sw.Move(p.Tenant, c.ID, req.Group)
+	if err := s.auditQueueCommand(p, ActionCallMoved, c.ID, "to "+req.Group, cmdErr); err != nil {
+		return err
+	}
+	if cmdErr != nil {
+		return cmdErr
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"call_id": c.ID, "group": req.Group})
+	return nil
+}
+
+// auditQueueCommand records a pick or move with its result, committed
+// before the response.
+func (s *Service) auditQueueCommand(p Principal, action, callID, detail string, cmdErr error) error {
+	rec := AuditRecord{Time: s.now(), Tenant: p.Tenant, Actor: p.User, Role: string(p.Role), Action: action,
+		CallID: callID, Via: b2bua.ViaAPI, Result: ResultOK, Detail: detail}
+	if cmdErr != nil {
+		rec.Result, rec.Detail = ResultFailed, cmdErr.Error()
+	}
+	err := write(s.db, s.batch, func(tx *bolt.Tx) error { return appendAudit(tx, &rec) })
+	if err == nil {
+		s.metrics.audit.Add(1)
+	}
+	return err
 }

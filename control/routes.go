@@ -46,6 +46,8 @@ func routes(s *Service) []route {
 		{method: "GET", path: "/team", handle: s.listTeam},
 		{method: "PUT", path: "/agents/{ext}/state", handle: s.setAgentState},
 		{method: "GET", path: "/queues", supervisor: true, handle: s.listQueues},
+		{method: "POST", path: "/calls/{id}/pick", supervisor: true, handle: s.pickCall},
+		{method: "POST", path: "/calls/{id}/move", supervisor: true, handle: s.moveCall},
 		{method: "GET", path: "/callbacks", supervisor: true, handle: s.listCallbacks},
 		{method: "GET", path: "/events", handle: s.streamEvents},
 		{method: "GET", path: "/openapi.json", public: true, handle: serveOpenAPI},

@@ -379,3 +379,89 @@ func agentState(t *testing.T, e *env, ext, state, reason string) {
 	}
 	t.Fatalf("agent %s: %v, want state %s reason %q", ext, last, state, reason)
 }
+
+// A supervisor lists the queue and picks a waiting call — the second in
+// line — for itself: its phone rings and gets the caller. Another waiting
+// call is moved to another group, whose agent takes it, and an admin then
+// listens to that call taken from the queue.
+func TestPickMoveAndSuperviseQueuedCalls(t *testing.T) {
+	cfg := queueConfig(t)
+	tn := &cfg.Tenants[0]
+	tn.Groups[0].Agents = []string{"1001"}
+	tn.Groups = append(tn.Groups, config.Group{Name: "sales", Numbers: []config.Number{{Number: "200"}},
+		Agents: []string{"1002"}, Strategy: config.StrategyRingAll})
+	cfg.SetDefaults()
+	const toneSup, toneAdmin = 2100.0, 2300.0
+	e := start(t, cfg)
+	a1 := e.agent("1001", "127.0.0.3", toneAgent)
+	busy := answerNext(t, a1)
+	first, err := e.customer().Call(ctx(t), "100")
+	if err != nil || <-busy == nil {
+		t.Fatalf("first call: %v", err)
+	}
+	c2, err := e.customer().Call(ctx(t), "100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c3, err := e.customer().Call(ctx(t), "100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectHears(t, "third caller waits", c3, toneNum2)
+	_, body := api(t, e, "demo-2001", "GET", "/queues?group=support", nil)
+	waiting, _ := body["waiting"].([]any)
+	if len(waiting) != 2 {
+		t.Fatalf("GET /queues: %v", body)
+	}
+	id2 := waiting[0].(map[string]any)["call_id"].(string)
+	id3 := waiting[1].(map[string]any)["call_id"].(string)
+
+	sup := e.agent("2001", "127.0.0.5", toneSup)
+	supRings := answerNext(t, sup)
+	if code, body := api(t, e, "demo-2001", "POST", "/calls/"+id3+"/pick", nil); code != 202 {
+		t.Fatalf("pick: %d %v", code, body)
+	}
+	ss := <-supRings
+	if ss == nil {
+		t.Fatal("the supervisor's phone was not rung for the picked call")
+	}
+	expectHears(t, "picked caller hears the supervisor", c3, toneSup)
+	expectHears(t, "supervisor hears the picked caller", ss, toneCustomer)
+	hearsMusic(t, "the caller ahead keeps waiting", c2)
+	if code, _ := api(t, e, "demo-2001", "POST", "/calls/"+id3+"/pick", nil); code != 409 {
+		t.Fatalf("picking an answered call: %d, want 409", code)
+	}
+
+	a2 := e.agent("1002", "127.0.0.4", toneOther)
+	salesRings := answerNext(t, a2)
+	if code, body := api(t, e, "demo-2001", "POST", "/calls/"+id2+"/move", map[string]any{"group": "nowhere"}); code != 400 {
+		t.Fatalf("move to an unknown group: %d %v", code, body)
+	}
+	if code, body := api(t, e, "demo-2001", "POST", "/calls/"+id2+"/move", map[string]any{"group": "sales"}); code != 200 {
+		t.Fatalf("move: %d %v", code, body)
+	}
+	s2 := <-salesRings
+	if s2 == nil {
+		t.Fatal("the sales agent was not rung for the moved call")
+	}
+	expectHears(t, "moved caller hears the sales agent", c2, toneOther)
+	strictContinuity(t, "moved caller", c2)
+
+	// An admin listens to the call the sales agent took from the queue.
+	admin := e.agent("9000", "127.0.0.6", toneAdmin)
+	ls, code := dial(t, admin, "*11002")
+	if code != 200 {
+		t.Fatalf("*11002: %d", code)
+	}
+	expectHears(t, "admin hears the caller", ls, toneCustomer)
+	expectHears(t, "admin hears the agent", ls, toneOther)
+	expectSilent(t, "the caller does not hear the admin", c2, toneAdmin)
+	_, audit := api(t, e, "demo-2001", "GET", "/audit?action=call.picked", nil)
+	if recs, _ := audit["records"].([]any); len(recs) != 2 {
+		t.Fatalf("call.picked audit records: %v", audit)
+	}
+	for _, s := range []*phone.Session{first, c2, c3, ls} {
+		_ = s.Hangup(ctx(t))
+	}
+	waitActive(t, e, 0)
+}

@@ -39,7 +39,7 @@ type player struct {
 // c). It allocates nothing and costs nothing without a playback.
 func (pl *player) overlay(p *playback, payload []byte, c mixer.Codec) {
 	if p != pl.cur {
-		if pl.cur == nil || !sameSamples(pl.cur.music, p.music) {
+		if p == nil || pl.cur == nil || !sameSamples(pl.cur.music, p.music) {
 			pl.musicPos = 0
 		}
 		pl.cur, pl.promptAt = p, 0

@@ -159,6 +159,9 @@ func TestPlayerSequence(t *testing.T) {
 	p3 := &playback{music: []int16{500, 600}}
 	check("other music restarts", got(p3, 3), []int16{500, 600, 500})
 	check("nothing to play", got(&playback{}, 2), []int16{0, 0})
+	check("playing again", got(p1, 1), []int16{-5000})
+	check("stopped while mixed", got(nil, 2), []int16{0, 0})
+	check("music restarts after a stop", got(&playback{music: music}, 1), []int16{1000})
 }
 
 func abs16(v int16) int16 {

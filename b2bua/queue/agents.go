@@ -94,14 +94,16 @@ func (q *Queue) Answered(callID, tenant, ext string) {
 	now := q.cfg.Now()
 	e := q.calls[callID]
 	if a := q.agents[key(tenant, ext)]; a != nil {
+		// The offer becomes the call; a user held otherwise (Hold) is
+		// already counted as talking.
 		if a.ringing > 0 && a.offer == callID {
 			a.ringing--
 			a.offer = ""
+			a.talking++
 			if e != nil {
 				e.offering--
 			}
 		}
-		a.talking++
 		a.missed = 0
 		if e != nil {
 			a.callGroup = e.line.group.Name

@@ -33,6 +33,7 @@ type entry struct {
 	offering int             // agents held for it now
 	tried    map[string]bool // agents offered it this round
 	missedAt time.Time       // when an agent last left its offer unanswered
+	pinned   string          // a user who picked the call: its only offer
 	announce time.Time       // when the next announcement is due
 	position int             // as last published
 }

@@ -30,9 +30,14 @@ func (q *Queue) Route(req b2bua.RouteRequest) b2bua.Decision {
 		l.insert(e)
 		q.calls[req.CallID] = e
 	case e.line != l:
-		// Rerouted to another group (an overflow): a new place at the end
-		// of that line, still queued if the caller already waits.
-		e.line.remove(e)
+		// Rerouted to another group (an overflow, a move): a new place at
+		// the end of that line, still queued if the caller already waits.
+		if e.queued {
+			q.drop(e, now, b2bua.LeftMoved, "group:"+l.group.Name, &out)
+			q.calls[req.CallID] = e
+		} else {
+			e.line.remove(e)
+		}
 		q.seq++
 		e.line, e.seq, e.tried, e.req = l, q.seq, map[string]bool{}, req
 		l.insert(e)
@@ -42,6 +47,14 @@ func (q *Queue) Route(req b2bua.RouteRequest) b2bua.Decision {
 		}
 	}
 	e.req = req
+	if ext := e.pinned; ext != "" {
+		// Picked: offered to that user alone, whoever waits ahead.
+		e.pinned = ""
+		if a := q.agents[key(req.Tenant, ext)]; a != nil && !a.busy() {
+			q.offer(e, a, now, &out)
+			return b2bua.Decision{Agents: []string{ext}}
+		}
+	}
 	plan := q.plan(l, now)
 	if mine := plan[e]; len(mine) > 0 {
 		for _, a := range mine {
@@ -217,4 +230,23 @@ func agentNames(as []*agent) []string {
 		out[i] = a.user.Extension
 	}
 	return out
+}
+
+// Pick reserves waiting call callID for ext (see b2bua.Router).
+func (q *Queue) Pick(callID, tenant, ext string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e := q.calls[callID]
+	if e == nil || !e.queued {
+		return b2bua.ErrNotQueued
+	}
+	a := q.agents[key(tenant, ext)]
+	if a == nil {
+		return ErrUnknownUser
+	}
+	if a.busy() {
+		return b2bua.ErrUserBusy
+	}
+	e.pinned = ext
+	return nil
 }
