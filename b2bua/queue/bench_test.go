@@ -1,0 +1,54 @@
+package queue
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/earshot/earshot/b2bua"
+)
+
+// BenchmarkOfferWith1000Waiting is the queue's share of the offer latency
+// with 1,000 callers waiting: an agent's call ends (Free), the queue plans
+// and wakes the head of the line, whose call routes again and is given
+// the agent. One op is that whole hand-over; a new caller joins the end
+// each time so that 1,000 always wait.
+func BenchmarkOfferWith1000Waiting(b *testing.B) {
+	g := b2bua.Group{Name: "g", Agents: []string{"1001"}, Strategy: b2bua.RingAll, Numbers: []b2bua.Number{{Number: "100"}}}
+	cfg := b2bua.Config{Tenants: []b2bua.Tenant{{Name: "t", Groups: []b2bua.Group{g},
+		Users: []b2bua.User{{Extension: "1001", Role: "agent"}}}}}.WithDefaults()
+	group := &cfg.Tenants[0].Groups[0]
+	q := New(Config{Tenants: cfg.Tenants, Tick: time.Hour})
+	defer q.Close()
+	var woken string
+	req := func(id string) b2bua.RouteRequest {
+		return b2bua.RouteRequest{CallID: id, Tenant: "t", Group: group, Since: time.Now(),
+			Wake: func() bool { woken = id; return true }}
+	}
+	if d := q.Route(req("busy")); len(d.Agents) != 1 {
+		b.Fatalf("first call: %+v", d)
+	}
+	q.Answered("busy", "t", "1001")
+	for i := range 1000 {
+		if d := q.Route(req(strconv.Itoa(i))); !d.Wait {
+			b.Fatalf("caller %d: %+v", i, d)
+		}
+	}
+	next, head := 1000, 0
+	b.ReportAllocs()
+	for b.Loop() {
+		q.Free("t", "1001", b2bua.ReleaseEnded)
+		if woken != strconv.Itoa(head) {
+			b.Fatalf("woke %q, want %d", woken, head)
+		}
+		if d := q.Route(req(woken)); len(d.Agents) != 1 {
+			b.Fatalf("head %d: %+v", head, d)
+		}
+		b.StopTimer()
+		q.Answered(woken, "t", "1001")
+		q.Route(req(strconv.Itoa(next)))
+		next++
+		head++
+		b.StartTimer()
+	}
+}
