@@ -20,11 +20,10 @@ import (
 
 // transfer is a blind transfer in progress on a call.
 type transfer struct {
-	from   *leg // the transferor's dialog, for NOTIFY; nil once it hung up
-	to     *leg // the target's leg, ringing
-	user   *User
-	media  MediaLeg
-	notify uint32 // NOTIFYs sent, for their CSeq
+	from  *leg // the transferor's dialog, for NOTIFY; nil once it hung up
+	to    *leg // the target's leg, ringing
+	user  *User
+	media MediaLeg
 }
 
 // onRefer handles a REFER on leg l (the agent's). Only the callee may

@@ -77,10 +77,6 @@ func (u *uacInvite) start(onRes func(*sip.Response), onDone func(error)) error {
 // owner took.
 func (u *uacInvite) answered() bool { return u.state == uacAnswered }
 
-// pending reports whether the INVITE still waits for its final response
-// and the owner has not given it up.
-func (u *uacInvite) pending() bool { return u.state == uacCalling || u.state == uacEarly }
-
 // response applies a response of the INVITE's transaction and tells the
 // owner what it means.
 func (u *uacInvite) response(res *sip.Response) uacResult {

@@ -115,7 +115,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.ReceiveLoops = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	if cfg.Latching != LatchNAT && cfg.Latching != LatchStrict {
-		errs = append(errs, fmt.Errorf("Latching: unknown mode %d", cfg.Latching))
+		errs = append(errs, fmt.Errorf("latching: unknown mode %d", cfg.Latching))
 	}
 	if cfg.Jitter.MinDepth < 0 || cfg.Jitter.MaxDepth < 0 {
 		errs = append(errs, errors.New("jitter: negative depth"))
