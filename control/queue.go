@@ -287,14 +287,6 @@ func (s *Service) moveCall(w http.ResponseWriter, r *http.Request, p Principal) 
 // auditQueueCommand records a pick or move with its result, committed
 // before the response.
 func (s *Service) auditQueueCommand(p Principal, action, callID, detail string, cmdErr error) error {
-	rec := AuditRecord{Time: s.now(), Tenant: p.Tenant, Actor: p.User, Role: string(p.Role), Action: action,
-		CallID: callID, Via: b2bua.ViaAPI, Result: ResultOK, Detail: detail}
-	if cmdErr != nil {
-		rec.Result, rec.Detail = ResultFailed, cmdErr.Error()
-	}
-	err := write(s.db, s.batch, func(tx *bolt.Tx) error { return appendAudit(tx, &rec) })
-	if err == nil {
-		s.metrics.audit.Add(1)
-	}
-	return err
+	return s.auditAPI(AuditRecord{Tenant: p.Tenant, Actor: p.User, Role: string(p.Role), Action: action,
+		CallID: callID, Detail: detail}, cmdErr)
 }

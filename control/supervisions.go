@@ -42,8 +42,14 @@ func checkMode(req ModeRequest) (b2bua.Mode, error) {
 // auditCommand records an API supervision command with its result. It is
 // committed before the response, whatever the result.
 func (s *Service) auditCommand(p Principal, action, callID, supID string, mode b2bua.Mode, cmdErr error) error {
-	rec := AuditRecord{Time: s.now(), Tenant: p.Tenant, Actor: p.User, Role: string(p.Role), Action: action,
-		CallID: callID, SupervisionID: supID, Mode: string(mode), Via: b2bua.ViaAPI, Result: ResultOK}
+	return s.auditAPI(AuditRecord{Tenant: p.Tenant, Actor: p.User, Role: string(p.Role), Action: action,
+		CallID: callID, SupervisionID: supID, Mode: string(mode)}, cmdErr)
+}
+
+// auditAPI records an API command (rec without time, via and result) with
+// its result, committed before the response.
+func (s *Service) auditAPI(rec AuditRecord, cmdErr error) error {
+	rec.Time, rec.Via, rec.Result = s.now(), b2bua.ViaAPI, ResultOK
 	if cmdErr != nil {
 		rec.Result, rec.Detail = ResultFailed, cmdErr.Error()
 	}

@@ -210,13 +210,7 @@ func (q *Queue) kick() {
 	var out outbox
 	q.mu.Lock()
 	if !q.closed {
-		now := q.cfg.Now()
-		for _, a := range q.agents {
-			q.settle(a, now, "", &out)
-		}
-		for _, l := range q.lines {
-			q.wakePlanned(l, now, nil, &out)
-		}
+		q.refresh(q.cfg.Now(), &out)
 	}
 	q.mu.Unlock()
 	out.send(q.cfg.Observer)

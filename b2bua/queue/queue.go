@@ -153,14 +153,20 @@ func (q *Queue) tick() {
 			}
 		}
 	}
-	for _, a := range q.agents {
-		q.settle(a, now, "", &out)
-	}
-	for _, l := range q.lines {
-		q.wakePlanned(l, now, nil, &out)
-	}
+	q.refresh(now, &out)
 	q.mu.Unlock()
 	out.send(q.cfg.Observer)
+}
+
+// refresh publishes every agent's state if it changed (registrations
+// expire, wrap-up ends) and wakes whom the plans serve. Caller holds q.mu.
+func (q *Queue) refresh(now time.Time, out *outbox) {
+	for _, a := range q.agents {
+		q.settle(a, now, "", out)
+	}
+	for _, l := range q.lines {
+		q.wakePlanned(l, now, nil, out)
+	}
 }
 
 // settle publishes a's state if it changed. Caller holds q.mu.
