@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -190,4 +191,40 @@ func (c *Call) onOfferResponse(from, to *leg, out *sip.Request, res *sip.Respons
 	}
 	from.sdpSent = answer
 	in.respond(c.s, 200, "OK", answer, hdrs...)
+	c.holdMusic(to, holds(in.req.Body()))
+}
+
+// holdMusic plays music on hold to l while the other party holds it, if
+// the tenant wants it, and stops it when the other party resumes.
+func (c *Call) holdMusic(l *leg, held bool) {
+	if !c.tenantPolicy().HoldMusic || held == l.onHold {
+		return
+	}
+	l.onHold = held
+	if !held {
+		if err := c.media.StopPlay(l.side); err != nil {
+			c.log.Warn("stop music on hold", "err", err)
+		}
+		return
+	}
+	p := Playback{Tenant: c.route.tenant.name}
+	if g := c.route.group; g != nil {
+		p.Group = g.Name
+	}
+	if err := c.media.Play(l.side, p); err != nil {
+		c.log.Warn("music on hold", "err", err)
+	}
+}
+
+// holds reports whether an SDP offer puts the other party on hold: its
+// audio is sendonly or inactive (at session or media level), or its
+// connection address is 0.0.0.0 (RFC 2543 style).
+func holds(sdp []byte) bool {
+	for _, line := range strings.Split(string(sdp), "\n") {
+		switch strings.TrimSpace(line) {
+		case "a=sendonly", "a=inactive", "c=IN IP4 0.0.0.0":
+			return true
+		}
+	}
+	return false
 }

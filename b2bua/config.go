@@ -75,6 +75,10 @@ type Tenant struct {
 	Users   []User
 	// BargeBeep plays a beep to customer and agent when a supervisor barges.
 	BargeBeep bool
+	// HoldMusic plays the call's group music (the built-in one for calls
+	// outside groups) to a party the other puts on hold (a re-INVITE or
+	// UPDATE offering sendonly or inactive) until it resumes.
+	HoldMusic bool
 	// NotifyAgentOnMonitor plays the agent a short tone when a supervision
 	// of its call starts.
 	NotifyAgentOnMonitor bool

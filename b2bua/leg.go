@@ -28,4 +28,6 @@ type leg struct {
 	// offer in its 2xx, 0 if none: the answer comes in the ACK with that
 	// CSeq (ACKs may be handled out of order, so the number matters).
 	reoffered uint32
+	// onHold: the other party holds this leg and it hears music on hold.
+	onHold bool
 }

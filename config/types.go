@@ -149,6 +149,9 @@ type Tenant struct {
 	NotifyAgentOnMonitor bool `yaml:"notify_agent_on_monitor"`
 	// BargeBeep plays a beep to the call when a supervisor barges.
 	BargeBeep bool `yaml:"barge_beep"`
+	// HoldMusic plays music on hold to a party the other puts on hold.
+	// Off by default: phones and PBXs usually play their own.
+	HoldMusic bool `yaml:"hold_music"`
 	// PauseReasons are what agents may pause for (break, lunch,
 	// training by default).
 	PauseReasons []string `yaml:"pause_reasons"`

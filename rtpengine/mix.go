@@ -106,7 +106,10 @@ func (s *Session) mixConfig(l *leg) (mixer.LegConfig, bool) {
 func (s *Session) addToMix(l *leg, cfg mixer.LegConfig) error {
 	// Written before AddLeg publishes the leg, so the worker sees it.
 	l.primeLeft = 0
-	if pair := s.pair.Load(); (l == pair[0] || l == pair[1]) && !l.out.mixing() && l.out.state().Started {
+	// A leg that starts hearing a playback (music on hold) is claimed at
+	// once: what it hears is the playback, not the buffered audio the
+	// priming waits for, and its peer may just have stopped sending.
+	if pair := s.pair.Load(); (l == pair[0] || l == pair[1]) && !l.out.mixing() && l.out.state().Started && l.play.Load() == nil {
 		l.primeLeft = s.eng.prime
 	}
 	ml, err := s.mix.AddLeg(cfg)

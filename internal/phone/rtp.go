@@ -129,12 +129,14 @@ func (s *Stream) send() {
 			}
 		}
 		phase = math.Mod(phase, 2*math.Pi)
-		seq++
 		ts += frame
 		d := s.dest.Load()
 		if d == nil || s.muted.Load() {
+			// Not sent: the timestamp follows the clock, the sequence
+			// number counts packets sent (RFC 3550 §5.1).
 			continue
 		}
+		seq++
 		s.write(buf, *d)
 	}
 }
