@@ -178,6 +178,7 @@ func TestQueueExits(t *testing.T) {
 	g.Queue.MaxWait = config.Duration(3 * time.Second)
 	g.Queue.Overflow = config.Overflow{Status: 486, Reason: "All Agents Busy"}
 	e := start(t, cfg)
+	events := sse(t, e, "demo-2001")
 	a1 := e.agent("1001", "127.0.0.3", toneAgent)
 	busy := answerNext(t, a1)
 	c1, err := e.customer().Call(ctx(t), "100")
@@ -201,6 +202,18 @@ func TestQueueExits(t *testing.T) {
 	}
 	if r := byeReason(waiter); !strings.Contains(r, "cause=486") || !strings.Contains(r, "All Agents Busy") {
 		t.Fatalf("BYE Reason %q, want cause=486 with the reason phrase", r)
+	}
+	if d := waitEvent(t, events, "queue.joined"); !strings.Contains(d, `"position":1`) {
+		t.Fatalf("queue.joined: %s", d)
+	}
+	for {
+		d := waitEvent(t, events, "queue.left")
+		if strings.Contains(d, `"reason":"timed_out"`) {
+			if !strings.Contains(d, `"target":"status:486"`) {
+				t.Fatalf("queue.left: %s", d)
+			}
+			break
+		}
 	}
 
 	// A caller who hangs up while waiting is abandoned.
@@ -281,6 +294,7 @@ func TestAgentStatesFromThePhone(t *testing.T) {
 	g.MaxMissed = 1
 	g.RingTimeout = config.Duration(time.Second)
 	e := start(t, cfg)
+	mine := sse(t, e, "demo-1001")
 	a1 := e.agent("1001", "127.0.0.3", toneAgent)
 
 	pause, err := a1.Call(ctx(t), "*52")
@@ -297,6 +311,16 @@ func TestAgentStatesFromThePhone(t *testing.T) {
 		t.Fatalf("confirmation BYE Reason %q", r)
 	}
 	agentState(t, e, "1001", "paused", "lunch")
+	for {
+		// The agent's own stream tells it its state (registering made it
+		// available first).
+		if d := waitEvent(t, mine, "agent.state_changed"); strings.Contains(d, `"state":"paused"`) {
+			if !strings.Contains(d, `"reason":"lunch"`) || !strings.Contains(d, `"actor":"1001"`) {
+				t.Fatalf("agent.state_changed: %s", d)
+			}
+			break
+		}
+	}
 
 	c1, err := e.customer().Call(ctx(t), "100")
 	if err != nil {
