@@ -44,6 +44,9 @@ func (s *Server) classifyAgentCode(rt route, u *User) (_ route, code int, phrase
 		return route{}, 404, "Feature Code Not Available", true
 	}
 	reason := ""
+	if st == AgentPaused && n == 0 && len(rt.tenant.pauseReasons) > 0 {
+		n = 1 // the tenant's first reason
+	}
 	if n > 0 {
 		if n > len(rt.tenant.pauseReasons) {
 			return route{}, 404, "No Such Pause Reason", true
