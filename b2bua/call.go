@@ -40,6 +40,7 @@ type Call struct {
 	calleeSess calleeTimer  // the session timer on the callee's dialog
 	xfer       *transfer    // a blind transfer in progress (transfer.go)
 	waiting    queueState   // the caller waits in a queue (queue_call.go)
+	agentLeg   int          // the leg supervisors treat as the agent (supervision.go)
 	ended      bool
 	reserved   []string // agents marked busy by this call
 	sups       []*supervision

@@ -444,7 +444,7 @@ func (c *Call) onAnswer(l *leg, res *sip.Response) {
 	c.update(func(s *CallSnapshot) {
 		s.State, s.AnsweredAt = StateAnswered, now
 		if l.agent != "" {
-			s.Agents = []string{l.agent}
+			s.Agents = c.agentsWith(l.agent)
 			s.Callee = Party{Number: l.agent}
 		}
 	}, CallAnswered)

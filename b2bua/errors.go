@@ -15,7 +15,12 @@ var (
 	ErrNotRegistered     = errors.New("supervisor has no registered phone")
 	ErrAlreadySupervised = errors.New("supervisor already on this call")
 	ErrIntercepted       = errors.New("supervision turned into the call by an intercept")
-	ErrOutboundCall      = errors.New("supervision of calls the agent placed is not supported")
+	// ErrInterceptPlaced: intercept of a call the supervised agent placed
+	// (the other modes work) is not supported.
+	ErrInterceptPlaced = errors.New("intercept of a call the agent placed is not supported")
+	// ErrOtherAgent: an internal call is already supervised with its
+	// other agent as the agent.
+	ErrOtherAgent = errors.New("call is supervised for its other agent")
 	// ErrNotQueued: a pick or move of a call that is not waiting in a
 	// queue (answered, ringing before any queue, or the router keeps no
 	// queue).

@@ -202,6 +202,7 @@ func (s *Server) classify(req *sip.Request) (route, int, string, []sip.Header) {
 func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (*Call, bool) {
 	id := uuid.NewString()
 	c := &Call{
+		agentLeg: LegCallee,
 		s:        s,
 		id:       id,
 		log:      s.log.With("call_id", id),
@@ -218,6 +219,9 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 	}
 	if rt.group != nil {
 		c.snap.Group = rt.group.Name
+	}
+	if rt.callerExt != "" {
+		c.snap.Agents = []string{rt.callerExt} // the agent who placed the call
 	}
 	// Every response on the caller's dialog is built from this copy of the
 	// INVITE, whose To carries earshot's tag.

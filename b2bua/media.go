@@ -63,6 +63,10 @@ type MediaSession interface {
 	Play(leg int, p Playback) error
 	// StopPlay ends what Play started on leg.
 	StopPlay(leg int) error
+	// SetAgentLeg says which leg the mix treats as the agent: LegCallee
+	// (the default) or LegCaller, for a call the agent placed. Supervisors
+	// whisper to the agent; Promote needs it to be the callee.
+	SetAgentLeg(leg int) error
 	// OnDigit reports the RFC 4733 digits received on leg (LegCaller or
 	// LegCallee) to fn, from a media goroutine and without blocking; nil
 	// stops it.

@@ -33,9 +33,9 @@ type supervision struct {
 func (s *Server) newSupervision(c *Call, u *User, mode Mode, via string) *supervision {
 	sup := &supervision{id: uuid.NewString(), call: c, user: u, mode: mode}
 	snap := c.Snapshot()
-	agent := ""
-	if len(snap.Agents) > 0 {
-		agent = snap.Agents[0]
+	agent := c.route.callerExt
+	if c.agentLeg == LegCallee && c.callee != nil {
+		agent = c.callee.agent
 	}
 	sup.snap = SupervisionSnapshot{
 		ID: sup.id, CallID: c.id, Tenant: snap.Tenant, Supervisor: u.Extension, Agent: agent,
@@ -168,23 +168,55 @@ func (c *Call) do(fn func() error) error {
 	}
 }
 
-// supervisable reports whether the call can take a supervisor now.
-func (c *Call) supervisable(u *User) error {
+// supervisable reports whether the call can take supervisor u of agent
+// ext ("": the call's agent) in mode now, and makes ext's leg the agent of
+// the call's mix.
+func (c *Call) supervisable(u *User, ext string, mode Mode) error {
 	if c.ended {
 		return ErrCallNotFound
 	}
 	if !c.caller.uas.answered() || c.callee == nil {
 		return ErrCallNotAnswered
 	}
-	if c.route.direction == Outbound {
-		return ErrOutboundCall
-	}
+	side := c.agentSide(ext)
+	active := false
 	for _, o := range c.sups {
-		if !o.ended && o.user == u {
+		if o.ended {
+			continue
+		}
+		if o.user == u {
 			return ErrAlreadySupervised
 		}
+		active = true
+	}
+	if active && side != c.agentLeg {
+		return ErrOtherAgent
+	}
+	if mode == ModeIntercept && side == LegCaller {
+		return ErrInterceptPlaced
+	}
+	if side != c.agentLeg {
+		if err := c.media.SetAgentLeg(side); err != nil {
+			return err
+		}
+		c.agentLeg = side
 	}
 	return nil
+}
+
+// agentSide is the leg of the call's agent ext: the caller's when ext
+// placed the call (an outbound or internal call), the callee's otherwise.
+// Without ext, the agent is the caller of an outbound call and the callee
+// of any other.
+func (c *Call) agentSide(ext string) int {
+	placed := c.route.callerExt != "" && (ext == c.route.callerExt || (ext == "" && c.route.direction == Outbound))
+	if placed && c.callee != nil && ext == "" && c.callee.agent != "" {
+		placed = false // an internal call answered by an agent: that agent by default
+	}
+	if placed {
+		return LegCaller
+	}
+	return LegCallee
 }
 
 // forgetSupervision drops a supervision from the server's tables.

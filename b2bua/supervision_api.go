@@ -73,7 +73,7 @@ func (s *Server) Supervise(tenant, supervisor, callID string, mode Mode) (Superv
 	// out: a phone that answers at once must not make it look answered.
 	var snap SupervisionSnapshot
 	err := c.do(func() error {
-		if err := c.supervisable(u); err != nil {
+		if err := c.supervisable(u, "", mode); err != nil {
 			return err
 		}
 		sup := s.newSupervision(c, u, mode, ViaAPI)

@@ -59,8 +59,10 @@ func supStatus(err error) (int, string) {
 		return 480, "Agent Call Not Answered"
 	case errors.Is(err, ErrAlreadySupervised):
 		return 486, "Already Supervising This Call"
-	case errors.Is(err, ErrOutboundCall):
-		return 488, "Outbound Calls Not Supervisable"
+	case errors.Is(err, ErrInterceptPlaced):
+		return 488, "Intercept Not Supported On Calls The Agent Placed"
+	case errors.Is(err, ErrOtherAgent):
+		return 486, "Call Supervised For Its Other Agent"
 	}
 	code := statusOf(err, 500)
 	return code, reasonPhrase(code)
@@ -83,7 +85,7 @@ func (s *Server) dialIn(rt route, req *sip.Request, tx sip.ServerTransaction) {
 	tagged.To().Params.Add("tag", tag)
 	in := newInbound(tagged, tx)
 	err = c.do(func() error {
-		if err := c.supervisable(u); err != nil {
+		if err := c.supervisable(u, rt.user, rt.mode); err != nil {
 			return err
 		}
 		sup := s.newSupervision(c, u, rt.mode, ViaFeatureCode)

@@ -19,7 +19,7 @@ func (c *Call) attach(sup *supervision) error {
 	})
 	t := c.tenantPolicy()
 	if t.NotifyAgentOnMonitor {
-		c.cue(LegCallee, CueNotify)
+		c.cue(c.agentLeg, CueNotify)
 	}
 	c.modeEntered(sup)
 	return nil
@@ -64,7 +64,11 @@ func (c *Call) switchMode(sup *supervision, mode Mode, actor *User) error {
 	if sup.promoted {
 		return ErrIntercepted
 	}
-	if err := checkSupervisor(actor, mode); err != nil {
+	err := checkSupervisor(actor, mode)
+	if err == nil && mode == ModeIntercept && c.agentLeg == LegCaller {
+		err = ErrInterceptPlaced
+	}
+	if err != nil {
 		if sup.media != nil && sup.attached {
 			c.cue(sup.media.ID(), CueError)
 		}
@@ -130,7 +134,7 @@ func (c *Call) replaceCallee(l *leg, u *User) {
 	c.callee = l
 	c.s.hold(c, u.Extension)
 	c.update(func(s *CallSnapshot) {
-		s.Agents = []string{u.Extension}
+		s.Agents = c.agentsWith(u.Extension)
 		s.Callee = Party{Number: u.Extension, Name: u.Name}
 	}, CallAgentChanged)
 }
@@ -308,4 +312,13 @@ func statusOf(err error, def int) int {
 		return se.SIPStatus()
 	}
 	return def
+}
+
+// agentsWith is the call's agents with callee as the one it reaches: the
+// agent who placed the call (an internal call), if any, then the callee.
+func (c *Call) agentsWith(callee string) []string {
+	if ext := c.route.callerExt; ext != "" && ext != callee {
+		return []string{ext, callee}
+	}
+	return []string{callee}
 }

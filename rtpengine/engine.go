@@ -112,6 +112,7 @@ func (e *Engine) NewSession(callID string, onTimeout func()) (*Session, error) {
 		log:       e.log.With("call_id", callID),
 		onTimeout: onTimeout,
 		nextID:    2,
+		agentLeg:  1,
 	}
 	var pair [2]*leg
 	for i, p := range pairs {

@@ -88,10 +88,10 @@ func (s *Session) mixConfig(l *leg) (mixer.LegConfig, bool) {
 	cfg := mixer.LegConfig{ID: mixer.LegID(l.id), Codec: l.media.Load().codec}
 	pair := s.pair.Load()
 	switch {
-	case l == pair[0]:
-		cfg.Role = mixer.RoleCustomer
-	case l == pair[1]:
+	case l == pair[s.agentLeg]:
 		cfg.Role = mixer.RoleAgent
+	case l == pair[1-s.agentLeg]:
+		cfg.Role = mixer.RoleCustomer
 	case l.attached:
 		cfg.Role, cfg.Mode = mixer.RoleSupervisor, l.mode
 	default:
@@ -212,4 +212,21 @@ func (s *Session) sendFrame(l *leg, payload []byte) {
 		s.uncountRelayed(&s.counters.rtpPackets, to, len(pkt))
 		s.counters.mixerOut.Add(^uint64(0))
 	}
+}
+
+// SetAgentLeg says which of the two legs the mix treats as the agent (and
+// the other as the customer): 1, the callee, unless the agent placed the
+// call (0). Supervisors whisper to the agent and intercept takes its
+// place; Promote supports only an agent on leg 1.
+func (s *Session) SetAgentLeg(leg int) error {
+	if err := checkLeg(leg); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return newError(ErrClosed, "")
+	}
+	s.agentLeg = leg
+	return s.reconcile()
 }

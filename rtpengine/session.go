@@ -46,6 +46,9 @@ type Session struct {
 	// lateLeg is the leg earshot's own offer went to.
 	late    bool
 	lateLeg int
+	// agentLeg is the pair leg mixed as the agent (SetAgentLeg): the
+	// callee (1) unless the agent placed the call.
+	agentLeg int
 
 	// shutting counts legs taken out of the session whose sockets are
 	// being closed outside mu (Leg.Close, Promote); Close waits for them.

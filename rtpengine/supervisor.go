@@ -204,6 +204,10 @@ func (g *Leg) Promote() error {
 		s.mu.Unlock()
 		return newError(ErrNotNegotiated, "")
 	}
+	if s.agentLeg != 1 {
+		s.mu.Unlock()
+		return newError(ErrBadLeg, "promote replaces the callee; the agent is the caller")
+	}
 	pair := *s.pair.Load()
 	old := pair[1]
 	if old.inMix {

@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/earshot/earshot/internal/phone"
+)
+
+// A call an agent placed through the trunk is supervised like any other:
+// the call table names the agent, a supervisor listens, whispers to the
+// agent (the customer — here the carrier's phone — never hears it) and
+// barges, with both parties' streams continuous; intercept, which would
+// take the place of the agent who placed the call, is refused with 488
+// by feature code and 409 through the API.
+func TestSuperviseOutboundCall(t *testing.T) {
+	const toneSup = 2100.0
+	cfg := testConfig(t)
+	carrier, err := phone.New(phone.Config{IP: "127.0.0.2", User: "carrier", Tone: toneCustomer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(carrier.Close)
+	cfg.Tenants[0].Trunks[0].Outbound = carrier.Addr()
+	e := start(t, cfg)
+	agent := e.agent("1001", "127.0.0.3", toneAgent)
+	ch := answerNext(t, carrier)
+	as, err := agent.Call(ctx(t), "0049301234567")
+	if err != nil {
+		t.Fatalf("outbound call: %v", err)
+	}
+	cs := <-ch
+	if cs == nil {
+		t.Fatal("carrier did not answer")
+	}
+	calls := e.app.SIP.Calls()
+	if len(calls) != 1 || len(calls[0].Agents) != 1 || calls[0].Agents[0] != "1001" {
+		t.Fatalf("the outbound call does not name its agent: %+v", calls)
+	}
+	// The agent sees its own outbound call in the API.
+	if code, body := api(t, e, "demo-1001", "GET", "/calls/"+calls[0].ID, nil); code != 200 {
+		t.Fatalf("agent's own outbound call: %d %v", code, body)
+	}
+
+	events := sse(t, e, "demo-2001")
+	sup := e.agent("2001", "127.0.0.5", toneSup)
+	ss, code := dial(t, sup, "*11001")
+	if code != 200 {
+		t.Fatalf("*11001 on an outbound call: %d", code)
+	}
+	var started struct {
+		Data struct {
+			Supervision struct {
+				ID    string `json:"id"`
+				Agent string `json:"agent"`
+			} `json:"supervision"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(waitEvent(t, events, "supervision.started")), &started); err != nil ||
+		started.Data.Supervision.Agent != "1001" {
+		t.Fatalf("supervision.started: %+v %v", started, err)
+	}
+	expectHears(t, "supervisor hears the agent", ss, toneAgent)
+	expectHears(t, "supervisor hears the customer", ss, toneCustomer)
+	expectSilent(t, "listen: the customer does not hear the supervisor", cs, toneSup)
+	expectSilent(t, "listen: the agent does not hear the supervisor", as, toneSup)
+
+	ss.RTP.SendDigit('2')
+	expectHears(t, "whisper: the agent hears the supervisor", as, toneSup)
+	expectSilent(t, "whisper: the customer does not hear the supervisor", cs, toneSup)
+	expectHears(t, "whisper: the agent still hears the customer", as, toneCustomer)
+
+	ss.RTP.SendDigit('3')
+	expectHears(t, "barge: the customer hears the supervisor", cs, toneSup)
+
+	if code, body := api(t, e, "demo-2001", "PATCH", "/supervisions/"+started.Data.Supervision.ID, map[string]any{"mode": "intercept"}); code != 409 {
+		t.Fatalf("API intercept of an outbound call: %d %v, want 409", code, body)
+	}
+	expectHears(t, "still barging after the refused intercept", cs, toneSup)
+	other := e.agent("9000", "127.0.0.6", toneSup)
+	if _, code := dial(t, other, "*41001"); code != 488 {
+		t.Fatalf("*41001 on an outbound call: %d, want 488", code)
+	}
+	continuity(t, party{"customer", cs, toneCustomer})
+	continuity(t, party{"agent", as, toneAgent})
+	_ = as.Hangup(ctx(t))
+	waitActive(t, e, 0)
+}
+
+// An internal call (1001 dials 1002) names both agents; a supervisor
+// whispers to the agent it dialled (1002), whom only that agent hears; a
+// second supervision for the other agent of the same call is refused.
+func TestSuperviseInternalCall(t *testing.T) {
+	const toneSup = 2100.0
+	e := start(t, testConfig(t))
+	a1 := e.agent("1001", "127.0.0.3", toneAgent)
+	a2 := e.agent("1002", "127.0.0.4", toneOther)
+	ch := answerNext(t, a2)
+	s1, err := a1.Call(ctx(t), "1002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := <-ch
+	if s2 == nil {
+		t.Fatal("1002 did not answer")
+	}
+	calls := e.app.SIP.Calls()
+	if len(calls) != 1 || len(calls[0].Agents) != 2 || calls[0].Agents[0] != "1001" || calls[0].Agents[1] != "1002" {
+		t.Fatalf("the internal call does not name both agents: %+v", calls)
+	}
+	sup := e.agent("2001", "127.0.0.5", toneSup)
+	ss, code := dial(t, sup, "*21002")
+	if code != 200 {
+		t.Fatalf("*21002: %d", code)
+	}
+	expectHears(t, "1002 hears the whisper", s2, toneSup)
+	expectSilent(t, "1001 does not", s1, toneSup)
+	expectHears(t, "the supervisor hears 1001", ss, toneAgent)
+	expectHears(t, "the supervisor hears 1002", ss, toneOther)
+	admin := e.agent("9000", "127.0.0.6", toneSup)
+	if _, code := dial(t, admin, "*11001"); code != 486 {
+		t.Fatalf("a supervision of the other agent of the same call: %d, want 486", code)
+	}
+	continuity(t, party{"1001", s1, toneAgent})
+	continuity(t, party{"1002", s2, toneOther})
+	_ = s1.Hangup(ctx(t))
+	waitActive(t, e, 0)
+}
