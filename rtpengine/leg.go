@@ -58,6 +58,7 @@ type leg struct {
 	attached bool            // a supervisor leg in the mix (Attach)
 	mode     mixer.Mode      // its mode
 	promoted bool            // took the callee's place
+	local    bool            // answered by earshot itself (AnswerLocal): its media is settled
 	closed   bool            //
 	inMix    bool            // the leg is in the mixer session
 	mixCfg   mixer.LegConfig // as it was added

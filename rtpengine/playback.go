@@ -80,8 +80,9 @@ func sameSamples(a, b []int16) bool {
 // first G.711 format (the offerer's preference) and telephone-event if
 // offered. It returns that answer and, for the other leg, the offer last
 // returned by Offer narrowed to the settled formats, so that whoever
-// answers there later uses the same codec and payload type numbers (its
-// Answer then returns an answer the caller needs no more). The media
+// answers there later uses the same codec and payload type numbers, or
+// the other G.711 law, transcoded (its Answer then returns an answer the
+// caller needs no more). The media
 // timeout is armed: the leg's peer sends RTP from now on. ErrNoCommonCodec
 // (488) if the offer has no G.711 format; ErrNoOffer if Offer was not
 // called for leg from.
@@ -108,13 +109,17 @@ func (s *Session) AnswerLocal(from int, offer []byte) (answer, other []byte, err
 		return nil, nil, newError(ErrUnparseableSDP, err.Error())
 	}
 	plan := *pair[to].plan
-	narrowFormats(fwd.MediaDescriptions[plan.index], remote.formats)
-	plan.formats = slices.Clone(remote.formats)
+	md := fwd.MediaDescriptions[plan.index]
+	narrowFormats(md, remote.formats)
+	// The other law too: an agent whose phone has only that one still
+	// connects (transcoded).
+	plan.formats = addOtherLaw(md, slices.Clone(remote.formats))
 	pair[to].plan = &plan
 
 	s.setRemote(pair[from], remote)
 	m := remote.media
 	pair[from].media.Store(&m)
+	pair[from].local = true
 	s.late = false
 	s.armedAt.CompareAndSwap(0, max(s.eng.nanotime(), 1))
 	if err := s.reconcile(); err != nil {

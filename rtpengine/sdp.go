@@ -24,6 +24,9 @@ type remoteMedia struct {
 	formats []string // payload types of the anchored stream
 	rates   clockRates
 	media   legMedia // the codec an answer settled (noMedia for an offer)
+	// offered is an offer's first G.711 format and its telephone-event:
+	// what the offerer gets if the answerer picks the other law.
+	offered legMedia
 }
 
 // offerPlan remembers the shape of an offer so the answer can be checked
@@ -55,8 +58,10 @@ func rewriteOffer(in []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia,
 	if remote.formats, err = cleanFormats(md); err != nil {
 		return nil, remoteMedia{}, offerPlan{}, err
 	}
-	out := buildSDP(desc, index, remote.formats, remote.rtp.IsValid(), p)
-	plan := offerPlan{count: len(desc.MediaDescriptions), index: index, formats: remote.formats}
+	remote.offered = pickMedia(md, remote.formats, false)
+	fwd := addOtherLaw(md, remote.formats) // transcode.go
+	out := buildSDP(desc, index, fwd, remote.rtp.IsValid(), p)
+	plan := offerPlan{count: len(desc.MediaDescriptions), index: index, formats: fwd}
 	return out, remote, plan, nil
 }
 

@@ -77,8 +77,9 @@ o=earshot 42 1 IN IP4 198.51.100.7
 s=earshot
 c=IN IP4 198.51.100.7
 t=0 0
-m=audio 30000 RTP/AVP 0
+m=audio 30000 RTP/AVP 0 8
 a=rtpmap:0 PCMU/8000
+a=rtpmap:8 PCMA/8000
 `,
 		},
 		{
@@ -98,7 +99,8 @@ o=earshot 42 1 IN IP4 198.51.100.7
 s=earshot
 c=IN IP4 198.51.100.7
 t=0 0
-m=audio 30000 RTP/AVP 8
+m=audio 30000 RTP/AVP 8 0
+a=rtpmap:0 PCMU/8000
 a=sendonly
 `,
 		},
@@ -118,7 +120,8 @@ o=earshot 42 1 IN IP4 198.51.100.7
 s=earshot
 c=IN IP4 198.51.100.7
 t=0 0
-m=audio 30000 RTP/AVP 0
+m=audio 30000 RTP/AVP 0 8
+a=rtpmap:8 PCMA/8000
 a=sendonly
 `,
 		},
@@ -142,7 +145,8 @@ s=earshot
 c=IN IP4 198.51.100.7
 t=0 0
 m=audio 0 RTP/SAVP 0
-m=audio 30000 RTP/AVP 0
+m=audio 30000 RTP/AVP 0 8
+a=rtpmap:8 PCMA/8000
 a=inactive
 `,
 		},
@@ -187,7 +191,7 @@ m=video 9078 RTP/AVP 103
 	if remote.rates.rate(96) != 48000 || remote.rates.rate(0) != 8000 {
 		t.Errorf("rates 96=%d 0=%d", remote.rates.rate(96), remote.rates.rate(0))
 	}
-	if plan.count != 2 || plan.index != 0 || strings.Join(plan.formats, " ") != "96 0" {
+	if plan.count != 2 || plan.index != 0 || strings.Join(plan.formats, " ") != "96 0 8" {
 		t.Errorf("plan = %+v", plan)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -140,10 +141,22 @@ func (s *Session) Answer(from int, answer []byte) ([]byte, error) {
 	}
 	s.setRemote(pair[from], remote)
 	// The answer fixes the codec of the call: both legs use the caller's
-	// payload type numbers (b2bua forwards the offer).
+	// payload type numbers (b2bua forwards the offer) — unless the
+	// answerer chose the law earshot added to the offer, or earshot
+	// answered the other leg itself: then each leg keeps its own law and
+	// the mixer transcodes (transcode.go).
 	m := remote.media
-	pair[0].media.Store(&m)
-	pair[1].media.Store(&m)
+	mTo := m
+	switch other := pair[to]; {
+	case other.local:
+		mTo = *other.media.Load()
+	case m.codec.Valid() && other.remote.offered.codec.Valid() &&
+		!slices.Contains(other.remote.formats, strconv.Itoa(m.audioPT)):
+		mTo = other.remote.offered
+		answerInLaw(desc, plan.index, mTo)
+	}
+	pair[from].media.Store(&m)
+	pair[to].media.Store(&mTo)
 	if err := s.reconcile(); err != nil {
 		s.log.Warn("mix after answer", "err", err)
 	}
