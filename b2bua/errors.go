@@ -18,6 +18,9 @@ var (
 	// ErrInterceptPlaced: intercept of a call the supervised agent placed
 	// (the other modes work) is not supported.
 	ErrInterceptPlaced = errors.New("intercept of a call the agent placed is not supported")
+	// ErrNotMixable: the call's codec is one the mixer cannot decode
+	// (relayed Opus, G.722): no supervisor can join it.
+	ErrNotMixable = errors.New("the call's codec cannot be mixed for supervision")
 	// ErrOtherAgent: an internal call is already supervised with its
 	// other agent as the agent.
 	ErrOtherAgent = errors.New("call is supervised for its other agent")

@@ -61,6 +61,7 @@ func (echoSession) AnswerLocal(_ int, sdp []byte) ([]byte, []byte, error) {
 func (echoSession) Play(int, Playback) error            { return nil }
 func (echoSession) StopPlay(int) error                  { return nil }
 func (echoSession) SetAgentLeg(int) error               { return nil }
+func (echoSession) Mixable() bool                       { return true }
 func (echoSession) OnDigit(int, func(digit byte)) error { return nil }
 
 // echoLeg is the supervisor-leg counterpart of echoSession.

@@ -63,6 +63,9 @@ type MediaSession interface {
 	Play(leg int, p Playback) error
 	// StopPlay ends what Play started on leg.
 	StopPlay(leg int) error
+	// Mixable reports whether both parties' codecs can be mixed (G.711):
+	// a supervisor can join only then.
+	Mixable() bool
 	// SetAgentLeg says which leg the mix treats as the agent: LegCallee
 	// (the default) or LegCaller, for a call the agent placed. Supervisors
 	// whisper to the agent; Promote needs it to be the callee.

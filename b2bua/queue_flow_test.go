@@ -296,3 +296,35 @@ func TestFlowAgentStateCodes(t *testing.T) {
 	}
 	f.waitNoCalls()
 }
+
+// unmixableMedia is the echo media of a call relayed in a codec the mixer
+// cannot decode.
+type unmixableMedia struct{}
+
+func (unmixableMedia) NewSession(string, func()) (MediaSession, error) {
+	return unmixableSession{}, nil
+}
+
+type unmixableSession struct{ echoSession }
+
+func (unmixableSession) Mixable() bool { return false }
+
+// A supervisor dialling into a call the mixer cannot decode gets 488
+// before anything is answered, never 200 and then BYE.
+func TestFlowSupervisionOfUnmixableCallRefused(t *testing.T) {
+	s := newTestServer(t, Config{Tenants: flowTenants(RingAll, 2*time.Second), Registration: testPolicy, Media: unmixableMedia{}}, nil)
+	addrs, err := s.Listen([]Listener{{Transport: "udp", Address: "127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &flow{t: t, s: s, addr: addrs[0]}
+	agent := f.user("127.0.3.1", "1001")
+	cust := f.phone("127.0.2.1", "5551234", "")
+	cs, _ := f.connect(agent, cust)
+	sup := f.user("127.0.3.5", "2001")
+	if _, err := sup.Call(flowCtx(t), "*11001"); callCode(err) != 488 {
+		t.Fatalf("*11001 on an Opus call: %v, want 488", err)
+	}
+	_ = cs.Hangup(flowCtx(t))
+	f.waitNoCalls()
+}

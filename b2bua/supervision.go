@@ -178,6 +178,9 @@ func (c *Call) supervisable(u *User, ext string, mode Mode) error {
 	if !c.caller.uas.answered() || c.callee == nil {
 		return ErrCallNotAnswered
 	}
+	if !c.media.Mixable() {
+		return ErrNotMixable // refused before anything is answered
+	}
 	side := c.agentSide(ext)
 	active := false
 	for _, o := range c.sups {

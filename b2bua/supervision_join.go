@@ -61,6 +61,8 @@ func supStatus(err error) (int, string) {
 		return 486, "Already Supervising This Call"
 	case errors.Is(err, ErrInterceptPlaced):
 		return 488, "Intercept Not Supported On Calls The Agent Placed"
+	case errors.Is(err, ErrNotMixable):
+		return 488, "Call Codec Not Supervisable"
 	case errors.Is(err, ErrOtherAgent):
 		return 486, "Call Supervised For Its Other Agent"
 	}

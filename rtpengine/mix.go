@@ -230,3 +230,11 @@ func (s *Session) SetAgentLeg(leg int) error {
 	s.agentLeg = leg
 	return s.reconcile()
 }
+
+// Mixable reports whether both parties carry G.711, the codecs the mixer
+// decodes: only then can a supervisor join. A call relayed in another
+// codec (Opus, G.722) cannot be supervised.
+func (s *Session) Mixable() bool {
+	pair := s.pair.Load()
+	return pair[0].media.Load().codec.Valid() && pair[1].media.Load().codec.Valid()
+}

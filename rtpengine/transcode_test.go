@@ -2,6 +2,7 @@ package rtpengine
 
 import (
 	"bytes"
+	"strconv"
 	"testing"
 	"time"
 
@@ -74,5 +75,33 @@ func TestSameLawRelays(t *testing.T) {
 	}
 	if !bytes.Contains(answer, []byte(" RTP/AVP 8 101\r\n")) || s.Mixed() {
 		t.Fatalf("mixed %v, answer:\n%s", s.Mixed(), answer)
+	}
+}
+
+// Only a call whose two legs carry G.711 is mixable (can take a
+// supervisor); an Opus call relayed as it is is not.
+func TestMixable(t *testing.T) {
+	e := testEngine(t, nil, nil)
+	opus := func(port int) []byte {
+		return []byte("v=0\r\no=p 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+			"m=audio " + strconv.Itoa(port) + " RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\n")
+	}
+	s, err := e.NewSession("opus", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Offer(0, opus(40000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Answer(1, opus(40002)); err != nil {
+		t.Fatal(err)
+	}
+	if s.Mixable() {
+		t.Fatal("an Opus call reports mixable")
+	}
+	g := toneCall(t, e, newTonePhone(t, mixer.CodecPCMU, 700), newTonePhone(t, mixer.CodecPCMU, 950))
+	if !g.Mixable() {
+		t.Fatal("a G.711 call reports not mixable")
 	}
 }
