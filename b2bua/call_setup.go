@@ -21,7 +21,8 @@ func (c *Call) start() {
 	req := c.caller.uas.in.req
 	c.s.respond(c.caller.uas.in.tx, c.original, 100, "Trying", nil)
 	c.log.Info("call started", "direction", c.route.direction, "number", c.route.number,
-		"caller", c.route.caller.Number, "tenant", c.route.tenant.name)
+		"caller", c.route.caller.Number, "tenant", c.route.tenant.name,
+		"sip_call_id", c.snap.CallerCallID, "session_id", c.snap.SessionID)
 	c.update(func(*CallSnapshot) {}, CallStarted)
 
 	ms, err := c.s.cfg.Media.NewSession(c.id, func() { c.post(func() { c.hangup(EndMediaTimeout) }) })
@@ -181,6 +182,7 @@ func (c *Call) fork(t target) {
 		req.AppendHeader(sip.NewHeader("Supported", "timer"))
 	}
 	req.AppendHeader(c.calleeSessionExpires())
+	req.AppendHeader(sip.NewHeader("Session-ID", c.snap.SessionID))
 	if c.route.fromTrunk {
 		// Identity headers of a trusted trunk travel to the agent.
 		for _, name := range []string{"P-Asserted-Identity", "Diversion"} {
@@ -442,13 +444,13 @@ func (c *Call) onAnswer(l *leg, res *sip.Response) {
 	}
 	now := c.s.cfg.Now()
 	c.update(func(s *CallSnapshot) {
-		s.State, s.AnsweredAt = StateAnswered, now
+		s.State, s.AnsweredAt, s.CalleeCallID = StateAnswered, now, l.d.callID
 		if l.agent != "" {
 			s.Agents = c.agentsWith(l.agent)
 			s.Callee = Party{Number: l.agent}
 		}
 	}, CallAnswered)
-	c.log.Info("call answered", "agent", l.agent)
+	c.log.Info("call answered", "agent", l.agent, "callee_sip_call_id", l.d.callID)
 }
 
 // onAck takes an ACK on one of the call's dialogs. ACKs may be handled out

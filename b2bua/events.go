@@ -73,6 +73,13 @@ type CallSnapshot struct {
 	AnsweredAt time.Time `json:"answered_at,omitzero"`
 	EndedAt    time.Time `json:"ended_at,omitzero"`
 	EndReason  string    `json:"end_reason,omitempty"`
+	// SessionID is the call's RFC 7989 Session-ID, the same on every leg;
+	// CallerCallID and CalleeCallID are the SIP Call-IDs of the caller's
+	// leg and of the answered callee's (or of the trunk), for correlation
+	// with an SBC's logs or a carrier's CDR.
+	SessionID    string `json:"session_id"`
+	CallerCallID string `json:"caller_sip_call_id"`
+	CalleeCallID string `json:"callee_sip_call_id,omitempty"`
 }
 
 // CallEventType names what happened to a call.

@@ -216,6 +216,7 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 	c.snap = CallSnapshot{
 		ID: id, Tenant: rt.tenant.name, Direction: rt.direction, Number: rt.number, Label: rt.label,
 		Caller: rt.caller, Callee: Party{Number: rt.number}, State: StateRinging, StartedAt: s.cfg.Now(),
+		SessionID: sessionID(req), CallerCallID: req.CallID().Value(),
 	}
 	if rt.group != nil {
 		c.snap.Group = rt.group.Name

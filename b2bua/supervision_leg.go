@@ -135,6 +135,7 @@ func (c *Call) replaceCallee(l *leg, u *User) {
 	c.s.hold(c, u.Extension)
 	c.update(func(s *CallSnapshot) {
 		s.Agents = c.agentsWith(u.Extension)
+		s.CalleeCallID = l.d.callID
 		s.Callee = Party{Number: u.Extension, Name: u.Name}
 	}, CallAgentChanged)
 }

@@ -184,7 +184,7 @@ func (u *uacInvite) prack(res *sip.Response) {
 // resendHeaders are the headers of an INVITE that its resending (after a
 // challenge or a 422) keeps.
 var resendHeaders = []string{"Content-Type", "Allow", "User-Agent", "Supported", "Session-Expires",
-	"Min-SE", "P-Asserted-Identity", "Diversion", "Authorization", "Proxy-Authorization"}
+	"Min-SE", "P-Asserted-Identity", "Diversion", "Authorization", "Proxy-Authorization", "Session-ID"}
 
 // resend builds the INVITE again after a rejection, with the next CSeq,
 // the kept headers and body, and edit's changes; the owner sends it with
