@@ -50,6 +50,12 @@ const (
 	EndSupervisorEnded = "supervisor_ended"
 )
 
+// EndReasons lists every end reason, for metrics that export each one
+// whether or not a call ended that way yet.
+var EndReasons = []string{EndCallerHangup, EndCalleeHangup, EndCanceled, EndNoAnswer, EndNoAgent,
+	EndRejected, EndMediaTimeout, EndSessionTimer, EndShutdown, EndError, EndOverflow, EndCallback,
+	EndFeature, EndSupervisorEnded}
+
 // Party is one side of a call as shown in the call table.
 type Party struct {
 	Number string `json:"number"`

@@ -49,6 +49,7 @@ func routes(s *Service) []route {
 		{method: "POST", path: "/calls/{id}/pick", supervisor: true, handle: s.pickCall},
 		{method: "POST", path: "/calls/{id}/move", supervisor: true, handle: s.moveCall},
 		{method: "GET", path: "/callbacks", supervisor: true, handle: s.listCallbacks},
+		{method: "GET", path: "/backup", supervisor: true, handle: s.backup},
 		{method: "GET", path: "/events", handle: s.streamEvents},
 		{method: "GET", path: "/openapi.json", public: true, handle: serveOpenAPI},
 	}

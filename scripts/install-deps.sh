@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs the SIP peers the interop tests use (sipp, baresip) when they are
-# missing. Without root or apt it only reports; those tests then fail with
+# Installs the SIP peers the interop tests use (sipp, baresip) and
+# systemd-analyze (the service unit's check) when they are missing. Without root or apt it only reports; those tests then fail with
 # a message naming the missing tool.
 set -eu
 missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v baresip >/dev/null 2>&1 || missing+=(baresip)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd) # verifies deploy/systemd/earshot.service
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${missing[*]}"

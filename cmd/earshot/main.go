@@ -3,6 +3,7 @@
 //	earshot serve [-config FILE]     run (embedded demo config without -config)
 //	earshot check-config FILE        validate a config file
 //	earshot config                   print the embedded default config
+//	earshot backup FILE              copy the running earshot's database
 //	earshot version                  print the version
 package main
 
@@ -42,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "demo":
 		return demoCmd(args[1:], stdout, stderr)
+	case "backup":
+		return backup(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "earshot %s\n", version)
 		return 0
@@ -60,6 +63,8 @@ func usage(w io.Writer) {
   earshot check-config FILE      validate a config file; problems as file:line: field: problem
   earshot config                 print the embedded default config (copy it, edit it, serve -config it)
   earshot demo                   simulated customer, agent and supervisor walk through supervision
+  earshot backup [-url URL] [-token TOKEN] FILE
+                                 copy the running earshot's database to FILE (an admin's token)
   earshot version                print the version
 `)
 }

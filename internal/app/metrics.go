@@ -4,6 +4,7 @@ import (
 	"github.com/earshot/earshot/b2bua"
 	"github.com/earshot/earshot/rtpengine"
 	"github.com/prometheus/client_golang/prometheus"
+	"slices"
 )
 
 // collector turns the Stats snapshots of the b2bua and the media engine
@@ -65,8 +66,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	g(c.activeCalls, float64(st.ActiveCalls))
 	g(c.registrations, float64(st.Registrations))
 	g(c.dialogs, float64(st.Dialogs))
+	// Every outcome is exported, zero or not, so dashboards see each.
+	for _, k := range b2bua.EndReasons {
+		ct(c.callsTotal, float64(st.CallsByOutcome[k]), k)
+	}
 	for k, v := range st.CallsByOutcome {
-		ct(c.callsTotal, float64(v), k)
+		if !slices.Contains(b2bua.EndReasons, k) {
+			ct(c.callsTotal, float64(v), k)
+		}
 	}
 	for k, v := range st.Requests {
 		ct(c.sipRequests, float64(v), k)
