@@ -143,6 +143,17 @@ func (s *Session) removeLeg(id LegID) error {
 // intercept). The leg keeps its jitter buffer and audio: the switch is
 // seamless and takes effect at the next tick.
 func (s *Session) SetMode(id LegID, m Mode) error {
+	return s.setParty(id, func(p Party) Party { return Party{Role: p.Role, Mode: m} })
+}
+
+// SetParty changes a leg's role and mode: an intercepting supervisor
+// becomes the agent. Like SetMode it keeps the leg's jitter buffer and
+// audio, so the people hearing the leg hear no gap.
+func (s *Session) SetParty(id LegID, p Party) error {
+	return s.setParty(id, func(Party) Party { return p })
+}
+
+func (s *Session) setParty(id LegID, next func(Party) Party) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.table.Load()
@@ -150,9 +161,9 @@ func (s *Session) SetMode(id LegID, m Mode) error {
 	if i < 0 {
 		return fmt.Errorf("%w: %d", ErrUnknownLeg, id)
 	}
-	p := Party{Role: old.parties[i].Role, Mode: m}
+	p := next(old.parties[i])
 	if !p.Valid() {
-		return fmt.Errorf("%w: leg %d %v in mode %v", ErrInvalidParty, id, p.Role, m)
+		return fmt.Errorf("%w: leg %d %v in mode %v", ErrInvalidParty, id, p.Role, p.Mode)
 	}
 	legs, parties := old.clone()
 	parties[i] = p

@@ -124,8 +124,9 @@
 // # Relay and mix
 //
 // A call is relayed until it needs the mixer: while a supervisor leg is
-// attached (Leg.Attach), or while the caller's and callee's negotiated
-// codecs differ (after Promote). Session.reconcile, run at the end of
+// attached (Leg.Attach), while a leg hears a playback (Play: music and
+// prompts), while the caller's and callee's negotiated codecs differ (the
+// two G.711 laws: transcoding), and after an intercept (Promote). Session.reconcile, run at the end of
 // every control operation, derives the mixer's legs from that state: the
 // caller as customer, the callee as agent, every attached leg as supervisor
 // in its mode, each in the G.711 variant negotiated on it (for the caller
@@ -171,9 +172,12 @@
 // Promote puts the supervisor's leg in the callee's place: pair[1] is
 // swapped, the old callee leaves the mixer and is closed, and from then on
 // leg 1 of Offer, Answer, Snapshot and Cue is that leg, with its own
-// ports, output stream and o= line. The leg is removed from the mixer and
-// added back as the agent, which restarts its jitter buffer: the customer
-// may hear up to 60 ms of silence from the promoted party at that moment.
+// ports, output stream and o= line. The leg stays in the mixer with its
+// jitter buffer, only its role changes to the agent's (mixer SetParty),
+// and the session stays on the mix path for the rest of the call: the
+// customer's stream keeps its 20 ms pace with no gap, also while the
+// supervisor's phone sends the key press that asked for the intercept
+// instead of audio.
 //
 // # RTCP
 //

@@ -21,12 +21,16 @@ func primeFrames(j mixer.JitterConfig) int {
 }
 
 // wantMix decides the media path: the mix while a leg hears a playback
-// (Play), while a supervisor is attached or while the caller's and
-// callee's codecs differ (after Promote), provided both are G.711; the
-// relay otherwise. Caller holds s.mu.
+// (Play), after an intercept (Promote), while a supervisor is attached or
+// while the caller's and callee's codecs differ, provided both are G.711;
+// the relay otherwise. Caller holds s.mu.
 func (s *Session) wantMix() bool {
 	pair := s.pair.Load()
-	if s.playing() {
+	if s.playing() || s.intercepted {
+		// After an intercept the call stays mixed: the promoted leg keeps
+		// its jitter buffer, and the customer's stream keeps its 20 ms
+		// pace while the supervisor's phone sends the key press instead
+		// of audio.
 		return true
 	}
 	m0, m1 := pair[0].media.Load(), pair[1].media.Load()
@@ -65,7 +69,17 @@ func (s *Session) reconcile() error {
 	for _, l := range *s.all.Load() {
 		want, ok := s.mixConfig(l)
 		switch {
-		case l.inMix && (!ok || want.Codec != l.mixCfg.Codec || want.Role != l.mixCfg.Role):
+		case l.inMix && (!ok || want.Codec != l.mixCfg.Codec):
+			s.removeFromMix(l)
+		case l.inMix && (want.Role != l.mixCfg.Role || want.Mode != l.mixCfg.Mode) && want.Role != mixer.RoleSupervisor:
+			// A role change (an intercepting supervisor becomes the
+			// agent) keeps the leg's jitter buffer: no gap for whoever
+			// hears it.
+			if err := s.mix.SetParty(want.ID, mixer.Party{Role: want.Role, Mode: want.Mode}); err != nil {
+				return err
+			}
+			l.mixCfg.Role, l.mixCfg.Mode = want.Role, want.Mode
+		case l.inMix && want.Role != l.mixCfg.Role:
 			s.removeFromMix(l)
 		case l.inMix && want.Mode != l.mixCfg.Mode:
 			if err := s.mix.SetMode(want.ID, want.Mode); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/earshot/earshot/mixer"
 )
@@ -133,29 +134,37 @@ func TestSupervisionModes(t *testing.T) {
 	}
 }
 
-// A PCMU supervisor that intercepts and is promoted leaves a call whose
-// codecs match: the session returns to the relay, customer ↔ supervisor.
-func TestPromoteBackToRelay(t *testing.T) {
+// A PCMU supervisor that intercepts and is promoted: the session stays
+// mixed (the promoted leg keeps its jitter buffer, customer ↔ supervisor),
+// and the customer's stream has no gap and no silence across the intercept
+// (the e2e supervision test covers the key press that asks for it).
+func TestPromoteStaysMixedWithoutGap(t *testing.T) {
 	e := testEngine(t, nil, nil)
 	cust := newTonePhone(t, mixer.CodecPCMU, 700)
 	agent := newTonePhone(t, mixer.CodecPCMU, 950)
 	sup := newTonePhone(t, mixer.CodecPCMU, 1250)
 	s := toneCall(t, e, cust, agent)
+	cust.listenFor(300 * time.Millisecond)
 	l := supervisor(t, s, sup, nil)
 	if err := l.Attach(mixer.ModeIntercept); err != nil {
 		t.Fatal(err)
 	}
 	measure(cust)
+	before := l.l.mixLeg.Load()
 	if err := l.Promote(); err != nil {
 		t.Fatal(err)
 	}
-	if s.Mixed() {
-		t.Fatal("still mixed after Promote with matching codecs")
+	if !s.Mixed() {
+		t.Fatal("the call left the mix at the intercept")
+	}
+	if after := l.l.mixLeg.Load(); after == nil || after != before {
+		t.Fatal("Promote restarted the promoted leg's mixer leg (and its jitter buffer)")
 	}
 	f := measure(cust, sup)
-	cust.heard("relay after promote, customer hears supervisor", 1250, f[0], win)
-	cust.absent("relay after promote, customer hears old agent", 950, f[0], win)
-	sup.heard("relay after promote, supervisor hears customer", 700, f[1], win)
+	cust.heard("after promote, customer hears supervisor", 1250, f[0], win)
+	cust.absent("after promote, customer hears old agent", 950, f[0], win)
+	sup.heard("after promote, supervisor hears customer", 700, f[1], win)
+	checkStream(t, "customer", cust)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,9 @@ type Session struct {
 	// agentLeg is the pair leg mixed as the agent (SetAgentLeg): the
 	// callee (1) unless the agent placed the call.
 	agentLeg int
+	// intercepted: a supervisor's leg took the callee's place (Promote);
+	// the session stays mixed.
+	intercepted bool
 
 	// shutting counts legs taken out of the session whose sockets are
 	// being closed outside mu (Leg.Close, Promote); Close waits for them.

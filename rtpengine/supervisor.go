@@ -217,6 +217,7 @@ func (g *Leg) Promote() error {
 	pair[1] = g.l
 	s.pair.Store(&pair)
 	g.l.promoted, g.l.attached = true, false
+	s.intercepted = true
 	s.extras = slices.DeleteFunc(s.extras, func(l *leg) bool { return l == g.l })
 	all := slices.DeleteFunc(slices.Clone(*s.all.Load()), func(l *leg) bool { return l == old })
 	s.all.Store(&all)
