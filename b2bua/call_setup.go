@@ -183,6 +183,13 @@ func (c *Call) fork(t target) {
 	}
 	req.AppendHeader(c.calleeSessionExpires())
 	req.AppendHeader(sip.NewHeader("Session-ID", c.snap.SessionID))
+	if id := c.outboundIdentity(); id != "" {
+		// The carrier sees the configured number, not the extension.
+		l.d.local.User, l.d.localName = id, ""
+		req.From().Address.User = id
+		req.From().DisplayName = ""
+		req.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<sip:"+id+"@"+host+">"))
+	}
 	if c.route.fromTrunk {
 		// Identity headers of a trusted trunk travel to the agent.
 		for _, name := range []string{"P-Asserted-Identity", "Diversion"} {
@@ -561,4 +568,20 @@ func splitHostPort(hp string) (string, int) {
 	}
 	p, _ := strconv.Atoi(hp[i+1:])
 	return hp[:i], p
+}
+
+// outboundIdentity is the number a carrier sees on a call a user places
+// through a trunk: the caller ID of the first group (in configuration
+// order) the user is an agent of that has one, else the trunk's; "" for
+// other calls or when none is configured.
+func (c *Call) outboundIdentity() string {
+	if c.route.kind != toTrunk || c.route.callerExt == "" {
+		return ""
+	}
+	for _, g := range c.tenantPolicy().Groups {
+		if g.CallerID != "" && slices.Contains(g.Agents, c.route.callerExt) {
+			return g.CallerID
+		}
+	}
+	return c.route.trunk.CallerID
 }

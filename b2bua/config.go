@@ -105,6 +105,10 @@ type Trunk struct {
 	Transport string // "udp" or "tcp"
 	Username  string
 	Password  string
+	// CallerID is the number the carrier sees (From and
+	// P-Asserted-Identity) on calls users place through the trunk, unless
+	// their group has its own. Empty: the user's extension.
+	CallerID string
 }
 
 // Group is a set of agents reached through business numbers.
@@ -126,6 +130,10 @@ type Group struct {
 	MaxMissed int
 	// Queue is what happens to callers when no agent is free.
 	Queue QueuePolicy
+	// CallerID is the number the carrier sees on calls the group's agents
+	// place through a trunk (e.g. the group's business number); it wins
+	// over the trunk's. An agent of several groups gets the first one's.
+	CallerID string
 }
 
 // QueuePolicy is a group's queue. The zero value queues callers with the

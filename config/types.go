@@ -168,6 +168,9 @@ type Trunk struct {
 	// Username and Password answer the carrier's digest challenge.
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
+	// CallerID is the number the carrier sees (From, P-Asserted-Identity)
+	// on calls users place through the trunk; empty: their extension.
+	CallerID string `yaml:"caller_id"`
 }
 
 // Group is a set of agents reached through business numbers.
@@ -188,6 +191,9 @@ type Group struct {
 	MaxMissed int `yaml:"max_missed"`
 	// Queue is what callers get when no agent is free.
 	Queue Queue `yaml:"queue"`
+	// CallerID is the number carriers see on calls the group's agents
+	// place (e.g. its business number); it wins over the trunk's.
+	CallerID string `yaml:"caller_id"`
 }
 
 // Queue is a group's queue. Everything has a default: a group without a

@@ -35,9 +35,17 @@ func (c *Config) validateQueues(col *collector, t *Tenant, p string) {
 			col.addf(at(p, "pause_reasons"), "at most 9 reasons (the pause feature code takes one digit)")
 		}
 	}
+	for i, tr := range t.Trunks {
+		if tr.CallerID != "" && !businessNumber(tr.CallerID) {
+			col.addf(at(idx(at(p, "trunks"), i), "caller_id"), "%s must be digits, optionally after a leading +", quoteShort(tr.CallerID))
+		}
+	}
 	for i := range t.Groups {
 		g := &t.Groups[i]
 		gp := idx(at(p, "groups"), i)
+		if g.CallerID != "" && !businessNumber(g.CallerID) {
+			col.addf(at(gp, "caller_id"), "%s must be digits, optionally after a leading +", quoteShort(g.CallerID))
+		}
 		if g.WrapUp < 0 {
 			col.addf(at(gp, "wrap_up"), "must not be negative")
 		}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/earshot/earshot/internal/phone"
@@ -125,4 +126,57 @@ func TestSuperviseInternalCall(t *testing.T) {
 	continuity(t, party{"1002", s2, toneOther})
 	_ = s1.Hangup(ctx(t))
 	waitActive(t, e, 0)
+}
+
+// Outbound identity: the carrier sees the group's caller ID (From and
+// P-Asserted-Identity) on a call its agent places, the trunk's for a user
+// of no group with one, and the extension when neither is configured.
+func TestOutboundCallerID(t *testing.T) {
+	for _, tc := range []struct {
+		name, trunk, group, ext, want string
+	}{
+		{"group's", "+15550000", "+15550100", "1001", "+15550100"},
+		{"trunk's", "+15550000", "", "1001", "+15550000"},
+		{"none", "", "", "1001", "1001"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			carrier, err := phone.New(phone.Config{IP: "127.0.0.2", User: "carrier", Tone: toneCustomer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(carrier.Close)
+			cfg.Tenants[0].Trunks[0].Outbound = carrier.Addr()
+			cfg.Tenants[0].Trunks[0].CallerID = tc.trunk
+			cfg.Tenants[0].Groups[0].CallerID = tc.group
+			e := start(t, cfg)
+			agent := e.agent(tc.ext, "127.0.0.3", toneAgent)
+			got := make(chan *phone.Incoming, 1)
+			go func() {
+				in, err := carrier.Next(ctx(t))
+				if err != nil {
+					close(got)
+					return
+				}
+				got <- in
+				_, _ = in.Answer()
+			}()
+			as, err := agent.Call(ctx(t), "0049301234567")
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := <-got
+			if in == nil {
+				t.Fatal("the carrier got no INVITE")
+			}
+			from := in.Req.From().Address.User
+			pai := in.Req.GetHeader("P-Asserted-Identity")
+			if from != tc.want || (tc.want != tc.ext && (pai == nil || !strings.Contains(pai.Value(), "sip:"+tc.want+"@"))) ||
+				(tc.want == tc.ext && pai != nil) {
+				t.Fatalf("carrier sees From %q, P-Asserted-Identity %v; want %q", from, pai, tc.want)
+			}
+			_ = as.Hangup(ctx(t))
+			waitActive(t, e, 0)
+		})
+	}
 }

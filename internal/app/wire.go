@@ -65,7 +65,7 @@ func sipConfig(c *config.Config) (b2bua.Config, error) {
 			NotifyAgentOnMonitor: t.NotifyAgentOnMonitor, PauseReasons: t.PauseReasons, HoldMusic: t.HoldMusic}
 		for _, tr := range t.Trunks {
 			btr := b2bua.Trunk{Name: tr.Name, Outbound: tr.Outbound, Transport: tr.Transport,
-				Username: tr.Username, Password: tr.Password}
+				Username: tr.Username, Password: tr.Password, CallerID: tr.CallerID}
 			for _, src := range tr.Sources {
 				p, err := parsePrefix(src)
 				if err != nil {
@@ -82,7 +82,7 @@ func sipConfig(c *config.Config) (b2bua.Config, error) {
 			}
 			bg := b2bua.Group{Name: g.Name, Agents: g.Agents, Supervisors: g.Supervisors, Strategy: st,
 				RingTimeout: g.RingTimeout.D(), SLAThreshold: g.SLAThreshold.D(),
-				WrapUp: g.WrapUp.D(), MaxMissed: g.MaxMissed, Queue: queuePolicy(g.Queue)}
+				WrapUp: g.WrapUp.D(), MaxMissed: g.MaxMissed, Queue: queuePolicy(g.Queue), CallerID: g.CallerID}
 			for _, n := range g.Numbers {
 				bg.Numbers = append(bg.Numbers, b2bua.Number{Number: n.Number, Label: n.Label, Priority: n.Priority})
 			}
