@@ -35,6 +35,11 @@ type Config struct {
 	FeatureCodes FeatureCodes
 	// Limits protect the listeners per source address (guard.go).
 	Limits Limits
+	// TenantHeader names a header an SBC sets to the tenant's name, the
+	// last way to tell whose call it is when trunks of several tenants
+	// share a source address (after the dialled number and the
+	// Request-URI host). Empty: not used.
+	TenantHeader string
 	// SupervisorRingTimeout bounds ringing of a supervisor's phone for a
 	// supervision started through the API. Zero: 30s.
 	SupervisorRingTimeout time.Duration

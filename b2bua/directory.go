@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -23,6 +24,7 @@ type tenantDir struct {
 	groups  map[string]*Group
 	// pauseReasons number the reasons of the pause feature code.
 	pauseReasons []string
+	domains      []string // lower-cased
 }
 
 type numberRoute struct {
@@ -54,6 +56,7 @@ func newDirectory(tenants []Tenant) *directory {
 		}
 		for _, dom := range t.Domains {
 			d.byDomain[strings.ToLower(dom)] = td
+			td.domains = append(td.domains, strings.ToLower(dom))
 		}
 		for i := range t.Users {
 			td.users[t.Users[i].Extension] = &t.Users[i]
@@ -77,18 +80,64 @@ func newDirectory(tenants []Tenant) *directory {
 }
 
 // trunkFor returns the trunk whose sources contain addr, the most specific
-// prefix winning.
+// prefix winning. Where trunks of several tenants share that prefix (one
+// SBC in front of them all), it returns the first; trunksFor returns all.
 func (d *directory) trunkFor(addr netip.Addr) (*tenantDir, *Trunk) {
+	ts := d.trunksFor(addr)
+	if len(ts) == 0 {
+		return nil, nil
+	}
+	return ts[0].tenant, ts[0].trunk
+}
+
+// trunksFor returns every trunk whose sources hold addr in the most
+// specific matching prefix: one, or several of different tenants behind
+// one SBC.
+func (d *directory) trunksFor(addr netip.Addr) []trunkSource {
 	addr = addr.Unmap()
 	best := -1
-	var td *tenantDir
-	var tr *Trunk
+	var out []trunkSource
 	for _, s := range d.trunks {
-		if s.prefix.Contains(addr) && s.prefix.Bits() > best {
-			best, td, tr = s.prefix.Bits(), s.tenant, s.trunk
+		switch {
+		case !s.prefix.Contains(addr) || s.prefix.Bits() < best:
+		case s.prefix.Bits() > best:
+			best, out = s.prefix.Bits(), []trunkSource{s}
+		default:
+			out = append(out, s)
 		}
 	}
-	return td, tr
+	return out
+}
+
+// pickTenant chooses, among the trunks of several tenants sharing a
+// source, the one a request is for: the tenant that has the dialled
+// number as a business number, else as a user's extension, else whose
+// domain is the Request-URI's host, else the tenant named by the header
+// the SBC sets (tenantHeader, when configured). Nil when that leaves
+// none or more than one.
+func pickTenant(ts []trunkSource, number, host, headerValue string) *trunkSource {
+	if len(ts) == 1 {
+		return &ts[0]
+	}
+	for _, match := range []func(td *tenantDir) bool{
+		func(td *tenantDir) bool { _, ok := td.numbers[number]; return ok },
+		func(td *tenantDir) bool { _, ok := td.users[number]; return ok },
+		func(td *tenantDir) bool { return host != "" && slices.Contains(td.domains, strings.ToLower(host)) },
+		func(td *tenantDir) bool { return headerValue != "" && td.name == headerValue },
+	} {
+		var found *trunkSource
+		n := 0
+		for i := range ts {
+			if match(ts[i].tenant) {
+				found = &ts[i]
+				n++
+			}
+		}
+		if n == 1 {
+			return found
+		}
+	}
+	return nil
 }
 
 // tenantForDomain maps a request's domain to its tenant.

@@ -123,3 +123,37 @@ func TestDirectoryNumbersAndUsers(t *testing.T) {
 		t.Fatalf("globex 1001: %+v", u)
 	}
 }
+
+// Tenants behind one SBC: the dialled number, then the Request-URI host,
+// then the configured header tell them apart; nothing decisive, nil.
+func TestPickTenantBehindOneSBC(t *testing.T) {
+	src := netip.MustParsePrefix("192.0.2.10/32")
+	mk := func(name, domain, number, ext string) Tenant {
+		return Tenant{Name: name, Domains: []string{domain},
+			Trunks: []Trunk{{Name: "sbc", Sources: []netip.Prefix{src}}},
+			Groups: []Group{{Name: "g", Numbers: []Number{{Number: number}, {Number: "777"}}}},
+			Users:  []User{{Extension: ext}}}
+	}
+	d := newDirectory([]Tenant{mk("a", "a.example", "100", "1001"), mk("b", "b.example", "200", "2001")})
+	ts := d.trunksFor(netip.MustParseAddr("192.0.2.10"))
+	if len(ts) != 2 {
+		t.Fatalf("%d trunks for the shared source", len(ts))
+	}
+	for _, tc := range []struct{ number, host, header, want string }{
+		{"100", "", "", "a"},
+		{"200", "192.0.2.1", "", "b"},
+		{"2001", "", "", "b"},
+		{"777", "B.example", "", "b"},
+		{"777", "", "a", "a"},
+		{"777", "", "", ""},
+		{"999", "", "nobody", ""},
+	} {
+		got := ""
+		if p := pickTenant(ts, tc.number, tc.host, tc.header); p != nil {
+			got = p.tenant.name
+		}
+		if got != tc.want {
+			t.Errorf("number %s host %q header %q: tenant %q, want %q", tc.number, tc.host, tc.header, got, tc.want)
+		}
+	}
+}

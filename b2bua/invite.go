@@ -133,7 +133,20 @@ func (s *Server) classify(req *sip.Request) (route, int, string, []sip.Header) {
 	caller := Party{Number: from.Address.User, Name: from.DisplayName}
 
 	if src, err := netip.ParseAddrPort(req.Source()); err == nil {
-		if td, tr := s.dir.trunkFor(src.Addr()); td != nil {
+		if ts := s.dir.trunksFor(src.Addr()); len(ts) > 0 {
+			headerValue := ""
+			if name := s.cfg.TenantHeader; name != "" {
+				if h := req.GetHeader(name); h != nil {
+					headerValue = strings.TrimSpace(h.Value())
+				}
+			}
+			pick := pickTenant(ts, num, req.Recipient.Host, headerValue)
+			if pick == nil {
+				// Several tenants behind one SBC and nothing says whose
+				// call this is.
+				return route{}, 404, "Not Found", nil
+			}
+			td, tr := pick.tenant, pick.trunk
 			rt := route{direction: Inbound, tenant: td, trunk: tr, fromTrunk: true, number: num, caller: caller}
 			if nr, ok := td.numbers[num]; ok {
 				rt.kind, rt.group, rt.label, rt.priority = toGroup, nr.group, nr.label, nr.priority

@@ -82,7 +82,10 @@ func TestRules(t *testing.T) {
 		{name: "trunk without sources", old: "        sources: [198.51.100.7]", new: "        sources: []", field: "tenants[1].trunks[0].sources", msg: "at least one source"},
 		{name: "source not an IP", old: "        sources: [198.51.100.7]", new: "        sources: [198.51.100.300]", field: "tenants[1].trunks[0].sources[0]", msg: "not an IP address or CIDR"},
 		{name: "source host bits", old: "        sources: [192.0.2.0/24]", new: "        sources: [192.0.2.1/24]", field: "tenants[0].trunks[0].sources[0]", msg: "did you mean 192.0.2.0/24"},
-		{name: "source across tenants", old: "        sources: [198.51.100.7]", new: "        sources: [\"192.0.2.0/24\"]", field: "tenants[1].trunks[0].sources[0]", msg: "also tenants[0].trunks[0].sources[0]"},
+		// Trunks of two tenants may share a source (one SBC in front of
+		// both); two trunks of one tenant may not.
+		{name: "source twice in a tenant", old: "        sources: [198.51.100.7]\n", new: "        sources: [198.51.100.7]\n        outbound: 198.51.100.8:5060\n      - name: second\n        sources: [198.51.100.7/32]\n",
+			at: "        sources: [198.51.100.7/32]", field: "tenants[1].trunks[1].sources[0]", msg: "also tenants[1].trunks[0].sources[0]"},
 		{name: "bare IP is /32", old: "        sources: [198.51.100.7]", new: "        sources: [198.51.100.7, 198.51.100.7/32]", field: "tenants[1].trunks[0].sources[1]", msg: "198.51.100.7/32 is also tenants[1].trunks[0].sources[0]"},
 		{name: "outbound missing", old: "        outbound: sip.globex.example:5060\n", new: "", field: "tenants[1].trunks[0].outbound", at: "      - name: globex-carrier", msg: "required"},
 		{name: "outbound without host", old: "        outbound: 192.0.2.1:5060", new: `        outbound: ":5060"`, field: "tenants[0].trunks[0].outbound", msg: "has no host"},
@@ -137,5 +140,15 @@ func TestRules(t *testing.T) {
 				t.Errorf("got  %s\nwant rules.yaml:%d: %s: …%s…", p, want, tc.field, tc.msg)
 			}
 		})
+	}
+}
+
+// Trunks of two tenants may share a source address: one SBC in front of
+// both (the dialled number, the Request-URI host or sip.tenant_header
+// tells whose call it is).
+func TestSourceSharedAcrossTenants(t *testing.T) {
+	doc := edit(t, baseYAML, "        sources: [198.51.100.7]", "        sources: [\"192.0.2.0/24\"]")
+	if ps := problems(t, "rules.yaml", doc); len(ps) != 0 {
+		t.Fatalf("a source shared by two tenants' trunks: %v", (&Errors{Problems: ps}).Error())
 	}
 }

@@ -57,6 +57,10 @@ type SIP struct {
 	// Limits protect the listeners per source address. Zero fields take
 	// the defaults documented in docs/config.md.
 	Limits Limits `yaml:"limits"`
+	// TenantHeader names a header an SBC sets to the tenant's name, used
+	// when trunks of several tenants share a source and neither the
+	// dialled number nor the Request-URI host tells them apart.
+	TenantHeader string `yaml:"tenant_header"`
 }
 
 // Limits are per-source rate limits, bans after failed authentications,

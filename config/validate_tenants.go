@@ -104,9 +104,13 @@ func validateTrunk(col *collector, x *crossTenant, names map[string]string, tr *
 			col.addf(sp, "%s", err)
 			continue
 		}
-		if other, dup := x.sources[pfx]; dup {
-			col.addf(sp, "%s is also %s: a call from it would match two trunks", pfx, other)
-		} else {
+		// Trunks of different tenants may share a source (one SBC in front
+		// of several tenants: the dialled number, the Request-URI host or
+		// sip.tenant_header tells them apart); two of one tenant may not.
+		tenant, _, _ := strings.Cut(sp, ".trunks")
+		if other, dup := x.sources[pfx]; dup && strings.HasPrefix(other, tenant+".") {
+			col.addf(sp, "%s is also %s: a call from it would match two trunks of the tenant", pfx, other)
+		} else if !dup {
 			x.sources[pfx] = sp
 		}
 	}

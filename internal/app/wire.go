@@ -48,6 +48,7 @@ func sipConfig(c *config.Config) (b2bua.Config, error) {
 			MaxContacts: c.SIP.Registration.MaxContacts,
 		},
 		DigestAlgorithms: c.SIP.DigestAlgorithms,
+		TenantHeader:     c.SIP.TenantHeader,
 		Limits: b2bua.Limits{
 			InviteRate: float64(c.SIP.Limits.InviteRate), RegisterRate: float64(c.SIP.Limits.RegisterRate),
 			OptionsRate: float64(c.SIP.Limits.OptionsRate), AuthFailures: c.SIP.Limits.AuthFailures,

@@ -23,6 +23,9 @@ type Config struct {
 	Name     string  // display name
 	Password string  // digest password ("" for a trunk-side customer)
 	Server   string  // earshot SIP address host:port
+	// Domain, if set, is the host of the phone's URIs (its tenant's SIP
+	// domain); requests still go to Server.
+	Domain string
 	TCP      bool    // use TCP instead of UDP
 	Tone     float64 // Hz of the tone this phone sends
 	Codec    uint8   // PCMU (default) or PCMA
@@ -107,6 +110,9 @@ func (p *Phone) transport() string {
 
 func (p *Phone) serverURI(user string) sip.Uri {
 	host, port := splitHostPort(p.cfg.Server)
+	if p.cfg.Domain != "" {
+		host, port = p.cfg.Domain, 0
+	}
 	u := sip.Uri{Scheme: "sip", User: user, Host: host, Port: port}
 	if p.cfg.TCP {
 		u.UriParams = sip.NewParams()
@@ -129,6 +135,7 @@ func (p *Phone) Register(ctx context.Context, expires int) (int, error) {
 	req.AppendHeader(p.contact.Clone())
 	req.AppendHeader(sip.NewHeader("Expires", fmt.Sprint(expires)))
 	req.SetTransport(p.transport())
+	p.route(req)
 	res, err := p.cli.Do(ctx, req)
 	if err != nil {
 		return 0, err
@@ -200,4 +207,11 @@ func waitServing(ua *sipgo.UserAgent, addr string) {
 // Addr is the phone's SIP address (host:port).
 func (p *Phone) Addr() string {
 	return net.JoinHostPort(p.cfg.IP, fmt.Sprint(p.contact.Address.Port))
+}
+
+// route sends req to Server when its URI names the Domain instead.
+func (p *Phone) route(req *sip.Request) {
+	if p.cfg.Domain != "" {
+		req.SetDestination(p.cfg.Server)
+	}
 }

@@ -84,6 +84,7 @@ func (p *Phone) Call(ctx context.Context, number string, hdrs ...sip.Header) (*S
 		req.SetBody(p.sdp(s.RTP.Port(), "sendrecv"))
 	}
 	req.SetTransport(p.transport())
+	p.route(req)
 	dua := sipgo.DialogUA{Client: p.cli, ContactHDR: p.contact}
 	cs, err := dua.WriteInvite(ctx, req)
 	if err != nil {
