@@ -18,17 +18,17 @@ import (
 
 // Config describes one phone.
 type Config struct {
-	IP       string  // local loopback address to bind, e.g. 127.0.0.3
-	User     string  // SIP user (extension or customer number)
-	Name     string  // display name
-	Password string  // digest password ("" for a trunk-side customer)
-	Server   string  // earshot SIP address host:port
+	IP       string // local loopback address to bind, e.g. 127.0.0.3
+	User     string // SIP user (extension or customer number)
+	Name     string // display name
+	Password string // digest password ("" for a trunk-side customer)
+	Server   string // earshot SIP address host:port
 	// Domain, if set, is the host of the phone's URIs (its tenant's SIP
 	// domain); requests still go to Server.
 	Domain string
-	TCP      bool    // use TCP instead of UDP
-	Tone     float64 // Hz of the tone this phone sends
-	Codec    uint8   // PCMU (default) or PCMA
+	TCP    bool    // use TCP instead of UDP
+	Tone   float64 // Hz of the tone this phone sends
+	Codec  uint8   // PCMU (default) or PCMA
 	// Level is the tone's level in dBFS; zero means about −10.
 	Level float64
 	// Loss drops this fraction of sent RTP packets at random; Jitter
