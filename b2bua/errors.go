@@ -18,6 +18,14 @@ var (
 	// ErrInterceptPlaced: intercept of a call the supervised agent placed
 	// (the other modes work) is not supported.
 	ErrInterceptPlaced = errors.New("intercept of a call the agent placed is not supported")
+	// ErrTransferPending: the call has a transfer in progress.
+	ErrTransferPending = errors.New("a transfer of the call is in progress")
+	// ErrNoSuchTarget: a transfer to a number that is no user, no
+	// business number and not dialable through a trunk.
+	ErrNoSuchTarget = errors.New("no such transfer target")
+	// ErrTargetUnavailable: the transfer target has no registered phone
+	// or no free agent.
+	ErrTargetUnavailable = errors.New("transfer target unavailable")
 	// ErrNotMixable: the call's codec is one the mixer cannot decode
 	// (relayed Opus, G.722): no supervisor can join it.
 	ErrNotMixable = errors.New("the call's codec cannot be mixed for supervision")

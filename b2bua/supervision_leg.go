@@ -116,6 +116,13 @@ func (c *Call) intercept(sup *supervision) {
 // new agent. Intercept uses it; a transfer or a queue hand-off is the
 // same operation.
 func (c *Call) replaceCallee(l *leg, u *User) {
+	c.replaceCalleeWith(l, Party{Number: u.Extension, Name: u.Name}, true)
+}
+
+// replaceCalleeWith is replaceCallee for a callee that is a user (held
+// busy, named as the call's agent) or not (an external number reached
+// by a transfer).
+func (c *Call) replaceCalleeWith(l *leg, callee Party, user bool) {
 	old := c.callee
 	if old != nil {
 		c.bye(old)
@@ -130,13 +137,21 @@ func (c *Call) replaceCallee(l *leg, u *User) {
 	}
 	c.calleeSess = calleeTimer{}
 	l.side = LegCallee
-	l.agent = u.Extension
+	l.agent = ""
+	if user {
+		l.agent = callee.Number
+		c.s.hold(c, callee.Number)
+	}
 	c.callee = l
-	c.s.hold(c, u.Extension)
 	c.update(func(s *CallSnapshot) {
-		s.Agents = c.agentsWith(u.Extension)
+		s.Agents = nil
+		if user {
+			s.Agents = c.agentsWith(callee.Number)
+		} else if c.route.callerExt != "" {
+			s.Agents = []string{c.route.callerExt}
+		}
+		s.Callee = callee
 		s.CalleeCallID = l.d.callID
-		s.Callee = Party{Number: u.Extension, Name: u.Name}
 	}, CallAgentChanged)
 }
 

@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
@@ -20,10 +21,16 @@ import (
 
 // transfer is a blind transfer in progress on a call.
 type transfer struct {
-	from  *leg // the transferor's dialog, for NOTIFY; nil once it hung up
-	to    *leg // the target's leg, ringing
-	user  *User
+	from  *leg   // the transferor's dialog, for NOTIFY; nil once it hung up (or an API transfer)
+	to    *leg   // the target's leg, ringing
+	user  *User  // the target user; nil for an external number
+	trunk *Trunk // the trunk an external target is called through
 	media MediaLeg
+	// offered is the agent the router held for a transfer to a group: its
+	// offer ends when the transfer does.
+	offered string
+	// fromLeft: the transferor hung up after its REFER.
+	fromLeft bool
 }
 
 // onRefer handles a REFER on leg l (the agent's). Only the callee may
@@ -49,24 +56,70 @@ func (c *Call) onRefer(l *leg, in *inbound) {
 		in.respond(c.s, 400, "Bad Request (Refer-To)", nil)
 		return
 	}
-	tenant := c.route.tenant.name
-	u := c.s.findUser(tenant, uri.User)
-	targets := c.s.userTargets(tenant, uri.User)
-	switch {
-	case u == nil:
-		in.respond(c.s, 404, "Not Found", nil)
+	if code, phrase := c.transferTo(uri.User, l); code != 0 {
+		in.respond(c.s, code, phrase, nil)
 		return
-	case len(targets) == 0:
-		in.respond(c.s, 480, "Temporarily Unavailable", nil)
-		return
+	}
+	in.respond(c.s, 202, "Accepted", nil)
+	c.notifyTransfer(c.xfer, "SIP/2.0 100 Trying", false)
+}
+
+// transferTo starts a blind transfer of the call's customer to number: a
+// user of the tenant, a business number (the group's next free agent, as
+// the router chooses), or an external number through the tenant's trunk.
+// from is the transferor's leg (NOTIFYs go there), nil for a transfer
+// through the API. A non-zero code is why it cannot start.
+func (c *Call) transferTo(number string, from *leg) (int, string) {
+	td := c.route.tenant
+	x := &transfer{from: from}
+	var t target
+	switch nr, group := td.numbers[number]; {
+	case td.users[number] != nil:
+		targets := c.s.userTargets(td.name, number)
+		if len(targets) == 0 {
+			return 480, "Temporarily Unavailable"
+		}
+		x.user, t = td.users[number], targets[0]
+	case group:
+		d := c.s.router.Route(RouteRequest{CallID: "transfer:" + c.id, Tenant: td.name, Group: nr.group,
+			Number: number, Label: nr.label, Priority: nr.priority, Caller: c.route.caller, Since: c.s.cfg.Now(),
+			Tried:     func(string) bool { return false },
+			Reachable: func(ext string) bool { return len(c.s.userTargets(td.name, ext)) > 0 }})
+		c.s.router.Left("transfer:"+c.id, EndRejected) // nobody waits: the customer is on the call
+		if len(d.Agents) == 0 {
+			return 480, "No Agent Available"
+		}
+		for _, a := range d.Agents[1:] {
+			c.s.router.Free(td.name, a, ReleaseWithdrawn) // one target at a time
+		}
+		x.user, x.offered = td.users[d.Agents[0]], d.Agents[0]
+		targets := c.s.userTargets(td.name, x.offered)
+		if x.user == nil || len(targets) == 0 {
+			c.s.router.Free(td.name, x.offered, ReleaseWithdrawn)
+			return 480, "Temporarily Unavailable"
+		}
+		t = targets[0]
+	case len(td.trunks) > 0 && businessDigits(number):
+		tr := td.trunks[0]
+		host, port := splitHostPort(tr.Outbound)
+		t = target{uri: sip.Uri{Scheme: "sip", User: number, Host: host, Port: port}, dest: tr.Outbound,
+			transport: strings.ToUpper(tr.Transport)}
+		x.trunk = tr
+	default:
+		return 404, "Not Found"
 	}
 	ml, err := c.media.AddLeg(func(byte) {})
 	if err == nil {
 		var offer []byte
 		if offer, err = ml.Offer(); err == nil {
-			x := &transfer{from: l, user: u, media: ml}
-			x.to = c.uacLeg(targets[0], ml.ID(), c.route.caller, offer)
-			x.to.agent = u.Extension
+			x.media = ml
+			x.to = c.uacLeg(t, ml.ID(), c.route.caller, offer)
+			if x.trunk != nil {
+				x.to.d.peers.trunk = x.trunk
+			}
+			if x.user != nil {
+				x.to.agent = x.user.Extension
+			}
 			c.xfer = x
 			err = x.to.uac.start(func(res *sip.Response) { c.onTransferResponse(x, res) },
 				func(error) { c.onTransferDone(x) })
@@ -80,13 +133,29 @@ func (c *Call) onRefer(l *leg, in *inbound) {
 		}
 	}
 	if err != nil {
+		if x.offered != "" {
+			c.s.router.Free(td.name, x.offered, ReleaseWithdrawn)
+		}
 		c.log.Warn("transfer failed to start", "err", err)
-		in.respond(c.s, 503, "Service Unavailable", nil)
-		return
+		return 503, "Service Unavailable"
 	}
-	in.respond(c.s, 202, "Accepted", nil)
-	c.notifyTransfer(c.xfer, "SIP/2.0 100 Trying", false)
-	c.log.Info("transfer started", "to", u.Extension)
+	c.log.Info("transfer started", "to", number)
+	return 0, ""
+}
+
+// businessDigits reports whether s is a dialable number: digits with an
+// optional leading +.
+func businessDigits(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // uacLeg builds a leg earshot calls on side, sending offer as from: its
@@ -144,11 +213,19 @@ func (c *Call) onTransferResponse(x *transfer, res *sip.Response) {
 		}
 		c.notifyTransfer(x, "SIP/2.0 200 OK", true)
 		c.xfer = nil
-		if x.from == nil {
+		if x.fromLeft {
 			c.callee = nil // the transferor's dialog is gone already
 		}
-		c.replaceCallee(x.to, x.user)
-		c.log.Info("transfer completed", "to", x.user.Extension)
+		if x.offered != "" {
+			// The router's offer becomes the call, held like any callee.
+			c.s.router.Free(c.route.tenant.name, x.offered, ReleaseWithdrawn)
+		}
+		target := Party{Number: x.to.d.remote.User}
+		if x.user != nil {
+			target = Party{Number: x.user.Extension, Name: x.user.Name}
+		}
+		c.replaceCalleeWith(x.to, target, x.user != nil)
+		c.log.Info("transfer completed", "to", target.Number)
 	case uacRefused:
 		c.failTransfer(x, "SIP/2.0 "+strconv.Itoa(res.StatusCode)+" "+res.Reason)
 	}
@@ -166,8 +243,11 @@ func (c *Call) failTransfer(x *transfer, frag string) {
 	c.xfer = nil
 	_ = x.media.Close()
 	c.s.forgetLeg(x.to)
+	if x.offered != "" {
+		c.s.router.Free(c.route.tenant.name, x.offered, ReleaseNoAnswer)
+	}
 	c.notifyTransfer(x, frag, true)
-	if x.from == nil {
+	if x.fromLeft {
 		c.log.Info("transfer failed after the transferor left", "sipfrag", frag)
 		c.hangup(EndNoAnswer)
 	}
@@ -197,10 +277,47 @@ func (c *Call) transferorLeft(l *leg) bool {
 	if x == nil || x.from != l {
 		return false
 	}
-	x.from = nil
+	x.from, x.fromLeft = nil, true
 	c.s.forgetLeg(l)
 	if l.agent != "" {
 		c.s.release(c, l.agent, ReleaseEnded)
 	}
 	return true
+}
+
+// Transfer moves the customer of an answered call of tenant to number (a
+// user, a business number, an external number through the trunk), as the
+// agent's REFER would, for actor (a supervisor, through the API). It
+// returns once the target rings; the customer stays with the agent until
+// the target answers, and if it does not, the call stays as it was.
+func (s *Server) Transfer(tenant, actor, callID, number string) error {
+	u := s.findUser(tenant, actor)
+	if u == nil || (u.Role != RoleSupervisor && u.Role != RoleAdmin) {
+		return ErrNotSupervisor
+	}
+	c := s.callOf(tenant, callID)
+	if c == nil {
+		return ErrCallNotFound
+	}
+	return c.do(func() error {
+		switch {
+		case c.ended:
+			return ErrCallNotFound
+		case !c.caller.uas.answered() || c.callee == nil:
+			return ErrCallNotAnswered
+		case c.xfer != nil:
+			return ErrTransferPending
+		}
+		switch code, _ := c.transferTo(number, nil); code {
+		case 0:
+			c.log.Info("transfer requested", "by", actor, "to", number)
+			return nil
+		case 404:
+			return ErrNoSuchTarget
+		case 480:
+			return ErrTargetUnavailable
+		default:
+			return errors.New("transfer failed to start")
+		}
+	})
 }

@@ -29,6 +29,9 @@ type Switchboard interface {
 	Pick(tenant, ext, callID string) error
 	// Move sends a call waiting in a queue to another group's queue.
 	Move(tenant, callID, group string) error
+	// Transfer moves an answered call's customer to a user, a business
+	// number or an external number; it returns once the target rings.
+	Transfer(tenant, actor, callID, number string) error
 }
 
 // Config is what New needs. The zero value of an optional field means its

@@ -150,6 +150,9 @@ func (f *fakeSwitch) EndSupervision(tenant, supervisor, id string) error {
 
 func (f *fakeSwitch) Pick(tenant, ext, callID string) error   { return b2bua.ErrNotQueued }
 func (f *fakeSwitch) Move(tenant, callID, group string) error { return b2bua.ErrNotQueued }
+func (f *fakeSwitch) Transfer(tenant, actor, callID, number string) error {
+	return b2bua.ErrCallNotAnswered
+}
 
 func (f *fakeSwitch) Supervision(id string) (b2bua.SupervisionSnapshot, bool) {
 	f.mu.Lock()

@@ -76,8 +76,11 @@ func statusOf(err error) (status int, detail, field string) {
 		errors.Is(err, b2bua.ErrNotRegistered), errors.Is(err, b2bua.ErrAlreadySupervised),
 		errors.Is(err, b2bua.ErrNotQueued), errors.Is(err, b2bua.ErrUserBusy),
 		errors.Is(err, b2bua.ErrIntercepted), errors.Is(err, b2bua.ErrInterceptPlaced), errors.Is(err, b2bua.ErrOtherAgent),
-		errors.Is(err, b2bua.ErrNotMixable):
+		errors.Is(err, b2bua.ErrNotMixable), errors.Is(err, b2bua.ErrTransferPending),
+		errors.Is(err, b2bua.ErrTargetUnavailable):
 		return http.StatusConflict, err.Error(), ""
+	case errors.Is(err, b2bua.ErrNoSuchTarget):
+		return http.StatusBadRequest, "to: " + err.Error(), "to"
 	case errors.Is(err, b2bua.ErrNoSuchGroup):
 		return http.StatusBadRequest, "group: " + err.Error(), "group"
 	}

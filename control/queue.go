@@ -31,6 +31,7 @@ const (
 	ActionCallback     = "callback.requested"
 	ActionCallPicked   = "call.picked"
 	ActionCallMoved    = "call.moved"
+	ActionCallTransfer = "call.transfer"
 	EventAgentState    = "agent.state_changed"
 	EventQueueJoined   = string(b2bua.QueueJoined)
 	EventQueuePosition = string(b2bua.QueuePositionChanged)
@@ -289,4 +290,35 @@ func (s *Service) moveCall(w http.ResponseWriter, r *http.Request, p Principal) 
 func (s *Service) auditQueueCommand(p Principal, action, callID, detail string, cmdErr error) error {
 	return s.auditAPI(AuditRecord{Tenant: p.Tenant, Actor: p.User, Role: string(p.Role), Action: action,
 		CallID: callID, Detail: detail}, cmdErr)
+}
+
+// TransferRequest is the body of POST /calls/{id}/transfer.
+type TransferRequest struct {
+	To string `json:"to"`
+}
+
+// transferCall answers POST /calls/{id}/transfer: the customer of an
+// answered call goes to a user, a business number (the group's next free
+// agent) or an external number. 202 once the target rings.
+func (s *Service) transferCall(w http.ResponseWriter, r *http.Request, p Principal) error {
+	c, err := s.lookupCall(r.PathValue("id"), p)
+	if err != nil {
+		return err
+	}
+	var req TransferRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	if req.To == "" {
+		return errField("to", "required")
+	}
+	cmdErr := s.sw.Transfer(p.Tenant, p.User, c.ID, req.To)
+	if err := s.auditQueueCommand(p, ActionCallTransfer, c.ID, "to "+req.To, cmdErr); err != nil {
+		return err
+	}
+	if cmdErr != nil {
+		return cmdErr
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"call_id": c.ID, "to": req.To})
+	return nil
 }

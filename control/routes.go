@@ -48,6 +48,7 @@ func routes(s *Service) []route {
 		{method: "GET", path: "/queues", supervisor: true, handle: s.listQueues},
 		{method: "POST", path: "/calls/{id}/pick", supervisor: true, handle: s.pickCall},
 		{method: "POST", path: "/calls/{id}/move", supervisor: true, handle: s.moveCall},
+		{method: "POST", path: "/calls/{id}/transfer", supervisor: true, handle: s.transferCall},
 		{method: "GET", path: "/callbacks", supervisor: true, handle: s.listCallbacks},
 		{method: "GET", path: "/backup", supervisor: true, handle: s.backup},
 		{method: "GET", path: "/events", handle: s.streamEvents},

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/config"
 	"github.com/earshot/earshot/internal/phone"
 )
 
@@ -81,7 +82,7 @@ func TestBlindTransfer(t *testing.T) {
 					rung <- s
 				}
 			}()
-			if code := refer(t, e, "127.0.0.13", as, "1999"); code != 404 {
+			if code := refer(t, e, "127.0.0.13", as, "nobody"); code != 404 {
 				t.Fatalf("REFER to nobody: %d, want 404", code)
 			}
 			if code := refer(t, e, "127.0.0.13", as, "1002"); code != 202 {
@@ -117,5 +118,90 @@ func TestBlindTransfer(t *testing.T) {
 			}
 			waitEnded(t, "colleague", ss)
 		})
+	}
+}
+
+// Blind transfers to a business number (the group's free agent takes the
+// customer), to an external number (the carrier's phone answers through
+// the trunk) and through the API (a supervisor moves the call to another
+// agent; audited). Each time the customer hears the new party on one
+// continuous stream and the old agent is released.
+func TestTransferToGroupExternalAndAPI(t *testing.T) {
+	const toneCarrier = 2300.0
+	cfg := testConfig(t)
+	carrier, err := phone.New(phone.Config{IP: "127.0.0.2", User: "carrier", Tone: toneCarrier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(carrier.Close)
+	tn := &cfg.Tenants[0]
+	tn.Trunks[0].Outbound = carrier.Addr()
+	tn.Groups[0].Agents = []string{"1001"}
+	tn.Groups = append(tn.Groups, config.Group{Name: "sales", Numbers: []config.Number{{Number: "200"}}, Agents: []string{"1002"}})
+	cfg.SetDefaults()
+	e := start(t, cfg)
+	agent := e.agent("1001", "127.0.0.13", toneAgent)
+	sales := e.agent("1002", "127.0.0.14", toneOther)
+
+	connect := func() (*phone.Session, *phone.Session) {
+		t.Helper()
+		got := answerNext(t, agent)
+		cs, err := e.customer().Call(ctx(t), "100")
+		if err != nil {
+			t.Fatal(err)
+		}
+		as := <-got
+		if as == nil {
+			t.Fatal("agent did not answer")
+		}
+		expectHears(t, "customer", cs, toneAgent)
+		return cs, as
+	}
+	handedTo := func(cs, as, ss *phone.Session, tone float64, who string) {
+		t.Helper()
+		if ss == nil {
+			t.Fatalf("%s did not get the call", who)
+		}
+		waitEnded(t, "the transferring agent", as)
+		cs.RTP.ResetContinuity()
+		cs.RTP.Clear()
+		expectHears(t, "customer hears "+who, cs, tone)
+		expectHears(t, who+" hears the customer", ss, toneCustomer)
+		continuity(t, party{"customer", cs, toneCustomer})
+		_ = cs.Hangup(ctx(t))
+		waitEnded(t, who, ss)
+		waitActive(t, e, 0)
+	}
+
+	// To the sales group's number: its free agent rings.
+	cs, as := connect()
+	got := answerNext(t, sales)
+	if code := refer(t, e, "127.0.0.13", as, "200"); code != 202 {
+		t.Fatalf("REFER to a group: %d", code)
+	}
+	handedTo(cs, as, <-got, toneOther, "the sales agent")
+
+	// To an external number through the trunk.
+	cs, as = connect()
+	got = answerNext(t, carrier)
+	if code := refer(t, e, "127.0.0.13", as, "0049301234567"); code != 202 {
+		t.Fatalf("REFER to an external number: %d", code)
+	}
+	handedTo(cs, as, <-got, toneCarrier, "the external party")
+
+	// Through the API, by a supervisor.
+	cs, as = connect()
+	calls := e.app.SIP.Calls()
+	got = answerNext(t, sales)
+	if code, body := api(t, e, "demo-2001", "POST", "/calls/"+calls[0].ID+"/transfer", map[string]any{"to": "nobody"}); code != 400 {
+		t.Fatalf("transfer to nobody: %d %v", code, body)
+	}
+	if code, body := api(t, e, "demo-2001", "POST", "/calls/"+calls[0].ID+"/transfer", map[string]any{"to": "1002"}); code != 202 {
+		t.Fatalf("API transfer: %d %v", code, body)
+	}
+	handedTo(cs, as, <-got, toneOther, "1002")
+	_, audit := api(t, e, "demo-2001", "GET", "/audit?action=call.transfer", nil)
+	if recs, _ := audit["records"].([]any); len(recs) != 2 {
+		t.Fatalf("call.transfer audit: %v", audit)
 	}
 }
