@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the SIP peers the interop tests use (sipp, baresip) and
+# Installs the SIP peers the tests use (sipp, baresip, Kamailio) and
 # systemd-analyze (the service unit's check) when they are missing. Without root or apt it only reports; those tests then fail with
 # a message naming the missing tool.
 set -eu
@@ -7,6 +7,7 @@ missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v baresip >/dev/null 2>&1 || missing+=(baresip)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd) # verifies deploy/systemd/earshot.service
+command -v kamailio >/dev/null 2>&1 || missing+=(kamailio)       # the SBC in front of earshot (e2e)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${missing[*]}"
