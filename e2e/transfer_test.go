@@ -205,3 +205,45 @@ func TestTransferToGroupExternalAndAPI(t *testing.T) {
 		t.Fatalf("call.transfer audit: %v", audit)
 	}
 }
+
+// Supervision follows the customer across a transfer: a supervisor
+// listening to the agent's call stays attached and hears the new agent.
+func TestSupervisionFollowsTransfer(t *testing.T) {
+	const toneSup = 2100.0
+	cfg := testConfig(t)
+	cfg.Tenants[0].Groups[0].Agents = []string{"1001"}
+	e := start(t, cfg)
+	agent := e.agent("1001", "127.0.0.13", toneAgent)
+	colleague := e.agent("1002", "127.0.0.14", toneOther)
+	got := answerNext(t, agent)
+	cs, err := e.customer().Call(ctx(t), "100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := <-got
+	if as == nil {
+		t.Fatal("agent did not answer")
+	}
+	sup := e.agent("2001", "127.0.0.15", toneSup)
+	ss, code := dial(t, sup, "*11001")
+	if code != 200 {
+		t.Fatalf("*11001: %d", code)
+	}
+	expectHears(t, "supervisor hears the agent", ss, toneAgent)
+	rung := answerNext(t, colleague)
+	if code := refer(t, e, "127.0.0.13", as, "1002"); code != 202 {
+		t.Fatalf("REFER: %d", code)
+	}
+	cl := <-rung
+	if cl == nil {
+		t.Fatal("the colleague did not get the call")
+	}
+	waitEnded(t, "the transferring agent", as)
+	ss.RTP.Clear()
+	expectHears(t, "supervisor hears the new agent", ss, toneOther)
+	expectHears(t, "supervisor still hears the customer", ss, toneCustomer)
+	expectSilent(t, "supervisor no longer hears the old agent", ss, toneAgent)
+	expectSilent(t, "the customer does not hear the listening supervisor", cs, toneSup)
+	_ = cs.Hangup(ctx(t))
+	waitActive(t, e, 0)
+}
