@@ -21,6 +21,18 @@ import (
 // Kamailio's address.
 func kamailio(t *testing.T, ip, earshot, carrier string) string {
 	t.Helper()
+	eIP, ePort, _ := net.SplitHostPort(earshot)
+	return startKamailio(t, "proxy.cfg", ip, func(addr, mods string) []any {
+		return []any{addr, earshot, carrier, eIP, ePort, mods}
+	})
+}
+
+// startKamailio runs Kamailio on ip (a free UDP port) with the
+// configuration testdata/kamailio/name, filled in by args from its own
+// address and the module path, as a process group stopped when the test
+// ends. It returns Kamailio's address once it listens.
+func startKamailio(t *testing.T, name, ip string, args func(addr, mods string) []any) string {
+	t.Helper()
 	bin, err := exec.LookPath("kamailio")
 	if err != nil {
 		t.Fatalf("kamailio is not installed (%v); `make deps` installs it", err)
@@ -38,13 +50,12 @@ func kamailio(t *testing.T, ip, earshot, carrier string) string {
 	}
 	addr := pc.LocalAddr().String()
 	pc.Close()
-	tmpl, err := os.ReadFile("../testdata/kamailio/proxy.cfg")
+	tmpl, err := os.ReadFile(filepath.Join("..", "testdata", "kamailio", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	eIP, ePort, _ := net.SplitHostPort(earshot)
 	cfg := filepath.Join(t.TempDir(), "kamailio.cfg")
-	body := fmt.Sprintf(string(tmpl), addr, earshot, carrier, eIP, ePort, filepath.Dir(mods[0])+"/")
+	body := fmt.Sprintf(string(tmpl), args(addr, filepath.Dir(mods[0])+"/")...)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
