@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -23,7 +24,7 @@ var knownMethods405 = map[string]bool{"SUBSCRIBE": true, "NOTIFY": true,
 // checkRequest returns the response a malformed or unsupported request
 // gets, or 0 when it may be processed.
 func checkRequest(req *sip.Request) (code int, reason string, hdrs []sip.Header) {
-	if req.SipVersion != "SIP/2.0" {
+	if req.SipVersion != "SIP/2.0" || req.GetHeader(versionHeader) != nil {
 		return 505, "Version Not Supported", nil
 	}
 	for _, name := range singleHeaders {
@@ -59,4 +60,40 @@ func (s *Server) onUnknownMethod(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	s.respond(tx, req, 501, "Not Implemented", nil, sip.NewHeader("Allow", allowMethods))
+}
+
+// versionHeader names the SIP version of a UDP request the SIP stack's
+// parser would drop unanswered because it is not SIP/2.0: the read filter
+// (markVersion) rewrites the request line to SIP/2.0 and keeps the
+// original version in this header, so that checkRequest answers 505
+// (RFC 3261 §8.2.1 and §21.5.16) instead of silence. A sender that sets it
+// itself only gets 505.
+const versionHeader = "Earshot-Sip-Version"
+
+// markVersion rewrites a datagram whose request line names another SIP
+// version (see versionHeader); anything else is returned as it is.
+func markVersion(data []byte) []byte {
+	end := bytes.Index(data, []byte("\r\n"))
+	if end < 0 {
+		return data
+	}
+	line := data[:end]
+	sp := bytes.LastIndexByte(line, ' ')
+	if sp < 0 || bytes.HasPrefix(line, []byte("SIP/")) { // no request line, or a response
+		return data
+	}
+	ver := line[sp+1:]
+	if !bytes.HasPrefix(ver, []byte("SIP/")) || bytes.Equal(ver, []byte("SIP/2.0")) || len(ver) > 16 {
+		return data
+	}
+	for _, c := range ver[4:] {
+		if (c < '0' || c > '9') && c != '.' {
+			return data
+		}
+	}
+	out := make([]byte, 0, len(data)+len(versionHeader)+len(ver)+16)
+	out = append(out, line[:sp+1]...)
+	out = append(out, "SIP/2.0\r\n"+versionHeader+": "...)
+	out = append(out, ver...)
+	return append(out, data[end:]...)
 }

@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
@@ -34,4 +35,37 @@ func TestCheckRequest(t *testing.T) {
 			t.Errorf("%s: headers %v, want Unsupported: nonsense", tc.name, hdrs)
 		}
 	}
+}
+
+func TestMarkVersion(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"OPTIONS sip:a SIP/7.0\r\nVia: x\r\n\r\n", "OPTIONS sip:a SIP/2.0\r\nEarshot-Sip-Version: SIP/7.0\r\nVia: x\r\n\r\n"},
+		{"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r\n", "OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r\n"},
+		{"SIP/3.0 200 OK\r\nVia: x\r\n\r\n", "SIP/3.0 200 OK\r\nVia: x\r\n\r\n"},
+		{"OPTIONS sip:a SIP/7.0x\r\n\r\n", "OPTIONS sip:a SIP/7.0x\r\n\r\n"},
+		{"garbage", "garbage"},
+		{"OPTIONS sip:a HTTP/1.1\r\n\r\n", "OPTIONS sip:a HTTP/1.1\r\n\r\n"},
+	} {
+		if got := string(markVersion([]byte(tc.in))); got != tc.want {
+			t.Errorf("markVersion(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzMarkVersion: any datagram is returned unchanged or rewritten to a
+// SIP/2.0 request line with the version header, never corrupted further.
+func FuzzMarkVersion(f *testing.F) {
+	for _, s := range []string{"OPTIONS sip:a SIP/7.0\r\nVia: x\r\n\r\n", "SIP/2.0 200 OK\r\n\r\n", "", "\r\n", "A B SIP/\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out := markVersion(data)
+		if string(out) == string(data) {
+			return
+		}
+		line, rest, ok := strings.Cut(string(out), "\r\n")
+		if !ok || !strings.HasSuffix(line, " SIP/2.0") || !strings.HasPrefix(rest, versionHeader+": SIP/") {
+			t.Fatalf("markVersion(%q) = %q", data, out)
+		}
+	})
 }

@@ -308,5 +308,5 @@ func (g *guard) readFilter(props sip.TransportReadProps, data []byte) ([]byte, e
 	if !g.admit(props.RemoteAddr, data) {
 		return nil, nil
 	}
-	return data, nil
+	return markVersion(data), nil
 }

@@ -10,9 +10,7 @@ import (
 )
 
 // conformanceCases are requests RFC 3261 §8.2 tells a UAS to refuse, each
-// with the status it must get. (A request line with another SIP version
-// never reaches earshot: the SIP stack's parser drops it, so the 505 that
-// checkRequest would give is unit-tested only.) %[1]s is earshot's address, %[2]s the
+// with the status it must get. %[1]s is earshot's address, %[2]s the
 // sender's, %[3]s the transport, %[4]s a per-case tag.
 var conformanceCases = []struct {
 	name string
@@ -26,6 +24,26 @@ var conformanceCases = []struct {
 	{"unknown Require on REGISTER", "REGISTER sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:1001@%[1]s>;tag=%[4]s\r\nTo: <sip:1001@%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 REGISTER\r\nRequire: nonsense\r\nContact: <sip:1001@%[2]s>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 420},
 	{"CSeq method mismatch", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400},
 	{"two From", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nFrom: <sip:other@%[2]s>;tag=x\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400},
+}
+
+// TestVersionNotSupported: a request of another SIP version gets 505 over
+// UDP (the read filter keeps it from the parser's silent drop; a stream is
+// not rewritten, so over TCP it is still dropped).
+func TestVersionNotSupported(t *testing.T) {
+	e := start(t, testConfig(t))
+	conn, err := net.Dial("udp", e.udp())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msg := fmtCase("OPTIONS sip:%[1]s SIP/7.0\r\nVia: SIP/7.0/UDP %[2]s;branch=z9hG4bK-v7\r\nFrom: <sip:probe@%[2]s>;tag=v7\r\nTo: <sip:%[1]s>\r\nCall-ID: v7\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		e.udp(), conn.LocalAddr().String(), "UDP", "v7")
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFinal(t, conn, "UDP"); got != 505 {
+		t.Fatalf("SIP/7.0 request: %d, want 505", got)
+	}
 }
 
 // TestConformanceAnswers sends each case over UDP and over TCP to a
