@@ -110,13 +110,12 @@ func TestBehindKamailio(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(carrier.Close)
-	// The trunk is Kamailio's address; earshot's calls to the carrier go
-	// through it too.
-	tr := &cfg.Tenants[0].Trunks[0]
-	tr.Sources = []string{"127.0.0.9/32"}
+	// The trunk is Kamailio's address: the carrier's calls arrive from it,
+	// and in-dialog requests to the carrier follow the route set through
+	// it.
+	cfg.Tenants[0].Trunks[0].Sources = []string{"127.0.0.9/32"}
 	e := start(t, cfg)
 	kam := kamailio(t, "127.0.0.9", e.udp(), carrier.Addr())
-	tr.Outbound = kam
 	agent := e.agent("1001", "127.0.0.3", toneAgent)
 	cust := e.phone(phone.Config{IP: "127.0.0.2", User: "5551234", Tone: toneCustomer, Server: kam})
 

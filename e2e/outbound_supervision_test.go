@@ -17,12 +17,7 @@ import (
 func TestSuperviseOutboundCall(t *testing.T) {
 	const toneSup = 2100.0
 	cfg := testConfig(t)
-	carrier, err := phone.New(phone.Config{IP: "127.0.0.2", User: "carrier", Tone: toneCustomer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(carrier.Close)
-	cfg.Tenants[0].Trunks[0].Outbound = carrier.Addr()
+	carrier := carrierPhone(t, cfg, toneCustomer)
 	e := start(t, cfg)
 	agent := e.agent("1001", "127.0.0.3", toneAgent)
 	ch := answerNext(t, carrier)
@@ -141,12 +136,7 @@ func TestOutboundCallerID(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(t)
-			carrier, err := phone.New(phone.Config{IP: "127.0.0.2", User: "carrier", Tone: toneCustomer})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(carrier.Close)
-			cfg.Tenants[0].Trunks[0].Outbound = carrier.Addr()
+			carrier := carrierPhone(t, cfg, toneCustomer)
 			cfg.Tenants[0].Trunks[0].CallerID = tc.trunk
 			cfg.Tenants[0].Groups[0].CallerID = tc.group
 			e := start(t, cfg)

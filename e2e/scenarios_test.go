@@ -219,12 +219,7 @@ func TestOverloadGives503WithRetryAfter(t *testing.T) {
 
 func TestOutboundCallThroughTrunk(t *testing.T) {
 	cfg := testConfig(t)
-	carrier, err := phone.New(phone.Config{IP: "127.0.0.2", User: "carrier", Tone: toneCustomer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(carrier.Close)
-	cfg.Tenants[0].Trunks[0].Outbound = carrier.Addr()
+	carrier := carrierPhone(t, cfg, toneCustomer)
 	e := start(t, cfg)
 	agent := e.agent("1001", "127.0.0.3", toneAgent)
 	ch := answerNext(t, carrier)

@@ -129,13 +129,8 @@ func TestBlindTransfer(t *testing.T) {
 func TestTransferToGroupExternalAndAPI(t *testing.T) {
 	const toneCarrier = 2300.0
 	cfg := testConfig(t)
-	carrier, err := phone.New(phone.Config{IP: "127.0.0.2", User: "carrier", Tone: toneCarrier})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(carrier.Close)
+	carrier := carrierPhone(t, cfg, toneCarrier)
 	tn := &cfg.Tenants[0]
-	tn.Trunks[0].Outbound = carrier.Addr()
 	tn.Groups[0].Agents = []string{"1001"}
 	tn.Groups = append(tn.Groups, config.Group{Name: "sales", Numbers: []config.Number{{Number: "200"}}, Agents: []string{"1002"}})
 	cfg.SetDefaults()

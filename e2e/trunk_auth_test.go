@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/earshot/earshot/config"
 	"github.com/earshot/earshot/internal/phone"
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
@@ -99,18 +100,26 @@ func (ca carrierAuth) check(req *sip.Request, credHdr string, chal *digest.Chall
 	return ""
 }
 
+// carrierPhone is a carrier's phone on the trunk's address sending tone,
+// with cfg's trunk sending its outbound calls to it.
+func carrierPhone(t *testing.T, cfg *config.Config, tone float64) *phone.Phone {
+	t.Helper()
+	carrier, err := phone.New(phone.Config{IP: "127.0.0.2", User: "carrier", Tone: tone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(carrier.Close)
+	cfg.Tenants[0].Trunks[0].Outbound = carrier.Addr()
+	return carrier
+}
+
 // carrierEnv starts earshot with its trunk pointing at a carrier phone on
 // the trunk's address, with the given trunk credentials.
 func carrierEnv(t *testing.T, user, password string) (*env, *phone.Phone) {
 	t.Helper()
 	cfg := testConfig(t)
-	carrier, err := phone.New(phone.Config{IP: "127.0.0.2", User: "carrier", Tone: toneCustomer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(carrier.Close)
+	carrier := carrierPhone(t, cfg, toneCustomer)
 	tr := &cfg.Tenants[0].Trunks[0]
-	tr.Outbound = carrier.Addr()
 	tr.Username, tr.Password = user, password
 	return start(t, cfg), carrier
 }

@@ -60,40 +60,18 @@ func TestMetricsToken(t *testing.T) {
 
 // TestMetricsDocumented: every earshot_ metric served is in docs/metrics.md.
 func TestMetricsDocumented(t *testing.T) {
-	cfg := config.Default()
-	cfg.SIP.Listen = []config.Listener{{Transport: "udp", Address: "127.0.0.1:0"}}
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.Media.PortMin, cfg.Media.PortMax = 45200, 45299
-	a, err := Start(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Shutdown() })
-	res, err := http.Get("http://" + a.HTTPAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	served := servedMetrics(t)
 	doc, err := os.ReadFile("../../docs/metrics.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
-	for _, line := range strings.Split(string(body), "\n") {
-		name, ok := strings.CutPrefix(line, "# TYPE ")
-		if !ok || !strings.HasPrefix(name, "earshot_") {
-			continue
-		}
-		name, _, _ = strings.Cut(name, " ")
-		seen[name] = true
-		if !strings.Contains(string(doc), "`"+name+"`") {
+	for name := range served {
+		if strings.HasPrefix(name, "earshot_") && !strings.Contains(string(doc), "`"+name+"`") {
 			t.Errorf("%s is served but not in docs/metrics.md", name)
 		}
 	}
 	for _, m := range []string{"earshot_queue_waiting", "earshot_agents", "earshot_queue_wait_seconds"} {
-		if !seen[m] {
+		if !served[m] {
 			t.Errorf("%s not served", m)
 		}
 	}
