@@ -381,3 +381,24 @@ func TestCallbacksOutsideLock(t *testing.T) {
 		t.Fatal("wake did not route again")
 	}
 }
+
+// With the default max_missed (3), the third unanswered offer in a row
+// pauses the agent with reason no_answer, not the second.
+func TestDefaultMaxMissedIsThree(t *testing.T) {
+	f := newFixture(t, func(g *b2bua.Group) { g.Agents = []string{"1001"} })
+	if f.group.MaxMissed != 3 {
+		t.Fatalf("default max_missed %d", f.group.MaxMissed)
+	}
+	for i := 1; i <= 3; i++ {
+		f.clk.add(retryDelay)
+		wantAgents(t, f.route("a", 0), "1001")
+		f.q.Free("t", "1001", b2bua.ReleaseNoAnswer)
+		want := b2bua.AgentAvailable
+		if i == 3 {
+			want = b2bua.AgentPaused
+		}
+		if a := f.state("1001"); a.State != want || a.Missed != i {
+			t.Fatalf("after %d misses: %+v, want %s", i, a, want)
+		}
+	}
+}
