@@ -398,7 +398,15 @@ func TestFlowIntercept(t *testing.T) {
 		t.Fatalf("intercept: %v", err)
 	}
 	ended(t, "agent (intercepted)", as)
-	if snap := f.waitState(StateAnswered); len(snap.Agents) != 1 || snap.Agents[0] != "2001" {
+	// The agent's BYE goes out before the call table names the new agent:
+	// wait for the table.
+	var snap CallSnapshot
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if snap = f.waitState(StateAnswered); len(snap.Agents) == 1 && snap.Agents[0] == "2001" {
+			break
+		}
+	}
+	if len(snap.Agents) != 1 || snap.Agents[0] != "2001" {
 		t.Fatalf("after intercept %+v", snap)
 	}
 	_ = cs.Hangup(flowCtx(t))
