@@ -207,8 +207,12 @@ func (c *Call) end(reason string) {
 	for _, f := range append(c.ringing.forks, c.ringing.held...) {
 		f.uac.abandon() // the loop stops: a CANCEL held for a provisional would never go
 	}
-	if x := c.xfer; x != nil {
+	switch x := c.xfer; {
+	case x == nil || x.to == nil:
+	case x.to.uac != nil:
 		x.to.uac.abandon() // a transfer target still ringing
+	default:
+		c.bye(x.to) // an attended transfer's colleague, being re-INVITEd
 	}
 	if c.callee != nil && reason != EndCalleeHangup {
 		c.bye(c.callee)

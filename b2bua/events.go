@@ -48,13 +48,16 @@ const (
 	// EndSupervisorEnded: an intercepting supervisor's leg was ended
 	// through the API, which ends the call it had taken over.
 	EndSupervisorEnded = "supervisor_ended"
+	// EndTransferred: a consultation call whose other party an attended
+	// transfer took over (attended.go).
+	EndTransferred = "transferred"
 )
 
 // EndReasons lists every end reason, for metrics that export each one
 // whether or not a call ended that way yet.
 var EndReasons = []string{EndCallerHangup, EndCalleeHangup, EndCanceled, EndNoAnswer, EndNoAgent,
 	EndRejected, EndMediaTimeout, EndSessionTimer, EndShutdown, EndError, EndOverflow, EndCallback,
-	EndFeature, EndSupervisorEnded}
+	EndFeature, EndSupervisorEnded, EndTransferred}
 
 // Party is one side of a call as shown in the call table.
 type Party struct {

@@ -51,6 +51,7 @@ func (echoSession) Offer(_ int, sdp []byte) ([]byte, error)  { return sdp, nil }
 func (echoSession) Answer(_ int, sdp []byte) ([]byte, error) { return sdp, nil }
 func (echoSession) LocalOffer(int) ([]byte, error)           { return []byte(echoOffer), nil }
 func (echoSession) Reoffer(int) ([]byte, error)              { return []byte(echoOffer), nil }
+func (echoSession) Resume(int) ([]byte, error)               { return []byte(echoOffer), nil }
 func (echoSession) SetSignalSource(int, netip.Addr) error    { return nil }
 func (echoSession) Close() error                             { return nil }
 func (echoSession) AddLeg(func(byte)) (MediaLeg, error)      { return &echoLeg{}, nil }

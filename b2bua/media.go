@@ -43,6 +43,10 @@ type MediaSession interface {
 	// re-INVITE without SDP received on that leg; Answer(to, …) takes the
 	// peer's answer from its ACK and returns nil.
 	Reoffer(to int) ([]byte, error)
+	// Resume is Reoffer with the stream made sendrecv (a new o= version):
+	// earshot's own re-INVITE taking a party off a hold it had relayed,
+	// once the party who held it has left.
+	Resume(to int) ([]byte, error)
 	// AddLeg allocates media for a supervisor's phone on this call. The
 	// leg is not heard and hears nothing until MediaLeg.Attach. onDigit is
 	// called, from a media goroutine and without blocking, once for every

@@ -56,6 +56,10 @@ func (c *Call) onRefer(l *leg, in *inbound) {
 		in.respond(c.s, 400, "Bad Request (Refer-To)", nil)
 		return
 	}
+	if rep, ok := replacesOf(uri); ok {
+		c.attendedTransfer(l, in, rep)
+		return
+	}
 	if code, phrase := c.transferTo(uri.User, l); code != 0 {
 		in.respond(c.s, code, phrase, nil)
 		return
@@ -242,7 +246,9 @@ func (c *Call) onTransferDone(x *transfer) {
 func (c *Call) failTransfer(x *transfer, frag string) {
 	c.xfer = nil
 	_ = x.media.Close()
-	c.s.forgetLeg(x.to)
+	if x.to != nil {
+		c.s.forgetLeg(x.to)
+	}
 	if x.offered != "" {
 		c.s.router.Free(c.route.tenant.name, x.offered, ReleaseNoAnswer)
 	}

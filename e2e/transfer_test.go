@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/earshot/earshot/config"
 	"github.com/earshot/earshot/internal/phone"
+	"github.com/emiago/sipgo/sip"
 )
 
 // refer sends a REFER inside the dialog of the call s answered, from
@@ -16,6 +18,13 @@ import (
 // looks at), and returns the status of the answer. Its CSeq is 1, so the
 // phone's own later requests in the dialog stay in order.
 func refer(t *testing.T, e *env, ip string, s *phone.Session, to string) int {
+	t.Helper()
+	return referTo(t, e, ip, s, 1, "<sip:"+to+"@127.0.0.1>")
+}
+
+// referTo sends REFER with CSeq cseq and Refer-To referTo on the dialog
+// of s.
+func referTo(t *testing.T, e *env, ip string, s *phone.Session, cseq int, referTo string) int {
 	t.Helper()
 	callID, fromTag, toTag := s.DialogIDs()
 	conn, err := net.ListenPacket("udp4", ip+":0")
@@ -26,8 +35,8 @@ func refer(t *testing.T, e *env, ip string, s *phone.Session, to string) int {
 	local := conn.LocalAddr().String()
 	msg := "REFER " + s.RemoteContact() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + local + ";branch=z9hG4bK-refer\r\n" +
 		"From: <sip:1001@" + ip + ">;tag=" + fromTag + "\r\nTo: <sip:earshot@127.0.0.1>;tag=" + toTag + "\r\n" +
-		"Call-ID: " + callID + "\r\nCSeq: 1 REFER\r\nContact: <sip:1001@" + local + ">\r\n" +
-		"Refer-To: <sip:" + to + "@127.0.0.1>\r\nReferred-By: <sip:1001@127.0.0.1>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+		"Call-ID: " + callID + "\r\nCSeq: " + strconv.Itoa(cseq) + " REFER\r\nContact: <sip:1001@" + local + ">\r\n" +
+		"Refer-To: " + referTo + "\r\nReferred-By: <sip:1001@127.0.0.1>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
 	srv, _ := net.ResolveUDPAddr("udp", e.udp())
 	if _, err := conn.WriteTo([]byte(msg), srv); err != nil {
 		t.Fatal(err)
@@ -241,4 +250,107 @@ func TestSupervisionFollowsTransfer(t *testing.T) {
 	expectSilent(t, "the customer does not hear the listening supervisor", cs, toneSup)
 	_ = cs.Hangup(ctx(t))
 	waitActive(t, e, 0)
+}
+
+// replacesURI is the Refer-To of an attended transfer to ext replacing
+// the consultation call s (RFC 3891, escaped as a URI header).
+func replacesURI(ext string, s *phone.Session) string {
+	callID, fromTag, toTag := s.DialogIDs()
+	return "<sip:" + ext + "@127.0.0.1?Replaces=" + url.QueryEscape(callID+";to-tag="+toTag+";from-tag="+fromTag) + ">"
+}
+
+// TestAttendedTransfer: the agent (with the customer on hold, or not)
+// consults a colleague through earshot, then transfers the customer to
+// them with REFER/Replaces. The customer hears the colleague on its one
+// continuous stream, the colleague hears the customer, the agent's two
+// dialogs get BYE, a supervisor listening hears the colleague, and the
+// customer sees only the hold and earshot's resume.
+func TestAttendedTransfer(t *testing.T) {
+	for _, held := range []bool{false, true} {
+		t.Run("customer held="+strconv.FormatBool(held), func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.Tenants[0].HoldMusic = true
+			cfg.Tenants[0].Groups[0].Agents = []string{"1001"}
+			e := start(t, cfg)
+			agent := e.agent("1001", "127.0.0.13", toneAgent)
+			colleague := e.agent("1002", "127.0.0.14", toneOther)
+			cust := e.customer()
+			got := answerNext(t, agent)
+			cs, err := cust.Call(ctx(t), "100")
+			if err != nil {
+				t.Fatal(err)
+			}
+			as := <-got
+			if as == nil {
+				t.Fatal("agent did not answer")
+			}
+			expectHears(t, "customer", cs, toneAgent)
+			const toneSup = 2100.0
+			sup := e.agent("2001", "127.0.0.15", toneSup)
+			sups, code := dial(t, sup, "*11001")
+			if code != 200 {
+				t.Fatalf("*11001: %d", code)
+			}
+			expectHears(t, "supervisor hears the agent", sups, toneAgent)
+			if held {
+				if code, err := as.Reinvite(ctx(t), "sendonly"); err != nil || code != 200 {
+					t.Fatalf("hold: %d %v", code, err)
+				}
+				hearsMusic(t, "customer on hold", cs)
+			}
+			// The consultation call.
+			rung := answerNext(t, colleague)
+			con, err := agent.Call(ctx(t), "1002")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ss := <-rung
+			if ss == nil {
+				t.Fatal("colleague did not answer the consultation")
+			}
+			expectHears(t, "agent consulting", con, toneOther)
+
+			bogus := "<sip:1002@127.0.0.1?Replaces=" + url.QueryEscape("nope;to-tag=a;from-tag=b") + ">"
+			if code := referTo(t, e, "127.0.0.13", as, 98, bogus); code != 481 {
+				t.Fatalf("REFER replacing an unknown dialog: %d, want 481", code)
+			}
+			// A dialog that is not the agent's own consultation: refused.
+			if code := referTo(t, e, "127.0.0.13", as, 99, replacesURI("1002", sups)); code != 403 {
+				t.Fatalf("REFER replacing the supervisor's dialog: %d, want 403", code)
+			}
+			cs.RTP.ResetContinuity()
+			if code := referTo(t, e, "127.0.0.13", as, 101, replacesURI("1002", con)); code != 202 {
+				t.Fatalf("REFER with Replaces: %d, want 202", code)
+			}
+			waitEnded(t, "the consultation call (BYE from earshot)", con)
+			waitEnded(t, "the agent's call with the customer", as)
+			cs.RTP.Clear()
+			expectHears(t, "customer", cs, toneOther)
+			expectHears(t, "colleague", ss, toneCustomer)
+			expectSilent(t, "customer (the transferor)", cs, toneAgent)
+			strictContinuity(t, "customer", cs)
+			sups.RTP.Clear()
+			expectHears(t, "supervisor hears the colleague", sups, toneOther)
+			expectHears(t, "supervisor still hears the customer", sups, toneCustomer)
+			expectSilent(t, "supervisor no longer hears the agent", sups, toneAgent)
+			calls := e.app.SIP.Calls()
+			if len(calls) != 1 || strings.Join(calls[0].Agents, ",") != "1002" || calls[0].Callee.Number != "1002" {
+				t.Fatalf("live calls %+v, want the customer with 1002", calls)
+			}
+			invites := 0
+			for _, r := range cust.InDialog() {
+				if r.Method == sip.INVITE {
+					invites++
+				}
+			}
+			if want := map[bool]int{false: 0, true: 2}[held]; invites != want {
+				t.Fatalf("customer got %d re-INVITEs, want %d (the hold and earshot's resume only)", invites, want)
+			}
+			if err := cs.Hangup(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			waitEnded(t, "colleague", ss)
+			waitActive(t, e, 0)
+		})
+	}
 }

@@ -74,7 +74,15 @@ func narrowFormats(md *sdp.MediaDescription, formats []string) {
 // (RFC 3261 §14.2), which a peer sends to refresh a session or to learn
 // the current one. The peer answers in its ACK; given to Answer(to, …) it
 // updates the leg and returns nil, as nothing goes to the other leg.
-func (s *Session) Reoffer(to int) ([]byte, error) {
+func (s *Session) Reoffer(to int) ([]byte, error) { return s.reoffer(to, false) }
+
+// Resume is Reoffer with the stream made sendrecv, under a new o= version:
+// earshot's own re-INVITE to a party it had relayed a hold to, once the
+// party that held it is gone (an attended transfer completed while the
+// customer was on hold). The answer is taken as Reoffer's.
+func (s *Session) Resume(to int) ([]byte, error) { return s.reoffer(to, true) }
+
+func (s *Session) reoffer(to int, resume bool) ([]byte, error) {
 	if err := checkLeg(to); err != nil {
 		return nil, err
 	}
@@ -104,5 +112,24 @@ func (s *Session) Reoffer(to int) ([]byte, error) {
 	l.plan = &offerPlan{count: len(desc.MediaDescriptions), index: index,
 		formats: slices.Clone(desc.MediaDescriptions[index].MediaName.Formats)}
 	s.late, s.lateLeg = true, 1-to
-	return slices.Clone(l.origin.last), nil
+	if !resume {
+		return slices.Clone(l.origin.last), nil
+	}
+	setSendRecv(&desc, index)
+	return l.origin.stamp(&desc), nil
+}
+
+// setSendRecv drops every direction attribute of the session and of
+// m-line index and marks that stream sendrecv.
+func setSendRecv(desc *sdp.SessionDescription, index int) {
+	isDir := func(a sdp.Attribute) bool {
+		switch a.Key {
+		case "sendrecv", "sendonly", "recvonly", "inactive":
+			return true
+		}
+		return false
+	}
+	desc.Attributes = slices.DeleteFunc(desc.Attributes, isDir)
+	md := desc.MediaDescriptions[index]
+	md.Attributes = append(slices.DeleteFunc(md.Attributes, isDir), sdp.Attribute{Key: "sendrecv"})
 }

@@ -2,6 +2,7 @@ package rtpengine
 
 import (
 	"bytes"
+	"strings"
 	"fmt"
 	"slices"
 	"testing"
@@ -140,5 +141,43 @@ func TestReofferTakesTheAnswerFromTheAck(t *testing.T) {
 	defer fresh.Close()
 	if _, err := fresh.Reoffer(0); err == nil {
 		t.Fatal("re-offer on a leg nothing was sent on accepted")
+	}
+}
+
+// TestResumeUndoesARelayedHold: the callee held the caller (a sendonly
+// offer relayed to leg 0), then left; earshot's own re-offer to the
+// caller is its last SDP made sendrecv under a new o= version, and the
+// caller's answer completes it with nothing to send on.
+func TestResumeUndoesARelayedHold(t *testing.T) {
+	e := testEngine(t, nil, nil)
+	a, b := newPhone(t), newPhone(t)
+	s := call(t, e, a, b, nil)
+	held, err := s.Offer(1, b.sdp("sendonly"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(held, []byte("a=sendonly")) {
+		t.Fatalf("hold not relayed:\n%s", held)
+	}
+	if _, err := s.Answer(0, a.sdp("recvonly")); err != nil {
+		t.Fatal(err)
+	}
+	resumed, err := s.Resume(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(resumed, []byte("a=sendonly")) || bytes.Count(resumed, []byte("a=sendrecv")) != 1 {
+		t.Fatalf("resume offer not sendrecv:\n%s", resumed)
+	}
+	version := func(sdp []byte) string { return strings.Fields(strings.SplitN(string(sdp), "o=", 2)[1])[2] }
+	if version(resumed) == version(held) {
+		t.Fatalf("resume offer kept o= version %s", version(held))
+	}
+	if out, err := s.Answer(0, a.sdp("")); err != nil || out != nil {
+		t.Fatalf("answer to the resume offer returned %q, %v; want nothing to send", out, err)
+	}
+	send(t, b.rtp, earshotRTP(s, 1), rtpPacket(t, 0, 1, 160, 0xB1, []byte("after-resume")))
+	if got, _ := recv(t, a.rtp); string(got[12:]) != "after-resume" {
+		t.Fatalf("caller got %q after the resume", got[12:])
 	}
 }

@@ -152,21 +152,33 @@ func (s *Session) Hangup(ctx context.Context) error {
 }
 
 // Reinvite sends a re-INVITE with direction dir (sendrecv, sendonly,
-// recvonly, inactive) from the calling side and returns the status.
+// recvonly, inactive) and returns the status: a hold (sendonly) or a
+// resume, from either side of the call.
 func (s *Session) Reinvite(ctx context.Context, dir string) (int, error) {
-	if s.cs == nil {
-		return 0, fmt.Errorf("re-INVITE is only implemented on the calling side")
+	var (
+		req   *sip.Request
+		do    func(context.Context, *sip.Request) (*sip.Response, error)
+		write func(*sip.Request) error
+	)
+	switch {
+	case s.cs != nil:
+		req = sip.NewRequest(sip.INVITE, s.cs.InviteResponse.Contact().Address)
+		do, write = s.cs.Do, s.cs.WriteRequest
+	case s.ss != nil && s.ss.InviteRequest.Contact() != nil:
+		req = sip.NewRequest(sip.INVITE, s.ss.InviteRequest.Contact().Address)
+		do, write = s.ss.Do, s.ss.WriteRequest
+	default:
+		return 0, fmt.Errorf("no dialog to re-INVITE on")
 	}
-	req := sip.NewRequest(sip.INVITE, s.cs.InviteResponse.Contact().Address)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(s.p.sdp(s.RTP.Port(), dir))
-	res, err := s.cs.Do(ctx, req)
+	res, err := do(ctx, req)
 	if err != nil {
 		return 0, err
 	}
 	if res.IsSuccess() {
 		ack := sip.NewRequest(sip.ACK, req.Recipient)
-		if err := s.cs.WriteRequest(ack); err != nil {
+		if err := write(ack); err != nil {
 			return res.StatusCode, err
 		}
 		if dest, _, err := remoteRTP(res.Body()); err == nil {
