@@ -2,9 +2,9 @@ package rtpengine
 
 import (
 	"bytes"
-	"strings"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pion/sdp/v3"
