@@ -34,6 +34,13 @@ func (c *Call) enterQueue(a Announcement) {
 	if c.waiting.queued {
 		return
 	}
+	if c.caller.uas.answered() {
+		// A customer transferred to a busy group: connected already,
+		// it only starts hearing the queue.
+		c.waiting.queued = true
+		c.startWaiting(a)
+		return
+	}
 	if c.caller.uas.lateOffer {
 		// Without the caller's offer earshot has no codec to answer in
 		// before an agent exists (the answer would come in an ACK that
@@ -60,6 +67,13 @@ func (c *Call) enterQueue(a Announcement) {
 	} else {
 		c.acceptCaller(answer)
 	}
+	c.startWaiting(a)
+}
+
+// startWaiting plays the queue to the caller and listens for its leave
+// digit.
+func (c *Call) startWaiting(a Announcement) {
+	g := c.route.group
 	if d := g.Queue.LeaveDigit; d != 0 {
 		if err := c.media.OnDigit(LegCaller, func(k byte) {
 			if k == d {

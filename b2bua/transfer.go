@@ -31,6 +31,11 @@ type transfer struct {
 	offered string
 	// fromLeft: the transferor hung up after its REFER.
 	fromLeft bool
+	// queue: a transfer to a business number whose agents are all busy;
+	// the customer waits in that group's queue (requeue).
+	queue *numberRoute
+	// number is what the transfer was asked for.
+	number string
 }
 
 // onRefer handles a REFER on leg l (the agent's). Only the callee may
@@ -66,6 +71,7 @@ func (c *Call) onRefer(l *leg, in *inbound) {
 	}
 	in.respond(c.s, 202, "Accepted", nil)
 	c.notifyTransfer(c.xfer, "SIP/2.0 100 Trying", false)
+	c.requeueIfWaiting()
 }
 
 // transferTo starts a blind transfer of the call's customer to number: a
@@ -75,7 +81,7 @@ func (c *Call) onRefer(l *leg, in *inbound) {
 // through the API. A non-zero code is why it cannot start.
 func (c *Call) transferTo(number string, from *leg) (int, string) {
 	td := c.route.tenant
-	x := &transfer{from: from}
+	x := &transfer{from: from, number: number}
 	var t target
 	switch nr, group := td.numbers[number]; {
 	case td.users[number] != nil:
@@ -91,7 +97,15 @@ func (c *Call) transferTo(number string, from *leg) (int, string) {
 			Reachable: func(ext string) bool { return len(c.s.userTargets(td.name, ext)) > 0 }})
 		c.s.router.Left("transfer:"+c.id, EndRejected) // nobody waits: the customer is on the call
 		if len(d.Agents) == 0 {
-			return 480, "No Agent Available"
+			if !d.Wait {
+				return 480, "No Agent Available"
+			}
+			// Every agent is busy and the group queues: the customer
+			// waits in its queue (requeueIfWaiting, once the REFER is
+			// answered).
+			x.queue = &nr
+			c.xfer = x
+			return 0, ""
 		}
 		for _, a := range d.Agents[1:] {
 			c.s.router.Free(td.name, a, ReleaseWithdrawn) // one target at a time
@@ -317,6 +331,7 @@ func (s *Server) Transfer(tenant, actor, callID, number string) error {
 		switch code, _ := c.transferTo(number, nil); code {
 		case 0:
 			c.log.Info("transfer requested", "by", actor, "to", number)
+			c.requeueIfWaiting()
 			return nil
 		case 404:
 			return ErrNoSuchTarget
@@ -326,4 +341,46 @@ func (s *Server) Transfer(tenant, actor, callID, number string) error {
 			return errors.New("transfer failed to start")
 		}
 	})
+}
+
+// requeueIfWaiting completes a transfer to a group whose agents are all
+// busy: the transferor hears it succeeded and is released, and the
+// customer — still answered, on the same stream — waits in the group's
+// queue with its music and announcements until an agent frees up, in line
+// by when it first called. The next agent gets earshot's last offer on
+// the agent's side again, and takes over that leg's media.
+func (c *Call) requeueIfWaiting() {
+	x := c.xfer
+	if x == nil || x.queue == nil {
+		return
+	}
+	c.xfer = nil
+	offer, err := c.media.Reoffer(LegCallee)
+	if err != nil {
+		c.log.Warn("requeue after transfer", "err", err)
+		c.notifyTransfer(x, "SIP/2.0 500 Server Internal Error", true)
+		return
+	}
+	c.notifyTransfer(x, "SIP/2.0 200 OK", true)
+	old := c.callee
+	c.callee = nil
+	if t := c.calleeSess.timer; t != nil {
+		t.Stop()
+	}
+	c.calleeSess = calleeTimer{}
+	c.ringing.offer = offer
+	c.route.kind = toGroup
+	c.waiting.queued = false // a customer that waited before waits again
+	c.update(func(s *CallSnapshot) { s.Agents, s.Callee = nil, Party{} }, CallAgentChanged)
+	c.log.Info("transfer to a busy group: the customer waits in its queue", "to", x.number)
+	c.reroute(x.queue.group, x.number, x.queue.label, x.queue.priority)
+	// The agent leaves only now that the queue plays: the customer's
+	// stream goes from the agent's voice to the music without a gap.
+	if old != nil {
+		c.bye(old)
+		c.s.forgetLeg(old)
+		if old.agent != "" {
+			c.s.release(c, old.agent, ReleaseEnded)
+		}
+	}
 }

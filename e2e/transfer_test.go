@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/b2bua"
 	"github.com/earshot/earshot/config"
 	"github.com/earshot/earshot/internal/phone"
 	"github.com/emiago/sipgo/sip"
@@ -353,4 +354,83 @@ func TestAttendedTransfer(t *testing.T) {
 			waitActive(t, e, 0)
 		})
 	}
+}
+
+// A blind transfer to a business number whose agents are all busy puts
+// the customer in that group's queue: the transferor is released at once,
+// the customer hears the music, and the group's agent who frees up first
+// gets the customer — on one continuous stream from the first agent's
+// voice through the music to the new agent's.
+func TestTransferToBusyGroupQueues(t *testing.T) {
+	cfg := queueConfig(t)
+	tn := &cfg.Tenants[0]
+	tn.Groups[0].Agents = []string{"1001"}
+	tn.Groups = append(tn.Groups, config.Group{Name: "sales", Numbers: []config.Number{{Number: "200"}}, Agents: []string{"1002"}})
+	cfg.SetDefaults()
+	e := start(t, cfg)
+	agent := e.agent("1001", "127.0.0.13", toneAgent)
+	sales := e.agent("1002", "127.0.0.14", toneOther)
+
+	// The sales agent is busy with another customer.
+	busy := answerNext(t, sales)
+	other, err := e.customer().Call(ctx(t), "200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if <-busy == nil {
+		t.Fatal("sales agent did not answer the first customer")
+	}
+	got := answerNext(t, agent)
+	cs, err := e.customer().Call(ctx(t), "100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := <-got
+	if as == nil {
+		t.Fatal("agent did not answer")
+	}
+	expectHears(t, "customer", cs, toneAgent)
+	cs.RTP.ResetContinuity()
+	if code := refer(t, e, "127.0.0.13", as, "200"); code != 202 {
+		t.Fatalf("REFER to a busy group: %d, want 202", code)
+	}
+	waitEnded(t, "the transferring agent", as)
+	hearsMusic(t, "customer waiting in the sales queue", cs)
+	waitState := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			var calls []b2bua.CallSnapshot
+			callID, _, _ := cs.DialogIDs()
+			for _, c := range e.app.SIP.Calls() {
+				if c.CallerCallID == callID {
+					calls = append(calls, c)
+				}
+			}
+			if len(calls) == 1 && string(calls[0].State) == want && calls[0].Group == "sales" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("customer's call %+v, want %s in sales", calls, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitState("queued")
+	next := answerNext(t, sales)
+	if err := other.Hangup(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	ss := <-next
+	if ss == nil {
+		t.Fatal("the sales agent did not get the waiting customer")
+	}
+	waitState("answered")
+	cs.RTP.Clear()
+	expectHears(t, "customer hears the sales agent", cs, toneOther)
+	expectHears(t, "sales agent hears the customer", ss, toneCustomer)
+	strictContinuity(t, "customer", cs)
+	_ = cs.Hangup(ctx(t))
+	waitEnded(t, "sales agent", ss)
+	waitActive(t, e, 0)
 }
