@@ -60,7 +60,44 @@ func runBaresipAgent(t *testing.T, native bool) {
 		t.Fatalf("baresip modules missing (%v); `make deps` installs them", err)
 	}
 	e := startEarshot(t, options{rtpMin: 32000, level: "warn", agents: []string{"1001"}, strategy: "ring-all"})
+	out := startBaresip(t, bin, e, "1001", native, "")
+	// Registered either way before the customer calls.
+	waitMetric(t, e, "earshot_registrations", 1, 10*time.Second)
 
+	const packets = 100 // 2 s of customer audio
+	work := t.TempDir()
+	writePCMUPcap(t, filepath.Join(work, "audio.pcap"), packets)
+	relayedBefore := e.metric(t, "earshot_rtp_packets_relayed_total")
+	uac := startSipp(t, "uac", work, "-sf", scenario(t, "customer_uac.xml"), "-s", "100",
+		"-i", "127.0.0.2", "-p", strconv.Itoa(freePort(t, "127.0.0.2")), "-t", "u1",
+		"-mi", "127.0.0.2", "-mp", strconv.Itoa(freePort(t, "127.0.0.2")),
+		"-d", "3000", "-m", "1", e.SIP)
+	if code := uac.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("customer sipp exited %d, want 0 (call answered and hung up cleanly)\n%s", code, tail(uac.out.String(), 3000))
+	}
+
+	// baresip notes the first RTP packet of the customer's audio that
+	// reaches it; earshot's counter holds both directions, and the customer
+	// sent only `packets`, so the rest is baresip's tone relayed back.
+	log := out.String()
+	for _, want := range []string{"Call established", "incoming rtp for 'audio' established"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("baresip never logged %q", want)
+		}
+	}
+	relayed := int(e.metric(t, "earshot_rtp_packets_relayed_total") - relayedBefore)
+	t.Logf("earshot relayed %d RTP packets; the customer sent %d", relayed, packets)
+	if back := relayed - packets; back < 100 {
+		t.Errorf("earshot relayed at most %d packets from baresip to the customer, want at least 100 in a 3 s call", back)
+	}
+}
+
+// startBaresip starts a headless baresip as user ext on 127.0.0.1,
+// auto-answering, with extra lines appended to its config, and returns
+// its output. native makes baresip register itself with its password
+// instead of the test registering its address for it (see register).
+func startBaresip(t *testing.T, bin string, e *earshot, ext string, native bool, extra string) *lockedBuffer {
+	t.Helper()
 	dir := t.TempDir()
 	sipPort := freePort(t, "127.0.0.1")
 	phone := addr("127.0.0.1", sipPort)
@@ -68,10 +105,10 @@ func runBaresipAgent(t *testing.T, native bool) {
 	if native {
 		regint = ""
 	} else {
-		register(t, e.SIP, phone, "1001", "demo")
+		register(t, e.SIP, phone, ext, "demo")
 	}
-	cfg := fmt.Sprintf(baresipConfig, "127.0.0.1", phone, 32600, 32699, baresipModules)
-	account := fmt.Sprintf("<sip:1001@%s;transport=udp>;auth_pass=demo;answermode=auto%s;audio_codecs=PCMU/8000/1,PCMA/8000/1\n", e.SIP, regint)
+	cfg := fmt.Sprintf(baresipConfig, "127.0.0.1", phone, 32600, 32699, baresipModules) + extra
+	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_pass=demo;answermode=auto%s;audio_codecs=PCMU/8000/1,PCMA/8000/1\n", ext, e.SIP, regint)
 	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -102,33 +139,5 @@ func runBaresipAgent(t *testing.T, native bool) {
 		}
 	})
 	waitBound(t, phone, 10*time.Second)
-	// Registered either way before the customer calls.
-	waitMetric(t, e, "earshot_registrations", 1, 10*time.Second)
-
-	const packets = 100 // 2 s of customer audio
-	work := t.TempDir()
-	writePCMUPcap(t, filepath.Join(work, "audio.pcap"), packets)
-	relayedBefore := e.metric(t, "earshot_rtp_packets_relayed_total")
-	uac := startSipp(t, "uac", work, "-sf", scenario(t, "customer_uac.xml"), "-s", "100",
-		"-i", "127.0.0.2", "-p", strconv.Itoa(freePort(t, "127.0.0.2")), "-t", "u1",
-		"-mi", "127.0.0.2", "-mp", strconv.Itoa(freePort(t, "127.0.0.2")),
-		"-d", "3000", "-m", "1", e.SIP)
-	if code := uac.wait(t, 30*time.Second); code != 0 {
-		t.Fatalf("customer sipp exited %d, want 0 (call answered and hung up cleanly)\n%s", code, tail(uac.out.String(), 3000))
-	}
-
-	// baresip notes the first RTP packet of the customer's audio that
-	// reaches it; earshot's counter holds both directions, and the customer
-	// sent only `packets`, so the rest is baresip's tone relayed back.
-	log := out.String()
-	for _, want := range []string{"Call established", "incoming rtp for 'audio' established"} {
-		if !strings.Contains(log, want) {
-			t.Errorf("baresip never logged %q", want)
-		}
-	}
-	relayed := int(e.metric(t, "earshot_rtp_packets_relayed_total") - relayedBefore)
-	t.Logf("earshot relayed %d RTP packets; the customer sent %d", relayed, packets)
-	if back := relayed - packets; back < 100 {
-		t.Errorf("earshot relayed at most %d packets from baresip to the customer, want at least 100 in a 3 s call", back)
-	}
+	return out
 }
