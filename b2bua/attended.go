@@ -230,6 +230,7 @@ func (c *Call) onAdoptedResponse(x *transfer, party Party, res *sip.Response) {
 		c.callee = nil
 	}
 	c.replaceCalleeWith(nl, party, x.user != nil)
+	c.transferred()
 	c.resumeCaller()
 	c.log.Info("attended transfer completed", "to", party.Number)
 }

@@ -84,6 +84,10 @@ type Tenant struct {
 	// outside groups) to a party the other puts on hold (a re-INVITE or
 	// UPDATE offering sendonly or inactive) until it resumes.
 	HoldMusic bool
+	// TransferDetachesSupervisors ends a call's supervisions when its
+	// customer is transferred (blind, attended, or to a queue); by default
+	// they stay attached and hear the new agent.
+	TransferDetachesSupervisors bool
 	// NotifyAgentOnMonitor plays the agent a short tone when a supervision
 	// of its call starts.
 	NotifyAgentOnMonitor bool

@@ -30,6 +30,9 @@ const (
 	SupEndNoAnswer  = "no_answer"         // the supervisor's phone did not answer
 	SupEndRejected  = "rejected"          // the supervisor's phone declined
 	SupEndError     = "error"
+	// SupEndTransferred: the customer was transferred and the tenant
+	// detaches supervisors on transfer.
+	SupEndTransferred = "transferred"
 )
 
 // SupervisionSnapshot is a copy of one supervision's public state.

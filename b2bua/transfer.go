@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -243,6 +244,7 @@ func (c *Call) onTransferResponse(x *transfer, res *sip.Response) {
 			target = Party{Number: x.user.Extension, Name: x.user.Name}
 		}
 		c.replaceCalleeWith(x.to, target, x.user != nil)
+		c.transferred()
 		c.log.Info("transfer completed", "to", target.Number)
 	case uacRefused:
 		c.failTransfer(x, "SIP/2.0 "+strconv.Itoa(res.StatusCode)+" "+res.Reason)
@@ -372,6 +374,7 @@ func (c *Call) requeueIfWaiting() {
 	c.route.kind = toGroup
 	c.waiting.queued = false // a customer that waited before waits again
 	c.update(func(s *CallSnapshot) { s.Agents, s.Callee = nil, Party{} }, CallAgentChanged)
+	c.transferred()
 	c.log.Info("transfer to a busy group: the customer waits in its queue", "to", x.number)
 	c.reroute(x.queue.group, x.number, x.queue.label, x.queue.priority)
 	// The agent leaves only now that the queue plays: the customer's
@@ -382,5 +385,19 @@ func (c *Call) requeueIfWaiting() {
 		if old.agent != "" {
 			c.s.release(c, old.agent, ReleaseEnded)
 		}
+	}
+}
+
+// transferred applies the tenant's choice for supervisors once the
+// customer changed hands: they stay (and hear the new agent), or leave.
+func (c *Call) transferred() {
+	if !c.tenantPolicy().TransferDetachesSupervisors {
+		return
+	}
+	for _, sup := range slices.Clone(c.sups) {
+		if sup.promoted {
+			continue // a supervisor who intercepted is no longer supervising
+		}
+		c.detach(sup, SupEndTransferred)
 	}
 }

@@ -160,7 +160,7 @@ func TestManyProblems(t *testing.T) {
 		fmt.Sprintf("many.yaml:%d: log.format: must be one of text, json", lineAt(t, doc, "  format: xml")),
 		fmt.Sprintf("many.yaml:%d: media.port_min: 20001 must be even (RTP even, RTCP odd)", lineAt(t, doc, "  port_min: 20001")),
 		fmt.Sprintf("many.yaml:%d: tenants[0].groups[0].strategy: must be one of ring-all, round-robin, longest-idle", lineAt(t, doc, "        strategy: random")),
-		fmt.Sprintf("many.yaml:%d: tenants[1].color: unknown key; expected one of name, domains, trunks, groups, users, notify_agent_on_monitor, barge_beep, hold_music, pause_reasons", lineAt(t, doc, "    color: red")),
+		fmt.Sprintf("many.yaml:%d: tenants[1].color: unknown key; expected one of name, domains, trunks, groups, users, notify_agent_on_monitor, barge_beep, hold_music, transfer_detaches_supervisors, pause_reasons", lineAt(t, doc, "    color: red")),
 	}, "\n")
 	_, err := Parse("many.yaml", []byte(doc))
 	if err == nil || err.Error() != want {

@@ -156,6 +156,10 @@ type Tenant struct {
 	// HoldMusic plays music on hold to a party the other puts on hold.
 	// Off by default: phones and PBXs usually play their own.
 	HoldMusic bool `yaml:"hold_music"`
+	// TransferDetachesSupervisors ends the supervisions of a call when
+	// its customer is transferred. Off by default: supervisors follow
+	// the customer and hear the new agent.
+	TransferDetachesSupervisors bool `yaml:"transfer_detaches_supervisors"`
 	// PauseReasons are what agents may pause for (break, lunch,
 	// training by default).
 	PauseReasons []string `yaml:"pause_reasons"`

@@ -63,7 +63,8 @@ func sipConfig(c *config.Config) (b2bua.Config, error) {
 	}
 	for _, t := range c.Tenants {
 		bt := b2bua.Tenant{Name: t.Name, Domains: t.Domains, BargeBeep: t.BargeBeep,
-			NotifyAgentOnMonitor: t.NotifyAgentOnMonitor, PauseReasons: t.PauseReasons, HoldMusic: t.HoldMusic}
+			NotifyAgentOnMonitor: t.NotifyAgentOnMonitor, PauseReasons: t.PauseReasons, HoldMusic: t.HoldMusic,
+			TransferDetachesSupervisors: t.TransferDetachesSupervisors}
 		for _, tr := range t.Trunks {
 			btr := b2bua.Trunk{Name: tr.Name, Outbound: tr.Outbound, Transport: tr.Transport,
 				Username: tr.Username, Password: tr.Password, CallerID: tr.CallerID}
