@@ -313,8 +313,11 @@ func (c *Call) onReject(l *leg, res *sip.Response) {
 	}
 	if (res.StatusCode == 401 || res.StatusCode == 407) && !l.uac.authTried && c.route.kind == toTrunk && c.route.trunk.Username != "" {
 		l.uac.authTried = true
-		if err := c.authenticate(l, res); err == nil {
-			return
+		edit, err := digestAnswer(l, res, c.route.trunk)
+		if err == nil {
+			if err = c.resendInvite(l, edit); err == nil {
+				return
+			}
 		}
 	}
 	c.log.Debug("fork rejected", "agent", l.agent, "code", res.StatusCode)
@@ -342,30 +345,30 @@ func (c *Call) onReject(l *leg, res *sip.Response) {
 	}
 }
 
-// authenticate answers the carrier's digest challenge with the trunk's
-// credentials and resends the INVITE.
-func (c *Call) authenticate(l *leg, res *sip.Response) error {
+// digestAnswer answers the carrier's digest challenge in res to l's
+// INVITE with trunk tr's credentials: the edit that adds them to the
+// INVITE sent again.
+func digestAnswer(l *leg, res *sip.Response, tr *Trunk) (func(*sip.Request), error) {
 	hdr, authHdr := "WWW-Authenticate", "Authorization"
 	if res.StatusCode == 407 {
 		hdr, authHdr = "Proxy-Authenticate", "Proxy-Authorization"
 	}
 	h := res.GetHeader(hdr)
 	if h == nil {
-		return errors.New("no challenge")
+		return nil, errors.New("no challenge")
 	}
 	chal, err := digest.ParseChallenge(h.Value())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	tr := c.route.trunk
 	cred, err := digest.Digest(chal, digest.Options{Method: "INVITE", URI: l.uac.invite.Recipient.Addr(),
 		Username: tr.Username, Password: tr.Password})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return c.resendInvite(l, func(req *sip.Request) {
+	return func(req *sip.Request) {
 		req.AppendHeader(sip.NewHeader(authHdr, cred.String()))
-	})
+	}, nil
 }
 
 // resendInvite sends a fork's INVITE again, with the next CSeq, after edit

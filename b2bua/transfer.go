@@ -247,8 +247,28 @@ func (c *Call) onTransferResponse(x *transfer, res *sip.Response) {
 		c.transferred()
 		c.log.Info("transfer completed", "to", target.Number)
 	case uacRefused:
+		if c.retryTransferWithAuth(x, res) {
+			return
+		}
 		c.failTransfer(x, "SIP/2.0 "+strconv.Itoa(res.StatusCode)+" "+res.Reason)
 	}
+}
+
+// retryTransferWithAuth answers a carrier's challenge to a transfer's
+// INVITE through a trunk with the trunk's credentials, once, as for any
+// call out through it.
+func (c *Call) retryTransferWithAuth(x *transfer, res *sip.Response) bool {
+	u := x.to.uac
+	if (res.StatusCode != 401 && res.StatusCode != 407) || u.authTried || x.trunk == nil || x.trunk.Username == "" {
+		return false
+	}
+	u.authTried = true
+	edit, err := digestAnswer(x.to, res, x.trunk)
+	if err != nil || !u.resend(u.invite.Body(), edit) {
+		return false
+	}
+	err = u.start(func(res *sip.Response) { c.onTransferResponse(x, res) }, func(error) { c.onTransferDone(x) })
+	return err == nil
 }
 
 func (c *Call) onTransferDone(x *transfer) {

@@ -172,3 +172,45 @@ func TestOutboundCallWrongCarrierCredentials(t *testing.T) {
 	}
 	waitActive(t, e, 0)
 }
+
+// TestTransferThroughChallengingCarrier: an agent transfers the customer
+// to an external number through a trunk whose carrier challenges every
+// INVITE; earshot answers the challenge with the trunk's credentials, the
+// carrier's phone answers and hears the customer, and the customer hears
+// it on one continuous stream.
+func TestTransferThroughChallengingCarrier(t *testing.T) {
+	const toneCarrier = 2300.0
+	cfg := testConfig(t)
+	carrier := carrierPhone(t, cfg, toneCarrier)
+	tr := &cfg.Tenants[0].Trunks[0]
+	tr.Username, tr.Password = "earshot-trunk", "s3cret"
+	e := start(t, cfg)
+	agent := e.agent("1001", "127.0.0.13", toneAgent)
+	got := answerNext(t, agent)
+	cs, err := e.customer().Call(ctx(t), "100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := <-got
+	if as == nil {
+		t.Fatal("agent did not answer")
+	}
+	expectHears(t, "customer", cs, toneAgent)
+	verdicts := carrierAuth{code: 407, user: "earshot-trunk", password: "s3cret"}.serve(t, carrier)
+	cs.RTP.ResetContinuity()
+	if code := refer(t, e, "127.0.0.13", as, "0049301234567"); code != 202 {
+		t.Fatalf("REFER to an external number: %d", code)
+	}
+	v := <-verdicts
+	if v.problem != "" || v.s == nil || v.invites != 2 {
+		t.Fatalf("carrier: %d INVITEs, problem %q", v.invites, v.problem)
+	}
+	waitEnded(t, "the transferring agent", as)
+	cs.RTP.Clear()
+	expectHears(t, "customer hears the external party", cs, toneCarrier)
+	expectHears(t, "external party hears the customer", v.s, toneCustomer)
+	strictContinuity(t, "customer", cs)
+	_ = cs.Hangup(ctx(t))
+	waitEnded(t, "external party", v.s)
+	waitActive(t, e, 0)
+}
