@@ -15,9 +15,6 @@ var (
 	ErrNotRegistered     = errors.New("supervisor has no registered phone")
 	ErrAlreadySupervised = errors.New("supervisor already on this call")
 	ErrIntercepted       = errors.New("supervision turned into the call by an intercept")
-	// ErrInterceptPlaced: intercept of a call the supervised agent placed
-	// (the other modes work) is not supported.
-	ErrInterceptPlaced = errors.New("intercept of a call the agent placed is not supported")
 	// ErrTransferPending: the call has a transfer in progress.
 	ErrTransferPending = errors.New("a transfer of the call is in progress")
 	// ErrNoSuchTarget: a transfer to a number that is no user, no

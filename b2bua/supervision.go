@@ -25,7 +25,7 @@ type supervision struct {
 	leg       *leg // the supervisor's dialog; nil before an API call is sent
 	media     MediaLeg
 	attached  bool
-	promoted  bool // intercepted: the leg is now the call's callee
+	promoted  bool // intercepted: the leg is now the call's agent (callee, or caller of a call the agent placed)
 	ended     bool
 	ringTimer *time.Timer
 }
@@ -194,9 +194,6 @@ func (c *Call) supervisable(u *User, ext string, mode Mode) error {
 	}
 	if active && side != c.agentLeg {
 		return ErrOtherAgent
-	}
-	if mode == ModeIntercept && side == LegCaller {
-		return ErrInterceptPlaced
 	}
 	if side != c.agentLeg {
 		if err := c.media.SetAgentLeg(side); err != nil {

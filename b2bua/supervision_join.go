@@ -59,8 +59,6 @@ func supStatus(err error) (int, string) {
 		return 480, "Agent Call Not Answered"
 	case errors.Is(err, ErrAlreadySupervised):
 		return 486, "Already Supervising This Call"
-	case errors.Is(err, ErrInterceptPlaced):
-		return 488, "Intercept Not Supported On Calls The Agent Placed"
 	case errors.Is(err, ErrNotMixable):
 		return 488, "Call Codec Not Supervisable"
 	case errors.Is(err, ErrOtherAgent):

@@ -64,11 +64,7 @@ func (c *Call) switchMode(sup *supervision, mode Mode, actor *User) error {
 	if sup.promoted {
 		return ErrIntercepted
 	}
-	err := checkSupervisor(actor, mode)
-	if err == nil && mode == ModeIntercept && c.agentLeg == LegCaller {
-		err = ErrInterceptPlaced
-	}
-	if err != nil {
+	if err := checkSupervisor(actor, mode); err != nil {
 		if sup.media != nil && sup.attached {
 			c.cue(sup.media.ID(), CueError)
 		}
@@ -106,7 +102,49 @@ func (c *Call) intercept(sup *supervision) {
 		return
 	}
 	sup.promoted = true
+	if c.agentLeg == LegCaller {
+		c.replaceCaller(sup)
+		return
+	}
 	c.replaceCallee(sup.leg, sup.user)
+}
+
+// replaceCaller is intercept on a call the agent placed (outbound, or
+// internal and supervised for its caller): the agent gets BYE and the
+// supervisor's dialog becomes the caller's. The caller's leg keeps its
+// place in the call — its answered INVITE, which every path of the call
+// reads — and takes the supervisor's dialog; the supervisor's own leg
+// leaves the dialog table, so its phone's requests reach the caller's.
+func (c *Call) replaceCaller(sup *supervision) {
+	l := c.caller
+	c.bye(l)
+	c.s.forgetLeg(l)
+	if ext := c.route.callerExt; ext != "" {
+		c.s.release(c, ext, ReleaseEnded)
+	}
+	if t := c.callerSess.timer; t != nil {
+		t.Stop()
+	}
+	c.callerSess = callerTimer{}
+	l.d, l.sdpSent, l.offer, l.onHold, l.reoffered = sup.leg.d, sup.leg.sdpSent, nil, false, 0
+	c.s.mu.Lock()
+	if c.s.legs[sup.leg.d.key()] == sup.leg {
+		delete(c.s.legs, sup.leg.d.key())
+	}
+	c.s.addLegLocked(l)
+	c.s.mu.Unlock()
+	sup.leg = l
+	u := sup.user
+	c.route.callerExt = u.Extension
+	c.s.hold(c, u.Extension)
+	c.update(func(s *CallSnapshot) {
+		s.Caller = Party{Number: u.Extension, Name: u.Name}
+		s.Agents = []string{u.Extension}
+		if c.callee != nil && c.callee.agent != "" {
+			s.Agents = c.agentsWith(c.callee.agent)
+		}
+		s.CallerCallID = l.d.callID
+	}, CallAgentChanged)
 }
 
 // replaceCallee makes l, a leg already connected to the call's media as
@@ -210,7 +248,7 @@ func (c *Call) endSupervisions(reason string) {
 	for _, sup := range append([]*supervision(nil), c.sups...) {
 		if sup.promoted {
 			r := SupEndCallEnded
-			if reason == EndCalleeHangup {
+			if (reason == EndCalleeHangup && c.agentLeg == LegCallee) || (reason == EndCallerHangup && c.agentLeg == LegCaller) {
 				r = SupEndHangup
 			}
 			sup.ended = true

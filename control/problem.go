@@ -75,7 +75,7 @@ func statusOf(err error) (status int, detail, field string) {
 	case errors.Is(err, b2bua.ErrCallNotAnswered), errors.Is(err, b2bua.ErrNoActiveCall),
 		errors.Is(err, b2bua.ErrNotRegistered), errors.Is(err, b2bua.ErrAlreadySupervised),
 		errors.Is(err, b2bua.ErrNotQueued), errors.Is(err, b2bua.ErrUserBusy),
-		errors.Is(err, b2bua.ErrIntercepted), errors.Is(err, b2bua.ErrInterceptPlaced), errors.Is(err, b2bua.ErrOtherAgent),
+		errors.Is(err, b2bua.ErrIntercepted), errors.Is(err, b2bua.ErrOtherAgent),
 		errors.Is(err, b2bua.ErrNotMixable), errors.Is(err, b2bua.ErrTransferPending),
 		errors.Is(err, b2bua.ErrTargetUnavailable):
 		return http.StatusConflict, err.Error(), ""

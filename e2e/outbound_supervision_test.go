@@ -11,9 +11,8 @@ import (
 // A call an agent placed through the trunk is supervised like any other:
 // the call table names the agent, a supervisor listens, whispers to the
 // agent (the customer — here the carrier's phone — never hears it) and
-// barges, with both parties' streams continuous; intercept, which would
-// take the place of the agent who placed the call, is refused with 488
-// by feature code and 409 through the API.
+// barges, with both parties' streams continuous; then intercepts through
+// the API, taking the place of the agent who placed the call.
 func TestSuperviseOutboundCall(t *testing.T) {
 	const toneSup = 2100.0
 	cfg := testConfig(t)
@@ -69,18 +68,103 @@ func TestSuperviseOutboundCall(t *testing.T) {
 	ss.RTP.SendDigit('3')
 	expectHears(t, "barge: the customer hears the supervisor", cs, toneSup)
 
-	if code, body := api(t, e, "demo-2001", "PATCH", "/supervisions/"+started.Data.Supervision.ID, map[string]any{"mode": "intercept"}); code != 409 {
-		t.Fatalf("API intercept of an outbound call: %d %v, want 409", code, body)
-	}
-	expectHears(t, "still barging after the refused intercept", cs, toneSup)
-	other := e.agent("9000", "127.0.0.6", toneSup)
-	if _, code := dial(t, other, "*41001"); code != 488 {
-		t.Fatalf("*41001 on an outbound call: %d, want 488", code)
-	}
 	continuity(t, party{"customer", cs, toneCustomer})
 	continuity(t, party{"agent", as, toneAgent})
-	_ = as.Hangup(ctx(t))
+
+	// Intercept: the supervisor takes the place of the agent who placed
+	// the call; the customer's dialog and stream go on unchanged.
+	cs.RTP.ResetContinuity()
+	if code, body := api(t, e, "demo-2001", "PATCH", "/supervisions/"+started.Data.Supervision.ID, map[string]any{"mode": "intercept"}); code != 200 {
+		t.Fatalf("API intercept of an outbound call: %d %v, want 200", code, body)
+	}
+	waitEnded(t, "the agent who placed the call", as)
+	cs.RTP.Clear()
+	ss.RTP.Clear()
+	expectHears(t, "intercept: the customer hears the supervisor", cs, toneSup)
+	expectSilent(t, "intercept: the customer no longer hears the agent", cs, toneAgent)
+	expectHears(t, "intercept: the supervisor hears the customer", ss, toneCustomer)
+	continuity(t, party{"customer", cs, toneCustomer})
+	calls = e.app.SIP.Calls()
+	if len(calls) != 1 || strings.Join(calls[0].Agents, ",") != "2001" || calls[0].Caller.Number != "2001" {
+		t.Fatalf("after the intercept the call names %+v, want the supervisor as caller and agent", calls)
+	}
+	if code, body := api(t, e, "demo-2001", "PATCH", "/supervisions/"+started.Data.Supervision.ID, map[string]any{"mode": "listen"}); code != 409 {
+		t.Fatalf("mode change after the intercept: %d %v, want 409", code, body)
+	}
+	// The supervisor, now the calling party, hangs up: the customer gets BYE.
+	if err := ss.Hangup(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitEnded(t, "the customer", cs)
 	waitActive(t, e, 0)
+}
+
+// Intercept of a call the agent placed, by a supervisor who dials in
+// (*4 + the agent who placed an internal call) and by one earshot rings
+// through the API (an outbound call, whose agent is the one who placed
+// it): that agent gets BYE, the supervisor talks with the other party,
+// whose stream stays continuous, and the call names the supervisor.
+func TestInterceptCallTheAgentPlaced(t *testing.T) {
+	const toneSup = 2100.0
+	for _, via := range []string{"feature code", "api"} {
+		t.Run(via, func(t *testing.T) {
+			cfg := testConfig(t)
+			carrier := carrierPhone(t, cfg, toneOther)
+			e := start(t, cfg)
+			a1 := e.agent("1001", "127.0.0.3", toneAgent)
+			sup := e.agent("2001", "127.0.0.5", toneSup)
+			var other *phone.Phone
+			number := "0049301234567"
+			if via == "feature code" {
+				other, number = e.agent("1002", "127.0.0.4", toneOther), "1002"
+			} else {
+				other = carrier
+			}
+			ch := answerNext(t, other)
+			s1, err := a1.Call(ctx(t), number)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s2 := <-ch
+			if s2 == nil {
+				t.Fatal("the called party did not answer")
+			}
+			expectHears(t, "the called party hears 1001", s2, toneAgent)
+			s2.RTP.ResetContinuity()
+			var ss *phone.Session
+			if via == "api" {
+				calls := e.app.SIP.Calls()
+				rung := answerNext(t, sup)
+				if code, body := api(t, e, "demo-2001", "POST", "/calls/"+calls[0].ID+"/supervisions", map[string]any{"mode": "intercept"}); code != 201 {
+					t.Fatalf("API intercept: %d %v", code, body)
+				}
+				if ss = <-rung; ss == nil {
+					t.Fatal("the supervisor's phone did not get earshot's call")
+				}
+			} else {
+				var code int
+				if ss, code = dial(t, sup, "*41001"); code != 200 {
+					t.Fatalf("*41001: %d", code)
+				}
+			}
+			waitEnded(t, "1001, who placed the call", s1)
+			s2.RTP.Clear()
+			expectHears(t, "the called party hears the supervisor", s2, toneSup)
+			expectSilent(t, "the called party no longer hears 1001", s2, toneAgent)
+			expectHears(t, "the supervisor hears the called party", ss, toneOther)
+			continuity(t, party{"the called party", s2, toneOther})
+			calls := e.app.SIP.Calls()
+			if len(calls) != 1 || calls[0].Caller.Number != "2001" || calls[0].Agents[0] != "2001" {
+				t.Fatalf("after the intercept the call is %+v, want 2001 as caller and agent", calls)
+			}
+			// The called party hangs up: the supervisor gets BYE.
+			if err := s2.Hangup(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			waitEnded(t, "the supervisor", ss)
+			waitActive(t, e, 0)
+		})
+	}
 }
 
 // An internal call (1001 dials 1002) names both agents; a supervisor

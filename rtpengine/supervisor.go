@@ -184,12 +184,13 @@ func (g *Leg) Attach(mode mixer.Mode) error {
 	return nil
 }
 
-// Promote completes an intercept: the leg takes the callee's place. The
-// old callee leg leaves the mix, its sockets close and its ports are
-// released; from then on leg 1 of Offer, Answer, Snapshot and Cue means
-// this leg (its ports, peer, output stream and o= line), so a re-INVITE
-// from the caller is offered to this leg's phone. In the mix the leg
-// becomes the agent. If no other supervisor is attached and both legs'
+// Promote completes an intercept: the leg takes the agent's place — the
+// callee's, or the caller's on a call the agent placed (SetAgentLeg). The
+// old agent leg leaves the mix, its sockets close and its ports are
+// released; from then on that leg number of Offer, Answer, Snapshot and
+// Cue means this leg (its ports, peer, output stream and o= line), so a
+// re-INVITE from the other party is offered to this leg's phone. In the
+// mix the leg becomes the agent. If no other supervisor is attached and both legs'
 // codecs match, the session returns to the relay. Afterwards the Leg's
 // own methods fail with ErrPromoted and Close does nothing: the leg
 // belongs to the session, and Session.Close frees it.
@@ -204,17 +205,13 @@ func (g *Leg) Promote() error {
 		s.mu.Unlock()
 		return newError(ErrNotNegotiated, "")
 	}
-	if s.agentLeg != 1 {
-		s.mu.Unlock()
-		return newError(ErrBadLeg, "promote replaces the callee; the agent is the caller")
-	}
 	pair := *s.pair.Load()
-	old := pair[1]
+	old := pair[s.agentLeg]
 	if old.inMix {
 		s.removeFromMix(old)
 	}
 	old.closed = true
-	pair[1] = g.l
+	pair[s.agentLeg] = g.l
 	s.pair.Store(&pair)
 	g.l.promoted, g.l.attached = true, false
 	s.intercepted = true
@@ -229,7 +226,7 @@ func (g *Leg) Promote() error {
 	// anyway, so control calls are not held up by its socket teardown.
 	s.shut(old)
 	s.shutting.Done()
-	s.log.Info("leg promoted to callee", "leg", g.l.id, "released_port", old.port)
+	s.log.Info("leg promoted to agent", "leg", g.l.id, "side", s.agentLeg, "released_port", old.port)
 	return err
 }
 
