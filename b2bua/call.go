@@ -35,7 +35,7 @@ type Call struct {
 	callee     *leg
 	ringing    forkSet // the callees being rung (forks.go)
 	media      MediaSession
-	original   *sip.Request // the INVITE as received, for the tagless 100
+	original   *sip.Request // the INVITE as received (To tagged by earshot), for the 100
 	callerSess callerTimer  // the session timer on the caller's dialog
 	calleeSess calleeTimer  // the session timer on the callee's dialog
 	xfer       *transfer    // a blind transfer in progress (transfer.go)

@@ -238,10 +238,16 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 		c.snap.Agents = []string{rt.callerExt} // the agent who placed the call
 	}
 	// Every response on the caller's dialog is built from this copy of the
-	// INVITE, whose To carries earshot's tag.
+	// INVITE, whose To carries earshot's tag. The INVITE as received gets
+	// the tag too: sipgo's transaction answers a CANCEL with a 487 built
+	// from it, and that 487 must carry the tag of earshot's 180 (RFC 3261
+	// §8.2.6.2: one tag on every response to a request but the 100).
 	tag := sip.GenerateTagN(16)
 	tagged := req.Clone()
 	tagged.To().Params.Add("tag", tag)
+	if to := req.To(); to != nil {
+		to.Params.Add("tag", tag)
+	}
 	c.caller = &leg{call: c, side: LegCaller, d: uasDialog(req, tag)}
 	c.caller.uas = newUASInvite(newInbound(tagged, tx), callIO{c}, c.caller.d.transport)
 	if rt.fromTrunk {
