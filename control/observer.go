@@ -303,7 +303,7 @@ func (s *Service) recordSupervision(tx *bolt.Tx, ev *b2bua.SupervisionEvent, out
 		}
 		out.audit++
 	}
-	if ev.Type == b2bua.SupervisionStarted && sp.Via == b2bua.ViaFeatureCode {
+	if (ev.Type == b2bua.SupervisionStarted || ev.Type == b2bua.SupervisionModeChanged) && sp.Via == b2bua.ViaFeatureCode {
 		if err := s.acceptByDial(tx, ev, out); err != nil {
 			return err
 		}

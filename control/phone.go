@@ -15,7 +15,8 @@ import (
 // stepHelp): the same checks, audit records, events and assignment. A
 // supervisor accepts an open request by dialling a supervision code for
 // its agent: the supervision's start event accepts it in the transaction
-// that records the start (acceptByDial). Whoever a step concerns is told
+// that records the start (acceptByDial); a supervisor already listening
+// when the request opens accepts it by switching mode with a digit. Whoever a step concerns is told
 // on their registered phones by a SIP MESSAGE (notifyHelp, notifyNote).
 
 // OpenHelp implements b2bua.HelpDesk: agent ext asks for help on its
@@ -69,9 +70,10 @@ func (s *Service) phoneUser(tenant, ext string) Principal {
 }
 
 // acceptByDial accepts the open help request of the call a supervisor
-// started supervising by feature code, when the request is the supervised
-// agent's and the user may accept it: the API's transition, recorded in
-// the transaction that records the supervision's start.
+// started supervising by feature code — or, already on it that way when
+// the request opened, switched mode with a digit — when the request is the
+// supervised agent's and the user may accept it: the API's transition,
+// recorded in the transaction that records the supervision's step.
 func (s *Service) acceptByDial(tx *bolt.Tx, ev *b2bua.SupervisionEvent, out *effects) error {
 	sp := ev.Supervision
 	id, err := activeHelpOf(tx, sp.Tenant, sp.CallID)

@@ -162,3 +162,24 @@ func TestNoteReachesAgentsPhone(t *testing.T) {
 	f.must(201, "POST", "/api/v1/calls/c1/notes", tokSup, `{"text":"offer the discount"}`)
 	expectSent(t, ph.take(), "acme/1001: Note from 2001: offer the discount")
 }
+
+// A supervisor already listening by feature code when the agent asks for
+// help accepts by switching mode with a digit.
+func TestHelpAcceptedBySwitchingMode(t *testing.T) {
+	f := newFixtureWith(t, &fakePhones{})
+	sp := b2bua.SupervisionSnapshot{ID: "s1", Tenant: "acme", CallID: "c1", Supervisor: "2001", Agent: "1001",
+		Mode: b2bua.ModeListen, Via: b2bua.ViaFeatureCode}
+	f.svc.SupervisionEvent(b2bua.SupervisionEvent{Type: b2bua.SupervisionStarted, Time: t0, Supervision: sp})
+	f.svc.flush()
+	if err := f.svc.OpenHelp("acme", "1001", "c1"); err != nil {
+		t.Fatal(err)
+	}
+	sp.Mode = b2bua.ModeWhisper
+	f.svc.SupervisionEvent(b2bua.SupervisionEvent{Type: b2bua.SupervisionModeChanged, Time: t0, Supervision: sp, Previous: b2bua.ModeListen})
+	f.svc.flush()
+	var list HelpRequestList
+	f.must(200, "GET", "/api/v1/help-requests?status=in_progress", tokSup, "").decode(t, &list)
+	if len(list.HelpRequests) != 1 || list.HelpRequests[0].HelpProvidedBy != "2001" {
+		t.Fatalf("in progress %+v", list)
+	}
+}
