@@ -82,3 +82,10 @@ func TestNotifyRequest(t *testing.T) {
 		t.Errorf("Notify to an unknown user went to %d phones", n)
 	}
 }
+
+// A MESSAGE costs a digest check: it shares the OPTIONS rate per source.
+func TestMessageRateLimited(t *testing.T) {
+	if got := limitedMethod([]byte("MESSAGE sip:2001@example.com SIP/2.0\r\n")); got != limitOptions {
+		t.Fatalf("MESSAGE limited as %d, want the OPTIONS bucket %d", got, limitOptions)
+	}
+}
