@@ -19,7 +19,7 @@ var singleHeaders = [...]string{"From", "To", "Call-ID", "CSeq", "Max-Forwards",
 // earshot knows and does not serve: 405 with Allow. Any other method is
 // unknown: 501 (RFC 3261 §8.2.1, §21.5.2).
 var knownMethods405 = map[string]bool{"SUBSCRIBE": true, "NOTIFY": true,
-	"MESSAGE": true, "PUBLISH": true}
+	"PUBLISH": true}
 
 // checkRequest returns the response a malformed or unsupported request
 // gets, or 0 when it may be processed.

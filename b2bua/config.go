@@ -100,10 +100,12 @@ type Tenant struct {
 // FeatureCodes are the prefixes a supervisor dials before an agent's
 // extension to supervise its call in a mode, and the codes an agent dials
 // to change its own state: Pause (optionally followed by the number of a
-// pause reason), Unpause, LogIn, LogOut.
+// pause reason), Unpause, LogIn, LogOut, and to ask for help on its call
+// (Help) and end that request (HelpClose).
 type FeatureCodes struct {
 	Listen, Whisper, Barge, Intercept string
 	Pause, Unpause, LogIn, LogOut     string
+	Help, HelpClose                   string
 }
 
 // Trunk is a carrier connection recognised by the source of its INVITEs.
@@ -269,7 +271,8 @@ func (c *Config) withDefaults() Config {
 		v   *string
 		def string
 	}{{&fc.Listen, "*1"}, {&fc.Whisper, "*2"}, {&fc.Barge, "*3"}, {&fc.Intercept, "*4"},
-		{&fc.Pause, "*5"}, {&fc.Unpause, "*6"}, {&fc.LogIn, "*7"}, {&fc.LogOut, "*8"}} {
+		{&fc.Pause, "*5"}, {&fc.Unpause, "*6"}, {&fc.LogIn, "*7"}, {&fc.LogOut, "*8"},
+		{&fc.Help, "*9"}, {&fc.HelpClose, "*0"}} {
 		if *f.v == "" {
 			*f.v = f.def
 		}

@@ -67,6 +67,9 @@
 //     longest-idle; it owns the agents' busy and idle state.
 //   - Observer (events.go): call and supervision events, for the control
 //     plane's live table, statistics and audit. Observers must not block.
+//   - AgentControl (agentstate.go) and HelpDesk (feature_help.go): what the
+//     agents' feature codes change — agent states (the queue) and help
+//     requests (the control plane).
 //
 // # Files
 //
@@ -80,6 +83,9 @@
 // the callee),
 // routing.go, router.go, agents.go (routing), registrar.go, register.go,
 // auth.go (registration and digest), supervision*.go (supervisors),
+// feature_agent.go and feature_help.go (agents' feature codes), notify.go
+// (MESSAGE notifications to users' phones), message.go (a MESSAGE sent to
+// earshot),
 // transfer.go (blind transfer by REFER), peer.go, security.go (who may
 // act in a dialog; refusals), guard.go and guard_tcp.go (per-source
 // limits), checks.go (RFC 3261 §8.2 checks), mode.go,

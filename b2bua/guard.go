@@ -20,7 +20,7 @@ type Limits struct {
 	// InviteRate, RegisterRate and OptionsRate are the requests per
 	// second one source address may send of each method, with bursts of
 	// twice that. Past them datagrams are dropped unparsed. Defaults 20,
-	// 20 and 5.
+	// 20 and 5. MESSAGE shares the OPTIONS rate (message.go).
 	InviteRate, RegisterRate, OptionsRate float64
 	// AuthFailures failed digest authentications from one address within
 	// AuthWindow block it for BanTime: everything it sends is dropped and
@@ -172,7 +172,7 @@ func limitedMethod(data []byte) int {
 		return limitInvite
 	case bytes.HasPrefix(data, []byte("REGISTER ")):
 		return limitRegister
-	case bytes.HasPrefix(data, []byte("OPTIONS ")):
+	case bytes.HasPrefix(data, []byte("OPTIONS ")), bytes.HasPrefix(data, []byte("MESSAGE ")):
 		return limitOptions
 	}
 	return -1

@@ -23,7 +23,7 @@ const (
 	toUser
 	toTrunk
 	toSupervise // a feature code: attach the caller to an agent's call
-	toConfirm   // an agent-state feature code, already applied: confirm it
+	toConfirm   // an agent-state or help feature code, already applied: confirm it
 )
 
 // route is where an initial INVITE goes, decided before the call exists.
@@ -187,6 +187,9 @@ func (s *Server) classify(req *sip.Request) (route, int, string, []sip.Header) {
 	case num == "":
 		return route{}, 404, "Not Found", nil
 	case strings.HasPrefix(num, "*"):
+		if rt, code, phrase, ok := s.classifyHelpCode(rt, u); ok {
+			return rt, code, phrase, nil
+		}
 		if rt, code, phrase, ok := s.classifyAgentCode(rt, u); ok {
 			return rt, code, phrase, nil
 		}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -24,6 +25,11 @@ type Server struct {
 	// router decides where group calls go and owns agent availability.
 	router Router
 	guard  *guard // per-source limits and bans (guard.go)
+	// help opens and ends help requests for the help codes; set once by
+	// SetHelpDesk (feature_help.go).
+	help atomic.Pointer[HelpDesk]
+	// notify counts the MESSAGE notifications sent (notify.go).
+	notify notifyStats
 
 	sip *endpoint // sockets and the sipgo stack
 
@@ -85,11 +91,12 @@ func New(cfg Config) (*Server, error) {
 	srv.OnInfo(s.counted(s.inDialog))
 	srv.OnPrack(s.counted(s.inDialog))
 	srv.OnRefer(s.counted(s.inDialog))
+	srv.OnMessage(s.counted(s.onMessage))
 	srv.OnNoRoute(s.counted(s.onUnknownMethod))
 	return s, nil
 }
 
-const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REGISTER, REFER"
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REGISTER, REFER, MESSAGE"
 
 // Errors returns a channel that yields an error if a listener fails.
 func (s *Server) Errors() <-chan error { return s.sip.serveErrs }

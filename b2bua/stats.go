@@ -48,6 +48,10 @@ type Stats struct {
 	// Refused counts requests refused for security reasons, by reason
 	// (see Refusal): each one is also logged in one line (security.go).
 	Refused map[string]uint64
+	// NotifySent and NotifyFailed count the MESSAGE notifications to
+	// users' phones (Notify), one per registered contact: answered 2xx,
+	// or refused, timed out or not sent.
+	NotifySent, NotifyFailed uint64
 }
 
 // sipStats counts signalling events. Signalling is not the per-packet
@@ -185,6 +189,7 @@ func (s *Server) Stats() Stats {
 		Dropped:             maps.Clone(st.dropped),
 		MailboxFull:         st.fullBox,
 	}
+	out.NotifySent, out.NotifyFailed = s.notify.sent.Load(), s.notify.failed.Load()
 	st.mu.Unlock()
 	out.SupervisionsActive = map[Mode]int{}
 	s.mu.Lock()

@@ -130,7 +130,9 @@ func (s *Server) agentCall(tenant, ext string) (*Call, error) {
 	s.mu.Lock()
 	cs := make([]*Call, 0, len(s.calls))
 	for _, c := range s.calls {
-		if c.route.tenant.name == tenant {
+		// A feature-code call (a help code's confirmation) is not the
+		// agent's call.
+		if c.route.tenant.name == tenant && !c.feature {
 			cs = append(cs, c)
 		}
 	}

@@ -37,6 +37,8 @@ const (
 	defaultCodeUnpause    = "*6"
 	defaultCodeLogin      = "*7"
 	defaultCodeLogout     = "*8"
+	defaultCodeHelp       = "*9"
+	defaultCodeHelpClose  = "*0"
 	defaultMaxMissed      = 3
 	defaultMaxWait        = 10 * time.Minute
 	defaultAnnounceEvery  = 30 * time.Second
@@ -74,6 +76,8 @@ func (c *Config) SetDefaults() {
 	str(&s.FeatureCodes.Unpause, defaultCodeUnpause)
 	str(&s.FeatureCodes.Login, defaultCodeLogin)
 	str(&s.FeatureCodes.Logout, defaultCodeLogout)
+	str(&s.FeatureCodes.Help, defaultCodeHelp)
+	str(&s.FeatureCodes.HelpClose, defaultCodeHelpClose)
 	if len(s.DigestAlgorithms) == 0 {
 		s.DigestAlgorithms = []string{DigestMD5}
 	}

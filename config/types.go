@@ -108,6 +108,11 @@ type FeatureCodes struct {
 	Unpause string `yaml:"unpause"`
 	Login   string `yaml:"login"`
 	Logout  string `yaml:"logout"`
+	// Help codes, dialled alone by an agent on a call (from a second
+	// line of its phone): Help opens a help request on that call,
+	// HelpClose cancels it (still open) or closes it (accepted).
+	Help      string `yaml:"help"`
+	HelpClose string `yaml:"help_close"`
 }
 
 // HTTP configures the metrics / health / API listener.

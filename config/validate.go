@@ -159,9 +159,9 @@ const (
 
 // featureCodes lists the codes with their field paths, the supervision
 // modes first.
-func (c *Config) featureCodes() [8][2]string {
+func (c *Config) featureCodes() [10][2]string {
 	f := &c.SIP.FeatureCodes
-	return [8][2]string{
+	return [10][2]string{
 		{"sip.feature_codes.listen", f.Listen},
 		{"sip.feature_codes.whisper", f.Whisper},
 		{"sip.feature_codes.barge", f.Barge},
@@ -170,6 +170,8 @@ func (c *Config) featureCodes() [8][2]string {
 		{"sip.feature_codes.unpause", f.Unpause},
 		{"sip.feature_codes.login", f.Login},
 		{"sip.feature_codes.logout", f.Logout},
+		{"sip.feature_codes.help", f.Help},
+		{"sip.feature_codes.help_close", f.HelpClose},
 	}
 }
 

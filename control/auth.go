@@ -94,6 +94,7 @@ type tenantInfo struct {
 	groupOrder  []string
 	supervisors []string          // every supervisor and admin, config order
 	roles       map[string]string // extension → role
+	names       map[string]string // extension → name, for phone notifications
 }
 
 type groupInfo struct {
@@ -105,13 +106,14 @@ type groupInfo struct {
 func newDirectory(tenants []b2bua.Tenant) *directory {
 	d := &directory{tenants: map[string]*tenantInfo{}}
 	for _, t := range tenants {
-		ti := &tenantInfo{groups: map[string]groupInfo{}, roles: map[string]string{}}
+		ti := &tenantInfo{groups: map[string]groupInfo{}, roles: map[string]string{}, names: map[string]string{}}
 		for _, g := range t.Groups {
 			ti.groups[g.Name] = groupInfo{supervisors: slices.Clone(g.Supervisors), agents: slices.Clone(g.Agents), sla: g.SLAThreshold.Seconds()}
 			ti.groupOrder = append(ti.groupOrder, g.Name)
 		}
 		for _, u := range t.Users {
 			ti.roles[u.Extension] = u.Role
+			ti.names[u.Extension] = u.Name
 			if u.Role == b2bua.RoleSupervisor || u.Role == b2bua.RoleAdmin {
 				ti.supervisors = append(ti.supervisors, u.Extension)
 			}
@@ -143,6 +145,14 @@ func (d *directory) role(tenant, user string) string {
 		}
 	}
 	return "unknown"
+}
+
+// who names a user for a person: "1001 (Alice)", or "1001" without a name.
+func (d *directory) who(tenant, user string) string {
+	if ti := d.tenants[tenant]; ti != nil && ti.names[user] != "" {
+		return user + " (" + ti.names[user] + ")"
+	}
+	return user
 }
 
 // slaThreshold returns a group's SLA threshold in seconds (0: no group).

@@ -34,6 +34,13 @@ type Switchboard interface {
 	Transfer(tenant, actor, callID, number string) error
 }
 
+// Notifier sends a short text to the registered phones of a user and
+// returns how many it went to, without blocking. b2bua.Server satisfies
+// it.
+type Notifier interface {
+	Notify(tenant, ext, text string) int
+}
+
 // Config is what New needs. The zero value of an optional field means its
 // default.
 type Config struct {
@@ -53,6 +60,15 @@ type Config struct {
 	// Agents is the queue: agent states, the team, waiting callers. Nil:
 	// those routes answer 404.
 	Agents AgentDesk
+	// Phones tells users on their SIP phones what happened to help
+	// requests and what supervisors wrote to them (b2bua.Server.Notify).
+	// Nil: no phone notifications.
+	Phones Notifier
+	// ListenCode is the feature code a supervisor dials before an
+	// agent's extension to listen (sip.feature_codes.listen); a help
+	// request's notification tells the supervisor what to dial. Empty:
+	// the notification names no code.
+	ListenCode string
 	// Logger receives the service's logs. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now.

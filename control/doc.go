@@ -18,8 +18,15 @@
 //     worker goroutine drains it in batches, one transaction per batch
 //     (what arrives within batchWindow of the first event; none for a
 //     batch that writes nothing): call history, help requests closed by a
-//     call's end, supervision audit and history. SIP goroutines never wait
-//     for the disk.
+//     call's end, supervision audit and history, and the accept of a help
+//     request by a supervisor who dialled a supervision code. SIP
+//     goroutines never wait for the disk, but for one: the handler of an
+//     agent's help feature code (OpenHelp, EndHelp: b2bua.HelpDesk), whose
+//     confirmation to the phone means the step is committed, as an API
+//     response does (phone.go).
+//   - After a commit, the people a help request's step or a note concerns
+//     are told on their phones through the Notifier, which does not
+//     block.
 //   - In-memory state is small and guarded: the active help request per
 //     call (Service.mu, for the call list's flag), the last hour of call
 //     outcomes (history.mu), live supervision segments (supTracker.mu) and

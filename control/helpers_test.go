@@ -171,6 +171,8 @@ type fixture struct {
 	// (pruner, worker) while the test moves it: atomic.
 	clock atomic.Int64
 	h     http.Handler
+	// phones records phone notifications; nil (the default) sends none.
+	phones Notifier
 }
 
 func (f *fixture) now() time.Time { return time.Unix(0, f.clock.Load()).UTC() }
@@ -182,7 +184,13 @@ var t0 = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{t: t, sw: newFakeSwitch(), dir: t.TempDir()}
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith is newFixture whose service notifies phones.
+func newFixtureWith(t testing.TB, phones Notifier) *fixture {
+	t.Helper()
+	f := &fixture{t: t, sw: newFakeSwitch(), dir: t.TempDir(), phones: phones}
 	f.setNow(t0)
 	f.open()
 	// Two answered calls in acme (agents 1001 and 1002) and one in zeta.
@@ -194,7 +202,7 @@ func newFixture(t testing.TB) *fixture {
 
 func (f *fixture) open() {
 	f.t.Helper()
-	svc, err := New(Config{Tenants: testTenants(), DataDir: f.dir, Switchboard: f.sw, Now: f.now})
+	svc, err := New(Config{Tenants: testTenants(), DataDir: f.dir, Switchboard: f.sw, Now: f.now, Phones: f.phones, ListenCode: "*1"})
 	if err != nil {
 		f.t.Fatal(err)
 	}

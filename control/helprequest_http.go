@@ -67,21 +67,34 @@ func (s *Service) openHelp(w http.ResponseWriter, r *http.Request, p Principal) 
 	if err := req.check(); err != nil {
 		return err
 	}
-	c, err := s.lookupCall(req.CallID, p)
+	h, err := s.openHelpFor(p, req.CallID, req.Reason)
 	if err != nil {
-		return errStatus(http.StatusNotFound, "call_id: no such call of yours")
+		return err
+	}
+	w.Header().Set("Location", Prefix+"/help-requests/"+h.ID)
+	writeJSON(w, http.StatusCreated, h)
+	return nil
+}
+
+// openHelpFor opens a help request of agent p on its answered call: the
+// API's and the help feature code's path. Refusals wrap the b2bua error
+// that says why, for the phone's answer.
+func (s *Service) openHelpFor(p Principal, callID, reason string) (*HelpRequest, error) {
+	c, err := s.lookupCall(callID, p)
+	if err != nil {
+		return nil, errWrap(b2bua.ErrCallNotFound, http.StatusNotFound, "call_id: no such call of yours")
 	}
 	if c.State != b2bua.StateAnswered {
-		return errStatus(http.StatusConflict, "the call is %s; help can be requested on an answered call", c.State)
+		return nil, errWrap(b2bua.ErrCallNotAnswered, http.StatusConflict, "the call is %s; help can be requested on an answered call", c.State)
 	}
 	now := s.now().UTC()
 	h := &HelpRequest{ID: newID("hr_"), Tenant: p.Tenant, CallID: c.ID, Group: c.Group, Agent: p.User,
-		Reason: req.Reason, Status: HelpOpen, AssignedTo: s.dir.assignees(p.Tenant, c.Group), CreatedAt: now}
+		Reason: reason, Status: HelpOpen, AssignedTo: s.dir.assignees(p.Tenant, c.Group), CreatedAt: now}
 	err = write(s.db, s.batch, func(tx *bolt.Tx) error {
 		if id, err := activeHelpOf(tx, p.Tenant, c.ID); err != nil {
 			return err
 		} else if id != "" {
-			return errStatus(http.StatusConflict, "the call already has help request %s; close it first", id)
+			return errWrap(b2bua.ErrHelpActive, http.StatusConflict, "the call already has help request %s; close it first", id)
 		}
 		if err := putHelp(tx, h); err != nil {
 			return err
@@ -90,12 +103,10 @@ func (s *Service) openHelp(w http.ResponseWriter, r *http.Request, p Principal) 
 			Action: ActionHelpOpened, CallID: c.ID, HelpRequestID: h.ID, Result: ResultOK})
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.apply(&effects{audit: 1, helps: []*HelpRequest{h}, events: []helpEvent{{EventHelpAssigned, h}}})
-	w.Header().Set("Location", Prefix+"/help-requests/"+h.ID)
-	writeJSON(w, http.StatusCreated, h)
-	return nil
+	return h, nil
 }
 
 func (s *Service) listHelp(w http.ResponseWriter, r *http.Request, p Principal) error {
@@ -148,34 +159,53 @@ func (s *Service) getHelp(w http.ResponseWriter, r *http.Request, p Principal) e
 func (s *Service) helpAction(op string) func(http.ResponseWriter, *http.Request, Principal) error {
 	return func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		id := r.PathValue("id")
-		now := s.now().UTC()
-		var h *HelpRequest
-		var action string
-		err := write(s.db, s.batch, func(tx *bolt.Tx) error {
-			var err error
-			if h, err = getHelp(tx, p.Tenant, id); err != nil {
-				return err
-			}
-			if h == nil || !h.visibleTo(p) {
-				return errNotFound
-			}
-			if action, err = h.transition(op, p, now); err != nil {
-				return err
-			}
-			if err := putHelp(tx, h); err != nil {
-				return err
-			}
-			return appendAudit(tx, &AuditRecord{Time: now, Tenant: p.Tenant, Actor: p.User, Role: string(p.Role),
-				Action: action, CallID: h.CallID, HelpRequestID: h.ID, Result: ResultOK})
-		})
+		h, err := s.stepHelp(p, func(*bolt.Tx) (string, error) { return id, nil }, func(*HelpRequest) string { return op })
 		if err != nil {
 			return err
 		}
-		typ := map[string]string{ActionHelpAccepted: EventHelpAccepted, ActionHelpClosed: EventHelpClosed, ActionHelpCanceled: EventHelpCanceled}[action]
-		s.apply(&effects{audit: 1, helps: []*HelpRequest{h}, events: []helpEvent{{typ, h}}})
 		writeJSON(w, http.StatusOK, HelpRequestResult{HelpRequest: *h, Confirmation: confirmation(h)})
 		return nil
 	}
+}
+
+// stepHelp applies a lifecycle step by p to the request pick names (no
+// such request: errNotFound), the step op chooses for it; the check, the
+// change and the audit record share one transaction. The API's actions
+// and the help feature codes take this path.
+func (s *Service) stepHelp(p Principal, pick func(*bolt.Tx) (string, error), op func(*HelpRequest) string) (*HelpRequest, error) {
+	now := s.now().UTC()
+	var h *HelpRequest
+	var action string
+	err := write(s.db, s.batch, func(tx *bolt.Tx) error {
+		id, err := pick(tx)
+		if err != nil {
+			return err
+		}
+		if h, err = getHelp(tx, p.Tenant, id); err != nil {
+			return err
+		}
+		if h == nil || !h.visibleTo(p) {
+			return errNotFound
+		}
+		if action, err = h.transition(op(h), p, now); err != nil {
+			return err
+		}
+		if err := putHelp(tx, h); err != nil {
+			return err
+		}
+		return appendAudit(tx, &AuditRecord{Time: now, Tenant: p.Tenant, Actor: p.User, Role: string(p.Role),
+			Action: action, CallID: h.CallID, HelpRequestID: h.ID, Result: ResultOK})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.apply(&effects{audit: 1, helps: []*HelpRequest{h}, events: []helpEvent{{helpEventOf(action), h}}})
+	return h, nil
+}
+
+// helpEventOf is the event type of a lifecycle step's audit action.
+func helpEventOf(action string) string {
+	return map[string]string{ActionHelpAccepted: EventHelpAccepted, ActionHelpClosed: EventHelpClosed, ActionHelpCanceled: EventHelpCanceled}[action]
 }
 
 func confirmation(h *HelpRequest) string {

@@ -63,6 +63,7 @@ func (s *Service) createNote(w http.ResponseWriter, r *http.Request, p Principal
 	}
 	s.metrics.audit.Add(1)
 	s.hub.publish(audience{tenant: p.Tenant, users: n.To}, Event{Type: EventNote, Time: now, Data: n})
+	s.notifyNote(&n)
 	writeJSON(w, http.StatusCreated, n)
 	return nil
 }

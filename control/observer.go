@@ -237,6 +237,7 @@ func (s *Service) apply(e *effects) {
 	}
 	for _, ev := range e.events {
 		s.publishHelp(ev.typ, ev.h)
+		s.notifyHelp(ev.typ, ev.h)
 	}
 }
 
@@ -301,6 +302,11 @@ func (s *Service) recordSupervision(tx *bolt.Tx, ev *b2bua.SupervisionEvent, out
 			return err
 		}
 		out.audit++
+	}
+	if (ev.Type == b2bua.SupervisionStarted || ev.Type == b2bua.SupervisionModeChanged) && sp.Via == b2bua.ViaFeatureCode {
+		if err := s.acceptByDial(tx, ev, out); err != nil {
+			return err
+		}
 	}
 	if done := s.sups.observe(ev); done != nil {
 		return putSupervision(tx, done)

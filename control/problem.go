@@ -39,9 +39,18 @@ type apiError struct {
 	status int
 	detail string
 	field  string // for 400: the field named in invalid-params
+	cause  error  // what it means outside HTTP (a b2bua error), or nil
 }
 
 func (e *apiError) Error() string { return e.detail }
+
+// Unwrap lets callers outside HTTP (the help feature codes) match cause.
+func (e *apiError) Unwrap() error { return e.cause }
+
+// errWrap is errStatus whose meaning outside HTTP is cause.
+func errWrap(cause error, status int, format string, args ...any) error {
+	return &apiError{status: status, detail: fmt.Sprintf(format, args...), cause: cause}
+}
 
 func errStatus(status int, format string, args ...any) error {
 	return &apiError{status: status, detail: fmt.Sprintf(format, args...)}

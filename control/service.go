@@ -22,6 +22,8 @@ type Service struct {
 	db        *bolt.DB
 	sw        Switchboard
 	agents    AgentDesk
+	phones    Notifier // nil: no phone notifications
+	listen    string   // the listen feature code, for notifications
 	auth      *authenticator
 	dir       *directory
 	retention retention
@@ -68,6 +70,8 @@ func New(cfg Config) (*Service, error) {
 		now:       cfg.Now,
 		sw:        cfg.Switchboard,
 		agents:    cfg.Agents,
+		phones:    cfg.Phones,
+		listen:    cfg.ListenCode,
 		auth:      newAuthenticator(cfg.Tenants),
 		dir:       newDirectory(cfg.Tenants),
 		retention: retention{audit: cfg.AuditRetention, calls: cfg.CallRetention},

@@ -90,6 +90,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 	// reports to the control plane: the fan-out breaks the cycle, and no
 	// event flows before Listen.
 	a.Control, err = control.New(control.Config{Tenants: bc.Tenants, DataDir: cfg.DataDir, Switchboard: a.SIP, Agents: a.Queue,
+		Phones: a.SIP, ListenCode: cfg.SIP.FeatureCodes.Listen,
 		AuditRetention: cfg.Retention.Audit.D(), CallRetention: cfg.Retention.CallHistory.D(),
 		Logger: log.With("component", "control")})
 	if err != nil {
@@ -99,6 +100,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("control: %w", err)
 	}
 	a.Events.Add(a.Control)
+	a.SIP.SetHelpDesk(a.Control) // the help feature codes, like the API's help requests
 	if a.SIPAddrs, err = a.SIP.Listen(sipListeners(cfg)); err != nil {
 		a.SIP.Close()
 		a.Queue.Close()

@@ -15,6 +15,7 @@ type collector struct {
 
 	activeCalls, registrations, callsTotal, sipRequests, sipResponses, sipSent *prometheus.Desc
 	dialogs, sipRefused, sipDropped, mailboxFull                               *prometheus.Desc
+	notifications                                                              *prometheus.Desc
 	setup                                                                      *prometheus.Desc
 	rtpPackets, rtpBytes, rtcpPackets, rtpDropped, portsInUse, mediaSessions   *prometheus.Desc
 	mediaTimeouts                                                              *prometheus.Desc
@@ -36,6 +37,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 		sipRefused:    d("sip_refused_total", "SIP requests refused for security reasons, by reason.", "reason"),
 		sipDropped:    d("sip_dropped_total", "SIP messages dropped because they could not be parsed, by kind.", "reason"),
 		mailboxFull:   d("call_mailbox_full_total", "Events a call's full mailbox turned away: in-dialog requests answered 503, timer events retried."),
+		notifications: d("sip_notifications_total", "SIP MESSAGE notifications to users' phones, one per registered phone, by result: sent (2xx) or failed.", "result"),
 		setup:         d("call_setup_seconds", "Time from INVITE received to 200 OK sent to the caller."),
 		rtpPackets:    d("rtp_packets_relayed_total", "RTP packets sent (relayed or mixed), by the party they went to.", "direction"),
 		rtpBytes:      d("rtp_bytes_relayed_total", "RTP and RTCP payload bytes sent, by the party they went to.", "direction"),
@@ -49,7 +51,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.activeCalls, c.registrations, c.dialogs, c.callsTotal, c.sipRequests,
-		c.sipResponses, c.sipSent, c.sipRefused, c.sipDropped, c.mailboxFull, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
+		c.sipResponses, c.sipSent, c.sipRefused, c.sipDropped, c.mailboxFull, c.notifications, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
 		c.portsInUse, c.mediaSessions, c.mediaTimeouts} {
 		ch <- d
 	}
@@ -85,6 +87,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ct(c.sipSent, float64(v), k)
 	}
 	ct(c.mailboxFull, float64(st.MailboxFull))
+	ct(c.notifications, float64(st.NotifySent), "sent")
+	ct(c.notifications, float64(st.NotifyFailed), "failed")
 	// Every reason is exported, zero or not, so that alerts have a series.
 	for _, r := range b2bua.DropReasons() {
 		ct(c.sipDropped, float64(st.Dropped[r]), r)

@@ -59,7 +59,8 @@ func sipConfig(c *config.Config) (b2bua.Config, error) {
 		FeatureCodes: b2bua.FeatureCodes{Listen: c.SIP.FeatureCodes.Listen, Whisper: c.SIP.FeatureCodes.Whisper,
 			Barge: c.SIP.FeatureCodes.Barge, Intercept: c.SIP.FeatureCodes.Intercept,
 			Pause: c.SIP.FeatureCodes.Pause, Unpause: c.SIP.FeatureCodes.Unpause,
-			LogIn: c.SIP.FeatureCodes.Login, LogOut: c.SIP.FeatureCodes.Logout},
+			LogIn: c.SIP.FeatureCodes.Login, LogOut: c.SIP.FeatureCodes.Logout,
+			Help: c.SIP.FeatureCodes.Help, HelpClose: c.SIP.FeatureCodes.HelpClose},
 	}
 	for _, t := range c.Tenants {
 		bt := b2bua.Tenant{Name: t.Name, Domains: t.Domains, BargeBeep: t.BargeBeep,

@@ -7,5 +7,6 @@
 // decodes what arrives into a ring of recent samples, so a test can ask how
 // loud a given frequency was in the last stretch of received audio
 // (Goertzel power in dBFS). Goroutines belong to the Session and stop when
-// it is hung up or closed.
+// it is hung up or closed. A SIP MESSAGE the phone receives is answered 200
+// and kept for the test (Messages); SendMessage sends one.
 package phone

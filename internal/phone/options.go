@@ -52,7 +52,7 @@ func build(cfg Config, transport string, tlsConf *tls.Config, opts Options) (*Ph
 	if err != nil {
 		return nil, err
 	}
-	p := &Phone{cfg: cfg, opts: opts, ua: ua, incoming: make(chan *Incoming, 8), sessions: map[string]*Session{}}
+	p := &Phone{cfg: cfg, opts: opts, ua: ua, incoming: make(chan *Incoming, 8), messages: make(chan Message, messageBuffer), sessions: map[string]*Session{}}
 	fail := func(err error) (*Phone, error) {
 		p.Close()
 		return nil, err
@@ -101,6 +101,7 @@ func build(cfg Config, transport string, tlsConf *tls.Config, opts Options) (*Ph
 	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
+	p.srv.OnMessage(p.onMessage)
 	p.srv.OnInfo(func(req *sip.Request, tx sip.ServerTransaction) {
 		p.saw(req)
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))

@@ -52,6 +52,7 @@ type Phone struct {
 	dsc     *sipgo.DialogServerCache
 
 	incoming chan *Incoming
+	messages chan Message // received MESSAGE requests (message.go)
 	requests atomic.Int64 // in-dialog requests received from earshot
 
 	mu       sync.Mutex // guards sessions and seen
