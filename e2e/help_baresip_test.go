@@ -73,24 +73,24 @@ type baresip struct {
 
 // startBaresip runs baresip as ext (password demo) registered at earshot
 // and returns once earshot has its registration. Without baresip the test
-// is skipped: the sipgo phones of TestHelpByPhone are the e2e proof, this
-// is the same story with a real softphone.
+// fails: it is the same story as TestHelpByPhone with a real softphone,
+// and CI installs baresip.
 func startBaresip(t *testing.T, e *env, ext string) *baresip {
 	t.Helper()
 	bin, err := exec.LookPath("baresip")
 	if err != nil {
-		t.Skip("baresip is not installed; `make deps` installs it")
+		t.Fatal("baresip is not installed; `make deps` installs it")
 	}
 	if _, err := os.Stat(filepath.Join(baresipModules, "ctrl_tcp.so")); err != nil {
-		t.Skipf("baresip modules missing: %v", err)
+		t.Fatalf("baresip modules missing (%v); `make deps` installs them", err)
 	}
 	dir := t.TempDir()
 	sip := net.JoinHostPort("127.0.0.1", strconv.Itoa(freeLoopbackPort(t)))
 	ctrl := net.JoinHostPort("127.0.0.1", strconv.Itoa(freeLoopbackPort(t)))
 	// Apart from the e2e media ranges (10000–19999) and interop's
-	// (30000–32999).
+	// (30000–34999), which run at the same time.
 	cons := net.JoinHostPort("127.0.0.1", strconv.Itoa(freeLoopbackPort(t)))
-	cfg := fmt.Sprintf(baresipSupervisorConfig, sip, 33100, 33199, ctrl, baresipModules, cons)
+	cfg := fmt.Sprintf(baresipSupervisorConfig, sip, 35100, 35199, ctrl, baresipModules, cons)
 	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_pass=demo;regint=600;audio_codecs=PCMU/8000/1,PCMA/8000/1\n", ext, e.udp())
 	for name, text := range map[string]string{"config": cfg, "accounts": account} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {

@@ -23,7 +23,7 @@ import (
 func TestBaresipBlindTransfer(t *testing.T) {
 	bin := needTool(t, "baresip")
 	needTool(t, "sipp")
-	e := startEarshot(t, options{rtpMin: 33000, level: "warn", agents: []string{"1001"}, strategy: "ring-all"})
+	e := startEarshot(t, options{rtpMin: 34000, level: "warn", agents: []string{"1001"}, strategy: "ring-all"})
 	ctrl := addr("127.0.0.1", freePort(t, "127.0.0.1"))
 	out := startBaresip(t, bin, e, "1001", false, "module_app\tctrl_tcp.so\nctrl_tcp_listen\t"+ctrl+"\n")
 	waitListening(t, ctrl, 10*time.Second)
