@@ -171,6 +171,8 @@ type fixture struct {
 	// (pruner, worker) while the test moves it: atomic.
 	clock atomic.Int64
 	h     http.Handler
+	// mod, when set before open, adjusts the service's Config.
+	mod func(*Config)
 }
 
 func (f *fixture) now() time.Time { return time.Unix(0, f.clock.Load()).UTC() }
@@ -182,7 +184,13 @@ var t0 = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{t: t, sw: newFakeSwitch(), dir: t.TempDir()}
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith is newFixture with mod applied to the service's Config.
+func newFixtureWith(t testing.TB, mod func(*Config)) *fixture {
+	t.Helper()
+	f := &fixture{t: t, sw: newFakeSwitch(), dir: t.TempDir(), mod: mod}
 	f.setNow(t0)
 	f.open()
 	// Two answered calls in acme (agents 1001 and 1002) and one in zeta.
@@ -194,7 +202,11 @@ func newFixture(t testing.TB) *fixture {
 
 func (f *fixture) open() {
 	f.t.Helper()
-	svc, err := New(Config{Tenants: testTenants(), DataDir: f.dir, Switchboard: f.sw, Now: f.now})
+	cfg := Config{Tenants: testTenants(), DataDir: f.dir, Switchboard: f.sw, Now: f.now}
+	if f.mod != nil {
+		f.mod(&cfg)
+	}
+	svc, err := New(cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}
