@@ -44,12 +44,14 @@
 
   const now = () => Date.now() + clockSkew;
 
-  function clock(iso) {
-    return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-  }
-  function dateTime(iso) {
-    return new Date(iso).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' });
-  }
+  // Times show in the browser's zone and locale. The formatters are made
+  // once and used once at sign-in: the first use loads the locale's and
+  // zone's data, tens of milliseconds that must not delay the first call
+  // event shown.
+  const TIME_FMT = new Intl.DateTimeFormat([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const DATE_FMT = new Intl.DateTimeFormat([], { dateStyle: 'short', timeStyle: 'short' });
+  const clock = (iso) => TIME_FMT.format(new Date(iso));
+  const dateTime = (iso) => DATE_FMT.format(new Date(iso));
   function dur(sec) {
     sec = Math.max(0, Math.floor(sec));
     const h = Math.floor(sec / 3600), m = Math.floor((sec % 3600) / 60), s = sec % 60;
@@ -155,6 +157,8 @@
     $('whoami').hidden = false;
     $('signout').hidden = false;
     $('whoami').textContent = (me.name || me.user) + ' · ' + me.user + ' · ' + me.role;
+    clock(0);
+    dateTime(0);
     const sup = me.role !== 'agent';
     $('supervisor').hidden = !sup;
     $('agent').hidden = sup;
@@ -191,8 +195,13 @@
         }
       }
     });
+    // Each event type's latest arrival is a User Timing mark (shown in
+    // the browser's performance tools; the end-to-end test reads it to
+    // split an event's delay between the wire and the page).
     const on = (type, fn) =>
       stream.addEventListener(type, (m) => {
+        performance.clearMarks('earshot:' + type);
+        performance.mark('earshot:' + type);
         const ev = JSON.parse(m.data);
         fn(ev.data, ev);
       });
@@ -670,7 +679,7 @@
       if (S.myNotes.some((x) => x.id === n.id)) return;
       S.myNotes.push(n);
       renderMyNotes();
-      status('New note from ' + n.author + '.');
+      status('New note from ' + ext(n.author) + '.');
       return;
     }
     if (!S.sup || n.call_id !== S.sup.call_id || S.notes.some((x) => x.id === n.id)) return;
