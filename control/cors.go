@@ -20,8 +20,8 @@ func withCORS(origins []string, h http.Handler) http.Handler {
 	if len(origins) == 0 {
 		return h
 	}
-	any := slices.Contains(origins, "*")
-	allowed := func(o string) bool { return o != "" && (any || slices.Contains(origins, o)) }
+	anyOrigin := slices.Contains(origins, "*")
+	allowed := func(o string) bool { return o != "" && (anyOrigin || slices.Contains(origins, o)) }
 	methods := "GET, POST, PUT, PATCH, DELETE"
 	headers := "Authorization, Content-Type"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -237,7 +237,7 @@ func (w *Workspace) me(rw http.ResponseWriter, r *http.Request) {
 	id, ok := cookieID(r)
 	var ss *session
 	if ok {
-		ss, ok = w.sessions.get(id, w.now(), true)
+		ss, ok = w.sessions.get(id, w.now(), activity(r))
 	}
 	a := (*account)(nil)
 	if ok {

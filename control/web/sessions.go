@@ -136,15 +136,25 @@ func cookieID(r *http.Request) (string, bool) {
 	return c.Value, true
 }
 
+// BackgroundHeader marks a request the page makes on its own (a reload
+// after an event or a reconnection): it does not count as the user's
+// activity for the idle expiry.
+const BackgroundHeader = "X-Earshot-Background"
+
+// activity reports whether r counts as its user's activity: not the event
+// stream, which a page keeps open unattended, nor the page's background
+// requests, which events trigger all day on a busy tenant.
+func activity(r *http.Request) bool {
+	return r.URL.Path != control.Prefix+"/events" && r.Header.Get(BackgroundHeader) == ""
+}
+
 // Session implements control.Sessions: the live session of r's cookie.
-// Every API request counts as activity for the idle expiry, except the
-// event stream, which a page keeps open without its user doing anything.
 func (w *Workspace) Session(r *http.Request) (control.Session, bool) {
 	id, ok := cookieID(r)
 	if !ok {
 		return control.Session{}, false
 	}
-	ss, ok := w.sessions.get(id, w.now(), r.URL.Path != control.Prefix+"/events")
+	ss, ok := w.sessions.get(id, w.now(), activity(r))
 	if !ok {
 		return control.Session{}, false
 	}

@@ -193,9 +193,24 @@ func TestSessionExpiry(t *testing.T) {
 	default:
 		t.Fatal("Done not closed")
 	}
+	// The page's background requests and the stream are not activity.
 	cookie, _ = f.login("1001", "pw-ann")
 	req.Header.Set("Cookie", cookie)
-	f.advance(61 * time.Minute)
+	bg := httptest.NewRequest("GET", "/api/v1/stats", nil)
+	bg.Header.Set("Cookie", cookie)
+	bg.Header.Set(BackgroundHeader, "1")
+	stream := httptest.NewRequest("GET", "/api/v1/events", nil)
+	stream.Header.Set("Cookie", cookie)
+	for range 2 {
+		f.advance(25 * time.Minute)
+		if _, ok := f.w.Session(bg); !ok {
+			t.Fatal("session ended early")
+		}
+		if _, ok := f.w.Session(stream); !ok {
+			t.Fatal("session ended early")
+		}
+	}
+	f.advance(11 * time.Minute)
 	f.w.sessions.sweep(f.w.now())
 	if _, ok := f.w.Session(req); ok || f.w.Stats().Sessions != 0 {
 		t.Fatal("idle session still live")

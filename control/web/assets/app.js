@@ -76,8 +76,12 @@
     }
   }
 
-  async function call(method, path, body) {
+  // call makes an API request. bg marks requests the page makes on its
+  // own (loads after events, reconnections): they do not count as the
+  // user's activity for the session's idle expiry.
+  async function call(method, path, body, bg) {
     const opts = { method, headers: {}, credentials: 'same-origin' };
+    if (bg) opts.headers['X-Earshot-Background'] = '1';
     if (body !== undefined) {
       opts.headers['Content-Type'] = 'application/json';
       opts.body = JSON.stringify(body);
@@ -187,7 +191,7 @@
         // A refused stream (signed out, expired) is not retried by the
         // browser: find out which.
         try {
-          me = await call('GET', '/auth/me');
+          me = await call('GET', '/auth/me', undefined, true);
           stream.close();
           connect();
         } catch {
@@ -248,9 +252,9 @@
 
   async function loadSupervisor() {
     const [calls, help, open] = await Promise.all([
-      call('GET', '/calls'),
-      call('GET', '/help-requests?status=in_progress'),
-      call('GET', '/help-requests?status=open'),
+      call('GET', '/calls', undefined, true),
+      call('GET', '/help-requests?status=in_progress', undefined, true),
+      call('GET', '/help-requests?status=open', undefined, true),
     ]);
     S.calls.clear();
     for (const c of calls.calls) {
@@ -268,7 +272,7 @@
 
   async function loadTeam() {
     try {
-      const t = await call('GET', '/team');
+      const t = await call('GET', '/team', undefined, true);
       S.team.clear();
       for (const a of t.team) S.team.set(a.extension, a);
     } catch (e) {
@@ -280,7 +284,7 @@
 
   async function loadQueues() {
     try {
-      const q = await call('GET', '/queues');
+      const q = await call('GET', '/queues', undefined, true);
       S.queue.clear();
       for (const c of q.waiting) S.queue.set(c.call_id, c);
     } catch (e) {
@@ -316,7 +320,7 @@
     if (!me || me.role === 'agent') return;
     const g = $('f-group').value;
     try {
-      S.stats = await call('GET', '/stats' + (g ? '?group=' + encodeURIComponent(g) : ''));
+      S.stats = await call('GET', '/stats' + (g ? '?group=' + encodeURIComponent(g) : ''), undefined, true);
     } catch {
       return;
     }
@@ -702,7 +706,7 @@
   }
 
   async function loadAgent() {
-    const [help, notes] = await Promise.all([call('GET', '/help-requests'), call('GET', '/notes')]);
+    const [help, notes] = await Promise.all([call('GET', '/help-requests', undefined, true), call('GET', '/notes', undefined, true)]);
     S.help.clear();
     for (const h of help.help_requests) S.help.set(h.id, h);
     S.myNotes = notes.notes;
@@ -712,7 +716,7 @@
   }
 
   async function loadMyCall() {
-    const calls = await call('GET', '/calls');
+    const calls = await call('GET', '/calls', undefined, true);
     S.calls.clear();
     for (const c of calls.calls) {
       clockSkew = Date.parse(c.started_at) + c.duration_seconds * 1000 - Date.now();
