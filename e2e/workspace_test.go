@@ -208,6 +208,18 @@ func TestWorkspaceStory(t *testing.T) {
 		document.getElementById('help-state').textContent === ''`, 2*time.Second)
 	sup.wait("the request closed", `document.querySelector('#help-list li[data-id=`+jsString(hrID)+`]').dataset.status === 'closed'`, 2*time.Second)
 
+	// A new request on the same call; the agent cancels it (from its
+	// phone or a script): the supervisor sees it at once.
+	agent.click("Help again", "#help-btn")
+	sup.wait("the second notification", `document.querySelectorAll('#help-list li[data-status=open]').length === 1`, time.Second)
+	hr2 := eval[string](sup, `document.querySelector('#help-list li[data-status=open]').dataset.id`)
+	if code, body := api(t, e, "demo-1001", "POST", "/help-requests/"+hr2+"/cancel", nil); code != 200 {
+		t.Fatalf("cancel: %d %v", code, body)
+	}
+	sup.wait("the cancellation", `(() => { const li = document.querySelector('#help-list li[data-id=`+jsString(hr2)+`]');
+		return li.dataset.status === 'canceled' && li.textContent.includes('Canceled') && li.querySelector('button') === null })()`, time.Second)
+	agent.wait("Help again after the cancellation", `document.getElementById('help-btn').textContent === 'Help'`, 2*time.Second)
+
 	// The customer hangs up: the row goes; the agent pauses, and the
 	// supervisor's team list follows.
 	if err := sc.cust.s.Hangup(ctx(t)); err != nil {

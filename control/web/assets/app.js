@@ -386,8 +386,12 @@
     if (S.sup && S.sup.call_id === c.id) renderPanel();
   }
 
+  // The page runs all day: what it remembers of the past is bounded.
+  const MAX_ENDED = 1000, MAX_HELP = 100;
+
   function callEnded(c) {
     S.ended.add(c.id);
+    if (S.ended.size > MAX_ENDED) S.ended.delete(S.ended.values().next().value);
     S.calls.delete(c.id);
     const tr = S.rows.get(c.id);
     if (tr) tr.remove();
@@ -513,6 +517,12 @@
 
   function helpChanged(type, h) {
     S.help.set(h.id, h);
+    if (S.help.size > MAX_HELP) {
+      for (const [id, x] of S.help) {
+        if (S.help.size <= MAX_HELP) break;
+        if (x.status === 'closed' || x.status === 'canceled') S.help.delete(id);
+      }
+    }
     if (me.role === 'agent') {
       renderMyHelp();
       return;
