@@ -179,6 +179,12 @@ func TestWorkspaceStory(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#note-form button")))
 	sup.wait("the note in the thread", `document.getElementById('notes').textContent.includes('Offer the refund')`, 2*time.Second)
 	agent.wait("the note on the agent's page", `document.getElementById('mynotes').textContent.includes('Offer the refund, then close.')`, 2*time.Second)
+	// Every control on show has a name a screen reader can say.
+	for _, tb := range []*tab{sup, agent} {
+		if unnamed := eval[string](tb, unnamedControls); unnamed != "[]" {
+			t.Errorf("%s: controls without an accessible name: %s", tb.name, unnamed)
+		}
+	}
 	sup.screenshot("../docs/workspace-supervisor.png")
 	agent.screenshot("../docs/workspace-agent.png")
 
@@ -247,6 +253,13 @@ func TestWorkspaceStory(t *testing.T) {
 		t.Errorf("API after sign-out: %v, want 401", code)
 	}
 }
+
+// unnamedControls lists the visible buttons without text or aria-label
+// and the visible fields without a label.
+const unnamedControls = `JSON.stringify([...document.querySelectorAll('button, input, select, textarea')]
+	.filter(e => e.offsetParent !== null)
+	.filter(e => e.tagName === 'BUTTON' ? !(e.getAttribute('aria-label') || e.textContent.trim()) : !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+	.map(e => e.outerHTML.slice(0, 80)))`
 
 // loadTime is a page load as the browser's Navigation Timing saw it.
 type loadTime struct {
