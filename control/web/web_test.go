@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -248,5 +249,31 @@ func TestPageAndAssets(t *testing.T) {
 		if rec := f.do("GET", p, "", nil); rec.Code != 404 {
 			t.Errorf("%s: %d", p, rec.Code)
 		}
+	}
+}
+
+// TestCookieSecureOverTLS: over TLS the cookie is Secure; sign-out
+// clears it.
+func TestCookieSecureOverTLS(t *testing.T) {
+	f := newFixture(t)
+	req := httptest.NewRequest("POST", "https://earshot.example/auth/login", strings.NewReader(`{"user":"1001","password":"pw-ann"}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	c := rec.Result().Cookies()
+	if rec.Code != 200 || len(c) != 1 || !c[0].Secure || !c[0].HttpOnly || c[0].SameSite != http.SameSiteStrictMode {
+		t.Fatalf("login over TLS: %d %+v", rec.Code, c)
+	}
+	var me Me
+	if err := json.Unmarshal(rec.Body.Bytes(), &me); err != nil {
+		t.Fatal(err)
+	}
+	out := httptest.NewRequest("POST", "https://earshot.example/auth/logout", nil)
+	out.Header.Set("Cookie", CookieName+"="+c[0].Value)
+	out.Header.Set(control.CSRFHeader, me.CSRFToken)
+	rec = httptest.NewRecorder()
+	f.h.ServeHTTP(rec, out)
+	if c := rec.Result().Cookies(); rec.Code != 204 || len(c) != 1 || c[0].MaxAge >= 0 || c[0].Value != "" {
+		t.Fatalf("logout: %d %+v", rec.Code, c)
 	}
 }

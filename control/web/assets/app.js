@@ -609,10 +609,16 @@
     $('panel-state').textContent = (sp.state === 'active' ? MODE_LABEL[sp.mode] : 'Ringing your phone (' + MODE_LABEL[sp.mode] + ')');
     $('panel-h').textContent = 'Supervising: ' + MODE_LABEL[sp.mode];
     $('panel-h').tabIndex = -1;
+    // An intercept makes the call the supervisor's own: no mode to switch
+    // to any more, and leaving hangs up.
+    const taken = sp.mode === 'intercept' && sp.state === 'active';
+    if (taken) $('panel-state').textContent = 'Intercepted: the call is yours';
     for (const b of document.querySelectorAll('.modes [data-mode]')) {
       b.setAttribute('aria-pressed', String(b.dataset.mode === sp.mode));
       b.hidden = !me.modes.includes(b.dataset.mode);
+      b.disabled = taken;
     }
+    $('disconnect').textContent = taken ? 'Hang up' : 'Disconnect';
     $('card-number').textContent = c ? c.caller.number : '';
     $('card-name').textContent = c ? c.caller.name || '—' : '';
   }
