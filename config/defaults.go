@@ -93,6 +93,8 @@ func (c *Config) SetDefaults() {
 	dur(&l.TCPIdleTimeout, 2*time.Hour)
 
 	str(&c.HTTP.Listen, defaultHTTPListen)
+	dur(&c.HTTP.SessionIdleTimeout, 8*time.Hour)
+	dur(&c.HTTP.SessionMaxAge, 12*time.Hour)
 	str(&c.DataDir, defaultDataDir)
 	dur(&c.Retention.Audit, defaultAuditRetention)
 	dur(&c.Retention.CallHistory, defaultCallRetention)

@@ -189,7 +189,10 @@ tenants:
 		got, want any
 	}{
 		{"log", cfg.Log, want.Log},
-		{"http", cfg.HTTP, want.HTTP},
+		{"http.listen", cfg.HTTP.Listen, want.HTTP.Listen},
+		{"http.session_idle_timeout", cfg.HTTP.SessionIdleTimeout.D(), 8 * time.Hour},
+		{"http.session_max_age", cfg.HTTP.SessionMaxAge.D(), 12 * time.Hour},
+		{"http.cors_origins", len(cfg.HTTP.CORSOrigins), 0},
 		{"data_dir", cfg.DataDir, want.DataDir},
 		{"media", cfg.Media, want.Media},
 		{"sip.registration", cfg.SIP.Registration, want.SIP.Registration},
@@ -210,7 +213,7 @@ tenants:
 		}
 	}
 	if cfg.Media.Address != "127.0.0.1" || cfg.HTTP.Listen != "127.0.0.1:8080" || cfg.DataDir != "./data" {
-		t.Errorf("defaults not the documented ones: %+v %+v %q", cfg.Media, cfg.HTTP, cfg.DataDir)
+		t.Errorf("defaults not the documented ones: %+v %+v %q", cfg.Media, cfg.HTTP.Listen, cfg.DataDir)
 	}
 }
 

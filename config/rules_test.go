@@ -55,6 +55,10 @@ func TestRules(t *testing.T) {
 
 		// http, data, media
 		{name: "http listen", old: "  listen: 127.0.0.1:8080", new: "  listen: localhost", field: "http.listen", msg: "not host:port"},
+		{name: "session idle", old: "  listen: 127.0.0.1:8080", new: "  listen: 127.0.0.1:8080\n  session_idle_timeout: -1h", field: "http.session_idle_timeout", at: "  session_idle_timeout: -1h", msg: "must be positive"},
+		{name: "session max age", old: "  listen: 127.0.0.1:8080", new: "  listen: 127.0.0.1:8080\n  session_max_age: 1h", field: "http.session_max_age", at: "  session_max_age: 1h", msg: "shorter than"},
+		{name: "cors origin with a path", old: "  listen: 127.0.0.1:8080", new: "  listen: 127.0.0.1:8080\n  cors_origins: [\"https://a.example/x\"]", field: "http.cors_origins[0]", at: "  cors_origins: [\"https://a.example/x\"]", msg: "not an origin"},
+		{name: "cors origin without scheme", old: "  listen: 127.0.0.1:8080", new: "  listen: 127.0.0.1:8080\n  cors_origins: [\"*\", a.example]", field: "http.cors_origins[1]", at: "  cors_origins: [\"*\", a.example]", msg: "not an origin"},
 		{name: "http on a sip socket", old: "  listen: 127.0.0.1:8080", new: "  listen: 127.0.0.1:5061", field: "http.listen", msg: "same TCP socket as sip.listen[1]"},
 		{name: "media address", old: "  address: 127.0.0.1\n", new: "  address: localhost\n", field: "media.address", at: "  address: localhost", msg: "must be an IP address"},
 		{name: "media advertised", old: "  timeout: 60s", new: "  timeout: 60s\n  advertised_address: media.example", field: "media.advertised_address", at: "  advertised_address: media.example", msg: "must be an IP address"},

@@ -124,6 +124,14 @@ type HTTP struct {
 	// MetricsToken, when set, is the bearer token /metrics (and pprof)
 	// require; empty leaves them open to whoever reaches the listener.
 	MetricsToken string `yaml:"metrics_token"`
+	// SessionIdleTimeout ends a workspace (browser) session that made no
+	// request for this long; SessionMaxAge ends any session this long
+	// after sign-in.
+	SessionIdleTimeout Duration `yaml:"session_idle_timeout"`
+	SessionMaxAge      Duration `yaml:"session_max_age"`
+	// CORSOrigins are the web origins (scheme://host[:port], or "*") whose
+	// pages may call the REST API with a bearer token. Empty: none.
+	CORSOrigins []string `yaml:"cors_origins"`
 }
 
 // Media configures RTP anchoring.

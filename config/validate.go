@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -202,6 +203,18 @@ func (c *Config) validateFeatureCodes(col *collector) {
 }
 
 func (c *Config) validateHTTP(col *collector) {
+	h := &c.HTTP
+	if h.SessionIdleTimeout.D() <= 0 {
+		col.addf("http.session_idle_timeout", "must be positive")
+	}
+	if h.SessionMaxAge.D() < h.SessionIdleTimeout.D() {
+		col.addf("http.session_max_age", "shorter than http.session_idle_timeout")
+	}
+	for i, o := range h.CORSOrigins {
+		if err := checkOrigin(o); err != nil {
+			col.addf(idx("http.cors_origins", i), "%s", err)
+		}
+	}
 	if err := checkHostPort(c.HTTP.Listen, true); err != nil {
 		col.addf("http.listen", "%s", err)
 		return
@@ -271,4 +284,18 @@ func positive(col *collector, path string, d Duration) bool {
 		return false
 	}
 	return true
+}
+
+// checkOrigin accepts a web origin as browsers send it in Origin:
+// scheme://host[:port], nothing after; or "*".
+func checkOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" ||
+		u.Fragment != "" || u.User != nil || strings.ToLower(o) != o || strings.HasSuffix(o, "/") {
+		return fmt.Errorf("%q is not an origin: want scheme://host[:port] in lower case, no path, or \"*\"", o)
+	}
+	return nil
 }

@@ -42,16 +42,27 @@ func (s *Service) view(c *b2bua.CallSnapshot, now time.Time) CallView {
 
 func (s *Service) listCalls(w http.ResponseWriter, r *http.Request, p Principal) error {
 	q := r.URL.Query()
-	group, number := q.Get("group"), q.Get("number")
+	group, number, caller := q.Get("group"), q.Get("number"), q.Get("caller")
 	if group != "" && !s.dir.hasGroup(p.Tenant, group) {
 		return errField("group", "no group %q in your tenant", group)
+	}
+	switch q.Get("state") {
+	case "", "live":
+	case "ended":
+		return s.listEndedCalls(w, q, p)
+	default:
+		return errField("state", "want live or ended")
+	}
+	if q.Has("limit") {
+		return errField("limit", "only with state=ended")
 	}
 	now := s.now()
 	all := s.sw.Calls()
 	out := CallList{Calls: []CallView{}}
 	for i := range all {
 		c := &all[i]
-		if !callVisible(c, p) || (group != "" && c.Group != group) || (number != "" && c.Number != number) {
+		if !callVisible(c, p) || (group != "" && c.Group != group) || (number != "" && c.Number != number) ||
+			(caller != "" && c.Caller.Number != caller) {
 			continue
 		}
 		out.Calls = append(out.Calls, s.view(c, now))

@@ -87,6 +87,14 @@ type Config struct {
 	// SSEBuffer is the per-subscriber event buffer; a subscriber that
 	// falls this far behind is disconnected. Default: 256.
 	SSEBuffer int
+	// Sessions authenticates browsers by their session cookie when a
+	// request carries no bearer token; such requests need the session's
+	// CSRF token on every state-changing method. Nil: tokens only.
+	Sessions Sessions
+	// CORSOrigins are the web origins (scheme://host[:port]) whose pages
+	// may call the API with a bearer token from another origin. "*"
+	// admits any origin. Nil: none (browsers refuse cross-origin calls).
+	CORSOrigins []string
 }
 
 // Limits of the HTTP side.

@@ -166,11 +166,14 @@ func (s *Service) streamEvents(w http.ResponseWriter, r *http.Request, p Princip
 	defer keep.Stop()
 	var id uint64 // this stream's own event numbers: 1, 2, 3, …
 	var idLine []byte
+	ended := sessionDone(r.Context()) // nil (never ready) for a token
 	for {
 		var frame []byte
 		select {
 		case <-r.Context().Done():
 			return nil
+		case <-ended:
+			return nil // signed out or expired: the stream ends with it
 		case f, open := <-sub.ch:
 			if !open {
 				return nil

@@ -171,8 +171,8 @@ type fixture struct {
 	// (pruner, worker) while the test moves it: atomic.
 	clock atomic.Int64
 	h     http.Handler
-	// phones records phone notifications; nil (the default) sends none.
-	phones Notifier
+	// mod, when set before open, adjusts the service's Config.
+	mod func(*Config)
 }
 
 func (f *fixture) now() time.Time { return time.Unix(0, f.clock.Load()).UTC() }
@@ -184,13 +184,18 @@ var t0 = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	return newFixtureWith(t, nil)
+	return newFixtureMod(t, nil)
 }
 
 // newFixtureWith is newFixture whose service notifies phones.
 func newFixtureWith(t testing.TB, phones Notifier) *fixture {
+	return newFixtureMod(t, func(c *Config) { c.Phones = phones })
+}
+
+// newFixtureMod is newFixture with mod applied to the service's Config.
+func newFixtureMod(t testing.TB, mod func(*Config)) *fixture {
 	t.Helper()
-	f := &fixture{t: t, sw: newFakeSwitch(), dir: t.TempDir(), phones: phones}
+	f := &fixture{t: t, sw: newFakeSwitch(), dir: t.TempDir(), mod: mod}
 	f.setNow(t0)
 	f.open()
 	// Two answered calls in acme (agents 1001 and 1002) and one in zeta.
@@ -202,7 +207,11 @@ func newFixtureWith(t testing.TB, phones Notifier) *fixture {
 
 func (f *fixture) open() {
 	f.t.Helper()
-	svc, err := New(Config{Tenants: testTenants(), DataDir: f.dir, Switchboard: f.sw, Now: f.now, Phones: f.phones, ListenCode: "*1"})
+	cfg := Config{Tenants: testTenants(), DataDir: f.dir, Switchboard: f.sw, Now: f.now, ListenCode: "*1"}
+	if f.mod != nil {
+		f.mod(&cfg)
+	}
+	svc, err := New(cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}

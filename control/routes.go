@@ -105,9 +105,10 @@ func (s *Service) wrap(rt route) http.Handler {
 func (s *Service) serve(w *statusRecorder, r *http.Request, rt route) {
 	var p Principal
 	if !rt.public {
-		var ok bool
-		if p, ok = s.auth.principal(r); !ok {
-			writeProblem(w, r, http.StatusUnauthorized, "a valid bearer token is required", "")
+		var status int
+		var detail string
+		if p, r, status, detail = s.authenticate(r); status != 0 {
+			writeProblem(w, r, status, detail, "")
 			return
 		}
 		if rt.supervisor && !p.canSupervise() {

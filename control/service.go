@@ -33,6 +33,7 @@ type Service struct {
 	history   *history
 	sups      *supTracker
 	handler   http.Handler
+	sessions  Sessions
 
 	mu sync.Mutex // guards active
 	// active maps a call id to its open or in-progress help request: the
@@ -78,6 +79,7 @@ func New(cfg Config) (*Service, error) {
 		batch:     cfg.BatchWrites,
 		active:    map[string]activeHelp{},
 		stop:      make(chan struct{}),
+		sessions:  cfg.Sessions,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -117,7 +119,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("control: recovery: %w", err)
 	}
 	s.metrics = newMetrics(routes(s))
-	s.handler = s.newHandler()
+	s.handler = withCORS(cfg.CORSOrigins, s.newHandler())
 	s.wg.Add(2)
 	go s.worker()
 	go s.pruner()

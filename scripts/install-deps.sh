@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the SIP peers the tests use (sipp, baresip, Kamailio) and
-# systemd-analyze (the service unit's check) when they are missing. Without root or apt it only reports; those tests then fail with
+# Installs the SIP peers the tests use (sipp, baresip, Kamailio),
+# systemd-analyze (the service unit's check) and chromium (the browser the
+# workspace tests drive, headless) when they are missing. Without root or apt it only reports; those tests then fail with
 # a message naming the missing tool.
 set -eu
 missing=()
@@ -8,6 +9,7 @@ command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v baresip >/dev/null 2>&1 || missing+=(baresip)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd) # verifies deploy/systemd/earshot.service
 command -v kamailio >/dev/null 2>&1 || missing+=(kamailio)       # the SBC in front of earshot (e2e)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)       # the workspace's browser tests (e2e)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${missing[*]}"

@@ -82,6 +82,7 @@ func printBanner(w io.Writer, cfg *config.Config, sipAddrs []string, httpAddr st
 	}
 	fmt.Fprintf(w, "  HTTP     http://%s/metrics\n", httpAddr)
 	fmt.Fprintf(w, "  API      http://%s/api/v1\n", httpAddr)
+	fmt.Fprintf(w, "  Web      http://%s/ (sign in with an extension and its SIP password)\n", httpAddr)
 	fmt.Fprintf(w, "  RTP      %s ports %d-%d\n", cfg.Media.Address, cfg.Media.PortMin, cfg.Media.PortMax)
 	if len(sipAddrs) > 0 && len(cfg.Tenants) > 0 && len(cfg.Tenants[0].Users) > 0 {
 		u := cfg.Tenants[0].Users[0]

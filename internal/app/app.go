@@ -19,6 +19,7 @@ import (
 	"github.com/earshot/earshot/b2bua/queue"
 	"github.com/earshot/earshot/config"
 	"github.com/earshot/earshot/control"
+	"github.com/earshot/earshot/control/web"
 	"github.com/earshot/earshot/rtpengine"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -42,6 +43,8 @@ type App struct {
 	Events *Fanout
 	// Queue routes calls to groups: waiting callers and agent states.
 	Queue *queue.Queue
+	// Web is the browser workspace at /: the pages and their sessions.
+	Web *web.Workspace
 
 	log     *slog.Logger
 	cfg     *config.Config
@@ -89,14 +92,26 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 	// The control plane needs the b2bua (its switchboard) and the b2bua
 	// reports to the control plane: the fan-out breaks the cycle, and no
 	// event flows before Listen.
-	a.Control, err = control.New(control.Config{Tenants: bc.Tenants, DataDir: cfg.DataDir, Switchboard: a.SIP, Agents: a.Queue,
-		Phones: a.SIP, ListenCode: cfg.SIP.FeatureCodes.Listen,
-		AuditRetention: cfg.Retention.Audit.D(), CallRetention: cfg.Retention.CallHistory.D(),
-		Logger: log.With("component", "control")})
+	// The workspace authenticates browsers for the API (its sessions are
+	// the control plane's cookie principals); it shares the tenants as
+	// the b2bua runs them, with their defaults filled in.
+	a.Web, err = web.New(web.Config{Tenants: bc.WithDefaults().Tenants, IdleTimeout: cfg.HTTP.SessionIdleTimeout.D(),
+		MaxAge: cfg.HTTP.SessionMaxAge.D(), Logger: log})
 	if err != nil {
 		a.SIP.Close()
 		a.Queue.Close()
 		a.Media.Close()
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	a.Control, err = control.New(control.Config{Tenants: bc.Tenants, DataDir: cfg.DataDir, Switchboard: a.SIP, Agents: a.Queue,
+		Phones: a.SIP, ListenCode: cfg.SIP.FeatureCodes.Listen,
+		AuditRetention: cfg.Retention.Audit.D(), CallRetention: cfg.Retention.CallHistory.D(),
+		Logger: log.With("component", "control"), Sessions: a.Web, CORSOrigins: cfg.HTTP.CORSOrigins})
+	if err != nil {
+		a.SIP.Close()
+		a.Queue.Close()
+		a.Media.Close()
+		a.Web.Close()
 		return nil, fmt.Errorf("control: %w", err)
 	}
 	a.Events.Add(a.Control)
@@ -105,6 +120,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 		a.SIP.Close()
 		a.Queue.Close()
 		a.Control.Close()
+		a.Web.Close()
 		a.Media.Close()
 		return nil, err
 	}
@@ -112,9 +128,10 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(newCollector(a.SIP, a.Media), newSupervisionCollector(a.SIP), newMixerCollector(a.Media), newControlCollector(a.Control),
-		newQueueCollector(a.Queue))
+		newQueueCollector(a.Queue), newWebCollector(a.Web))
 	mux := http.NewServeMux()
 	mux.Handle(control.Prefix+"/", a.Control.Handler())
+	mux.Handle("/", a.Web.Handler())
 	mux.Handle("GET /metrics", opsOnly(cfg.HTTP.MetricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -132,6 +149,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 		a.SIP.Close()
 		a.Queue.Close()
 		a.Control.Close()
+		a.Web.Close()
 		a.Media.Close()
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
@@ -169,6 +187,7 @@ func (a *App) Shutdown() error {
 	a.SIP.Close()
 	a.Queue.Close()
 	cerr := a.Control.Close()
+	a.Web.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := a.http.Shutdown(sctx)

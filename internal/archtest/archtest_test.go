@@ -29,13 +29,16 @@ func allowed() map[string][]string {
 		"mixer/audio": nil,
 		// control shares the b2bua's domain model (tenants, users,
 		// groups); only config reads the file schema.
-		"control":        {"b2bua"},
+		"control": {"b2bua"},
+		// The browser workspace serves pages and keeps sessions; it
+		// reaches the calls only through control's API and its hook.
+		"control/web":    {"control", "b2bua"},
 		"internal/phone": nil,
 	}
 }
 
 // subComponents are sub-packages with import rules of their own.
-var subComponents = []string{"b2bua/queue", "mixer/audio"}
+var subComponents = []string{"b2bua/queue", "mixer/audio", "control/web"}
 
 // component names the part of the module a package belongs to, from its
 // path relative to the module ("" for packages outside it).
