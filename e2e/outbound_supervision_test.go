@@ -28,8 +28,8 @@ func TestSuperviseOutboundCall(t *testing.T) {
 	if cs == nil {
 		t.Fatal("carrier did not answer")
 	}
-	calls := e.app.SIP.Calls()
-	if len(calls) != 1 || len(calls[0].Agents) != 1 || calls[0].Agents[0] != "1001" {
+	calls := answeredCalls(t, e, 1)
+	if len(calls[0].Agents) != 1 || calls[0].Agents[0] != "1001" {
 		t.Fatalf("the outbound call does not name its agent: %+v", calls)
 	}
 	// The agent sees its own outbound call in the API.
@@ -133,7 +133,7 @@ func TestInterceptCallTheAgentPlaced(t *testing.T) {
 			s2.RTP.ResetContinuity()
 			var ss *phone.Session
 			if via == "api" {
-				calls := e.app.SIP.Calls()
+				calls := answeredCalls(t, e, 1)
 				rung := answerNext(t, sup)
 				if code, body := api(t, e, "demo-2001", "POST", "/calls/"+calls[0].ID+"/supervisions", map[string]any{"mode": "intercept"}); code != 201 {
 					t.Fatalf("API intercept: %d %v", code, body)
@@ -184,8 +184,8 @@ func TestSuperviseInternalCall(t *testing.T) {
 	if s2 == nil {
 		t.Fatal("1002 did not answer")
 	}
-	calls := e.app.SIP.Calls()
-	if len(calls) != 1 || len(calls[0].Agents) != 2 || calls[0].Agents[0] != "1001" || calls[0].Agents[1] != "1002" {
+	calls := answeredCalls(t, e, 1)
+	if len(calls[0].Agents) != 2 || calls[0].Agents[0] != "1001" || calls[0].Agents[1] != "1002" {
 		t.Fatalf("the internal call does not name both agents: %+v", calls)
 	}
 	sup := e.agent("2001", "127.0.0.5", toneSup)

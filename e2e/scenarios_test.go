@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/b2bua"
 	"github.com/earshot/earshot/config"
 	"github.com/earshot/earshot/internal/phone"
 )
@@ -335,6 +336,24 @@ func get(t *testing.T, url string) string {
 func waitActive(t *testing.T, e *env, n int) {
 	t.Helper()
 	waitFor(t, "active calls", func() bool { return e.app.SIP.ActiveCalls() == n })
+}
+
+// answeredCalls waits until the live call table holds n calls, every one
+// answered (a phone's 200 reaches earshot a moment after the phone sent
+// it), and returns them.
+func answeredCalls(t *testing.T, e *env, n int) []b2bua.CallSnapshot {
+	t.Helper()
+	var calls []b2bua.CallSnapshot
+	waitFor(t, "answered calls", func() bool {
+		calls = e.app.SIP.Calls()
+		for _, c := range calls {
+			if c.State != b2bua.StateAnswered {
+				return false
+			}
+		}
+		return len(calls) == n
+	})
+	return calls
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

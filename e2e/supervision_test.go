@@ -65,6 +65,7 @@ func TestSupervisionEveryModeByDTMF(t *testing.T) {
 		t.Fatalf("supervisor bye: %v", err)
 	}
 	waitEnded(t, "customer", sc.cust.s)
+	waitActive(t, e, 0) // the call's media is closed once it left the table
 	body := get(t, "http://"+e.app.HTTPAddr+"/metrics")
 	for _, want := range []string{
 		`earshot_supervisions_started_total{mode="listen"} 1`,

@@ -161,13 +161,13 @@ func (o *outStream) rewriteLocked(pkt []byte, now int64, rates *clockRates) {
 	}
 	if rebase {
 		// The very first packet starts exactly at the initial timestamp;
-		// later re-bases advance by the media time elapsed (see rebaseStep).
-		elapsed := uint32(0)
+		// later re-bases advance one frame (see rebaseStep).
+		step := uint32(0)
 		if o.started {
-			elapsed = rebaseStep(now-o.outNanos, rates.rate(in.pt))
+			step = rebaseStep(rates.rate(in.pt))
 		}
 		o.seqOffset = o.outSeq + 1 - in.seq
-		o.tsOffset = o.outTs + elapsed - in.ts
+		o.tsOffset = o.outTs + step - in.ts
 		o.inSSRC = in.ssrc
 		o.started = true
 		newer = true
@@ -185,29 +185,22 @@ func (o *outStream) rewriteLocked(pkt []byte, now int64, rates *clockRates) {
 }
 
 // rebaseStep is how far a re-based stream's timestamp advances past the
-// last packet sent, elapsed nanoseconds after it, at rate Hz. A hand-over
-// (relay to mixer, music to agent, a new callee) happens between two
-// packets of a 20 ms stream: within two and a half frames of the last one,
-// the next packet is exactly one frame later on the wire's timeline, so
-// the phone sees timestamp +160 at 8 kHz, as if one sender had sent both
-// — the wall clock would give +134 or +144, from where between two ticks
-// the hand-over fell. After a longer silence the step is the time elapsed,
-// rounded to whole frames (at least one unit, so timestamps never repeat
-// across inputs).
-func rebaseStep(elapsed int64, rate uint32) uint32 {
-	frame := int64(rate) / 50 // 20 ms
-	if frame < 1 {
-		return 1
+// last packet sent: one frame (20 ms of media at rate Hz), whatever time
+// went by. A hand-over (relay to mixer, music to agent, a new callee)
+// happens between two packets of a 20 ms stream, so the phone sees
+// timestamp +160 at 8 kHz, as if one sender had sent both — the wall clock
+// would give +134 or +144 from where between two ticks the hand-over fell,
+// or +480 when a loaded machine delayed the first packet of the new
+// source. The packet carries the marker bit, so a receiver that did see a
+// pause (a hand-over after real silence) resynchronises its jitter buffer
+// instead of stretching; a timestamp gap would only have told it to play
+// silence for a pause it already had.
+func rebaseStep(rate uint32) uint32 {
+	if frame := rate / 50; frame > 0 {
+		return frame
 	}
-	if elapsed < 5*int64(frameNanos)/2 {
-		return uint32(frame)
-	}
-	n := (elapsed + int64(frameNanos)/2) / int64(frameNanos)
-	return uint32(n * frame)
+	return 1 // at least one unit: timestamps never repeat across inputs
 }
-
-// frameNanos is the packet duration hand-overs are aligned to.
-const frameNanos = 20_000_000
 
 // rtcpView is what RTCP translation needs from a stream, read under its lock.
 type rtcpView struct {

@@ -105,11 +105,12 @@ func TestOutStreamContinuity(t *testing.T) {
 		}
 		last = h
 	}
-	// The incoming SSRC changes (new callee): seq continues +1, ts by the
-	// 60 ms that elapsed, marker set.
+	// The incoming SSRC changes (new callee), here 60 ms after the last
+	// packet: seq continues +1, ts one frame on (a hand-over, not a gap),
+	// marker set.
 	now += 60 * ms
 	h := send(40000, 123456789, 2)
-	if h.SequenceNumber != last.SequenceNumber+1 || h.Timestamp != last.Timestamp+480 || !h.Marker {
+	if h.SequenceNumber != last.SequenceNumber+1 || h.Timestamp != last.Timestamp+160 || !h.Marker {
 		t.Fatalf("after SSRC change %+v, last %+v", h, last)
 	}
 	last = h
