@@ -7,7 +7,7 @@ PKGS     := ./...
 FUZZTIME ?= 10s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run demo test unit interop bench lint fuzz deps clean
+.PHONY: all build run demo test unit interop bench lint fuzz deps clean screenshots
 
 all: build
 
@@ -28,6 +28,11 @@ deps:
 test: deps
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# screenshots runs the browser test and keeps its pictures of the
+# workspace in docs/ (the README shows them).
+screenshots: deps
+	EARSHOT_SCREENSHOTS=docs $(GO) test -count=1 -run 'TestWorkspaceStory' ./e2e/
 
 unit:
 	$(GO) test -count=1 -short $(PKGS)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +25,8 @@ import (
 // buttons and writes a note the agent's page shows; the agent's page shows
 // no trace of the monitoring; the supervisor disconnects and the agent
 // closes the request. Filters, the SLA selector and the counters are held
-// to the API's numbers. Screenshots of both views go to docs/.
+// to the API's numbers. Screenshots of both views are taken every run
+// (kept in docs/ with `make screenshots`).
 func TestWorkspaceStory(t *testing.T) {
 	e := start(t, testConfig(t))
 	base := "http://" + e.app.HTTPAddr
@@ -185,8 +188,12 @@ func TestWorkspaceStory(t *testing.T) {
 			t.Errorf("%s: controls without an accessible name: %s", tb.name, unnamed)
 		}
 	}
-	sup.screenshot("../docs/workspace-supervisor.png")
-	agent.screenshot("../docs/workspace-agent.png")
+	dir := t.TempDir()
+	if os.Getenv("EARSHOT_SCREENSHOTS") == "docs" {
+		dir = "../docs" // make screenshots: the README's pictures
+	}
+	sup.screenshot(filepath.Join(dir, "workspace-supervisor.png"))
+	agent.screenshot(filepath.Join(dir, "workspace-agent.png"))
 
 	// Counters, filters and the SLA selector against the API's numbers.
 	checkCounters(t, e, sup, "")
