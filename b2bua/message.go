@@ -29,30 +29,9 @@ func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, 403, "Forbidden", nil)
 		return
 	}
-	u, known := td.users[from.Address.User]
-	password := ""
-	if known {
-		password = u.Password
+	if u := s.authenticateUser(req, tx, td, from.Address.User); u != nil {
+		s.takeMessage(req, tx, u.Extension)
 	}
-	// Unknown users are challenged like known ones, as for REGISTER.
-	switch s.auth.verify(req, "Authorization", td.name, from.Address.User, password) {
-	case authMissing:
-		s.respond(tx, req, 401, "Unauthorized", nil, s.auth.challenges("WWW-Authenticate", td.name, false)...)
-		return
-	case authStale:
-		s.respond(tx, req, 401, "Unauthorized", nil, s.auth.challenges("WWW-Authenticate", td.name, true)...)
-		return
-	case authFailed:
-		s.authFailed(req)
-		s.respond(tx, req, 403, "Forbidden", nil)
-		return
-	}
-	if !known {
-		s.authFailed(req)
-		s.respond(tx, req, 403, "Forbidden", nil)
-		return
-	}
-	s.takeMessage(req, tx, u.Extension)
 }
 
 // takeMessage answers an admitted MESSAGE: 200, and the text goes nowhere.

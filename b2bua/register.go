@@ -19,28 +19,8 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, 404, "Not Found", nil)
 		return
 	}
-	u, known := td.users[to.Address.User]
-	password := ""
-	if known {
-		password = u.Password
-	}
-	// Unknown users are challenged like known ones and then refused, so a
-	// scan cannot tell which extensions exist.
-	switch s.auth.verify(req, "Authorization", td.name, to.Address.User, password) {
-	case authMissing:
-		s.respond(tx, req, 401, "Unauthorized", nil, s.auth.challenges("WWW-Authenticate", td.name, false)...)
-		return
-	case authStale:
-		s.respond(tx, req, 401, "Unauthorized", nil, s.auth.challenges("WWW-Authenticate", td.name, true)...)
-		return
-	case authFailed:
-		s.authFailed(req)
-		s.respond(tx, req, 403, "Forbidden", nil)
-		return
-	}
-	if !known {
-		s.authFailed(req)
-		s.respond(tx, req, 403, "Forbidden", nil)
+	u := s.authenticateUser(req, tx, td, to.Address.User)
+	if u == nil {
 		return
 	}
 	bindings, rerr := s.reg.update(td.name, u.Extension, req)
@@ -65,4 +45,34 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 // Registered reports whether a user of tenant has a live registration.
 func (s *Server) Registered(tenant, ext string) bool {
 	return len(s.reg.contacts(tenant, ext)) > 0
+}
+
+// authenticateUser checks a request's digest credentials for user ext of
+// tenant td, answering it (401 with a challenge, or 403) and returning
+// nil unless they are right. Unknown users are challenged like known ones
+// and then refused, so a scan cannot tell which extensions exist.
+func (s *Server) authenticateUser(req *sip.Request, tx sip.ServerTransaction, td *tenantDir, ext string) *User {
+	u, known := td.users[ext]
+	password := ""
+	if known {
+		password = u.Password
+	}
+	switch s.auth.verify(req, "Authorization", td.name, ext, password) {
+	case authMissing:
+		s.respond(tx, req, 401, "Unauthorized", nil, s.auth.challenges("WWW-Authenticate", td.name, false)...)
+		return nil
+	case authStale:
+		s.respond(tx, req, 401, "Unauthorized", nil, s.auth.challenges("WWW-Authenticate", td.name, true)...)
+		return nil
+	case authFailed:
+		s.authFailed(req)
+		s.respond(tx, req, 403, "Forbidden", nil)
+		return nil
+	}
+	if !known {
+		s.authFailed(req)
+		s.respond(tx, req, 403, "Forbidden", nil)
+		return nil
+	}
+	return u
 }

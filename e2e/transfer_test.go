@@ -213,101 +213,65 @@ func TestTransferToGroupExternalAndAPI(t *testing.T) {
 
 // Supervision follows the customer across a transfer: a supervisor
 // listening to the agent's call stays attached and hears the new agent.
+// With tenants[].transfer_detaches_supervisors the transfer ends the
+// supervision instead: the supervisor's phone gets BYE, the supervision
+// ends with reason "transferred", and the customer goes on with the new
+// agent.
 func TestSupervisionFollowsTransfer(t *testing.T) {
 	const toneSup = 2100.0
-	cfg := testConfig(t)
-	cfg.Tenants[0].Groups[0].Agents = []string{"1001"}
-	e := start(t, cfg)
-	agent := e.agent("1001", "127.0.0.13", toneAgent)
-	colleague := e.agent("1002", "127.0.0.14", toneOther)
-	got := answerNext(t, agent)
-	cs, err := e.customer().Call(ctx(t), "100")
-	if err != nil {
-		t.Fatal(err)
+	for _, detach := range []bool{false, true} {
+		t.Run("detaches="+strconv.FormatBool(detach), func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.Tenants[0].Groups[0].Agents = []string{"1001"}
+			cfg.Tenants[0].TransferDetachesSupervisors = detach
+			e := start(t, cfg)
+			agent := e.agent("1001", "127.0.0.13", toneAgent)
+			colleague := e.agent("1002", "127.0.0.14", toneOther)
+			got := answerNext(t, agent)
+			cs, err := e.customer().Call(ctx(t), "100")
+			if err != nil {
+				t.Fatal(err)
+			}
+			as := <-got
+			if as == nil {
+				t.Fatal("agent did not answer")
+			}
+			sup := e.agent("2001", "127.0.0.15", toneSup)
+			ss, code := dial(t, sup, "*11001")
+			if code != 200 {
+				t.Fatalf("*11001: %d", code)
+			}
+			expectHears(t, "supervisor hears the agent", ss, toneAgent)
+			rung := answerNext(t, colleague)
+			if code := refer(t, e, "127.0.0.13", as, "1002"); code != 202 {
+				t.Fatalf("REFER: %d", code)
+			}
+			if cl := <-rung; cl == nil {
+				t.Fatal("the colleague did not get the call")
+			}
+			waitEnded(t, "the transferring agent", as)
+			if detach {
+				waitEnded(t, "the supervisor (detached by the transfer)", ss)
+				expectHears(t, "customer hears the new agent", cs, toneOther)
+				if sups := e.app.SIP.Supervisions(); len(sups) != 0 {
+					t.Fatalf("supervisions left after the transfer: %+v", sups)
+				}
+				waitFor(t, "a supervision.ended audit record with detail transferred", func() bool {
+					_, audit := api(t, e, "demo-2001", "GET", "/audit?action=supervision.ended", nil)
+					recs, _ := audit["records"].([]any)
+					return len(recs) == 1 && recs[0].(map[string]any)["detail"] == "transferred"
+				})
+			} else {
+				ss.RTP.Clear()
+				expectHears(t, "supervisor hears the new agent", ss, toneOther)
+				expectHears(t, "supervisor still hears the customer", ss, toneCustomer)
+				expectSilent(t, "supervisor no longer hears the old agent", ss, toneAgent)
+				expectSilent(t, "the customer does not hear the listening supervisor", cs, toneSup)
+			}
+			_ = cs.Hangup(ctx(t))
+			waitActive(t, e, 0)
+		})
 	}
-	as := <-got
-	if as == nil {
-		t.Fatal("agent did not answer")
-	}
-	sup := e.agent("2001", "127.0.0.15", toneSup)
-	ss, code := dial(t, sup, "*11001")
-	if code != 200 {
-		t.Fatalf("*11001: %d", code)
-	}
-	expectHears(t, "supervisor hears the agent", ss, toneAgent)
-	rung := answerNext(t, colleague)
-	if code := refer(t, e, "127.0.0.13", as, "1002"); code != 202 {
-		t.Fatalf("REFER: %d", code)
-	}
-	cl := <-rung
-	if cl == nil {
-		t.Fatal("the colleague did not get the call")
-	}
-	waitEnded(t, "the transferring agent", as)
-	ss.RTP.Clear()
-	expectHears(t, "supervisor hears the new agent", ss, toneOther)
-	expectHears(t, "supervisor still hears the customer", ss, toneCustomer)
-	expectSilent(t, "supervisor no longer hears the old agent", ss, toneAgent)
-	expectSilent(t, "the customer does not hear the listening supervisor", cs, toneSup)
-	_ = cs.Hangup(ctx(t))
-	waitActive(t, e, 0)
-}
-
-// With tenants[].transfer_detaches_supervisors, a transfer ends the
-// call's supervisions instead: the supervisor's phone gets BYE, the
-// supervision ends with reason "transferred", and the customer goes on
-// with the new agent.
-func TestTransferDetachesSupervisors(t *testing.T) {
-	const toneSup = 2100.0
-	cfg := testConfig(t)
-	cfg.Tenants[0].Groups[0].Agents = []string{"1001"}
-	cfg.Tenants[0].TransferDetachesSupervisors = true
-	e := start(t, cfg)
-	agent := e.agent("1001", "127.0.0.13", toneAgent)
-	colleague := e.agent("1002", "127.0.0.14", toneOther)
-	got := answerNext(t, agent)
-	cs, err := e.customer().Call(ctx(t), "100")
-	if err != nil {
-		t.Fatal(err)
-	}
-	as := <-got
-	if as == nil {
-		t.Fatal("agent did not answer")
-	}
-	sup := e.agent("2001", "127.0.0.15", toneSup)
-	ss, code := dial(t, sup, "*11001")
-	if code != 200 {
-		t.Fatalf("*11001: %d", code)
-	}
-	expectHears(t, "supervisor hears the agent", ss, toneAgent)
-	rung := answerNext(t, colleague)
-	if code := refer(t, e, "127.0.0.13", as, "1002"); code != 202 {
-		t.Fatalf("REFER: %d", code)
-	}
-	cl := <-rung
-	if cl == nil {
-		t.Fatal("the colleague did not get the call")
-	}
-	waitEnded(t, "the supervisor (detached by the transfer)", ss)
-	waitEnded(t, "the transferring agent", as)
-	expectHears(t, "customer hears the new agent", cs, toneOther)
-	if sups := e.app.SIP.Supervisions(); len(sups) != 0 {
-		t.Fatalf("supervisions left after the transfer: %+v", sups)
-	}
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		_, audit := api(t, e, "demo-2001", "GET", "/audit?action=supervision.ended", nil)
-		recs, _ := audit["records"].([]any)
-		if len(recs) == 1 && recs[0].(map[string]any)["detail"] == "transferred" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("supervision.ended audit: %v, want one record with detail transferred", audit)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	_ = cs.Hangup(ctx(t))
-	waitActive(t, e, 0)
 }
 
 // replacesURI is the Refer-To of an attended transfer to ext replacing
