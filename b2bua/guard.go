@@ -95,6 +95,9 @@ type guard struct {
 	exempt func(netip.Addr) bool // a trunk's source, when trunks are not limited
 	log    *slog.Logger
 	stats  *sipStats
+	// cancelTag gives the To tag of the INVITE a CANCEL cancels
+	// (cancel_tag.go); nil: CANCELs pass unchanged.
+	cancelTag func(callID, fromTag string) string
 
 	mu      sync.Mutex // guards sources
 	sources map[netip.Addr]*source
@@ -307,6 +310,9 @@ func (g *guard) readFilter(props sip.TransportReadProps, data []byte) ([]byte, e
 	}
 	if !g.admit(props.RemoteAddr, data) {
 		return nil, nil
+	}
+	if g.cancelTag != nil && bytes.HasPrefix(data, []byte("CANCEL ")) {
+		data = tagCancel(data, g.cancelTag)
 	}
 	return markVersion(data), nil
 }

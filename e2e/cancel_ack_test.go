@@ -174,8 +174,9 @@ func TestOfferRefusedByEveryAgentIs488(t *testing.T) {
 }
 
 // TestCancelResponsesCarryTheRingingTag: a caller cancels while its call
-// rings; earshot's 487 to the INVITE carries the To tag of its own 180
-// (RFC 3261 §8.2.6.2: one tag on every response to a request but the 100).
+// rings; earshot's 200 to the CANCEL (RFC 3261 §9.2) and its 487 to the
+// INVITE carry the To tag of its own 180 (§8.2.6.2: one tag on every
+// response to a request but the 100).
 func TestCancelResponsesCarryTheRingingTag(t *testing.T) {
 	e := start(t, testConfig(t))
 	agent := e.agent("1001", "127.0.0.3", toneAgent)
@@ -200,7 +201,23 @@ func TestCancelResponsesCarryTheRingingTag(t *testing.T) {
 	u.send("CANCEL sip:100@" + u.server.String() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + u.local + ";branch=z9hG4bK-raw1\r\n" +
 		"From: <sip:5550000@127.0.0.2>;tag=raw\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: " + u.callID + "\r\n" +
 		"CSeq: 1 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
-	final := u.await("487", 5*time.Second, func(m string) bool { return status(m) == 487 })
+	var ok200, final string
+	for final == "" {
+		m := u.await("200 to the CANCEL and 487", 5*time.Second, func(m string) bool {
+			return (status(m) == 200 && cseqMethod(m) == "CANCEL") || status(m) == 487
+		})
+		if status(m) == 487 {
+			final = m
+		} else {
+			ok200 = m
+		}
+	}
+	if ok200 == "" {
+		t.Fatal("no 200 to the CANCEL before the 487")
+	}
+	if got := tagOf(ok200); got != want {
+		t.Fatalf("200 to the CANCEL: To tag %q, the 180's %q", got, want)
+	}
 	if got := tagOf(final); got != want {
 		t.Fatalf("487 To tag %q, the 180's %q", got, want)
 	}
