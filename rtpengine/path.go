@@ -20,7 +20,8 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 	}
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 	m := in.media.Load()
-	ok, latched := in.rtp.acceptRTP(src, pkt, m)
+	now := s.eng.nanotime()
+	ok, latched := in.rtp.acceptRTP(src, pkt, m, now)
 	if !ok {
 		s.counters.dropSource.Add(1)
 		return
@@ -28,7 +29,6 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 	if latched {
 		s.logLatch("rtp", in, src)
 	}
-	now := s.eng.nanotime()
 	in.lastRecv.Store(now)
 	pt := int(pkt[1] & 0x7f)
 	pair := s.pair.Load()
