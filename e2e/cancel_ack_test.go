@@ -189,12 +189,7 @@ func TestCancelResponsesCarryTheRingingTag(t *testing.T) {
 	u := newRawUA(t, e.udp())
 	u.invite("100", "", sdpFrom("127.0.0.2", 40006))
 	ringing := u.await("180", 5*time.Second, func(m string) bool { return status(m) == 180 })
-	tagOf := func(m string) string {
-		_, tag, _ := strings.Cut(header(m, "To"), ";tag=")
-		tag, _, _ = strings.Cut(tag, ";")
-		return tag
-	}
-	want := tagOf(ringing)
+	want := toTag(ringing)
 	if want == "" {
 		t.Fatalf("180 without a To tag:\n%s", ringing)
 	}
@@ -215,10 +210,10 @@ func TestCancelResponsesCarryTheRingingTag(t *testing.T) {
 	if ok200 == "" {
 		t.Fatal("no 200 to the CANCEL before the 487")
 	}
-	if got := tagOf(ok200); got != want {
+	if got := toTag(ok200); got != want {
 		t.Fatalf("200 to the CANCEL: To tag %q, the 180's %q", got, want)
 	}
-	if got := tagOf(final); got != want {
+	if got := toTag(final); got != want {
 		t.Fatalf("487 To tag %q, the 180's %q", got, want)
 	}
 	u.send("ACK sip:100@" + u.server.String() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + u.local + ";branch=z9hG4bK-raw1\r\n" +
