@@ -238,3 +238,18 @@ func (c *countWriter) WriteString(s string) (int, error) {
 	*c += countWriter(len(s))
 	return len(s), nil
 }
+
+// packetConn returns earshot's UDP socket bound to local, nil if none.
+func (e *endpoint) packetConn(local net.Addr) net.PacketConn {
+	if local == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, pc := range e.packets {
+		if pc.LocalAddr().String() == local.String() {
+			return pc
+		}
+	}
+	return nil
+}

@@ -98,6 +98,9 @@ type guard struct {
 	// cancelTag gives the To tag of the INVITE a CANCEL cancels
 	// (cancel_tag.go); nil: CANCELs pass unchanged.
 	cancelTag func(callID, fromTag string) string
+	// recent remembers where the datagrams handed to the parser came
+	// from, to answer one it cannot parse (badrequest.go).
+	recent recentDatagrams
 
 	mu      sync.Mutex // guards sources
 	sources map[netip.Addr]*source
@@ -314,5 +317,7 @@ func (g *guard) readFilter(props sip.TransportReadProps, data []byte) ([]byte, e
 	if g.cancelTag != nil && bytes.HasPrefix(data, []byte("CANCEL ")) {
 		data = tagCancel(data, g.cancelTag)
 	}
-	return markVersion(data), nil
+	data = markVersion(data)
+	g.recent.note(props.RemoteAddr, props.LocalAddr, data)
+	return data, nil
 }

@@ -72,7 +72,12 @@ func New(cfg Config) (*Server, error) {
 	s.bg = newTasks()
 	// sipgo logs unparseable input at error level with the whole message;
 	// hostile input must not flood the log, so its records are demoted.
-	sipLog := slog.New(demoted{c.Logger.Handler(), s.stats.drop}).With("component", "sipgo")
+	sipLog := slog.New(demoted{c.Logger.Handler(), func(reason, data string) {
+		s.stats.drop(reason)
+		if reason == DropUnparseable {
+			s.answerUnparseable(data)
+		}
+	}}).With("component", "sipgo")
 	s.guard = newGuard(c.Limits, c.Now, func(ip netip.Addr) bool {
 		if c.Limits.LimitTrunks {
 			return false
