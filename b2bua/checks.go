@@ -15,6 +15,11 @@ import (
 // From or two Call-ID make the dialog ambiguous.
 var singleHeaders = [...]string{"From", "To", "Call-ID", "CSeq", "Max-Forwards", "Content-Length", "Content-Type"}
 
+// mandatoryHeaders must be in every request (RFC 3261 §8.1.1): without
+// them a request cannot be matched to a dialog or answered properly. Via
+// is checked by the stack, which cannot route a response without it.
+var mandatoryHeaders = [...]string{"From", "To", "Call-ID", "CSeq"}
+
 // knownMethods405 are the methods of RFC 3261 and its extensions that
 // earshot knows and does not serve: 405 with Allow. Any other method is
 // unknown: 501 (RFC 3261 §8.2.1, §21.5.2).
@@ -32,7 +37,13 @@ func checkRequest(req *sip.Request) (code int, reason string, hdrs []sip.Header)
 			return 400, "Bad Request (" + name + " more than once)", nil
 		}
 	}
-	if cs := req.CSeq(); cs != nil && !strings.EqualFold(string(cs.MethodName), string(req.Method)) {
+	for _, name := range mandatoryHeaders {
+		if req.GetHeader(name) == nil {
+			return 400, "Bad Request (no " + name + ")", nil
+		}
+	}
+	// Methods are case-sensitive (RFC 3261 §7.1): "options" is not OPTIONS.
+	if cs := req.CSeq(); cs != nil && strings.TrimSpace(string(cs.MethodName)) != string(req.Method) {
 		return 400, "Bad Request (CSeq method does not match)", nil
 	}
 	switch strings.ToLower(req.Recipient.Scheme) {
@@ -96,4 +107,53 @@ func markVersion(data []byte) []byte {
 	out = append(out, "SIP/2.0\r\n"+versionHeader+": "...)
 	out = append(out, ver...)
 	return append(out, data[end:]...)
+}
+
+// tightenColons rewrites the header lines of a datagram whose header name
+// is followed by whitespace before its colon ("CSeq  : 1 OPTIONS"), which
+// RFC 3261 allows (HCOLON, §25.1) and the SIP stack's parser refuses, into
+// the usual "CSeq: 1 OPTIONS"; anything else is returned as it is. Only
+// the header section is looked at, and only a datagram that has such a
+// line is copied.
+func tightenColons(data []byte) []byte {
+	head, _, found := bytes.Cut(data, []byte("\r\n\r\n"))
+	if !found || (!bytes.Contains(head, []byte(" :")) && !bytes.Contains(head, []byte("\t:"))) {
+		return data
+	}
+	var out []byte
+	start := 0
+	for start < len(head) {
+		end := bytes.Index(head[start:], []byte("\r\n"))
+		if end < 0 {
+			end = len(head) - start
+		}
+		line := head[start : start+end]
+		colon := bytes.IndexByte(line, ':')
+		name := line
+		if colon > 0 {
+			name = line[:colon]
+		}
+		trimmed := bytes.TrimRight(name, " \t")
+		if start > 0 && colon > 0 && len(trimmed) < len(name) && len(trimmed) > 0 &&
+			bytes.IndexAny(trimmed, " \t") < 0 && line[0] != ' ' && line[0] != '\t' {
+			if out == nil {
+				out = append(make([]byte, 0, len(data)), data[:start]...)
+			}
+			out = append(out, trimmed...)
+			out = append(out, line[colon:]...)
+		} else if out != nil {
+			out = append(out, line...)
+		}
+		start += end
+		if start < len(head) {
+			if out != nil {
+				out = append(out, "\r\n"...)
+			}
+			start += 2
+		}
+	}
+	if out == nil {
+		return data
+	}
+	return append(out, data[len(head):]...)
 }

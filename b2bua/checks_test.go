@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -66,6 +67,50 @@ func FuzzMarkVersion(f *testing.F) {
 		line, rest, ok := strings.Cut(string(out), "\r\n")
 		if !ok || !strings.HasSuffix(line, " SIP/2.0") || !strings.HasPrefix(rest, versionHeader+": SIP/") {
 			t.Fatalf("markVersion(%q) = %q", data, out)
+		}
+	})
+}
+
+func TestTightenColons(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"OPTIONS sip:x SIP/2.0\r\nCSeq  :   1 OPTIONS\r\nTo\t: <sip:x>\r\nCall-ID: a : b\r\n\r\nv=0 : x",
+			"OPTIONS sip:x SIP/2.0\r\nCSeq:   1 OPTIONS\r\nTo: <sip:x>\r\nCall-ID: a : b\r\n\r\nv=0 : x"},
+		{"OPTIONS sip:x SIP/2.0\r\nCall-ID: a : b\r\n\r\n", ""},               // a colon in a value stays
+		{"OPTIONS sip:x SIP/2.0\r\nFrom: <sip:a>\r\n ;tag=1 : 2\r\n\r\n", ""}, // a folded line stays
+		{"OPTIONS sip:x SIP/2.0\r\nX Y : z\r\n\r\n", ""},                      // not a header name
+		{"OPTIONS sip:x : y SIP/2.0\r\n\r\n", ""},                             // the request line stays
+		{"no header end : x", ""},
+	} {
+		want := tc.want
+		if want == "" {
+			want = tc.in
+		}
+		if got := string(tightenColons([]byte(tc.in))); got != want {
+			t.Errorf("tightenColons(%q)\n got %q\nwant %q", tc.in, got, want)
+		}
+	}
+}
+
+// FuzzTightenColons: the rewrite only ever removes blanks before a colon.
+func FuzzTightenColons(f *testing.F) {
+	f.Add([]byte("OPTIONS sip:x SIP/2.0\r\nCSeq  : 1 OPTIONS\r\n\r\nbody"))
+	f.Add([]byte("A\r\n :\r\n\t:\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := bytes.Clone(data)
+		out := tightenColons(data)
+		if !bytes.Equal(data, in) {
+			t.Fatal("input modified")
+		}
+		strip := func(b []byte) []byte {
+			return bytes.Map(func(r rune) rune {
+				if r == ' ' || r == '\t' {
+					return -1
+				}
+				return r
+			}, b)
+		}
+		if !bytes.Equal(strip(out), strip(in)) || len(out) > len(in) {
+			t.Fatalf("%q became %q", in, out)
 		}
 	})
 }

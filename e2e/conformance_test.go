@@ -16,15 +16,35 @@ var conformanceCases = []struct {
 	name string
 	msg  string
 	want int
+	// udpOnly: the SIP stack's stream parser refuses what its datagram
+	// path, with earshot's read filter in front, takes (see docs/security.md).
+	udpOnly bool
 }{
-	{"good OPTIONS", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200},
-	{"unknown method", "NEWMETHOD sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 NEWMETHOD\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 501},
-	{"known method not served", "SUBSCRIBE sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 SUBSCRIBE\r\nEvent: presence\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 405},
-	{"MESSAGE without credentials", "MESSAGE sip:2001@%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:2001@%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi", 401},
-	{"unsupported URI scheme", "OPTIONS mailto:probe@example.com SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 416},
-	{"unknown Require on REGISTER", "REGISTER sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:1001@%[1]s>;tag=%[4]s\r\nTo: <sip:1001@%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 REGISTER\r\nRequire: nonsense\r\nContact: <sip:1001@%[2]s>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 420},
-	{"CSeq method mismatch", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400},
-	{"two From", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nFrom: <sip:other@%[2]s>;tag=x\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400},
+	{"good OPTIONS", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200, false},
+	{"unknown method", "NEWMETHOD sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 NEWMETHOD\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 501, false},
+	{"known method not served", "SUBSCRIBE sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 SUBSCRIBE\r\nEvent: presence\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 405, false},
+	{"MESSAGE without credentials", "MESSAGE sip:2001@%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:2001@%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi", 401, false},
+	{"unsupported URI scheme", "OPTIONS mailto:probe@example.com SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 416, false},
+	{"unknown Require on REGISTER", "REGISTER sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:1001@%[1]s>;tag=%[4]s\r\nTo: <sip:1001@%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 REGISTER\r\nRequire: nonsense\r\nContact: <sip:1001@%[2]s>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 420, false},
+	{"CSeq method mismatch", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, false},
+	{"two From", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nFrom: <sip:other@%[2]s>;tag=x\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, false},
+	{"no Call-ID", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, false},
+	{"no From", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, false},
+	{"CSeq method in lower case (methods are case-sensitive)", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 options\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, false},
+	// Valid, if unusual: compact forms, folding, odd case and spacing,
+	// escapes, unknown headers, several Vias on one line.
+	{"compact forms and a folded header", "OPTIONS sip:%[1]s SIP/2.0\r\nv: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nf: <sip:probe@%[2]s>\r\n ;tag=%[4]s\r\nt:    <sip:%[1]s>\r\ni: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nl: 0\r\n\r\n", 200, false},
+	{"header names in odd case", "OPTIONS sip:%[1]s SIP/2.0\r\nvIa: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nfROM: <sip:probe@%[2]s>;tag=%[4]s\r\nTO: <sip:%[1]s>\r\ncall-id: %[4]s\r\ncseq: 1 OPTIONS\r\nmax-forwards: 70\r\ncontent-length: 0\r\n\r\n", 200, false},
+	{"blanks before colons", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom  : <sip:probe@%[2]s>;tag=%[4]s\r\nTo\t: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq  :   1     OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200, true},
+	{"escaped Request-URI user", "OPTIONS sip:%31%30%30@%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200, false},
+	{"unknown header with odd value", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nX-Odd: ;;,,\"\"\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200, false},
+	{"two Vias on one line", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s, SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-x\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200, false},
+	// Refused by the parser, answerable: 400 over UDP (over a stream the
+	// stack drops it; see TestUnparseableAnsweredOrDropped).
+	{"Content-Length beyond the body", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 50\r\n\r\nshort", 400, true},
+	{"unterminated quoted display name", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: \"probe <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, true},
+	{"<> around the Request-URI", "OPTIONS <sip:%[1]s> SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, true},
+	{"CSeq not a number", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: abc OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, true},
 }
 
 // TestVersionNotSupported: a request of another SIP version gets 505 over
@@ -53,13 +73,19 @@ func TestConformanceAnswers(t *testing.T) {
 	e := start(t, testConfig(t))
 	for _, transport := range []string{"UDP", "TCP"} {
 		for i, tc := range conformanceCases {
+			if tc.udpOnly && transport != "UDP" {
+				continue
+			}
 			tag := strings.ToLower(transport) + "-" + strconv.Itoa(i)
+			// Each case from its own address: the per-source OPTIONS rate
+			// limit is not what this test is about.
 			var conn net.Conn
 			var err error
+			ip := net.IPv4(127, 0, 1, byte(i+1))
 			if transport == "UDP" {
-				conn, err = net.Dial("udp", e.udp())
+				conn, err = (&net.Dialer{LocalAddr: &net.UDPAddr{IP: ip}}).Dial("udp", e.udp())
 			} else {
-				conn, err = net.Dial("tcp", e.tcp())
+				conn, err = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}).Dial("tcp", e.tcp())
 			}
 			if err != nil {
 				t.Fatal(err)
