@@ -32,9 +32,25 @@ func TestSuperviseOutboundCall(t *testing.T) {
 	if len(calls[0].Agents) != 1 || calls[0].Agents[0] != "1001" {
 		t.Fatalf("the outbound call does not name its agent: %+v", calls)
 	}
-	// The agent sees its own outbound call in the API.
+	// The agent sees its own outbound call in the API, asks for help on
+	// it, and a supervisor's note reaches it.
 	if code, body := api(t, e, "demo-1001", "GET", "/calls/"+calls[0].ID, nil); code != 200 {
 		t.Fatalf("agent's own outbound call: %d %v", code, body)
+	}
+	code, hr := api(t, e, "demo-1001", "POST", "/help-requests", map[string]any{"call_id": calls[0].ID, "reason": "customer disputes the bill"})
+	if code != 201 || hr["status"] != "open" || hr["agent"] != "1001" {
+		t.Fatalf("help request on an outbound call: %d %v", code, hr)
+	}
+	if code, acc := api(t, e, "demo-2001", "POST", "/help-requests/"+hr["id"].(string)+"/accept", nil); code != 200 ||
+		acc["help_request"].(map[string]any)["help_provided_by"] != "2001" {
+		t.Fatalf("accept on an outbound call: %d %v", code, acc)
+	}
+	if code, n := api(t, e, "demo-2001", "POST", "/calls/"+calls[0].ID+"/notes", map[string]any{"text": "Offer the payment plan."}); code != 201 {
+		t.Fatalf("note on an outbound call: %d %v", code, n)
+	}
+	if _, notes := api(t, e, "demo-1001", "GET", "/notes?call_id="+calls[0].ID, nil); len(notes["notes"].([]any)) != 1 ||
+		notes["notes"].([]any)[0].(map[string]any)["text"] != "Offer the payment plan." {
+		t.Fatalf("the agent's notes on its outbound call: %v", notes)
 	}
 
 	events := sse(t, e, "demo-2001")
