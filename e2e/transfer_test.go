@@ -55,6 +55,22 @@ func referTo(t *testing.T, e *env, ip string, s *phone.Session, cseq int, referT
 	}
 }
 
+// customerToAgent has customer call the support line, which agent
+// answers, and waits until the customer hears the agent.
+func customerToAgent(t *testing.T, customer, agent *phone.Phone) (cs, as *phone.Session) {
+	t.Helper()
+	got := answerNext(t, agent)
+	cs, err := customer.Call(ctx(t), "100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if as = <-got; as == nil {
+		t.Fatal("agent did not answer")
+	}
+	expectHears(t, "customer", cs, toneAgent)
+	return cs, as
+}
+
 // TestBlindTransfer: the agent transfers the customer to extension 1002
 // and hangs up at once, as baresip does after the 202; the customer stays
 // on the call, 1002 rings and answers, and the customer and 1002 hear
@@ -67,14 +83,7 @@ func TestBlindTransfer(t *testing.T) {
 			e := start(t, cfg)
 			agent := e.agent("1001", "127.0.0.13", toneAgent)
 			colleague := e.agent("1002", "127.0.0.14", toneOther)
-			cust := e.customer()
-			got := answerNext(t, agent)
-			cs, err := cust.Call(ctx(t), "100")
-			if err != nil {
-				t.Fatal(err)
-			}
-			as := <-got
-			expectHears(t, "customer", cs, toneAgent)
+			cs, as := customerToAgent(t, e.customer(), agent)
 
 			rung := make(chan *phone.Session, 1)
 			ringing := make(chan struct{})
@@ -148,20 +157,7 @@ func TestTransferToGroupExternalAndAPI(t *testing.T) {
 	agent := e.agent("1001", "127.0.0.13", toneAgent)
 	sales := e.agent("1002", "127.0.0.14", toneOther)
 
-	connect := func() (*phone.Session, *phone.Session) {
-		t.Helper()
-		got := answerNext(t, agent)
-		cs, err := e.customer().Call(ctx(t), "100")
-		if err != nil {
-			t.Fatal(err)
-		}
-		as := <-got
-		if as == nil {
-			t.Fatal("agent did not answer")
-		}
-		expectHears(t, "customer", cs, toneAgent)
-		return cs, as
-	}
+	connect := func() (*phone.Session, *phone.Session) { return customerToAgent(t, e.customer(), agent) }
 	handedTo := func(cs, as, ss *phone.Session, tone float64, who string) {
 		t.Helper()
 		if ss == nil {
@@ -227,15 +223,7 @@ func TestSupervisionFollowsTransfer(t *testing.T) {
 			e := start(t, cfg)
 			agent := e.agent("1001", "127.0.0.13", toneAgent)
 			colleague := e.agent("1002", "127.0.0.14", toneOther)
-			got := answerNext(t, agent)
-			cs, err := e.customer().Call(ctx(t), "100")
-			if err != nil {
-				t.Fatal(err)
-			}
-			as := <-got
-			if as == nil {
-				t.Fatal("agent did not answer")
-			}
+			cs, as := customerToAgent(t, e.customer(), agent)
 			sup := e.agent("2001", "127.0.0.15", toneSup)
 			ss, code := dial(t, sup, "*11001")
 			if code != 200 {
@@ -297,16 +285,7 @@ func TestAttendedTransfer(t *testing.T) {
 			agent := e.agent("1001", "127.0.0.13", toneAgent)
 			colleague := e.agent("1002", "127.0.0.14", toneOther)
 			cust := e.customer()
-			got := answerNext(t, agent)
-			cs, err := cust.Call(ctx(t), "100")
-			if err != nil {
-				t.Fatal(err)
-			}
-			as := <-got
-			if as == nil {
-				t.Fatal("agent did not answer")
-			}
-			expectHears(t, "customer", cs, toneAgent)
+			cs, as := customerToAgent(t, cust, agent)
 			const toneSup = 2100.0
 			sup := e.agent("2001", "127.0.0.15", toneSup)
 			sups, code := dial(t, sup, "*11001")
@@ -401,16 +380,7 @@ func TestTransferToBusyGroupQueues(t *testing.T) {
 	if <-busy == nil {
 		t.Fatal("sales agent did not answer the first customer")
 	}
-	got := answerNext(t, agent)
-	cs, err := e.customer().Call(ctx(t), "100")
-	if err != nil {
-		t.Fatal(err)
-	}
-	as := <-got
-	if as == nil {
-		t.Fatal("agent did not answer")
-	}
-	expectHears(t, "customer", cs, toneAgent)
+	cs, as := customerToAgent(t, e.customer(), agent)
 	cs.RTP.ResetContinuity()
 	if code := refer(t, e, "127.0.0.13", as, "200"); code != 202 {
 		t.Fatalf("REFER to a busy group: %d, want 202", code)

@@ -186,16 +186,7 @@ func TestTransferThroughChallengingCarrier(t *testing.T) {
 	tr.Username, tr.Password = "earshot-trunk", "s3cret"
 	e := start(t, cfg)
 	agent := e.agent("1001", "127.0.0.13", toneAgent)
-	got := answerNext(t, agent)
-	cs, err := e.customer().Call(ctx(t), "100")
-	if err != nil {
-		t.Fatal(err)
-	}
-	as := <-got
-	if as == nil {
-		t.Fatal("agent did not answer")
-	}
-	expectHears(t, "customer", cs, toneAgent)
+	cs, as := customerToAgent(t, e.customer(), agent)
 	verdicts := carrierAuth{code: 407, user: "earshot-trunk", password: "s3cret"}.serve(t, carrier)
 	cs.RTP.ResetContinuity()
 	if code := refer(t, e, "127.0.0.13", as, "0049301234567"); code != 202 {
