@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/earshot/earshot/mixer"
+	"github.com/earshot/earshot/rtpengine/webrtc"
 )
 
 // readBufSize is the per-socket read buffer. Telephony RTP is far below an
@@ -49,9 +50,14 @@ type leg struct {
 	digitFn atomic.Pointer[func(byte)]
 	// play is what the leg hears instead of a peer (Play); nil: nothing.
 	play atomic.Pointer[playback]
+	// wrtc terminates the leg's WebRTC transport (webrtc.go); nil on a
+	// plain RTP leg. Swapped by SDP handling under Session.mu.
+	wrtc atomic.Pointer[webrtc.Transport]
 
 	// Guarded by Session.mu.
 	origin   origin          // earshot's o= identity on this leg
+	ice      iceState        // earshot's ICE credentials, once the peer offered WebRTC
+	wside    *localWebRTC    // what earshot's SDP on the leg says of WebRTC; nil: plain
 	plan     *offerPlan      // the last offer sent on this leg, awaiting its answer
 	remote   remoteMedia     // what the leg's peer last described
 	signal   netip.Addr      // where the leg's signalling comes from (SetSignalSource)
@@ -95,5 +101,6 @@ func (s *Session) shut(l *leg) {
 	l.rtp.conn.Close()
 	l.rtcp.conn.Close()
 	l.wg.Wait()
+	l.closeWebRTC()
 	s.eng.pool.release(l.port, s.eng.nanotime())
 }

@@ -1,0 +1,159 @@
+package rtpengine
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot/earshot/mixer"
+	"github.com/pion/sdp/v3"
+)
+
+// webrtcCall sets up a call from browser b (leg 0) to the plain RTP
+// phone agent (leg 1) through the API b2bua uses: the browser's offer in,
+// the plain offer out; the agent's answer in, the WebRTC answer out.
+func webrtcCall(t *testing.T, e *Engine, b *browser, agent *tonePhone, offer []byte) (*Session, []byte) {
+	t.Helper()
+	s, err := e.NewSession("webrtc-"+t.Name(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	plain, err := s.Offer(0, offer)
+	if err != nil {
+		t.Fatalf("offer from the browser: %v", err)
+	}
+	checkPlain(t, plain)
+	answer, err := s.Answer(1, agent.sdp())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, answer
+}
+
+// checkPlain asserts that SDP earshot sends to a plain phone says nothing
+// of WebRTC.
+func checkPlain(t *testing.T, b []byte) {
+	t.Helper()
+	var d sdp.SessionDescription
+	if err := d.Unmarshal(b); err != nil {
+		t.Fatal(err)
+	}
+	md := d.MediaDescriptions[0]
+	if got := strings.Join(md.MediaName.Protos, "/"); got != "RTP/AVP" {
+		t.Errorf("offer to the plain phone has profile %s, want RTP/AVP\n%s", got, b)
+	}
+	for _, k := range []string{"ice-ufrag", "ice-pwd", "fingerprint", "setup", "candidate", "rtcp-mux", "mid", "ice-lite"} {
+		if bytes.Contains(b, []byte("a="+k)) {
+			t.Errorf("offer to the plain phone carries a=%s\n%s", k, b)
+		}
+	}
+}
+
+// TestWebRTCBrowserToPhone: a browser (pion) calls a plain RTP phone
+// through earshot. ICE and DTLS complete, and each hears the other's tone
+// with continuous sequence numbers and timestamps.
+func TestWebRTCBrowserToPhone(t *testing.T) {
+	for _, codec := range []mixer.Codec{mixer.CodecPCMU, mixer.CodecPCMA} {
+		t.Run(codec.String(), func(t *testing.T) {
+			e := testEngine(t, nil, nil)
+			b := newBrowser(t, codec, 440)
+			agent := newTonePhone(t, codec, 1000)
+			s, answer := webrtcCall(t, e, b, agent, b.offer())
+			checkWebRTCAnswer(t, e, answer, int(s.pair.Load()[0].port))
+			b.answer(answer)
+			b.waitConnected()
+			b.start()
+			agent.start(earshotRTP(s, 1))
+
+			from := agent.listenFor(600 * time.Millisecond)
+			agent.heard("agent hears the browser", 440, from+1600, 3200)
+			agent.absent("agent does not hear itself", 1000, from+1600, 3200)
+			bfrom := b.listenFor(600 * time.Millisecond)
+			if db := b.power(1000, bfrom+1600, 3200); db < heardDB {
+				t.Errorf("browser hears the agent at %.1f dBFS, want above %v", db, heardDB)
+			}
+			if db := b.power(440, bfrom+1600, 3200); db > absentDB {
+				t.Errorf("browser hears itself at %.1f dBFS", db)
+			}
+			checkContinuity(t, "to the agent", headersOf(agent.packets()))
+			checkContinuity(t, "to the browser", b.packets())
+
+			snap := s.Snapshot()
+			if l := snap.Legs[0]; !l.RTPLatched || l.Transport != "connected" {
+				t.Errorf("browser leg: latched %v, transport %q; want latched to ICE's choice, connected", l.RTPLatched, l.Transport)
+			}
+			if l := snap.Legs[1]; l.Transport != "" {
+				t.Errorf("agent leg transport %q, want plain RTP", l.Transport)
+			}
+			st := e.Stats()
+			if st.RTCPPacketsTo[Caller] == 0 && st.RTCPPacketsTo[Callee] == 0 {
+				t.Log("no RTCP crossed earshot during the test")
+			}
+		})
+	}
+}
+
+// checkWebRTCAnswer asserts what a browser needs in earshot's answer.
+func checkWebRTCAnswer(t *testing.T, e *Engine, b []byte, port int) {
+	t.Helper()
+	var d sdp.SessionDescription
+	if err := d.Unmarshal(b); err != nil {
+		t.Fatalf("answer unparseable: %v\n%s", err, b)
+	}
+	if _, ok := d.Attribute("ice-lite"); !ok {
+		t.Errorf("answer lacks a=ice-lite\n%s", b)
+	}
+	md := d.MediaDescriptions[0]
+	if got := strings.Join(md.MediaName.Protos, "/"); got != "UDP/TLS/RTP/SAVPF" {
+		t.Errorf("answer profile %s, want UDP/TLS/RTP/SAVPF", got)
+	}
+	want := map[string]string{
+		"setup":       "passive",
+		"fingerprint": e.cert.Fingerprint(),
+		"candidate":   "1 1 udp 2130706431 127.0.0.1 " + strconv.Itoa(port) + " typ host",
+	}
+	for k, v := range want {
+		if got, _ := md.Attribute(k); got != v {
+			t.Errorf("a=%s is %q, want %q", k, got, v)
+		}
+	}
+	for _, k := range []string{"ice-ufrag", "ice-pwd", "rtcp-mux", "mid"} {
+		if _, ok := md.Attribute(k); !ok {
+			t.Errorf("answer lacks a=%s\n%s", k, b)
+		}
+	}
+}
+
+// checkContinuity asserts one SSRC with sequence numbers +1 and
+// timestamps +160 between consecutive audio packets.
+func checkContinuity(t *testing.T, what string, hs []rtpHeader) {
+	t.Helper()
+	var audio []rtpHeader
+	for _, h := range hs {
+		if h.PayloadType == 0 || h.PayloadType == 8 {
+			audio = append(audio, h)
+		}
+	}
+	if len(audio) < 20 {
+		t.Fatalf("%s: %d audio packets", what, len(audio))
+	}
+	for i := 1; i < len(audio); i++ {
+		p, h := audio[i-1], audio[i]
+		if h.SSRC != p.SSRC || h.SequenceNumber != p.SequenceNumber+1 || h.Timestamp != p.Timestamp+160 {
+			t.Errorf("%s: packet %d: ssrc %x seq %d ts %d after ssrc %x seq %d ts %d", what, i,
+				h.SSRC, h.SequenceNumber, h.Timestamp, p.SSRC, p.SequenceNumber, p.Timestamp)
+			return
+		}
+	}
+}
+
+func headersOf(pkts []rxPacket) []rtpHeader {
+	out := make([]rtpHeader, len(pkts))
+	for i, p := range pkts {
+		out[i] = p.h
+	}
+	return out
+}
