@@ -2,12 +2,14 @@ package rtpengine
 
 import (
 	"bytes"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/earshot/earshot/mixer"
+	"github.com/earshot/earshot/rtpengine/webrtc"
 	"github.com/pion/sdp/v3"
 )
 
@@ -156,4 +158,114 @@ func headersOf(pkts []rxPacket) []rtpHeader {
 		out[i] = p.h
 	}
 	return out
+}
+
+// TestWebRTCWrongFingerprint: a browser whose DTLS certificate is not the
+// one its SDP announced fails the handshake: the leg reports "failed"
+// and no media crosses earshot either way.
+func TestWebRTCWrongFingerprint(t *testing.T) {
+	e := testEngine(t, nil, nil)
+	b := newBrowser(t, mixer.CodecPCMU, 440)
+	agent := newTonePhone(t, mixer.CodecPCMU, 1000)
+	offer := b.offer()
+	other, err := webrtc.NewCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d sdp.SessionDescription
+	if err := d.Unmarshal(offer); err != nil {
+		t.Fatal(err)
+	}
+	fp, ok := d.MediaDescriptions[0].Attribute("fingerprint")
+	if !ok {
+		fp, _ = d.Attribute("fingerprint")
+	}
+	forged := bytes.ReplaceAll(offer, []byte("a=fingerprint:"+fp), []byte("a=fingerprint:"+other.Fingerprint()))
+	if bytes.Equal(forged, offer) {
+		t.Fatal("no fingerprint to replace in the browser's offer")
+	}
+	s, answer := webrtcCall(t, e, b, agent, forged)
+	b.answer(answer)
+	b.start()
+	agent.start(earshotRTP(s, 1))
+	waitFor(t, func() bool { return s.Snapshot().Legs[0].Transport == "failed" })
+	// Media keeps being sent on both sides for a while: none gets through.
+	select {
+	case <-b.connected:
+		t.Fatal("the browser connected")
+	case <-time.After(500 * time.Millisecond):
+	}
+	if n := agent.samples(); n != 0 {
+		t.Errorf("the agent received %d samples from a browser that failed DTLS", n)
+	}
+	if n := b.samples(); n != 0 {
+		t.Errorf("the browser received %d samples", n)
+	}
+	if st := e.Stats(); st.RTPPacketsTo[Caller] != 0 || st.RTPPacketsTo[Callee] != 0 {
+		t.Errorf("packets sent: to the browser %d, to the agent %d; want none", st.RTPPacketsTo[Caller], st.RTPPacketsTo[Callee])
+	}
+}
+
+// TestWebRTCSupervisorLegRefused: supervisor legs do not take WebRTC yet:
+// a WebRTC offer on one is refused with 488 as before.
+func TestWebRTCSupervisorLegRefused(t *testing.T) {
+	e := testEngine(t, nil, nil)
+	cust, agent := newPhone(t), newPhone(t)
+	s := call(t, e, cust, agent, nil)
+	l, err := s.NewLeg(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.AnswerOffer(newRawPeer(t).offer(""))
+	if !errors.Is(err, ErrSRTPOnly) {
+		t.Fatalf("AnswerOffer(WebRTC) = %v, want ErrSRTPOnly", err)
+	}
+}
+
+// TestWebRTCReofferKeepsTransport: a re-offer repeating the browser's
+// credentials keeps the transport and its selected peer; one with new
+// credentials (an ICE restart) replaces it and waits for ICE again, with
+// earshot's own credentials unchanged.
+func TestWebRTCReofferKeepsTransport(t *testing.T) {
+	e := testEngine(t, nil, nil)
+	p, ph := newRawPeer(t), newPhone(t)
+	s, answer := rawCall(t, e, p, ph, "")
+	p.connect(answer, earshotRTP(s, 0))
+	t0 := s.pair.Load()[0].wrtc.Load()
+	if _, err := s.Offer(0, p.offer("")); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Answer(1, ph.sdp(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.pair.Load()[0].wrtc.Load() != t0 || s.Snapshot().Legs[0].Transport != "connected" {
+		t.Fatal("a re-offer with the same credentials replaced the transport")
+	}
+	c1, _ := remoteOf(t, answer)
+	c2, _ := remoteOf(t, again)
+	if c1 != c2 {
+		t.Errorf("earshot's credentials changed on a re-offer: %v then %v", c1, c2)
+	}
+	p.creds = webrtc.NewCredentials()
+	if _, err := s.Offer(0, p.offer("")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Answer(1, ph.sdp("")); err != nil {
+		t.Fatal(err)
+	}
+	snap := s.Snapshot().Legs[0]
+	if s.pair.Load()[0].wrtc.Load() == t0 || snap.Transport != "new" || snap.RemoteRTP.IsValid() {
+		t.Errorf("after an ICE restart: transport %s, sending to %v; want a new one waiting for ICE", snap.Transport, snap.RemoteRTP)
+	}
+	if t0.State() != webrtc.StateClosed {
+		t.Errorf("the old transport is %v, want closed", t0.State())
+	}
+	// A plain re-offer (the phone behind the leg changed) ends WebRTC.
+	if _, err := s.Offer(0, ph.sdp("")); err != nil {
+		t.Fatal(err)
+	}
+	if snap := s.Snapshot().Legs[0]; snap.Transport != "" {
+		t.Errorf("after a plain re-offer the leg's transport is %q", snap.Transport)
+	}
 }
