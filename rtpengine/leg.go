@@ -94,13 +94,14 @@ func (s *Session) start(l *leg) error {
 	return s.eng.recv.start(s, l)
 }
 
-// shut closes the leg's sockets — which takes them off the receivers —
+// shut ends the leg's WebRTC transport if any, closes the leg's sockets
+// — which takes them off the receivers —
 // waits for its reader goroutines where there are any, and releases its
 // ports into quarantine.
 func (s *Session) shut(l *leg) {
+	l.closeWebRTC() // first, so that its close_notify still leaves the socket
 	l.rtp.conn.Close()
 	l.rtcp.conn.Close()
 	l.wg.Wait()
-	l.closeWebRTC()
 	s.eng.pool.release(l.port, s.eng.nanotime())
 }
