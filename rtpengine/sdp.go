@@ -18,6 +18,8 @@ type sdpParams struct {
 	// wrtc, when not nil, makes the SDP WebRTC's (sdpwebrtc.go): the
 	// leg's peer is a browser.
 	wrtc *localWebRTC
+	// offer: the SDP is an offer (a WebRTC one says a=setup:actpass).
+	offer bool
 }
 
 // remoteMedia is what a received SDP says about the peer's audio stream.
@@ -42,6 +44,7 @@ type offerPlan struct {
 	count   int      // number of m-lines
 	index   int      // the anchored audio m-line
 	formats []string // its payload types
+	webrtc  bool     // the offer was WebRTC's: so must the answer be
 }
 
 // rewriteOffer parses an offer received from a peer and builds the offer
@@ -49,6 +52,7 @@ type offerPlan struct {
 // stamp (see sdpStamp). It anchors the first plain-RTP audio stream with a
 // port; every other m-line is rejected (port 0).
 func rewriteOffer(in []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia, offerPlan, error) {
+	p.offer = true
 	desc, err := parseSDP(in)
 	if err != nil {
 		return nil, remoteMedia{}, offerPlan{}, err
@@ -74,7 +78,7 @@ func rewriteOffer(in []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia,
 	remote.offered = pickMedia(md, remote.formats, false)
 	fwd := addOtherLaw(md, remote.formats) // transcode.go
 	out := buildSDP(desc, index, fwd, remote.rtp.IsValid() || remote.webrtc != nil, p)
-	plan := offerPlan{count: len(desc.MediaDescriptions), index: index, formats: fwd}
+	plan := offerPlan{count: len(desc.MediaDescriptions), index: index, formats: fwd, webrtc: p.wrtc != nil}
 	return out, remote, plan, nil
 }
 
@@ -119,7 +123,7 @@ func rewriteAnswer(in []byte, plan offerPlan, p sdpParams) (*sdp.SessionDescript
 		// The peer rejected audio: pass the rejection on; nothing to send to.
 		return buildSDP(desc, -1, nil, false, p), remoteMedia{media: noMedia}, nil
 	}
-	if !plainRTP(md.MediaName.Protos) {
+	if plan.webrtc != isWebRTC(md.MediaName.Protos) || (!plan.webrtc && !plainRTP(md.MediaName.Protos)) {
 		return nil, remoteMedia{}, newError(ErrAnswerMismatch, "audio answered with profile "+strings.Join(md.MediaName.Protos, "/"))
 	}
 	var formats []string
@@ -131,13 +135,19 @@ func rewriteAnswer(in []byte, plan offerPlan, p sdpParams) (*sdp.SessionDescript
 	if len(formats) == 0 {
 		return nil, remoteMedia{}, newError(ErrNoCommonCodec, "")
 	}
-	remote, err := readRemote(desc, md, p.addr)
-	if err != nil {
+	var remote remoteMedia
+	if plan.webrtc {
+		w, err := readWebRTC(desc, md)
+		if err != nil {
+			return nil, remoteMedia{}, err
+		}
+		remote = remoteMedia{rates: readRates(md), media: noMedia, webrtc: &w}
+	} else if remote, err = readRemote(desc, md, p.addr); err != nil {
 		return nil, remoteMedia{}, err
 	}
 	remote.formats = formats
 	remote.media = pickMedia(md, formats, false)
-	return buildSDP(desc, plan.index, formats, remote.rtp.IsValid(), p), remote, nil
+	return buildSDP(desc, plan.index, formats, remote.rtp.IsValid() || remote.webrtc != nil, p), remote, nil
 }
 
 // parseSDP parses a received SDP. An empty body, which pion accepts as an

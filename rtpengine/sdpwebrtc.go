@@ -120,6 +120,12 @@ func decorateWebRTC(out *sdp.SessionDescription, index int, p sdpParams) {
 			continue
 		}
 		md.MediaName.Protos = slices.Clone(w.protos)
+		setup := w.setup
+		if p.offer {
+			// RFC 8842 §5.2: an offer leaves the role to the answerer;
+			// one that keeps it (the peer active) keeps the transport.
+			setup = "actpass"
+		}
 		if w.bundle {
 			out.Attributes = append(out.Attributes, sdp.NewAttribute("group", "BUNDLE "+w.mids[i]))
 		}
@@ -129,7 +135,7 @@ func decorateWebRTC(out *sdp.SessionDescription, index int, p sdpParams) {
 			sdp.NewAttribute("ice-ufrag", w.creds.Ufrag),
 			sdp.NewAttribute("ice-pwd", w.creds.Pwd),
 			sdp.NewAttribute("fingerprint", w.fingerprint),
-			sdp.NewAttribute("setup", w.setup),
+			sdp.NewAttribute("setup", setup),
 			sdp.NewPropertyAttribute("rtcp-mux"),
 			sdp.NewAttribute("candidate", cand),
 			sdp.NewPropertyAttribute("end-of-candidates"),

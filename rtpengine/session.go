@@ -145,6 +145,9 @@ func (s *Session) Answer(from int, answer []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := s.setWebRTC(pair[from], remote.webrtc); err != nil {
+		return nil, err
+	}
 	s.setRemote(pair[from], remote)
 	// The answer fixes the codec of the call: both legs use the caller's
 	// payload type numbers (b2bua forwards the offer) — unless the

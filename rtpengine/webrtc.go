@@ -77,9 +77,7 @@ func (s *Session) onWebRTC(l *leg, t *webrtc.Transport, pkt []byte, src netip.Ad
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 	kind := webrtc.Classify(pkt)
 	if kind == webrtc.KindSTUN {
-		if t.HandleSTUN(pkt, src) == webrtc.STUNSelected {
-			s.selectPeer(l, t, src)
-		}
+		t.HandleSTUN(pkt, src) // a selection calls selectPeer
 		return
 	}
 	if kind == webrtc.KindOther || len(pkt) >= readBufSize {
@@ -142,6 +140,7 @@ func (s *Session) setWebRTC(l *leg, w *remoteWebRTC) (*localWebRTC, error) {
 		l.ice = newICE()
 	}
 	if old == nil || !old.Matches(w.creds, w.fingerprint, client) {
+		var t *webrtc.Transport // set before the transport is published
 		t, err := webrtc.New(webrtc.Config{
 			Certificate:       s.eng.cert,
 			Local:             l.ice.creds,
@@ -149,6 +148,7 @@ func (s *Session) setWebRTC(l *leg, w *remoteWebRTC) (*localWebRTC, error) {
 			RemoteFingerprint: w.fingerprint,
 			Client:            client,
 			Send:              l.sendRaw,
+			OnSelect:          func(src netip.AddrPort) { s.selectPeer(l, t, src) },
 			MaxPacket:         readBufSize,
 			Logger:            s.log.With("leg", l.id),
 		})

@@ -11,6 +11,7 @@ import (
 	"github.com/earshot/earshot/mixer"
 	"github.com/earshot/earshot/rtpengine/webrtc"
 	"github.com/pion/sdp/v3"
+	pwebrtc "github.com/pion/webrtc/v4"
 )
 
 // webrtcCall sets up a call from browser b (leg 0) to the plain RTP
@@ -267,5 +268,57 @@ func TestWebRTCReofferKeepsTransport(t *testing.T) {
 	}
 	if snap := s.Snapshot().Legs[0]; snap.Transport != "" {
 		t.Errorf("after a plain re-offer the leg's transport is %q", snap.Transport)
+	}
+}
+
+// TestWebRTCReofferFromPhone: the plain phone re-offers (a hold, a
+// refresh); earshot offers the browser WebRTC SDP with a=setup:actpass,
+// takes the browser's WebRTC answer, keeps the DTLS association, and the
+// audio goes on.
+func TestWebRTCReofferFromPhone(t *testing.T) {
+	e := testEngine(t, nil, nil)
+	b := newBrowser(t, mixer.CodecPCMU, 440)
+	agent := newTonePhone(t, mixer.CodecPCMU, 1000)
+	s, answer := webrtcCall(t, e, b, agent, b.offer())
+	b.answer(answer)
+	b.waitConnected()
+	b.start()
+	agent.start(earshotRTP(s, 1))
+	t0 := s.pair.Load()[0].wrtc.Load()
+
+	offer, err := s.Offer(1, agent.sdp())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d sdp.SessionDescription
+	if err := d.Unmarshal(offer); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := d.MediaDescriptions[0].Attribute("setup"); v != "actpass" {
+		t.Errorf("re-offer to the browser says a=setup:%s, want actpass\n%s", v, offer)
+	}
+	if err := b.pc.SetRemoteDescription(pwebrtc.SessionDescription{Type: pwebrtc.SDPTypeOffer, SDP: string(offer)}); err != nil {
+		t.Fatalf("browser refused earshot's re-offer: %v\n%s", err, offer)
+	}
+	ans, err := b.pc.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.pc.SetLocalDescription(ans); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := s.Answer(0, []byte(b.pc.LocalDescription().SDP))
+	if err != nil {
+		t.Fatalf("browser's answer: %v", err)
+	}
+	checkPlain(t, plain)
+	if s.pair.Load()[0].wrtc.Load() != t0 {
+		t.Fatal("the re-offer replaced the DTLS transport")
+	}
+	from := agent.listenFor(400 * time.Millisecond)
+	agent.heard("agent hears the browser after the re-offer", 440, from, 3200)
+	bfrom := b.listenFor(400 * time.Millisecond)
+	if db := b.power(1000, bfrom, 3200); db < heardDB {
+		t.Errorf("browser hears the agent at %.1f dBFS after the re-offer", db)
 	}
 }

@@ -75,7 +75,8 @@ const (
 // checks USERNAME, MESSAGE-INTEGRITY and FINGERPRINT, sends a success
 // response carrying XOR-MAPPED-ADDRESS = src, and selects src as the
 // peer's address when it is the first valid check or carries
-// USE-CANDIDATE. The first selection starts the DTLS handshake. It runs on
+// USE-CANDIDATE (Config.OnSelect is called then, before the answer is
+// sent). The first selection starts the DTLS handshake. It runs on
 // the receive loop and never blocks. It allocates (a check arrives every
 // few seconds, not per media packet).
 func (t *Transport) HandleSTUN(pkt []byte, src netip.AddrPort) STUNResult {
@@ -108,14 +109,19 @@ func (t *Transport) HandleSTUN(pkt []byte, src netip.AddrPort) STUNResult {
 	if err != nil {
 		return STUNDropped
 	}
+	result := STUNAnswered
+	if cur := t.peer.Load(); cur == nil || (*cur != src && m.Contains(stun.AttrUseCandidate)) {
+		// Selected before the answer leaves, so that the peer's DTLS
+		// and media, which follow the answer, find it in place.
+		result = STUNSelected
+		t.peer.Store(&src)
+		if t.cfg.OnSelect != nil {
+			t.cfg.OnSelect(src)
+		}
+		t.startOnce.Do(t.startHandshake)
+	}
 	if err := t.cfg.Send(resp.Raw, src); err != nil {
 		return STUNDropped
 	}
-	cur := t.peer.Load()
-	if cur != nil && (*cur == src || !m.Contains(stun.AttrUseCandidate)) {
-		return STUNAnswered
-	}
-	t.peer.Store(&src)
-	t.startOnce.Do(t.startHandshake)
-	return STUNSelected
+	return result
 }

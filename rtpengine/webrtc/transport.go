@@ -43,6 +43,9 @@ type Config struct {
 	// Send writes one datagram to addr from the leg's socket without
 	// blocking. Required.
 	Send func(b []byte, addr netip.AddrPort) error
+	// OnSelect, if not nil, is called by HandleSTUN with the address ICE
+	// selects, before the check's answer is sent.
+	OnSelect func(addr netip.AddrPort)
 	// MaxPacket is the largest plaintext packet WriteRTP and WriteRTCP
 	// take. Zero means 2048.
 	MaxPacket int
