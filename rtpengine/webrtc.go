@@ -30,7 +30,10 @@ import (
 // Latching does not apply to a WebRTC leg: ICE with the credentials of
 // the SDP decides the peer, and the transport's selection is the latch.
 // A re-offer repeating the peer's credentials, fingerprint and role keeps
-// the transport; one that changes them (an ICE restart) replaces it.
+// the transport; one that changes them (an ICE restart) replaces it. When
+// only the DTLS role changes (the peer answers passive to earshot's
+// actpass re-offer), the new transport keeps ICE's selection and starts
+// its handshake at once, as client.
 
 // sendRTP writes an RTP packet to to from l: encrypted on a WebRTC leg,
 // as it is on any other.
@@ -140,6 +143,12 @@ func (s *Session) setWebRTC(l *leg, w *remoteWebRTC) (*localWebRTC, error) {
 		l.ice = newICE()
 	}
 	if old == nil || !old.Matches(w.creds, w.fingerprint, client) {
+		// Only the DTLS role changed (the peer answered passive to
+		// earshot's actpass): ICE stands, DTLS starts over at once.
+		var keep netip.AddrPort
+		if old != nil && old.Matches(w.creds, w.fingerprint, !client) {
+			keep = old.Peer()
+		}
 		var t *webrtc.Transport // set before the transport is published
 		t, err := webrtc.New(webrtc.Config{
 			Certificate:       s.eng.cert,
@@ -148,6 +157,7 @@ func (s *Session) setWebRTC(l *leg, w *remoteWebRTC) (*localWebRTC, error) {
 			RemoteFingerprint: w.fingerprint,
 			Client:            client,
 			Send:              l.sendRaw,
+			Peer:              keep,
 			OnSelect:          func(src netip.AddrPort) { s.selectPeer(l, t, src) },
 			MaxPacket:         readBufSize,
 			Logger:            s.log.With("leg", l.id),
@@ -156,11 +166,17 @@ func (s *Session) setWebRTC(l *leg, w *remoteWebRTC) (*localWebRTC, error) {
 			return nil, newError(ErrBadWebRTC, err.Error())
 		}
 		l.wrtc.Store(t)
-		l.rtp.dest.Store(&peer{})
-		l.rtcp.dest.Store(&peer{})
+		if keep.IsValid() {
+			l.rtp.dest.Store(&peer{addr: keep, latched: true, want: keep})
+			l.rtcp.dest.Store(&peer{addr: keep, latched: true, want: keep})
+		} else {
+			l.rtp.dest.Store(&peer{})
+			l.rtcp.dest.Store(&peer{})
+		}
 		if old != nil {
 			old.Close()
 		}
+		t.Start()
 	}
 	l.wside = &localWebRTC{
 		creds:       l.ice.creds,

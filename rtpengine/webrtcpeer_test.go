@@ -1,6 +1,7 @@
 package rtpengine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -25,7 +26,7 @@ type rawPeer struct {
 	tr    *webrtc.Transport
 	ready chan struct{} // closed once tr exists
 
-	mu    sync.Mutex // guards stun
+	mu    sync.Mutex // guards stun and tr
 	stun  []*stun.Message
 	stunC chan struct{}
 	media chan []byte // SRTP and SRTCP received, copied
@@ -54,16 +55,19 @@ func newRawPeer(t testing.TB) *rawPeer {
 
 // offer is the peer's WebRTC offer; fp replaces its fingerprint if not
 // empty.
-func (p *rawPeer) offer(fp string) []byte {
+func (p *rawPeer) offer(fp string) []byte { return p.sdp(fp, "actpass") }
+
+// sdp is the peer's WebRTC SDP with a=setup:setup.
+func (p *rawPeer) sdp(fp, setup string) []byte {
 	if fp == "" {
 		fp = p.cert.Fingerprint()
 	}
 	return fmt.Appendf(nil, "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"+
 		"m=audio %d UDP/TLS/RTP/SAVPF 0 8 101\r\nc=IN IP4 127.0.0.1\r\na=mid:0\r\n"+
-		"a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=fingerprint:%s\r\na=setup:actpass\r\na=rtcp-mux\r\n"+
+		"a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=fingerprint:%s\r\na=setup:%s\r\na=rtcp-mux\r\n"+
 		"a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n"+
 		"a=candidate:1 1 udp 2130706431 127.0.0.1 %d typ host\r\n",
-		port(p.conn), p.creds.Ufrag, p.creds.Pwd, fp, port(p.conn))
+		port(p.conn), p.creds.Ufrag, p.creds.Pwd, fp, setup, port(p.conn))
 }
 
 // remote reads earshot's credentials and fingerprint from its answer.
@@ -84,16 +88,22 @@ func remoteOf(t testing.TB, answer []byte) (webrtc.Credentials, webrtc.Fingerpri
 	return webrtc.Credentials{Ufrag: u, Pwd: pw}, fp
 }
 
-// connect runs ICE and DTLS with earshot at dst, whose answer was answer.
-func (p *rawPeer) connect(answer []byte, dst netip.AddrPort) {
+// connect runs ICE and DTLS with earshot at dst, whose answer was answer,
+// the peer being the DTLS client.
+func (p *rawPeer) connect(answer []byte, dst netip.AddrPort) { p.connectAs(answer, dst, true) }
+
+// connectAs is connect with the peer's DTLS role chosen.
+func (p *rawPeer) connectAs(answer []byte, dst netip.AddrPort, client bool) {
 	p.t.Helper()
 	remote, fp := remoteOf(p.t, answer)
 	tr, err := webrtc.New(webrtc.Config{Certificate: p.cert, Local: p.creds, Remote: remote, RemoteFingerprint: fp,
-		Client: true, Send: func(b []byte, to netip.AddrPort) error { _, err := p.conn.WriteToUDPAddrPort(b, to); return err }})
+		Client: client, Send: func(b []byte, to netip.AddrPort) error { _, err := p.conn.WriteToUDPAddrPort(b, to); return err }})
 	if err != nil {
 		p.t.Fatal(err)
 	}
+	p.mu.Lock()
 	p.tr = tr
+	p.mu.Unlock()
 	close(p.ready)
 	if !p.check(remote.Ufrag+":"+p.creds.Ufrag, remote.Pwd, dst) {
 		p.t.Fatal("earshot did not answer a valid check")
@@ -148,6 +158,13 @@ func (p *rawPeer) check(user, pwd string, dst netip.AddrPort) bool {
 	}
 }
 
+// transport is the peer's current transport.
+func (p *rawPeer) transport() *webrtc.Transport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tr
+}
+
 func (p *rawPeer) read() {
 	defer p.wg.Done()
 	buf := make([]byte, 2048)
@@ -171,7 +188,7 @@ func (p *rawPeer) read() {
 		case webrtc.KindDTLS:
 			select {
 			case <-p.ready:
-				p.tr.HandleDTLS(buf[:n])
+				p.transport().HandleDTLS(buf[:n])
 			default:
 			}
 		case webrtc.KindRTP, webrtc.KindRTCP:
@@ -320,4 +337,82 @@ func BenchmarkRelayWebRTCLoopback(b *testing.B) {
 		seq++
 		roundTrip(seq)
 	}
+}
+
+// TestWebRTCEarshotActive: a peer offering a=setup:passive makes earshot
+// the DTLS client (a=setup:active), which starts the handshake once ICE
+// selected the peer.
+func TestWebRTCEarshotActive(t *testing.T) {
+	e := testEngine(t, nil, nil)
+	p, ph := newRawPeer(t), newPhone(t)
+	s, err := e.NewSession("active", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Offer(0, p.sdp("", "passive")); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := s.Answer(1, ph.sdp(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(answer, []byte("a=setup:active\r\n")) {
+		t.Fatalf("answer to a passive peer is not active:\n%s", answer)
+	}
+	dst := earshotRTP(s, 0)
+	p.connectAs(answer, dst, false)
+	// The server finishes first: wait for earshot, the client, too.
+	waitFor(t, func() bool { return s.Snapshot().Legs[0].Transport == "connected" })
+	if err := p.tr.WriteRTP(rtpPacket(t, 0, 1, 160, 5, make([]byte, 160)), dst); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, ph.rtp)
+}
+
+// TestWebRTCPeerAnswersPassive: to earshot's actpass re-offer the peer
+// answers passive: earshot becomes the DTLS client on the address ICE
+// selected, at once, and media flows again.
+func TestWebRTCPeerAnswersPassive(t *testing.T) {
+	e := testEngine(t, nil, nil)
+	p, ph := newRawPeer(t), newPhone(t)
+	s, answer := rawCall(t, e, p, ph, "")
+	dst := earshotRTP(s, 0)
+	p.connect(answer, dst)
+	old := s.pair.Load()[0].wrtc.Load()
+
+	reoffer, err := s.Offer(1, ph.sdp(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(reoffer, []byte("a=setup:actpass\r\n")) {
+		t.Fatalf("re-offer to the peer:\n%s", reoffer)
+	}
+	remote, fp := remoteOf(t, reoffer)
+	server, err := webrtc.New(webrtc.Config{Certificate: p.cert, Local: p.creds, Remote: remote, RemoteFingerprint: fp,
+		Peer: dst, Send: func(b []byte, to netip.AddrPort) error { _, err := p.conn.WriteToUDPAddrPort(b, to); return err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.tr = server
+	p.mu.Unlock()
+	server.Start()
+	t.Cleanup(func() { server.Close() })
+	if _, err := s.Answer(0, p.sdp("", "passive")); err != nil {
+		t.Fatal(err)
+	}
+	l := s.pair.Load()[0]
+	if l.wrtc.Load() == old || old.State() != webrtc.StateClosed {
+		t.Fatal("the transport was not replaced for the new DTLS role")
+	}
+	waitFor(t, func() bool { return server.State() == webrtc.StateConnected })
+	waitFor(t, func() bool { return s.Snapshot().Legs[0].Transport == "connected" })
+	if snap := s.Snapshot().Legs[0]; snap.Transport != "connected" || snap.RemoteRTP != addrOf(p.conn) {
+		t.Fatalf("leg: transport %s, sending to %v", snap.Transport, snap.RemoteRTP)
+	}
+	if err := server.WriteRTP(rtpPacket(t, 0, 1, 160, 5, make([]byte, 160)), dst); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, ph.rtp)
 }

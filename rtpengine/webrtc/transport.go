@@ -43,6 +43,10 @@ type Config struct {
 	// Send writes one datagram to addr from the leg's socket without
 	// blocking. Required.
 	Send func(b []byte, addr netip.AddrPort) error
+	// Peer, if valid, is the address ICE already selected for the same
+	// credentials, when only the DTLS role changed in a re-negotiation:
+	// Start then begins the handshake without waiting for a check.
+	Peer netip.AddrPort
 	// OnSelect, if not nil, is called by HandleSTUN with the address ICE
 	// selects, before the check's answer is sent.
 	OnSelect func(addr netip.AddrPort)
@@ -130,8 +134,20 @@ func New(cfg Config) (*Transport, error) {
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.out.buf = make([]byte, cfg.MaxPacket+maxSRTPOverhead)
+	if cfg.Peer.IsValid() {
+		p := cfg.Peer
+		t.peer.Store(&p)
+	}
 	t.conn = newPacketConn(t.sendDTLS, t.peerAddr)
 	return t, nil
+}
+
+// Start begins the DTLS handshake at once when the peer's address is
+// already known (Config.Peer); otherwise the first valid ICE check does.
+func (t *Transport) Start() {
+	if t.peer.Load() != nil {
+		t.startOnce.Do(t.startHandshake)
+	}
 }
 
 // Matches reports whether the transport was made for these remote
