@@ -322,3 +322,46 @@ func TestWebRTCReofferFromPhone(t *testing.T) {
 		t.Errorf("browser hears the agent at %.1f dBFS after the re-offer", db)
 	}
 }
+
+// TestWebRTCBarge: a supervisor barges into a browser's call. The mixer
+// takes the browser's decrypted audio and sends the browser encrypted
+// frames: the browser hears the agent and the supervisor, the agent the
+// browser and the supervisor, the supervisor both.
+func TestWebRTCBarge(t *testing.T) {
+	e := testEngine(t, nil, nil)
+	b := newBrowser(t, mixer.CodecPCMU, 440)
+	agent := newTonePhone(t, mixer.CodecPCMU, 1000)
+	sup := newTonePhone(t, mixer.CodecPCMU, 1250)
+	s, answer := webrtcCall(t, e, b, agent, b.offer())
+	b.answer(answer)
+	b.waitConnected()
+	b.start()
+	agent.start(earshotRTP(s, 1))
+	l := supervisor(t, s, sup, nil)
+	if err := l.Attach(mixer.ModeBarge); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return s.pair.Load()[0].out.mixing() && s.pair.Load()[1].out.mixing() })
+	win := 3200
+	bf := b.listenFor(600 * time.Millisecond)
+	af := agent.listenFor(600 * time.Millisecond)
+	sf := sup.listenFor(600 * time.Millisecond)
+	for _, c := range []struct {
+		what string
+		db   float64
+		want bool
+	}{
+		{"browser hears the agent", b.power(1000, bf+1600, win), true},
+		{"browser hears the supervisor", b.power(1250, bf+1600, win), true},
+		{"browser hears itself", b.power(440, bf+1600, win), false},
+	} {
+		if c.want && c.db < heardDB || !c.want && c.db > absentDB {
+			t.Errorf("%s: %.1f dBFS", c.what, c.db)
+		}
+	}
+	agent.heard("agent hears the browser", 440, af+1600, win)
+	agent.heard("agent hears the supervisor", 1250, af+1600, win)
+	sup.heard("supervisor hears the browser", 440, sf+1600, win)
+	sup.heard("supervisor hears the agent", 1000, sf+1600, win)
+	checkContinuity(t, "to the browser across relay and mix", b.packets())
+}
