@@ -276,3 +276,31 @@ func waitState(t testing.TB, tr *Transport, want State) {
 		<-tick.C
 	}
 }
+
+// FuzzHandleSTUN feeds hostile datagrams to the demultiplexer and the ICE
+// responder: nothing panics, and nothing unauthenticated is answered.
+func FuzzHandleSTUN(f *testing.F) {
+	local, remote := Credentials{Ufrag: "earshot1", Pwd: "earshotearshotearshot1"}, Credentials{Ufrag: "peer", Pwd: "peerpeerpeerpeerpeerpeer"}
+	f.Add(check(f, "earshot1:peer", local.Pwd, true, true))
+	f.Add(check(f, "earshot1:peer", "wrongwrongwrongwrongwrong", true, true))
+	f.Add([]byte{0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42})
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		w := &wire{}
+		cert, err := NewCertificate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp, _ := ParseFingerprint(cert.Fingerprint())
+		tr, err := New(Config{Certificate: cert, Local: local, Remote: remote, RemoteFingerprint: fp, Send: w.send})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		Classify(pkt)
+		res := tr.HandleSTUN(pkt, netip.MustParseAddrPort("192.0.2.7:40000"))
+		m := &stun.Message{Raw: append([]byte(nil), pkt...)}
+		if res != STUNDropped && (m.Decode() != nil || stun.NewShortTermIntegrity(local.Pwd).Check(m) != nil) {
+			t.Fatalf("answered an unauthenticated datagram: %v", res)
+		}
+	})
+}
