@@ -36,6 +36,7 @@ type Call struct {
 	ringing    forkSet // the callees being rung (forks.go)
 	media      MediaSession
 	original   *sip.Request // the INVITE as received (To tagged by earshot), for the 100
+	uasTagKey  string       // the caller's Call-ID|From tag in Server.uasTags
 	callerSess callerTimer  // the session timer on the caller's dialog
 	calleeSess calleeTimer  // the session timer on the callee's dialog
 	xfer       *transfer    // a blind transfer in progress (transfer.go)

@@ -172,6 +172,14 @@ func (e *endpoint) bindLocal(req *sip.Request) {
 	if !strings.EqualFold(req.Transport(), "udp") {
 		return
 	}
+	if tooLargeForUDP(req) {
+		// RFC 3261 §18.1.1: a request larger than 1300 bytes (path MTU
+		// unknown) goes over a congestion-controlled transport. sipgo
+		// refuses to send such a datagram; the peer's TCP port is the
+		// same as its UDP one. A CANCEL takes its INVITE's transport.
+		req.SetTransport("TCP")
+		return
+	}
 	e.mu.Lock()
 	a := e.udpLocal
 	e.mu.Unlock()
@@ -203,4 +211,45 @@ func (e *endpoint) close() error {
 		p.Close()
 	}
 	return e.ua.Close()
+}
+
+// udpRequestLimit is the largest request sent over UDP (RFC 3261 §18.1.1,
+// path MTU unknown).
+const udpRequestLimit = 1300
+
+// tooLargeForUDP reports whether req is larger than udpRequestLimit. Only
+// a request with a sizeable body can be: the headers earshot writes stay
+// far below the limit, so most requests are never serialised for this.
+func tooLargeForUDP(req *sip.Request) bool {
+	if len(req.Body()) < udpRequestLimit/3 {
+		return false
+	}
+	var n countWriter
+	req.StringWrite(&n)
+	return int(n) > udpRequestLimit
+}
+
+// countWriter counts what is written to it.
+type countWriter int
+
+func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
+
+func (c *countWriter) WriteString(s string) (int, error) {
+	*c += countWriter(len(s))
+	return len(s), nil
+}
+
+// packetConn returns earshot's UDP socket bound to local, nil if none.
+func (e *endpoint) packetConn(local net.Addr) net.PacketConn {
+	if local == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, pc := range e.packets {
+		if pc.LocalAddr().String() == local.String() {
+			return pc
+		}
+	}
+	return nil
 }

@@ -95,6 +95,12 @@ type guard struct {
 	exempt func(netip.Addr) bool // a trunk's source, when trunks are not limited
 	log    *slog.Logger
 	stats  *sipStats
+	// cancelTag gives the To tag of the INVITE a CANCEL cancels
+	// (cancel_tag.go); nil: CANCELs pass unchanged.
+	cancelTag func(callID, fromTag string) string
+	// recent remembers where the datagrams handed to the parser came
+	// from, to answer one it cannot parse (badrequest.go).
+	recent recentDatagrams
 
 	mu      sync.Mutex // guards sources
 	sources map[netip.Addr]*source
@@ -308,5 +314,10 @@ func (g *guard) readFilter(props sip.TransportReadProps, data []byte) ([]byte, e
 	if !g.admit(props.RemoteAddr, data) {
 		return nil, nil
 	}
-	return markVersion(data), nil
+	if g.cancelTag != nil && bytes.HasPrefix(data, []byte("CANCEL ")) {
+		data = tagCancel(data, g.cancelTag)
+	}
+	data = markVersion(data)
+	g.recent.note(props.RemoteAddr, props.LocalAddr, data)
+	return data, nil
 }

@@ -264,6 +264,10 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 	}
 	s.calls[id] = c
 	s.addLegLocked(c.caller)
+	if from, _ := req.From().Params.Get("tag"); from != "" {
+		c.uasTagKey = req.CallID().Value() + "|" + from
+		s.uasTags[c.uasTagKey] = tag
+	}
 	// Users on a call are busy for group routing: a caller who is also an
 	// agent, and the extension a call rings directly.
 	for _, ext := range []string{rt.callerExt, rt.user} {
@@ -285,6 +289,7 @@ func (s *Server) forget(c *Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.calls, c.id)
+	delete(s.uasTags, c.uasTagKey)
 	s.forgetLegsLocked(c)
 	for id, sup := range s.sups {
 		if sup.call == c {

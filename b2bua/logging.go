@@ -13,8 +13,10 @@ import (
 // because it cannot parse it is counted by kind (Stats.Dropped) whether
 // or not debug is on.
 type demoted struct {
-	h     slog.Handler
-	count func(reason string)
+	h slog.Handler
+	// count hears of each message the stack could not parse: why, and
+	// the message itself.
+	count func(reason, data string)
 }
 
 // Enabled lets errors through always, to be counted, and the rest as the
@@ -50,14 +52,15 @@ const (
 // DropReasons lists them, for metrics that export each one.
 func DropReasons() []string { return []string{DropHTTP, DropGarbage, DropUnparseable} }
 
-// dropReason classifies a parse failure by the data the stack logged.
-func dropReason(r slog.Record) string {
-	reason := DropUnparseable
+// dropReason classifies a parse failure by the data the stack logged, and
+// returns that data.
+func dropReason(r slog.Record) (reason, data string) {
+	reason = DropUnparseable
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key != "data" {
 			return true
 		}
-		data := a.Value.String()
+		data = a.Value.String()
 		switch {
 		case strings.HasPrefix(data, "GET ") || strings.HasPrefix(data, "POST ") ||
 			strings.HasPrefix(data, "HEAD ") || strings.HasPrefix(data, "HTTP/"):
@@ -67,5 +70,5 @@ func dropReason(r slog.Record) string {
 		}
 		return false
 	})
-	return reason
+	return reason, data
 }

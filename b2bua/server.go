@@ -33,11 +33,14 @@ type Server struct {
 
 	sip *endpoint // sockets and the sipgo stack
 
-	mu       sync.Mutex // guards the fields below
-	calls    map[string]*Call
-	sups     map[string]*supervision // live supervisions by id
-	legs     map[string]*leg         // by dialog key (Call-ID | our tag)
-	legKeys  map[*Call][]string      // the keys filed in legs per call (legs.go)
+	mu      sync.Mutex // guards the fields below
+	calls   map[string]*Call
+	sups    map[string]*supervision // live supervisions by id
+	legs    map[string]*leg         // by dialog key (Call-ID | our tag)
+	legKeys map[*Call][]string      // the keys filed in legs per call (legs.go)
+	// uasTags is the To tag earshot gave each INVITE it serves, by the
+	// caller's Call-ID and From tag, for its CANCEL (cancel_tag.go).
+	uasTags  map[string]string
 	draining bool
 	closed   bool
 	callsWG  sync.WaitGroup
@@ -64,11 +67,17 @@ func New(cfg Config) (*Server, error) {
 		sups:    map[string]*supervision{},
 		legs:    map[string]*leg{},
 		legKeys: map[*Call][]string{},
+		uasTags: map[string]string{},
 	}
 	s.bg = newTasks()
 	// sipgo logs unparseable input at error level with the whole message;
 	// hostile input must not flood the log, so its records are demoted.
-	sipLog := slog.New(demoted{c.Logger.Handler(), s.stats.drop}).With("component", "sipgo")
+	sipLog := slog.New(demoted{c.Logger.Handler(), func(reason, data string) {
+		s.stats.drop(reason)
+		if reason == DropUnparseable {
+			s.answerUnparseable(data)
+		}
+	}}).With("component", "sipgo")
 	s.guard = newGuard(c.Limits, c.Now, func(ip netip.Addr) bool {
 		if c.Limits.LimitTrunks {
 			return false
@@ -76,6 +85,7 @@ func New(cfg Config) (*Server, error) {
 		_, tr := s.dir.trunkFor(ip)
 		return tr != nil
 	}, s.log, s.stats)
+	s.guard.cancelTag = s.uasTag
 	var err error
 	if s.sip, err = newEndpoint(c.UserAgent, c.Host, sipLog, s.guard); err != nil {
 		return nil, err

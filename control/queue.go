@@ -229,7 +229,11 @@ func (s *Service) listQueues(w http.ResponseWriter, r *http.Request, p Principal
 	if group != "" && !s.dir.hasGroup(p.Tenant, group) {
 		return errField("group", "no group %q in your tenant", group)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"waiting": d.Waiting(p.Tenant, group)})
+	waiting := d.Waiting(p.Tenant, group)
+	if waiting == nil {
+		waiting = []b2bua.QueuedCall{} // an empty list, never null
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"waiting": waiting})
 	return nil
 }
 

@@ -174,8 +174,9 @@ func TestOfferRefusedByEveryAgentIs488(t *testing.T) {
 }
 
 // TestCancelResponsesCarryTheRingingTag: a caller cancels while its call
-// rings; earshot's 487 to the INVITE carries the To tag of its own 180
-// (RFC 3261 §8.2.6.2: one tag on every response to a request but the 100).
+// rings; earshot's 200 to the CANCEL (RFC 3261 §9.2) and its 487 to the
+// INVITE carry the To tag of its own 180 (§8.2.6.2: one tag on every
+// response to a request but the 100).
 func TestCancelResponsesCarryTheRingingTag(t *testing.T) {
 	e := start(t, testConfig(t))
 	agent := e.agent("1001", "127.0.0.3", toneAgent)
@@ -188,20 +189,31 @@ func TestCancelResponsesCarryTheRingingTag(t *testing.T) {
 	u := newRawUA(t, e.udp())
 	u.invite("100", "", sdpFrom("127.0.0.2", 40006))
 	ringing := u.await("180", 5*time.Second, func(m string) bool { return status(m) == 180 })
-	tagOf := func(m string) string {
-		_, tag, _ := strings.Cut(header(m, "To"), ";tag=")
-		tag, _, _ = strings.Cut(tag, ";")
-		return tag
-	}
-	want := tagOf(ringing)
+	want := toTag(ringing)
 	if want == "" {
 		t.Fatalf("180 without a To tag:\n%s", ringing)
 	}
 	u.send("CANCEL sip:100@" + u.server.String() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + u.local + ";branch=z9hG4bK-raw1\r\n" +
 		"From: <sip:5550000@127.0.0.2>;tag=raw\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: " + u.callID + "\r\n" +
 		"CSeq: 1 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
-	final := u.await("487", 5*time.Second, func(m string) bool { return status(m) == 487 })
-	if got := tagOf(final); got != want {
+	var ok200, final string
+	for final == "" {
+		m := u.await("200 to the CANCEL and 487", 5*time.Second, func(m string) bool {
+			return (status(m) == 200 && cseqMethod(m) == "CANCEL") || status(m) == 487
+		})
+		if status(m) == 487 {
+			final = m
+		} else {
+			ok200 = m
+		}
+	}
+	if ok200 == "" {
+		t.Fatal("no 200 to the CANCEL before the 487")
+	}
+	if got := toTag(ok200); got != want {
+		t.Fatalf("200 to the CANCEL: To tag %q, the 180's %q", got, want)
+	}
+	if got := toTag(final); got != want {
 		t.Fatalf("487 To tag %q, the 180's %q", got, want)
 	}
 	u.send("ACK sip:100@" + u.server.String() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + u.local + ";branch=z9hG4bK-raw1\r\n" +

@@ -122,9 +122,12 @@ func readFinal(t *testing.T, conn net.Conn, transport string) int {
 	}
 }
 
-// TestUnparseableDroppedAndCounted: what the SIP stack cannot parse gets
-// no answer and is counted by kind; earshot keeps serving.
-func TestUnparseableDroppedAndCounted(t *testing.T) {
+// TestUnparseableAnsweredOrDropped: what the SIP stack cannot parse is
+// counted by kind; a request that still names where an answer goes and
+// what it answers (Via, From, To, Call-ID, CSeq) gets 400 Bad Request
+// (RFC 3261 §8.2 / RFC 4475), with those headers echoed and a To tag;
+// anything else gets no answer. earshot keeps serving.
+func TestUnparseableAnsweredOrDropped(t *testing.T) {
 	e := start(t, testConfig(t))
 	conn, err := net.Dial("udp", e.udp())
 	if err != nil {
@@ -132,17 +135,22 @@ func TestUnparseableDroppedAndCounted(t *testing.T) {
 	}
 	defer conn.Close()
 	local := conn.LocalAddr().String()
+	head := func(callID, extra string) string {
+		return "OPTIONS sip:" + e.udp() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + local + ";branch=z9hG4bK-" + callID +
+			"\r\nFrom: <sip:p@x>;tag=1\r\nTo: <sip:x>\r\nCall-ID: " + callID + "\r\nCSeq: 1 OPTIONS\r\n" + extra
+	}
 	for _, msg := range []string{
 		"\x00\x01\xfe\xffbinary garbage\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: earshot\r\n\r\n",
-		"OPTIONS sip:" + e.udp() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + local + ";branch=z9hG4bK-cl\r\nFrom: <sip:p@x>;tag=1\r\nTo: <sip:x>\r\nCall-ID: cl\r\nCSeq: 1 OPTIONS\r\nContent-Length: -5\r\n\r\n",
+		head("negative-length", "Content-Length: -5\r\n\r\n"),
+		head("overflowing-length", "Content-Length: 99999999999999999999\r\n\r\n"),
 		"OPTIONS sip:" + e.udp() + " SIP/2.0\r\nVia: garbage\r\nFrom: <sip:p@x>;tag=1\r\nTo: <sip:x>\r\nCall-ID: via\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
 	} {
 		if _, err := conn.Write([]byte(msg)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want := map[string]uint64{"garbage": 1, "http": 1, "unparseable": 2}
+	want := map[string]uint64{"garbage": 1, "http": 1, "unparseable": 3}
 	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		got := e.app.SIP.Stats().Dropped
 		if got["garbage"] == want["garbage"] && got["http"] == want["http"] && got["unparseable"] == want["unparseable"] {
@@ -152,7 +160,21 @@ func TestUnparseableDroppedAndCounted(t *testing.T) {
 			t.Fatalf("dropped %v, want %v", got, want)
 		}
 	}
-	// Nothing was answered; a good OPTIONS still is.
+	// The two requests with a bad Content-Length are answered 400, in
+	// order, echoing their headers; nothing else is answered.
+	buf := make([]byte, 8192)
+	for _, callID := range []string{"negative-length", "overflowing-length"} {
+		_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no 400 for the request %s: %v", callID, err)
+		}
+		res := string(buf[:n])
+		if status(res) != 400 || header(res, "Call-ID") != callID || !strings.Contains(header(res, "Via"), "branch=z9hG4bK-"+callID) ||
+			header(res, "CSeq") != "1 OPTIONS" || toTag(res) == "" {
+			t.Fatalf("answer to %s:\n%s", callID, res)
+		}
+	}
 	good := fmtCase(conformanceCases[0].msg, e.udp(), local, "UDP", "after-junk")
 	if _, err := conn.Write([]byte(good)); err != nil {
 		t.Fatal(err)

@@ -41,10 +41,7 @@ func TestSessionIDAndCallIDs(t *testing.T) {
 		if h == nil || (sent != "" && h.Value() != sent) || (sent == "" && len(strings.Split(h.Value(), ";")[0]) != 32) {
 			t.Fatalf("Session-ID at the agent: %v (caller sent %q)", h, sent)
 		}
-		calls := e.app.SIP.Calls()
-		if len(calls) != 1 {
-			t.Fatalf("calls: %+v", calls)
-		}
+		calls := answeredCalls(t, e, 1) // the callee's Call-ID is the answered one's
 		callerID, _, _ := cs.DialogIDs()
 		code, body := api(t, e, "demo-2001", "GET", "/calls/"+calls[0].ID, nil)
 		if code != 200 || body["session_id"] != h.Value() || body["caller_sip_call_id"] != callerID ||

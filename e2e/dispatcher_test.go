@@ -16,7 +16,7 @@ import (
 // dispatcher.cfg: OPTIONS probing every second, a 503 or a timeout moves
 // the call to the next node). While 100 calls arrive at 10/s, one node is
 // told to shut down: it drains (OPTIONS and new INVITEs get 503), the
-// dispatcher takes it out, and no call fails.
+// dispatcher takes it out within one probe interval, and no call fails.
 func TestDispatcherDrainLosesNoCall(t *testing.T) {
 	var nodes [2]*env
 	var answered [2]atomic.Int64
@@ -50,13 +50,31 @@ func TestDispatcherDrainLosesNoCall(t *testing.T) {
 	})
 
 	const calls = 100
+	const probeInterval = time.Second // ds_ping_interval in dispatcher.cfg
 	var failed atomic.Int64
 	var wg sync.WaitGroup
 	drained := make(chan error, 1)
+	// lastInvite is when node 0 last saw an INVITE after its drain began:
+	// Kamailio's next probe (within one interval) gets 503 and takes it
+	// out of rotation.
+	var drainAt, lastInvite time.Time
+	watched := make(chan struct{})
 	for i := range calls {
 		if i == 30 {
 			// SIGTERM's drain on node 0, as cmd/earshot runs it.
+			drainAt = time.Now()
 			go func() { drained <- nodes[0].app.Shutdown() }()
+			go func() {
+				defer close(watched)
+				seen := nodes[0].app.SIP.Stats().Requests["INVITE"]
+				lastInvite = drainAt
+				for time.Since(drainAt) < 4*probeInterval {
+					if n := nodes[0].app.SIP.Stats().Requests["INVITE"]; n != seen {
+						seen, lastInvite = n, time.Now()
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
 		}
 		wg.Add(1)
 		go func() {
@@ -74,6 +92,12 @@ func TestDispatcherDrainLosesNoCall(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // 10 calls/s
 	}
 	wg.Wait()
+	<-watched
+	if out := lastInvite.Sub(drainAt); out > probeInterval+probeInterval/4 {
+		t.Errorf("node 0 still got INVITEs %v after its drain began; Kamailio should take it out within one probe interval (%v)", out, probeInterval)
+	} else {
+		t.Logf("node 0 taken out of rotation %v after its drain began (probe interval %v)", out, probeInterval)
+	}
 	if err := <-drained; err != nil {
 		t.Errorf("node 0's shutdown: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -195,4 +196,34 @@ func TestBehindKamailio(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	waitActive(t, e, 0)
+
+	// Once more by hand, to see the tags: the 487 that reaches the
+	// carrier through Kamailio carries the To tag of earshot's 180.
+	go func() {
+		if in, err := agent.Next(ctx(t)); err == nil {
+			_ = in.Ring()
+			<-in.Canceled()
+		}
+	}()
+	u := newRawUA(t, kam)
+	u.invite("100", "", sdpFrom("127.0.0.2", 40010))
+	ringing180 := u.await("180 through Kamailio", 5*time.Second, func(m string) bool { return status(m) == 180 })
+	u.send("CANCEL sip:100@" + u.server.String() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + u.local + ";branch=z9hG4bK-raw1\r\n" +
+		"From: <sip:5550000@127.0.0.2>;tag=raw\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: " + u.callID + "\r\n" +
+		"CSeq: 1 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+	final := u.await("487 through Kamailio", 5*time.Second, func(m string) bool { return status(m) == 487 })
+	if a, b := toTag(ringing180), toTag(final); a == "" || a != b {
+		t.Fatalf("487 To tag %q, the 180's %q", b, a)
+	}
+	u.send("ACK sip:100@" + u.server.String() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + u.local + ";branch=z9hG4bK-raw1\r\n" +
+		"From: <sip:5550000@127.0.0.2>;tag=raw\r\nTo: " + header(final, "To") + "\r\nCall-ID: " + u.callID + "\r\n" +
+		"CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+	waitActive(t, e, 0)
+}
+
+// toTag is the tag parameter of a message's To header.
+func toTag(m string) string {
+	_, tag, _ := strings.Cut(header(m, "To"), ";tag=")
+	tag, _, _ = strings.Cut(tag, ";")
+	return tag
 }

@@ -164,6 +164,10 @@ func TestQueuedCallerGetsFirstFreeAgent(t *testing.T) {
 	_ = c3.Hangup(ctx(t))
 	_ = c4.Hangup(ctx(t))
 	waitActive(t, e, 0)
+	// Nobody waits: an empty list, not null (a page iterates it).
+	if code, body = api(t, e, "demo-2001", "GET", "/queues", nil); code != 200 || body["waiting"] == nil || len(body["waiting"].([]any)) != 0 {
+		t.Fatalf("GET /queues with nobody waiting: %d %v, want an empty list", code, body)
+	}
 }
 
 // Limits and exits: a full queue sends the next caller to the overflow

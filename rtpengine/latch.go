@@ -3,6 +3,7 @@ package rtpengine
 import (
 	"net/netip"
 	"sync/atomic"
+	"time"
 )
 
 // Latching decides which source address becomes a socket's peer — the only
@@ -24,9 +25,18 @@ import (
 //     any port of the IP the leg's RTP latched to: a forged RTCP from
 //     anywhere else is dropped;
 //   - nothing latches before the leg's peer sent SDP or signalling, and a
-//     latched peer is only ever replaced by new SDP naming another address
-//     (a re-INVITE or UPDATE). SDP that repeats the address the peer
-//     latched under (a session refresh, hold and resume) keeps the latch.
+//     latched peer is replaced by new SDP naming another address (a
+//     re-INVITE or UPDATE). SDP that repeats the address the peer latched
+//     under (a session refresh, hold and resume) keeps the latch;
+//   - under LatchNAT, one bounded NAT-rebinding rule: when a NAT router
+//     gives a phone's stream a new port mid-call, the latched port falls
+//     silent and the same stream arrives from the new one. A source on the
+//     latched peer's IP re-latches RTP only after the peer sent nothing
+//     for rebindSilence, and only after natProbation consecutive packets
+//     carrying the SSRC the peer last sent, sequence +1 (an attacker on
+//     another host never qualifies; one behind the same NAT must also
+//     know the SSRC and wait out a silent stream). RTCP then follows RTP
+//     to the new port's IP as it does at the first latch.
 //
 // Every packet refused is counted in Drops.Source.
 
@@ -50,6 +60,11 @@ const (
 // 60 ms of a NATed phone's audio.
 const natProbation = 3
 
+// rebindSilence is how long a latched RTP peer must have sent nothing
+// before a NAT rebinding may move its latch (see above): far longer than
+// packet jitter, far shorter than a media timeout.
+const rebindSilence = int64(time.Second)
+
 // peer is where a socket sends and what may latch on it. A peer is
 // immutable: a change swaps the whole pointer, so the relay reads it
 // without a lock.
@@ -62,6 +77,10 @@ type peer struct {
 	// nat are the IPs that may latch at another port than want's after
 	// probation (the SDP's and the signalling's); zero entries are unused.
 	nat [2]netip.Addr
+	// beside is, for an RTCP peer latched under the NAT rule, the RTP
+	// peer it latched beside: when RTP re-latches (NAT rebinding), RTCP
+	// may follow to the new RTP peer's IP.
+	beside netip.AddrPort
 }
 
 // natIP reports whether a may latch after probation.
@@ -84,6 +103,11 @@ type endpoint struct {
 	conn  *udpSock
 	dest  atomic.Pointer[peer]
 	probe probation // owned by the socket's reader
+	// heard is when the latched peer's last accepted packet came, and
+	// ssrc its SSRC (RTP), for the NAT-rebinding rule; owned by the
+	// socket's reader.
+	heard int64
+	ssrc  uint32
 }
 
 // reset installs what new SDP says about the peer: sdp is the address it
@@ -121,9 +145,20 @@ func (ep *endpoint) setNAT(nat [2]netip.Addr) {
 // top of this file). media is what the leg negotiated, for the payload
 // type check of probation. It reports whether the packet is accepted and
 // whether it latched.
-func (ep *endpoint) acceptRTP(src netip.AddrPort, pkt []byte, media *legMedia) (ok, latched bool) {
+func (ep *endpoint) acceptRTP(src netip.AddrPort, pkt []byte, media *legMedia, now int64) (ok, latched bool) {
 	cur := ep.dest.Load()
-	if ok, latched, decided := ep.settled(cur, src); decided {
+	h := readRTP(pkt)
+	rebind := false
+	if cur != nil && cur.latched && src != cur.addr {
+		// Only the NAT-rebinding rule may move a latched peer.
+		if !cur.natIP(src.Addr()) || src.Addr() != cur.addr.Addr() || h.ssrc != ep.ssrc || now-ep.heard < rebindSilence {
+			return false, false
+		}
+		rebind = true
+	} else if ok, latched, decided := ep.settled(cur, src); decided {
+		if ok {
+			ep.heard, ep.ssrc = now, h.ssrc
+		}
 		return ok, latched
 	}
 	if !cur.natIP(src.Addr()) {
@@ -133,7 +168,6 @@ func (ep *endpoint) acceptRTP(src netip.AddrPort, pkt []byte, media *legMedia) (
 	if media.audioPT >= 0 && pt != media.audioPT && pt != media.dtmfPT {
 		return false, false
 	}
-	h := readRTP(pkt)
 	p := &ep.probe
 	if p.under != cur || p.src != src || p.ssrc != h.ssrc || h.seq != p.seq+1 {
 		*p = probation{under: cur, src: src, ssrc: h.ssrc, seq: h.seq, count: 1}
@@ -143,7 +177,16 @@ func (ep *endpoint) acceptRTP(src netip.AddrPort, pkt []byte, media *legMedia) (
 	if p.count++; p.count < natProbation {
 		return false, false
 	}
-	return ep.latch(cur, src), true
+	if rebind {
+		// The latch moves to the new port; the rest of the peer stays.
+		if !ep.dest.CompareAndSwap(cur, &peer{addr: src, latched: true, want: cur.want, nat: cur.nat}) {
+			return false, false
+		}
+	} else if !ep.latch(cur, src) {
+		return false, true
+	}
+	ep.heard, ep.ssrc = now, h.ssrc
+	return true, true
 }
 
 // acceptRTCP applies latching to a valid RTCP packet from src. rtp is the
@@ -151,13 +194,32 @@ func (ep *endpoint) acceptRTP(src netip.AddrPort, pkt []byte, media *legMedia) (
 // that RTP latched to.
 func (ep *endpoint) acceptRTCP(src netip.AddrPort, rtp *peer) (ok, latched bool) {
 	cur := ep.dest.Load()
-	if ok, latched, decided := ep.settled(cur, src); decided {
-		return ok, latched
+	if cur == nil {
+		return false, false // nothing latches before SDP
 	}
-	if rtp != nil && rtp.latched && cur.natIP(rtp.addr.Addr()) && rtp.addr.Addr() == src.Addr() {
-		return ep.latch(cur, src), true
+	var beside netip.AddrPort
+	if rtp != nil && rtp.latched {
+		beside = rtp.addr
 	}
-	return false, false
+	nat := beside.IsValid() && cur.natIP(beside.Addr()) && beside.Addr() == src.Addr()
+	switch {
+	case cur.latched && src == cur.addr:
+		return true, false
+	case cur.latched:
+		// Only RTP moved by NAT rebinding since RTCP latched beside it
+		// lets RTCP follow, to the new RTP peer's IP.
+		if !nat || !cur.beside.IsValid() || beside == cur.beside {
+			return false, false
+		}
+	case src == cur.want:
+		// The SDP's exact RTCP address.
+	case !nat:
+		return false, false
+	}
+	if !ep.dest.CompareAndSwap(cur, &peer{addr: src, latched: true, want: cur.want, nat: cur.nat, beside: beside}) {
+		return false, true // a concurrent SDP change won
+	}
+	return true, true
 }
 
 // settled applies the rules RTP and RTCP share: nothing is accepted before

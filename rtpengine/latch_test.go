@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -341,4 +342,83 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// TestNATRebinding: a phone behind NAT whose router gives its stream a new
+// port mid-call. The new port is refused while the latched one still
+// sends; once the latched port was silent for rebindSilence, the stream
+// (same SSRC, sequence +1, natProbation packets) moves there, RTCP follows
+// RTP to it, and the old port is a stranger. Another SSRC, or another
+// host, never moves the latch.
+func TestNATRebinding(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(int64(time.Second))
+	e := testEngine(t, nil, clock.Load)
+	a, b := newPhone(t), newPhone(t)
+	s := call(t, e, a, b, nil)
+	if err := s.SetSignalSource(0, netip.MustParseAddr("127.0.0.5")); err != nil {
+		t.Fatal(err)
+	}
+	oldRTP, oldRTCP := listenOn(t, "127.0.0.5"), listenOn(t, "127.0.0.5")
+	newRTP, newRTCP := listenOn(t, "127.0.0.5"), listenOn(t, "127.0.0.5")
+	attacker := listenOn(t, "127.0.0.66")
+	at, atc := earshotRTP(s, 0), earshotRTCP(s, 0)
+	seq := uint16(100)
+	pkt := func(ssrc uint32, body string) []byte {
+		seq++
+		return rtpPacket(t, 0, seq, 160*uint32(seq), ssrc, []byte(body))
+	}
+	// The first mapping latches after probation, RTCP beside it.
+	for range natProbation {
+		send(t, oldRTP, at, pkt(0xA1, "old"))
+	}
+	recv(t, b.rtp)
+	send(t, oldRTCP, atc, testSR(t, 0xA1, 0x1234, 8000))
+	recv(t, b.rtcp)
+	drops := e.Stats().Dropped.Source
+
+	// The new mapping while the old one still sends: refused.
+	for range natProbation + 1 {
+		send(t, newRTP, at, pkt(0xA1, "early"))
+	}
+	send(t, oldRTP, at, pkt(0xA1, "still-old"))
+	if got, _ := recv(t, b.rtp); string(got[12:]) != "still-old" {
+		t.Fatalf("callee got %q, want the latched port's packet", got[12:])
+	}
+	clock.Add(rebindSilence - int64(time.Millisecond))
+	for range natProbation + 1 {
+		send(t, newRTP, at, pkt(0xA1, "too-soon"))
+	}
+	// Silent long enough: another SSRC or another host still cannot move it.
+	clock.Add(int64(time.Millisecond))
+	for range natProbation + 1 {
+		send(t, newRTP, at, pkt(0xEE, "other-ssrc"))
+		send(t, attacker, at, pkt(0xA1, "attacker"))
+	}
+	// The stream itself, from its new port: natProbation packets move it.
+	for range natProbation {
+		send(t, newRTP, at, pkt(0xA1, "moved"))
+	}
+	if got, _ := recv(t, b.rtp); string(got[12:]) != "moved" {
+		t.Fatalf("callee got %q, want the rebound stream", got[12:])
+	}
+	if d := e.Stats().Dropped.Source - drops; d != 4+4+8+natProbation-1 {
+		t.Fatalf("%d packets refused on the way, want %d", d, 4+4+8+natProbation-1)
+	}
+	send(t, b.rtp, earshotRTP(s, 1), rtpPacket(t, 0, 9, 1440, 0xB1, []byte("to-new")))
+	if got, _ := recv(t, newRTP); string(got[12:]) != "to-new" {
+		t.Fatalf("new port got %q", got[12:])
+	}
+	nothing(t, oldRTP)
+	nothing(t, attacker)
+	// RTCP follows RTP to its new mapping; the old RTCP port is refused.
+	send(t, newRTCP, atc, testSR(t, 0xA1, 0x1234, 8000))
+	recv(t, b.rtcp)
+	send(t, b.rtcp, earshotRTCP(s, 1), testSR(t, 0xB1, 0x1234, 8000))
+	recv(t, newRTCP)
+	nothing(t, oldRTCP)
+	before := e.Stats().Dropped.Source
+	send(t, oldRTCP, atc, testSR(t, 0xA1, 0x1234, 8000))
+	send(t, oldRTP, at, pkt(0xA1, "stale"))
+	waitFor(t, func() bool { return e.Stats().Dropped.Source == before+2 })
 }

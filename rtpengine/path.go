@@ -20,7 +20,8 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 	}
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 	m := in.media.Load()
-	ok, latched := in.rtp.acceptRTP(src, pkt, m)
+	now := s.eng.nanotime()
+	ok, latched := in.rtp.acceptRTP(src, pkt, m, now)
 	if !ok {
 		s.counters.dropSource.Add(1)
 		return
@@ -28,13 +29,12 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 	if latched {
 		s.logLatch("rtp", in, src)
 	}
-	s.relayRTP(in, pkt, m)
+	s.relayRTP(in, pkt, m, now)
 }
 
 // relayRTP is the packet path of a valid RTP packet from in's accepted
-// peer: relay, mixer, digits (see onRTP).
-func (s *Session) relayRTP(in *leg, pkt []byte, m *legMedia) {
-	now := s.eng.nanotime()
+// peer, received at now (engine clock): relay, mixer, digits (see onRTP).
+func (s *Session) relayRTP(in *leg, pkt []byte, m *legMedia, now int64) {
 	in.lastRecv.Store(now)
 	pt := int(pkt[1] & 0x7f)
 	pair := s.pair.Load()

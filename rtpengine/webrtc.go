@@ -100,7 +100,7 @@ func (s *Session) onWebRTC(l *leg, t *webrtc.Transport, pkt []byte, src netip.Ad
 			s.counters.dropMalformed.Add(1)
 			return
 		}
-		s.relayRTP(l, pkt, l.media.Load())
+		s.relayRTP(l, pkt, l.media.Load(), s.eng.nanotime())
 	case webrtc.KindRTCP:
 		if pkt, err = t.UnprotectRTCP(pkt); err != nil || !rewriteRTCP(pkt, nil) {
 			s.counters.dropMalformed.Add(1)

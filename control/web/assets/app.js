@@ -175,14 +175,28 @@
 
   // ---- event stream -----------------------------------------------------
 
+  // held collects the events that arrive while the lists (re)load; null
+  // when events apply at once.
+  let held = null;
+
   function connect() {
     stream = new EventSource(API + '/events');
-    // (Re)opened: there is no replay, so reload the lists.
-    stream.addEventListener('open', () => {
+    // (Re)opened: there is no replay, so reload the lists. Events that
+    // arrive while the lists load are held and applied after them: a
+    // list fetched before such an event would otherwise overwrite it
+    // (a call that started meanwhile would vanish until its next event).
+    stream.addEventListener('open', async () => {
       status('Live.');
       if (!me) return;
-      if (me.role === 'agent') loadAgent();
-      else loadSupervisor();
+      held = [];
+      try {
+        if (me.role === 'agent') await loadAgent();
+        else await loadSupervisor();
+      } finally {
+        const pending = held;
+        held = null;
+        for (const [fn, data, ev] of pending) fn(data, ev);
+      }
     });
     stream.addEventListener('error', async () => {
       if (!me) return;
@@ -207,7 +221,8 @@
         performance.clearMarks('earshot:' + type);
         performance.mark('earshot:' + type);
         const ev = JSON.parse(m.data);
-        fn(ev.data, ev);
+        if (held) held.push([fn, ev.data, ev]);
+        else fn(ev.data, ev);
       });
     for (const t of ['call.started', 'call.ringing', 'call.answered', 'call.queued', 'call.rerouted', 'call.agent_changed']) {
       on(t, (c, ev) => {
@@ -286,7 +301,7 @@
     try {
       const q = await call('GET', '/queues', undefined, true);
       S.queue.clear();
-      for (const c of q.waiting) S.queue.set(c.call_id, c);
+      for (const c of q.waiting || []) S.queue.set(c.call_id, c);
     } catch (e) {
       if (e.code !== 404) throw e;
     }

@@ -1,0 +1,145 @@
+package b2bua
+
+import (
+	"bytes"
+	"net"
+	"strings"
+	"sync"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// A request the SIP stack cannot parse (an unbalanced quote, a bad
+// Content-Length, a NUL in a header) is dropped by the stack without a
+// word, while RFC 3261 wants 400 Bad Request whenever the message can be
+// answered at all — it names where the answer goes (a Via) and which
+// request it answers (From, To, Call-ID, CSeq). Over UDP earshot does
+// that itself: the read filter notes where each datagram came from
+// (recentDatagrams), the stack reports the datagram it could not parse
+// (demoted), and answerUnparseable finds its source again and answers it
+// from the socket it arrived on. Messages without those headers, and
+// responses, stay dropped; every one is counted either way. A stream
+// (TCP, TLS) has no such hook: there the stack's drop stands.
+
+// recentSlots is how many datagrams recentDatagrams remembers: one per
+// listening socket would do (each is read by one goroutine that parses
+// what it read before reading more); a few more absorb several sockets.
+const recentSlots = 8
+
+// recentMax is the largest datagram recentDatagrams keeps (a copy, to
+// find it again exactly); a larger one is not answered.
+const recentMax = 4096
+
+// recentDatagrams remembers the sources of the last datagrams handed to
+// the parser.
+type recentDatagrams struct {
+	mu    sync.Mutex
+	next  int
+	slots [recentSlots]recentDatagram
+}
+
+type recentDatagram struct {
+	src, local net.Addr
+	n          int
+	data       [recentMax]byte
+}
+
+// note records that data came from src to local.
+func (r *recentDatagrams) note(src, local net.Addr, data []byte) {
+	if len(data) > recentMax {
+		return
+	}
+	r.mu.Lock()
+	s := &r.slots[r.next]
+	r.next = (r.next + 1) % recentSlots
+	s.src, s.local, s.n = src, local, copy(s.data[:], data)
+	r.mu.Unlock()
+}
+
+// find returns where data came from, if it is one of the datagrams noted.
+func (r *recentDatagrams) find(data string) (src, local net.Addr, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.slots {
+		s := &r.slots[i]
+		if s.src != nil && s.n == len(data) && string(s.data[:s.n]) == data {
+			return s.src, s.local, true
+		}
+	}
+	return nil, nil, false
+}
+
+// answerUnparseable answers 400 to a request the stack could not parse,
+// if it can be answered (see above).
+func (s *Server) answerUnparseable(data string) {
+	res, ok := badRequest(data)
+	if !ok {
+		return
+	}
+	src, local, ok := s.guard.recent.find(data)
+	if !ok {
+		return
+	}
+	if pc := s.sip.packetConn(local); pc != nil {
+		if _, err := pc.WriteTo(res, src); err == nil {
+			s.stats.response(400)
+		}
+	}
+}
+
+// badRequest builds the 400 answering the unparseable request msg from
+// the header lines it must echo, or false if msg is not a request or
+// lacks one of them.
+func badRequest(msg string) ([]byte, bool) {
+	head, _, _ := strings.Cut(msg, "\r\n\r\n")
+	lines := strings.Split(head, "\r\n")
+	method, _, ok := strings.Cut(lines[0], " ")
+	if !ok || method == "" || strings.HasPrefix(lines[0], "SIP/") {
+		return nil, false // a response, or not SIP
+	}
+	for _, c := range method {
+		if c < 'A' || c > 'Z' {
+			return nil, false
+		}
+	}
+	var vias []string
+	var from, to, callID, cseq string
+	for _, l := range lines[1:] {
+		name, value, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		value = strings.TrimSpace(value)
+		if strings.ContainsAny(value, "\x00\r\n") {
+			continue // never echo what cannot be a header value
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "via", "v":
+			if strings.HasPrefix(strings.ToUpper(value), "SIP/2.0/UDP") {
+				vias = append(vias, value)
+			}
+		case "from", "f":
+			from = value
+		case "to", "t":
+			to = value
+		case "call-id", "i":
+			callID = value
+		case "cseq":
+			cseq = value
+		}
+	}
+	if len(vias) == 0 || from == "" || to == "" || callID == "" || cseq == "" {
+		return nil, false
+	}
+	if !strings.Contains(strings.ToLower(to), ";tag=") {
+		to += ";tag=" + sip.GenerateTagN(16)
+	}
+	var b bytes.Buffer
+	b.WriteString("SIP/2.0 400 Bad Request\r\n")
+	for _, v := range vias {
+		b.WriteString("Via: " + v + "\r\n")
+	}
+	b.WriteString("From: " + from + "\r\nTo: " + to + "\r\nCall-ID: " + callID + "\r\nCSeq: " + cseq +
+		"\r\nContent-Length: 0\r\n\r\n")
+	return b.Bytes(), true
+}
