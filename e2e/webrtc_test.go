@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"encoding/binary"
 	"math"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/earshot/earshot/internal/phone"
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
@@ -201,6 +206,103 @@ func TestWebRTCCallerHearsAgent(t *testing.T) {
 	if p := web.power(toneCustomer); p > absent {
 		t.Errorf("the WebRTC caller hears itself at %.1f dBFS", p)
 	}
+	if err := cs.Hangup(ctx(t)); err != nil {
+		t.Fatalf("bye: %v", err)
+	}
+	waitEnded(t, "agent", as)
+}
+
+// toneWAV writes a WAV file of a sine at hz (48 kHz, 16-bit mono, 2 s, about
+// −10 dBFS), for chromium's fake microphone.
+func toneWAV(t *testing.T, hz float64) string {
+	t.Helper()
+	const rate, secs = 48000, 2
+	n := rate * secs
+	b := make([]byte, 44+2*n)
+	copy(b, "RIFF")
+	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*n))
+	copy(b[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(b[16:], 16)
+	binary.LittleEndian.PutUint16(b[20:], 1) // PCM
+	binary.LittleEndian.PutUint16(b[22:], 1) // mono
+	binary.LittleEndian.PutUint32(b[24:], rate)
+	binary.LittleEndian.PutUint32(b[28:], rate*2)
+	binary.LittleEndian.PutUint16(b[32:], 2)
+	binary.LittleEndian.PutUint16(b[34:], 16)
+	copy(b[36:], "data")
+	binary.LittleEndian.PutUint32(b[40:], uint32(2*n))
+	for i := range n {
+		v := int16(0.3 * 32767 * math.Sin(2*math.Pi*hz*float64(i)/rate))
+		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
+	}
+	path := filepath.Join(t.TempDir(), "tone.wav")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestWebRTCChromiumCallerHearsAgent: headless chromium's own WebRTC stack
+// (its fake microphone playing a tone) is the caller. Its offer reaches
+// earshot in a SIP INVITE; ICE, DTLS and SRTP complete with earshot; the
+// agent hears the tone, and chromium receives and decodes the agent's
+// audio.
+func TestWebRTCChromiumCallerHearsAgent(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Tenants[0].Trunks[0].Transport = "tcp"
+	e := start(t, cfg)
+	agent := e.agent("1001", "127.0.0.13", toneAgent)
+	br := newBrowser(t,
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-file-for-fake-audio-capture", toneWAV(t, toneCustomer)),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
+	tb := br.tab("caller")
+	// A page on loopback is a secure context: the microphone is allowed.
+	tb.do("open a page", 5*time.Second, chromedp.Navigate("http://"+e.app.HTTPAddr+"/"))
+	offerJS := `(async () => {
+		const mic = await navigator.mediaDevices.getUserMedia({audio: true});
+		const pc = new RTCPeerConnection();
+		window.pc = pc;
+		mic.getTracks().forEach(t => pc.addTrack(t, mic));
+		pc.ontrack = ev => { const a = new Audio(); a.srcObject = ev.streams[0]; a.play(); window.remote = a; };
+		await pc.setLocalDescription(await pc.createOffer());
+		await new Promise(done => {
+			if (pc.iceGatheringState === 'complete') return done();
+			pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && done();
+			setTimeout(done, 3000);
+		});
+		return pc.localDescription.sdp;
+	})()`
+	offer := eval[string](tb, offerJS)
+	if !strings.Contains(offer, "UDP/TLS/RTP/SAVPF") {
+		t.Fatalf("chromium's offer:\n%s", offer)
+	}
+	cust, err := phone.NewWith(phone.Config{IP: "127.0.0.2", User: "5551234", Name: "Chromium", Server: e.tcp(), TCP: true},
+		phone.Options{Offer: func() []byte { return []byte(offer) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cust.Close)
+	answered := answerNext(t, agent)
+	cs, err := cust.Call(ctx(t), "100")
+	if err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	as := <-answered
+	if as == nil {
+		t.Fatal("agent did not answer")
+	}
+	eval[bool](tb, `(async () => { await pc.setRemoteDescription({type: 'answer', sdp: `+jsString(string(cs.AnswerSDP()))+`}); return true })()`)
+	tb.wait("chromium connected", `pc.connectionState === 'connected'`, 10*time.Second)
+	expectHears(t, "agent", as, toneCustomer)
+	// Chromium decrypted and decoded earshot's SRTP: its receiver counts
+	// packets and audio energy.
+	tb.wait("chromium receives the agent's audio", `(async () => {
+		let ok = false;
+		(await pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'audio' && r.packetsReceived > 50 && r.totalAudioEnergy > 0) ok = true; });
+		return ok;
+	})()`, 10*time.Second)
 	if err := cs.Hangup(ctx(t)); err != nil {
 		t.Fatalf("bye: %v", err)
 	}
