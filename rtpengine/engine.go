@@ -31,7 +31,9 @@ type Engine struct {
 	retired  Stats // counters of closed sessions
 
 	timeouts atomic.Uint64
-	lastWarn atomic.Int64 // engine clock of the last "no free ports" warning
+	// WebRTC legs' DTLS handshakes, by outcome (Stats.WebRTC).
+	webrtcUp, webrtcFailed atomic.Uint64
+	lastWarn               atomic.Int64 // engine clock of the last "no free ports" warning
 
 	stop      chan struct{} // closed by Close to stop the timeout watcher
 	done      chan struct{} // closed by the watcher when it returns
@@ -204,6 +206,7 @@ func (e *Engine) Stats() Stats {
 	e.mu.Unlock()
 	st.PortsInUse = e.pool.portsInUse()
 	st.MediaTimeouts = e.timeouts.Load()
+	st.WebRTC = WebRTCStats{Connected: e.webrtcUp.Load(), Failed: e.webrtcFailed.Load()}
 	st.Mixer = e.mixer.Stats()
 	return st
 }

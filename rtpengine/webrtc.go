@@ -158,6 +158,7 @@ func (s *Session) setWebRTC(l *leg, w *remoteWebRTC) (*localWebRTC, error) {
 			Client:            client,
 			Send:              l.sendRaw,
 			Peer:              keep,
+			OnState:           s.eng.countHandshake,
 			OnSelect:          func(src netip.AddrPort) { s.selectPeer(l, t, src) },
 			MaxPacket:         readBufSize,
 			Logger:            s.log.With("leg", l.id),
@@ -188,6 +189,17 @@ func (s *Session) setWebRTC(l *leg, w *remoteWebRTC) (*localWebRTC, error) {
 		ssrc:        l.out.ssrc,
 	}
 	return l.wside, nil
+}
+
+// countHandshake counts how a WebRTC leg's DTLS handshake ended
+// (Stats.WebRTC). Called from the transport's goroutine.
+func (e *Engine) countHandshake(st webrtc.State) {
+	switch st {
+	case webrtc.StateConnected:
+		e.webrtcUp.Add(1)
+	case webrtc.StateFailed:
+		e.webrtcFailed.Add(1)
+	}
 }
 
 // sendRaw writes a datagram from l's RTP socket: the transport's STUN

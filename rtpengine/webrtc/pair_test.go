@@ -19,6 +19,8 @@ type link struct {
 	addrA netip.AddrPort
 	addrB netip.AddrPort
 	drops int
+	// states is what a's OnState reported.
+	states chan State
 }
 
 func (l *link) deliver(dst *Transport, buf *[]byte, b []byte) error {
@@ -49,10 +51,12 @@ func pair(t testing.TB, fpOK bool, profile dtls.SRTPProtectionProfile) *link {
 		fpB, _ = ParseFingerprint(other.Fingerprint())
 	}
 	l := &link{toA: make([]byte, 0, 4096), toB: make([]byte, 0, 4096),
-		addrA: netip.MustParseAddrPort("192.0.2.1:20000"), addrB: netip.MustParseAddrPort("192.0.2.2:50000")}
+		addrA: netip.MustParseAddrPort("192.0.2.1:20000"), addrB: netip.MustParseAddrPort("192.0.2.2:50000"),
+		states: make(chan State, 1)}
 	var err error
 	l.a, err = New(Config{Certificate: certA, Local: credA, Remote: credB, RemoteFingerprint: fpB,
-		Send: func(b []byte, _ netip.AddrPort) error { return l.deliver(l.b, &l.toB, b) }})
+		OnState: func(s State) { l.states <- s },
+		Send:    func(b []byte, _ netip.AddrPort) error { return l.deliver(l.b, &l.toB, b) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +105,9 @@ func TestHandshakeAndMedia(t *testing.T) {
 		l := pair(t, true, prof)
 		waitState(t, l.a, StateConnected)
 		waitState(t, l.b, StateConnected)
+		if got := <-l.states; got != StateConnected {
+			t.Errorf("OnState told %v, want connected", got)
+		}
 		for i, dir := range []struct {
 			from, to *Transport
 			wire     *[]byte
@@ -148,6 +155,9 @@ func TestHandshakeAndMedia(t *testing.T) {
 func TestWrongFingerprint(t *testing.T) {
 	l := pair(t, false, 0)
 	waitState(t, l.a, StateFailed)
+	if got := <-l.states; got != StateFailed {
+		t.Errorf("OnState told %v, want failed", got)
+	}
 	if err := l.a.WriteRTP(rtpPacket(1, 160), l.addrB); !errors.Is(err, ErrNotReady) {
 		t.Fatalf("WriteRTP after a failed handshake: %v, want ErrNotReady", err)
 	}

@@ -47,6 +47,10 @@ type Config struct {
 	// credentials, when only the DTLS role changed in a re-negotiation:
 	// Start then begins the handshake without waiting for a check.
 	Peer netip.AddrPort
+	// OnState, if not nil, is told once how the handshake ended:
+	// StateConnected or StateFailed (not when Close cut it short). It is
+	// called from the handshake goroutine and must not block.
+	OnState func(State)
 	// OnSelect, if not nil, is called by HandleSTUN with the address ICE
 	// selects, before the check's answer is sent.
 	OnSelect func(addr netip.AddrPort)
@@ -255,8 +259,12 @@ func (t *Transport) run() {
 		t.fail(err)
 		return
 	}
-	t.state.CompareAndSwap(int32(StateConnecting), int32(StateConnected))
-	t.cfg.Logger.Debug("dtls-srtp connected", "peer", t.Peer().String())
+	if t.state.CompareAndSwap(int32(StateConnecting), int32(StateConnected)) {
+		t.cfg.Logger.Debug("dtls-srtp connected", "peer", t.Peer().String())
+		if t.cfg.OnState != nil {
+			t.cfg.OnState(StateConnected)
+		}
+	}
 	// Keep reading: pion/dtls answers retransmitted flights and alerts
 	// while the connection is read. Application data is not used.
 	buf := make([]byte, 1500)
@@ -271,6 +279,9 @@ func (t *Transport) run() {
 func (t *Transport) fail(err error) {
 	if t.state.CompareAndSwap(int32(StateConnecting), int32(StateFailed)) {
 		t.cfg.Logger.Info("dtls handshake failed", "peer", t.Peer().String(), "err", err)
+		if t.cfg.OnState != nil {
+			t.cfg.OnState(StateFailed)
+		}
 	}
 }
 
