@@ -21,8 +21,9 @@
 // dropped without an answer, so the port cannot be used to reflect
 // traffic. The first authenticated request, and later any request
 // carrying USE-CANDIDATE, selects its source as the peer's address:
-// HandleSTUN reports it, the caller sends media there and accepts media
-// from there only.
+// HandleSTUN reports it (Config.OnSelect is told before the answer
+// leaves), and the caller sends media there and accepts media from there
+// only.
 //
 // # DTLS-SRTP
 //
