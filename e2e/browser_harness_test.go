@@ -24,17 +24,17 @@ type browser struct {
 	ctx context.Context // the browser's first tab
 }
 
-// newBrowser starts chromium with a fresh profile. A missing chromium
-// fails the test: the workspace is only proven in a real browser, and CI
-// installs it (scripts/install-deps.sh).
-func newBrowser(t *testing.T) *browser {
+// newBrowser starts chromium with a fresh profile, and flags added to the
+// usual ones. A missing chromium fails the test: the workspace is only
+// proven in a real browser, and CI installs it (scripts/install-deps.sh).
+func newBrowser(t *testing.T, flags ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Fatal("chromium not found: the workspace tests drive a real browser; install Debian's chromium " +
 			"(apt-get install chromium, or scripts/install-deps.sh)")
 	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("headless", true),
@@ -51,7 +51,8 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
-	)
+	}, flags...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
 	t.Cleanup(func() {
 		cancel()

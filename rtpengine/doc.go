@@ -15,9 +15,14 @@
 // (session id fixed per leg, version bumped whenever the SDP sent on that
 // leg changes) and keeps codecs, ptime and direction (so hold passes), while
 // everything describing the far peer's transport (ICE, a=rtcp, rtcp-mux,
-// crypto) is dropped. Only the first plain-RTP audio stream is anchored;
-// other m-lines are rejected with port 0. Errors carry SIPStatus(): 400 for
-// unparseable SDP, 488 for SDP earshot cannot take, 503 for port exhaustion.
+// crypto) is dropped. Only the first plain-RTP audio stream is anchored —
+// or, in an offer on leg 0 or 1, the first WebRTC one (UDP/TLS/RTP/SAVPF):
+// earshot then terminates ICE-lite, DTLS-SRTP and SRTP on that leg through
+// the rtpengine/webrtc package and writes WebRTC's attributes into the SDP
+// it sends there, while the other leg sees plain RTP/AVP (webrtc.go,
+// sdpwebrtc.go). Other m-lines are rejected with port 0. Errors carry
+// SIPStatus(): 400 for unparseable SDP, 488 for SDP earshot cannot take,
+// 503 for port exhaustion.
 // Supervisors join through extra legs: Session.NewLeg allocates one (its
 // own port pair), Leg.AnswerOffer / Leg.Offer / Leg.TakeAnswer negotiate
 // G.711 and telephone-event with the supervisor's phone, Leg.Attach puts it
@@ -69,6 +74,11 @@
 // on linux/386) each socket keeps its own reader goroutine blocked in the
 // netpoller; closing the socket ends it and the leg waits for it.
 //
+// On a WebRTC leg every datagram of the RTP socket goes through the leg's
+// webrtc.Transport first (STUN answered, DTLS queued, SRTP decrypted in
+// place) on the same loop; the transport owns one goroutine for its DTLS
+// handshake, stopped and waited for when the leg closes.
+//
 // The engine runs one more goroutine, the media-timeout watcher, and owns
 // one mixer.Pool (Config.Mixer: about one worker per core) started by New;
 // Engine.Close closes every session, then stops the watcher, the pool and
@@ -99,6 +109,9 @@
 // first sender does not (RTP bleed), is told in latch.go. New SDP naming
 // another address (re-INVITE, another callee answering) re-opens latching
 // on that leg. RTP and RTCP latch independently; extra legs latch too.
+// A WebRTC leg does not latch: the source of the ICE check that selected
+// the peer becomes its RTP and RTCP destination, and the only source
+// accepted (webrtc.go).
 //
 // # Output-stream continuity and the mixer hand-over
 //

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/mixer"
+	"github.com/earshot/earshot/rtpengine/webrtc"
 )
 
 // Engine owns the port range and every media session. Create it with New;
@@ -18,9 +19,10 @@ type Engine struct {
 	pool     *portPool
 	mixer    *mixer.Pool
 	recv     *recvLoops
-	cues     cueTables    // read-only after New
-	prime    int          // frames the relay keeps running while the mixer primes
-	nanotime func() int64 // engine clock, monotonic nanoseconds, never 0
+	cues     cueTables           // read-only after New
+	cert     *webrtc.Certificate // DTLS identity of WebRTC legs, made by New
+	prime    int                 // frames the relay keeps running while the mixer primes
+	nanotime func() int64        // engine clock, monotonic nanoseconds, never 0
 	tick     time.Duration
 
 	mu       sync.Mutex // guards sessions, closed and retired
@@ -29,7 +31,9 @@ type Engine struct {
 	retired  Stats // counters of closed sessions
 
 	timeouts atomic.Uint64
-	lastWarn atomic.Int64 // engine clock of the last "no free ports" warning
+	// WebRTC legs' DTLS handshakes, by outcome (Stats.WebRTC).
+	webrtcUp, webrtcFailed atomic.Uint64
+	lastWarn               atomic.Int64 // engine clock of the last "no free ports" warning
 
 	stop      chan struct{} // closed by Close to stop the timeout watcher
 	done      chan struct{} // closed by the watcher when it returns
@@ -65,6 +69,9 @@ func newEngine(cfg Config, clock func() int64) (*Engine, error) {
 	if e.nanotime == nil {
 		epoch := time.Now()
 		e.nanotime = func() int64 { return int64(time.Since(epoch)) + 1 }
+	}
+	if e.cert, err = webrtc.NewCertificate(); err != nil {
+		return nil, err
 	}
 	e.pool = newPortPool(cfg.BindAddr, cfg.PortMin, cfg.PortMax, int64(cfg.PortQuarantine))
 	e.cues = newCueTables()
@@ -152,6 +159,7 @@ func (e *Engine) discard(legs []*leg) {
 		l.rtp.conn.Close()
 		l.rtcp.conn.Close()
 		l.wg.Wait()
+		l.closeWebRTC()
 		e.pool.unuse(l.port)
 	}
 }
@@ -198,6 +206,7 @@ func (e *Engine) Stats() Stats {
 	e.mu.Unlock()
 	st.PortsInUse = e.pool.portsInUse()
 	st.MediaTimeouts = e.timeouts.Load()
+	st.WebRTC = WebRTCStats{Connected: e.webrtcUp.Load(), Failed: e.webrtcFailed.Load()}
 	st.Mixer = e.mixer.Stats()
 	return st
 }

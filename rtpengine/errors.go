@@ -14,9 +14,15 @@ var (
 	// ErrNoAudio means the SDP has no usable audio stream: none at all, or
 	// only disabled ones (port 0) (SIP 488).
 	ErrNoAudio = errors.New("rtpengine: no usable audio stream")
-	// ErrSRTPOnly means audio was offered only over secure profiles
-	// (RTP/SAVP, RTP/SAVPF, DTLS), which earshot does not terminate (SIP 488).
+	// ErrSRTPOnly means audio was offered only over secure profiles earshot
+	// does not terminate: SDES (RTP/SAVP and RTP/SAVPF with a=crypto), or
+	// DTLS where the leg cannot take it (SIP 488). WebRTC's
+	// UDP/TLS/RTP/SAVPF is terminated on call legs (see webrtc.go).
 	ErrSRTPOnly = errors.New("rtpengine: only secure RTP profiles offered")
+	// ErrBadWebRTC means a WebRTC audio stream (UDP/TLS/RTP/SAVPF) whose
+	// SDP lacks what earshot needs to terminate it: ICE credentials, a
+	// usable a=fingerprint, a=rtcp-mux (SIP 488).
+	ErrBadWebRTC = errors.New("rtpengine: unusable WebRTC stream")
 	// ErrBadAddress means the connection address of the audio stream is
 	// missing, not an IP literal, or of a family earshot cannot reach (SIP 488).
 	ErrBadAddress = errors.New("rtpengine: unusable connection address")
@@ -77,7 +83,7 @@ func statusOf(sentinel error) int {
 	switch sentinel {
 	case ErrUnparseableSDP:
 		return 400
-	case ErrNoAudio, ErrSRTPOnly, ErrBadAddress, ErrNoCommonCodec, ErrAnswerMismatch, ErrNotMixable, ErrSDPTooLarge:
+	case ErrNoAudio, ErrSRTPOnly, ErrBadWebRTC, ErrBadAddress, ErrNoCommonCodec, ErrAnswerMismatch, ErrNotMixable, ErrSDPTooLarge:
 		return 488
 	case ErrNoPorts, ErrClosed:
 		return 503

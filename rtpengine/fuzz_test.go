@@ -14,6 +14,7 @@ import (
 // earshot's own offer, mirrored back as the answer, must be accepted.
 func FuzzOffer(f *testing.F) {
 	f.Add([]byte(crlf(answerOffer)), []byte(crlf(answerOffer)))
+	f.Add([]byte(crlf(webrtcOffer)), []byte(crlf(answerOffer)))
 	f.Fuzz(func(t *testing.T, offer, answer []byte) {
 		desc, _, plan, err := rewriteOffer(offer, testParams)
 		if err != nil {
@@ -34,6 +35,32 @@ func FuzzOffer(f *testing.F) {
 		checkOutput(t, o.stamp(adesc), plan)
 	})
 }
+
+// webrtcOffer is a browser's offer: ICE, DTLS, rtcp-mux, BUNDLE, and a
+// data channel m-line earshot rejects.
+const webrtcOffer = `v=0
+o=- 1 1 IN IP4 0.0.0.0
+s=-
+t=0 0
+a=group:BUNDLE 0 1
+a=fingerprint:sha-256 AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB
+m=audio 9 UDP/TLS/RTP/SAVPF 111 0 8 101
+c=IN IP4 0.0.0.0
+a=mid:0
+a=ice-ufrag:abcd
+a=ice-pwd:abcdefghijklmnopqrstuvwx
+a=setup:actpass
+a=rtcp-mux
+a=rtpmap:111 opus/48000/2
+a=rtpmap:101 telephone-event/8000
+a=rtcp-fb:111 transport-cc
+a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level
+a=candidate:1 1 udp 2130706431 192.0.2.1 50000 typ host
+a=sendrecv
+m=application 9 UDP/DTLS/SCTP webrtc-datachannel
+c=IN IP4 0.0.0.0
+a=mid:1
+`
 
 func checkStatus(t *testing.T, err error) {
 	var se *statusError

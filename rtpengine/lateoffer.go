@@ -110,7 +110,8 @@ func (s *Session) reoffer(to int, resume bool) ([]byte, error) {
 		return nil, newError(ErrNoAudio, "the last SDP sent on the leg has no stream")
 	}
 	l.plan = &offerPlan{count: len(desc.MediaDescriptions), index: index,
-		formats: slices.Clone(desc.MediaDescriptions[index].MediaName.Formats)}
+		formats: slices.Clone(desc.MediaDescriptions[index].MediaName.Formats),
+		webrtc:  isWebRTC(desc.MediaDescriptions[index].MediaName.Protos)}
 	s.late, s.lateLeg = true, 1-to
 	if !resume {
 		return slices.Clone(l.origin.last), nil

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/earshot/earshot/mixer"
+	"github.com/earshot/earshot/rtpengine/webrtc"
 )
 
 // readBufSize is the per-socket read buffer. Telephony RTP is far below an
@@ -49,9 +50,14 @@ type leg struct {
 	digitFn atomic.Pointer[func(byte)]
 	// play is what the leg hears instead of a peer (Play); nil: nothing.
 	play atomic.Pointer[playback]
+	// wrtc terminates the leg's WebRTC transport (webrtc.go); nil on a
+	// plain RTP leg. Swapped by SDP handling under Session.mu.
+	wrtc atomic.Pointer[webrtc.Transport]
 
 	// Guarded by Session.mu.
 	origin   origin          // earshot's o= identity on this leg
+	ice      iceState        // earshot's ICE credentials, once the peer offered WebRTC
+	wside    *localWebRTC    // what earshot's SDP on the leg says of WebRTC; nil: plain
 	plan     *offerPlan      // the last offer sent on this leg, awaiting its answer
 	remote   remoteMedia     // what the leg's peer last described
 	signal   netip.Addr      // where the leg's signalling comes from (SetSignalSource)
@@ -88,10 +94,12 @@ func (s *Session) start(l *leg) error {
 	return s.eng.recv.start(s, l)
 }
 
-// shut closes the leg's sockets — which takes them off the receivers —
+// shut ends the leg's WebRTC transport if any, closes the leg's sockets
+// — which takes them off the receivers —
 // waits for its reader goroutines where there are any, and releases its
 // ports into quarantine.
 func (s *Session) shut(l *leg) {
+	l.closeWebRTC() // first, so that its close_notify still leaves the socket
 	l.rtp.conn.Close()
 	l.rtcp.conn.Close()
 	l.wg.Wait()

@@ -222,7 +222,7 @@ func (s *Session) sendFrame(l *leg, payload []byte) {
 	s.counters.mixerOut.Add(1)
 	to := partyOf(s.pair.Load(), l)
 	s.countRelayed(&s.counters.rtpPackets, to, len(pkt))
-	if _, err := l.rtp.conn.WriteToUDPAddrPort(pkt, dst.addr); err != nil {
+	if err := l.sendRTP(pkt, dst.addr); err != nil {
 		s.uncountRelayed(&s.counters.rtpPackets, to, len(pkt))
 		s.counters.mixerOut.Add(^uint64(0))
 	}

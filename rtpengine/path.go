@@ -29,6 +29,12 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 	if latched {
 		s.logLatch("rtp", in, src)
 	}
+	s.relayRTP(in, pkt, m, now)
+}
+
+// relayRTP is the packet path of a valid RTP packet from in's accepted
+// peer, received at now (engine clock): relay, mixer, digits (see onRTP).
+func (s *Session) relayRTP(in *leg, pkt []byte, m *legMedia, now int64) {
 	in.lastRecv.Store(now)
 	pt := int(pkt[1] & 0x7f)
 	pair := s.pair.Load()
@@ -72,7 +78,7 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 	}
 	to := partyOf(pair, out)
 	s.countRelayed(&s.counters.rtpPackets, to, len(pkt))
-	if _, err := out.rtp.conn.WriteToUDPAddrPort(pkt, dst.addr); err != nil {
+	if err := out.sendRTP(pkt, dst.addr); err != nil {
 		s.uncountRelayed(&s.counters.rtpPackets, to, len(pkt))
 	}
 	out.out.sent()
@@ -126,6 +132,12 @@ func (s *Session) onRTCP(in *leg, pkt []byte, src netip.AddrPort) {
 	if latched {
 		s.logLatch("rtcp", in, src)
 	}
+	s.relayRTCP(in, pkt)
+}
+
+// relayRTCP relays a valid RTCP packet from in's accepted peer (see
+// onRTCP).
+func (s *Session) relayRTCP(in *leg, pkt []byte) {
 	in.lastRecv.Store(s.eng.nanotime())
 	pair := s.pair.Load()
 	var out *leg
@@ -146,7 +158,7 @@ func (s *Session) onRTCP(in *leg, pkt []byte, src netip.AddrPort) {
 	rewriteRTCP(pkt, &x)
 	to := partyOf(pair, out)
 	s.countRelayed(&s.counters.rtcpPackets, to, len(pkt))
-	if _, err := out.rtcp.conn.WriteToUDPAddrPort(pkt, dst.addr); err != nil {
+	if err := out.sendRTCP(pkt, dst.addr); err != nil {
 		s.uncountRelayed(&s.counters.rtcpPackets, to, len(pkt))
 	}
 }

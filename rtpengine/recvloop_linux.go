@@ -219,9 +219,9 @@ func (lp *recvLoop) handle(events []syscall.EpollEvent) (stop bool) {
 			continue
 		}
 		if sl.rtcp {
-			sl.s.onRTCP(sl.l, lp.buf[:n], src)
+			sl.s.onRTCPSocket(sl.l, lp.buf[:n], src)
 		} else {
-			sl.s.onRTP(sl.l, lp.buf[:n], src)
+			sl.s.onRTPSocket(sl.l, lp.buf[:n], src)
 		}
 	}
 	return stop

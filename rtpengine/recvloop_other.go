@@ -52,7 +52,7 @@ func (s *Session) readRTP(in *leg) {
 			}
 			continue
 		}
-		s.onRTP(in, buf[:n], src)
+		s.onRTPSocket(in, buf[:n], src)
 	}
 }
 
@@ -68,6 +68,6 @@ func (s *Session) readRTCP(in *leg) {
 			}
 			continue
 		}
-		s.onRTCP(in, buf[:n], src)
+		s.onRTCPSocket(in, buf[:n], src)
 	}
 }

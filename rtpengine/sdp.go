@@ -15,6 +15,11 @@ import (
 type sdpParams struct {
 	addr netip.Addr // advertised address, written into c=
 	port int        // earshot's RTP port on that leg
+	// wrtc, when not nil, makes the SDP WebRTC's (sdpwebrtc.go): the
+	// leg's peer is a browser.
+	wrtc *localWebRTC
+	// offer: the SDP is an offer (a WebRTC one says a=setup:actpass).
+	offer bool
 }
 
 // remoteMedia is what a received SDP says about the peer's audio stream.
@@ -27,6 +32,10 @@ type remoteMedia struct {
 	// offered is an offer's first G.711 format and its telephone-event:
 	// what the offerer gets if the answerer picks the other law.
 	offered legMedia
+	// webrtc is the peer's DTLS-SRTP transport when its stream is
+	// WebRTC's; nil for plain RTP. Its address then comes from ICE, not
+	// from c= (rtp and rtcp stay zero).
+	webrtc *remoteWebRTC
 }
 
 // offerPlan remembers the shape of an offer so the answer can be checked
@@ -35,6 +44,7 @@ type offerPlan struct {
 	count   int      // number of m-lines
 	index   int      // the anchored audio m-line
 	formats []string // its payload types
+	webrtc  bool     // the offer was WebRTC's: so must the answer be
 }
 
 // rewriteOffer parses an offer received from a peer and builds the offer
@@ -42,17 +52,24 @@ type offerPlan struct {
 // stamp (see sdpStamp). It anchors the first plain-RTP audio stream with a
 // port; every other m-line is rejected (port 0).
 func rewriteOffer(in []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia, offerPlan, error) {
+	p.offer = true
 	desc, err := parseSDP(in)
 	if err != nil {
 		return nil, remoteMedia{}, offerPlan{}, err
 	}
-	index, err := audioLine(desc)
+	index, err := audioLine(desc, true)
 	if err != nil {
 		return nil, remoteMedia{}, offerPlan{}, err
 	}
 	md := desc.MediaDescriptions[index]
-	remote, err := readRemote(desc, md, p.addr)
-	if err != nil {
+	var remote remoteMedia
+	if isWebRTC(md.MediaName.Protos) {
+		w, err := readWebRTC(desc, md)
+		if err != nil {
+			return nil, remoteMedia{}, offerPlan{}, err
+		}
+		remote = remoteMedia{rates: readRates(md), media: noMedia, webrtc: &w}
+	} else if remote, err = readRemote(desc, md, p.addr); err != nil {
 		return nil, remoteMedia{}, offerPlan{}, err
 	}
 	if remote.formats, err = cleanFormats(md); err != nil {
@@ -60,22 +77,23 @@ func rewriteOffer(in []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia,
 	}
 	remote.offered = pickMedia(md, remote.formats, false)
 	fwd := addOtherLaw(md, remote.formats) // transcode.go
-	out := buildSDP(desc, index, fwd, remote.rtp.IsValid(), p)
-	plan := offerPlan{count: len(desc.MediaDescriptions), index: index, formats: fwd}
+	out := buildSDP(desc, index, fwd, remote.rtp.IsValid() || remote.webrtc != nil, p)
+	plan := offerPlan{count: len(desc.MediaDescriptions), index: index, formats: fwd, webrtc: p.wrtc != nil}
 	return out, remote, plan, nil
 }
 
 // audioLine finds the m-line earshot anchors in an offer: the first
-// plain-RTP audio stream with a port and formats. ErrSRTPOnly (488) if
-// audio was offered only over secure profiles, ErrNoAudio (488) if not at
-// all.
-func audioLine(desc *sdp.SessionDescription) (int, error) {
+// plain-RTP audio stream with a port and formats, or with webrtc the
+// first WebRTC one too (the Offer of a call leg). ErrSRTPOnly (488) if
+// audio was offered only over secure profiles earshot does not take here,
+// ErrNoAudio (488) if not at all.
+func audioLine(desc *sdp.SessionDescription, webrtc bool) (int, error) {
 	secure := false
 	for i, md := range desc.MediaDescriptions {
 		if md.MediaName.Media != "audio" || md.MediaName.Port.Value == 0 || len(md.MediaName.Formats) == 0 {
 			continue
 		}
-		if plainRTP(md.MediaName.Protos) {
+		if plainRTP(md.MediaName.Protos) || (webrtc && isWebRTC(md.MediaName.Protos)) {
 			return i, nil
 		}
 		secure = true
@@ -105,7 +123,7 @@ func rewriteAnswer(in []byte, plan offerPlan, p sdpParams) (*sdp.SessionDescript
 		// The peer rejected audio: pass the rejection on; nothing to send to.
 		return buildSDP(desc, -1, nil, false, p), remoteMedia{media: noMedia}, nil
 	}
-	if !plainRTP(md.MediaName.Protos) {
+	if plan.webrtc != isWebRTC(md.MediaName.Protos) || (!plan.webrtc && !plainRTP(md.MediaName.Protos)) {
 		return nil, remoteMedia{}, newError(ErrAnswerMismatch, "audio answered with profile "+strings.Join(md.MediaName.Protos, "/"))
 	}
 	var formats []string
@@ -117,13 +135,19 @@ func rewriteAnswer(in []byte, plan offerPlan, p sdpParams) (*sdp.SessionDescript
 	if len(formats) == 0 {
 		return nil, remoteMedia{}, newError(ErrNoCommonCodec, "")
 	}
-	remote, err := readRemote(desc, md, p.addr)
-	if err != nil {
+	var remote remoteMedia
+	if plan.webrtc {
+		w, err := readWebRTC(desc, md)
+		if err != nil {
+			return nil, remoteMedia{}, err
+		}
+		remote = remoteMedia{rates: readRates(md), media: noMedia, webrtc: &w}
+	} else if remote, err = readRemote(desc, md, p.addr); err != nil {
 		return nil, remoteMedia{}, err
 	}
 	remote.formats = formats
 	remote.media = pickMedia(md, formats, false)
-	return buildSDP(desc, plan.index, formats, remote.rtp.IsValid(), p), remote, nil
+	return buildSDP(desc, plan.index, formats, remote.rtp.IsValid() || remote.webrtc != nil, p), remote, nil
 }
 
 // parseSDP parses a received SDP. An empty body, which pion accepts as an
@@ -265,12 +289,18 @@ func buildSDP(in *sdp.SessionDescription, index int, formats []string, haveAddr 
 		if !haveAddr {
 			dir, explicit = holdDirection(dir), true
 		}
-		avpf := slices.Equal(md.MediaName.Protos, []string{"RTP", "AVPF"})
+		// A stream earshot terminates (WebRTC) leaves as plain RTP;
+		// decorateWebRTC below makes it WebRTC's for a browser.
+		protos := md.MediaName.Protos
+		if !plainRTP(protos) {
+			protos = []string{"RTP", "AVP"}
+		}
+		avpf := slices.Equal(protos, []string{"RTP", "AVPF"})
 		omd := &sdp.MediaDescription{
 			MediaName: sdp.MediaName{
 				Media:   "audio",
 				Port:    sdp.RangedPort{Value: p.port},
-				Protos:  slices.Clone(md.MediaName.Protos),
+				Protos:  slices.Clone(protos),
 				Formats: slices.Clone(formats),
 			},
 			Bandwidth:  slices.Clone(md.Bandwidth),
@@ -280,6 +310,9 @@ func buildSDP(in *sdp.SessionDescription, index int, formats []string, haveAddr 
 			omd.Attributes = append(omd.Attributes, sdp.NewPropertyAttribute(dir))
 		}
 		out.MediaDescriptions = append(out.MediaDescriptions, omd)
+	}
+	if p.wrtc != nil {
+		decorateWebRTC(out, index, p)
 	}
 	return out
 }

@@ -214,15 +214,64 @@ t=0 0
 m=audio 4000 RTP/SAVP 0
 a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz
 `, ErrSRTPOnly, 488},
-		{"webrtc savpf", `
+		{"webrtc without ICE credentials", `
 v=0
 o=- 1 2 IN IP4 10.0.0.1
 s=-
 c=IN IP4 10.0.0.1
 t=0 0
 m=audio 9 UDP/TLS/RTP/SAVPF 111
+a=fingerprint:sha-256 AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB
+a=rtcp-mux
+`, ErrBadWebRTC, 488},
+		{"webrtc with a truncated fingerprint", `
+v=0
+o=- 1 2 IN IP4 10.0.0.1
+s=-
+c=IN IP4 10.0.0.1
+t=0 0
+m=audio 9 UDP/TLS/RTP/SAVPF 0
+a=ice-ufrag:abcd
+a=ice-pwd:abcdefghijklmnopqrstuvwx
 a=fingerprint:sha-256 AA:BB
-`, ErrSRTPOnly, 488},
+a=rtcp-mux
+`, ErrBadWebRTC, 488},
+		{"webrtc with md5 fingerprint", `
+v=0
+o=- 1 2 IN IP4 10.0.0.1
+s=-
+c=IN IP4 10.0.0.1
+t=0 0
+m=audio 9 UDP/TLS/RTP/SAVPF 0
+a=ice-ufrag:abcd
+a=ice-pwd:abcdefghijklmnopqrstuvwx
+a=fingerprint:md5 AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99
+a=rtcp-mux
+`, ErrBadWebRTC, 488},
+		{"webrtc without rtcp-mux", `
+v=0
+o=- 1 2 IN IP4 10.0.0.1
+s=-
+c=IN IP4 10.0.0.1
+t=0 0
+m=audio 9 UDP/TLS/RTP/SAVPF 0
+a=ice-ufrag:abcd
+a=ice-pwd:abcdefghijklmnopqrstuvwx
+a=fingerprint:sha-256 AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB
+`, ErrBadWebRTC, 488},
+		{"webrtc with a bad setup", `
+v=0
+o=- 1 2 IN IP4 10.0.0.1
+s=-
+c=IN IP4 10.0.0.1
+t=0 0
+m=audio 9 UDP/TLS/RTP/SAVPF 0
+a=ice-ufrag:abcd
+a=ice-pwd:abcdefghijklmnopqrstuvwx
+a=fingerprint:sha-256 AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB
+a=setup:holdconn
+a=rtcp-mux
+`, ErrBadWebRTC, 488},
 		{"no audio", `
 v=0
 o=- 1 2 IN IP4 10.0.0.1

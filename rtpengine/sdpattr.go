@@ -92,14 +92,7 @@ func readRemote(desc *sdp.SessionDescription, md *sdp.MediaDescription, family n
 			return remoteMedia{}, err
 		}
 	}
-	var remote remoteMedia
-	remote.rates = staticRates
-	remote.media = noMedia
-	for _, a := range md.Attributes {
-		if a.Key == "rtpmap" {
-			parseRtpmap(a.Value, &remote.rates)
-		}
-	}
+	remote := remoteMedia{rates: readRates(md), media: noMedia}
 	if addr.IsUnspecified() {
 		return remote, nil // 0.0.0.0 hold: latching will find the peer if it sends
 	}
@@ -117,6 +110,18 @@ func readRemote(desc *sdp.SessionDescription, md *sdp.MediaDescription, family n
 		}
 	}
 	return remote, nil
+}
+
+// readRates is the clock-rate table of an m-line: the static payload
+// types' and those of its rtpmap lines.
+func readRates(md *sdp.MediaDescription) clockRates {
+	rates := staticRates
+	for _, a := range md.Attributes {
+		if a.Key == "rtpmap" {
+			parseRtpmap(a.Value, &rates)
+		}
+	}
+	return rates
 }
 
 // mediaTarget refuses an SDP address earshot must never send media to,

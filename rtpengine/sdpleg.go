@@ -73,7 +73,7 @@ func answerWith(offer []byte, p sdpParams, preferPCMU bool) (*sdp.SessionDescrip
 	if err != nil {
 		return nil, remoteMedia{}, err
 	}
-	index, err := audioLine(desc)
+	index, err := audioLine(desc, false)
 	if err != nil {
 		return nil, remoteMedia{}, err
 	}

@@ -108,8 +108,11 @@ func (s *Session) Offer(from int, offer []byte) ([]byte, error) {
 		return nil, newError(ErrClosed, "")
 	}
 	pair := s.pair.Load()
-	desc, remote, plan, err := rewriteOffer(offer, sdpParams{addr: s.eng.cfg.AdvertisedAddr, port: int(pair[to].port)})
+	desc, remote, plan, err := rewriteOffer(offer, s.sdpParams(pair[to]))
 	if err != nil {
+		return nil, err
+	}
+	if _, err := s.setWebRTC(pair[from], remote.webrtc); err != nil {
 		return nil, err
 	}
 	s.setRemote(pair[from], remote)
@@ -138,8 +141,11 @@ func (s *Session) Answer(from int, answer []byte) ([]byte, error) {
 	if plan == nil {
 		return nil, newError(ErrNoOffer, "")
 	}
-	desc, remote, err := rewriteAnswer(answer, *plan, sdpParams{addr: s.eng.cfg.AdvertisedAddr, port: int(pair[to].port)})
+	desc, remote, err := rewriteAnswer(answer, *plan, s.sdpParams(pair[to]))
 	if err != nil {
+		return nil, err
+	}
+	if _, err := s.setWebRTC(pair[from], remote.webrtc); err != nil {
 		return nil, err
 	}
 	s.setRemote(pair[from], remote)
@@ -173,8 +179,18 @@ func (s *Session) Answer(from int, answer []byte) ([]byte, error) {
 // setRemote installs what leg l's peer described: destinations (re-opening
 // latching) and clock rates. Caller holds s.mu.
 func (s *Session) setRemote(l *leg, remote remoteMedia) {
-	s.resetPeer(l, remote)
+	if remote.webrtc != nil {
+		l.remote = remote // ICE decides the addresses (setWebRTC)
+	} else {
+		s.resetPeer(l, remote)
+	}
 	s.updateRates(l)
+}
+
+// sdpParams describes earshot's side of leg l for the SDP sent on it.
+// Caller holds s.mu.
+func (s *Session) sdpParams(l *leg) sdpParams {
+	return sdpParams{addr: s.eng.cfg.AdvertisedAddr, port: int(l.port), wrtc: l.wside}
 }
 
 // resetPeer installs the addresses of what l's peer described (see
@@ -280,6 +296,11 @@ type LegSnapshot struct {
 	Codec       mixer.Codec // the negotiated G.711 variant; CodecInvalid if none
 	Mode        mixer.Mode  // an attached supervisor's mode; ModeNone otherwise
 	Out         OutState    // the stream earshot sends on this leg
+	// Transport is "" for plain RTP; on a WebRTC leg, the state of its
+	// ICE-lite and DTLS-SRTP transport: "new" (no valid ICE check yet),
+	// "connecting", "connected", "failed" (the DTLS handshake failed:
+	// no media flows) or "closed".
+	Transport string
 }
 
 // Snapshot is a point-in-time description of a session.
@@ -317,6 +338,9 @@ func (s *Session) legSnapshot(l *leg) LegSnapshot {
 	}
 	if l.attached {
 		ls.Mode = l.mode
+	}
+	if t := l.wrtc.Load(); t != nil {
+		ls.Transport = t.State().String()
 	}
 	if p := l.rtp.dest.Load(); p != nil {
 		ls.RemoteRTP, ls.RTPLatched = p.addr, p.latched

@@ -26,9 +26,17 @@ type Stats struct {
 	RTPPacketsTo  [NumParties]uint64
 	RTCPPacketsTo [NumParties]uint64
 	BytesTo       [NumParties]uint64
+	// WebRTC counts the DTLS handshakes of WebRTC legs by outcome.
+	WebRTC WebRTCStats
 	// Mixer is the mixer pool's own snapshot: workers, tick lateness,
 	// jitter-buffer counters and delays.
 	Mixer mixer.Stats
+}
+
+// WebRTCStats counts how WebRTC legs' DTLS-SRTP handshakes ended.
+type WebRTCStats struct {
+	Connected uint64 // SRTP keys in place: media flows
+	Failed    uint64 // wrong fingerprint, no common SRTP profile, timeout
 }
 
 // Drops counts dropped packets by reason.

@@ -18,7 +18,7 @@ type collector struct {
 	notifications                                                              *prometheus.Desc
 	setup                                                                      *prometheus.Desc
 	rtpPackets, rtpBytes, rtcpPackets, rtpDropped, portsInUse, mediaSessions   *prometheus.Desc
-	mediaTimeouts                                                              *prometheus.Desc
+	mediaTimeouts, webrtcHandshakes                                            *prometheus.Desc
 }
 
 func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
@@ -27,32 +27,33 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 	}
 	return &collector{
 		sip: sip, media: media,
-		activeCalls:   d("calls_active", "Calls in the live call table."),
-		registrations: d("registrations", "Live registered contacts."),
-		dialogs:       d("sip_dialogs", "Live SIP dialogs of calls: caller, callees while ringing, supervisors."),
-		callsTotal:    d("calls_total", "Ended calls by outcome (end reason).", "outcome"),
-		sipRequests:   d("sip_requests_received_total", "SIP requests received by method.", "method"),
-		sipResponses:  d("sip_responses_sent_total", "SIP responses sent by status code.", "code"),
-		sipSent:       d("sip_requests_sent_total", "SIP requests earshot originated, by method.", "method"),
-		sipRefused:    d("sip_refused_total", "SIP requests refused for security reasons, by reason.", "reason"),
-		sipDropped:    d("sip_dropped_total", "SIP messages dropped because they could not be parsed, by kind.", "reason"),
-		mailboxFull:   d("call_mailbox_full_total", "Events a call's full mailbox turned away: in-dialog requests answered 503, timer events retried."),
-		notifications: d("sip_notifications_total", "SIP MESSAGE notifications to users' phones, one per registered phone, by result: sent (2xx) or failed.", "result"),
-		setup:         d("call_setup_seconds", "Time from INVITE received to 200 OK sent to the caller."),
-		rtpPackets:    d("rtp_packets_relayed_total", "RTP packets sent (relayed or mixed), by the party they went to.", "direction"),
-		rtpBytes:      d("rtp_bytes_relayed_total", "RTP and RTCP payload bytes sent, by the party they went to.", "direction"),
-		rtcpPackets:   d("rtcp_packets_relayed_total", "RTCP packets relayed, by the party they went to.", "direction"),
-		rtpDropped:    d("rtp_dropped_total", "Media packets dropped, by reason.", "reason"),
-		portsInUse:    d("rtp_ports_in_use", "UDP ports bound for media."),
-		mediaSessions: d("media_sessions_active", "Media sessions open."),
-		mediaTimeouts: d("media_timeouts_total", "Calls hung up because no media arrived."),
+		activeCalls:      d("calls_active", "Calls in the live call table."),
+		registrations:    d("registrations", "Live registered contacts."),
+		dialogs:          d("sip_dialogs", "Live SIP dialogs of calls: caller, callees while ringing, supervisors."),
+		callsTotal:       d("calls_total", "Ended calls by outcome (end reason).", "outcome"),
+		sipRequests:      d("sip_requests_received_total", "SIP requests received by method.", "method"),
+		sipResponses:     d("sip_responses_sent_total", "SIP responses sent by status code.", "code"),
+		sipSent:          d("sip_requests_sent_total", "SIP requests earshot originated, by method.", "method"),
+		sipRefused:       d("sip_refused_total", "SIP requests refused for security reasons, by reason.", "reason"),
+		sipDropped:       d("sip_dropped_total", "SIP messages dropped because they could not be parsed, by kind.", "reason"),
+		mailboxFull:      d("call_mailbox_full_total", "Events a call's full mailbox turned away: in-dialog requests answered 503, timer events retried."),
+		notifications:    d("sip_notifications_total", "SIP MESSAGE notifications to users' phones, one per registered phone, by result: sent (2xx) or failed.", "result"),
+		setup:            d("call_setup_seconds", "Time from INVITE received to 200 OK sent to the caller."),
+		rtpPackets:       d("rtp_packets_relayed_total", "RTP packets sent (relayed or mixed), by the party they went to.", "direction"),
+		rtpBytes:         d("rtp_bytes_relayed_total", "RTP and RTCP payload bytes sent, by the party they went to.", "direction"),
+		rtcpPackets:      d("rtcp_packets_relayed_total", "RTCP packets relayed, by the party they went to.", "direction"),
+		rtpDropped:       d("rtp_dropped_total", "Media packets dropped, by reason.", "reason"),
+		portsInUse:       d("rtp_ports_in_use", "UDP ports bound for media."),
+		mediaSessions:    d("media_sessions_active", "Media sessions open."),
+		mediaTimeouts:    d("media_timeouts_total", "Calls hung up because no media arrived."),
+		webrtcHandshakes: d("webrtc_handshakes_total", "DTLS-SRTP handshakes of WebRTC legs, by result.", "result"),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.activeCalls, c.registrations, c.dialogs, c.callsTotal, c.sipRequests,
 		c.sipResponses, c.sipSent, c.sipRefused, c.sipDropped, c.mailboxFull, c.notifications, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
-		c.portsInUse, c.mediaSessions, c.mediaTimeouts} {
+		c.portsInUse, c.mediaSessions, c.mediaTimeouts, c.webrtcHandshakes} {
 		ch <- d
 	}
 }
@@ -119,4 +120,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	g(c.portsInUse, float64(ms.PortsInUse))
 	g(c.mediaSessions, float64(ms.SessionsActive))
 	ct(c.mediaTimeouts, float64(ms.MediaTimeouts))
+	ct(c.webrtcHandshakes, float64(ms.WebRTC.Connected), "connected")
+	ct(c.webrtcHandshakes, float64(ms.WebRTC.Failed), "failed")
 }

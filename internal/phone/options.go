@@ -20,6 +20,12 @@ type Options struct {
 	// LateOffer makes Call send its INVITE without SDP (RFC 3261 §13.2.1):
 	// the phone takes the offer from the 2xx and answers in the ACK.
 	LateOffer bool
+	// Offer, if not nil, is the SDP offer Call sends instead of the
+	// phone's own, for a phone whose media another stack handles (a
+	// WebRTC peer in the test process): Call then neither parses the
+	// answer nor starts the session's stream; Session.AnswerSDP returns
+	// the answer for that stack.
+	Offer func() []byte
 }
 
 // NewWith starts a phone like New, with opts.
@@ -82,9 +88,14 @@ func build(cfg Config, transport string, tlsConf *tls.Config, opts Options) (*Ph
 	if port != 0 {
 		copts = append(copts, sipgo.WithClientPort(port))
 	}
-	if transport == "udp" {
+	switch transport {
+	case "udp":
 		// Requests leave from the listening socket, like a real phone's.
 		copts = append(copts, sipgo.WithClientConnectionAddr(net.JoinHostPort(cfg.IP, fmt.Sprint(port))))
+	case "tcp":
+		// Connections leave from the phone's address (any port), so a
+		// trunk recognised by its source IP can call over TCP.
+		copts = append(copts, sipgo.WithClientConnectionAddr(net.JoinHostPort(cfg.IP, "0")))
 	}
 	if p.cli, err = sipgo.NewClient(ua, copts...); err != nil {
 		return fail(err)

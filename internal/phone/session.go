@@ -18,6 +18,7 @@ type Session struct {
 	callID string
 	cs     *sipgo.DialogClientSession
 	ss     *sipgo.DialogServerSession
+	answer []byte // the SDP answer of a call placed with Options.Offer
 
 	ended   chan struct{}
 	endOnce sync.Once
@@ -54,6 +55,9 @@ func (s *Session) end() {
 	})
 }
 
+// AnswerSDP is the SDP answer to a call placed with Options.Offer.
+func (s *Session) AnswerSDP() []byte { return s.answer }
+
 // Ended is closed when the call ends (BYE either way).
 func (s *Session) Ended() <-chan struct{} { return s.ended }
 
@@ -79,7 +83,11 @@ func (p *Phone) Call(ctx context.Context, number string, hdrs ...sip.Header) (*S
 	for _, h := range hdrs {
 		req.AppendHeader(h)
 	}
-	if !p.opts.LateOffer {
+	switch {
+	case p.opts.Offer != nil:
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		req.SetBody(p.opts.Offer())
+	case !p.opts.LateOffer:
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		req.SetBody(p.sdp(s.RTP.Port(), "sendrecv"))
 	}
@@ -100,6 +108,14 @@ func (p *Phone) Call(ctx context.Context, number string, hdrs ...sip.Header) (*S
 			return nil, &StatusError{Code: re.Res.StatusCode}
 		}
 		return nil, err
+	}
+	if p.opts.Offer != nil {
+		s.answer = append([]byte(nil), cs.InviteResponse.Body()...)
+		if err := cs.Ack(ctx); err != nil {
+			s.end()
+			return nil, err
+		}
+		return s, nil
 	}
 	dest, _, err := remoteRTP(cs.InviteResponse.Body())
 	if err != nil {
