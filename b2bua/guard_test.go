@@ -217,7 +217,9 @@ func TestGuardListenerCapsAndTimesOut(t *testing.T) {
 
 // FuzzGuardDatagram: whatever arrives, the guard's read filter never
 // panics, never returns an error for UDP (that would stop the listener),
-// and passes either nothing or the datagram unchanged.
+// and passes either nothing or the datagram as the rewrites leave it (a
+// foreign SIP version marked, blanks before colons tightened; nothing
+// else).
 func FuzzGuardDatagram(f *testing.F) {
 	f.Add([]byte("INVITE sip:100@x SIP/2.0\r\n"), byte(7))
 	f.Add([]byte("SIP/2.0 200 OK\r\n"), byte(1))
@@ -232,8 +234,8 @@ func FuzzGuardDatagram(f *testing.F) {
 		if err != nil {
 			t.Fatalf("UDP read filter returned %v", err)
 		}
-		if out != nil && !bytes.Equal(out, data) {
-			t.Fatal("the filter changed a datagram")
+		if out != nil && !bytes.Equal(out, tightenColons(markVersion(data))) {
+			t.Fatalf("the filter turned %q into %q", data, out)
 		}
 		if host%3 == 0 {
 			g.authFailed(from.String())

@@ -385,10 +385,13 @@ func TestNATRebinding(t *testing.T) {
 	if got, _ := recv(t, b.rtp); string(got[12:]) != "still-old" {
 		t.Fatalf("callee got %q, want the latched port's packet", got[12:])
 	}
+	waitFor(t, func() bool { return e.Stats().Dropped.Source == drops+natProbation+1 })
 	clock.Add(rebindSilence - int64(time.Millisecond))
 	for range natProbation + 1 {
 		send(t, newRTP, at, pkt(0xA1, "too-soon"))
 	}
+	// Every packet is handled before the clock moves on.
+	waitFor(t, func() bool { return e.Stats().Dropped.Source == drops+2*(natProbation+1) })
 	// Silent long enough: another SSRC or another host still cannot move it.
 	clock.Add(int64(time.Millisecond))
 	for range natProbation + 1 {
