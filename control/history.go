@@ -106,18 +106,12 @@ func (h *history) load(db *bolt.DB, now time.Time) error {
 	})
 }
 
-// window returns a copy of the outcomes of tenant (and group, if set) at
-// or after since.
-func (h *history) window(tenant, group string, since time.Time) []outcome {
+// tally adds the outcomes of the last hour to t.
+func (h *history) tally(t *statsTally) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []outcome
-	for _, o := range h.outcomes {
-		if o.tenant == tenant && (group == "" || o.group == group) && !o.at.Before(since) {
-			out = append(out, o)
-		}
-	}
-	return out
+	i, _ := slices.BinarySearchFunc(h.outcomes, t.now.Add(-historyWindow), func(e outcome, t time.Time) int { return e.at.Compare(t) })
+	t.addOutcomes(h.outcomes[i:])
 }
 
 // putCall persists a call's snapshot under its start time; the answer and
