@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -283,4 +284,54 @@ func TestCallJSONCacheSweep(t *testing.T) {
 	if err := json.Unmarshal(buf, &list); err != nil || len(list.Calls) != 1000 || list.Calls[0].ID != "4-0" {
 		t.Fatalf("%v, %d calls", err, len(list.Calls))
 	}
+}
+
+// TestListCallsConcurrent: lists from both tenants in parallel while calls
+// change; each answer is a valid list of the caller's tenant only (run
+// with -race for the cache's locking).
+func TestListCallsConcurrent(t *testing.T) {
+	f := newFixture(t)
+	for i := range 200 {
+		f.sw.add(call(fmt.Sprintf("p%d", i), []string{"acme", "zeta"}[i%2], "support", "100", "1001", b2bua.StateAnswered))
+	}
+	want := map[string]int{} // the fixture has calls of its own
+	for _, c := range f.sw.Calls() {
+		want[c.Tenant]++
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 400 {
+			c, _ := f.sw.Call(fmt.Sprintf("p%d", i%200))
+			c.Label = fmt.Sprint("label ", i)
+			f.sw.add(c)
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok, tenant := tokSup, "acme"
+			if g%2 == 1 {
+				tok, tenant = tokOtherSup, "zeta"
+			}
+			for range 25 {
+				r := f.do("GET", "/api/v1/calls", tok, "")
+				var list CallList
+				if err := json.Unmarshal(r.body, &list); err != nil || r.code != 200 || len(list.Calls) != want[tenant] {
+					t.Errorf("%d %v: %d calls", r.code, err, len(list.Calls))
+					return
+				}
+				for _, c := range list.Calls {
+					if c.Tenant != tenant {
+						t.Errorf("%s sees a call of %s", tenant, c.Tenant)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	<-done
 }
