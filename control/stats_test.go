@@ -256,3 +256,25 @@ func checkStats(t *testing.T, got []byte, want StatsView) {
 		t.Fatalf("stats\n%s\nwant\n%s", got, w)
 	}
 }
+
+// TestHistoryPrunes: three hours of outcomes at a steady rate; the
+// history keeps at most a third more than the hour, and the statistics
+// count only the hour.
+func TestHistoryPrunes(t *testing.T) {
+	h := newHistory(newDirectory(testTenants()))
+	const perHour = 3600
+	at := t0
+	for range 3 * perHour {
+		at = at.Add(time.Second)
+		h.insert(outcome{at: at, tenant: "acme", group: "support", answered: true}, at)
+	}
+	if n := len(h.outcomes); n > perHour*4/3+1 {
+		t.Fatalf("%d outcomes kept for an hour of %d", n, perHour)
+	}
+	f := &Service{dir: h.dir}
+	tl := f.newTally("acme", "", at)
+	h.tally(tl)
+	if v := tl.view(0); v.LastHour.Answered != perHour+1 {
+		t.Fatalf("last hour %+v, want %d answered", v.LastHour, perHour+1)
+	}
+}
