@@ -7,7 +7,7 @@ PKGS     := ./...
 FUZZTIME ?= 10s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run demo test unit interop bench lint fuzz deps clean screenshots
+.PHONY: all build run demo test unit interop bench bench-peers lint fuzz deps clean screenshots
 
 all: build
 
@@ -39,6 +39,12 @@ unit:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+# bench-peers measures earshot beside Kamailio (call rate) and rtpengine
+# (relay CPU per packet) in one run, plus the mixer load; as root it
+# installs the peers through apt. About 10 minutes; keep the machine quiet.
+bench-peers:
+	@scripts/bench-peers.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -183,6 +183,27 @@ func (s *Server) Calls() []CallSnapshot {
 	return out
 }
 
+// AppendCalls appends the live call table to dst and returns it, like
+// Calls, for a caller that reuses dst between reads. The snapshots'
+// Agents slices are shared with the table (a call replaces its slice,
+// never changes it in place), so the caller must not modify them.
+func (s *Server) AppendCalls(dst []CallSnapshot) []CallSnapshot {
+	s.mu.Lock()
+	cs := make([]*Call, 0, len(s.calls))
+	for _, c := range s.calls {
+		if !c.feature {
+			cs = append(cs, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range cs {
+		c.snapMu.Lock()
+		dst = append(dst, c.snap)
+		c.snapMu.Unlock()
+	}
+	return dst
+}
+
 // counted wraps a handler to count the request by method. It also keeps a
 // bug triggered by one hostile message from taking the process down: the
 // SIP stack does not recover handler panics, so a panic becomes a 500.

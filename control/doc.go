@@ -29,9 +29,12 @@
 //     block.
 //   - In-memory state is small and guarded: the active help request per
 //     call (Service.mu, for the call list's flag), the last hour of call
-//     outcomes (history.mu), live supervision segments (supTracker.mu) and
-//     the stream subscribers (hub.mu). Memory is updated after the commit
-//     it mirrors. No lock is held while calling the Switchboard.
+//     outcomes (history.mu), live supervision segments (supTracker.mu),
+//     the stream subscribers (hub.mu) and the encoded calls of the call
+//     list (callJSONCache.mu, a cache that is used only while a call's
+//     snapshot is unchanged, so the Switchboard stays the only truth).
+//     Memory is updated after the commit it mirrors. No lock is held while
+//     calling the Switchboard.
 //   - The hub never blocks a publisher: each subscriber has a bounded
 //     buffer and is disconnected when it falls behind.
 //

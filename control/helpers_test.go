@@ -95,6 +95,16 @@ func (f *fakeSwitch) Calls() []b2bua.CallSnapshot {
 	return out
 }
 
+// AppendCalls is what b2bua.Server offers the call list.
+func (f *fakeSwitch) AppendCalls(dst []b2bua.CallSnapshot) []b2bua.CallSnapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.calls {
+		dst = append(dst, c)
+	}
+	return dst
+}
+
 func (f *fakeSwitch) Call(id string) (b2bua.CallSnapshot, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

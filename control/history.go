@@ -74,16 +74,18 @@ func (h *history) add(ev *b2bua.CallEvent) {
 func (h *history) insert(o outcome, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	i, _ := slices.BinarySearchFunc(h.outcomes, o.at, func(e outcome, t time.Time) int { return e.at.Compare(t) })
+	i, _ := slices.BinarySearchFunc(h.outcomes, o.at, compareAt)
 	h.outcomes = slices.Insert(h.outcomes, i, o)
-	// Drop what has left the window so memory follows the call rate.
-	cut := now.Add(-historyWindow)
-	j := 0
-	for j < len(h.outcomes) && h.outcomes[j].at.Before(cut) {
-		j++
+	// Drop what has left the window so memory follows the call rate, but
+	// only once it is a quarter of the slice: dropping it at every insert
+	// moved the whole hour each time (readers skip it by binary search).
+	j, _ := slices.BinarySearchFunc(h.outcomes, now.Add(-historyWindow), compareAt)
+	if j > 0 && 4*j >= len(h.outcomes) {
+		h.outcomes = slices.Delete(h.outcomes, 0, j)
 	}
-	h.outcomes = slices.Delete(h.outcomes, 0, j)
 }
+
+func compareAt(e outcome, t time.Time) int { return e.at.Compare(t) }
 
 // load fills the window from the calls persisted by earlier runs.
 func (h *history) load(db *bolt.DB, now time.Time) error {
@@ -106,18 +108,12 @@ func (h *history) load(db *bolt.DB, now time.Time) error {
 	})
 }
 
-// window returns a copy of the outcomes of tenant (and group, if set) at
-// or after since.
-func (h *history) window(tenant, group string, since time.Time) []outcome {
+// tally adds the outcomes of the last hour to t.
+func (h *history) tally(t *statsTally) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []outcome
-	for _, o := range h.outcomes {
-		if o.tenant == tenant && (group == "" || o.group == group) && !o.at.Before(since) {
-			out = append(out, o)
-		}
-	}
-	return out
+	i, _ := slices.BinarySearchFunc(h.outcomes, t.now.Add(-historyWindow), compareAt)
+	t.addOutcomes(h.outcomes[i:])
 }
 
 // putCall persists a call's snapshot under its start time; the answer and

@@ -34,6 +34,8 @@ type Service struct {
 	sups      *supTracker
 	handler   http.Handler
 	sessions  Sessions
+	listBufs  sync.Pool // *listBuf: GET /calls working memory
+	callJSON  callJSONCache
 
 	mu sync.Mutex // guards active
 	// active maps a call id to its open or in-progress help request: the
@@ -104,6 +106,7 @@ func New(cfg Config) (*Service, error) {
 	if timeout <= 0 {
 		timeout = 2 * time.Second
 	}
+	s.listBufs.New = func() any { return new(listBuf) }
 	s.events = make(chan observed, queue)
 	s.hub = newHub(buf)
 	s.history = newHistory(s.dir)
@@ -194,6 +197,16 @@ func (s *Service) helpRequested(callID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.active[callID].status == HelpOpen
+}
+
+// markHelpRequested sets the help-requested flag of every view, under
+// one hold of the lock.
+func (s *Service) markHelpRequested(items []listItem) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range items {
+		items[i].help = s.active[items[i].c.ID].status == HelpOpen
+	}
 }
 
 // activeCount returns how many requests are open and in progress.

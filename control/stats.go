@@ -49,66 +49,180 @@ func (s *Service) getStats(w http.ResponseWriter, r *http.Request, p Principal) 
 		return errField("group", "no group %q in your tenant", group)
 	}
 	now := s.now()
-	live := s.sw.Calls()
+	t := s.newTally(p.Tenant, group, now)
+	lb := s.listBufs.Get().(*listBuf)
+	lb.all = appendCalls(s.sw, lb.all[:0])
+	t.addLive(lb.all)
+	s.releaseListBuf(lb)
+	s.history.tally(t)
 	if group != "" {
-		writeJSON(w, http.StatusOK, s.statsFor(p.Tenant, group, live, now))
+		writeJSON(w, http.StatusOK, t.view(0))
 		return nil
 	}
-	v := s.statsFor(p.Tenant, "", live, now)
-	for _, g := range s.dir.groups(p.Tenant) {
-		v.Groups = append(v.Groups, s.statsFor(p.Tenant, g, live, now))
+	v := t.view(0)
+	for i := range t.groups {
+		v.Groups = append(v.Groups, t.view(1+i))
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
-func (s *Service) statsFor(tenant, group string, live []b2bua.CallSnapshot, now time.Time) StatsView {
-	v := StatsView{Tenant: tenant, Group: group, SLA: map[string]*float64{}}
+// statsTally computes the statistics of a tenant (slot 0) and of each of
+// its groups (slot 1+i), or of one group (slot 0 only), in one pass over
+// the live calls and one over the hour's history: what a request costs
+// grows with the calls, not with calls × groups.
+type statsTally struct {
+	tenant string
+	group  string   // when set, the only group counted (slot 0)
+	groups []string // the tenant's groups, config order (group unset)
+	index  map[string]int
+	sla    []float64 // threshold of each group slot (1+i), seconds
+	dir    *directory
+	now    time.Time
+	since  [4]time.Time // start of each SLA window, slaWindows order
+	slots  []statsSlot
+}
+
+type statsSlot struct {
+	online, waiting, queued int
+	longest                 float64
+	answered, missed        int
+	waitSum                 time.Duration
+	n, good                 [4]int // per SLA window
+}
+
+func (s *Service) newTally(tenant, group string, now time.Time) *statsTally {
+	t := &statsTally{tenant: tenant, group: group, dir: s.dir, now: now}
+	if group == "" {
+		t.groups = s.dir.groups(tenant)
+		t.index = make(map[string]int, len(t.groups))
+		for i, g := range t.groups {
+			t.index[g] = 1 + i
+		}
+	}
+	for i, win := range slaWindows() {
+		t.since[i] = now.Add(-win.d)
+	}
+	t.slots = make([]statsSlot, 1+len(t.groups))
+	t.sla = make([]float64, len(t.slots))
+	for i, g := range t.groups {
+		t.sla[1+i] = s.dir.slaThreshold(tenant, g)
+	}
+	if group != "" {
+		t.sla[0] = s.dir.slaThreshold(tenant, group)
+	}
+	return t
+}
+
+// slotsOf returns the slots a call or outcome of group g counts in: the
+// tenant's and its group's, or the one group's.
+func (t *statsTally) slotsOf(g string) (first, second int) {
+	if t.group != "" {
+		if g == t.group {
+			return 0, -1
+		}
+		return -1, -1
+	}
+	if i, ok := t.index[g]; ok {
+		return 0, i
+	}
+	return 0, -1
+}
+
+func (t *statsTally) addLive(live []b2bua.CallSnapshot) {
 	for i := range live {
 		c := &live[i]
-		if c.Tenant != tenant || (group != "" && c.Group != group) {
+		if c.Tenant != t.tenant {
 			continue
 		}
-		switch c.State {
-		case b2bua.StateAnswered:
-			v.Online++
-		case b2bua.StateRinging, b2bua.StateQueued:
-			if c.State == b2bua.StateQueued {
-				v.Queued++
-			}
-			v.Waiting++
-			if wait := now.Sub(c.StartedAt).Seconds(); wait > v.LongestWaitingSeconds {
-				v.LongestWaitingSeconds = wait
-			}
-		}
-	}
-	hour := s.history.window(tenant, group, now.Add(-historyWindow))
-	var waitSum time.Duration
-	for _, o := range hour {
-		if o.answered {
-			v.LastHour.Answered++
-		} else {
-			v.LastHour.Missed++
-		}
-		waitSum += o.wait
-	}
-	if n := len(hour); n > 0 {
-		v.LastHour.AverageWaitSeconds = (waitSum / time.Duration(n)).Seconds()
-	}
-	for _, win := range slaWindows() {
-		since := now.Add(-win.d)
-		n, good := 0, 0
-		for _, o := range hour {
-			if o.at.Before(since) {
+		a, b := t.slotsOf(c.Group)
+		for _, k := range [2]int{a, b} {
+			if k < 0 {
 				continue
 			}
-			n++
-			if o.answered && o.wait.Seconds() <= s.dir.slaThreshold(tenant, o.group) {
-				good++
+			v := &t.slots[k]
+			switch c.State {
+			case b2bua.StateAnswered:
+				v.online++
+			case b2bua.StateRinging, b2bua.StateQueued:
+				if c.State == b2bua.StateQueued {
+					v.queued++
+				}
+				v.waiting++
+				if wait := t.now.Sub(c.StartedAt).Seconds(); wait > v.longest {
+					v.longest = wait
+				}
 			}
 		}
-		if n > 0 {
-			pct := float64(good) * 100 / float64(n)
+	}
+}
+
+// addOutcomes counts the outcomes at or after the start of the hour.
+func (t *statsTally) addOutcomes(outcomes []outcome) {
+	hour := t.now.Add(-historyWindow)
+	for i := range outcomes {
+		o := &outcomes[i]
+		if o.tenant != t.tenant || o.at.Before(hour) {
+			continue
+		}
+		a, b := t.slotsOf(o.group)
+		if a < 0 {
+			continue
+		}
+		// Every slot counts the outcome against its own group's
+		// threshold.
+		var threshold float64
+		switch {
+		case t.group != "":
+			threshold = t.sla[0]
+		case b > 0:
+			threshold = t.sla[b]
+		default:
+			threshold = t.dir.slaThreshold(t.tenant, o.group)
+		}
+		good := o.answered && o.wait.Seconds() <= threshold
+		var in [4]bool
+		for w := range t.since {
+			in[w] = !o.at.Before(t.since[w])
+		}
+		for _, k := range [2]int{a, b} {
+			if k < 0 {
+				continue
+			}
+			v := &t.slots[k]
+			if o.answered {
+				v.answered++
+			} else {
+				v.missed++
+			}
+			v.waitSum += o.wait
+			for w := range in {
+				if in[w] {
+					v.n[w]++
+					if good {
+						v.good[w]++
+					}
+				}
+			}
+		}
+	}
+}
+
+// view returns slot k as the API shows it.
+func (t *statsTally) view(k int) StatsView {
+	sl := &t.slots[k]
+	v := StatsView{Tenant: t.tenant, Group: t.group, SLA: map[string]*float64{}}
+	if t.group == "" && k > 0 {
+		v.Group = t.groups[k-1]
+	}
+	v.Online, v.Waiting, v.Queued, v.LongestWaitingSeconds = sl.online, sl.waiting, sl.queued, sl.longest
+	v.LastHour.Answered, v.LastHour.Missed = sl.answered, sl.missed
+	if n := sl.answered + sl.missed; n > 0 {
+		v.LastHour.AverageWaitSeconds = (sl.waitSum / time.Duration(n)).Seconds()
+	}
+	for w, win := range slaWindows() {
+		if sl.n[w] > 0 {
+			pct := float64(sl.good[w]) * 100 / float64(sl.n[w])
 			v.SLA[win.name] = &pct
 		} else {
 			v.SLA[win.name] = nil

@@ -1,6 +1,11 @@
 package control
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -144,5 +149,132 @@ func TestSupervisionReport(t *testing.T) {
 		if actions[i] != wantActions[i] {
 			t.Errorf("audit %d %s, want %s", i, actions[i], wantActions[i])
 		}
+	}
+}
+
+// refStats is the statistics computed the plain way, one scan of the
+// live calls and the history per view: the reference the one-pass tally
+// must match.
+func refStats(s *Service, tenant, group string, live []b2bua.CallSnapshot, outcomes []outcome, now time.Time) StatsView {
+	v := StatsView{Tenant: tenant, Group: group, SLA: map[string]*float64{}}
+	for _, c := range live {
+		if c.Tenant != tenant || (group != "" && c.Group != group) {
+			continue
+		}
+		switch c.State {
+		case b2bua.StateAnswered:
+			v.Online++
+		case b2bua.StateRinging, b2bua.StateQueued:
+			if c.State == b2bua.StateQueued {
+				v.Queued++
+			}
+			v.Waiting++
+			v.LongestWaitingSeconds = max(v.LongestWaitingSeconds, now.Sub(c.StartedAt).Seconds())
+		}
+	}
+	var hour []outcome
+	for _, o := range outcomes {
+		if o.tenant == tenant && (group == "" || o.group == group) && !o.at.Before(now.Add(-historyWindow)) {
+			hour = append(hour, o)
+		}
+	}
+	var waitSum time.Duration
+	for _, o := range hour {
+		if o.answered {
+			v.LastHour.Answered++
+		} else {
+			v.LastHour.Missed++
+		}
+		waitSum += o.wait
+	}
+	if n := len(hour); n > 0 {
+		v.LastHour.AverageWaitSeconds = (waitSum / time.Duration(n)).Seconds()
+	}
+	for _, win := range slaWindows() {
+		n, good := 0, 0
+		for _, o := range hour {
+			if o.at.Before(now.Add(-win.d)) {
+				continue
+			}
+			n++
+			if o.answered && o.wait.Seconds() <= s.dir.slaThreshold(tenant, o.group) {
+				good++
+			}
+		}
+		v.SLA[win.name] = nil
+		if n > 0 {
+			pct := float64(good) * 100 / float64(n)
+			v.SLA[win.name] = &pct
+		}
+	}
+	return v
+}
+
+// TestStatsMatchesReference: random live calls and history, in groups
+// configured or not, and every view of GET /stats equals the reference.
+func TestStatsMatchesReference(t *testing.T) {
+	f := newFixture(t)
+	now := f.now()
+	r := rand.New(rand.NewPCG(3, 4))
+	groups := []string{"support", "sales", "", "gone"}
+	tenants := []string{"acme", "zeta"}
+	for i := range 400 {
+		c := call(fmt.Sprintf("c%d", i), tenants[r.IntN(2)], groups[r.IntN(4)], "100", "1001",
+			[]b2bua.CallState{b2bua.StateRinging, b2bua.StateQueued, b2bua.StateAnswered, b2bua.StateEnded}[r.IntN(4)])
+		c.StartedAt = now.Add(-time.Duration(r.IntN(600_000)) * time.Millisecond)
+		f.sw.add(c)
+	}
+	var outcomes []outcome
+	for range 3000 {
+		o := outcome{at: now.Add(-time.Duration(r.Int64N(int64(70 * time.Minute)))), tenant: tenants[r.IntN(2)],
+			group: groups[r.IntN(4)], answered: r.IntN(3) > 0, wait: time.Duration(r.Int64N(int64(time.Minute)))}
+		outcomes = append(outcomes, o)
+	}
+	slices.SortFunc(outcomes, func(a, b outcome) int { return a.at.Compare(b.at) })
+	f.svc.history.outcomes = slices.Clone(outcomes)
+	live := f.sw.Calls()
+	for _, tc := range []struct{ token, tenant string }{{tokSup, "acme"}, {tokOtherSup, "zeta"}} {
+		want := refStats(f.svc, tc.tenant, "", live, outcomes, now)
+		for _, g := range f.svc.dir.groups(tc.tenant) {
+			want.Groups = append(want.Groups, refStats(f.svc, tc.tenant, g, live, outcomes, now))
+		}
+		checkStats(t, f.must(200, "GET", "/api/v1/stats", tc.token, "").body, want)
+		for _, g := range f.svc.dir.groups(tc.tenant) {
+			checkStats(t, f.must(200, "GET", "/api/v1/stats?group="+g, tc.token, "").body,
+				refStats(f.svc, tc.tenant, g, live, outcomes, now))
+		}
+	}
+}
+
+func checkStats(t *testing.T, got []byte, want StatsView) {
+	t.Helper()
+	w, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(bytes.TrimSpace(got), w) {
+		t.Fatalf("stats\n%s\nwant\n%s", got, w)
+	}
+}
+
+// TestHistoryPrunes: three hours of outcomes at a steady rate; the
+// history keeps at most a third more than the hour, and the statistics
+// count only the hour.
+func TestHistoryPrunes(t *testing.T) {
+	h := newHistory(newDirectory(testTenants()))
+	const perHour = 3600
+	at := t0
+	for range 3 * perHour {
+		at = at.Add(time.Second)
+		h.insert(outcome{at: at, tenant: "acme", group: "support", answered: true}, at)
+	}
+	if n := len(h.outcomes); n > perHour*4/3+1 {
+		t.Fatalf("%d outcomes kept for an hour of %d", n, perHour)
+	}
+	f := &Service{dir: h.dir}
+	tl := f.newTally("acme", "", at)
+	h.tally(tl)
+	if v := tl.view(0); v.LastHour.Answered != perHour+1 {
+		t.Fatalf("last hour %+v, want %d answered", v.LastHour, perHour+1)
 	}
 }

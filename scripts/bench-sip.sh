@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # bench-sip.sh — the highest call rate earshot carries with zero failed
-# calls, beside the same ladder run directly between the two sipps (the
-# baseline: what the load generator itself manages on this machine).
+# calls, beside the same ladder run through Kamailio as a stateful
+# record-routing proxy (the peer an operator would otherwise deploy, when
+# it is installed) and directly between the two sipps (what the load
+# generators themselves manage on this machine), all in the same run.
 #
 #   scripts/bench-sip.sh                       # default ladder
 #   RATES="200 1000" SECS=5 scripts/bench-sip.sh
 #   PROFILE=prof/sip RATES=1500 scripts/bench-sip.sh  # + profiles per rate
+#   KAMAILIO=0 scripts/bench-sip.sh            # without the Kamailio ladder
+#   FULL=1 scripts/bench-sip.sh                # every rate, also after a collapse
+#
+# Kamailio (Debian package kamailio) runs testdata/kamailio/bench.cfg: tm +
+# rr, KAM_CHILDREN UDP workers (default 4), the sipps' 4 MiB socket buffers,
+# in front of a second answering sipp that copies Record-Route
+# (testdata/sipp/bench_uas_rr.xml). Its CPU is that of all its processes.
 #
 # With PROFILE set, earshot runs with http.pprof on and a CPU profile of
 # SECS-2 seconds in the middle of each earshot step is saved as
@@ -60,6 +69,9 @@ L = ["log: {format: text, level: warn}",
      f"    - {{transport: udp, address: \"{sip}\"}}",
      f"    - {{transport: tcp, address: \"{sip}\"}}",
      "  max_calls: 20000",
+     # All the agents register from the one answering sipp: lift the
+     # per-source REGISTER limit meant for one phone per address.
+     "  limits: {register_rate: 100000}",
      f"http: {{listen: \"{http}\"{pprof}}}",
      f"data_dir: \"{data}\"",
      f"media: {{address: 127.0.0.1, port_min: {rmin}, port_max: {rmax}, timeout: 30s}}",
@@ -134,6 +146,41 @@ PY
 # cpu_ticks PID: user+system CPU time of PID in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# session_ticks SID: user+system CPU time of every process of session SID
+# (Kamailio and the workers it forked) in clock ticks.
+session_ticks() {
+  local p sum=0
+  for p in $(ps -o pid= --sid "$1"); do
+    sum=$((sum + $(cpu_ticks "$p" 2>/dev/null || echo 0)))
+  done
+  echo "$sum"
+}
+
+# start_kamailio UAS: starts Kamailio as a record-routing proxy in front of
+# UAS (testdata/kamailio/bench.cfg) and sets KAM_PID and KAM_ADDR.
+start_kamailio() {
+  local mods
+  mods=$(dirname "$(ls /usr/lib/*/kamailio/modules/tm.so /usr/lib/kamailio/modules/tm.so 2>/dev/null | head -1)")
+  [ -d "$mods" ] || { echo "kamailio's modules (tm.so) not found" >&2; return 1; }
+  KAM_ADDR="127.0.0.1:$(free_port 127.0.0.1)"
+  sed -e "s|@LISTEN@|$KAM_ADDR|" -e "s|@UAS@|$1|" -e "s|@MPATH@|$mods/|" \
+    -e "s|@CHILDREN@|${KAM_CHILDREN:-4}|" -e "s|@BUFFER@|4194304|g" \
+    "$ROOT/testdata/kamailio/bench.cfg" >"$WORK/kamailio.cfg"
+  mkdir -p "$WORK/kamailio-run"
+  setsid kamailio -f "$WORK/kamailio.cfg" -DD -E -m 256 -M 16 -Y "$WORK/kamailio-run" >"$WORK/kamailio.log" 2>&1 &
+  KAM_PID=$!
+  # Up when its port is taken.
+  for _ in $(seq 100); do
+    if ! python3 -c "import socket,sys; h,p=sys.argv[1].rsplit(':',1); socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind((h,int(p)))" "$KAM_ADDR" 2>/dev/null; then
+      return 0
+    fi
+    kill -0 "$KAM_PID" 2>/dev/null || { cat "$WORK/kamailio.log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "kamailio did not bind $KAM_ADDR" >&2
+  return 1
+}
+
 # rss_kib PID: resident set size in KiB.
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
@@ -148,6 +195,9 @@ stat_col() {
   awk -F';' -v n="$2" 'NR==1 {for (i=1;i<=NF;i++) if ($i==n) c=i} END {print $c}' "$1"
 }
 
+# load1: the machine's one-minute load average.
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
 cleanup() {
   local p
   for p in ${PIDS:-}; do kill "$p" 2>/dev/null || true; done
@@ -158,13 +208,18 @@ cleanup() {
 # run_ladder LABEL TARGET: one sipp UAC run per rate at TARGET; prints a
 # table row per rate and remembers the best rate with zero failed calls.
 run_ladder() {
-  local label=$1 target=$2 rate best=0
+  local label=$1 target=$2 rate best=0 collapsed=""
   for rate in $RATES; do
+    if [ -n "$collapsed" ]; then
+      echo "| $label | $rate | – | – | – | – | – | – | – | – | skipped: over 10 % failed at $collapsed |"
+      continue
+    fi
     local n=$((rate * SECS)) csv="$WORK/$label-$rate.csv" t0 t1 cpu="" d0
     d0=$(udp_drops)
     local u0=0
     [ -n "${UAS_PID:-}" ] && u0=$(cpu_ticks "$UAS_PID")
     [ -n "${EARSHOT_PID:-}" ] && [ "$label" = earshot ] && t0=$(cpu_ticks "$EARSHOT_PID")
+    [ "$label" = kamailio ] && t0=$(session_ticks "$KAM_PID")
     local prof=""
     if [ -n "${PROFILE:-}" ] && [ "$label" = earshot ] && [ "$SECS" -gt 2 ]; then
       (sleep 1
@@ -185,9 +240,10 @@ run_ladder() {
     ok=$(stat_col "$csv" 'SuccessfulCall(C)'); fail=$(stat_col "$csv" 'FailedCall(C)')
     retr=$(stat_col "$csv" 'Retransmissions(C)')
     rtt=$(stat_col "$csv" 'ResponseTime1(C)' | awk -F: '{printf "%.1f", $1*3600000 + $2*60000 + $3*1000 + $4/1000}')
-    if [ "$label" = earshot ]; then
-      t1=$(cpu_ticks "$EARSHOT_PID")
+    if [ "$label" = earshot ] || [ "$label" = kamailio ]; then
+      if [ "$label" = earshot ]; then t1=$(cpu_ticks "$EARSHOT_PID"); else t1=$(session_ticks "$KAM_PID"); fi
       cpu=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" 'BEGIN {printf "%.0f", n ? d / hz / n * 1e6 : 0}')
+      CPU[$label-$rate]=$cpu
     fi
     # Both sipps: the UAC's user+system time plus the UAS's over the step.
     local sippcpu=""
@@ -195,8 +251,11 @@ run_ladder() {
       sippcpu=$(awk -v d=$(($(cpu_ticks "$UAS_PID") - u0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" \
         '{printf "%.0f", n ? ($1 + $2 + d / hz) / n * 1e6 : 0}' "$WORK/$label-$rate.time")
     fi
-    echo "| $label | $rate | $n | $ok | $fail | $retr | $drops | $rtt | ${cpu:-–} | ${sippcpu:-–} |"
-    if [ "$fail" = 0 ] && [ "$ok" = "$n" ]; then best=$rate; fi
+    echo "| $label | $rate | $n | $ok | $fail | $retr | $drops | $rtt | ${cpu:-–} | ${sippcpu:-–} | $(load1) |"
+    if [ "$fail" = 0 ] && [ "$ok" = "$n" ]; then best=$rate; OK[$label-$rate]=1; fi
+    # A step that lost over a tenth of its calls has collapsed: higher
+    # rates only take a minute each to say so again (FULL=1 runs them).
+    if [ -z "${FULL:-}" ] && [ $((${fail:-0} * 10)) -gt "$n" ]; then collapsed=$rate; fi
   done
   BEST[$label]=$best
 }
@@ -227,15 +286,59 @@ main() {
   UAS_PID=$!
   PIDS="$PIDS $UAS_PID"
 
-  declare -gA BEST
+  declare -gA BEST CPU OK
   echo "earshot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev), $(nproc) CPUs, ${SECS}s per rate, $NGROUPS groups x $PER_GROUP agents"
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
-  echo "| path | calls/s | calls | successful | failed | retransmissions | UDP drops | mean setup ms | earshot CPU µs/call | sipps CPU µs/call |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
+  echo "| path | calls/s | calls | successful | failed | retransmissions | UDP drops | mean setup ms | proxy CPU µs/call | sipps CPU µs/call | load (1 min) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
   run_ladder earshot "$SIP_ADDR"
+  # earshot's timers and transactions of the last 32 s would take CPU
+  # from the next ladders.
+  kill "$EARSHOT_PID" 2>/dev/null || true
+  wait "$EARSHOT_PID" 2>/dev/null || true
+  local peer="" nopeer="Kamailio is not installed (Debian: kamailio)"
+  [ "${KAMAILIO:-1}" != 0 ] || nopeer="KAMAILIO=0"
+  if [ "${KAMAILIO:-1}" != 0 ] && command -v kamailio >/dev/null; then
+    nopeer="Kamailio did not start"
+    local rr="127.0.0.3:$(free_port 127.0.0.3)"
+    sipp -sf "$SIPP_DIR/bench_uas_rr.xml" -t u1 -i 127.0.0.3 -p "${rr##*:}" -mi 127.0.0.3 -mp 6012 \
+      -buff_size 4194304 -max_recv_loops 10000 -max_sched_loops 10000 -nostdin >"$WORK/uas-rr.log" 2>&1 &
+    local rr_pid=$!
+    PIDS="$PIDS $rr_pid"
+    sleep 0.5
+    if ! kill -0 "$rr_pid" 2>/dev/null; then
+      tail -5 "$WORK/uas-rr.log" >&2
+      nopeer="the answering sipp for Kamailio did not start"
+    elif start_kamailio "$rr"; then
+      PIDS="$PIDS $KAM_PID"
+      local agent_uas=$UAS_PID
+      UAS_PID=$rr_pid
+      run_ladder kamailio "$KAM_ADDR"
+      UAS_PID=$agent_uas
+      kill -- "-$KAM_PID" 2>/dev/null || true
+      wait "$KAM_PID" 2>/dev/null || true
+      peer=kamailio
+    fi
+    kill "$rr_pid" 2>/dev/null || true
+  fi
   run_ladder direct "$uas"
   echo
-  echo "highest rate with zero failed calls: earshot ${BEST[earshot]} calls/s, direct ${BEST[direct]} calls/s"
+  echo "highest rate with zero failed calls: earshot ${BEST[earshot]} calls/s${peer:+, Kamailio ${BEST[kamailio]} calls/s}, direct ${BEST[direct]} calls/s"
+  if [ -n "$peer" ]; then
+    awk -v e="${BEST[earshot]}" -v k="${BEST[kamailio]}" 'BEGIN {
+      if (k > 0) printf "earshot / Kamailio, highest rate with zero failed calls: %.2f\n", e / k
+      else printf "Kamailio carried no rate of this ladder with zero failed calls\n" }'
+    local rate
+    for rate in $RATES; do
+      [ -n "${CPU[earshot-$rate]:-}" ] && [ -n "${CPU[kamailio-$rate]:-}" ] || continue
+      awk -v r="$rate" -v e="${CPU[earshot-$rate]}" -v k="${CPU[kamailio-$rate]}" \
+        -v eo="${OK[earshot-$rate]:+, no call failed}" -v ko="${OK[kamailio-$rate]:+, no call failed}" \
+        'BEGIN {if (k > 0) printf "at %d calls/s: earshot %d µs CPU per successful call%s, Kamailio %d%s: %.2fx\n", r, e, eo, k, ko, e / k}'
+    done
+  else
+    echo "$nopeer: no peer ladder in this run"
+  fi
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then

@@ -1,0 +1,101 @@
+package control
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/earshot/earshot/b2bua"
+)
+
+// callJSONCache keeps, per live call, the encoded snapshot part of its
+// call-list entry, so that a GET /calls encodes only the calls that
+// changed since the last list that showed them (most of a large list is
+// the same calls again). An entry is reused only while the call's
+// snapshot is equal, field by field, to the one it was encoded from, so
+// the answer is byte for byte what encoding afresh gives; the switchboard
+// stays the only source of truth. The zero value is ready to use.
+type callJSONCache struct {
+	mu  sync.Mutex // guards m and gen
+	m   map[string]*encodedCall
+	gen uint64 // lists served; an entry remembers the last that used it
+	tmp []byte // scratch for an entry being encoded
+}
+
+type encodedCall struct {
+	snap b2bua.CallSnapshot
+	json []byte
+	used uint64
+}
+
+// cacheSlack is how many entries the cache keeps beyond twice the live
+// table's size before it sweeps.
+const cacheSlack = 1024
+
+// appendList appends the JSON of a CallList of items at now (followed by
+// the newline json.Encoder writes); live is the size of the whole live
+// table, which bounds the cache. ok is false when a call cannot be
+// encoded; the caller then falls back to encoding/json.
+func (cc *callJSONCache) appendList(b []byte, items []listItem, live int, now time.Time) (_ []byte, ok bool) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.m == nil {
+		cc.m = map[string]*encodedCall{}
+	}
+	cc.gen++
+	b = append(b, `{"calls":[`...)
+	for i := range items {
+		it := &items[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		e := cc.m[it.c.ID]
+		if e == nil || !sameSnapshot(&e.snap, it.c) {
+			if cc.tmp, ok = appendCallFields(cc.tmp[:0], it.c); !ok {
+				return b, false
+			}
+			if e == nil {
+				e = &encodedCall{}
+				cc.m[it.c.ID] = e
+			}
+			e.snap, e.json = *it.c, append(e.json[:0], cc.tmp...)
+		}
+		e.used = cc.gen
+		b = append(b, e.json...)
+		end := now
+		if !it.c.EndedAt.IsZero() {
+			end = it.c.EndedAt
+		}
+		if b, ok = appendViewFields(b, end.Sub(it.c.StartedAt).Seconds(), it.help); !ok {
+			return b, false
+		}
+	}
+	cc.sweep(live)
+	return append(b, "]}\n"...), true
+}
+
+// sweep drops the entries the list just served did not use once the
+// cache holds far more calls than are live: mostly calls that ended (an
+// other tenant's live call dropped with them is encoded again by its
+// next list).
+func (cc *callJSONCache) sweep(live int) {
+	if len(cc.m) <= 2*live+cacheSlack {
+		return
+	}
+	for id, e := range cc.m {
+		if e.used != cc.gen {
+			delete(cc.m, id)
+		}
+	}
+}
+
+// sameSnapshot reports whether a and b encode alike: every field equal
+// (times by their representation, not only their instant).
+func sameSnapshot(a, b *b2bua.CallSnapshot) bool {
+	return a.ID == b.ID && a.Tenant == b.Tenant && a.Direction == b.Direction && a.Group == b.Group &&
+		a.Number == b.Number && a.Label == b.Label && a.Caller == b.Caller && a.Callee == b.Callee &&
+		slices.Equal(a.Agents, b.Agents) && a.State == b.State && a.StartedAt == b.StartedAt &&
+		a.QueuedAt == b.QueuedAt && a.AnsweredAt == b.AnsweredAt && a.EndedAt == b.EndedAt &&
+		a.EndReason == b.EndReason && a.SessionID == b.SessionID && a.CallerCallID == b.CallerCallID &&
+		a.CalleeCallID == b.CalleeCallID
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# bench-peers.sh — earshot beside the peers an operator would otherwise
+# deploy, in one run on this machine: the call-rate ladder through earshot
+# and through Kamailio (bench-sip.sh), CPU per relayed packet of earshot
+# and of rtpengine in userspace (bench-relay.sh), and supervised calls per
+# mixer worker (bench-mix.sh load). `make bench-peers` runs it.
+#
+#   scripts/bench-peers.sh
+#   RATES="1000 2000" CALLS="100" scripts/bench-peers.sh   # shorter
+#
+# As root with apt, it installs what is missing first (sip-tester,
+# kamailio, rtpengine-daemon); otherwise a missing peer only drops its
+# baseline. Each step prints the machine's load average before and after
+# it: the figures are only comparable within a step, peer beside earshot.
+# About 10 minutes with the defaults.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+missing=()
+command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
+command -v kamailio >/dev/null 2>&1 || missing+=(kamailio)
+command -v rtpengine >/dev/null 2>&1 || missing+=(rtpengine-daemon)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${missing[*]}"
+    apt-get update -qq
+    # The packages' services are not wanted running: the benchmarks start
+    # their own instances.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "warning: ${missing[*]} missing and cannot be installed here; their baselines are skipped" >&2
+  fi
+fi
+
+step() {
+  local name=$1 t0=$SECONDS
+  shift
+  echo
+  echo "## $name"
+  echo
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
+  echo
+  "$@"
+  echo
+  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg) ($((SECONDS - t0)) s)"
+}
+
+echo "# earshot beside its peers, $(date -u +%Y-%m-%dT%H:%MZ), $(git describe --always --dirty 2>/dev/null || echo dev)"
+RATES=${RATES:-"500 1000 1500 2000 2500 3200"} step "Call rate: earshot, Kamailio, direct" scripts/bench-sip.sh
+step "Relay: earshot and rtpengine (userspace)" scripts/bench-relay.sh
+STEPS=${STEPS:-"100,200,300,400,500"} WINDOW=${WINDOW:-10s} step "Supervised calls on one mixer worker" \
+  scripts/bench-mix.sh load
