@@ -135,7 +135,7 @@ func tightenColons(data []byte) []byte {
 		}
 		trimmed := bytes.TrimRight(name, " \t")
 		if start > 0 && colon > 0 && len(trimmed) < len(name) && len(trimmed) > 0 &&
-			bytes.IndexAny(trimmed, " \t") < 0 && line[0] != ' ' && line[0] != '\t' {
+			!bytes.ContainsAny(trimmed, " \t") && line[0] != ' ' && line[0] != '\t' {
 			if out == nil {
 				out = append(make([]byte, 0, len(data)), data[:start]...)
 			}
