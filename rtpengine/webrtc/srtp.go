@@ -29,24 +29,12 @@ func (t *Transport) UnprotectRTCP(pkt []byte) ([]byte, error) {
 // WriteRTP encrypts the RTP packet pkt (left untouched) and sends it to
 // addr. ErrNotReady before the DTLS handshake completed. Safe for
 // concurrent use; it does not allocate.
-func (t *Transport) WriteRTP(pkt []byte, addr netip.AddrPort) error {
-	if !t.ready.Load() {
-		return ErrNotReady
-	}
-	if len(pkt) > t.cfg.MaxPacket {
-		return errTooLarge
-	}
-	t.out.mu.Lock()
-	defer t.out.mu.Unlock()
-	b, err := t.out.ctx.EncryptRTP(t.out.buf[:0], pkt, &t.out.rtp)
-	if err != nil {
-		return err
-	}
-	return t.cfg.Send(b, addr)
-}
+func (t *Transport) WriteRTP(pkt []byte, addr netip.AddrPort) error { return t.write(pkt, addr, false) }
 
 // WriteRTCP is WriteRTP for RTCP: it sends SRTCP.
-func (t *Transport) WriteRTCP(pkt []byte, addr netip.AddrPort) error {
+func (t *Transport) WriteRTCP(pkt []byte, addr netip.AddrPort) error { return t.write(pkt, addr, true) }
+
+func (t *Transport) write(pkt []byte, addr netip.AddrPort, rtcp bool) error {
 	if !t.ready.Load() {
 		return ErrNotReady
 	}
@@ -55,7 +43,13 @@ func (t *Transport) WriteRTCP(pkt []byte, addr netip.AddrPort) error {
 	}
 	t.out.mu.Lock()
 	defer t.out.mu.Unlock()
-	b, err := t.out.ctx.EncryptRTCP(t.out.buf[:0], pkt, &t.out.rtcp)
+	var b []byte
+	var err error
+	if rtcp {
+		b, err = t.out.ctx.EncryptRTCP(t.out.buf[:0], pkt, &t.out.rtcp)
+	} else {
+		b, err = t.out.ctx.EncryptRTP(t.out.buf[:0], pkt, &t.out.rtp)
+	}
 	if err != nil {
 		return err
 	}
