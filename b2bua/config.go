@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -201,6 +202,34 @@ type User struct {
 	// Modes are the supervision modes the user may use. Nil: every mode
 	// for supervisors and admins, none for agents.
 	Modes []Mode
+	// Ring is where calls to the user ring: RingBoth ("" too), RingBrowser
+	// or RingPhone.
+	Ring Device
+}
+
+// Device is a kind of phone a user registers: a browser (SIP over
+// WebSocket: the workspace's webphone, JsSIP, SIP.js) or a SIP phone
+// (UDP, TCP, TLS).
+type Device string
+
+// Devices, for User.Ring and the device a supervision rings.
+const (
+	RingBoth    Device = ""
+	RingBrowser Device = "browser"
+	RingPhone   Device = "phone"
+)
+
+// ParseDevice reads "", "both", "browser" or "phone".
+func ParseDevice(s string) (Device, error) {
+	switch s {
+	case "", "both":
+		return RingBoth, nil
+	case "browser":
+		return RingBrowser, nil
+	case "phone":
+		return RingPhone, nil
+	}
+	return "", fmt.Errorf("unknown device %q", s)
 }
 
 // WithDefaults returns a copy of c with every default New applies filled

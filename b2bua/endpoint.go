@@ -107,18 +107,32 @@ func (e *endpoint) listen(ls []Listener) ([]string, error) {
 			}
 			e.serve("tcp", guardListener{ln, e.guard}, e.srv.ServeTCP)
 			addrs = append(addrs, ln.Addr().String())
-		case "tls":
+		case "ws":
+			// SIP over WebSocket (RFC 7118) on a port of its own; the
+			// HTTP listener's /sip is the other way in (websocket.go).
+			ln, err := net.Listen("tcp", l.Address)
+			if err != nil {
+				return nil, fmt.Errorf("sip ws listen %s: %w", l.Address, err)
+			}
+			e.serve("ws", guardListener{ln, e.guard}, e.srv.ServeWS)
+			addrs = append(addrs, ln.Addr().String())
+		case "tls", "wss":
+			t := strings.ToLower(l.Transport)
 			cert, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile)
 			if err != nil {
-				return nil, fmt.Errorf("sip tls certificate: %w", err)
+				return nil, fmt.Errorf("sip %s certificate: %w", t, err)
 			}
 			raw, err := net.Listen("tcp", l.Address)
 			if err != nil {
-				return nil, fmt.Errorf("sip tls listen %s: %w", l.Address, err)
+				return nil, fmt.Errorf("sip %s listen %s: %w", t, l.Address, err)
 			}
 			// The guard reads decrypted bytes: it wraps the TLS listener.
 			ln := tls.NewListener(raw, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-			e.serve("tls", guardListener{ln, e.guard}, e.srv.ServeTLS)
+			serve := e.srv.ServeTLS
+			if t == "wss" {
+				serve = e.srv.ServeWS // the TLS listener decrypts; the WebSocket framing is the same
+			}
+			e.serve(t, guardListener{ln, e.guard}, serve)
 			addrs = append(addrs, ln.Addr().String())
 		default:
 			return nil, fmt.Errorf("sip listen: unsupported transport %q", l.Transport)
@@ -160,7 +174,7 @@ func (e *endpoint) contact(transport string) *sip.ContactHeader {
 	host := e.host
 	e.mu.Unlock()
 	u := sip.Uri{Scheme: "sip", User: "earshot", Host: host, Port: port, UriParams: sip.NewParams()}
-	if t == "tcp" || t == "tls" {
+	if t != "udp" {
 		u.UriParams.Add("transport", t)
 	}
 	return &sip.ContactHeader{Address: u}

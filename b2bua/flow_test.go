@@ -370,7 +370,7 @@ func TestFlowSupervisionByFeatureCodeAndAPI(t *testing.T) {
 
 	// Through the API: earshot rings the supervisor.
 	rung := answerNext(t, sup)
-	snap, err := f.s.Supervise("demo", "2001", call.ID, ModeBarge)
+	snap, err := f.s.Supervise("demo", "2001", call.ID, ModeBarge, RingBoth)
 	if err != nil || snap.State != SupRinging {
 		t.Fatalf("Supervise: %+v %v", snap, err)
 	}

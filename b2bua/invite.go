@@ -170,7 +170,7 @@ func (s *Server) classify(req *sip.Request) (route, int, string, []sip.Header) {
 	}
 	// earshot is the UAS of the caller's dialog, so it challenges with 401
 	// like any user agent server (RFC 3261 §22.2), not 407.
-	switch s.auth.verify(req, "Authorization", td.name, u.Extension, u.Password) {
+	switch s.verifyUser(req, td.name, u.Extension, u.Password) {
 	case authMissing:
 		return route{}, 401, "Unauthorized", s.auth.challenges("WWW-Authenticate", td.name, false)
 	case authStale:

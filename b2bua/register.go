@@ -15,6 +15,10 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	td := s.dir.tenantForDomain(to.Address.Host)
+	if fu, ok := s.flows.user(req.Source()); ok && isWebSocket(req.Transport()) {
+		// A signed-in page registers its user in its own tenant.
+		td = s.dir.tenants[fu.Tenant]
+	}
 	if td == nil {
 		s.respond(tx, req, 404, "Not Found", nil)
 		return
@@ -57,7 +61,7 @@ func (s *Server) authenticateUser(req *sip.Request, tx sip.ServerTransaction, td
 	if known {
 		password = u.Password
 	}
-	switch s.auth.verify(req, "Authorization", td.name, ext, password) {
+	switch s.verifyUser(req, td.name, ext, password) {
 	case authMissing:
 		s.respond(tx, req, 401, "Unauthorized", nil, s.auth.challenges("WWW-Authenticate", td.name, false)...)
 		return nil
@@ -75,4 +79,16 @@ func (s *Server) authenticateUser(req *sip.Request, tx sip.ServerTransaction, td
 		return nil
 	}
 	return u
+}
+
+// verifyUser checks a request's credentials for user ext of tenant: a
+// request on a WebSocket flow a signed-in page of that very user opened
+// needs none (websocket.go); any other needs digest.
+func (s *Server) verifyUser(req *sip.Request, tenant, ext, password string) authResult {
+	if isWebSocket(req.Transport()) {
+		if fu, ok := s.flows.user(req.Source()); ok && fu.Tenant == tenant && fu.Extension == ext {
+			return authOK
+		}
+	}
+	return s.auth.verify(req, "Authorization", tenant, ext, password)
 }

@@ -191,6 +191,30 @@ func (r *registrar) update(tenant, ext string, req *sip.Request) ([]contact, *re
 	return out, nil
 }
 
+// dropSource removes every binding registered over a WebSocket flow from
+// source, and returns how many there were.
+func (r *registrar) dropSource(source string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for k, cs := range r.bindings {
+		kept := cs[:0]
+		for _, c := range cs {
+			if c.source == source && isWebSocket(c.transport) {
+				n++
+				continue
+			}
+			kept = append(kept, c)
+		}
+		if len(kept) == 0 {
+			delete(r.bindings, k)
+		} else {
+			r.bindings[k] = kept
+		}
+	}
+	return n
+}
+
 func sameContact(a, b sip.Uri) bool {
 	return a.User == b.User && a.Host == b.Host && a.Port == b.Port
 }

@@ -5,13 +5,33 @@ import (
 	"strings"
 )
 
-// userTargets is one target per registered contact of a user.
+// userTargets is one target per registered contact of a user, of the
+// devices the user's calls ring on.
 func (s *Server) userTargets(tenant, ext string) []target {
+	var ring Device
+	if u := s.findUser(tenant, ext); u != nil {
+		ring = u.Ring
+	}
+	return s.deviceTargets(tenant, ext, ring)
+}
+
+// deviceTargets is one target per registered contact of a user on device
+// (RingBoth: any).
+func (s *Server) deviceTargets(tenant, ext string, device Device) []target {
 	var ts []target
 	for _, ct := range s.reg.contacts(tenant, ext) {
 		tr := ct.transport
 		if t, ok := ct.uri.UriParams.Get("transport"); ok {
 			tr = t
+		}
+		browser := isWebSocket(ct.transport)
+		if (device == RingBrowser && !browser) || (device == RingPhone && browser) {
+			continue
+		}
+		if browser {
+			// A browser is reached over the connection it registered on,
+			// whatever its Contact says.
+			tr = ct.transport
 		}
 		ts = append(ts, target{agent: ext, uri: ct.uri, dest: ct.source, transport: strings.ToUpper(tr)})
 	}
@@ -34,7 +54,7 @@ func (s *Server) pickAgents(c *Call, g *Group) ([]target, Decision) {
 		Caller:    c.route.caller,
 		Since:     c.snap.StartedAt,
 		Tried:     func(ext string) bool { return c.ringing.tried[ext] },
-		Reachable: func(ext string) bool { return len(s.reg.contacts(tenant, ext)) > 0 },
+		Reachable: func(ext string) bool { return len(s.userTargets(tenant, ext)) > 0 },
 		Wake:      func() bool { return c.post(c.onQueueWake) },
 		Announce:  func(a Announcement) bool { return c.post(func() { c.onAnnounce(a) }) },
 		Exit:      func(x Exit) bool { return c.post(func() { c.leaveQueue(x) }) },

@@ -32,6 +32,9 @@ type Server struct {
 	notify notifyStats
 
 	sip *endpoint // sockets and the sipgo stack
+	// flows are the WebSocket connections signed-in workspace pages
+	// opened (websocket.go).
+	flows flows
 
 	mu      sync.Mutex // guards the fields below
 	calls   map[string]*Call

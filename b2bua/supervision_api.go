@@ -47,9 +47,11 @@ func (s *Server) Supervisions() []SupervisionSnapshot {
 
 // Supervise starts a supervision of call callID by the supervisor with
 // extension supervisor: earshot calls the supervisor's registered phone and
-// attaches it in mode when it answers. The returned snapshot is in state
-// ringing; SupervisionEvents tell the rest.
-func (s *Server) Supervise(tenant, supervisor, callID string, mode Mode) (SupervisionSnapshot, error) {
+// attaches it in mode when it answers. device chooses which phone rings:
+// the browser (the workspace's webphone), a SIP phone, or (RingBoth) the
+// last registered of those the user's calls ring on. The returned
+// snapshot is in state ringing; SupervisionEvents tell the rest.
+func (s *Server) Supervise(tenant, supervisor, callID string, mode Mode, device Device) (SupervisionSnapshot, error) {
 	u := s.findUser(tenant, supervisor)
 	if u == nil {
 		return SupervisionSnapshot{}, ErrNotSupervisor
@@ -66,6 +68,9 @@ func (s *Server) Supervise(tenant, supervisor, callID string, mode Mode) (Superv
 		return SupervisionSnapshot{}, ErrCallNotFound
 	}
 	targets := s.userTargets(tenant, supervisor)
+	if device != RingBoth {
+		targets = s.deviceTargets(tenant, supervisor, device)
+	}
 	if len(targets) == 0 {
 		return SupervisionSnapshot{}, ErrNotRegistered
 	}

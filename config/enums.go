@@ -5,6 +5,10 @@ const (
 	TransportUDP = "udp"
 	TransportTCP = "tcp"
 	TransportTLS = "tls" // listeners only
+	// SIP over WebSocket (RFC 7118), listeners only: browsers and web
+	// softphones. The HTTP listener also serves it at /sip.
+	TransportWS  = "ws"
+	TransportWSS = "wss"
 )
 
 // User roles. Tenancy and role come from the user's token, never from a
@@ -13,6 +17,13 @@ const (
 	RoleAgent      = "agent"
 	RoleSupervisor = "supervisor"
 	RoleAdmin      = "admin"
+)
+
+// Where a user's calls ring (User.Ring).
+const (
+	RingBoth    = "both"
+	RingBrowser = "browser"
+	RingPhone   = "phone"
 )
 
 // Supervision modes, as written in User.Modes.

@@ -278,6 +278,11 @@ type User struct {
 	// Modes are the supervision modes this user may use; empty means all
 	// modes for supervisors and admins, none for agents.
 	Modes []string `yaml:"modes"`
+	// Ring says where calls to this user ring: "both" (default: every
+	// registered phone, browser included), "browser" (only the
+	// workspace's webphone and other SIP-over-WebSocket clients) or
+	// "phone" (only SIP phones on UDP, TCP or TLS).
+	Ring string `yaml:"ring"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("20s").

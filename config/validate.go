@@ -61,9 +61,9 @@ func (c *Config) validateSIP(col *collector) {
 		switch l.Transport {
 		case TransportUDP:
 			family = TransportUDP
-		case TransportTCP, TransportTLS:
+		case TransportTCP, TransportTLS, TransportWS, TransportWSS:
 		default:
-			col.add(at(p, "transport"), oneOf(TransportUDP, TransportTCP, TransportTLS))
+			col.add(at(p, "transport"), oneOf(TransportUDP, TransportTCP, TransportTLS, TransportWS, TransportWSS))
 		}
 		if err := checkHostPort(l.Address, true); err != nil {
 			col.addf(at(p, "address"), "%s", err)
@@ -72,19 +72,19 @@ func (c *Config) validateSIP(col *collector) {
 		} else {
 			sockets[family+" "+l.Address] = p
 		}
-		if l.Transport == TransportTLS {
+		if l.Transport == TransportTLS || l.Transport == TransportWSS {
 			if l.CertFile == "" {
-				col.addf(at(p, "cert_file"), "required with transport tls")
+				col.addf(at(p, "cert_file"), "required with transport %s", l.Transport)
 			}
 			if l.KeyFile == "" {
-				col.addf(at(p, "key_file"), "required with transport tls")
+				col.addf(at(p, "key_file"), "required with transport %s", l.Transport)
 			}
 		} else {
 			if l.CertFile != "" {
-				col.addf(at(p, "cert_file"), "only used with transport tls")
+				col.addf(at(p, "cert_file"), "only used with transport tls or wss")
 			}
 			if l.KeyFile != "" {
-				col.addf(at(p, "key_file"), "only used with transport tls")
+				col.addf(at(p, "key_file"), "only used with transport tls or wss")
 			}
 		}
 	}

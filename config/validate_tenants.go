@@ -160,6 +160,11 @@ func (c *Config) validateUser(col *collector, x *crossTenant, users map[string]*
 			x.tokens[u.Token] = p
 		}
 	}
+	switch u.Ring {
+	case "", RingBoth, RingBrowser, RingPhone:
+	default:
+		col.add(at(p, "ring"), oneOf(RingBoth, RingBrowser, RingPhone))
+	}
 	if u.Role == RoleAgent && len(u.Modes) > 0 {
 		col.addf(at(p, "modes"), "agents cannot supervise; remove modes or change the role")
 		return

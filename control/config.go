@@ -20,7 +20,7 @@ const (
 type Switchboard interface {
 	Calls() []b2bua.CallSnapshot // live calls (all tenants)
 	Call(id string) (b2bua.CallSnapshot, bool)
-	Supervise(tenant, supervisor, callID string, mode b2bua.Mode) (b2bua.SupervisionSnapshot, error) // rings the supervisor's phone; returns state ringing
+	Supervise(tenant, supervisor, callID string, mode b2bua.Mode, device b2bua.Device) (b2bua.SupervisionSnapshot, error) // rings the supervisor's phone; returns state ringing
 	SetSupervisionMode(tenant, supervisor, supervisionID string, mode b2bua.Mode) (b2bua.SupervisionSnapshot, error)
 	EndSupervision(tenant, supervisor, supervisionID string) error
 	Supervision(id string) (b2bua.SupervisionSnapshot, bool)

@@ -112,7 +112,7 @@ func (f *fakeSwitch) Call(id string) (b2bua.CallSnapshot, bool) {
 	return c, ok
 }
 
-func (f *fakeSwitch) Supervise(tenant, supervisor, callID string, mode b2bua.Mode) (b2bua.SupervisionSnapshot, error) {
+func (f *fakeSwitch) Supervise(tenant, supervisor, callID string, mode b2bua.Mode, _ b2bua.Device) (b2bua.SupervisionSnapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.takeErr(); err != nil {

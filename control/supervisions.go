@@ -13,6 +13,10 @@ import (
 // /supervisions/{id}.
 type ModeRequest struct {
 	Mode string `json:"mode"`
+	// Device is the phone a new supervision rings: "browser" (the
+	// workspace's webphone), "phone" (a SIP phone), or empty for the
+	// supervisor's last registered one. Only for POST.
+	Device string `json:"device,omitempty"`
 }
 
 // parseMode validates the body's mode, naming the field when it is wrong.
@@ -65,11 +69,19 @@ func (s *Service) startSupervision(w http.ResponseWriter, r *http.Request, p Pri
 	if err != nil {
 		return err
 	}
-	mode, err := parseMode(w, r)
+	var req ModeRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	mode, err := checkMode(req)
 	if err != nil {
 		return err
 	}
-	sp, cmdErr := s.sw.Supervise(p.Tenant, p.User, c.ID, mode)
+	device, err := b2bua.ParseDevice(req.Device)
+	if err != nil || req.Device == "both" {
+		return errField("device", "must be browser, phone or empty")
+	}
+	sp, cmdErr := s.sw.Supervise(p.Tenant, p.User, c.ID, mode, device)
 	if err := s.auditCommand(p, ActionSupervisionRequested, c.ID, sp.ID, mode, cmdErr); err != nil {
 		return err
 	}

@@ -291,14 +291,14 @@ func TestSupervisionThroughAPI(t *testing.T) {
 	if len(calls) != 1 {
 		t.Fatalf("calls: %+v", calls)
 	}
-	if _, err := e.app.SIP.Supervise("demo", "1002", calls[0].ID, b2bua.ModeListen); err == nil {
+	if _, err := e.app.SIP.Supervise("demo", "1002", calls[0].ID, b2bua.ModeListen, b2bua.RingBoth); err == nil {
 		t.Errorf("an agent started a supervision")
 	}
-	if _, err := e.app.SIP.Supervise("other", "2001", calls[0].ID, b2bua.ModeListen); err == nil {
+	if _, err := e.app.SIP.Supervise("other", "2001", calls[0].ID, b2bua.ModeListen, b2bua.RingBoth); err == nil {
 		t.Errorf("another tenant's user started a supervision")
 	}
 	answered := answerNext(t, sp)
-	snap, err := e.app.SIP.Supervise("demo", "2001", calls[0].ID, b2bua.ModeWhisper)
+	snap, err := e.app.SIP.Supervise("demo", "2001", calls[0].ID, b2bua.ModeWhisper, b2bua.RingBoth)
 	if err != nil {
 		t.Fatalf("supervise: %v", err)
 	}

@@ -116,6 +116,13 @@ type Me struct {
 	// ExpiresAt is when the session ends at the latest (its absolute
 	// age); it may end sooner when idle.
 	ExpiresAt time.Time `json:"expires_at"`
+	// SIPDomain is the domain the page's webphone registers in (the
+	// tenant's first SIP domain, or its name), over SIP over WebSocket
+	// at /sip.
+	SIPDomain string `json:"sip_domain"`
+	// Ring is where the user's calls ring: "both", "browser" or "phone"
+	// (users[].ring); the page's webphone registers unless it is "phone".
+	Ring string `json:"ring"`
 }
 
 // LoginRequest is the body of POST /auth/login (JSON, or the same names
@@ -212,7 +219,27 @@ func readLogin(rw http.ResponseWriter, r *http.Request) (LoginRequest, error) {
 
 func (w *Workspace) meOf(a *account, ss *session) Me {
 	return Me{Tenant: a.p.Tenant, User: a.p.User, Name: a.p.Name, Role: string(a.p.Role), CSRFToken: ss.csrf,
-		Modes: nonNil(a.modes), PauseReasons: nonNil(a.pauseReasons), ExpiresAt: ss.created.Add(w.sessions.maxAge).UTC()}
+		Modes: nonNil(a.modes), PauseReasons: nonNil(a.pauseReasons), ExpiresAt: ss.created.Add(w.sessions.maxAge).UTC(),
+		SIPDomain: a.domains[min(1, len(a.domains)-1)], Ring: a.ring}
+}
+
+// PhoneUser is who a WebSocket upgrade to /sip comes from: the signed-in
+// user of its session cookie, when a page of the workspace's own origin
+// opened it. That flow's requests need no SIP password (the webphone).
+// A connection without one still serves SIP, with digest.
+func (w *Workspace) PhoneUser(r *http.Request) (tenant, ext string, ok bool) {
+	if r.Header.Get("Origin") == "" || !sameOrigin(r) {
+		return "", "", false
+	}
+	id, ok := cookieID(r)
+	if !ok {
+		return "", "", false
+	}
+	ss, ok := w.sessions.get(id, w.now(), false)
+	if !ok {
+		return "", "", false
+	}
+	return ss.p.Tenant, ss.p.User, true
 }
 
 func nonNil(s []string) []string {

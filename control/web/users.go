@@ -18,6 +18,7 @@ type account struct {
 	sum          [sha256.Size]byte
 	modes        []string
 	pauseReasons []string
+	ring         string // both, browser or phone
 }
 
 // userDirectory finds accounts by extension. Extensions repeat across
@@ -48,6 +49,10 @@ func newUserDirectory(tenants []b2bua.Tenant) *userDirectory {
 				domains:      domains,
 				sum:          sha256.Sum256([]byte(u.Password)),
 				pauseReasons: slices.Clone(reasons),
+				ring:         "both",
+			}
+			if u.Ring != b2bua.RingBoth {
+				a.ring = string(u.Ring)
 			}
 			switch {
 			case u.Modes != nil:

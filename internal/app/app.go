@@ -154,6 +154,22 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
 	a.HTTPAddr = ln.Addr().String()
+	// SIP over WebSocket for browsers (the workspace's webphone, JsSIP
+	// or SIP.js phones) on the HTTP listener's /sip.
+	wsh, err := a.SIP.WebSocketHandler(a.HTTPAddr, func(r *http.Request) (b2bua.FlowUser, bool) {
+		t, ext, ok := a.Web.PhoneUser(r)
+		return b2bua.FlowUser{Tenant: t, Extension: ext}, ok
+	})
+	if err != nil {
+		ln.Close()
+		a.SIP.Close()
+		a.Queue.Close()
+		a.Control.Close()
+		a.Web.Close()
+		a.Media.Close()
+		return nil, fmt.Errorf("sip over websocket: %w", err)
+	}
+	mux.Handle("GET /sip", wsh)
 	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
 	control.ConfigureServer(a.http)

@@ -92,7 +92,11 @@ func sipConfig(c *config.Config) (b2bua.Config, error) {
 			bt.Groups = append(bt.Groups, bg)
 		}
 		for _, u := range t.Users {
-			bu := b2bua.User{Extension: u.Extension, Name: u.Name, Role: u.Role, Password: u.Password, Token: u.Token}
+			ring, err := b2bua.ParseDevice(u.Ring)
+			if err != nil {
+				return bc, fmt.Errorf("tenant %s user %s: ring: %w", t.Name, u.Extension, err)
+			}
+			bu := b2bua.User{Extension: u.Extension, Name: u.Name, Role: u.Role, Password: u.Password, Token: u.Token, Ring: ring}
 			if len(u.Modes) > 0 {
 				bu.Modes = []b2bua.Mode{} // listed: only these
 				for _, m := range u.Modes {
