@@ -169,7 +169,7 @@ func (c *Call) adopt(x *transfer, a adoption, code int) {
 	c.s.mu.Lock()
 	c.s.addLegLocked(nl)
 	c.s.mu.Unlock()
-	offer, err := x.media.Offer()
+	offer, err := legOffer(x.media, nl.d.transport)
 	if err == nil {
 		req := nl.d.newRequest(sip.INVITE, c.s.contact(nl.d.transport))
 		req.SetBody(offer)

@@ -31,6 +31,7 @@ func (c *Call) start() {
 		return
 	}
 	c.media = ms
+	ms.OnTransportFailed(func(leg int, reason string) { c.post(func() { c.transportFailed(leg, reason) }) })
 	c.signalFrom(LegCaller, c.original.Source())
 	if c.caller.uas.lateOffer {
 		// A late offer (RFC 3261 §13.2.1): earshot offers to the callee
@@ -170,9 +171,22 @@ func (c *Call) fork(t target) {
 	if l.d.transport == "" {
 		l.d.transport = "UDP"
 	}
+	offer := c.ringing.offer
+	if isWebSocket(t.transport) {
+		// A browser: the same offer in WebRTC's form.
+		o, err := c.media.WebRTCOffer(LegCallee)
+		if err != nil {
+			c.log.Warn("no WebRTC offer for a browser", "agent", t.agent, "err", err)
+			if t.agent != "" && c.route.kind == toGroup && !c.forkOf(t.agent) {
+				c.s.release(c, t.agent, ReleaseWithdrawn)
+			}
+			return
+		}
+		offer = o
+	}
 	req := l.d.newRequest(sip.INVITE, s.contact(l.d.transport))
-	req.SetBody(c.ringing.offer)
-	l.sdpSent = c.ringing.offer
+	req.SetBody(offer)
+	l.sdpSent = offer
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	req.AppendHeader(sip.NewHeader("User-Agent", s.cfg.UserAgent))
@@ -374,7 +388,7 @@ func digestAnswer(l *leg, res *sip.Response, tr *Trunk) (func(*sip.Request), err
 // resendInvite sends a fork's INVITE again, with the next CSeq, after edit
 // has adjusted it.
 func (c *Call) resendInvite(l *leg, edit func(*sip.Request)) error {
-	if !l.uac.resend(c.ringing.offer, edit) {
+	if !l.uac.resend(l.sdpSent, edit) {
 		return errors.New("invite cannot be resent")
 	}
 	return c.sendFork(l)

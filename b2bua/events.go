@@ -34,6 +34,9 @@ const (
 	EndNoAgent      = "no_agent"
 	EndRejected     = "rejected"
 	EndMediaTimeout = "media_timeout"
+	// EndMediaFailed: a browser's WebRTC transport failed (DTLS, ICE,
+	// consent) or the browser closed it.
+	EndMediaFailed = "media_failed"
 	EndSessionTimer = "session_expired"
 	EndShutdown     = "shutdown"
 	EndError        = "error"
@@ -57,7 +60,7 @@ const (
 // whether or not a call ended that way yet.
 var EndReasons = []string{EndCallerHangup, EndCalleeHangup, EndCanceled, EndNoAnswer, EndNoAgent,
 	EndRejected, EndMediaTimeout, EndSessionTimer, EndShutdown, EndError, EndOverflow, EndCallback,
-	EndFeature, EndSupervisorEnded, EndTransferred}
+	EndFeature, EndSupervisorEnded, EndTransferred, EndMediaFailed}
 
 // Party is one side of a call as shown in the call table.
 type Party struct {

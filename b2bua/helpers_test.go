@@ -64,6 +64,8 @@ func (echoSession) StopPlay(int) error                  { return nil }
 func (echoSession) SetAgentLeg(int) error               { return nil }
 func (echoSession) Mixable() bool                       { return true }
 func (echoSession) OnDigit(int, func(digit byte)) error { return nil }
+func (echoSession) WebRTCOffer(int) ([]byte, error)     { return []byte(echoOffer), nil }
+func (echoSession) OnTransportFailed(func(int, string)) {}
 
 // echoLeg is the supervisor-leg counterpart of echoSession.
 type echoLeg struct{ mode Mode }
@@ -71,6 +73,7 @@ type echoLeg struct{ mode Mode }
 func (*echoLeg) ID() int                                { return 2 }
 func (*echoLeg) AnswerOffer(sdp []byte) ([]byte, error) { return sdp, nil }
 func (*echoLeg) Offer() ([]byte, error)                 { return []byte(echoOffer), nil }
+func (*echoLeg) WebRTCOffer() ([]byte, error)           { return []byte(echoOffer), nil }
 func (*echoLeg) TakeAnswer([]byte) error                { return nil }
 func (*echoLeg) SetSignalSource(netip.Addr) error       { return nil }
 func (l *echoLeg) Attach(m Mode) error                  { l.mode = m; return nil }

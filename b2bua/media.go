@@ -34,6 +34,17 @@ type MediaSession interface {
 	// LocalOffer returns earshot's own SDP offer to send on leg to, for a
 	// call whose other leg sent no offer (an INVITE without SDP).
 	LocalOffer(to int) ([]byte, error)
+	// WebRTCOffer returns the last offer made for leg to (by Offer,
+	// LocalOffer or AnswerLocal) in its WebRTC form (DTLS-SRTP, ICE-lite,
+	// rtcp-mux), for a browser. The plain form stays valid: the same
+	// offer may go to a SIP phone and a browser at once, and Answer takes
+	// either kind of answer.
+	WebRTCOffer(to int) ([]byte, error)
+	// OnTransportFailed reports, from a media goroutine and without
+	// blocking, that a WebRTC leg's transport failed for good (reason:
+	// "dtls-failed", "ice-failed", "closed", "consent-expired"): leg is
+	// LegCaller, LegCallee or a MediaLeg's ID. Nil stops it.
+	OnTransportFailed(fn func(leg int, reason string))
 	// SetSignalSource tells the session the IP address leg's signalling
 	// comes from (the source of its INVITE, or of the response that
 	// carried its SDP). RTP latching may trust that address for a phone
@@ -107,6 +118,9 @@ type MediaLeg interface {
 	AnswerOffer(offer []byte) ([]byte, error)
 	// Offer returns earshot's SDP offer for calling the phone.
 	Offer() ([]byte, error)
+	// WebRTCOffer is Offer for calling a browser (see
+	// MediaSession.WebRTCOffer).
+	WebRTCOffer() ([]byte, error)
 	// TakeAnswer takes the phone's answer to Offer.
 	TakeAnswer(answer []byte) error
 	// SetSignalSource tells the leg the IP address the phone's

@@ -30,6 +30,9 @@ const (
 	SupEndNoAnswer  = "no_answer"         // the supervisor's phone did not answer
 	SupEndRejected  = "rejected"          // the supervisor's phone declined
 	SupEndError     = "error"
+	// SupEndMediaFailed: the supervisor's browser lost its WebRTC
+	// transport (DTLS or ICE failed, consent expired, the page closed).
+	SupEndMediaFailed = "media_failed"
 	// SupEndTransferred: the customer was transferred and the tenant
 	// detaches supervisors on transfer.
 	SupEndTransferred = "transferred"

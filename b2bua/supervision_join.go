@@ -175,7 +175,7 @@ func (c *Call) originate(sup *supervision, t target) error {
 	if err != nil {
 		return err
 	}
-	offer, err := ml.Offer()
+	offer, err := legOffer(ml, t.transport)
 	if err != nil {
 		_ = ml.Close()
 		return err

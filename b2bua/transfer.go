@@ -130,7 +130,7 @@ func (c *Call) transferTo(number string, from *leg) (int, string) {
 	ml, err := c.media.AddLeg(func(byte) {})
 	if err == nil {
 		var offer []byte
-		if offer, err = ml.Offer(); err == nil {
+		if offer, err = legOffer(ml, t.transport); err == nil {
 			x.media = ml
 			x.to = c.uacLeg(t, ml.ID(), c.route.caller, offer)
 			if x.trunk != nil {

@@ -121,11 +121,41 @@ func (s *Server) WebSocketHandler(addr string, auth WebSocketAuth) (http.Handler
 			if n := s.reg.dropSource(addr); n > 0 {
 				s.log.Debug("websocket flow closed", "src", addr, "bindings", n)
 			}
+			s.flowClosed(addr)
 		}
 		if !q.push(rc) {
 			rc.Close()
 		}
 	}), nil
+}
+
+// flowClosed ends the dialogs a browser had over a WebSocket that closed:
+// it cannot be reached any more (it accepts no connection), so its page
+// was closed or reloaded. Each such leg ends as if the browser had sent
+// BYE; a call still ringing it is left to its other forks and its timer.
+func (s *Server) flowClosed(addr string) {
+	s.mu.Lock()
+	byCall := map[*Call][]*leg{}
+	for _, l := range s.legs {
+		byCall[l.call] = append(byCall[l.call], l)
+	}
+	s.mu.Unlock()
+	for c, ls := range byCall {
+		c.post(func() {
+			for _, l := range ls {
+				if l.d.dest != addr || !isWebSocket(l.d.transport) || c.ended {
+					continue
+				}
+				c.log.Info("browser's connection closed: its leg ends", "src", addr)
+				switch {
+				case l.sup != nil:
+					c.detach(l.sup, SupEndHangup)
+				case l == c.caller || l == c.callee:
+					c.onBye(l)
+				}
+			}
+		})
+	}
 }
 
 // offersSIP reports whether a Sec-WebSocket-Protocol list names "sip".

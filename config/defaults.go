@@ -29,21 +29,25 @@ const (
 	defaultPortMin        = 20000
 	defaultPortMax        = 29999
 	defaultMediaTimeout   = 60 * time.Second
-	defaultTrunkTransport = TransportUDP
-	defaultStrategy       = StrategyRingAll
-	defaultRingTimeout    = 30 * time.Second
-	defaultSLAThreshold   = 20 * time.Second
-	defaultCodePause      = "*5"
-	defaultCodeUnpause    = "*6"
-	defaultCodeLogin      = "*7"
-	defaultCodeLogout     = "*8"
-	defaultCodeHelp       = "*9"
-	defaultCodeHelpClose  = "*0"
-	defaultMaxMissed      = 3
-	defaultMaxWait        = 10 * time.Minute
-	defaultAnnounceEvery  = 30 * time.Second
-	defaultOverflowStatus = 480
-	defaultOverflowReason = "Temporarily Unavailable"
+	// A browser checks its candidates within seconds; RFC 7675 §5.1 lets
+	// consent expire 30 s after the last response.
+	defaultWebRTCICETimeout     = 15 * time.Second
+	defaultWebRTCConsentTimeout = 30 * time.Second
+	defaultTrunkTransport       = TransportUDP
+	defaultStrategy             = StrategyRingAll
+	defaultRingTimeout          = 30 * time.Second
+	defaultSLAThreshold         = 20 * time.Second
+	defaultCodePause            = "*5"
+	defaultCodeUnpause          = "*6"
+	defaultCodeLogin            = "*7"
+	defaultCodeLogout           = "*8"
+	defaultCodeHelp             = "*9"
+	defaultCodeHelpClose        = "*0"
+	defaultMaxMissed            = 3
+	defaultMaxWait              = 10 * time.Minute
+	defaultAnnounceEvery        = 30 * time.Second
+	defaultOverflowStatus       = 480
+	defaultOverflowReason       = "Temporarily Unavailable"
 )
 
 // defaultPauseReasons are a tenant's pause reasons when it lists none.
@@ -103,6 +107,8 @@ func (c *Config) SetDefaults() {
 	num(&c.Media.PortMin, defaultPortMin)
 	num(&c.Media.PortMax, defaultPortMax)
 	dur(&c.Media.Timeout, defaultMediaTimeout)
+	dur(&c.Media.WebRTCICETimeout, defaultWebRTCICETimeout)
+	dur(&c.Media.WebRTCConsentTimeout, defaultWebRTCConsentTimeout)
 	str(&c.Media.Latching, LatchingNAT)
 
 	for ti := range c.Tenants {

@@ -149,6 +149,12 @@ type Media struct {
 	// at another port after a probation of consecutive packets) or
 	// "strict" (the SDP's exact address only).
 	Latching string `yaml:"latching"`
+	// WebRTCICETimeout ends a browser's leg that made no valid ICE check
+	// this long after its SDP exchange (no reachable candidate).
+	WebRTCICETimeout Duration `yaml:"webrtc_ice_timeout"`
+	// WebRTCConsentTimeout ends a connected browser's leg that stopped
+	// refreshing ICE consent for this long (RFC 7675).
+	WebRTCConsentTimeout Duration `yaml:"webrtc_consent_timeout"`
 }
 
 // Tenant is one isolated customer of earshot: its trunks, groups and users.

@@ -258,6 +258,8 @@ func (c *Config) validateMedia(col *collector) {
 		}
 	}
 	positive(col, "media.timeout", m.Timeout)
+	positive(col, "media.webrtc_ice_timeout", m.WebRTCICETimeout)
+	positive(col, "media.webrtc_consent_timeout", m.WebRTCConsentTimeout)
 	if m.Latching != LatchingNAT && m.Latching != LatchingStrict {
 		col.addf("media.latching", "%s must be %q or %q", quoteShort(m.Latching), LatchingNAT, LatchingStrict)
 	}

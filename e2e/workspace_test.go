@@ -68,6 +68,8 @@ func TestWorkspaceStory(t *testing.T) {
 	sup.do("sign in", 3*time.Second, chromedp.SendKeys(chromedp.CSS("#login-user"), "2001"),
 		chromedp.SendKeys(chromedp.CSS("#login-password"), "demo"), chromedp.Click(chromedp.CSS("#login-form button")))
 	sup.wait("supervisor view", `!document.getElementById('supervisor').hidden && document.getElementById('status').textContent === 'Live.'`, 3*time.Second)
+	// This supervisor works with a SIP phone, not the page's webphone.
+	sup.choose("#phone-device", "phone")
 	// A request the page makes without its CSRF token is refused, even
 	// with the cookie.
 	if code := eval[float64](sup, `fetch('/api/v1/help-requests', {method: 'POST', headers: {'Content-Type': 'application/json'},

@@ -18,6 +18,11 @@ const (
 	DefaultPortMax        = 20000
 	DefaultMediaTimeout   = 60 * time.Second
 	DefaultPortQuarantine = 2 * time.Second
+	// A browser gathers and checks candidates within a few seconds; 15 s
+	// leaves room for a slow network without keeping a dead leg ringing.
+	DefaultWebRTCICETimeout = 15 * time.Second
+	// RFC 7675 §5.1: consent expires 30 s after the last response.
+	DefaultWebRTCConsentTimeout = 30 * time.Second
 )
 
 // Config configures an Engine. The zero value of every field except BindAddr
@@ -61,6 +66,18 @@ type Config struct {
 	// the mixer's defaults. Its MinDepth also decides how long the relay
 	// keeps running while the mixer primes (see doc.go).
 	Jitter mixer.JitterConfig
+	// WebRTCICETimeout is how long a WebRTC leg may wait for its first
+	// valid ICE check before its transport is reported failed
+	// (Session.OnTransportFailed, ReasonICEFailed): the browser found no
+	// candidate of earshot's it could reach. Zero means
+	// DefaultWebRTCICETimeout.
+	WebRTCICETimeout time.Duration
+	// WebRTCConsentTimeout is how long a connected WebRTC leg may go
+	// without a valid ICE check before its consent is taken as expired
+	// (RFC 7675: browsers refresh it every few seconds) and the transport
+	// reported failed (ReasonConsentExpired). Zero means
+	// DefaultWebRTCConsentTimeout.
+	WebRTCConsentTimeout time.Duration
 }
 
 // withDefaults returns cfg with zero fields replaced by defaults, or an error
@@ -95,6 +112,21 @@ func (cfg Config) withDefaults() (Config, error) {
 		errs = append(errs, errors.New("MediaTimeout: negative"))
 	case cfg.MediaTimeout == 0:
 		cfg.MediaTimeout = DefaultMediaTimeout
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"WebRTCICETimeout", &cfg.WebRTCICETimeout, DefaultWebRTCICETimeout},
+		{"WebRTCConsentTimeout", &cfg.WebRTCConsentTimeout, DefaultWebRTCConsentTimeout},
+	} {
+		switch {
+		case *d.v < 0:
+			errs = append(errs, errors.New(d.name+": negative"))
+		case *d.v == 0:
+			*d.v = d.def
+		}
 	}
 	switch {
 	case cfg.PortQuarantine < 0:

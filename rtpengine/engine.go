@@ -33,7 +33,9 @@ type Engine struct {
 	timeouts atomic.Uint64
 	// WebRTC legs' DTLS handshakes, by outcome (Stats.WebRTC).
 	webrtcUp, webrtcFailed atomic.Uint64
-	lastWarn               atomic.Int64 // engine clock of the last "no free ports" warning
+	// WebRTC transports reported failed after they started, by reason.
+	webrtcICEFailed, webrtcClosed, webrtcConsent atomic.Uint64
+	lastWarn                                     atomic.Int64 // engine clock of the last "no free ports" warning
 
 	stop      chan struct{} // closed by Close to stop the timeout watcher
 	done      chan struct{} // closed by the watcher when it returns
@@ -64,7 +66,7 @@ func newEngine(cfg Config, clock func() int64) (*Engine, error) {
 		done:     make(chan struct{}),
 		// Check about once a second; a shorter timeout (tests) is checked
 		// often enough to fire within half of it.
-		tick: max(min(time.Second, cfg.MediaTimeout/2), time.Millisecond),
+		tick: max(min(time.Second, cfg.MediaTimeout/2, cfg.WebRTCICETimeout/2, cfg.WebRTCConsentTimeout/2), time.Millisecond),
 	}
 	if e.nanotime == nil {
 		epoch := time.Now()
@@ -206,7 +208,10 @@ func (e *Engine) Stats() Stats {
 	e.mu.Unlock()
 	st.PortsInUse = e.pool.portsInUse()
 	st.MediaTimeouts = e.timeouts.Load()
-	st.WebRTC = WebRTCStats{Connected: e.webrtcUp.Load(), Failed: e.webrtcFailed.Load()}
+	st.WebRTC = WebRTCStats{
+		Connected: e.webrtcUp.Load(), Failed: e.webrtcFailed.Load(),
+		ICEFailed: e.webrtcICEFailed.Load(), PeerClosed: e.webrtcClosed.Load(), ConsentExpired: e.webrtcConsent.Load(),
+	}
 	st.Mixer = e.mixer.Stats()
 	return st
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/earshot/earshot/rtpengine/webrtc"
 	"github.com/pion/sdp/v3"
 )
 
@@ -149,7 +150,7 @@ func FuzzLegAnswer(f *testing.F) {
 				}
 			})
 		}
-		desc, remote, err := answerLeg(sdpIn, testParams)
+		desc, remote, err := answerLeg(sdpIn, testParams, fuzzWebRTC)
 		if err == nil {
 			if !remote.media.codec.Valid() {
 				t.Fatalf("accepted an offer without G.711: %+v", remote.media)
@@ -179,4 +180,13 @@ func FuzzLegAnswer(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzWebRTC stands in for a leg's transport set-up: what earshot's SDP
+// says of its side of a WebRTC stream.
+func fuzzWebRTC(w *remoteWebRTC) (*localWebRTC, error) {
+	return &localWebRTC{
+		creds: webrtc.Credentials{Ufrag: "abcd", Pwd: "0123456789abcdefghijkl"}, fingerprint: "sha-256 00:11",
+		setup: dtlsRole(w.setup), protos: w.protos, mids: w.mids, bundle: w.bundle,
+	}, nil
 }

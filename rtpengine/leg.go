@@ -53,6 +53,11 @@ type leg struct {
 	// wrtc terminates the leg's WebRTC transport (webrtc.go); nil on a
 	// plain RTP leg. Swapped by SDP handling under Session.mu.
 	wrtc atomic.Pointer[webrtc.Transport]
+	// wsince is the engine clock when the current transport was made,
+	// wcheck that of its last valid ICE check (0: none yet), wfail set
+	// once its failure was reported (webrtcfail.go).
+	wsince, wcheck atomic.Int64
+	wfail          atomic.Bool
 
 	// Guarded by Session.mu.
 	origin   origin          // earshot's o= identity on this leg

@@ -100,9 +100,13 @@ func (s *Session) AnswerLocal(from int, offer []byte) (answer, other []byte, err
 	if pair[to].plan == nil || pair[to].origin.last == nil {
 		return nil, nil, newError(ErrNoOffer, "no offer received on the leg")
 	}
-	desc, remote, err := answerWith(offer, sdpParams{addr: s.eng.cfg.AdvertisedAddr, port: int(pair[from].port)}, false)
+	desc, remote, err := answerWith(offer, sdpParams{addr: s.eng.cfg.AdvertisedAddr, port: int(pair[from].port)}, false,
+		func(w *remoteWebRTC) (*localWebRTC, error) { return s.setWebRTC(pair[from], w) })
 	if err != nil {
 		return nil, nil, err
+	}
+	if remote.webrtc == nil {
+		s.setWebRTC(pair[from], nil)
 	}
 	var fwd sdp.SessionDescription
 	if err := fwd.Unmarshal(pair[to].origin.last); err != nil {

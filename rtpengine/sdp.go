@@ -45,6 +45,10 @@ type offerPlan struct {
 	index   int      // the anchored audio m-line
 	formats []string // its payload types
 	webrtc  bool     // the offer was WebRTC's: so must the answer be
+	// either: the offer went out in both forms (webrtcoffer.go), so the
+	// answer may be plain or WebRTC's; webrtcOffer is its WebRTC form.
+	either      bool
+	webrtcOffer []byte
 }
 
 // rewriteOffer parses an offer received from a peer and builds the offer
@@ -123,7 +127,8 @@ func rewriteAnswer(in []byte, plan offerPlan, p sdpParams) (*sdp.SessionDescript
 		// The peer rejected audio: pass the rejection on; nothing to send to.
 		return buildSDP(desc, -1, nil, false, p), remoteMedia{media: noMedia}, nil
 	}
-	if plan.webrtc != isWebRTC(md.MediaName.Protos) || (!plan.webrtc && !plainRTP(md.MediaName.Protos)) {
+	wantWebRTC := plan.webrtc || (plan.either && isWebRTC(md.MediaName.Protos))
+	if wantWebRTC != isWebRTC(md.MediaName.Protos) || (!wantWebRTC && !plainRTP(md.MediaName.Protos)) {
 		return nil, remoteMedia{}, newError(ErrAnswerMismatch, "audio answered with profile "+strings.Join(md.MediaName.Protos, "/"))
 	}
 	var formats []string
@@ -136,7 +141,7 @@ func rewriteAnswer(in []byte, plan offerPlan, p sdpParams) (*sdp.SessionDescript
 		return nil, remoteMedia{}, newError(ErrNoCommonCodec, "")
 	}
 	var remote remoteMedia
-	if plan.webrtc {
+	if wantWebRTC {
 		w, err := readWebRTC(desc, md)
 		if err != nil {
 			return nil, remoteMedia{}, err

@@ -58,22 +58,27 @@ func pickMedia(md *sdp.MediaDescription, formats []string, preferPCMU bool) legM
 }
 
 // answerLeg answers an offer from a supervisor's phone: earshot's address
-// and port p on the first plain-RTP audio m-line with one G.711 format
-// (PCMU preferred) and telephone-event if offered, under the peer's payload
+// and port p on the first audio m-line with one G.711 format (PCMU
+// preferred) and telephone-event if offered, under the peer's payload
 // type numbers; every other m-line rejected. The o= line is left to the
-// caller.
-func answerLeg(offer []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia, error) {
-	return answerWith(offer, p, true)
+// caller. A WebRTC stream is answered in kind: setup installs the peer's
+// transport and returns what earshot's answer says of its own.
+func answerLeg(offer []byte, p sdpParams, setup webrtcSetup) (*sdp.SessionDescription, remoteMedia, error) {
+	return answerWith(offer, p, true, setup)
 }
+
+// webrtcSetup installs a WebRTC peer's transport on the leg being
+// answered (Session.setWebRTC).
+type webrtcSetup func(*remoteWebRTC) (*localWebRTC, error)
 
 // answerWith is answerLeg choosing the G.711 format by preferPCMU (see
 // pickMedia): a caller's offer is answered in the caller's own order.
-func answerWith(offer []byte, p sdpParams, preferPCMU bool) (*sdp.SessionDescription, remoteMedia, error) {
+func answerWith(offer []byte, p sdpParams, preferPCMU bool, setup webrtcSetup) (*sdp.SessionDescription, remoteMedia, error) {
 	desc, err := parseSDP(offer)
 	if err != nil {
 		return nil, remoteMedia{}, err
 	}
-	index, err := audioLine(desc, false)
+	index, err := audioLine(desc, true)
 	if err != nil {
 		return nil, remoteMedia{}, err
 	}
@@ -82,8 +87,17 @@ func answerWith(offer []byte, p sdpParams, preferPCMU bool) (*sdp.SessionDescrip
 	if !m.codec.Valid() {
 		return nil, remoteMedia{}, newError(ErrNoCommonCodec, "neither PCMU nor PCMA offered")
 	}
-	remote, err := readRemote(desc, md, p.addr)
-	if err != nil {
+	var remote remoteMedia
+	if isWebRTC(md.MediaName.Protos) {
+		w, err := readWebRTC(desc, md)
+		if err != nil {
+			return nil, remoteMedia{}, err
+		}
+		remote = remoteMedia{rates: readRates(md), webrtc: &w}
+		if p.wrtc, err = setup(&w); err != nil {
+			return nil, remoteMedia{}, err
+		}
+	} else if remote, err = readRemote(desc, md, p.addr); err != nil {
 		return nil, remoteMedia{}, err
 	}
 	remote.formats = []string{strconv.Itoa(m.audioPT)}
@@ -93,7 +107,8 @@ func answerWith(offer []byte, p sdpParams, preferPCMU bool) (*sdp.SessionDescrip
 	remote.media = m
 	// buildSDP keeps the offer's rtpmap and fmtp lines of the chosen
 	// formats, its ptime and its direction mirrored below.
-	out := buildSDP(desc, index, remote.formats, remote.rtp.IsValid(), p)
+	reachable := remote.rtp.IsValid() || remote.webrtc != nil
+	out := buildSDP(desc, index, remote.formats, reachable, p)
 	omd := out.MediaDescriptions[index]
 	omd.Attributes = slices.DeleteFunc(omd.Attributes, func(a sdp.Attribute) bool {
 		return direction([]sdp.Attribute{a}) != ""
@@ -102,7 +117,7 @@ func answerWith(offer []byte, p sdpParams, preferPCMU bool) (*sdp.SessionDescrip
 	if dir == "" {
 		dir = direction(desc.Attributes)
 	}
-	if !remote.rtp.IsValid() {
+	if !reachable {
 		dir = holdDirection(dir)
 	}
 	omd.Attributes = append(omd.Attributes, sdp.NewPropertyAttribute(answerDirection(dir)))

@@ -28,6 +28,7 @@ type Session struct {
 	callID    string
 	log       *slog.Logger
 	onTimeout func()
+	onFailed  atomic.Pointer[func(leg int, reason string)] // OnTransportFailed
 
 	pair     atomic.Pointer[[2]*leg]    // the caller and callee legs, swapped by Promote
 	all      atomic.Pointer[[]*leg]     // every open leg, for the mixer sink's lookup
@@ -148,6 +149,7 @@ func (s *Session) Answer(from int, answer []byte) ([]byte, error) {
 	if _, err := s.setWebRTC(pair[from], remote.webrtc); err != nil {
 		return nil, err
 	}
+	pair[from].answered(plan, remote)
 	s.setRemote(pair[from], remote)
 	// The answer fixes the codec of the call: both legs use the caller's
 	// payload type numbers (b2bua forwards the offer) — unless the

@@ -33,10 +33,16 @@ type Stats struct {
 	Mixer mixer.Stats
 }
 
-// WebRTCStats counts how WebRTC legs' DTLS-SRTP handshakes ended.
+// WebRTCStats counts how WebRTC legs' transports fared.
 type WebRTCStats struct {
-	Connected uint64 // SRTP keys in place: media flows
-	Failed    uint64 // wrong fingerprint, no common SRTP profile, timeout
+	Connected uint64 // DTLS-SRTP handshakes done: SRTP keys in place, media flows
+	Failed    uint64 // handshakes failed: wrong fingerprint, no common SRTP profile, timeout
+	// Transports reported failed (Session.OnTransportFailed) other than
+	// by a failed handshake: no valid ICE check in time, the peer closed
+	// DTLS, consent not refreshed.
+	ICEFailed      uint64
+	PeerClosed     uint64
+	ConsentExpired uint64
 }
 
 // Drops counts dropped packets by reason.

@@ -92,9 +92,13 @@ func (g *Leg) AnswerOffer(offer []byte) ([]byte, error) {
 	if err := g.check(); err != nil {
 		return nil, err
 	}
-	desc, remote, err := answerLeg(offer, sdpParams{addr: s.eng.cfg.AdvertisedAddr, port: int(g.l.port)})
+	desc, remote, err := answerLeg(offer, sdpParams{addr: s.eng.cfg.AdvertisedAddr, port: int(g.l.port)},
+		func(w *remoteWebRTC) (*localWebRTC, error) { return s.setWebRTC(g.l, w) })
 	if err != nil {
 		return nil, err
+	}
+	if remote.webrtc == nil {
+		s.setWebRTC(g.l, nil) // a SIP phone now: no transport
 	}
 	g.setMedia(remote)
 	return g.l.origin.stamp(desc), nil
@@ -134,6 +138,10 @@ func (g *Leg) TakeAnswer(answer []byte) error {
 	if !remote.media.codec.Valid() {
 		return newError(ErrNoCommonCodec, "answer has neither PCMU nor PCMA")
 	}
+	if _, err := s.setWebRTC(g.l, remote.webrtc); err != nil {
+		return err
+	}
+	g.l.answered(g.l.plan, remote)
 	g.setMedia(remote)
 	return nil
 }
@@ -142,7 +150,11 @@ func (g *Leg) TakeAnswer(answer []byte) error {
 // while attached, re-adds it to the mixer. Caller holds s.mu.
 func (g *Leg) setMedia(remote remoteMedia) {
 	m := remote.media
-	g.s.resetPeer(g.l, remote)
+	if remote.webrtc != nil {
+		g.l.remote = remote // ICE decides the addresses (setWebRTC)
+	} else {
+		g.s.resetPeer(g.l, remote)
+	}
 	g.l.media.Store(&m)
 	if err := g.s.reconcile(); err != nil {
 		g.s.log.Warn("mix after leg SDP", "leg", g.l.id, "err", err)

@@ -42,6 +42,9 @@ func (e *Engine) checkTimeouts(now int64) {
 		if s.expired(now, limit) {
 			expired = append(expired, s)
 		}
+		// Reports go through a callback that must not block, and take no
+		// engine lock.
+		s.checkTransports(now)
 	}
 	e.mu.Unlock()
 	for _, s := range expired {

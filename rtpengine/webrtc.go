@@ -80,7 +80,11 @@ func (s *Session) onWebRTC(l *leg, t *webrtc.Transport, pkt []byte, src netip.Ad
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 	kind := webrtc.Classify(pkt)
 	if kind == webrtc.KindSTUN {
-		t.HandleSTUN(pkt, src) // a selection calls selectPeer
+		// A selection calls selectPeer; any valid check refreshes
+		// consent (webrtcfail.go).
+		if t.HandleSTUN(pkt, src) != webrtc.STUNDropped {
+			l.wcheck.Store(s.eng.nanotime())
+		}
 		return
 	}
 	if kind == webrtc.KindOther || len(pkt) >= readBufSize {
@@ -158,14 +162,26 @@ func (s *Session) setWebRTC(l *leg, w *remoteWebRTC) (*localWebRTC, error) {
 			Client:            client,
 			Send:              l.sendRaw,
 			Peer:              keep,
-			OnState:           s.eng.countHandshake,
-			OnSelect:          func(src netip.AddrPort) { s.selectPeer(l, t, src) },
-			MaxPacket:         readBufSize,
-			Logger:            s.log.With("leg", l.id),
+			OnState: func(st webrtc.State) {
+				s.eng.countHandshake(st)
+				if st == webrtc.StateFailed {
+					s.transportFailed(l, t, ReasonDTLSFailed)
+				}
+			},
+			OnPeerClose: func() { s.transportFailed(l, t, ReasonClosed) },
+			OnSelect:    func(src netip.AddrPort) { s.selectPeer(l, t, src) },
+			MaxPacket:   readBufSize,
+			Logger:      s.log.With("leg", l.id),
 		})
 		if err != nil {
 			return nil, newError(ErrBadWebRTC, err.Error())
 		}
+		l.wsince.Store(s.eng.nanotime())
+		l.wcheck.Store(0)
+		if keep.IsValid() {
+			l.wcheck.Store(s.eng.nanotime()) // ICE stands
+		}
+		l.wfail.Store(false)
 		l.wrtc.Store(t)
 		if keep.IsValid() {
 			l.rtp.dest.Store(&peer{addr: keep, latched: true, want: keep})

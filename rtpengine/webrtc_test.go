@@ -2,7 +2,6 @@ package rtpengine
 
 import (
 	"bytes"
-	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -206,22 +205,6 @@ func TestWebRTCWrongFingerprint(t *testing.T) {
 	}
 	if st := e.Stats().WebRTC; st.Connected != 0 || st.Failed != 1 {
 		t.Errorf("handshakes %+v, want 1 failed", st)
-	}
-}
-
-// TestWebRTCSupervisorLegRefused: supervisor legs do not take WebRTC yet:
-// a WebRTC offer on one is refused with 488 as before.
-func TestWebRTCSupervisorLegRefused(t *testing.T) {
-	e := testEngine(t, nil, nil)
-	cust, agent := newPhone(t), newPhone(t)
-	s := call(t, e, cust, agent, nil)
-	l, err := s.NewLeg(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = l.AnswerOffer(newRawPeer(t).offer(""))
-	if !errors.Is(err, ErrSRTPOnly) {
-		t.Fatalf("AnswerOffer(WebRTC) = %v, want ErrSRTPOnly", err)
 	}
 }
 

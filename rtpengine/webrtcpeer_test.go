@@ -95,6 +95,22 @@ func (p *rawPeer) connect(answer []byte, dst netip.AddrPort) { p.connectAs(answe
 // connectAs is connect with the peer's DTLS role chosen.
 func (p *rawPeer) connectAs(answer []byte, dst netip.AddrPort, client bool) {
 	p.t.Helper()
+	tr := p.start(answer, dst, client)
+	deadline := time.Now().Add(rxTimeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for tr.State() != webrtc.StateConnected {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("peer transport %v", tr.State())
+		}
+		<-tick.C
+	}
+}
+
+// start runs ICE with earshot at dst, whose SDP was answer, and starts the
+// peer's DTLS handshake without waiting for it.
+func (p *rawPeer) start(answer []byte, dst netip.AddrPort, client bool) *webrtc.Transport {
+	p.t.Helper()
 	remote, fp := remoteOf(p.t, answer)
 	tr, err := webrtc.New(webrtc.Config{Certificate: p.cert, Local: p.creds, Remote: remote, RemoteFingerprint: fp,
 		Client: client, Send: func(b []byte, to netip.AddrPort) error { _, err := p.conn.WriteToUDPAddrPort(b, to); return err }})
@@ -113,15 +129,7 @@ func (p *rawPeer) connectAs(answer []byte, dst netip.AddrPort, client bool) {
 	req, _ := stun.Build(stun.TransactionID, stun.BindingRequest, stun.NewUsername(p.creds.Ufrag+":"+remote.Ufrag),
 		useCandidate{}, stun.NewShortTermIntegrity(p.creds.Pwd), stun.Fingerprint)
 	tr.HandleSTUN(req.Raw, dst)
-	deadline := time.Now().Add(rxTimeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for tr.State() != webrtc.StateConnected {
-		if time.Now().After(deadline) {
-			p.t.Fatalf("peer transport %v", tr.State())
-		}
-		<-tick.C
-	}
+	return tr
 }
 
 type useCandidate struct{}

@@ -18,7 +18,7 @@ type collector struct {
 	notifications                                                              *prometheus.Desc
 	setup                                                                      *prometheus.Desc
 	rtpPackets, rtpBytes, rtcpPackets, rtpDropped, portsInUse, mediaSessions   *prometheus.Desc
-	mediaTimeouts, webrtcHandshakes                                            *prometheus.Desc
+	mediaTimeouts, webrtcHandshakes, webrtcFailures                            *prometheus.Desc
 }
 
 func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
@@ -47,13 +47,14 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 		mediaSessions:    d("media_sessions_active", "Media sessions open."),
 		mediaTimeouts:    d("media_timeouts_total", "Calls hung up because no media arrived."),
 		webrtcHandshakes: d("webrtc_handshakes_total", "DTLS-SRTP handshakes of WebRTC legs, by result.", "result"),
+		webrtcFailures:   d("webrtc_transport_failures_total", "WebRTC legs ended because their transport failed after set-up, by reason.", "reason"),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.activeCalls, c.registrations, c.dialogs, c.callsTotal, c.sipRequests,
 		c.sipResponses, c.sipSent, c.sipRefused, c.sipDropped, c.mailboxFull, c.notifications, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
-		c.portsInUse, c.mediaSessions, c.mediaTimeouts, c.webrtcHandshakes} {
+		c.portsInUse, c.mediaSessions, c.mediaTimeouts, c.webrtcHandshakes, c.webrtcFailures} {
 		ch <- d
 	}
 }
@@ -122,4 +123,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ct(c.mediaTimeouts, float64(ms.MediaTimeouts))
 	ct(c.webrtcHandshakes, float64(ms.WebRTC.Connected), "connected")
 	ct(c.webrtcHandshakes, float64(ms.WebRTC.Failed), "failed")
+	ct(c.webrtcFailures, float64(ms.WebRTC.Failed), "dtls_failed")
+	ct(c.webrtcFailures, float64(ms.WebRTC.ICEFailed), "ice_failed")
+	ct(c.webrtcFailures, float64(ms.WebRTC.PeerClosed), "closed")
+	ct(c.webrtcFailures, float64(ms.WebRTC.ConsentExpired), "consent_expired")
 }

@@ -21,6 +21,9 @@ func mediaConfig(c *config.Config, log *slog.Logger) (rtpengine.Config, error) {
 		PortMax:      c.Media.PortMax,
 		MediaTimeout: c.Media.Timeout.D(),
 		Logger:       log,
+		// WebRTC legs' transports (docs/webrtc.md).
+		WebRTCICETimeout:     c.Media.WebRTCICETimeout.D(),
+		WebRTCConsentTimeout: c.Media.WebRTCConsentTimeout.D(),
 	}
 	if c.Media.Latching == config.LatchingStrict {
 		mc.Latching = rtpengine.LatchStrict

@@ -51,6 +51,12 @@ type Config struct {
 	// StateConnected or StateFailed (not when Close cut it short). It is
 	// called from the handshake goroutine and must not block.
 	OnState func(State)
+	// OnPeerClose, if not nil, is called once when the peer ends an
+	// established DTLS association (a close_notify or a fatal alert: a
+	// browser whose page closed its RTCPeerConnection), not when Close
+	// ends it. It is called from the handshake goroutine and must not
+	// block.
+	OnPeerClose func()
 	// OnSelect, if not nil, is called by HandleSTUN with the address ICE
 	// selects, before the check's answer is sent.
 	OnSelect func(addr netip.AddrPort)
@@ -270,6 +276,9 @@ func (t *Transport) run() {
 	buf := make([]byte, 1500)
 	for {
 		if _, err := conn.Read(buf); err != nil {
+			if !t.isClosed() && t.cfg.OnPeerClose != nil {
+				t.cfg.OnPeerClose()
+			}
 			return
 		}
 	}

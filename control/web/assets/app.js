@@ -149,6 +149,7 @@
   }
 
   function signedOut(msg) {
+    stopPhone();
     me = null;
     if (stream) stream.close();
     stream = null;
@@ -169,6 +170,7 @@
     document.title = (sup ? 'Supervisor' : 'Agent') + ' · earshot';
     if (sup) initSupervisor();
     else initAgent();
+    startPhone();
     connect();
     $('main').focus();
   }
@@ -592,10 +594,18 @@
   // Supervision panel.
 
   async function supervise(callID, mode) {
-    const sp = await act(MODE_LABEL[mode], () => call('POST', '/calls/' + encodeURIComponent(callID) + '/supervisions', { mode }));
-    if (!sp) return;
+    const inBrowser = phoneReady();
+    const body = inBrowser ? { mode, device: 'browser' } : { mode };
+    // earshot's call to this page may arrive before the answer to the POST.
+    S.browserMode = inBrowser ? mode : null;
+    const sp = await act(MODE_LABEL[mode], () => call('POST', '/calls/' + encodeURIComponent(callID) + '/supervisions', body));
+    if (!sp) {
+      S.browserMode = null;
+      return;
+    }
     S.sup = sp;
-    status('Your phone is ringing: answer it to ' + MODE_LABEL[mode].toLowerCase() + '.');
+    S.supInBrowser = inBrowser;
+    status(inBrowser ? 'Connecting in the browser…' : 'Your phone is ringing: answer it to ' + MODE_LABEL[mode].toLowerCase() + '.');
     openPanel();
   }
 
@@ -669,6 +679,8 @@
     if (!S.sup || S.sup.mode === mode) return;
     const sp = await act(MODE_LABEL[mode], () => call('PATCH', '/supervisions/' + S.sup.id, { mode }));
     if (sp) {
+      // Only coach, barge and intercept need the supervisor's voice.
+      if (phoneCall) await act('Microphone', () => phoneCall.useMic(mode !== 'listen'));
       S.sup = sp;
       renderPanel();
       status('Mode: ' + MODE_LABEL[mode] + '.');
@@ -858,6 +870,104 @@
     if (a) {
       S.team.set(a.extension, a);
       renderMyState();
+    }
+  }
+
+  // ---- webphone ---------------------------------------------------------
+
+  // The page's own phone (phone.js): supervisors listen, coach, barge and
+  // intercept from the browser; agents take calls in it when their calls
+  // ring the browser.
+  let phone = null;
+  let phoneCall = null;
+  let phoneInit = false;
+
+  function wantPhone() {
+    if (!window.RTCPeerConnection || !window.WebSocket || !window.EarshotPhone) return false;
+    if (me.role === 'agent') return me.ring !== 'phone';
+    return $('phone-device').value === 'browser';
+  }
+
+  function phoneReady() {
+    return !!phone && phone.state === 'registered';
+  }
+
+  function startPhone() {
+    if (!phoneInit) {
+      phoneInit = true;
+      const saved = localStorage.getItem('earshot.phone-device');
+      if (saved) $('phone-device').value = saved;
+      $('phone-device').addEventListener('change', () => {
+        localStorage.setItem('earshot.phone-device', $('phone-device').value);
+        stopPhone();
+        startPhone();
+      });
+      $('answer').addEventListener('click', () => phoneCall && answerCall(phoneCall, true));
+      $('decline').addEventListener('click', () => phoneCall && phoneCall.decline());
+      $('hangup').addEventListener('click', () => phoneCall && phoneCall.hangup());
+      window.addEventListener('pagehide', stopPhone);
+    }
+    $('phonebox').hidden = false;
+    // An agent's calls ring where users[].ring says: the choice is the
+    // administrator's, not the page's.
+    $('phone-device').disabled = me.role === 'agent';
+    if (me.role === 'agent') $('phone-device').value = me.ring === 'phone' ? 'phone' : 'browser';
+    if (!wantPhone()) {
+      $('phone-state').textContent = window.RTCPeerConnection ? '' : 'this browser cannot take calls';
+      return;
+    }
+    phone = new window.EarshotPhone({
+      user: me.user,
+      domain: me.sip_domain,
+      onstate: (st, detail) => {
+        $('phone-state').textContent = { connecting: 'connecting…', registered: 'ready', offline: 'offline' }[st] || '';
+        if (detail) $('phone-state').textContent += ' (' + detail + ')';
+      },
+      onincoming: incoming,
+    });
+    window.earshotPhone = phone;
+    phone.start();
+  }
+
+  function stopPhone() {
+    if (phone) phone.stop();
+    phone = null;
+    window.earshotPhone = null;
+    phoneCall = null;
+    $('phone-state').textContent = '';
+  }
+
+  function incoming(c) {
+    phoneCall = c;
+    c.onended = (why) => {
+      if (phoneCall === c) phoneCall = null;
+      $('ringing').hidden = true;
+      $('hangup').hidden = true;
+      status('Call ended: ' + why + '.');
+    };
+    // earshot calling the supervisor who just asked for it: connect.
+    if (me.role !== 'agent' && S.browserMode) {
+      const mode = S.browserMode;
+      S.browserMode = null;
+      answerCall(c, mode !== 'listen');
+      return;
+    }
+    if (me.role !== 'agent') {
+      c.decline(); // a supervisor's page takes only the calls it asked for
+      return;
+    }
+    $('ringing-from').textContent = party(c.caller);
+    $('ringing').hidden = false;
+    $('answer').focus();
+    status('Incoming call from ' + party(c.caller) + '.');
+  }
+
+  async function answerCall(c, withMic) {
+    $('ringing').hidden = true;
+    await c.answer(withMic);
+    if (c.state === 'active') {
+      if (me.role === 'agent') $('hangup').hidden = false;
+      status('Connected in the browser.');
     }
   }
 
