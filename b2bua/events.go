@@ -36,7 +36,7 @@ const (
 	EndMediaTimeout = "media_timeout"
 	// EndMediaFailed: a browser's WebRTC transport failed (DTLS, ICE,
 	// consent) or the browser closed it.
-	EndMediaFailed = "media_failed"
+	EndMediaFailed  = "media_failed"
 	EndSessionTimer = "session_expired"
 	EndShutdown     = "shutdown"
 	EndError        = "error"
