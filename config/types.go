@@ -80,10 +80,10 @@ type Limits struct {
 
 // Listener is one SIP transport endpoint.
 type Listener struct {
-	Transport string `yaml:"transport"` // udp, tcp or tls
+	Transport string `yaml:"transport"` // udp, tcp, tls, ws or wss
 	Address   string `yaml:"address"`   // host:port
-	CertFile  string `yaml:"cert_file"` // tls only
-	KeyFile   string `yaml:"key_file"`  // tls only
+	CertFile  string `yaml:"cert_file"` // tls and wss only
+	KeyFile   string `yaml:"key_file"`  // tls and wss only
 }
 
 // Registration bounds the Expires a registrar grants.

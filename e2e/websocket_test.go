@@ -31,8 +31,14 @@ type wsClient struct {
 // (a session cookie, an Origin).
 func dialWS(t *testing.T, e *env, h http.Header) *wsClient {
 	t.Helper()
+	return dialWSURL(t, "ws://"+e.app.HTTPAddr+"/sip", h)
+}
+
+// dialWSURL opens a SIP WebSocket to url.
+func dialWSURL(t *testing.T, url string, h http.Header) *wsClient {
+	t.Helper()
 	d := ws.Dialer{Protocols: []string{"sip"}, Header: ws.HandshakeHeaderHTTP(h), Timeout: 3 * time.Second}
-	conn, _, hs, err := d.Dial(context.Background(), "ws://"+e.app.HTTPAddr+"/sip")
+	conn, _, hs, err := d.Dial(context.Background(), url)
 	if err != nil {
 		t.Fatalf("websocket dial: %v", err)
 	}
