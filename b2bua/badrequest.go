@@ -3,6 +3,7 @@ package b2bua
 import (
 	"bytes"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -69,7 +70,7 @@ func (r *recentDatagrams) find(data string) (src, local net.Addr, ok bool) {
 	return nil, nil, false
 }
 
-// answerUnparseable answers 400 to a request the stack could not parse,
+// answerUnparseable answers 400 (or 416) to a request the stack could not parse,
 // if it can be answered (see above).
 func (s *Server) answerUnparseable(data string) {
 	res, ok := badRequest(data)
@@ -82,12 +83,39 @@ func (s *Server) answerUnparseable(data string) {
 	}
 	if pc := s.sip.packetConn(local); pc != nil {
 		if _, err := pc.WriteTo(res, src); err == nil {
-			s.stats.response(400)
+			code, _ := strconv.Atoi(string(res[len("SIP/2.0 ") : len("SIP/2.0 ")+3]))
+			s.stats.response(code)
 		}
 	}
 }
 
-// badRequest builds the 400 answering the unparseable request msg from
+// supportedScheme reports whether uri is a SIP, SIPS or tel URI.
+func supportedScheme(uri string) bool {
+	scheme, _, ok := strings.Cut(uri, ":")
+	if !ok || !isScheme(scheme) {
+		return true // not a URI at all ("<sip:...>"): a 400 says more
+	}
+	switch strings.ToLower(scheme) {
+	case "sip", "sips", "tel":
+		return true
+	}
+	return false
+}
+
+// isScheme reports whether s is a URI scheme (RFC 3986 §3.1).
+func isScheme(s string) bool {
+	for i, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// badRequest builds the 400 (or 416) answering the unparseable request msg from
 // the header lines it must echo, or false if msg is not a request or
 // lacks one of them.
 func badRequest(msg string) ([]byte, bool) {
@@ -115,7 +143,10 @@ func badRequest(msg string) ([]byte, bool) {
 		}
 		switch strings.ToLower(strings.TrimSpace(name)) {
 		case "via", "v":
-			if strings.HasPrefix(strings.ToUpper(value), "SIP/2.0/UDP") {
+			// Whatever transport the Via names, the answer goes back the
+			// way the request came (RFC 4475 §3.1.2.x messages name TCP
+			// and arrive as datagrams).
+			if strings.HasPrefix(strings.ToUpper(value), "SIP/2.0/") {
 				vias = append(vias, value)
 			}
 		case "from", "f":
@@ -134,8 +165,14 @@ func badRequest(msg string) ([]byte, bool) {
 	if !strings.Contains(strings.ToLower(to), ";tag=") {
 		to += ";tag=" + sip.GenerateTagN(16)
 	}
+	status := "400 Bad Request"
+	if uri, _, _ := strings.Cut(strings.TrimPrefix(lines[0], method+" "), " "); !supportedScheme(uri) {
+		// A scheme the stack cannot parse (RFC 4475 §3.3.3: soap.beep)
+		// is one earshot does not serve either.
+		status = "416 Unsupported URI Scheme"
+	}
 	var b bytes.Buffer
-	b.WriteString("SIP/2.0 400 Bad Request\r\n")
+	b.WriteString("SIP/2.0 " + status + "\r\n")
 	for _, v := range vias {
 		b.WriteString("Via: " + v + "\r\n")
 	}

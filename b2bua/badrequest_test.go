@@ -20,10 +20,20 @@ func TestBadRequest(t *testing.T) {
 			t.Errorf("400 lacks %q:\n%s", want, r)
 		}
 	}
+	// A datagram whose Via names another transport is answered all the
+	// same (back where it came from); an unserved scheme gets 416.
+	if res, ok := badRequest(strings.Replace("OPTIONS sip:x SIP/2.0\r\n"+good, "SIP/2.0/UDP", "SIP/2.0/TCP", 2)); !ok || !strings.HasPrefix(string(res), "SIP/2.0 400 ") {
+		t.Errorf("a TCP Via: %v\n%s", ok, res)
+	}
+	if res, ok := badRequest("OPTIONS soap.beep://192.0.2.103:3002 SIP/2.0\r\n" + good); !ok || !strings.HasPrefix(string(res), "SIP/2.0 416 Unsupported URI Scheme\r\n") {
+		t.Errorf("an unserved scheme: %v\n%s", ok, res)
+	}
+	if res, ok := badRequest("OPTIONS <sip:x> SIP/2.0\r\n" + good); !ok || !strings.HasPrefix(string(res), "SIP/2.0 400 ") {
+		t.Errorf("<> around the Request-URI: %v\n%s", ok, res)
+	}
 	for name, msg := range map[string]string{
 		"a response":   "SIP/2.0 200 OK\r\n" + good,
 		"no Via":       "OPTIONS sip:x SIP/2.0\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: abc\r\nCSeq: 7 OPTIONS\r\n\r\n",
-		"a TCP Via":    strings.Replace("OPTIONS sip:x SIP/2.0\r\n"+good, "SIP/2.0/UDP", "SIP/2.0/TCP", 2),
 		"no Call-ID":   strings.Replace("OPTIONS sip:x SIP/2.0\r\n"+good, "i: abc\r\n", "", 1),
 		"lower method": "options sip:x SIP/2.0\r\n" + good,
 		"garbage":      "\x00\x01",

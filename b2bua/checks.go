@@ -26,6 +26,15 @@ var mandatoryHeaders = [...]string{"From", "To", "Call-ID", "CSeq"}
 var knownMethods405 = map[string]bool{"SUBSCRIBE": true, "NOTIFY": true,
 	"PUBLISH": true}
 
+// servedMethods are the methods earshot answers (allowMethods).
+var servedMethods = func() map[string]bool {
+	m := map[string]bool{}
+	for _, name := range strings.Split(allowMethods, ",") {
+		m[strings.TrimSpace(name)] = true
+	}
+	return m
+}()
+
 // checkRequest returns the response a malformed or unsupported request
 // gets, or 0 when it may be processed.
 func checkRequest(req *sip.Request) (code int, reason string, hdrs []sip.Header) {
@@ -42,14 +51,25 @@ func checkRequest(req *sip.Request) (code int, reason string, hdrs []sip.Header)
 			return 400, "Bad Request (no " + name + ")", nil
 		}
 	}
+	// Method inspection comes first (RFC 3261 §8.2.1): a method earshot
+	// does not know gets 501 whatever its CSeq says (RFC 4475 §3.1.2.18
+	// prefers it to 400). The stack upper-cases an unknown method of the
+	// request line but not the CSeq's, so comparing them would call an
+	// unknown method's CSeq a mismatch.
+	if !servedMethods[string(req.Method)] && !knownMethods405[string(req.Method)] {
+		return 501, "Not Implemented", []sip.Header{sip.NewHeader("Allow", allowMethods)}
+	}
 	// Methods are case-sensitive (RFC 3261 §7.1): "options" is not OPTIONS.
 	if cs := req.CSeq(); cs != nil && strings.TrimSpace(string(cs.MethodName)) != string(req.Method) {
 		return 400, "Bad Request (CSeq method does not match)", nil
 	}
-	switch strings.ToLower(req.Recipient.Scheme) {
-	case "sip", "sips", "tel":
-	default:
+	if !supportedScheme(req.Recipient.Scheme + ":") {
 		return 416, "Unsupported URI Scheme", nil
+	}
+	if req.Method == sip.INVITE || req.Method == sip.UPDATE {
+		if code, reason, hdrs := checkContent(req); code != 0 {
+			return code, reason, hdrs
+		}
 	}
 	if req.Method != sip.CANCEL {
 		// A CANCEL's Require is the INVITE's (RFC 3262 §3: not checked).
@@ -62,6 +82,41 @@ func checkRequest(req *sip.Request) (code int, reason string, hdrs []sip.Header)
 		}
 	}
 	return 0, "", nil
+}
+
+// checkContent applies RFC 3261 §8.2.3 to a request that carries or asks
+// for a session description: a body of a type earshot cannot read gets
+// 415 with Accept (RFC 4475 §3.3.6), and an INVITE whose Accept leaves out
+// SDP — the answer earshot would send — gets 406 (§3.3.15). A multipart
+// body (a carrier's SDP beside ISUP) is left to the SDP reader.
+func checkContent(req *sip.Request) (code int, reason string, hdrs []sip.Header) {
+	if len(req.Body()) > 0 {
+		ct := ""
+		if h := req.ContentType(); h != nil {
+			ct, _, _ = strings.Cut(strings.ToLower(h.Value()), ";")
+			ct = strings.TrimSpace(ct)
+		}
+		if ct != "application/sdp" && !strings.HasPrefix(ct, "multipart/") {
+			return 415, "Unsupported Media Type", []sip.Header{sip.NewHeader("Accept", "application/sdp")}
+		}
+	}
+	if req.Method != sip.INVITE {
+		return 0, "", nil
+	}
+	accepts := req.GetHeaders("Accept")
+	if len(accepts) == 0 {
+		return 0, "", nil
+	}
+	for _, h := range accepts {
+		for _, r := range strings.Split(h.Value(), ",") {
+			r, _, _ = strings.Cut(strings.ToLower(r), ";")
+			switch strings.TrimSpace(r) {
+			case "application/sdp", "application/*", "*/*", "":
+				return 0, "", nil
+			}
+		}
+	}
+	return 406, "Not Acceptable", nil
 }
 
 // onUnknownMethod answers a method no handler serves.

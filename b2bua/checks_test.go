@@ -27,10 +27,23 @@ func TestCheckRequest(t *testing.T) {
 		{"Require unknown on REGISTER", sipRequest(t, "REGISTER", "sip:example.com", "Require: nonsense"), 420},
 		{"Require known", sipRequest(t, "OPTIONS", "sip:earshot@example.com", "Require: timer"), 0},
 		{"CANCEL ignores Require", sipRequest(t, "CANCEL", "sip:earshot@example.com", "Require: nonsense"), 0},
+		{"unknown method, CSeq upper-cased by the stack", sipRequest(t, "!odd-Method", "sip:earshot@example.com", "CSeq: 1 !odd-Method"), 501},
+		{"unknown method, CSeq INVITE", sipRequest(t, "NEWMETHOD", "sip:earshot@example.com", "CSeq: 1 INVITE"), 501},
+		{"INVITE with SDP", sipRequestBody(t, "INVITE", "sip:100@example.com", "v=0\r\n", "Content-Type: application/SDP; charset=x"), 0},
+		{"INVITE with multipart", sipRequestBody(t, "INVITE", "sip:100@example.com", "x", "Content-Type: multipart/mixed;boundary=b"), 0},
+		{"INVITE with an unknown body", sipRequestBody(t, "INVITE", "sip:100@example.com", "<audio/>", "Content-Type: application/unknownformat"), 415},
+		{"UPDATE with a body and no type", sipRequestBody(t, "UPDATE", "sip:100@example.com", "v=0\r\n"), 415},
+		{"INFO keeps its own body types", sipRequestBody(t, "INFO", "sip:100@example.com", "Signal=1", "Content-Type: application/dtmf-relay"), 0},
+		{"INVITE accepting SDP among others", sipRequest(t, "INVITE", "sip:100@example.com", "Accept: text/plain, application/sdp;level=1"), 0},
+		{"INVITE accepting anything", sipRequest(t, "INVITE", "sip:100@example.com", "Accept: */*"), 0},
+		{"INVITE accepting no SDP", sipRequest(t, "INVITE", "sip:100@example.com", "Accept: text/nobodyKnowsThis"), 406},
 	} {
 		code, reason, hdrs := checkRequest(tc.req)
 		if code != tc.code {
 			t.Errorf("%s: %d %s, want %d", tc.name, code, reason, tc.code)
+		}
+		if code == 415 && (len(hdrs) != 1 || hdrs[0].Name() != "Accept" || hdrs[0].Value() != "application/sdp") {
+			t.Errorf("%s: headers %v, want Accept: application/sdp", tc.name, hdrs)
 		}
 		if code == 420 && (len(hdrs) != 1 || hdrs[0].Name() != "Unsupported" || hdrs[0].Value() != "nonsense") {
 			t.Errorf("%s: headers %v, want Unsupported: nonsense", tc.name, hdrs)

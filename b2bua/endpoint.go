@@ -227,6 +227,15 @@ func (e *endpoint) close() error {
 	return e.ua.Close()
 }
 
+// A response goes back over the transport its request came on, whatever
+// its size (RFC 3261 §18.2.2; the MTU rule of §18.1.1 is for requests,
+// and bindLocal moves earshot's large requests to TCP itself). sipgo
+// checks every datagram against its MTU setting and drops a larger
+// response unsent — the 403 to a request carrying many long Vias, say
+// (RFC 4475 §3.1.1.6) — so the setting is raised to what a UDP datagram
+// over IPv4 can carry (65,507 bytes; sipgo keeps 200 in reserve).
+func init() { sip.UDPMTUSize = 65507 + 200 }
+
 // udpRequestLimit is the largest request sent over UDP (RFC 3261 §18.1.1,
 // path MTU unknown).
 const udpRequestLimit = 1300

@@ -317,7 +317,7 @@ func (g *guard) readFilter(props sip.TransportReadProps, data []byte) ([]byte, e
 	if g.cancelTag != nil && bytes.HasPrefix(data, []byte("CANCEL ")) {
 		data = tagCancel(data, g.cancelTag)
 	}
-	data = tightenColons(markVersion(data))
+	data = tightenParams(tightenColons(markVersion(data)))
 	g.recent.note(props.RemoteAddr, props.LocalAddr, data)
 	return data, nil
 }
