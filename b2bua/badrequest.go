@@ -19,7 +19,9 @@ import (
 // (demoted), and answerUnparseable finds its source again and answers it
 // from the socket it arrived on. Messages without those headers, and
 // responses, stay dropped; every one is counted either way. A stream
-// (TCP, TLS) has no such hook: there the stack's drop stands.
+// (TCP, TLS) has no such hook: there the connection's framer finds such
+// a request before the stack sees it and answers it on the connection
+// (framer.go).
 
 // recentSlots is how many datagrams recentDatagrams remembers: one per
 // listening socket would do (each is read by one goroutine that parses
@@ -87,10 +89,20 @@ func (s *Server) answerUnparseable(data string) {
 	}
 }
 
-// badRequest builds the 400 answering the unparseable request msg from
-// the header lines it must echo, or false if msg is not a request or
-// lacks one of them.
+// badRequest builds the 400 answering the unparseable request msg, which
+// came in a datagram, from the header lines it must echo, or false if
+// msg is not a request or lacks one of them.
 func badRequest(msg string) ([]byte, bool) {
+	return answerFor(msg, "400 Bad Request", "SIP/2.0/UDP")
+}
+
+// answerFor builds the response with status (code and reason) to the
+// request msg that earshot answers without parsing it, or false if msg is
+// not a request or lacks a header the response must echo. Only Vias that
+// start with via (any case) are echoed; a datagram's answer goes where
+// its UDP Via says, a stream's goes back on its connection whatever the
+// Via names.
+func answerFor(msg, status, via string) ([]byte, bool) {
 	head, _, _ := strings.Cut(msg, "\r\n\r\n")
 	lines := strings.Split(head, "\r\n")
 	method, _, ok := strings.Cut(lines[0], " ")
@@ -115,7 +127,7 @@ func badRequest(msg string) ([]byte, bool) {
 		}
 		switch strings.ToLower(strings.TrimSpace(name)) {
 		case "via", "v":
-			if strings.HasPrefix(strings.ToUpper(value), "SIP/2.0/UDP") {
+			if strings.HasPrefix(strings.ToUpper(value), via) {
 				vias = append(vias, value)
 			}
 		case "from", "f":
@@ -135,7 +147,7 @@ func badRequest(msg string) ([]byte, bool) {
 		to += ";tag=" + sip.GenerateTagN(16)
 	}
 	var b bytes.Buffer
-	b.WriteString("SIP/2.0 400 Bad Request\r\n")
+	b.WriteString("SIP/2.0 " + status + "\r\n")
 	for _, v := range vias {
 		b.WriteString("Via: " + v + "\r\n")
 	}

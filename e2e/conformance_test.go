@@ -39,17 +39,19 @@ var conformanceCases = []struct {
 	{"escaped Request-URI user", "OPTIONS sip:%31%30%30@%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200, false},
 	{"unknown header with odd value", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nX-Odd: ;;,,\"\"\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200, false},
 	{"two Vias on one line", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s, SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-x\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200, false},
-	// Refused by the parser, answerable: 400 over UDP (over a stream the
-	// stack drops it; see TestUnparseableAnsweredOrDropped).
+	// Refused by the parser, answerable: 400 (over a stream the framer in
+	// front of the stack answers; see TestUnparseableAnsweredOrDropped and
+	// TestTCPFraming). Over a stream a Content-Length beyond the body only
+	// means the rest is still to come.
 	{"Content-Length beyond the body", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 50\r\n\r\nshort", 400, true},
-	{"unterminated quoted display name", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: \"probe <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, true},
-	{"<> around the Request-URI", "OPTIONS <sip:%[1]s> SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, true},
-	{"CSeq not a number", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: abc OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, true},
+	{"unterminated quoted display name", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: \"probe <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, false},
+	{"<> around the Request-URI", "OPTIONS <sip:%[1]s> SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, false},
+	{"CSeq not a number", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: abc OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, false},
 }
 
 // TestVersionNotSupported: a request of another SIP version gets 505 over
-// UDP (the read filter keeps it from the parser's silent drop; a stream is
-// not rewritten, so over TCP it is still dropped).
+// UDP (the read filter keeps it from the parser's silent drop; over TCP
+// the stream framer answers it, see TestTCPFraming).
 func TestVersionNotSupported(t *testing.T) {
 	e := start(t, testConfig(t))
 	conn, err := net.Dial("udp", e.udp())
