@@ -48,9 +48,12 @@ type streamFramer struct {
 
 	buf     []byte // buf[r:w] is read and not yet handed on
 	r, w    int
-	ready   int   // buf[r:r+ready] is checked and the stack's to read
-	scanned int   // how far past r the end of the header block was sought
-	err     error // once set, the stream is given up
+	ready   int    // buf[r:r+ready] is checked and the stack's to read
+	alt     []byte // or a checked message rewritten (tightenColons)
+	scanned int    // how far past r the end of the header block was sought
+	headLen int    // the header block at r, once found
+	total   int    // and the whole message's length (0: not found yet)
+	err     error  // once set, the stream is given up
 }
 
 // errStreamFraming ends a stream connection whose framing was lost.
@@ -80,6 +83,11 @@ func (f *streamFramer) Read(b []byte) (int, error) {
 			f.ready -= n
 			return n, nil
 		}
+		if len(f.alt) > 0 {
+			n := copy(b, f.alt)
+			f.alt = f.alt[n:]
+			return n, nil
+		}
 		if f.err != nil {
 			return 0, f.err
 		}
@@ -100,8 +108,9 @@ func (f *streamFramer) fill() error {
 		f.r = 0
 	}
 	if f.w == len(f.buf) {
-		// frame refuses a message past max before it fills max bytes.
-		grown := make([]byte, min(2*len(f.buf), f.max+4))
+		// Never past max: what is unread is one incomplete message, and
+		// frame refuses one past max before it fills max bytes.
+		grown := make([]byte, min(2*len(f.buf), f.max))
 		copy(grown, f.buf[:f.w])
 		f.buf = grown
 	}
@@ -140,41 +149,58 @@ func (f *streamFramer) frame() bool {
 	if httpPrefix(data) {
 		return f.giveUp(DropHTTP, nil)
 	}
-	from := max(0, f.scanned-3)
-	end := bytes.Index(data[from:], []byte("\r\n\r\n"))
-	if end < 0 {
-		f.scanned = len(data)
-		if len(data) >= f.max {
+	if f.total == 0 {
+		// The header block is framed once; then only the body is awaited.
+		from := max(0, f.scanned-3)
+		end := bytes.Index(data[from:], []byte("\r\n\r\n"))
+		if end < 0 {
+			f.scanned = len(data)
+			if len(data) >= f.max {
+				return f.giveUp(DropTooLarge, nil)
+			}
+			return false
+		}
+		head := data[:from+end+4]
+		line, _, _ := bytes.Cut(head, []byte("\r\n"))
+		if sp := bytes.LastIndexByte(line, ' '); sp >= 0 && bytes.HasPrefix(line[sp+1:], []byte("HTTP/")) {
+			return f.giveUp(DropHTTP, nil) // an HTTP method no prefix knew
+		}
+		if len(head) > f.max {
 			return f.giveUp(DropTooLarge, nil)
 		}
+		length, reason := contentLength(head)
+		if reason != "" {
+			return f.giveUp(reason, head)
+		}
+		if len(head)+length > f.max {
+			return f.giveUp(DropTooLarge, head)
+		}
+		f.headLen, f.total = len(head), len(head)+length
+	}
+	if len(data) < f.total {
 		return false
 	}
-	head := data[:from+end+4]
+	head, total := data[:f.headLen], f.total
+	f.scanned, f.headLen, f.total = 0, 0, 0
 	line, _, _ := bytes.Cut(head, []byte("\r\n"))
-	if sp := bytes.LastIndexByte(line, ' '); sp >= 0 && bytes.HasPrefix(line[sp+1:], []byte("HTTP/")) {
-		return f.giveUp(DropHTTP, nil) // an HTTP method no prefix knew
-	}
-	if len(head) > f.max {
-		return f.giveUp(DropTooLarge, nil)
-	}
-	length, reason := contentLength(head)
-	if reason != "" {
-		return f.giveUp(reason, head)
-	}
-	total := len(head) + length
-	if total > f.max {
-		return f.giveUp(DropTooLarge, head)
-	}
-	if len(data) < total {
-		return false
-	}
-	f.scanned = 0
 	if _, other := otherVersion(line); other {
 		f.refuse(head, "505 Version Not Supported", 505, total)
 		return true
 	}
+	msg := data[:total]
+	if tight := tightenColons(msg); len(tight) < len(msg) {
+		// Blanks between a header's name and its colon are valid (HCOLON,
+		// RFC 3261 §25.1) and refused by the stack's parser; as over UDP
+		// (guard.go), the message goes on without them, in a copy.
+		head, msg = tight[:len(head)-(len(msg)-len(tight))], tight
+	}
 	if err := f.parse(head); err != nil {
 		f.refuse(head, "400 Bad Request", 400, total)
+		return true
+	}
+	if len(msg) < total {
+		f.r += total
+		f.alt = msg
 		return true
 	}
 	f.ready = total

@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/earshot/earshot/config"
 )
 
 // readMessage reads one SIP message (header block and Content-Length
@@ -147,4 +150,48 @@ func TestTCPFraming(t *testing.T) {
 	as := <-got
 	expectHears(t, "agent", as, toneCustomer)
 	_ = cs.Hangup(ctx(t))
+}
+
+// TestTLSFraming: over TLS too, another SIP version gets 505 and the
+// connection carries on, and a message without Content-Length gets 400
+// and closes it.
+func TestTLSFraming(t *testing.T) {
+	cfg := testConfig(t)
+	certFile, keyFile, roots := selfSigned(t, t.TempDir())
+	cfg.SIP.Listen = append(cfg.SIP.Listen, config.Listener{Transport: "tls", Address: "127.0.0.1:0",
+		CertFile: certFile, KeyFile: keyFile})
+	e := start(t, cfg)
+	d := &tls.Dialer{NetDialer: &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 3, 40)}},
+		Config: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}}
+	conn, err := d.DialContext(ctx(t), "tcp", e.app.SIPAddrs[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	request := func(version, tag, extra string) string {
+		local := conn.LocalAddr().String()
+		return "OPTIONS sip:" + e.app.SIPAddrs[2] + " " + version + "\r\nVia: SIP/2.0/TLS " + local + ";branch=z9hG4bK-" + tag +
+			"\r\nFrom: <sip:probe@" + local + ">;tag=" + tag + "\r\nTo: <sip:" + e.app.SIPAddrs[2] + ">\r\nCall-ID: " + tag +
+			"\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n" + extra + "\r\n"
+	}
+	for _, tc := range []struct {
+		msg  string
+		want int
+	}{
+		{request("SIP/7.0", "tls-v7", "Content-Length: 0\r\n"), 505},
+		{request("SIP/2.0", "tls-good", "Content-Length: 0\r\n"), 200},
+		{request("SIP/2.0", "tls-nolen", ""), 400},
+	} {
+		if _, err := conn.Write([]byte(tc.msg)); err != nil {
+			t.Fatal(err)
+		}
+		if m := finalOn(t, conn, r); status(m) != tc.want {
+			t.Fatalf("over TLS, want %d:\n%s", tc.want, m)
+		}
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if rest, err := io.ReadAll(r); err != nil || len(rest) != 0 {
+		t.Fatalf("the TLS connection was not closed (read %q, %v)", rest, err)
+	}
 }
