@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -141,9 +142,9 @@ func (f *streamFramer) frame() bool {
 		f.ready = n
 		return true
 	}
-	if data[0] < 'A' || data[0] > 'Z' {
-		// Methods and "SIP/" start in upper case; a NUL, a TLS record on
-		// the TCP port or other binary is not the start of a message.
+	if !isTokenChar(data[0]) {
+		// A start line opens with a method (a token) or "SIP/"; a NUL, a
+		// TLS record on the TCP port or other binary is not a message.
 		return f.giveUp(DropGarbage, nil)
 	}
 	if httpPrefix(data) {
@@ -312,6 +313,13 @@ func contentLength(head []byte) (int, string) {
 		return 0, DropNoLength
 	}
 	return length, ""
+}
+
+// isTokenChar reports whether c may be in a token (RFC 3261 §25.1), as
+// a method is.
+func isTokenChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		strings.IndexByte("-.!%*_+`'~", c) >= 0
 }
 
 // isFold reports whether a line starting with c continues the previous

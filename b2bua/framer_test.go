@@ -149,7 +149,8 @@ func TestFramerGivesUpWhatCannotBeFramed(t *testing.T) {
 		{"header block past the limit", options("", "hdr", "X-Long: "+strings.Repeat("a", 70000)+"\r\n"), DropTooLarge, false},
 		{"endless header block", "OPTIONS sip:x SIP/2.0\r\nX: " + strings.Repeat("a", 70000), DropTooLarge, false},
 		{"NUL before a start line", "\x00\x01\xfe\xffbinary garbage\r\n\r\n", DropGarbage, false},
-		{"lower-case start", "hello\r\n\r\n", DropGarbage, false},
+		{"a TLS handshake on the TCP port", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", DropGarbage, false},
+		{"blank before a start line", " OPTIONS sip:x SIP/2.0\r\n\r\n", DropGarbage, false},
 		{"HTTP", "GET / HTTP/1.1\r\nHost: earshot\r\n\r\n", DropHTTP, false},
 		{"HTTP with another method", "PROPFIND / HTTP/1.1\r\nHost: earshot\r\n\r\n", DropHTTP, false},
 	} {
@@ -380,5 +381,15 @@ func TestContentLength(t *testing.T) {
 		if n != tc.length || reason != tc.reason {
 			t.Errorf("%q: %d %q, want %d %q", tc.head, n, reason, tc.length, tc.reason)
 		}
+	}
+}
+
+// TestFramerTakesExtensionMethods: a method is any token, lower case too;
+// such a request is the stack's to answer (501), not garbage.
+func TestFramerTakesExtensionMethods(t *testing.T) {
+	in := strings.Replace(options("foo sip:127.0.0.1 SIP/2.0", "ext", "Content-Length: 0\r\n"), "CSeq: 1 OPTIONS", "CSeq: 1 foo", 1)
+	r := runFramer(in, 1<<16)
+	if r.out() != in || !errors.Is(r.err, io.EOF) || len(r.stats.dropped) != 0 {
+		t.Fatalf("handed on %q, err %v, dropped %v", r.out(), r.err, r.stats.dropped)
 	}
 }
