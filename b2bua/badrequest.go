@@ -20,7 +20,9 @@ import (
 // (demoted), and answerUnparseable finds its source again and answers it
 // from the socket it arrived on. Messages without those headers, and
 // responses, stay dropped; every one is counted either way. A stream
-// (TCP, TLS) has no such hook: there the stack's drop stands.
+// (TCP, TLS) has no such hook: there the connection's framer finds such
+// a request before the stack sees it and answers it on the connection
+// (framer.go).
 
 // recentSlots is how many datagrams recentDatagrams remembers: one per
 // listening socket would do (each is read by one goroutine that parses
@@ -115,10 +117,21 @@ func isScheme(s string) bool {
 	return s != ""
 }
 
-// badRequest builds the 400 (or 416) answering the unparseable request msg from
-// the header lines it must echo, or false if msg is not a request or
-// lacks one of them.
+// badRequest builds the 400 (or 416) answering the unparseable request
+// msg, which came in a datagram, from the header lines it must echo, or
+// false if msg is not a request or lacks one of them. Whatever transport
+// its Via names, the answer goes back the way the request came (RFC 4475
+// §3.1.2 messages name TCP and arrive as datagrams).
 func badRequest(msg string) ([]byte, bool) {
+	return answerFor(msg, "400 Bad Request", "SIP/2.0/")
+}
+
+// answerFor builds the response with status (code and reason) to the
+// request msg that earshot answers without parsing it, or false if msg is
+// not a request or lacks a header the response must echo. Only Vias that
+// start with via (any case) are echoed; the answer goes back the way the
+// request came, whatever the Via names.
+func answerFor(msg, status, via string) ([]byte, bool) {
 	head, _, _ := strings.Cut(msg, "\r\n\r\n")
 	lines := strings.Split(head, "\r\n")
 	method, _, ok := strings.Cut(lines[0], " ")
@@ -143,10 +156,7 @@ func badRequest(msg string) ([]byte, bool) {
 		}
 		switch strings.ToLower(strings.TrimSpace(name)) {
 		case "via", "v":
-			// Whatever transport the Via names, the answer goes back the
-			// way the request came (RFC 4475 §3.1.2.x messages name TCP
-			// and arrive as datagrams).
-			if strings.HasPrefix(strings.ToUpper(value), "SIP/2.0/") {
+			if strings.HasPrefix(strings.ToUpper(value), via) {
 				vias = append(vias, value)
 			}
 		case "from", "f":
@@ -165,8 +175,7 @@ func badRequest(msg string) ([]byte, bool) {
 	if !strings.Contains(strings.ToLower(to), ";tag=") {
 		to += ";tag=" + sip.GenerateTagN(16)
 	}
-	status := "400 Bad Request"
-	if uri, _, _ := strings.Cut(strings.TrimPrefix(lines[0], method+" "), " "); !supportedScheme(uri) {
+	if uri, _, _ := strings.Cut(strings.TrimPrefix(lines[0], method+" "), " "); status == "400 Bad Request" && !supportedScheme(uri) {
 		// A scheme the stack cannot parse (RFC 4475 §3.3.3: soap.beep)
 		// is one earshot does not serve either.
 		status = "416 Unsupported URI Scheme"

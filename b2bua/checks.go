@@ -144,24 +144,36 @@ func markVersion(data []byte) []byte {
 		return data
 	}
 	line := data[:end]
-	sp := bytes.LastIndexByte(line, ' ')
-	if sp < 0 || bytes.HasPrefix(line, []byte("SIP/")) { // no request line, or a response
+	at, ok := otherVersion(line)
+	if !ok {
 		return data
 	}
-	ver := line[sp+1:]
-	if !bytes.HasPrefix(ver, []byte("SIP/")) || bytes.Equal(ver, []byte("SIP/2.0")) || len(ver) > 16 {
-		return data
-	}
-	for _, c := range ver[4:] {
-		if (c < '0' || c > '9') && c != '.' {
-			return data
-		}
-	}
+	ver := line[at:]
 	out := make([]byte, 0, len(data)+len(versionHeader)+len(ver)+16)
-	out = append(out, line[:sp+1]...)
+	out = append(out, line[:at]...)
 	out = append(out, "SIP/2.0\r\n"+versionHeader+": "...)
 	out = append(out, ver...)
 	return append(out, data[end:]...)
+}
+
+// otherVersion reports whether line, a message's first line (without its
+// CRLF), is a request line naming a SIP version other than SIP/2.0, and
+// where that version starts in it.
+func otherVersion(line []byte) (at int, ok bool) {
+	sp := bytes.LastIndexByte(line, ' ')
+	if sp < 0 || bytes.HasPrefix(line, []byte("SIP/")) { // no request line, or a response
+		return 0, false
+	}
+	ver := line[sp+1:]
+	if !bytes.HasPrefix(ver, []byte("SIP/")) || bytes.Equal(ver, []byte("SIP/2.0")) || len(ver) > 16 {
+		return 0, false
+	}
+	for _, c := range ver[4:] {
+		if (c < '0' || c > '9') && c != '.' {
+			return 0, false
+		}
+	}
+	return sp + 1, true
 }
 
 // tightenColons rewrites the header lines of a datagram whose header name

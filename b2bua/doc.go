@@ -88,7 +88,9 @@
 // earshot),
 // transfer.go (blind transfer by REFER), peer.go, security.go (who may
 // act in a dialog; refusals), guard.go and guard_tcp.go (per-source
-// limits), checks.go (RFC 3261 §8.2 checks), mode.go,
+// limits), framer.go (SIP over TCP/TLS split into messages and checked
+// before the stack reads them: 400, 505), badrequest.go (400 to what the
+// stack cannot parse over UDP), checks.go (RFC 3261 §8.2 checks), mode.go,
 // errors.go, events.go, stats.go.
 //
 // # Locks

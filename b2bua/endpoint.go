@@ -105,7 +105,7 @@ func (e *endpoint) listen(ls []Listener) ([]string, error) {
 			if err != nil {
 				return nil, fmt.Errorf("sip tcp listen %s: %w", l.Address, err)
 			}
-			e.serve("tcp", guardListener{ln, e.guard}, e.srv.ServeTCP)
+			e.serve("tcp", guardListener{ln, e.guard, true}, e.srv.ServeTCP)
 			addrs = append(addrs, ln.Addr().String())
 		case "ws":
 			// SIP over WebSocket (RFC 7118) on a port of its own; the
@@ -114,7 +114,7 @@ func (e *endpoint) listen(ls []Listener) ([]string, error) {
 			if err != nil {
 				return nil, fmt.Errorf("sip ws listen %s: %w", l.Address, err)
 			}
-			e.serve("ws", guardListener{ln, e.guard}, e.srv.ServeWS)
+			e.serve("ws", guardListener{ln, e.guard, false}, e.srv.ServeWS)
 			addrs = append(addrs, ln.Addr().String())
 		case "tls", "wss":
 			t := strings.ToLower(l.Transport)
@@ -132,7 +132,7 @@ func (e *endpoint) listen(ls []Listener) ([]string, error) {
 			if t == "wss" {
 				serve = e.srv.ServeWS // the TLS listener decrypts; the WebSocket framing is the same
 			}
-			e.serve(t, guardListener{ln, e.guard}, serve)
+			e.serve(t, guardListener{ln, e.guard, t == "tls"}, serve)
 			addrs = append(addrs, ln.Addr().String())
 		default:
 			return nil, fmt.Errorf("sip listen: unsupported transport %q", l.Transport)

@@ -14,9 +14,14 @@ import (
 // complete header block within TCPHeaderTimeout and is closed after
 // TCPIdleTimeout of silence (the slow-header attack holds a connection
 // open without ever finishing a message).
+//
+// frame puts a SIP stream framer (framer.go) on each connection's read
+// side: set for TCP and TLS, whose bytes are SIP messages back to back;
+// not for WebSocket, whose SIP messages travel in WebSocket frames.
 type guardListener struct {
 	net.Listener
-	g *guard
+	g     *guard
+	frame bool
 }
 
 // Accept returns the next connection the guard lets in.
@@ -31,7 +36,11 @@ func (l guardListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		return &guardConn{Conn: c, g: l.g, ip: ip, opened: l.g.now()}, nil
+		gc := &guardConn{Conn: c, g: l.g, ip: ip, opened: l.g.now()}
+		if l.frame {
+			gc.framer = newStreamFramer(readerFunc(gc.readRaw), gc.answer, l.g.stats)
+		}
+		return gc, nil
 	}
 }
 
@@ -77,7 +86,8 @@ func (g *guard) connClosed(ip netip.Addr) {
 }
 
 // guardConn is a stream connection under the guard's timeouts. Read is
-// called by one goroutine (the transport's reader); Close by anyone.
+// called by one goroutine (the transport's reader); Write and Close by
+// anyone.
 type guardConn struct {
 	net.Conn
 	g        *guard
@@ -87,12 +97,56 @@ type guardConn struct {
 	tail     [3]byte
 	tailN    int
 	closeOne sync.Once
+	framer   *streamFramer // nil on WebSocket connections
+	// wmu guards writing: the stack writes responses and requests from
+	// its own goroutines while the framer answers from the reader's; one
+	// message must go out whole before the next starts.
+	wmu sync.Mutex
 }
 
-// Read reads with the deadline the connection's stage allows: until the
-// first header block is complete, what is left of TCPHeaderTimeout since
-// accept; after it, TCPIdleTimeout from now.
+// streamAnswerTimeout bounds the framer's own answers: a peer that does
+// not read must not hold the connection's reader forever.
+const streamAnswerTimeout = 5 * time.Second
+
+// readerFunc makes a read method an io.Reader.
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(b []byte) (int, error) { return f(b) }
+
+// Read hands the stack the next bytes: through the framer on TCP and
+// TLS, as they come on WebSocket.
 func (c *guardConn) Read(b []byte) (int, error) {
+	if c.framer != nil {
+		return c.framer.Read(b)
+	}
+	return c.readRaw(b)
+}
+
+// Write writes one message whole (see wmu).
+func (c *guardConn) Write(b []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.Conn.Write(b)
+}
+
+// answer writes a response of the framer's own, between the stack's
+// writes and within streamAnswerTimeout.
+func (c *guardConn) answer(res []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.Conn.SetWriteDeadline(c.g.now().Add(streamAnswerTimeout)); err != nil {
+		return err
+	}
+	_, err := c.Conn.Write(res)
+	// The stack sets its own deadline before its writes, if any.
+	_ = c.Conn.SetWriteDeadline(time.Time{})
+	return err
+}
+
+// readRaw reads with the deadline the connection's stage allows: until
+// the first header block is complete, what is left of TCPHeaderTimeout
+// since accept; after it, TCPIdleTimeout from now.
+func (c *guardConn) readRaw(b []byte) (int, error) {
 	deadline := c.g.now().Add(c.g.lim.TCPIdleTimeout)
 	if !c.framed {
 		deadline = c.opened.Add(c.g.lim.TCPHeaderTimeout)

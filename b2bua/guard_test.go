@@ -134,7 +134,7 @@ func TestGuardListenerCapsAndTimesOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := guardListener{raw, g}
+	ln := guardListener{raw, g, false}
 	defer ln.Close()
 	accepted := make(chan net.Conn, 8)
 	go func() {

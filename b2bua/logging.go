@@ -47,10 +47,20 @@ const (
 	DropHTTP        = "http"        // an HTTP request on a SIP port
 	DropGarbage     = "garbage"     // not text that starts like SIP
 	DropUnparseable = "unparseable" // SIP-like, but the parser refused it (bad Via, bad Content-Length, …)
+
+	// Over TCP and TLS a message's end is found by its Content-Length
+	// (RFC 3261 §18.3); a message that gives no usable one leaves no
+	// boundary to find the next on, so its connection is closed
+	// (framer.go). HTTP and garbage close a stream connection too.
+	DropNoLength  = "no_content_length"  // no Content-Length
+	DropBadLength = "bad_content_length" // negative, not a number, overflowing, or given twice
+	DropTooLarge  = "too_large"          // a header block or message past the stack's size limit
 )
 
 // DropReasons lists them, for metrics that export each one.
-func DropReasons() []string { return []string{DropHTTP, DropGarbage, DropUnparseable} }
+func DropReasons() []string {
+	return []string{DropHTTP, DropGarbage, DropUnparseable, DropNoLength, DropBadLength, DropTooLarge}
+}
 
 // dropReason classifies a parse failure by the data the stack logged, and
 // returns that data.

@@ -250,6 +250,6 @@ func (e *endpoint) webSocketQueue(addr string) (*wsQueue, error) {
 		return nil, err
 	}
 	q := &wsQueue{addr: a, ch: make(chan net.Conn), done: make(chan struct{})}
-	e.serve("ws", guardListener{q, e.guard}, e.srv.ServeWS)
+	e.serve("ws", guardListener{q, e.guard, false}, e.srv.ServeWS)
 	return q, nil
 }

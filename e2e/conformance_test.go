@@ -16,8 +16,8 @@ var conformanceCases = []struct {
 	name string
 	msg  string
 	want int
-	// udpOnly: the SIP stack's stream parser refuses what its datagram
-	// path, with earshot's read filter in front, takes (see docs/security.md).
+	// udpOnly: the case means something else over a stream (a body
+	// shorter than its Content-Length is the rest still to come).
 	udpOnly bool
 }{
 	{"good OPTIONS", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200, false},
@@ -35,21 +35,23 @@ var conformanceCases = []struct {
 	// escapes, unknown headers, several Vias on one line.
 	{"compact forms and a folded header", "OPTIONS sip:%[1]s SIP/2.0\r\nv: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nf: <sip:probe@%[2]s>\r\n ;tag=%[4]s\r\nt:    <sip:%[1]s>\r\ni: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nl: 0\r\n\r\n", 200, false},
 	{"header names in odd case", "OPTIONS sip:%[1]s SIP/2.0\r\nvIa: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nfROM: <sip:probe@%[2]s>;tag=%[4]s\r\nTO: <sip:%[1]s>\r\ncall-id: %[4]s\r\ncseq: 1 OPTIONS\r\nmax-forwards: 70\r\ncontent-length: 0\r\n\r\n", 200, false},
-	{"blanks before colons", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom  : <sip:probe@%[2]s>;tag=%[4]s\r\nTo\t: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq  :   1     OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200, true},
+	{"blanks before colons", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom  : <sip:probe@%[2]s>;tag=%[4]s\r\nTo\t: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq  :   1     OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200, false},
 	{"escaped Request-URI user", "OPTIONS sip:%31%30%30@%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200, false},
 	{"unknown header with odd value", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nX-Odd: ;;,,\"\"\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200, false},
 	{"two Vias on one line", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s, SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-x\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 200, false},
-	// Refused by the parser, answerable: 400 over UDP (over a stream the
-	// stack drops it; see TestUnparseableAnsweredOrDropped).
+	// Refused by the parser, answerable: 400 (over a stream the framer in
+	// front of the stack answers; see TestUnparseableAnsweredOrDropped and
+	// TestTCPFraming). Over a stream a Content-Length beyond the body only
+	// means the rest is still to come.
 	{"Content-Length beyond the body", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 50\r\n\r\nshort", 400, true},
-	{"unterminated quoted display name", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: \"probe <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, true},
-	{"<> around the Request-URI", "OPTIONS <sip:%[1]s> SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, true},
-	{"CSeq not a number", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: abc OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, true},
+	{"unterminated quoted display name", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: \"probe <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, false},
+	{"<> around the Request-URI", "OPTIONS <sip:%[1]s> SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, false},
+	{"CSeq not a number", "OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/%[3]s %[2]s;branch=z9hG4bK-%[4]s\r\nFrom: <sip:probe@%[2]s>;tag=%[4]s\r\nTo: <sip:%[1]s>\r\nCall-ID: %[4]s\r\nCSeq: abc OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", 400, false},
 }
 
 // TestVersionNotSupported: a request of another SIP version gets 505 over
-// UDP (the read filter keeps it from the parser's silent drop; a stream is
-// not rewritten, so over TCP it is still dropped).
+// UDP (the read filter keeps it from the parser's silent drop; over TCP
+// the stream framer answers it, see TestTCPFraming).
 func TestVersionNotSupported(t *testing.T) {
 	e := start(t, testConfig(t))
 	conn, err := net.Dial("udp", e.udp())
