@@ -82,12 +82,16 @@ func pageSilent(t *testing.T, tb *tab, who string, hz float64) {
 // coaches, barges and intercepts a call between a customer and an agent
 // on SIP phones, from the workspace's buttons. The microphone is used
 // only from coach on; the hear-matrix is the same as for a SIP
-// supervisor.
+// supervisor, and so is the invisibility: the parties' phones receive no
+// SIP request while the browser listens, coaches or barges, and the
+// customer none when it intercepts.
 func TestWebphoneSupervisor(t *testing.T) {
 	e := start(t, testConfig(t))
 	agent := e.agent("1001", "127.0.0.13", toneAgent)
-	cs, as := customerToAgent(t, e.customer(), agent)
+	customer := e.customer()
+	cs, as := customerToAgent(t, customer, agent)
 	calls := answeredCalls(t, e, 1)
+	custReqs, agentReqs := customer.Requests(), agent.Requests()
 
 	sup := webphoneBrowser(t, toneBrowser).tab("supervisor")
 	signIn(t, e, sup, "2001")
@@ -125,6 +129,10 @@ func TestWebphoneSupervisor(t *testing.T) {
 	pageHears(t, sup, "supervisor (barge)", toneCustomer)
 	pageHears(t, sup, "supervisor (barge)", toneAgent)
 
+	if n, m := customer.Requests()-custReqs, agent.Requests()-agentReqs; n != 0 || m != 0 {
+		t.Errorf("SIP requests while the browser listened, coached and barged: customer %d, agent %d; want none", n, m)
+	}
+
 	// Intercept: the agent is released; the customer and the browser
 	// hear each other.
 	sup.click("Intercept", `.modes [data-mode=intercept]`)
@@ -134,6 +142,10 @@ func TestWebphoneSupervisor(t *testing.T) {
 	pageHears(t, sup, "supervisor (intercept)", toneCustomer)
 	time.Sleep(500 * time.Millisecond) // the agent's tone leaves the meter
 	pageSilent(t, sup, "supervisor (intercept)", toneAgent)
+
+	if n := customer.Requests() - custReqs; n != 0 {
+		t.Errorf("the customer received %d SIP requests through the intercept; want none", n)
+	}
 
 	// Hang up from the page: the customer's call ends.
 	sup.click("Hang up", "#disconnect")
