@@ -46,6 +46,9 @@ type streamFramer struct {
 	// message that allocates (the parser builds its headers), paid so
 	// that a refused request is answered and the stream kept.
 	parse func(head []byte) error
+	// admit applies the guard's per-source limits to a framed message's
+	// header block (nil: none), as the read filter does to a datagram.
+	admit func(head []byte) bool
 	max   int // the largest message the stack takes
 
 	buf     []byte // buf[r:w] is read and not yet handed on
@@ -198,6 +201,13 @@ func (f *streamFramer) frame() bool {
 	}
 	head, total := data[:f.headLen], f.total
 	f.scanned, f.headLen, f.total = 0, 0, 0
+	if f.admit != nil && !f.admit(head) {
+		// Past its source's rate for the method, or from a banned
+		// source: dropped unanswered, as a datagram would be (the guard
+		// counted it).
+		f.r += total
+		return true
+	}
 	line, _, _ := bytes.Cut(head, []byte("\r\n"))
 	if _, other := otherVersion(line); other {
 		f.refuse(head, "505 Version Not Supported", 505, total)

@@ -263,7 +263,7 @@ func TestFramingDoesNotAllocate(t *testing.T) {
 // framer's answers and the stack's writes never interleave, and a
 // framing error ends the connection after its 400.
 func TestGuardConnFramesAndSerialisesWrites(t *testing.T) {
-	g := newGuard(Limits{TCPConnections: 2, TCPHeaderTimeout: 5 * time.Second, TCPIdleTimeout: 5 * time.Second}, time.Now,
+	g := newGuard(Limits{TCPConnections: 2, TCPHeaderTimeout: 5 * time.Second, TCPIdleTimeout: 5 * time.Second, OptionsRate: 10000}, time.Now,
 		func(netip.Addr) bool { return false }, slog.New(slog.DiscardHandler), newSIPStats())
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -39,6 +39,11 @@ func (l guardListener) Accept() (net.Conn, error) {
 		gc := &guardConn{Conn: c, g: l.g, ip: ip, opened: l.g.now()}
 		if l.frame {
 			gc.framer = newStreamFramer(readerFunc(gc.readRaw), gc.answer, l.g.stats)
+			// Framed, a stream's requests meet the same per-source rate
+			// limits as datagrams (a flood over one connection is no
+			// longer bounded only by the connection cap).
+			remote := c.RemoteAddr()
+			gc.framer.admit = func(head []byte) bool { return l.g.admit(remote, head) }
 		}
 		return gc, nil
 	}

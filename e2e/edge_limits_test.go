@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -353,4 +354,59 @@ func TestTCPConnectionsBounded(t *testing.T) {
 
 func isReset(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "reset")
+}
+
+// TestTCPOptionsFloodIsLimited: OPTIONS sent back to back over one TCP
+// connection meet the same per-source rate as datagrams: the burst (twice
+// options_rate) is answered, the rest dropped unanswered and counted, and
+// the connection keeps serving once the bucket refills.
+func TestTCPOptionsFloodIsLimited(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SIP.Limits.OptionsRate = 5
+	e := start(t, cfg)
+	c, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.69")}}).Dial("tcp", e.tcp())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	options := func(i int) string {
+		return fmt.Sprintf("OPTIONS sip:%[1]s SIP/2.0\r\nVia: SIP/2.0/TCP %[2]s;branch=z9hG4bK-flood%[3]d\r\nFrom: <sip:scan@%[2]s>;tag=f%[3]d\r\n"+
+			"To: <sip:%[1]s>\r\nCall-ID: flood-%[3]d\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", e.tcp(), c.LocalAddr(), i)
+	}
+	var burst strings.Builder
+	for i := range 100 {
+		burst.WriteString(options(i))
+	}
+	if _, err := c.Write([]byte(burst.String())); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	answered := 0
+	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			break
+		}
+		if strings.HasPrefix(line, "SIP/2.0 200") {
+			answered++
+		}
+	}
+	// 10 in the burst, and the bucket's refill (5/s) while the 100 are
+	// read: a few more at most.
+	if answered < 10 || answered > 16 {
+		t.Fatalf("%d of 100 flooded OPTIONS answered over TCP, want the burst of 10 (and at most a second's refill)", answered)
+	}
+	if n := e.app.SIP.Stats().Refused["rate_limit"]; int(n) != 100-answered {
+		t.Fatalf("rate_limit refusals %d, want the %d dropped", n, 100-answered)
+	}
+	// The connection still serves once the bucket has refilled.
+	time.Sleep(300 * time.Millisecond)
+	if _, err := c.Write([]byte(options(1000))); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "SIP/2.0 200") {
+		t.Fatalf("after the flood: %q %v", line, err)
+	}
 }
