@@ -138,8 +138,8 @@ func answerFor(msg, status, via string) ([]byte, bool) {
 	if !ok || method == "" || strings.HasPrefix(lines[0], "SIP/") {
 		return nil, false // a response, or not SIP
 	}
-	for _, c := range method {
-		if c < 'A' || c > 'Z' {
+	for i := range len(method) {
+		if !isTokenChar(method[i]) { // a method is a token (RFC 3261 §25.1), any case
 			return nil, false
 		}
 	}

@@ -28,6 +28,9 @@ func TestBadRequest(t *testing.T) {
 	if res, ok := badRequest("OPTIONS soap.beep://192.0.2.103:3002 SIP/2.0\r\n" + good); !ok || !strings.HasPrefix(string(res), "SIP/2.0 416 Unsupported URI Scheme\r\n") {
 		t.Errorf("an unserved scheme: %v\n%s", ok, res)
 	}
+	if res, ok := badRequest("options sip:x SIP/2.0\r\n" + good); !ok || !strings.HasPrefix(string(res), "SIP/2.0 400 ") {
+		t.Errorf("an extension method in lower case: %v\n%s", ok, res)
+	}
 	if res, ok := badRequest("OPTIONS <sip:x> SIP/2.0\r\n" + good); !ok || !strings.HasPrefix(string(res), "SIP/2.0 400 ") {
 		t.Errorf("<> around the Request-URI: %v\n%s", ok, res)
 	}
@@ -35,7 +38,7 @@ func TestBadRequest(t *testing.T) {
 		"a response":   "SIP/2.0 200 OK\r\n" + good,
 		"no Via":       "OPTIONS sip:x SIP/2.0\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: abc\r\nCSeq: 7 OPTIONS\r\n\r\n",
 		"no Call-ID":   strings.Replace("OPTIONS sip:x SIP/2.0\r\n"+good, "i: abc\r\n", "", 1),
-		"lower method": "options sip:x SIP/2.0\r\n" + good,
+		"not a method": "<options> sip:x SIP/2.0\r\n" + good,
 		"garbage":      "\x00\x01",
 	} {
 		if res, ok := badRequest(msg); ok {
