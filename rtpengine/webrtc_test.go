@@ -217,6 +217,8 @@ func TestWebRTCReofferKeepsTransport(t *testing.T) {
 	p, ph := newRawPeer(t), newPhone(t)
 	s, answer := rawCall(t, e, p, ph, "")
 	p.connect(answer, earshotRTP(s, 0))
+	// The peer may finish its handshake a moment before earshot's side.
+	waitFor(t, func() bool { return s.Snapshot().Legs[0].Transport == "connected" })
 	t0 := s.pair.Load()[0].wrtc.Load()
 	if _, err := s.Offer(0, p.offer("")); err != nil {
 		t.Fatal(err)
