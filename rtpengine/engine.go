@@ -207,6 +207,7 @@ func (e *Engine) Stats() Stats {
 	st.SessionsActive = len(e.sessions)
 	e.mu.Unlock()
 	st.PortsInUse = e.pool.portsInUse()
+	st.Dropped.Quarantine = e.recv.quarantined()
 	st.MediaTimeouts = e.timeouts.Load()
 	st.WebRTC = WebRTCStats{
 		Connected: e.webrtcUp.Load(), Failed: e.webrtcFailed.Load(),
@@ -234,6 +235,7 @@ func (e *Engine) Close() error {
 		}
 		<-e.done
 		e.mixer.Close()
+		e.pool.close() // the parked sockets, before their loops stop
 		e.recv.close()
 	})
 	return nil

@@ -93,20 +93,29 @@ func newLeg(id int, p socketPair, ssrc uint32, seq uint16, ts uint32) *leg {
 }
 
 // start hands the leg's two sockets to the engine's receivers (see
-// recvLoops). On failure the sockets are not watched; the caller closes
-// them.
+// recvLoops): sockets a finished leg parked are adopted as they are, new
+// ones are watched. On failure the sockets are not watched; the caller
+// closes them.
 func (s *Session) start(l *leg) error {
+	if s.eng.recv.adopt(s, l) {
+		return nil
+	}
 	return s.eng.recv.start(s, l)
 }
 
-// shut ends the leg's WebRTC transport if any, closes the leg's sockets
-// — which takes them off the receivers —
-// waits for its reader goroutines where there are any, and releases its
-// ports into quarantine.
+// shut ends the leg's WebRTC transport if any, parks the leg's sockets
+// (or, where they cannot be parked, closes them — which takes them off
+// the receivers), waits for its reader goroutines where there are any,
+// and releases its ports into quarantine.
 func (s *Session) shut(l *leg) {
 	l.closeWebRTC() // first, so that its close_notify still leaves the socket
-	l.rtp.conn.Close()
-	l.rtcp.conn.Close()
+	pair := socketPair{port: l.port}
+	if rtp, rtcp, ok := s.eng.recv.park(l); ok {
+		pair.rtp, pair.rtcp = rtp, rtcp
+	} else {
+		l.rtp.conn.Close()
+		l.rtcp.conn.Close()
+	}
 	l.wg.Wait()
-	s.eng.pool.release(l.port, s.eng.nanotime())
+	s.eng.pool.release(pair, s.eng.nanotime())
 }

@@ -57,6 +57,31 @@ func (r *recvLoops) start(s *Session, l *leg) error {
 	return nil
 }
 
+// park keeps leg l's two sockets bound and watched but takes them from the
+// leg: from then on the loop reads what arrives on them and drops it
+// (counted in quarantined), until adopt gives them to a new leg. It
+// returns the sockets for the pool to keep; the leg's own are closed to
+// it. It reports false when the sockets are not watched by a loop (the
+// caller closes them). When it returns no packet reaches l any more.
+func (r *recvLoops) park(l *leg) (rtp, rtcp *udpSock, ok bool) {
+	return l.rtp.conn.loop.park(l.rtp.conn, l.rtcp.conn)
+}
+
+// adopt hands leg l's sockets, parked by an earlier leg, to l on the loop
+// that watches them, with no system call; false if they are not parked.
+func (r *recvLoops) adopt(s *Session, l *leg) bool {
+	return l.rtp.conn.loop.adopt(l.rtp.conn, l.rtcp.conn, s, l)
+}
+
+// quarantined is the number of packets dropped on parked sockets.
+func (r *recvLoops) quarantined() uint64 {
+	var n uint64
+	for _, lp := range r.loops {
+		n += lp.quarantined.Load()
+	}
+	return n
+}
+
 // close stops every loop and waits for them. Their sockets must have been
 // closed before.
 func (r *recvLoops) close() {
@@ -87,6 +112,8 @@ type recvLoop struct {
 	free    []uint32 // indexes of unused slots
 	stopped bool     // stop was called: epfd is closed or about to be
 
+	quarantined atomic.Uint64 // packets read and dropped on parked sockets
+
 	// Owned by run.
 	events [maxEvents]syscall.EpollEvent
 	buf    [readBufSize]byte
@@ -97,7 +124,7 @@ type recvLoop struct {
 const wakeSlot = -1
 
 // recvSlot is a watched socket and where its packets go. sock == nil: the
-// slot is free.
+// slot is free; s == nil: the socket is parked (its port in quarantine).
 type recvSlot struct {
 	gen  uint32
 	sock *udpSock
@@ -172,6 +199,55 @@ func (lp *recvLoop) remove(sock *udpSock) {
 	lp.free = append(lp.free, sock.slot)
 }
 
+// watches reports whether lp watches sock. Caller holds lp.mu.
+func (lp *recvLoop) watches(sock *udpSock) bool {
+	return !lp.stopped && int(sock.slot) < len(lp.slots) && lp.slots[sock.slot].sock == sock
+}
+
+// park takes a leg's two sockets, both watched by lp, from the leg (see
+// recvLoops.park) and returns them in new wrappers: the leg's own ones
+// are marked closed, so a late write through the old leg fails as it did
+// when the sockets were closed, while the descriptors live on. False,
+// changing nothing, if lp does not watch both.
+func (lp *recvLoop) park(rtp, rtcp *udpSock) (prtp, prtcp *udpSock, ok bool) {
+	if lp == nil {
+		return nil, nil, false
+	}
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	if !lp.watches(rtp) || !lp.watches(rtcp) {
+		return nil, nil, false
+	}
+	out := [2]*udpSock{}
+	for i, sock := range [2]*udpSock{rtp, rtcp} {
+		out[i] = &udpSock{fd: sock.fd, six: sock.six, loop: lp, slot: sock.slot}
+		sock.mu.Lock()
+		sock.closed = true
+		sock.mu.Unlock()
+		sl := &lp.slots[sock.slot]
+		sl.sock, sl.s, sl.l = out[i], nil, nil
+	}
+	return out[0], out[1], true
+}
+
+// adopt gives two parked sockets to leg l of s (see recvLoops.adopt);
+// false, changing nothing, unless lp watches both and both are parked.
+func (lp *recvLoop) adopt(rtp, rtcp *udpSock, s *Session, l *leg) bool {
+	if lp == nil {
+		return false
+	}
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	if !lp.watches(rtp) || !lp.watches(rtcp) || lp.slots[rtp.slot].s != nil || lp.slots[rtcp.slot].s != nil {
+		return false
+	}
+	for _, sock := range []*udpSock{rtp, rtcp} {
+		sl := &lp.slots[sock.slot]
+		sl.s, sl.l = s, l
+	}
+	return true
+}
+
 // run is the loop's goroutine. It returns once stop has been called.
 func (lp *recvLoop) run() {
 	defer close(lp.done)
@@ -218,9 +294,14 @@ func (lp *recvLoop) handle(events []syscall.EpollEvent) (stop bool) {
 			// is read normally.
 			continue
 		}
-		if sl.rtcp {
+		switch {
+		case sl.s == nil:
+			// A parked socket: a late packet of a finished call, or a
+			// stray one. Reading it keeps the next call's queue clean.
+			lp.quarantined.Add(1)
+		case sl.rtcp:
 			sl.s.onRTCPSocket(sl.l, lp.buf[:n], src)
-		} else {
+		default:
 			sl.s.onRTPSocket(sl.l, lp.buf[:n], src)
 		}
 	}

@@ -36,6 +36,16 @@ func (r *recvLoops) start(s *Session, l *leg) error {
 	return nil
 }
 
+// park is not done outside Linux: a leg's sockets are closed at its end
+// (their readers end with them) and bound afresh for the next call.
+func (r *recvLoops) park(*leg) (rtp, rtcp *udpSock, ok bool) { return nil, nil, false }
+
+// adopt: never a parked socket outside Linux.
+func (r *recvLoops) adopt(*Session, *leg) bool { return false }
+
+// quarantined: nothing is parked outside Linux.
+func (r *recvLoops) quarantined() uint64 { return 0 }
+
 // close has nothing to stop: every reader ended with its socket.
 func (r *recvLoops) close() {}
 

@@ -57,6 +57,9 @@ type Drops struct {
 	NotMixed uint64
 	// MixerFull counts audio the mixer refused because its inbox was full.
 	MixerFull uint64
+	// Quarantine counts packets that reached a port resting between
+	// calls (a finished call's late packets, or strays): read and dropped.
+	Quarantine uint64
 }
 
 // counters are a session's live counters, written by the readers of its

@@ -115,7 +115,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for reason, v := range map[string]uint64{"source": ms.Dropped.Source, "malformed": ms.Dropped.Malformed,
 		"no_destination": ms.Dropped.NoDestination, "write_error": ms.Dropped.WriteError,
-		"not_mixed": ms.Dropped.NotMixed, "mixer_full": ms.Dropped.MixerFull} {
+		"not_mixed": ms.Dropped.NotMixed, "mixer_full": ms.Dropped.MixerFull, "quarantine": ms.Dropped.Quarantine} {
 		ct(c.rtpDropped, float64(v), reason)
 	}
 	g(c.portsInUse, float64(ms.PortsInUse))
