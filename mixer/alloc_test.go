@@ -67,35 +67,3 @@ func TestAllocsShardTick(t *testing.T) {
 		t.Errorf("shard tick allocates %.1f times per tick", allocs)
 	}
 }
-
-// TestAllocsWorkerOutput runs the pooled path: the worker's mix, the
-// hand-over of the batch and the output goroutine's writes.
-func TestAllocsWorkerOutput(t *testing.T) {
-	p := NewPool(PoolConfig{Workers: 1})
-	var all []*benchSession
-	for range 20 {
-		s, _ := p.NewSession(SessionConfig{Sink: discardSink{}})
-		all = append(all, newBenchSession(t, s))
-	}
-	sh := p.shards[0]
-	out := sh.startOutput()
-	defer out.stop()
-	n := 0
-	allocs := testing.AllocsPerRun(500, func() {
-		now := epoch.Add(time.Duration(n) * FrameDuration)
-		for _, bs := range all {
-			bs.feed(n, now)
-		}
-		b := <-out.free
-		b.deadline = now
-		sh.mix(now, b)
-		out.full <- b
-		n++
-	})
-	if allocs != 0 {
-		t.Errorf("worker and output allocate %.1f times per tick", allocs)
-	}
-	if got := p.Stats().FramesOut; got == 0 {
-		t.Error("the output wrote no frame")
-	}
-}

@@ -95,7 +95,6 @@ func BenchmarkMixTick(b *testing.B) {
 				all = append(all, newBenchSession(b, s))
 			}
 			sh := p.shards[0]
-			sh.tick(epoch.Add(-FrameDuration)) // sizes the shard's batch
 			b.ReportAllocs()
 			n := 0
 			for b.Loop() {
@@ -108,37 +107,6 @@ func BenchmarkMixTick(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*sessions*3), "ns/frame")
 		})
-	}
-}
-
-// BenchmarkWorkerOutput is BenchmarkMixTick through the pool's hand-over:
-// the worker mixes the shard into a batch and its output goroutine writes
-// the frames. One op is one tick; the worker waits for the output to
-// finish the previous tick, as in a pool.
-func BenchmarkWorkerOutput(b *testing.B) {
-	const sessions = 100
-	p := NewPool(PoolConfig{Workers: 1})
-	var all []*benchSession
-	for range sessions {
-		s, _ := p.NewSession(SessionConfig{Sink: discardSink{}})
-		all = append(all, newBenchSession(b, s))
-	}
-	sh := p.shards[0]
-	sh.tick(epoch.Add(-FrameDuration)) // sizes the shard's batch
-	out := sh.startOutput()
-	defer out.stop()
-	b.ReportAllocs()
-	n := 0
-	for b.Loop() {
-		now := epoch.Add(time.Duration(n) * FrameDuration)
-		for _, bs := range all {
-			bs.feed(n, now)
-		}
-		bt := <-out.free
-		bt.deadline = now
-		sh.mix(now, bt)
-		out.full <- bt
-		n++
 	}
 }
 
@@ -158,7 +126,6 @@ func BenchmarkSessionsPerCore(b *testing.B) {
 		all = append(all, newBenchSession(b, s))
 	}
 	sh := p.shards[0]
-	sh.tick(epoch.Add(-FrameDuration)) // sizes the shard's batch
 	durs := make([]time.Duration, 0, 4096)
 	n := 0
 	b.ReportAllocs()

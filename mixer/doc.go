@@ -38,9 +38,8 @@
 //     into a preallocated slot and returns; it never blocks on the mixer and
 //     never allocates. Packets of other payload types (telephone-event,
 //     comfort noise) are the engine's business and must not be pushed.
-//   - every 20 ms the session's worker mixes, and its output goroutine
-//     calls Sink.WriteFrame once for every leg with that leg's next 20 ms
-//     of audio: FrameSamples bytes in the
+//   - every 20 ms the session's worker calls Sink.WriteFrame once for every
+//     leg with that leg's next 20 ms of audio: FrameSamples bytes in the
 //     leg's codec, the mix of what it hears. A leg that hears nobody gets
 //     encoded silence, so its outgoing stream stays continuous. The payload
 //     is valid only during the call; the engine stamps it with the leg's
@@ -58,10 +57,7 @@
 // A Pool owns a fixed set of worker goroutines (PoolConfig.Workers, default
 // one per CPU), started by Start and stopped and waited for by Close. Each
 // worker owns a shard of sessions and ticks them all at start + n×20 ms on
-// one absolute clock; a tick only mixes, and the worker's own output
-// goroutine then writes the frames to the Sinks while the worker sleeps
-// (output.go says why and how they hand over). A tick starts once the
-// output has written the previous one: a late tick is recorded in a lateness histogram and
+// one absolute clock: a late tick is recorded in a lateness histogram and
 // followed at once by the next, so lateness never turns into drift; a
 // worker more than PoolConfig.MaxCatchUp behind skips the missed ticks
 // instead of bursting.
@@ -88,9 +84,7 @@
 //     worker writes; Pool.Stats sums them into a plain snapshot at scrape
 //     time. The package registers nothing and keeps no global state.
 //
-// The Sink runs on the worker's output goroutine, one per worker, so the
-// frames of one session are written by one goroutine in tick order. It
-// must not block, and must not call
+// The Sink runs on the worker goroutine. It must not block, and must not call
 // RemoveLeg or Close (they wait for the tick that is calling the Sink).
 //
 // A standalone Session (NewSession) is ticked by its owner with Tick, for

@@ -18,24 +18,15 @@ func (s *Session) Tick(now time.Time) error {
 	return nil
 }
 
-// tick is one frame of a standalone session's life: mix, then write.
+// tick is one frame of the session's life. It reads the leg table once, so a
+// concurrent control change applies from the next tick, and allocates
+// nothing: every buffer lives in the legs.
 func (s *Session) tick(now time.Time, c *counters) {
 	s.tickMu.Lock()
 	defer s.tickMu.Unlock()
-	if t := s.mix(now, c); t != nil {
-		s.write(t, c)
-	}
-}
-
-// mix produces the session's frames of one tick into its legs' encode
-// buffers and returns the leg table it used (nil: nothing to write). It
-// reads the table once, so a concurrent control change applies from the
-// next tick, and allocates nothing: every buffer lives in the legs.
-// Caller holds tickMu until the frames are written.
-func (s *Session) mix(now time.Time, c *counters) *legTable {
 	t := s.table.Load()
 	if t == nil {
-		return nil
+		return
 	}
 	// First everyone speaks...
 	for _, l := range t.legs {
@@ -48,14 +39,6 @@ func (s *Session) mix(now time.Time, c *counters) *legTable {
 	// ...then everyone hears.
 	for r, l := range t.legs {
 		mixFor(s.enc, l, t.legs, t.hears[r])
-	}
-	return t
-}
-
-// write hands every leg of t its frame from the last mix. Caller holds
-// tickMu (or owns it on the worker's behalf, output.go).
-func (s *Session) write(t *legTable, c *counters) {
-	for _, l := range t.legs {
 		s.sink.WriteFrame(l.id, l.enc[:])
 	}
 	c.framesOut.Add(uint64(len(t.legs)))

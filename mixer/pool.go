@@ -45,9 +45,6 @@ type shard struct {
 	mu       sync.Mutex
 	sessions atomic.Pointer[[]*Session]
 	counters counters
-	// batch carries a tick from the worker to its output goroutine
-	// (output.go), or through a test's tick.
-	batch outBatch
 }
 
 // NewPool returns a pool; Start starts its workers.
@@ -147,11 +144,8 @@ func (p *Pool) Stats() Stats {
 	return st
 }
 
-// run is one worker: it mixes sh at start + n×20 ms until the pool stops,
-// and its output goroutine writes the frames (output.go).
+// run is one worker: it ticks sh at start + n×20 ms until the pool stops.
 func (p *Pool) run(sh *shard, start time.Time) {
-	out := sh.startOutput()
-	defer out.stop()
 	timer := time.NewTimer(FrameDuration)
 	defer timer.Stop()
 	for n := int64(1); ; n++ {
@@ -170,14 +164,6 @@ func (p *Pool) run(sh *shard, start time.Time) {
 			default:
 			}
 		}
-		// The tick starts when the output has written the last one:
-		// normally long before the deadline.
-		var b *outBatch
-		select {
-		case <-p.stop:
-			return
-		case b = <-out.free:
-		}
 		now := time.Now()
 		late := now.Sub(deadline)
 		sh.counters.lateness.observe(late)
@@ -188,41 +174,22 @@ func (p *Pool) run(sh *shard, start time.Time) {
 			n += skip
 			sh.counters.skippedTicks.Add(uint64(skip))
 		}
-		b.deadline = deadline
-		sh.mix(now, b)
-		out.full <- b
+		sh.tick(now)
+		sh.counters.output.observe(time.Since(deadline))
 	}
 }
 
-// tick mixes every session of the shard once and writes the frames, on the
-// calling goroutine. It is the whole of a shard's per-frame work, and a
-// plain function so tests can drive it with any time they like; it must
-// not be called while the pool's worker runs.
+// tick ticks every session of the shard once. It is the whole of a
+// worker's per-frame work, and a plain function so tests can drive it with
+// any time they like.
 func (sh *shard) tick(now time.Time) {
-	b := &sh.batch
-	sh.mix(now, b)
-	sh.write(b)
-}
-
-// mix mixes every session of the shard once, appending those with frames
-// to write to b. b.sessions is reallocated only on the first tick after the
-// shard outgrew it, so steady ticks do not allocate.
-func (sh *shard) mix(now time.Time, b *outBatch) {
 	sh.counters.ticks.Add(1)
 	ss := sh.sessions.Load()
 	if ss == nil {
 		return
 	}
-	if n := len(*ss); cap(b.sessions) < n {
-		b.sessions = make([]*Session, 0, n+n/4)
-	}
 	for _, s := range *ss {
-		s.tickMu.Lock() // unlocked by write, or below if nothing to write
-		if s.out = s.mix(now, &sh.counters); s.out != nil {
-			b.sessions = append(b.sessions, s)
-		} else {
-			s.tickMu.Unlock()
-		}
+		s.tick(now, &sh.counters)
 	}
 }
 

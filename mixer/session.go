@@ -12,8 +12,7 @@ import (
 const MaxLegs = 32
 
 // Sink receives the mixer's output. WriteFrame is called once per leg per
-// tick, from one goroutine for the session's life (a pool worker's output
-// goroutine, or the caller of Tick), with the leg's 20 ms
+// tick, from the worker goroutine ticking the session, with the leg's 20 ms
 // of audio encoded in its codec (FrameSamples bytes). payload is only valid
 // during the call: the RTP engine stamps it with the leg's continuing SSRC,
 // sequence number and timestamp and sends it, or copies it. WriteFrame must
@@ -49,14 +48,10 @@ type Session struct {
 	closed bool
 	shard  *shard // nil for a standalone session
 
-	// tickMu is held for the length of each tick: by the caller of Tick,
-	// or, in a pool, from the worker's mix until the output goroutine has
-	// written the frames (output.go). Only RemoveLeg, Close and the next
-	// tick contend for it, to wait out a tick in progress. It guards out
-	// and the legs' mix and encode buffers.
+	// tickMu is held for the length of each tick (by the worker, or the
+	// caller of Tick). Only RemoveLeg and Close contend for it, to wait
+	// out a tick in progress; it guards no data of its own.
 	tickMu sync.Mutex
-	// out is the leg table of the frames mixed and not yet written.
-	out *legTable
 
 	// counters of a standalone session; a pooled one uses its shard's.
 	own *counters

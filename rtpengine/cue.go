@@ -69,7 +69,7 @@ func tone(dst []int16, freq float64, n int) []int16 {
 }
 
 // cuePlayer is a leg's playback position in a cue. It belongs to the mixer
-// worker's output goroutine (the sink); requests arrive through the leg's cueReq (generation<<8 | Cue),
+// worker; requests arrive through the leg's cueReq (generation<<8 | Cue),
 // so a new request, even for the same cue, restarts it.
 type cuePlayer struct {
 	seen uint64

@@ -163,12 +163,11 @@
 // them with its next packet. The audio still queued in the jitter buffers
 // (about 40 ms) is skipped, not played late.
 //
-// The sink (mixSink, called on the output goroutine of the mixer worker
-// that ticks the session) stamps each frame with the mixer's own input
-// identity — an SSRC of its own and a sequence number and timestamp
-// advancing by one frame per tick — into a per-leg buffer that only that
-// goroutine touches, maps it through the leg's outStream and sends it from
-// the leg's socket: no allocation per frame. A cue (Session.Cue) is
+// The sink (mixSink, called on the mixer worker) stamps each frame with the
+// mixer's own input identity — an SSRC of its own and a sequence number and
+// timestamp advancing by one frame per tick — into a per-leg buffer that
+// only the worker touches, maps it through the leg's outStream and sends it
+// from the leg's socket: no allocation per frame. A cue (Session.Cue) is
 // overlaid there too: the sink decodes the frame, adds the cue's
 // pre-computed samples and re-encodes, for the few frames the cue lasts.
 //

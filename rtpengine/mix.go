@@ -174,7 +174,7 @@ func (s *Session) stopMix() {
 type mixSink Session
 
 // WriteFrame sends one mixed frame to the phone of leg id. It runs on the
-// mixer worker's output goroutine and must not block or allocate.
+// mixer worker and must not block or allocate.
 func (k *mixSink) WriteFrame(id mixer.LegID, payload []byte) {
 	s := (*Session)(k)
 	for _, l := range *s.all.Load() {

@@ -27,7 +27,7 @@ type playback struct {
 }
 
 // player is a leg's position in its playback. It belongs to the mixer
-// worker's output goroutine (the sink); a new playback pointer restarts the prompts and keeps
+// worker (the sink); a new playback pointer restarts the prompts and keeps
 // the music's position when the music is the same.
 type player struct {
 	cur      *playback

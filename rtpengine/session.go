@@ -21,8 +21,8 @@ import (
 //
 // Every method may be called from any goroutine; control operations (SDP,
 // legs, modes, Close) are serialised by the session's mutex. Packets are
-// handled by the engine's receive loops and mixer frames by the output
-// goroutine of the mixer worker that ticks the session; neither ever takes that mutex.
+// handled by the engine's receive loops and mixer frames by the mixer
+// worker that ticks the session; neither ever takes that mutex.
 type Session struct {
 	eng       *Engine
 	callID    string
