@@ -175,6 +175,7 @@ func (p *Pool) run(sh *shard, start time.Time) {
 			sh.counters.skippedTicks.Add(uint64(skip))
 		}
 		sh.tick(now)
+		sh.counters.output.observe(time.Since(deadline))
 	}
 }
 

@@ -13,6 +13,7 @@ type counters struct {
 	skippedTicks atomic.Uint64
 	framesOut    atomic.Uint64
 	lateness     histogram
+	output       histogram // when a tick's last frame had been written
 	delay        histogram
 
 	played, concealed, inserted, silence atomic.Uint64
@@ -32,6 +33,7 @@ func newCounters() *counters {
 // init sets the histograms' bucket layouts.
 func (c *counters) init() {
 	c.lateness.init(latenessBounds()...)
+	c.output.init(latenessBounds()...)
 	c.delay.init(delayBounds()...)
 }
 
@@ -68,6 +70,11 @@ type Stats struct {
 	SkippedTicks uint64
 	// TickLateness is how long after its deadline each tick started.
 	TickLateness Histogram
+	// OutputLateness is how long after its deadline each tick had handed
+	// its last frame to the Sinks: the tick's lateness plus the time to
+	// mix and write every frame of the shard. The last frame of a tick
+	// leaves this late; the first ones leave earlier.
+	OutputLateness Histogram
 	// FramesOut counts frames handed to Sinks.
 	FramesOut uint64
 	// InboxDropped counts packets Push dropped because a leg's inbox was
@@ -88,6 +95,7 @@ func (c *counters) addTo(s *Stats) {
 	s.FramesOut += c.framesOut.Load()
 	s.InboxDropped += c.inboxDropped.Load()
 	c.lateness.addTo(&s.TickLateness)
+	c.output.addTo(&s.OutputLateness)
 	c.delay.addTo(&s.JitterDelay)
 	j := &s.Jitter
 	j.Played += c.played.Load()

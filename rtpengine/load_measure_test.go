@@ -38,6 +38,7 @@ type loadResult struct {
 	ticks, skipped     uint64
 	mean, p50, p99     time.Duration // tick lateness; p50 and p99 are bucket upper bounds
 	within2ms          float64       // share of ticks at most 2 ms late
+	outMean, outP99    time.Duration // output lateness: the tick's last frame written
 	sent               uint64        // packets the phones sent
 	pushed, frames     uint64        // audio packets into the mixer, frames it sent
 	mixerFull          uint64        // audio the mixer's inbox had no room for
@@ -56,6 +57,7 @@ func measureLoad(t testing.TB, e *Engine, p *pacer, calls int, window time.Durat
 	ma, mb := a.stats.Mixer, b.stats.Mixer
 	r.ticks, r.skipped = mb.Ticks-ma.Ticks, mb.SkippedTicks-ma.SkippedTicks
 	r.mean, r.p50, r.p99, r.within2ms = latenessDelta(ma.TickLateness, mb.TickLateness)
+	r.outMean, _, r.outP99, _ = latenessDelta(ma.OutputLateness, mb.OutputLateness)
 	r.sent = b.sent - a.sent
 	r.pushed = b.stats.MixerPackets - a.stats.MixerPackets
 	r.frames = b.stats.MixerFrames - a.stats.MixerFrames
@@ -101,7 +103,7 @@ func latenessDelta(a, b mixer.Histogram) (mean, p50, p99 time.Duration, within2m
 	return mean, quantile(0.5), quantile(0.99), float64(cum) / float64(n)
 }
 
-const loadHeader = "| calls | ticks | skipped | lateness mean | p50 ≤ | p99 ≤ | ticks ≤ 2 ms | packets in/s (offered) | mixed in/s | frames out/s | inbox drops | other drops | phones late | earshot CPU (cores) | phones CPU (cores) | earshot/phones | earshot CPU per call (% core) | other processes (cores) |"
+const loadHeader = "| calls | ticks | skipped | lateness mean | p50 ≤ | p99 ≤ | ticks ≤ 2 ms | last frame mean | last frame p99 ≤ | packets in/s (offered) | mixed in/s | frames out/s | inbox drops | other drops | phones late | earshot CPU (cores) | phones CPU (cores) | earshot/phones | earshot CPU per call (% core) | other processes (cores) |"
 
 // row formats r as a line of the table in docs/performance.md.
 func (r loadResult) row() string {
@@ -119,8 +121,9 @@ func (r loadResult) row() string {
 	if r.calls > 0 {
 		perCall = fmt.Sprintf("%.3f", 100*r.earshot.Seconds()/sec/float64(r.calls))
 	}
-	return fmt.Sprintf("| %d | %d | %d | %v | %s | %s | %.2f %% | %.0f (%d) | %.0f | %.0f | %d | %d | %d | %.2f | %.2f | %s | %s | %.2f |",
+	return fmt.Sprintf("| %d | %d | %d | %v | %s | %s | %.2f %% | %v | %s | %.0f (%d) | %.0f | %.0f | %d | %d | %d | %.2f | %.2f | %s | %s | %.2f |",
 		r.calls, r.ticks, r.skipped, r.mean.Round(time.Microsecond), bound(r.p50), bound(r.p99), 100*r.within2ms,
+		r.outMean.Round(time.Microsecond), bound(r.outP99),
 		float64(r.sent)/sec, 150*r.calls, float64(r.pushed)/sec, float64(r.frames)/sec,
 		r.mixerFull, r.otherDrops, r.phoneLate,
 		r.earshot.Seconds()/sec, r.phones.Seconds()/sec, ratio, perCall, r.others.Seconds()/sec)

@@ -1,6 +1,9 @@
 package rtpengine
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Thresholds that tell a restarted or replaced incoming stream from ordinary
 // loss and reordering. They follow RFC 3550 Appendix A.1 (MAX_DROPOUT 3000,
@@ -59,6 +62,13 @@ type outStream struct {
 	// continuous: set whenever the sender changes hands.
 	rebase bool
 
+	// mixedNow mirrors mixed, written under mu, so that relay can refuse
+	// without the lock. While a call is mixed every packet its reader
+	// receives would otherwise take the lock the mixer's sink holds
+	// across each send, and at a few hundred mixed calls that contention
+	// parked and woke the reader and the sink many times per tick.
+	mixedNow atomic.Bool
+
 	// Telephone-events inserted between mixer frames (see event).
 	evSSRC uint32
 	evIn   uint32 // input timestamp of the event being forwarded
@@ -90,6 +100,12 @@ func (o *outStream) rewrite(pkt []byte, now int64, rates *clockRates) {
 // stream right after this packet (without that, the mixer's first frame
 // could overtake the relay's last packet on the wire).
 func (o *outStream) relay(pkt []byte, now int64, rates *clockRates) bool {
+	// A refusal seen here is one the locked check below would make too:
+	// only release clears mixed, and a packet racing with release may
+	// land on either side of it.
+	if o.mixedNow.Load() {
+		return false
+	}
 	o.mu.Lock()
 	if o.mixed {
 		o.mu.Unlock()
@@ -111,6 +127,7 @@ func (o *outStream) mix(pkt []byte, now int64, rates *clockRates, claim bool) bo
 			return false
 		}
 		o.mixed, o.rebase = true, true
+		o.mixedNow.Store(true)
 	}
 	o.rewriteLocked(pkt, now, rates)
 	return true
@@ -134,6 +151,7 @@ func (o *outStream) release() {
 	o.mu.Lock()
 	if o.mixed {
 		o.mixed, o.rebase = false, true
+		o.mixedNow.Store(false)
 	}
 	o.mu.Unlock()
 }

@@ -9,9 +9,10 @@ import (
 // mixerCollector exports the mix path: mixed sessions, the workers' tick
 // lateness and the jitter buffers' counters and delay.
 type mixerCollector struct {
-	media                                     *rtpengine.Engine
-	mixed, frames, lateness, delay, jbFrames  *prometheus.Desc
-	jbPackets, skipped, mixerIn, inboxDropped *prometheus.Desc
+	media                                  *rtpengine.Engine
+	mixed, frames, lateness, output, delay *prometheus.Desc
+	jbFrames, jbPackets, skipped, mixerIn  *prometheus.Desc
+	inboxDropped                           *prometheus.Desc
 }
 
 func newMixerCollector(media *rtpengine.Engine) *mixerCollector {
@@ -24,6 +25,7 @@ func newMixerCollector(media *rtpengine.Engine) *mixerCollector {
 		frames:       d("mixer_frames_sent_total", "20 ms frames the mixer produced and sent."),
 		mixerIn:      d("mixer_packets_received_total", "RTP audio packets handed to the mixer."),
 		lateness:     d("mixer_tick_lateness_seconds", "How late each mixer worker tick started after its deadline."),
+		output:       d("mixer_output_lateness_seconds", "How late after its deadline each mixer worker tick had written its last frame."),
 		skipped:      d("mixer_ticks_skipped_total", "Ticks given up because a worker fell too far behind."),
 		inboxDropped: d("mixer_inbox_dropped_total", "Packets dropped because a leg's mixer inbox was full."),
 		delay:        d("jitter_buffer_delay_seconds", "Playout delay of each mixed leg's jitter buffer (depth × 20 ms), observed every tick."),
@@ -33,7 +35,7 @@ func newMixerCollector(media *rtpengine.Engine) *mixerCollector {
 }
 
 func (c *mixerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.mixed, c.frames, c.mixerIn, c.lateness, c.skipped, c.inboxDropped,
+	for _, d := range []*prometheus.Desc{c.mixed, c.frames, c.mixerIn, c.lateness, c.output, c.skipped, c.inboxDropped,
 		c.delay, c.jbFrames, c.jbPackets} {
 		ch <- d
 	}
@@ -51,6 +53,7 @@ func (c *mixerCollector) Collect(ch chan<- prometheus.Metric) {
 	ct(c.skipped, m.SkippedTicks)
 	ct(c.inboxDropped, m.InboxDropped)
 	ch <- constHistogram(c.lateness, m.TickLateness)
+	ch <- constHistogram(c.output, m.OutputLateness)
 	ch <- constHistogram(c.delay, m.JitterDelay)
 	j := m.Jitter
 	for kind, v := range map[string]uint64{"played": j.Played, "concealed": j.Concealed,
