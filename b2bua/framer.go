@@ -60,7 +60,8 @@ type streamFramer struct {
 	total   int    // and the whole message's length (0: not found yet)
 	err     error  // once set, the stream is given up
 
-	lingered bool // the framing error waited framingLinger once
+	linger   time.Duration // how long a lost framing waits before it ends the stream (framingLinger on connections)
+	lingered bool          // and it did
 }
 
 // framingLinger is how long a connection whose framing was lost stays
@@ -100,13 +101,13 @@ func (f *streamFramer) Read(b []byte) (int, error) {
 			return n, nil
 		}
 		if f.err != nil {
-			if f.err == errStreamFraming && !f.lingered {
+			if f.err == errStreamFraming && !f.lingered && f.linger > 0 {
 				// The messages handed on before the framing was lost are
 				// being answered on other goroutines; the stack closes
 				// the connection as soon as this read fails, so give
 				// those answers a moment to leave first.
 				f.lingered = true
-				time.Sleep(framingLinger)
+				time.Sleep(f.linger)
 			}
 			return 0, f.err
 		}

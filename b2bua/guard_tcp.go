@@ -39,6 +39,7 @@ func (l guardListener) Accept() (net.Conn, error) {
 		gc := &guardConn{Conn: c, g: l.g, ip: ip, opened: l.g.now()}
 		if l.frame {
 			gc.framer = newStreamFramer(readerFunc(gc.readRaw), gc.answer, l.g.stats)
+			gc.framer.linger = framingLinger
 			// Framed, a stream's requests meet the same per-source rate
 			// limits as datagrams (a flood over one connection is no
 			// longer bounded only by the connection cap).
