@@ -235,11 +235,15 @@ func (d *run) events(token string) <-chan string {
 	ch := make(chan string, 8)
 	req, _ := http.NewRequestWithContext(d.ctx, "GET", "http://"+d.app.HTTPAddr+"/api/v1/events", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
+	// The stream's headers arrive once the subscription is made: waiting
+	// for them here means no event published after events returns is
+	// missed (on a loaded machine the request could start after the help
+	// request it is meant to see).
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil // never yields: the story fails at its wait
+	}
 	go func() {
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return
-		}
 		defer res.Body.Close()
 		sc := bufio.NewScanner(res.Body)
 		var typ string
