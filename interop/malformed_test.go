@@ -121,8 +121,15 @@ func TestMalformedSIP(t *testing.T) {
 		}
 		t.Logf("%s INVITE with broken SDP answered %d", transport, code)
 	}
-	if got := e.metric(t, "earshot_calls_active"); got != 0 {
-		t.Errorf("earshot_calls_active = %v after hostile input, want 0", got)
+	// The refused call is forgotten just after its final response leaves:
+	// allow it a moment on a loaded machine.
+	deadline := time.Now().Add(2 * time.Second)
+	for got := e.metric(t, "earshot_calls_active"); got != 0; got = e.metric(t, "earshot_calls_active") {
+		if time.Now().After(deadline) {
+			t.Errorf("earshot_calls_active = %v after hostile input, want 0", got)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	runCallBatch(t, e, callBatch{calls: 4, concurrent: 1, packets: 25, talkMillis: 600, agents: agents, transport: "u1"})
 }
