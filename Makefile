@@ -7,7 +7,7 @@ PKGS     := ./...
 FUZZTIME ?= 10s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run demo test unit interop bench bench-peers lint fuzz deps clean screenshots
+.PHONY: all build run demo test unit interop bench bench-peers lint fuzz deps clean screenshots bpf
 
 all: build
 
@@ -45,6 +45,13 @@ bench:
 # installs the peers through apt. About 10 minutes; keep the machine quiet.
 bench-peers:
 	@scripts/bench-peers.sh
+
+# bpf rebuilds the in-kernel relay's program (clang, libbpf-dev); the object
+# is committed, so nothing else needs clang.
+BPF_ARCH := $(shell uname -m)-linux-gnu
+bpf:
+	clang -O2 -g -Wall -Werror -target bpfel -I/usr/include/$(BPF_ARCH) \
+		-c rtpengine/kernel/relay.c -o rtpengine/kernel/relay_bpfel.o
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

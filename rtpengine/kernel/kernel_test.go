@@ -1,0 +1,163 @@
+package kernel
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+)
+
+// TestLayout checks that the Go mirrors of the map's key and value have
+// the sizes the compiled program declares (its BTF).
+func TestLayout(t *testing.T) {
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(object))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := spec.Maps["legs"]
+	if m == nil {
+		t.Fatal("no map legs in the object")
+	}
+	if got, want := int(m.KeySize), binary.Size(key{}); got != want {
+		t.Errorf("key size: program %d, Go %d", got, want)
+	}
+	if got, want := int(m.ValueSize), binary.Size(entry{}); got != want {
+		t.Errorf("value size: program %d, Go %d", got, want)
+	}
+	if spec.Programs["relay"] == nil {
+		t.Fatal("no program relay in the object")
+	}
+}
+
+// open loads the relay on the loopback interface, or skips saying why.
+func open(t *testing.T) *Relay {
+	t.Helper()
+	r, err := Open(Config{Interfaces: []string{"lo"}, BindAddr: netip.MustParseAddr("127.0.0.1")})
+	if errors.Is(err, ErrUnsupported) {
+		t.Skipf("in-kernel relay not available here (%v): the userspace relay's tests cover the same path", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func udp(t *testing.T) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func ap(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+func rtpPacket(pt uint8, seq uint16, ts, ssrc uint32) []byte {
+	p := make([]byte, 12+160)
+	p[0], p[1] = 0x80, pt
+	binary.BigEndian.PutUint16(p[2:], seq)
+	binary.BigEndian.PutUint32(p[4:], ts)
+	binary.BigEndian.PutUint32(p[8:], ssrc)
+	for i := range p[12:] {
+		p[12+i] = byte(i)
+	}
+	return p
+}
+
+// TestForward sends RTP from a phone to earshot's receiving socket with an
+// entry installed and checks what the other phone receives: from earshot's
+// other socket, the header mapped by the offsets, the payload intact; and
+// that what the entry does not describe reaches the receiving socket
+// unchanged.
+func TestForward(t *testing.T) {
+	r := open(t)
+	phoneA, phoneB := udp(t), udp(t)
+	legA, legB := udp(t), udp(t) // earshot's two legs
+	rt := Route{From: ap(phoneA), Out: ap(legB), To: ap(phoneB), PT: 0, SSRC: 0xB0B0B0B0, Rate: 8000}
+	st := State{InSSRC: 0xA1, InSeq: 99, InTS: 99 * 160, InNanos: Now(), SeqOffset: 1000, TSOffset: 50000, OutSeq: 1099, OutTS: 99*160 + 50000, OutNanos: Now()}
+	if err := r.Install(ap(legA), rt, st); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	for i := uint16(100); i < 110; i++ {
+		sent := rtpPacket(0, i, uint32(i)*160, 0xA1)
+		if _, err := phoneA.WriteToUDPAddrPort(sent, ap(legA)); err != nil {
+			t.Fatal(err)
+		}
+		phoneB.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, from, err := phoneB.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("packet %d not forwarded: %v", i, err)
+		}
+		if from != ap(legB) {
+			t.Fatalf("from %s, want earshot's other leg %s", from, ap(legB))
+		}
+		want := rtpPacket(0, i+1000, uint32(i)*160+50000, 0xB0B0B0B0)
+		if !bytes.Equal(buf[:n], want) {
+			t.Fatalf("packet %d:\n got %x\nwant %x", i, buf[:n], want)
+		}
+	}
+	// Not for the kernel: another source, another payload type, a new
+	// SSRC, a jump. Each reaches earshot's socket as sent.
+	stranger := udp(t)
+	cases := []struct {
+		name string
+		from *net.UDPConn
+		pkt  []byte
+	}{
+		{"foreign source", stranger, rtpPacket(0, 110, 110*160, 0xA1)},
+		{"telephone-event", phoneA, rtpPacket(101, 110, 110*160, 0xA1)},
+		{"new SSRC", phoneA, rtpPacket(0, 110, 110*160, 0xA2)},
+		{"sequence jump", phoneA, rtpPacket(0, 110+4000, 110*160, 0xA1)},
+		{"timestamp jump", phoneA, rtpPacket(0, 110, 110*160+8000*60, 0xA1)},
+	}
+	for _, c := range cases {
+		if _, err := c.from.WriteToUDPAddrPort(c.pkt, ap(legA)); err != nil {
+			t.Fatal(err)
+		}
+		legA.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, from, err := legA.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("%s: not passed to the socket: %v", c.name, err)
+		}
+		if from != ap(c.from) || !bytes.Equal(buf[:n], c.pkt) {
+			t.Fatalf("%s: socket got %x from %s, want it unchanged from %s", c.name, buf[:n], from, ap(c.from))
+		}
+	}
+	phoneB.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, _, err := phoneB.ReadFromUDPAddrPort(buf); err == nil {
+		t.Fatalf("phone B received %x, which the kernel should have left alone", buf[:n])
+	}
+	got, c, ok, err := r.Remove(ap(legA))
+	if err != nil || !ok {
+		t.Fatalf("Remove: ok %v, %v", ok, err)
+	}
+	if c.Packets != 10 || c.Bytes != 10*172 || c.Fallbacks != 0 {
+		t.Errorf("counters %+v, want 10 packets, %d bytes, no fallbacks", c, 10*172)
+	}
+	if got.InSeq != 109 || got.InTS != 109*160 || got.OutSeq != 1109 || got.OutTS != 109*160+50000 ||
+		got.SeqOffset != 1000 || got.TSOffset != 50000 || got.InSSRC != 0xA1 {
+		t.Errorf("state after 10 packets: %+v", got)
+	}
+	if got.InNanos < st.InNanos || got.OutNanos < st.OutNanos {
+		t.Errorf("times went back: %+v after %+v", got, st)
+	}
+	if _, _, ok, _ := r.Remove(ap(legA)); ok {
+		t.Error("a removed entry is still there")
+	}
+	// Removed: the next packet reaches earshot's socket.
+	pkt := rtpPacket(0, 111, 111*160, 0xA1)
+	phoneA.WriteToUDPAddrPort(pkt, ap(legA))
+	legA.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, _, err := legA.ReadFromUDPAddrPort(buf); err != nil || !bytes.Equal(buf[:n], pkt) {
+		t.Fatalf("after Remove the socket got %x, %v", buf[:n], err)
+	}
+}
