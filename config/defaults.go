@@ -110,6 +110,7 @@ func (c *Config) SetDefaults() {
 	dur(&c.Media.WebRTCICETimeout, defaultWebRTCICETimeout)
 	dur(&c.Media.WebRTCConsentTimeout, defaultWebRTCConsentTimeout)
 	str(&c.Media.Latching, LatchingNAT)
+	str(&c.Media.KernelRelay, KernelRelayAuto)
 
 	for ti := range c.Tenants {
 		t := &c.Tenants[ti]

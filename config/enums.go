@@ -51,6 +51,13 @@ const (
 	LatchingStrict = "strict"
 )
 
+// In-kernel relay modes (media.kernel_relay).
+const (
+	KernelRelayAuto = "auto"
+	KernelRelayOff  = "off"
+	KernelRelayOn   = "on"
+)
+
 // Log formats and levels.
 const (
 	LogText  = "text"

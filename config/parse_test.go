@@ -194,7 +194,7 @@ tenants:
 		{"http.session_max_age", cfg.HTTP.SessionMaxAge.D(), 12 * time.Hour},
 		{"http.cors_origins", len(cfg.HTTP.CORSOrigins), 0},
 		{"data_dir", cfg.DataDir, want.DataDir},
-		{"media", cfg.Media, want.Media},
+		{"media", fmt.Sprintf("%+v", cfg.Media), fmt.Sprintf("%+v", want.Media)},
 		{"sip.registration", cfg.SIP.Registration, want.SIP.Registration},
 		{"sip.feature_codes", cfg.SIP.FeatureCodes, want.SIP.FeatureCodes},
 		{"sip.max_calls", cfg.SIP.MaxCalls, 1000},

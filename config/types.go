@@ -155,6 +155,13 @@ type Media struct {
 	// WebRTCConsentTimeout ends a connected browser's leg that stopped
 	// refreshing ICE consent for this long (RFC 7675).
 	WebRTCConsentTimeout Duration `yaml:"webrtc_consent_timeout"`
+	// KernelRelay forwards the RTP of relayed calls in the kernel (eBPF):
+	// "auto" where the process may load BPF programs, "off", or "on"
+	// (refuse to start without it).
+	KernelRelay string `yaml:"kernel_relay"`
+	// KernelInterfaces are the interfaces the in-kernel relay attaches
+	// to. Empty: the loopback interface and those holding Address.
+	KernelInterfaces []string `yaml:"kernel_interfaces"`
 }
 
 // Tenant is one isolated customer of earshot: its trunks, groups and users.

@@ -263,6 +263,16 @@ func (c *Config) validateMedia(col *collector) {
 	if m.Latching != LatchingNAT && m.Latching != LatchingStrict {
 		col.addf("media.latching", "%s must be %q or %q", quoteShort(m.Latching), LatchingNAT, LatchingStrict)
 	}
+	switch m.KernelRelay {
+	case KernelRelayAuto, KernelRelayOff, KernelRelayOn:
+	default:
+		col.addf("media.kernel_relay", "%s must be %q, %q or %q", quoteShort(m.KernelRelay), KernelRelayAuto, KernelRelayOff, KernelRelayOn)
+	}
+	for i, name := range m.KernelInterfaces {
+		if name == "" || len(name) > 15 || strings.ContainsAny(name, "/ \t\n") {
+			col.addf(fmt.Sprintf("media.kernel_interfaces[%d]", i), "%s is not an interface name", quoteShort(name))
+		}
+	}
 }
 
 // minRetention is the shortest retention accepted: the statistics look one

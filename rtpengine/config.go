@@ -78,7 +78,27 @@ type Config struct {
 	// reported failed (ReasonConsentExpired). Zero means
 	// DefaultWebRTCConsentTimeout.
 	WebRTCConsentTimeout time.Duration
+	// KernelRelay chooses whether relayed calls are forwarded in the
+	// kernel (see kernelpath.go). The zero value is KernelOff.
+	KernelRelay KernelMode
+	// KernelInterfaces names the interfaces the in-kernel relay attaches
+	// to. Empty means the loopback interface and those holding BindAddr.
+	KernelInterfaces []string
 }
+
+// KernelMode says whether the engine uses the in-kernel relay.
+type KernelMode int
+
+const (
+	// KernelOff relays every packet in userspace.
+	KernelOff KernelMode = iota
+	// KernelAuto uses the in-kernel relay where the process may load it
+	// and relays in userspace otherwise, with a log line and
+	// Stats.Kernel.Unavailable saying why.
+	KernelAuto
+	// KernelOn fails New when the in-kernel relay cannot be loaded.
+	KernelOn
+)
 
 // withDefaults returns cfg with zero fields replaced by defaults, or an error
 // naming every invalid field.
@@ -148,6 +168,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Latching != LatchNAT && cfg.Latching != LatchStrict {
 		errs = append(errs, fmt.Errorf("latching: unknown mode %d", cfg.Latching))
+	}
+	if cfg.KernelRelay < KernelOff || cfg.KernelRelay > KernelOn {
+		errs = append(errs, fmt.Errorf("KernelRelay: unknown mode %d", cfg.KernelRelay))
 	}
 	if cfg.Jitter.MinDepth < 0 || cfg.Jitter.MaxDepth < 0 {
 		errs = append(errs, errors.New("jitter: negative depth"))

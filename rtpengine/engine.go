@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/mixer"
+	"github.com/earshot/earshot/rtpengine/kernel"
 	"github.com/earshot/earshot/rtpengine/webrtc"
 )
 
@@ -36,6 +37,13 @@ type Engine struct {
 	// WebRTC transports reported failed after they started, by reason.
 	webrtcICEFailed, webrtcClosed, webrtcConsent atomic.Uint64
 	lastWarn                                     atomic.Int64 // engine clock of the last "no free ports" warning
+
+	// The in-kernel relay (kernelpath.go): nil when off or unavailable,
+	// and then kernWhy says why if it was asked for.
+	kern                                   *kernel.Relay
+	kernWhy                                string
+	kernStreams                            atomic.Int64
+	kernOffloads, kernReturns, kernNoRoute atomic.Uint64
 
 	stop      chan struct{} // closed by Close to stop the timeout watcher
 	done      chan struct{} // closed by the watcher when it returns
@@ -81,9 +89,14 @@ func newEngine(cfg Config, clock func() int64) (*Engine, error) {
 	if e.recv, err = newRecvLoops(cfg.ReceiveLoops, e.log); err != nil {
 		return nil, err
 	}
+	if err := e.openKernel(); err != nil {
+		e.recv.close()
+		return nil, err
+	}
 	e.mixer = mixer.NewPool(cfg.Mixer)
 	if err := e.mixer.Start(); err != nil {
 		e.recv.close()
+		e.closeKernel()
 		return nil, err
 	}
 	go e.watch()
@@ -196,6 +209,7 @@ func (e *Engine) retire(s *Session) {
 
 // Stats returns a snapshot of the engine's counters.
 func (e *Engine) Stats() Stats {
+	e.readKernel(e.nanotime())
 	e.mu.Lock()
 	st := e.retired
 	for s := range e.sessions {
@@ -214,6 +228,7 @@ func (e *Engine) Stats() Stats {
 		ICEFailed: e.webrtcICEFailed.Load(), PeerClosed: e.webrtcClosed.Load(), ConsentExpired: e.webrtcConsent.Load(),
 	}
 	st.Mixer = e.mixer.Stats()
+	e.kernelStats(&st)
 	return st
 }
 
@@ -237,6 +252,7 @@ func (e *Engine) Close() error {
 		e.mixer.Close()
 		e.pool.close() // the parked sockets, before their loops stop
 		e.recv.close()
+		e.closeKernel()
 	})
 	return nil
 }

@@ -64,6 +64,9 @@ func (s *Session) reconcile() error {
 		}
 		s.mix = ms
 		s.mixed.Store(true)
+		// From here no stream goes to the kernel; the ones it feeds
+		// come back before the mixer needs their packets.
+		s.reclaimAll()
 		s.log.Info("media path: mix")
 	}
 	for _, l := range *s.all.Load() {

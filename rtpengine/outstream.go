@@ -69,6 +69,9 @@ type outStream struct {
 	// parked and woke the reader and the sink many times per tick.
 	mixedNow atomic.Bool
 
+	// kern is the in-kernel relay's share of the stream (kernelpath.go).
+	kern kernelFeed
+
 	// Telephone-events inserted between mixer frames (see event).
 	evSSRC uint32
 	evIn   uint32 // input timestamp of the event being forwarded
@@ -99,20 +102,19 @@ func (o *outStream) rewrite(pkt []byte, now int64, rates *clockRates) {
 // leave in the order they were numbered, also when the mixer claims the
 // stream right after this packet (without that, the mixer's first frame
 // could overtake the relay's last packet on the wire).
-func (o *outStream) relay(pkt []byte, now int64, rates *clockRates) bool {
+func (o *outStream) relay(pkt []byte, now int64, rates *clockRates) (ok, rebased bool) {
 	// A refusal seen here is one the locked check below would make too:
 	// only release clears mixed, and a packet racing with release may
 	// land on either side of it.
 	if o.mixedNow.Load() {
-		return false
+		return false, false
 	}
 	o.mu.Lock()
 	if o.mixed {
 		o.mu.Unlock()
-		return false
+		return false, false
 	}
-	o.rewriteLocked(pkt, now, rates)
-	return true
+	return true, o.rewriteLocked(pkt, now, rates)
 }
 
 // mix is rewrite for the mixer's sink. While the relay still owns the
@@ -156,8 +158,9 @@ func (o *outStream) release() {
 	o.mu.Unlock()
 }
 
-// rewriteLocked is rewrite with o.mu held.
-func (o *outStream) rewriteLocked(pkt []byte, now int64, rates *clockRates) {
+// rewriteLocked is rewrite with o.mu held. It reports whether the packet
+// re-based the stream.
+func (o *outStream) rewriteLocked(pkt []byte, now int64, rates *clockRates) bool {
 	in := readRTP(pkt)
 	rebase := !o.started || in.ssrc != o.inSSRC || o.rebase
 	o.rebase = false
@@ -200,6 +203,7 @@ func (o *outStream) rewriteLocked(pkt []byte, now int64, rates *clockRates) {
 	// A re-base sets the marker bit: receivers treat it as the start of a
 	// talkspurt and resynchronise their jitter buffers instead of stretching.
 	writeRTP(pkt, seq, ts, o.ssrc, rebase)
+	return rebase
 }
 
 // rebaseStep is how far a re-based stream's timestamp advances past the

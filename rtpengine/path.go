@@ -21,6 +21,9 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 	m := in.media.Load()
 	now := s.eng.nanotime()
+	if s.eng.kern != nil {
+		s.kernelHeard(in)
+	}
 	ok, latched := in.rtp.acceptRTP(src, pkt, m, now)
 	if !ok {
 		s.counters.dropSource.Add(1)
@@ -28,6 +31,9 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 	}
 	if latched {
 		s.logLatch("rtp", in, src)
+		// The other leg's stream, if the kernel feeds it, still goes to
+		// in's old peer.
+		s.reclaimAll()
 	}
 	s.relayRTP(in, pkt, m, now)
 }
@@ -48,6 +54,11 @@ func (s *Session) relayRTP(in *leg, pkt []byte, m *legMedia, now int64) {
 		s.fromSupervisor(in, m, pkt, pt)
 		return
 	}
+	if out.out.kern.on.Load() {
+		// The kernel left this packet to userspace: the stream comes
+		// back before it is handled (kernelpath.go).
+		s.reclaim(out)
+	}
 	if in.onDigit != nil && pt == m.dtmfPT && in.digits.consumed(pkt) {
 		return // a promoted supervisor's mode digit
 	}
@@ -66,7 +77,8 @@ func (s *Session) relayRTP(in *leg, pkt []byte, m *legMedia, now int64) {
 		return
 	}
 	rates := s.rates.Load()
-	if !out.out.relay(pkt, now, rates) {
+	relayed, rebased := out.out.relay(pkt, now, rates)
+	if !relayed {
 		// The mixer sends on out. Only a telephone-event still goes
 		// through, inserted between the mixer's frames.
 		if pt != m.dtmfPT || !out.out.event(pkt, now, rates) {
@@ -80,6 +92,9 @@ func (s *Session) relayRTP(in *leg, pkt []byte, m *legMedia, now int64) {
 	s.countRelayed(&s.counters.rtpPackets, to, len(pkt))
 	if err := out.sendRTP(pkt, dst.addr); err != nil {
 		s.uncountRelayed(&s.counters.rtpPackets, to, len(pkt))
+	}
+	if relayed && s.eng.kern != nil {
+		s.maybeOffload(in, out, m, pt, rebased, rates)
 	}
 	out.out.sent()
 }

@@ -181,6 +181,7 @@ func (s *Session) Answer(from int, answer []byte) ([]byte, error) {
 // setRemote installs what leg l's peer described: destinations (re-opening
 // latching) and clock rates. Caller holds s.mu.
 func (s *Session) setRemote(l *leg, remote remoteMedia) {
+	s.reclaimAll() // the kernel's routes name the old peers
 	if remote.webrtc != nil {
 		l.remote = remote // ICE decides the addresses (setWebRTC)
 	} else {
@@ -266,6 +267,7 @@ func (s *Session) updateRates(last *leg) {
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
+		s.reclaimAll() // its counters, before the session's are retired
 		s.mu.Lock()
 		s.closed = true
 		s.stopMix()

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // udpSock is one of earshot's media sockets on Linux: a bound,
@@ -163,4 +165,17 @@ func (u *udpSock) Close() error {
 	}
 	u.closed = true
 	return syscall.Close(u.fd)
+}
+
+// queued reports whether a datagram waits in the socket's receive queue
+// (SIOCINQ). The in-kernel relay takes a stream only when none does, so
+// that nothing older than what the kernel forwards is still to be relayed.
+func queued(s *udpSock) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return false
+	}
+	n, err := unix.IoctlGetInt(s.fd, unix.SIOCINQ)
+	return err != nil || n > 0
 }

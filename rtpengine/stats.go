@@ -31,6 +31,24 @@ type Stats struct {
 	// Mixer is the mixer pool's own snapshot: workers, tick lateness,
 	// jitter-buffer counters and delays.
 	Mixer mixer.Stats
+	// Kernel is the in-kernel relay's share (kernelpath.go).
+	Kernel KernelStats
+}
+
+// KernelStats describes the in-kernel relay. Its packets and bytes are
+// also in RTPPackets, RTPPacketsTo, BytesRelayed and BytesTo, added when
+// the engine reads the kernel's counters: at each Stats call and each
+// media-timeout check, and when a stream returns to userspace.
+type KernelStats struct {
+	Enabled     bool   // the program is loaded and attached
+	Unavailable string // why not, when Config.KernelRelay asked for it; "" otherwise
+	Interfaces  []string
+	Streams     int    // streams the kernel forwards now
+	Packets     uint64 // RTP packets the kernel forwarded
+	Bytes       uint64 // their UDP payload bytes
+	Offloads    uint64 // streams handed to the kernel
+	Returns     uint64 // streams taken back by userspace
+	NoRoute     uint64 // packets the kernel had no route for: userspace relayed them and keeps the stream
 }
 
 // WebRTCStats counts how WebRTC legs' transports fared.
@@ -78,6 +96,8 @@ type counters struct {
 	dropWrite     atomic.Uint64
 	dropNotMixed  atomic.Uint64
 	dropMixerFull atomic.Uint64
+	kernPackets   atomic.Uint64
+	kernBytes     atomic.Uint64
 }
 
 // addTo adds the counters to st.
@@ -99,4 +119,6 @@ func (c *counters) addTo(st *Stats) {
 	st.Dropped.WriteError += c.dropWrite.Load()
 	st.Dropped.NotMixed += c.dropNotMixed.Load()
 	st.Dropped.MixerFull += c.dropMixerFull.Load()
+	st.Kernel.Packets += c.kernPackets.Load()
+	st.Kernel.Bytes += c.kernBytes.Load()
 }

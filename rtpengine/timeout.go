@@ -26,7 +26,9 @@ func (e *Engine) watch() {
 		case <-e.stop:
 			return
 		case <-t.C:
-			e.checkTimeouts(e.nanotime())
+			now := e.nanotime()
+			e.readKernel(now) // packets the kernel forwarded are life too
+			e.checkTimeouts(now)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +41,7 @@ type tonePhone struct {
 	freq   float64
 	ssrc   uint32
 	events chan []byte // telephone-event payloads to send next, sharing the sender's seq
+	hushed atomic.Bool // hush was called: the phone sends nothing more
 
 	mu     sync.Mutex // guards the fields below
 	dst    netip.AddrPort
@@ -96,6 +98,9 @@ func (p *tonePhone) send() {
 			return
 		case <-tick.C:
 		}
+		if p.hushed.Load() {
+			return
+		}
 		for len(p.events) > 0 {
 			ev := <-p.events
 			e := append(rtpHeaderBytes(101, seq, binary.BigEndian.Uint32(ev), p.ssrc), ev[4:]...)
@@ -116,6 +121,9 @@ func (p *tonePhone) send() {
 		ts += 160
 	}
 }
+
+// hush stops the phone's sending; it keeps receiving.
+func (p *tonePhone) hush() { p.hushed.Store(true) }
 
 // event queues one telephone-event packet: key code, end bit, duration,
 // at event timestamp ts.

@@ -4,6 +4,7 @@
 #
 #   scripts/bench-relay.sh                 # 100 and 500 concurrent calls
 #   CALLS="100" WINDOW=5 scripts/bench-relay.sh
+#   KERNEL=0 scripts/bench-relay.sh        # without the in-kernel relay's rows
 #
 # For each load: a fresh earshot, CALLS agents registered at one sipp UAS
 # (127.0.0.3) that echoes RTP, and a sipp UAC (127.0.0.2) holding CALLS calls
@@ -12,6 +13,15 @@
 # time (/proc/PID/stat utime+stime) and earshot_rtp_packets_relayed_total are
 # sampled across WINDOW seconds; memory per call is the RSS with the calls up
 # minus the RSS before the first call, divided by CALLS.
+#
+# earshot runs twice per load: relaying in userspace (media.kernel_relay:
+# off) and, when it can load BPF programs (root), with the in-kernel relay
+# (on). For every relay the whole machine's busy CPU (/proc/stat: user,
+# system, irq, softirq) is sampled across the same window, and the load
+# generator's own CPU (the sipps, or rtpengine's Python peer) subtracted:
+# what is left is the relay's cost wherever the kernel charged it — a
+# packet the in-kernel relay forwards costs the process nothing but still
+# costs the machine.
 #
 # When an rtpengine daemon is installed (Debian: rtpengine-daemon) the same
 # load is relayed by it in the same run, sessions set up over its ng control
@@ -54,11 +64,12 @@ wait_calls() {
   done
 }
 
-# measure_earshot CALLS: prints one table row.
+# measure_earshot CALLS KERNEL_RELAY: prints one table row.
 measure_earshot() {
-  local calls=$1 groups=$(( ($1 + 7) / 8 )) sip http uas uac_pid uas_pid
+  local calls=$1 mode=$2 groups=$(( ($1 + 7) / 8 )) sip http uas uac_pid uas_pid name=earshot
+  [ "$mode" = on ] && name="earshot in-kernel"
   sip="127.0.0.1:$(free_port 127.0.0.1)"; http="127.0.0.1:$(free_port 127.0.0.1)"
-  write_config "$WORK/relay.yaml" "$groups" 8 20000 29999 "$sip" "$http" "$WORK/data-$calls"
+  KERNEL_RELAY=$mode write_config "$WORK/relay.yaml" "$groups" 8 20000 29999 "$sip" "$http" "$WORK/data-$calls-$mode"
   start_earshot "$WORK/relay.yaml"
   PIDS="$PIDS $EARSHOT_PID"
   { echo SEQUENTIAL; for g in $(seq 0 $((groups - 1))); do echo "$((5000 + g));"; done; } >"$WORK/numbers.csv"
@@ -76,16 +87,32 @@ measure_earshot() {
   uac_pid=$!; PIDS="$PIDS $uac_pid"
   wait_calls "$calls" 60
   sleep 3 # let every call's audio start and the relay settle
-  local c0 p0 c1 p1 rss1 hz; hz=$(getconf CLK_TCK)
+  if [ "$mode" = on ] && [ "$(metric earshot_rtp_kernel_relay_enabled)" != 1 ]; then
+    echo "| $name | $calls | – | – | – | – | – | – | – (not loaded: $(grep -m1 -o 'kernel relay[^"]*' "$WORK/earshot.log" || echo see the log)) |"
+    kill "$uac_pid" "$uas_pid" "$EARSHOT_PID" 2>/dev/null || true
+    wait "$uac_pid" "$uas_pid" "$EARSHOT_PID" 2>/dev/null || true
+    return
+  fi
+  local c0 p0 c1 p1 m0 m1 g0 g1 rss1 hz; hz=$(getconf CLK_TCK)
   c0=$(cpu_ticks "$EARSHOT_PID"); p0=$(metric earshot_rtp_packets_relayed_total)
+  m0=$(machine_ticks); g0=$(( $(cpu_ticks "$uac_pid") + $(cpu_ticks "$uas_pid") ))
   sleep "$WINDOW"
   c1=$(cpu_ticks "$EARSHOT_PID"); p1=$(metric earshot_rtp_packets_relayed_total)
+  m1=$(machine_ticks); g1=$(( $(cpu_ticks "$uac_pid") + $(cpu_ticks "$uas_pid") ))
   rss1=$(rss_kib "$EARSHOT_PID")
-  awk -v c=$((c1 - c0)) -v hz="$hz" -v p0="$p0" -v p1="$p1" -v w="$WINDOW" -v n="$calls" -v r0="$rss0" -v r1="$rss1" 'BEGIN {
+  local row
+  row=$(awk -v name="$name" -v c=$((c1 - c0)) -v m=$((m1 - m0)) -v g=$((g1 - g0)) -v hz="$hz" -v p0="$p0" -v p1="$p1" -v w="$WINDOW" -v n="$calls" -v r0="$rss0" -v r1="$rss1" 'BEGIN {
     pk = p1 - p0; cpu = c / hz
-    printf "| earshot | %d | %.0f | %.0f | %.4f | %.2f | %.1f |\n", n, pk / w, 100 * n, cpu / pk * 1000, cpu / pk * 1e6, (r1 - r0) / n
-  }'
-  EARSHOT_CPU_PER_PKT[$calls]=$(awk -v c=$((c1 - c0)) -v hz="$hz" -v pk="$(awk -v a="$p1" -v b="$p0" 'BEGIN{print a-b}')" 'BEGIN {print c / hz / pk * 1e6}')
+    printf "| %s | %d | %.0f | %.0f | %.4f | %.2f | %.2f | %.2f | %.1f |\n", name, n, pk / w, 100 * n, cpu / pk * 1000, cpu / pk * 1e6, m / hz / pk * 1e6, (m - g) / hz / pk * 1e6, (r1 - r0) / n
+  }')
+  echo "$row"
+  if [ "$mode" = on ]; then
+    KERNEL_CPU_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $7}')
+    KERNEL_NET_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $9}')
+  else
+    EARSHOT_CPU_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $7}')
+    EARSHOT_NET_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $9}')
+  fi
   kill "$uac_pid" "$uas_pid" "$EARSHOT_PID" 2>/dev/null || true
   wait "$uac_pid" "$uas_pid" "$EARSHOT_PID" 2>/dev/null || true
 }
@@ -146,9 +173,13 @@ def sdp(ip, port):
     return f"v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
 
 def rss(): return int([l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS:")][0].split()[1])
-def cpu():
-    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+def cpu(p=pid):
+    f = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+def machine():
+    f = open("/proc/stat").readline().split()
+    return sum(int(f[i]) for i in (1, 2, 3, 6, 7, 8)) / os.sysconf("SC_CLK_TCK")
+me = os.getpid()
 
 rss0 = rss()
 sel = selectors.DefaultSelector()
@@ -181,15 +212,17 @@ def run(secs):
                 count[key.data] += 1
                 if key.data == 0: s.sendto(data, src)  # the agent echoes
 run(3)
-c0, n0 = cpu(), sum(count)
+c0, n0, m0, g0 = cpu(), sum(count), machine(), cpu(me)
 run(window)
-c1, n1 = cpu(), sum(count)
+c1, n1, m1, g1 = cpu(), sum(count), machine(), cpu(me)
 pk = n1 - n0
-print("| rtpengine | %d | %.0f | %.0f | %.4f | %.2f | %.1f |" % (calls, pk / window, 100 * calls, (c1 - c0) / pk * 1000, (c1 - c0) / pk * 1e6, (rss() - rss0) / calls))
+print("| rtpengine | %d | %.0f | %.0f | %.4f | %.2f | %.2f | %.2f | %.1f |" % (calls, pk / window, 100 * calls, (c1 - c0) / pk * 1000, (c1 - c0) / pk * 1e6,
+      (m1 - m0) / pk * 1e6, ((m1 - m0) - (g1 - g0)) / pk * 1e6, (rss() - rss0) / calls))
 PY
 )
   echo "$row"
   RTPENGINE_CPU_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $7}')
+  RTPENGINE_NET_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $9}')
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
@@ -206,19 +239,30 @@ main_relay() {
   sed 's#play_pcap_audio="audio.pcap"#play_pcap_audio="'"$WORK"'/audio.pcap"#; s#INVITE sip:\[service\]#INVITE sip:[field0]#; s#To: <sip:\[service\]#To: <sip:[field0]#g' \
     "$SIPP_DIR/customer_uac.xml" >"$WORK/relay_uac.xml"
   gen_pcap "$WORK/audio.pcap" $((WINDOW + 45))
-  declare -gA EARSHOT_CPU_PER_PKT RTPENGINE_CPU_PER_PKT
+  declare -gA EARSHOT_CPU_PER_PKT RTPENGINE_CPU_PER_PKT EARSHOT_NET_PER_PKT RTPENGINE_NET_PER_PKT KERNEL_CPU_PER_PKT KERNEL_NET_PER_PKT
   echo "earshot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev), $(nproc) CPUs, ${WINDOW}s window, 50 packets/s each way per call"
   echo
-  echo "| relay | calls | packets/s relayed | expected | CPU s per 1000 packets | CPU µs per packet | RSS KiB per call |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| relay | calls | packets/s relayed | expected | CPU s per 1000 packets | CPU µs per packet (relay process) | machine CPU µs per packet | machine minus load generator, µs per packet | RSS KiB per call |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   local c
-  for c in $CALLS; do measure_earshot "$c"; done
+  for c in $CALLS; do
+    measure_earshot "$c" off
+    if [ "${KERNEL:-1}" = 1 ] && [ "$(id -u)" = 0 ]; then
+      measure_earshot "$c" on
+    elif [ "${KERNEL:-1}" = 1 ]; then
+      echo "| earshot in-kernel | $c | – | – | – | – | – | – | – (not root: BPF programs cannot be loaded) |"
+    fi
+  done
   if declare -F measure_rtpengine >/dev/null && command -v rtpengine >/dev/null; then
     for c in $CALLS; do measure_rtpengine "$c"; done
     echo
     for c in $CALLS; do
       awk -v c="$c" -v e="${EARSHOT_CPU_PER_PKT[$c]}" -v r="${RTPENGINE_CPU_PER_PKT[$c]}" \
         'BEGIN {printf "%d calls: earshot uses %.2fx the CPU per packet of rtpengine (userspace)\n", c, e / r}'
+      if [ -n "${KERNEL_CPU_PER_PKT[$c]:-}" ]; then
+        awk -v c="$c" -v k="${KERNEL_CPU_PER_PKT[$c]}" -v kn="${KERNEL_NET_PER_PKT[$c]}" -v r="${RTPENGINE_CPU_PER_PKT[$c]}" -v rn="${RTPENGINE_NET_PER_PKT[$c]}" -v en="${EARSHOT_NET_PER_PKT[$c]}" \
+          'BEGIN {printf "%d calls, in-kernel: earshot process %.2fx rtpengine'"'"'s CPU per packet; machine minus load generator %.2fx rtpengine'"'"'s, %.2fx earshot userspace'"'"'s\n", c, k / r, kn / rn, kn / en}'
+      fi
     done
   else
     echo

@@ -74,7 +74,8 @@ L = ["log: {format: text, level: warn}",
      "  limits: {register_rate: 100000}",
      f"http: {{listen: \"{http}\"{pprof}}}",
      f"data_dir: \"{data}\"",
-     f"media: {{address: 127.0.0.1, port_min: {rmin}, port_max: {rmax}, timeout: 30s}}",
+     f"media: {{address: 127.0.0.1, port_min: {rmin}, port_max: {rmax}, timeout: 30s, "
+     f"kernel_relay: {os.environ.get('KERNEL_RELAY', 'off')}}}",
      "tenants:",
      "  - name: demo",
      "    trunks:",
@@ -145,6 +146,10 @@ PY
 
 # cpu_ticks PID: user+system CPU time of PID in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# machine_ticks: busy CPU time of the whole machine (user, nice, system,
+# irq, softirq, steal of every CPU) in clock ticks, from /proc/stat.
+machine_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 
 # session_ticks SID: user+system CPU time of every process of session SID
 # (Kamailio and the workers it forked) in clock ticks.

@@ -13,12 +13,13 @@ type collector struct {
 	sip   *b2bua.Server
 	media *rtpengine.Engine
 
-	activeCalls, registrations, callsTotal, sipRequests, sipResponses, sipSent *prometheus.Desc
-	dialogs, sipRefused, sipDropped, mailboxFull                               *prometheus.Desc
-	notifications                                                              *prometheus.Desc
-	setup                                                                      *prometheus.Desc
-	rtpPackets, rtpBytes, rtcpPackets, rtpDropped, portsInUse, mediaSessions   *prometheus.Desc
-	mediaTimeouts, webrtcHandshakes, webrtcFailures                            *prometheus.Desc
+	activeCalls, registrations, callsTotal, sipRequests, sipResponses, sipSent   *prometheus.Desc
+	dialogs, sipRefused, sipDropped, mailboxFull                                 *prometheus.Desc
+	notifications                                                                *prometheus.Desc
+	setup                                                                        *prometheus.Desc
+	rtpPackets, rtpBytes, rtcpPackets, rtpDropped, portsInUse, mediaSessions     *prometheus.Desc
+	mediaTimeouts, webrtcHandshakes, webrtcFailures                              *prometheus.Desc
+	kernEnabled, kernStreams, kernPackets, kernBytes, kernHandovers, kernNoRoute *prometheus.Desc
 }
 
 func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
@@ -48,13 +49,20 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 		mediaTimeouts:    d("media_timeouts_total", "Calls hung up because no media arrived."),
 		webrtcHandshakes: d("webrtc_handshakes_total", "DTLS-SRTP handshakes of WebRTC legs, by result.", "result"),
 		webrtcFailures:   d("webrtc_transport_failures_total", "WebRTC legs ended because their transport failed after set-up, by reason.", "reason"),
+		kernEnabled:      d("rtp_kernel_relay_enabled", "1 when the in-kernel relay is loaded; 0 when off or unavailable (the log says why)."),
+		kernStreams:      d("rtp_kernel_streams", "RTP streams the kernel forwards now."),
+		kernPackets:      d("rtp_kernel_packets_total", "RTP packets the kernel forwarded (also in earshot_rtp_packets_relayed_total)."),
+		kernBytes:        d("rtp_kernel_bytes_total", "Payload bytes of those packets (also in earshot_rtp_bytes_relayed_total)."),
+		kernHandovers:    d("rtp_kernel_handovers_total", "Streams handed to the kernel or taken back by userspace.", "to"),
+		kernNoRoute:      d("rtp_kernel_no_route_total", "Packets the kernel found no route for and left to userspace."),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.activeCalls, c.registrations, c.dialogs, c.callsTotal, c.sipRequests,
 		c.sipResponses, c.sipSent, c.sipRefused, c.sipDropped, c.mailboxFull, c.notifications, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
-		c.portsInUse, c.mediaSessions, c.mediaTimeouts, c.webrtcHandshakes, c.webrtcFailures} {
+		c.portsInUse, c.mediaSessions, c.mediaTimeouts, c.webrtcHandshakes, c.webrtcFailures,
+		c.kernEnabled, c.kernStreams, c.kernPackets, c.kernBytes, c.kernHandovers, c.kernNoRoute} {
 		ch <- d
 	}
 }
@@ -127,4 +135,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ct(c.webrtcFailures, float64(ms.WebRTC.ICEFailed), "ice_failed")
 	ct(c.webrtcFailures, float64(ms.WebRTC.PeerClosed), "closed")
 	ct(c.webrtcFailures, float64(ms.WebRTC.ConsentExpired), "consent_expired")
+	enabled := 0.0
+	if ms.Kernel.Enabled {
+		enabled = 1
+	}
+	g(c.kernEnabled, enabled)
+	g(c.kernStreams, float64(ms.Kernel.Streams))
+	ct(c.kernPackets, float64(ms.Kernel.Packets))
+	ct(c.kernBytes, float64(ms.Kernel.Bytes))
+	ct(c.kernHandovers, float64(ms.Kernel.Offloads), "kernel")
+	ct(c.kernHandovers, float64(ms.Kernel.Returns), "userspace")
+	ct(c.kernNoRoute, float64(ms.Kernel.NoRoute))
 }

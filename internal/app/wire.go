@@ -28,6 +28,13 @@ func mediaConfig(c *config.Config, log *slog.Logger) (rtpengine.Config, error) {
 	if c.Media.Latching == config.LatchingStrict {
 		mc.Latching = rtpengine.LatchStrict
 	}
+	switch c.Media.KernelRelay {
+	case config.KernelRelayAuto:
+		mc.KernelRelay = rtpengine.KernelAuto
+	case config.KernelRelayOn:
+		mc.KernelRelay = rtpengine.KernelOn
+	}
+	mc.KernelInterfaces = c.Media.KernelInterfaces
 	if c.Media.AdvertisedAddress != "" {
 		if mc.AdvertisedAddr, err = netip.ParseAddr(c.Media.AdvertisedAddress); err != nil {
 			return rtpengine.Config{}, fmt.Errorf("media.advertised_address: %w", err)

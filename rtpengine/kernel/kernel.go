@@ -73,7 +73,8 @@ type entry struct {
 	InSeq     uint16
 	SeqOffset uint16
 	OutSeq    uint16
-	_         uint16
+	Paused    uint8 // the program met a packet it does not forward (see relay.c)
+	_         uint8
 	InNanos   uint64
 	OutNanos  uint64
 	Packets   uint64

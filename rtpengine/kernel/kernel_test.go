@@ -105,40 +105,9 @@ func TestForward(t *testing.T) {
 			t.Fatalf("packet %d:\n got %x\nwant %x", i, buf[:n], want)
 		}
 	}
-	// Not for the kernel: another source, another payload type, a new
-	// SSRC, a jump. Each reaches earshot's socket as sent.
-	stranger := udp(t)
-	cases := []struct {
-		name string
-		from *net.UDPConn
-		pkt  []byte
-	}{
-		{"foreign source", stranger, rtpPacket(0, 110, 110*160, 0xA1)},
-		{"telephone-event", phoneA, rtpPacket(101, 110, 110*160, 0xA1)},
-		{"new SSRC", phoneA, rtpPacket(0, 110, 110*160, 0xA2)},
-		{"sequence jump", phoneA, rtpPacket(0, 110+4000, 110*160, 0xA1)},
-		{"timestamp jump", phoneA, rtpPacket(0, 110, 110*160+8000*60, 0xA1)},
-	}
-	for _, c := range cases {
-		if _, err := c.from.WriteToUDPAddrPort(c.pkt, ap(legA)); err != nil {
-			t.Fatal(err)
-		}
-		legA.SetReadDeadline(time.Now().Add(2 * time.Second))
-		n, from, err := legA.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			t.Fatalf("%s: not passed to the socket: %v", c.name, err)
-		}
-		if from != ap(c.from) || !bytes.Equal(buf[:n], c.pkt) {
-			t.Fatalf("%s: socket got %x from %s, want it unchanged from %s", c.name, buf[:n], from, ap(c.from))
-		}
-	}
-	phoneB.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-	if n, _, err := phoneB.ReadFromUDPAddrPort(buf); err == nil {
-		t.Fatalf("phone B received %x, which the kernel should have left alone", buf[:n])
-	}
-	got, c, ok, err := r.Remove(ap(legA))
+	got, c, ok, err := r.Read(ap(legA))
 	if err != nil || !ok {
-		t.Fatalf("Remove: ok %v, %v", ok, err)
+		t.Fatalf("Read: ok %v, %v", ok, err)
 	}
 	if c.Packets != 10 || c.Bytes != 10*172 || c.Fallbacks != 0 {
 		t.Errorf("counters %+v, want 10 packets, %d bytes, no fallbacks", c, 10*172)
@@ -149,6 +118,64 @@ func TestForward(t *testing.T) {
 	}
 	if got.InNanos < st.InNanos || got.OutNanos < st.OutNanos {
 		t.Errorf("times went back: %+v after %+v", got, st)
+	}
+
+	// Not for the kernel: another source, another payload type, a new
+	// SSRC, a jump. Each reaches earshot's socket as sent, on a fresh
+	// entry; after each but the foreign source the peer's next ordinary
+	// packet goes there too (in order: userspace has to take the stream
+	// back first).
+	stranger := udp(t)
+	cases := []struct {
+		name  string
+		from  *net.UDPConn
+		pkt   []byte
+		pause bool
+	}{
+		{"foreign source", stranger, rtpPacket(0, 110, 110*160, 0xA1), false},
+		{"telephone-event", phoneA, rtpPacket(101, 110, 110*160, 0xA1), true},
+		{"new SSRC", phoneA, rtpPacket(0, 110, 110*160, 0xA2), true},
+		{"sequence jump", phoneA, rtpPacket(0, 110+4000, 110*160, 0xA1), true},
+		{"timestamp jump", phoneA, rtpPacket(0, 110, 110*160+8000*60, 0xA1), true},
+	}
+	reaches := func(what string, from *net.UDPConn, pkt []byte) {
+		t.Helper()
+		if _, err := from.WriteToUDPAddrPort(pkt, ap(legA)); err != nil {
+			t.Fatal(err)
+		}
+		legA.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, src, err := legA.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("%s: not passed to the socket: %v", what, err)
+		}
+		if src != ap(from) || !bytes.Equal(buf[:n], pkt) {
+			t.Fatalf("%s: socket got %x from %s, want it unchanged from %s", what, buf[:n], src, ap(from))
+		}
+	}
+	for _, c := range cases {
+		st.InSeq, st.InTS, st.InNanos = 109, 109*160, Now()
+		if err := r.Install(ap(legA), rt, st); err != nil {
+			t.Fatal(err)
+		}
+		reaches(c.name, c.from, c.pkt)
+		if c.pause {
+			reaches("the ordinary packet after a "+c.name, phoneA, rtpPacket(0, 110, 110*160, 0xA1))
+			continue
+		}
+		// A stranger does not stop the peer's packets.
+		phoneA.WriteToUDPAddrPort(rtpPacket(0, 110, 110*160, 0xA1), ap(legA))
+		phoneB.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, _, err := phoneB.ReadFromUDPAddrPort(buf)
+		if want := rtpPacket(0, 1110, 110*160+50000, 0xB0B0B0B0); err != nil || !bytes.Equal(buf[:n], want) {
+			t.Fatalf("after a %s the peer's packet was not forwarded: got %x, %v", c.name, buf[:n], err)
+		}
+	}
+	phoneB.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, _, err := phoneB.ReadFromUDPAddrPort(buf); err == nil {
+		t.Fatalf("phone B received %x, which the kernel should have left alone", buf[:n])
+	}
+	if _, _, ok, err := r.Remove(ap(legA)); err != nil || !ok {
+		t.Fatalf("Remove: ok %v, %v", ok, err)
 	}
 	if _, _, ok, _ := r.Remove(ap(legA)); ok {
 		t.Error("a removed entry is still there")

@@ -82,7 +82,11 @@ struct entry {
 	__u16 in_seq;
 	__u16 seq_off;
 	__u16 out_seq;
-	__u16 pad;
+	// Set at the first packet from the peer the program does not forward:
+	// from then on every packet goes to userspace, in order, until
+	// userspace takes the stream back (removes the entry).
+	__u8 paused;
+	__u8 pad;
 	__u64 in_ns;  // bpf_ktime_get_ns of the newest input packet
 	__u64 out_ns; // and of the newest output packet
 	// Counters, read by userspace for metrics and the media timeout.
@@ -127,8 +131,7 @@ int relay(struct __sk_buff *skb)
 		return TCX_NEXT; // userspace latches or drops it
 	__u8 *rtp = data + RTP_OFF;
 	__u32 udplen = bpf_ntohs(udp->len);
-	if ((rtp[0] & 0xc0) != 0x80 || (rtp[1] & 0x7f) != e->pt || udplen < 8 + RTP_HDR)
-		return TCX_NEXT;
+	int forward = (rtp[0] & 0xc0) == 0x80 && (rtp[1] & 0x7f) == e->pt && udplen >= 8 + RTP_HDR;
 	__u16 old_sport = udp->source, old_dport = udp->dest;
 	__u32 old_saddr = ip->saddr, old_daddr = ip->daddr;
 	__u16 seq_be = *(__u16 *)(rtp + 2);
@@ -154,34 +157,30 @@ int relay(struct __sk_buff *skb)
 		fib.sport = new_sport;
 		fib.dport = new_dport;
 		fib.ifindex = skb->ingress_ifindex;
-		if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS) {
-			// The packet leaves the program as it came: userspace
-			// relays it and takes the stream back (see kernel.go).
+		if (forward && bpf_fib_lookup(skb, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS) {
+			// Userspace relays it and keeps the stream (kernel.go).
 			__sync_fetch_and_add(&e->fallbacks, 1);
-			return TCX_NEXT;
+			forward = 0;
 		}
 		ifindex = fib.ifindex;
 	}
 	__u64 now = bpf_ktime_get_ns();
 
 	bpf_spin_lock(&e->lock);
-	if (bpf_ntohl(ssrc_be) != e->in_ssrc) {
-		bpf_spin_unlock(&e->lock);
-		return TCX_NEXT; // a new input: userspace re-bases
-	}
+	// Not a packet to forward: a telephone-event, a new SSRC (userspace
+	// re-bases), a sequence or timestamp jump, no route. It and every
+	// packet after it go to userspace.
+	if (e->paused || !forward || bpf_ntohl(ssrc_be) != e->in_ssrc)
+		goto pause;
 	__s16 d = (__s16)(seq - e->in_seq);
-	if (d > MAX_DROPOUT || d < -MAX_MISORDER) {
-		bpf_spin_unlock(&e->lock);
-		return TCX_NEXT;
-	}
+	if (d > MAX_DROPOUT || d < -MAX_MISORDER)
+		goto pause;
 	if (d > 0) {
 		__s64 expected = (__s64)((now - e->in_ns) * e->rate / 1000000000ULL);
 		__s64 drift = (__s64)(__s32)(ts - e->in_ts) - expected;
 		__s64 limit = (__s64)TS_JUMP_SECONDS * e->rate;
-		if (drift > limit || drift < -limit) {
-			bpf_spin_unlock(&e->lock);
-			return TCX_NEXT;
-		}
+		if (drift > limit || drift < -limit)
+			goto pause;
 		e->in_seq = seq;
 		e->in_ts = ts;
 		e->in_ns = now;
@@ -196,6 +195,13 @@ int relay(struct __sk_buff *skb)
 	e->packets++;
 	e->bytes += udplen - 8;
 	bpf_spin_unlock(&e->lock);
+	goto rewrite;
+pause:
+	e->paused = 1;
+	bpf_spin_unlock(&e->lock);
+	return TCX_NEXT;
+
+rewrite:;
 
 	__u16 oseq_be = bpf_htons(oseq);
 	__u32 ots_be = bpf_htonl(ots);

@@ -1,0 +1,288 @@
+package rtpengine
+
+import (
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/earshot/earshot/rtpengine/kernel"
+)
+
+// The in-kernel relay (package kernel) is one more sender of an output
+// stream, beside the relay reader and the mixer's sink: while it feeds a
+// stream, the kernel forwards the other leg's RTP on it and userspace
+// sees none of those packets. The hand-overs keep the stream continuous
+// because the kernel maps packets with the stream's own offsets and
+// returns its state when it gives the stream back.
+//
+// A stream goes to the kernel when the relay has sent kernelCalm packets
+// on it in a row without a re-base, the call is not mixed, neither leg is
+// WebRTC, the sending leg's peer is latched and both peers are IPv4. The
+// relay reader installs the entry itself, right after sending a packet,
+// so nothing it has queued can overtake the kernel's packets.
+//
+// It comes back to userspace when:
+//   - a packet for it reaches the socket and is accepted: the kernel left
+//     it alone because it did not match (a telephone-event, a new SSRC, a
+//     jump, a new source that latched), or found no route. The reader
+//     takes the stream back before handling that packet.
+//   - the session starts mixing (a supervisor, a playback, different
+//     codecs), a leg's SDP changes, or the session closes.
+//
+// The kernel's counters are added to the session's when the engine reads
+// them (Stats, the media-timeout check) and when the stream comes back;
+// packets it forwarded count as life for the media timeout.
+
+// kernelCalm is how many packets in a row the relay sends on a stream
+// without a re-base before handing it to the kernel: one second of 20 ms
+// packets. A stream that keeps changing (a DTMF event, a phone that
+// re-bases) stays in userspace instead of going back and forth.
+const kernelCalm = 50
+
+// kernelFeed is an output stream's in-kernel state. Guarded by the
+// stream's mutex, but for on, which the packet path reads without it.
+type kernelFeed struct {
+	on      atomic.Bool     // an entry feeds the stream
+	local   netip.AddrPort  // the entry's key: the feeding leg's RTP socket
+	folded  kernel.Counters // the entry's counters already added to the session's
+	calm    int             // packets the relay sent in a row without a re-base
+	noRoute bool            // the kernel found no route once: userspace keeps the stream
+}
+
+// openKernel loads the in-kernel relay as cfg asks. With KernelAuto a
+// failure is logged and kept in Stats; with KernelOn it is returned.
+func (e *Engine) openKernel() error {
+	if e.cfg.KernelRelay == KernelOff {
+		return nil
+	}
+	var err error
+	if bind := e.cfg.BindAddr; !bind.Is4() || bind.IsUnspecified() {
+		err = kernelErr("the media address must be one IPv4 address, not " + bind.String())
+	} else {
+		e.kern, err = kernel.Open(kernel.Config{Interfaces: e.cfg.KernelInterfaces, BindAddr: bind})
+	}
+	if err == nil {
+		e.log.Info("in-kernel relay on", "interfaces", e.kern.Interfaces())
+		return nil
+	}
+	if e.cfg.KernelRelay == KernelOn {
+		return err
+	}
+	e.kernWhy = err.Error()
+	e.log.Warn("in-kernel relay unavailable: relaying in userspace", "err", err)
+	return nil
+}
+
+// closeKernel detaches and frees the in-kernel relay, if loaded.
+func (e *Engine) closeKernel() {
+	if e.kern != nil {
+		if err := e.kern.Close(); err != nil {
+			e.log.Warn("in-kernel relay: close", "err", err)
+		}
+	}
+}
+
+// kernelErr is a reason the engine itself finds for not loading the relay.
+type kernelErr string
+
+func (k kernelErr) Error() string { return kernel.ErrUnsupported.Error() + ": " + string(k) }
+func (k kernelErr) Unwrap() error { return kernel.ErrUnsupported }
+
+// toKernelClock and fromKernelClock convert between the engine clock and
+// the kernel's (kernel.Now) at the moment of the call.
+func (e *Engine) toKernelClock(t int64) int64   { return kernel.Now() - (e.nanotime() - t) }
+func (e *Engine) fromKernelClock(t int64) int64 { return e.nanotime() - (kernel.Now() - t) }
+
+// maybeOffload hands the stream of out, fed by in, to the kernel when it
+// qualifies (see above). The relay reader calls it after sending a packet
+// of payload type pt on out, with out's stream still locked.
+func (s *Session) maybeOffload(in, out *leg, m *legMedia, pt int, rebased bool, rates *clockRates) {
+	o := out.out
+	k := &o.kern
+	if rebased || pt != m.audioPT {
+		k.calm = 0
+		return
+	}
+	if k.calm++; k.calm < kernelCalm || s.eng.kern == nil || k.noRoute || o.mixed {
+		return
+	}
+	if s.mixed.Load() || s.closing.Load() || in.wrtc.Load() != nil || out.wrtc.Load() != nil || in.mixLeg.Load() != nil {
+		return
+	}
+	from, to := in.rtp.dest.Load(), out.rtp.dest.Load()
+	if from == nil || !from.latched || to == nil || !from.addr.Addr().Is4() || !to.addr.Addr().Is4() {
+		return
+	}
+	bind := s.eng.cfg.BindAddr
+	local := netip.AddrPortFrom(bind, in.port)
+	rt := kernel.Route{
+		From: from.addr, Out: netip.AddrPortFrom(bind, out.port), To: to.addr,
+		PT: uint8(pt), SSRC: o.ssrc, Rate: rates.rate(uint8(pt)),
+	}
+	st := kernel.State{
+		InSSRC: o.inSSRC, InSeq: o.inSeq, InTS: o.inTs, InNanos: s.eng.toKernelClock(o.inNanos),
+		SeqOffset: o.seqOffset, TSOffset: o.tsOffset,
+		OutSeq: o.outSeq, OutTS: o.outTs, OutNanos: s.eng.toKernelClock(o.outNanos),
+	}
+	if queued(in.rtp.conn) {
+		return // the reader is behind: try again after the next packet
+	}
+	if err := s.eng.kern.Install(local, rt, st); err != nil {
+		s.log.Warn("in-kernel relay: install", "err", err)
+		k.calm = 0 // try again in a second
+		return
+	}
+	k.local, k.folded = local, kernel.Counters{}
+	k.on.Store(true)
+	s.eng.kernStreams.Add(1)
+	s.eng.kernOffloads.Add(1)
+	if queued(in.rtp.conn) {
+		// A packet slipped in before the entry took effect: the kernel
+		// must not forward anything newer before it is relayed.
+		s.reclaimLocked(out, partyOf(s.pair.Load(), out))
+	}
+}
+
+// reclaim takes the stream of out back from the kernel, if it feeds it:
+// the entry is removed, its state becomes the stream's and its counters
+// are added to the session's. Caller holds out's stream lock.
+func (s *Session) reclaimLocked(out *leg, to Party) {
+	o := out.out
+	k := &o.kern
+	if !k.on.Load() {
+		return
+	}
+	k.on.Store(false)
+	k.calm = 0 // a second of calm again before the kernel takes it back
+	s.eng.kernStreams.Add(-1)
+	s.eng.kernReturns.Add(1)
+	st, c, ok, err := s.eng.kern.Remove(k.local)
+	if err != nil || !ok {
+		// Nothing to continue from: the next packet re-bases, which
+		// costs a marker bit and one frame's step, never a duplicate.
+		s.log.Warn("in-kernel relay: remove", "err", err, "found", ok)
+		o.rebase = true
+		return
+	}
+	o.inSSRC, o.inSeq, o.inTs, o.inNanos = st.InSSRC, st.InSeq, st.InTS, s.eng.fromKernelClock(st.InNanos)
+	o.seqOffset, o.tsOffset = st.SeqOffset, st.TSOffset
+	o.outSeq, o.outTs, o.outNanos = st.OutSeq, st.OutTS, s.eng.fromKernelClock(st.OutNanos)
+	if c.Fallbacks > 0 {
+		k.noRoute = true
+		s.eng.kernNoRoute.Add(c.Fallbacks)
+	}
+	s.foldLocked(k, c, to)
+}
+
+// kernelHeard brings in's record of when its peer was last heard up to
+// date with what the kernel forwarded from it, so that latching decides
+// on it (a NAT rebinding needs a second of silence from the latched peer,
+// see latch.go). The reader of in's socket calls it before acceptRTP.
+func (s *Session) kernelHeard(in *leg) {
+	pair := s.pair.Load()
+	var out *leg
+	switch in {
+	case pair[0]:
+		out = pair[1]
+	case pair[1]:
+		out = pair[0]
+	default:
+		return
+	}
+	o := out.out
+	if !o.kern.on.Load() {
+		return
+	}
+	o.mu.Lock()
+	if o.kern.on.Load() {
+		if st, c, ok, err := s.eng.kern.Read(o.kern.local); err == nil && ok && c.Packets > 0 {
+			in.rtp.heard = max(in.rtp.heard, s.eng.fromKernelClock(st.InNanos))
+		}
+	}
+	o.mu.Unlock()
+}
+
+// reclaim is reclaimLocked taking out's stream lock.
+func (s *Session) reclaim(out *leg) {
+	if !out.out.kern.on.Load() {
+		return
+	}
+	out.out.mu.Lock()
+	s.reclaimLocked(out, partyOf(s.pair.Load(), out))
+	out.out.mu.Unlock()
+}
+
+// reclaimAll takes both of the pair's streams back from the kernel.
+func (s *Session) reclaimAll() {
+	if s.eng.kern == nil {
+		return
+	}
+	for _, l := range s.pair.Load() {
+		s.reclaim(l)
+	}
+}
+
+// foldLocked adds what the kernel forwarded since the last fold to the
+// session's counters. Caller holds the stream's lock.
+func (s *Session) foldLocked(k *kernelFeed, c kernel.Counters, to Party) (packets uint64) {
+	dp, db := c.Packets-k.folded.Packets, c.Bytes-k.folded.Bytes
+	k.folded = c
+	if dp == 0 {
+		return 0
+	}
+	s.counters.rtpPackets[to].Add(dp)
+	s.counters.bytes[to].Add(db)
+	s.counters.kernPackets.Add(dp)
+	s.counters.kernBytes.Add(db)
+	return dp
+}
+
+// readKernel adds the kernel's counters of the session's streams to its
+// own and, where the kernel forwarded packets since the last read, marks
+// the feeding leg alive at now (the media timeout).
+func (s *Session) readKernel(now int64) {
+	pair := s.pair.Load()
+	for i, out := range pair {
+		o := out.out
+		if !o.kern.on.Load() {
+			continue
+		}
+		o.mu.Lock()
+		if o.kern.on.Load() {
+			_, c, ok, err := s.eng.kern.Read(o.kern.local)
+			if err == nil && ok && s.foldLocked(&o.kern, c, partyOf(pair, out)) > 0 {
+				pair[1-i].lastRecv.Store(now)
+			}
+		}
+		o.mu.Unlock()
+	}
+}
+
+// readKernel reads the kernel's counters of every session (see
+// Session.readKernel).
+func (e *Engine) readKernel(now int64) {
+	if e.kern == nil || e.kernStreams.Load() == 0 {
+		return
+	}
+	e.mu.Lock()
+	sessions := make([]*Session, 0, len(e.sessions))
+	for s := range e.sessions {
+		sessions = append(sessions, s)
+	}
+	e.mu.Unlock()
+	for _, s := range sessions {
+		s.readKernel(now)
+	}
+}
+
+// kernelStats fills st.Kernel's engine-wide fields.
+func (e *Engine) kernelStats(st *Stats) {
+	st.Kernel.Enabled = e.kern != nil
+	st.Kernel.Unavailable = e.kernWhy
+	if e.kern != nil {
+		st.Kernel.Interfaces = e.kern.Interfaces()
+	}
+	st.Kernel.Streams = int(e.kernStreams.Load())
+	st.Kernel.Offloads = e.kernOffloads.Load()
+	st.Kernel.Returns = e.kernReturns.Load()
+	st.Kernel.NoRoute = e.kernNoRoute.Load()
+}

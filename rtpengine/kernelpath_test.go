@@ -1,0 +1,148 @@
+package rtpengine
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/earshot/earshot/mixer"
+	"github.com/earshot/earshot/rtpengine/kernel"
+)
+
+// kernelEngine starts an engine with the in-kernel relay on. Where this
+// process may not load BPF programs it says so and returns an engine
+// without it (inKernel false): the test's assertions then run on the
+// userspace relay.
+func kernelEngine(t *testing.T) (e *Engine, inKernel bool) {
+	t.Helper()
+	base := 20000 + 2*rand.IntN(5000)
+	e, err := newEngine(Config{BindAddr: loopback, PortMin: base, PortMax: base + 199, KernelRelay: KernelOn}, nil)
+	if errors.Is(err, kernel.ErrUnsupported) {
+		t.Logf("in-kernel relay unavailable here (%v): these assertions run on the userspace relay", err)
+		return testEngine(t, nil, nil), false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e, true
+}
+
+// TestKernelRelay carries a call through the in-kernel relay: both ways
+// with continuous streams, a foreign source dropped, a telephone-event
+// through userspace and back, a supervisor's hand-over to the mixer and
+// back, and counters that match what the phones received.
+func TestKernelRelay(t *testing.T) {
+	e, inKernel := kernelEngine(t)
+	cust := newTonePhone(t, mixer.CodecPCMU, 700)
+	agent := newTonePhone(t, mixer.CodecPCMU, 950)
+	s := toneCall(t, e, cust, agent)
+	streams := func(n int) {
+		t.Helper()
+		if inKernel {
+			waitFor(t, func() bool { return e.Stats().Kernel.Streams == n })
+		}
+	}
+	// userspace is what earshot relayed itself: all RTP sent but the
+	// kernel's.
+	userspace := func() uint64 { st := e.Stats(); return st.RTPPackets - st.Kernel.Packets }
+
+	// After a second of calm both streams are the kernel's, and the
+	// process relays nothing more.
+	streams(2)
+	f := measure(cust, agent)
+	cust.heard("kernel relay, customer hears agent", 950, f[0], win)
+	agent.heard("kernel relay, agent hears customer", 700, f[1], win)
+	if inKernel {
+		before := userspace()
+		got := agent.samples()
+		agent.listenFor(500 * time.Millisecond)
+		if n := userspace() - before; n != 0 {
+			t.Errorf("userspace relayed %d packets while the kernel had both streams", n)
+		}
+		if e.Stats().Kernel.Packets == 0 || agent.samples() == got {
+			t.Error("nothing forwarded in the kernel")
+		}
+	}
+
+	// A foreign source is not forwarded: the kernel leaves it to the
+	// socket, where it is dropped and counted; the streams stay the
+	// kernel's.
+	stranger := newPhone(t)
+	drops := e.Stats().Dropped.Source
+	for i := range 5 {
+		send(t, stranger.rtp, earshotRTP(s, 0), rtpPacket(t, 0, uint16(9000+i), uint32(9000+i)*160, cust.ssrc, make([]byte, 160)))
+	}
+	waitFor(t, func() bool { return e.Stats().Dropped.Source == drops+5 })
+	if inKernel && e.Stats().Kernel.Streams != 2 {
+		t.Errorf("a foreign source took a stream from the kernel: %d streams there", e.Stats().Kernel.Streams)
+	}
+
+	// A telephone-event goes through userspace (the stream comes back
+	// to it) and reaches the agent; a second later the kernel has the
+	// stream again.
+	for i := range 3 {
+		cust.event(5, i == 2, uint16(160*(i+1)), 4242)
+	}
+	waitFor(t, func() bool {
+		for _, p := range agent.packets() {
+			if p.h.PayloadType == 101 {
+				return true
+			}
+		}
+		return false
+	})
+	if inKernel && e.Stats().Kernel.Returns == 0 {
+		t.Error("the telephone-event did not bring the stream back to userspace")
+	}
+	streams(2)
+
+	// A supervisor: both streams come back to userspace at Attach and the
+	// mixer feeds them; when it leaves the kernel takes them again.
+	sup := newTonePhone(t, mixer.CodecPCMU, 1250)
+	l := supervisor(t, s, sup, nil)
+	if err := l.Attach(mixer.ModeBarge); err != nil {
+		t.Fatal(err)
+	}
+	if inKernel && e.Stats().Kernel.Streams != 0 {
+		t.Fatalf("%d streams still in the kernel after a supervisor attached", e.Stats().Kernel.Streams)
+	}
+	f = measure(cust, agent, sup)
+	cust.heard("barge, customer hears supervisor", 1250, f[0], win)
+	agent.heard("barge, agent hears supervisor", 1250, f[1], win)
+	sup.heard("barge, supervisor hears customer", 700, f[2], win)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	streams(2)
+	f = measure(cust, agent)
+	cust.heard("kernel again, customer hears agent", 950, f[0], win)
+	cust.absent("kernel again, customer hears the supervisor who left", 1250, f[0], win)
+	agent.heard("kernel again, agent hears customer", 700, f[1], win)
+
+	// Counters: every packet the phones received is counted once, the
+	// kernel's included.
+	cust.hush()
+	agent.hush()
+	time.Sleep(200 * time.Millisecond)
+	st := e.Stats()
+	if got, want := st.RTPPacketsTo[Caller], uint64(len(cust.packets())); got != want {
+		t.Errorf("RTP counted to the caller %d, the caller received %d", got, want)
+	}
+	if got, want := st.RTPPacketsTo[Callee], uint64(len(agent.packets())); got != want {
+		t.Errorf("RTP counted to the callee %d, the callee received %d", got, want)
+	}
+	if inKernel {
+		if st.Kernel.Packets == 0 || st.Kernel.Bytes != 172*st.Kernel.Packets {
+			t.Errorf("kernel counters: %d packets, %d bytes (want 172 per packet: RTP header and 160 bytes of G.711)", st.Kernel.Packets, st.Kernel.Bytes)
+		}
+		t.Logf("kernel: %d packets of %d relayed, %d hand-overs to the kernel, %d back", st.Kernel.Packets, st.RTPPackets, st.Kernel.Offloads, st.Kernel.Returns)
+	}
+	checkStream(t, "customer", cust)
+	checkStream(t, "agent", agent)
+	s.Close()
+	if st := e.Stats(); st.Kernel.Streams != 0 {
+		t.Errorf("%d streams in the kernel after the session closed", st.Kernel.Streams)
+	}
+}
