@@ -16,12 +16,14 @@
 #
 # earshot runs twice per load: relaying in userspace (media.kernel_relay:
 # off) and, when it can load BPF programs (root), with the in-kernel relay
-# (on). For every relay the whole machine's busy CPU (/proc/stat: user,
-# system, irq, softirq) is sampled across the same window, and the load
-# generator's own CPU (the sipps, or rtpengine's Python peer) subtracted:
-# what is left is the relay's cost wherever the kernel charged it — a
-# packet the in-kernel relay forwards costs the process nothing but still
-# costs the machine.
+# (on). Beside the relay process's CPU the table gives the load
+# generator's (the sipps; rtpengine's Python peer) and their sum, all from
+# /proc/PID/stat, and the whole machine's busy time from /proc/stat. On
+# loopback the kernel charges a packet's delivery — and the in-kernel
+# relay's program, which runs on that path — to the process that sent it,
+# so the sum is the media's whole cost for one generator: compare earshot
+# userspace and in-kernel on it (same sipps), not earshot and rtpengine
+# (different generators).
 #
 # When an rtpengine daemon is installed (Debian: rtpengine-daemon) the same
 # load is relayed by it in the same run, sessions set up over its ng control
@@ -88,7 +90,7 @@ measure_earshot() {
   wait_calls "$calls" 60
   sleep 3 # let every call's audio start and the relay settle
   if [ "$mode" = on ] && [ "$(metric earshot_rtp_kernel_relay_enabled)" != 1 ]; then
-    echo "| $name | $calls | – | – | – | – | – | – | – (not loaded: $(grep -m1 -o 'kernel relay[^"]*' "$WORK/earshot.log" || echo see the log)) |"
+    echo "| $name | $calls | – | – | – | – | – | – | not loaded: see earshot's log |"
     kill "$uac_pid" "$uas_pid" "$EARSHOT_PID" 2>/dev/null || true
     wait "$uac_pid" "$uas_pid" "$EARSHOT_PID" 2>/dev/null || true
     return
@@ -102,16 +104,16 @@ measure_earshot() {
   rss1=$(rss_kib "$EARSHOT_PID")
   local row
   row=$(awk -v name="$name" -v c=$((c1 - c0)) -v m=$((m1 - m0)) -v g=$((g1 - g0)) -v hz="$hz" -v p0="$p0" -v p1="$p1" -v w="$WINDOW" -v n="$calls" -v r0="$rss0" -v r1="$rss1" 'BEGIN {
-    pk = p1 - p0; cpu = c / hz
-    printf "| %s | %d | %.0f | %.0f | %.4f | %.2f | %.2f | %.2f | %.1f |\n", name, n, pk / w, 100 * n, cpu / pk * 1000, cpu / pk * 1e6, m / hz / pk * 1e6, (m - g) / hz / pk * 1e6, (r1 - r0) / n
+    pk = p1 - p0; cpu = c / hz; u = 1e6 / hz / pk
+    printf "| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.1f |\n", name, n, pk / w, 100 * n, c * u, g * u, (c + g) * u, m * u, (r1 - r0) / n
   }')
   echo "$row"
   if [ "$mode" = on ]; then
-    KERNEL_CPU_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $7}')
-    KERNEL_NET_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $9}')
+    KERNEL_CPU_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $6}')
+    KERNEL_NET_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $8}')
   else
-    EARSHOT_CPU_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $7}')
-    EARSHOT_NET_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $9}')
+    EARSHOT_CPU_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $6}')
+    EARSHOT_NET_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $8}')
   fi
   kill "$uac_pid" "$uas_pid" "$EARSHOT_PID" 2>/dev/null || true
   wait "$uac_pid" "$uas_pid" "$EARSHOT_PID" 2>/dev/null || true
@@ -216,13 +218,12 @@ c0, n0, m0, g0 = cpu(), sum(count), machine(), cpu(me)
 run(window)
 c1, n1, m1, g1 = cpu(), sum(count), machine(), cpu(me)
 pk = n1 - n0
-print("| rtpengine | %d | %.0f | %.0f | %.4f | %.2f | %.2f | %.2f | %.1f |" % (calls, pk / window, 100 * calls, (c1 - c0) / pk * 1000, (c1 - c0) / pk * 1e6,
-      (m1 - m0) / pk * 1e6, ((m1 - m0) - (g1 - g0)) / pk * 1e6, (rss() - rss0) / calls))
+print("| rtpengine | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.1f |" % (calls, pk / window, 100 * calls, (c1 - c0) / pk * 1e6, (g1 - g0) / pk * 1e6,
+      ((c1 - c0) + (g1 - g0)) / pk * 1e6, (m1 - m0) / pk * 1e6, (rss() - rss0) / calls))
 PY
 )
   echo "$row"
-  RTPENGINE_CPU_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $7}')
-  RTPENGINE_NET_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $9}')
+  RTPENGINE_CPU_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $6}')
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
@@ -239,10 +240,10 @@ main_relay() {
   sed 's#play_pcap_audio="audio.pcap"#play_pcap_audio="'"$WORK"'/audio.pcap"#; s#INVITE sip:\[service\]#INVITE sip:[field0]#; s#To: <sip:\[service\]#To: <sip:[field0]#g' \
     "$SIPP_DIR/customer_uac.xml" >"$WORK/relay_uac.xml"
   gen_pcap "$WORK/audio.pcap" $((WINDOW + 45))
-  declare -gA EARSHOT_CPU_PER_PKT RTPENGINE_CPU_PER_PKT EARSHOT_NET_PER_PKT RTPENGINE_NET_PER_PKT KERNEL_CPU_PER_PKT KERNEL_NET_PER_PKT
+  declare -gA EARSHOT_CPU_PER_PKT RTPENGINE_CPU_PER_PKT EARSHOT_NET_PER_PKT KERNEL_CPU_PER_PKT KERNEL_NET_PER_PKT
   echo "earshot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev), $(nproc) CPUs, ${WINDOW}s window, 50 packets/s each way per call"
   echo
-  echo "| relay | calls | packets/s relayed | expected | CPU s per 1000 packets | CPU µs per packet (relay process) | machine CPU µs per packet | machine minus load generator, µs per packet | RSS KiB per call |"
+  echo "| relay | calls | packets/s relayed | expected | relay process, CPU µs per packet | load generator, µs per packet | relay + generator, µs per packet | machine (/proc/stat), µs per packet | RSS KiB per call |"
   echo "|---|---|---|---|---|---|---|---|---|"
   local c
   for c in $CALLS; do
@@ -260,8 +261,8 @@ main_relay() {
       awk -v c="$c" -v e="${EARSHOT_CPU_PER_PKT[$c]}" -v r="${RTPENGINE_CPU_PER_PKT[$c]}" \
         'BEGIN {printf "%d calls: earshot uses %.2fx the CPU per packet of rtpengine (userspace)\n", c, e / r}'
       if [ -n "${KERNEL_CPU_PER_PKT[$c]:-}" ]; then
-        awk -v c="$c" -v k="${KERNEL_CPU_PER_PKT[$c]}" -v kn="${KERNEL_NET_PER_PKT[$c]}" -v r="${RTPENGINE_CPU_PER_PKT[$c]}" -v rn="${RTPENGINE_NET_PER_PKT[$c]}" -v en="${EARSHOT_NET_PER_PKT[$c]}" \
-          'BEGIN {printf "%d calls, in-kernel: earshot process %.2fx rtpengine'"'"'s CPU per packet; machine minus load generator %.2fx rtpengine'"'"'s, %.2fx earshot userspace'"'"'s\n", c, k / r, kn / rn, kn / en}'
+        awk -v c="$c" -v k="${KERNEL_CPU_PER_PKT[$c]}" -v kn="${KERNEL_NET_PER_PKT[$c]}" -v r="${RTPENGINE_CPU_PER_PKT[$c]}" -v en="${EARSHOT_NET_PER_PKT[$c]}" \
+          'BEGIN {printf "%d calls, in-kernel: the earshot process uses %.2fx rtpengine'"'"'s CPU per packet; earshot + sipps %.2fx what they use with the userspace relay\n", c, k / r, kn / en}'
       fi
     done
   else

@@ -141,6 +141,9 @@ func Open(cfg Config) (*Relay, error) {
 	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
 		return nil, fmt.Errorf("%w: the program is built for little-endian CPUs", ErrUnsupported)
 	}
+	if err := mayLoad(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
 	names, err := interfaces(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
@@ -312,6 +315,40 @@ func port(p uint16) [2]byte {
 	var b [2]byte
 	binary.BigEndian.PutUint16(b[:], p)
 	return b
+}
+
+// Capabilities (linux/capability.h) that loading and attaching a tc
+// program needs: CAP_BPF and CAP_NET_ADMIN, or CAP_SYS_ADMIN.
+const (
+	capNetAdmin = 12
+	capSysAdmin = 21
+	capBPF      = 39
+)
+
+// mayLoad checks the process's effective capabilities before any bpf()
+// call: a process without them (a hardened service) is told so plainly,
+// and one whose seccomp filter forbids bpf() is never made to try.
+func mayLoad() error {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		hex, ok := strings.CutPrefix(line, "CapEff:")
+		if !ok {
+			continue
+		}
+		caps, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+		if err != nil {
+			return fmt.Errorf("CapEff: %v", err)
+		}
+		has := func(c uint) bool { return caps&(1<<c) != 0 }
+		if has(capSysAdmin) || (has(capBPF) && has(capNetAdmin)) {
+			return nil
+		}
+		return errors.New("the process lacks CAP_BPF and CAP_NET_ADMIN")
+	}
+	return errors.New("no CapEff in /proc/self/status")
 }
 
 // interfaces resolves cfg.Interfaces (see Config).
