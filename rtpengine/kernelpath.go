@@ -93,8 +93,9 @@ func (e *Engine) toKernelClock(t int64) int64   { return kernel.Now() - (e.nanot
 func (e *Engine) fromKernelClock(t int64) int64 { return e.nanotime() - (kernel.Now() - t) }
 
 // maybeOffload hands the stream of out, fed by in, to the kernel when it
-// qualifies (see above). The relay reader calls it after sending a packet
-// of payload type pt on out, with out's stream still locked.
+// qualifies (see above). The relay reader calls it, when the engine has
+// the in-kernel relay, after sending a packet of payload type pt on out,
+// with out's stream still locked.
 func (s *Session) maybeOffload(in, out *leg, m *legMedia, pt int, rebased bool, rates *clockRates) {
 	o := out.out
 	k := &o.kern
@@ -102,7 +103,7 @@ func (s *Session) maybeOffload(in, out *leg, m *legMedia, pt int, rebased bool, 
 		k.calm = 0
 		return
 	}
-	if k.calm++; k.calm < kernelCalm || s.eng.kern == nil || k.noRoute || o.mixed {
+	if k.calm++; k.calm < kernelCalm || k.noRoute || o.mixed {
 		return
 	}
 	if s.mixed.Load() || s.closing.Load() || in.wrtc.Load() != nil || out.wrtc.Load() != nil || in.mixLeg.Load() != nil {
@@ -178,14 +179,8 @@ func (s *Session) reclaimLocked(out *leg, to Party) {
 // on it (a NAT rebinding needs a second of silence from the latched peer,
 // see latch.go). The reader of in's socket calls it before acceptRTP.
 func (s *Session) kernelHeard(in *leg) {
-	pair := s.pair.Load()
-	var out *leg
-	switch in {
-	case pair[0]:
-		out = pair[1]
-	case pair[1]:
-		out = pair[0]
-	default:
+	out := otherOf(s.pair.Load(), in)
+	if out == nil {
 		return
 	}
 	o := out.out

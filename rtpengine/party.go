@@ -39,3 +39,16 @@ func partyOf(pair *[2]*leg, out *leg) Party {
 	}
 	return Supervisor
 }
+
+// otherOf is the pair leg in's packets are relayed to: the callee's for
+// the caller's and the other way round; nil for a leg outside the pair
+// (a supervisor's).
+func otherOf(pair *[2]*leg, in *leg) *leg {
+	switch in {
+	case pair[0]:
+		return pair[1]
+	case pair[1]:
+		return pair[0]
+	}
+	return nil
+}

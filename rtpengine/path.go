@@ -44,13 +44,8 @@ func (s *Session) relayRTP(in *leg, pkt []byte, m *legMedia, now int64) {
 	in.lastRecv.Store(now)
 	pt := int(pkt[1] & 0x7f)
 	pair := s.pair.Load()
-	var out *leg
-	switch in {
-	case pair[0]:
-		out = pair[1]
-	case pair[1]:
-		out = pair[0]
-	default:
+	out := otherOf(pair, in)
+	if out == nil {
 		s.fromSupervisor(in, m, pkt, pt)
 		return
 	}
@@ -155,13 +150,8 @@ func (s *Session) onRTCP(in *leg, pkt []byte, src netip.AddrPort) {
 func (s *Session) relayRTCP(in *leg, pkt []byte) {
 	in.lastRecv.Store(s.eng.nanotime())
 	pair := s.pair.Load()
-	var out *leg
-	switch in {
-	case pair[0]:
-		out = pair[1]
-	case pair[1]:
-		out = pair[0]
-	default:
+	out := otherOf(pair, in)
+	if out == nil {
 		return
 	}
 	dst := out.rtcp.dest.Load()
