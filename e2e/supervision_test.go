@@ -189,9 +189,10 @@ func TestSupervisionMixedCodecs(t *testing.T) {
 
 // TestSupervisionImpairedSenders: every phone loses 5% of what it sends
 // and delays packets by up to 40 ms (reordering them). The mixer's jitter
-// buffers must keep the hear-matrix exact. (The relay path forwards the
-// impaired stream as it comes, which the phones' plain decoders cannot
-// measure cleanly, so only mixed steps are checked.)
+// buffers must keep the hear-matrix exact. While the supervisor listens
+// (and, for the customer, whispers) the relay feeds the two parties and
+// forwards the impaired streams as they come, gaps included, as it should;
+// once both streams are the mixer's (barge) every frame must arrive.
 func TestSupervisionImpairedSenders(t *testing.T) {
 	e := start(t, testConfig(t))
 	sc := newSupCall(t, e, callOpts{loss: 0.05, jitter: 40 * time.Millisecond})
@@ -209,18 +210,18 @@ func TestSupervisionImpairedSenders(t *testing.T) {
 	sc.cust.s.RTP.Clear()
 	sc.agent.s.RTP.Clear()
 	sc.expect("listen", hearing{sc.cust: {sAgt}, sc.agent: {sCust}, sup: {sCust, sAgt}}, all...)
-	// Relayed, the senders' losses reach the phones as sequence gaps, as
-	// they should; from here on the mixer sends, and must send every frame.
-	sc.cust.s.RTP.ResetContinuity()
-	sc.agent.s.RTP.ResetContinuity()
 	ss.RTP.SendDigit('2')
 	sc.expect("whisper", hearing{sc.cust: {sAgt}, sc.agent: {sCust, sSup}, sup: {sCust, sAgt}}, all...)
 	ss.RTP.SendDigit('3')
 	sc.expect("barge", hearing{sc.cust: {sAgt, sSup}, sc.agent: {sCust, sSup}, sup: {sCust, sAgt}}, all...)
-	ss.RTP.SendDigit('1')
-	sc.expect("listen", hearing{sc.cust: {sAgt}, sc.agent: {sCust}, sup: {sCust, sAgt}}, all...)
+	// Both streams are the mixer's now (the hand-over is long done).
+	sc.cust.s.RTP.ResetContinuity()
+	sc.agent.s.RTP.ResetContinuity()
+	sc.expect("barge, mixed throughout", hearing{sc.cust: {sAgt, sSup}, sc.agent: {sCust, sSup}, sup: {sCust, sAgt}}, all...)
 	continuity(t, sc.cust)
 	continuity(t, sc.agent)
+	ss.RTP.SendDigit('1')
+	sc.expect("listen", hearing{sc.cust: {sAgt}, sc.agent: {sCust}, sup: {sCust, sAgt}}, all...)
 }
 
 // TestSupervisionPermissions: roles, per-user modes and the call's state

@@ -24,6 +24,8 @@ type LegConfig struct {
 	// Jitter tunes the leg's jitter buffer; zero fields take the
 	// session's settings, and then the defaults.
 	Jitter JitterConfig
+	// Bypass starts the leg bypassed (see Session.SetBypass).
+	Bypass bool
 }
 
 // validate checks the static parts of cfg.
@@ -48,6 +50,7 @@ type Leg struct {
 
 	in      inbox
 	removed atomic.Bool
+	bypass  atomic.Bool // no frame is made for the leg (Session.SetBypass)
 
 	// Worker-owned state, reused every tick so that mixing allocates
 	// nothing.
@@ -62,6 +65,7 @@ type Leg struct {
 func newLeg(cfg LegConfig) *Leg {
 	l := &Leg{id: cfg.ID, codec: cfg.Codec}
 	l.jb = *NewJitterBuffer(cfg.Codec, cfg.Jitter)
+	l.bypass.Store(cfg.Bypass)
 	return l
 }
 

@@ -36,12 +36,17 @@ func (s *Session) tick(now time.Time, c *counters) {
 		l.jb.Pop(now, &l.pcm)
 		c.addJitter(&before, &l.jb.stats)
 	}
-	// ...then everyone hears.
+	// ...then everyone hears, but for the bypassed legs.
+	var out uint64
 	for r, l := range t.legs {
+		if l.bypass.Load() {
+			continue
+		}
 		mixFor(s.enc, l, t.legs, t.hears[r])
 		s.sink.WriteFrame(l.id, l.enc[:])
+		out++
 	}
-	c.framesOut.Add(uint64(len(t.legs)))
+	c.framesOut.Add(out)
 }
 
 // mixFor encodes into l.enc the saturating sum of the frames of the legs in

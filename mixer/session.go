@@ -12,7 +12,7 @@ import (
 const MaxLegs = 32
 
 // Sink receives the mixer's output. WriteFrame is called once per leg per
-// tick, from the worker goroutine ticking the session, with the leg's 20 ms
+// tick (bypassed legs excepted, see Session.SetBypass), from the worker goroutine ticking the session, with the leg's 20 ms
 // of audio encoded in its codec (FrameSamples bytes). payload is only valid
 // during the call: the RTP engine stamps it with the leg's continuing SSRC,
 // sequence number and timestamp and sends it, or copies it. WriteFrame must
@@ -168,6 +168,29 @@ func (s *Session) setParty(id LegID, next func(Party) Party) error {
 	legs, parties := old.clone()
 	parties[i] = p
 	s.table.Store(buildTable(legs, parties))
+	return nil
+}
+
+// SetBypass says whether the mixer makes frames for a leg. A bypassed leg
+// still speaks — it is buffered, decoded and heard as its party says — but
+// nothing is mixed, encoded or written to the Sink for it: its owner feeds
+// the leg's phone another way (the RTP engine relays the other party's
+// packets to a customer or agent who hears only that party, so a listening
+// supervisor adds neither delay nor work to what the two of them hear).
+// When SetBypass(id, true) returns, no frame for the leg is being written;
+// SetBypass(id, false) takes effect at the next tick.
+func (s *Session) SetBypass(id LegID, on bool) error {
+	s.mu.Lock()
+	l := s.Leg(id)
+	if l == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %d", ErrUnknownLeg, id)
+	}
+	l.bypass.Store(on)
+	s.mu.Unlock()
+	if on {
+		s.waitTick()
+	}
 	return nil
 }
 

@@ -167,6 +167,69 @@ func TestMixModeSwitch(t *testing.T) {
 	}
 }
 
+// TestBypass bypasses the customer and the agent while a supervisor
+// listens, as the RTP engine does: no frame is made for them, the
+// supervisor still hears both, and turning the bypass off mid-call gives
+// the agent the mix again from the next tick.
+func TestBypass(t *testing.T) {
+	c := party{LegConfig{ID: 1, Role: RoleCustomer, Codec: CodecPCMU, Bypass: true}, toneCustomer}
+	a := party{LegConfig{ID: 2, Role: RoleAgent, Codec: CodecPCMA, Bypass: true}, toneAgent}
+	sv := party{LegConfig{ID: 3, Role: RoleSupervisor, Mode: ModeListen, Codec: CodecPCMU}, toneSup}
+	parties := []party{c, a, sv}
+	sink := newCaptureSink()
+	s, _ := NewSession(SessionConfig{Sink: sink})
+	var talkers []*talker
+	for i, p := range parties {
+		if _, err := s.AddLeg(p.cfg); err != nil {
+			t.Fatal(err)
+		}
+		talkers = append(talkers, newTalker(p.cfg.Codec, p.freq, uint32(i+1), 0, 0))
+	}
+	runTones(t, s, parties, talkers, 60, 0)
+	if sink.frames[1] != 0 || sink.frames[2] != 0 || sink.frames[3] != 60 {
+		t.Fatalf("frames customer %d, agent %d, supervisor %d; want 0, 0, 60", sink.frames[1], sink.frames[2], sink.frames[3])
+	}
+	sup := sink.decoded(3, CodecPCMU)
+	for _, f := range []float64{toneCustomer, toneAgent} {
+		if l := level(sup, f); l < heardDB {
+			t.Errorf("the supervisor does not hear %.0f Hz beside bypassed legs: %.1f dBFS", f, l)
+		}
+	}
+	var st Stats
+	s.own.addTo(&st)
+	if st.FramesOut != 60 {
+		t.Errorf("frames out %d, want 60 (bypassed legs get none)", st.FramesOut)
+	}
+	// Whisper with the agent's bypass off: the agent hears the customer
+	// and the supervisor from the next tick, every tick.
+	if err := s.SetMode(3, ModeWhisper); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetBypass(2, false); err != nil {
+		t.Fatal(err)
+	}
+	runTones(t, s, parties, talkers, 60, 60)
+	if sink.frames[1] != 0 || sink.frames[2] != 60 {
+		t.Fatalf("after the switch: frames customer %d, agent %d; want 0, 60", sink.frames[1], sink.frames[2])
+	}
+	agent := sink.decoded(2, CodecPCMA)
+	for _, f := range []float64{toneCustomer, toneSup} {
+		if l := level(agent, f); l < heardDB {
+			t.Errorf("the agent does not hear %.0f Hz after its bypass ended: %.1f dBFS", f, l)
+		}
+	}
+	if err := s.SetBypass(2, true); err != nil {
+		t.Fatal(err)
+	}
+	runTones(t, s, parties, talkers, 10, 120)
+	if sink.frames[2] != 60 {
+		t.Errorf("the agent got %d frames, want 60 (none once bypassed again)", sink.frames[2])
+	}
+	if err := s.SetBypass(9, true); !errors.Is(err, ErrUnknownLeg) {
+		t.Errorf("SetBypass of an unknown leg: %v, want ErrUnknownLeg", err)
+	}
+}
+
 func TestSessionControlErrors(t *testing.T) {
 	s, err := NewSession(SessionConfig{Sink: newCaptureSink()})
 	if err != nil {

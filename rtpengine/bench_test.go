@@ -70,9 +70,16 @@ func BenchmarkRelayLoopback(b *testing.B) {
 	}
 }
 
-// mixedSession is a call with one PCMU supervisor attached in listen mode
+// mixedSession is a call with one PCMU supervisor attached in barge mode
 // and the hand-over from the relay done, for the mix-path benchmarks.
 func mixedSession(b testing.TB) (*Session, *phone, *leg) {
+	return supervisedSession(b, mixer.ModeBarge)
+}
+
+// supervisedSession is a call with one PCMU supervisor attached in mode.
+// Unless the mode leaves the agent's stream to the relay (listen), it
+// returns once the mixer has taken that stream over.
+func supervisedSession(b testing.TB, mode mixer.Mode) (*Session, *phone, *leg) {
 	e := testEngine(b, nil, nil)
 	a, bb, sup := newPhone(b), newPhone(b), newPhone(b)
 	s, err := e.NewSession("bench-mix", nil)
@@ -92,8 +99,11 @@ func mixedSession(b testing.TB) (*Session, *phone, *leg) {
 	if _, err := l.AnswerOffer(sup.sdp("")); err != nil {
 		b.Fatal(err)
 	}
-	if err := l.Attach(mixer.ModeListen); err != nil {
+	if err := l.Attach(mode); err != nil {
 		b.Fatal(err)
+	}
+	if mode == mixer.ModeListen {
+		return s, a, s.pair.Load()[0]
 	}
 	// The sink takes the agent's stream over once the mixer has primed
 	// (a few frames); until then the relay still sends to it.
@@ -123,6 +133,24 @@ func BenchmarkMixPush(b *testing.B) {
 	for b.Loop() {
 		seq++
 		binary.BigEndian.PutUint16(pkt[2:], seq)
+		s.onRTP(cust, pkt, src)
+	}
+}
+
+// BenchmarkListenPush is the reader's per-packet work for the customer's
+// audio while a supervisor listens: the hand-off to the mixer (for the
+// supervisor's mix) and the relay to the agent, whose stream the mixer
+// leaves to the relay (Session.markBypass).
+func BenchmarkListenPush(b *testing.B) {
+	s, a, cust := supervisedSession(b, mixer.ModeListen)
+	pkt := rtpPacket(b, 0, 1, 160, 5, make([]byte, 160))
+	src := addrOf(a.rtp)
+	b.ReportAllocs()
+	var seq uint16
+	for b.Loop() {
+		seq++
+		binary.BigEndian.PutUint16(pkt[2:], seq)
+		binary.BigEndian.PutUint32(pkt[4:], uint32(seq)*160)
 		s.onRTP(cust, pkt, src)
 	}
 }

@@ -3,6 +3,7 @@ package rtpengine
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/earshot/earshot/mixer"
 	"github.com/zaf/g711"
@@ -98,6 +99,9 @@ func (p *cuePlayer) overlay(t *cueTables, req uint64, payload []byte, c mixer.Co
 	}
 }
 
+// done reports whether the last cue requested has been played to its end.
+func (p *cuePlayer) done() bool { return p.pos >= len(p.pcm) }
+
 func addSat(a, b int16) int16 {
 	return int16(min(max(int32(a)+int32(b), -32768), 32767))
 }
@@ -123,8 +127,48 @@ func (s *Session) Cue(leg int, c Cue) error {
 		return newError(ErrNotMixed, "")
 	}
 	gen := l.cueReq.Load()>>8 + 1
-	l.cueReq.Store(gen<<8 | uint64(c))
+	req := gen<<8 | uint64(c)
+	l.cueReq.Store(req)
+	// A leg the relay feeds (markBypass) hears the mix while the cue
+	// plays, and the relay again once it has.
+	if err := s.reconcile(); err != nil {
+		return err
+	}
+	s.watchCue(l, req)
 	return nil
+}
+
+// Polling of a cue's end (watchCue): a cue lasts at most 300 ms, after
+// priming; one the sink never plays (the leg left the mix) is forgotten
+// after cueGiveUp.
+const (
+	cueCheck  = 100 * time.Millisecond
+	cueGiveUp = 5 * time.Second
+)
+
+// watchCue reconciles the mix once the sink has played cue request req on
+// l (cueDone), so that a leg bypassed before the cue is bypassed again.
+func (s *Session) watchCue(l *leg, req uint64) {
+	deadline := time.Now().Add(cueGiveUp)
+	var check func()
+	check = func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed || l.cueReq.Load() != req {
+			return // a newer cue has its own watch
+		}
+		if l.cueDone.Load() != req {
+			if time.Now().Before(deadline) {
+				time.AfterFunc(cueCheck, check)
+				return
+			}
+			l.cueDone.Store(req)
+		}
+		if err := s.reconcile(); err != nil {
+			s.log.Warn("mix after a cue", "leg", l.id, "err", err)
+		}
+	}
+	time.AfterFunc(cueCheck, check)
 }
 
 // legByIndex resolves 0 and 1 to the caller and callee legs and anything

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -15,18 +16,31 @@ import (
 // TestDelayMixVsRelay measures the one-way delay the mix path adds over the
 // relay path at zero network jitter. It runs pairs of calls side by side:
 // in each pair one call is relayed and the other has a supervisor attached
-// in listen mode (so the agent hears the customer through the mixer), and
+// in whisper mode (so the agent hears the customer through the mixer; the
+// supervisor's phone sends nothing), and
 // one sender sends both customers' packets back to back from the same
 // clock. Every tenth packet is a loud marker frame among silence; a reader
 // on each agent socket timestamps the first marker frame of every burst,
 // and the difference between a pair's mixed and relayed delays for the same
 // marker is what the mixer adds. The pairs start at different offsets
 // within the 20 ms frame, so the mixer's tick meets their packets at
-// different phases. Gated like the load test:
+// different phases. EARSHOT_DELAY_MODE=listen attaches the supervisors in
+// listen mode instead, where the agent hears the customer through the
+// relay (Session.markBypass): the figure is then what listening in adds.
+// Gated like the load test:
 //
 //	EARSHOT_LOAD=1 go test ./rtpengine/ -run TestDelayMixVsRelay -v
 func TestDelayMixVsRelay(t *testing.T) {
 	needLoadEnv(t)
+	mode := mixer.ModeWhisper
+	switch m := os.Getenv("EARSHOT_DELAY_MODE"); m {
+	case "", "whisper":
+	case "listen":
+		mode = mixer.ModeListen
+	default:
+		t.Fatalf("EARSHOT_DELAY_MODE=%q: want whisper or listen", m)
+	}
+	t.Logf("supervisors in %v mode", mode)
 	const pairs = paceSlots // one per pacer slot: offsets 0, 2, …, 18 ms
 	const markEvery = 10    // packets: a marker every 200 ms
 	window := envDuration(t, "EARSHOT_DELAY_WINDOW", 10*time.Second)
@@ -68,7 +82,7 @@ func TestDelayMixVsRelay(t *testing.T) {
 				if _, err := l.AnswerOffer(loadSDP(loadPhone(t))); err != nil {
 					t.Fatal(err)
 				}
-				if err := l.Attach(mixer.ModeListen); err != nil {
+				if err := l.Attach(mode); err != nil {
 					t.Fatal(err)
 				}
 				sessions = append(sessions, s)

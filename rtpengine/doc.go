@@ -158,6 +158,19 @@
 // leg has no relay to hand over from: the mixer sends to it from its first
 // frame.
 //
+// Bypass: the mixer makes frames only for legs that need a mix. A pair leg
+// that hears the other party alone — the customer and the agent under a
+// listening supervisor, the customer under a whisper — keeps the relay as
+// its sender (Session.markBypass, mixer.Session.SetBypass): its audio still
+// feeds the mix the supervisor hears, but what it hears is the other
+// party's packets, relayed untouched, with no jitter-buffer delay, and the
+// mixer worker sends one frame per listened call per tick instead of
+// three. Not while a playback, a cue (for as long as it plays), an
+// intercept or transcoding needs the mix. A mode change that makes a leg
+// hear someone else hands its stream to the mixer (priming as above); one
+// that makes it hear the other party alone again hands it back (SetBypass
+// waits out the tick, the relay re-bases).
+//
 // mix → relay: the mixer session is closed (which waits out a tick in
 // progress), then both streams are released to the relay, which re-bases
 // them with its next packet. The audio still queued in the jitter buffers

@@ -43,6 +43,9 @@ type leg struct {
 	media  atomic.Pointer[legMedia]
 	mixLeg atomic.Pointer[mixer.Leg] // non-nil while the leg's audio feeds the mixer
 	cueReq atomic.Uint64             // generation<<8 | Cue, see Session.Cue
+	// cueDone is the last cueReq the sink finished playing (or gave
+	// up on): while it differs from cueReq the leg's output is mixed.
+	cueDone atomic.Uint64
 
 	onDigit func(byte) // supervisor legs; nil for legs 0 and 1
 	digits  digitState // owned by the RTP reader

@@ -27,10 +27,23 @@ import (
 //
 // EARSHOT_LOAD_STEPS (comma-separated call counts) and EARSHOT_LOAD_WINDOW
 // (a Go duration) override the ramp and the window; go test's -cpu sets
-// GOMAXPROCS. The ramp stops after the first step whose p99 lateness is
-// above 20 ms or that skipped ticks.
+// GOMAXPROCS. EARSHOT_LOAD_MODE (listen, whisper or barge; default listen)
+// is the supervisors' mode: in listen the mixer makes one frame per call per
+// tick (the supervisor's), the relay feeds the customer and the agent; in
+// barge it makes three. The ramp stops after the first step whose p99
+// lateness is above 20 ms or that skipped ticks.
 func TestLoadSupervised(t *testing.T) {
 	needLoadEnv(t)
+	mode := mixer.ModeListen
+	switch m := os.Getenv("EARSHOT_LOAD_MODE"); m {
+	case "", "listen":
+	case "whisper":
+		mode = mixer.ModeWhisper
+	case "barge":
+		mode = mixer.ModeBarge
+	default:
+		t.Fatalf("EARSHOT_LOAD_MODE=%q: want listen, whisper or barge", m)
+	}
 	steps := envSteps(t, "EARSHOT_LOAD_STEPS", []int{100, 200, 300, 400, 500, 750, 1000, 1250, 1500})
 	window := envDuration(t, "EARSHOT_LOAD_WINDOW", 10*time.Second)
 	// Each call holds 3 RTP/RTCP port pairs on earshot and 3 phone sockets.
@@ -49,8 +62,8 @@ func TestLoadSupervised(t *testing.T) {
 	defer p.Close()
 	tone := pcmuTone()
 
-	t.Logf("GOMAXPROCS=%d NumCPU=%d mixer workers=1 window=%v open-file limit=%d (max %d calls)",
-		runtimeProcs(), numCPU(), window, limit, maxCalls)
+	t.Logf("GOMAXPROCS=%d NumCPU=%d mixer workers=1 mode=%v window=%v open-file limit=%d (max %d calls)",
+		runtimeProcs(), numCPU(), mode, window, limit, maxCalls)
 	t.Log(loadHeader)
 	t.Log(measureLoad(t, e, p, 0, 2*time.Second).row())
 
@@ -61,7 +74,7 @@ func TestLoadSupervised(t *testing.T) {
 			break
 		}
 		for len(sessions) < n {
-			sessions = append(sessions, loadCall(t, e, p, tone, len(sessions)))
+			sessions = append(sessions, loadCall(t, e, p, tone, len(sessions), mode))
 		}
 		waitMixing(t, sessions)
 		<-time.After(2 * time.Second) // let jitter buffers settle past the hand-over
@@ -80,8 +93,9 @@ func TestLoadSupervised(t *testing.T) {
 	}
 }
 
-// loadCall sets up one supervised call whose three phones send through p.
-func loadCall(t *testing.T, e *Engine, p *pacer, tone []byte, i int) *Session {
+// loadCall sets up one call supervised in mode whose three phones send
+// through p.
+func loadCall(t *testing.T, e *Engine, p *pacer, tone []byte, i int, mode mixer.Mode) *Session {
 	t.Helper()
 	cust, agent, sup := loadPhone(t), loadPhone(t), loadPhone(t)
 	s, err := e.NewSession("load-"+strconv.Itoa(i), nil)
@@ -101,7 +115,7 @@ func loadCall(t *testing.T, e *Engine, p *pacer, tone []byte, i int) *Session {
 	if _, err := l.AnswerOffer(loadSDP(sup)); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Attach(mixer.ModeListen); err != nil {
+	if err := l.Attach(mode); err != nil {
 		t.Fatal(err)
 	}
 	for _, ph := range []struct {
@@ -132,21 +146,34 @@ func loadSDP(c *net.UDPConn) []byte {
 		"m=audio %d RTP/AVP 0\r\n", port(c))
 }
 
-// waitMixing waits until the mixer has taken over the caller's and callee's
-// streams of every session.
+// waitMixing waits until the mixer has taken over the stream of every leg
+// it makes frames for (not the bypassed ones, which the relay feeds).
 func waitMixing(t *testing.T, sessions []*Session) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for _, s := range sessions {
-		for pair := s.pair.Load(); !pair[0].out.mixing() || !pair[1].out.mixing(); {
+		for !mixerFeedsAll(s) {
 			if time.Now().After(deadline) {
 				t.Fatalf("the mixer never took %s's streams over", s.callID)
 			}
 			<-tick.C
 		}
 	}
+}
+
+// mixerFeedsAll reports whether the mixer sends on every leg of s it makes
+// frames for.
+func mixerFeedsAll(s *Session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range *s.all.Load() {
+		if l.inMix && !l.mixCfg.Bypass && !l.out.mixing() {
+			return false
+		}
+	}
+	return true
 }
 
 func envSteps(t *testing.T, name string, def []int) []int {

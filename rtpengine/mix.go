@@ -69,8 +69,15 @@ func (s *Session) reconcile() error {
 		s.reclaimAll()
 		s.log.Info("media path: mix")
 	}
-	for _, l := range *s.all.Load() {
-		want, ok := s.mixConfig(l)
+	all := *s.all.Load()
+	wants := make([]mixer.LegConfig, len(all))
+	oks := make([]bool, len(all))
+	for i, l := range all {
+		wants[i], oks[i] = s.mixConfig(l)
+	}
+	s.markBypass(all, wants, oks)
+	for i, l := range all {
+		want, ok := wants[i], oks[i]
 		switch {
 		case l.inMix && (!ok || want.Codec != l.mixCfg.Codec):
 			s.removeFromMix(l)
@@ -95,7 +102,82 @@ func (s *Session) reconcile() error {
 				return err
 			}
 		}
+		if ok && l.inMix && want.Bypass != l.mixCfg.Bypass {
+			if err := s.setBypass(l, want.Bypass); err != nil {
+				return err
+			}
+		}
 	}
+	return nil
+}
+
+// markBypass sets Bypass in the wanted mixer config of each of the two
+// pair legs that should hear the other party straight from the relay
+// rather than from the mixer: the leg hears nobody else (by the
+// hear-matrix, given every leg's wanted party), both parties use one
+// codec, and no playback, cue or intercept is in play. That is the
+// customer and the agent under a listening supervisor, and the customer
+// under a whisper: their streams stay the relayed packets, untouched and
+// without the jitter buffer's delay, while their audio still feeds the
+// mix the supervisor hears, and the mixer makes a frame per tick for the
+// supervisor only. Caller holds s.mu.
+func (s *Session) markBypass(all []*leg, wants []mixer.LegConfig, oks []bool) {
+	pair := s.pair.Load()
+	if s.playing() || s.intercepted {
+		return
+	}
+	m0, m1 := pair[0].media.Load(), pair[1].media.Load()
+	if m0.codec != m1.codec || m0.audioPT != m1.audioPT {
+		return
+	}
+	var parties []mixer.Party
+	for i := range all {
+		if oks[i] {
+			parties = append(parties, mixer.Party{Role: wants[i].Role, Mode: wants[i].Mode})
+		}
+	}
+	icpt := mixer.Intercepted(parties)
+	for i, l := range all {
+		other := otherOf(pair, l)
+		if !oks[i] || other == nil || l.cueReq.Load() != l.cueDone.Load() {
+			continue
+		}
+		me := mixer.Party{Role: wants[i].Role, Mode: wants[i].Mode}
+		only := true
+		for j, k := range all {
+			if j == i || !oks[j] {
+				continue
+			}
+			if mixer.Hears(me, mixer.Party{Role: wants[j].Role, Mode: wants[j].Mode}, icpt) != (k == other) {
+				only = false
+				break
+			}
+		}
+		wants[i].Bypass = only
+	}
+}
+
+// setBypass turns the mixer's frames for pair leg l off (the relay feeds
+// l's phone: SetBypass waits out a tick in progress, then the relay takes
+// the stream back with a re-base) or on (l primes as addToMix does, then
+// the sink claims the stream). Caller holds s.mu.
+func (s *Session) setBypass(l *leg, on bool) error {
+	id := mixer.LegID(l.id)
+	if on {
+		if err := s.mix.SetBypass(id, true); err != nil {
+			return err
+		}
+		l.out.release()
+	} else {
+		l.primeLeft = 0
+		if !l.out.mixing() && l.out.state().Started && l.play.Load() == nil {
+			l.primeLeft = s.eng.prime
+		}
+		if err := s.mix.SetBypass(id, false); err != nil {
+			return err
+		}
+	}
+	l.mixCfg.Bypass = on
 	return nil
 }
 
@@ -132,6 +214,11 @@ func (s *Session) addToMix(l *leg, cfg mixer.LegConfig) error {
 	ml, err := s.mix.AddLeg(cfg)
 	if err != nil {
 		return err
+	}
+	if cfg.Bypass {
+		// Re-added bypassed (a new codec) after the mixer fed l: the
+		// relay takes the stream back; RemoveLeg waited out the mixer.
+		l.out.release()
 	}
 	l.inMix, l.mixCfg = true, cfg
 	l.mixLeg.Store(ml)
@@ -217,6 +304,9 @@ func (s *Session) sendFrame(l *leg, payload []byte) {
 	defer l.out.sent()
 	l.player.overlay(l.play.Load(), pkt[rtpFixedHeader:], m.codec)
 	l.cue.overlay(&s.eng.cues, l.cueReq.Load(), pkt[rtpFixedHeader:], m.codec)
+	if l.cue.done() && l.cueDone.Load() != l.cue.seen {
+		l.cueDone.Store(l.cue.seen)
+	}
 	dst := l.rtp.dest.Load()
 	if dst == nil || !dst.addr.IsValid() {
 		s.counters.dropNoDest.Add(1)
