@@ -44,6 +44,12 @@ type Engine struct {
 	kernWhy                                string
 	kernStreams                            atomic.Int64
 	kernOffloads, kernReturns, kernNoRoute atomic.Uint64
+	// tapLegs names, by earshot's RTP port, the leg whose packets the
+	// kernel copies to the taps ring (kernelpath.go); tapsDone is closed
+	// when the ring's reader returns.
+	tapLegs               *[1 << 16]atomic.Pointer[leg]
+	tapsDone              chan struct{}
+	kernTapLost, tapStray atomic.Uint64
 
 	stop      chan struct{} // closed by Close to stop the timeout watcher
 	done      chan struct{} // closed by the watcher when it returns
@@ -139,6 +145,7 @@ func (e *Engine) NewSession(callID string, onTimeout func()) (*Session, error) {
 	var pair [2]*leg
 	for i, p := range pairs {
 		pair[i] = newLeg(i, p, rand.Uint32(), uint16(rand.Uint32()), rand.Uint32())
+		pair[i].sess = s
 	}
 	s.pair.Store(&pair)
 	all := pair[:]
@@ -253,6 +260,9 @@ func (e *Engine) Close() error {
 		e.pool.close() // the parked sockets, before their loops stop
 		e.recv.close()
 		e.closeKernel()
+		if e.tapsDone != nil {
+			<-e.tapsDone
+		}
 	})
 	return nil
 }

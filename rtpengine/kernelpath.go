@@ -1,8 +1,10 @@
 package rtpengine
 
 import (
+	"errors"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/earshot/earshot/rtpengine/kernel"
 )
@@ -15,8 +17,13 @@ import (
 // returns its state when it gives the stream back.
 //
 // A stream goes to the kernel when the relay has sent kernelCalm packets
-// on it in a row without a re-base, the call is not mixed, neither leg is
-// WebRTC, the sending leg's peer is latched and both peers are IPv4. The
+// on it in a row without a re-base, the call is not mixed or the mixer
+// bypasses the stream's leg (a listened call, see markBypass), neither
+// leg is WebRTC, the sending leg's peer is latched and both peers are
+// IPv4. For a listened call the entry also copies every packet it
+// forwards to the taps ring, from which readTaps feeds the sending leg's
+// audio to the mixer: the supervisor hears both parties while neither
+// party's packets wake the process. The
 // relay reader installs the entry itself, right after sending a packet,
 // so nothing it has queued can overtake the kernel's packets.
 //
@@ -26,7 +33,9 @@ import (
 //     jump, a new source that latched), or found no route. The reader
 //     takes the stream back before handling that packet.
 //   - the session starts mixing (a supervisor, a playback, different
-//     codecs), a leg's SDP changes, or the session closes.
+//     codecs), the mixer stops bypassing the stream's leg (a mode change,
+//     a cue), the mix ends (a copying entry becomes a plain one), a
+//     leg's SDP changes, or the session closes.
 //
 // The kernel's counters are added to the session's when the engine reads
 // them (Stats, the media-timeout check) and when the stream comes back;
@@ -62,6 +71,9 @@ func (e *Engine) openKernel() error {
 	}
 	if err == nil {
 		e.log.Info("in-kernel relay on", "interfaces", e.kern.Interfaces())
+		e.tapLegs = new([1 << 16]atomic.Pointer[leg])
+		e.tapsDone = make(chan struct{})
+		go e.readTaps()
 		return nil
 	}
 	if e.cfg.KernelRelay == KernelOn {
@@ -70,6 +82,48 @@ func (e *Engine) openKernel() error {
 	e.kernWhy = err.Error()
 	e.log.Warn("in-kernel relay unavailable: relaying in userspace", "err", err)
 	return nil
+}
+
+// tapPoll is how often readTaps drains the taps ring. The kernel does not
+// wake the reader per packet (that would cost what a socket read costs);
+// a few milliseconds of delay before a copy reaches its jitter buffer is
+// well inside the mixer's 20 ms tick.
+const tapPoll = 4 * time.Millisecond
+
+// readTaps hands the copies of kernel-forwarded packets of listened calls
+// (Route.Tap) to their legs' mixer inputs, until the relay closes.
+func (e *Engine) readTaps() {
+	defer close(e.tapsDone)
+	taps := e.kern.Taps()
+	deliver := func(port uint16, pkt []byte) {
+		if l := e.tapLegs[port].Load(); l != nil {
+			l.sess.onTap(l, pkt)
+		} else {
+			e.tapStray.Add(1)
+		}
+	}
+	for {
+		if _, err := taps.Drain(deliver); err != nil {
+			if !errors.Is(err, kernel.ErrClosed) {
+				e.log.Error("in-kernel relay: taps ring failed: listened calls' parties go silent for their supervisors", "err", err)
+			}
+			return
+		}
+		time.Sleep(tapPoll)
+	}
+}
+
+// onTap is the packet path of a copy of a packet the kernel forwarded from
+// in's peer: in's audio for the mix, nothing else (the kernel relayed it,
+// and forwards nothing but the audio payload type).
+func (s *Session) onTap(in *leg, pkt []byte) {
+	if !validRTP(pkt) {
+		s.counters.dropMalformed.Add(1)
+		return
+	}
+	if in.mixLeg.Load() != nil && int(pkt[1]&0x7f) == in.media.Load().audioPT {
+		s.push(in, pkt)
+	}
 }
 
 // closeKernel detaches and frees the in-kernel relay, if loaded.
@@ -106,7 +160,14 @@ func (s *Session) maybeOffload(in, out *leg, m *legMedia, pt int, rebased bool, 
 	if k.calm++; k.calm < kernelCalm || k.noRoute || o.mixed {
 		return
 	}
-	if s.mixed.Load() || s.closing.Load() || in.wrtc.Load() != nil || out.wrtc.Load() != nil || in.mixLeg.Load() != nil {
+	// A mixed call's stream goes to the kernel only where the mixer
+	// bypasses out (a listened call): the kernel then copies in's audio
+	// to the taps ring for the mix (readTaps).
+	tap := s.mixed.Load()
+	if tap && (!out.bypassed.Load() || in.mixLeg.Load() == nil) {
+		return
+	}
+	if s.closing.Load() || in.wrtc.Load() != nil || out.wrtc.Load() != nil {
 		return
 	}
 	from, to := in.rtp.dest.Load(), out.rtp.dest.Load()
@@ -117,7 +178,7 @@ func (s *Session) maybeOffload(in, out *leg, m *legMedia, pt int, rebased bool, 
 	local := netip.AddrPortFrom(bind, in.port)
 	rt := kernel.Route{
 		From: from.addr, Out: netip.AddrPortFrom(bind, out.port), To: to.addr,
-		PT: uint8(pt), SSRC: o.ssrc, Rate: rates.rate(uint8(pt)),
+		PT: uint8(pt), SSRC: o.ssrc, Rate: rates.rate(uint8(pt)), Tap: tap,
 	}
 	st := kernel.State{
 		InSSRC: o.inSSRC, InSeq: o.inSeq, InTS: o.inTs, InNanos: s.eng.toKernelClock(o.inNanos),
@@ -126,6 +187,9 @@ func (s *Session) maybeOffload(in, out *leg, m *legMedia, pt int, rebased bool, 
 	}
 	if queued(in.rtp.conn) {
 		return // the reader is behind: try again after the next packet
+	}
+	if tap {
+		s.eng.tapLegs[in.port].Store(in)
 	}
 	if err := s.eng.kern.Install(local, rt, st); err != nil {
 		s.log.Warn("in-kernel relay: install", "err", err)
@@ -220,6 +284,7 @@ func (s *Session) reclaimAll() {
 // session's counters. Caller holds the stream's lock.
 func (s *Session) foldLocked(k *kernelFeed, c kernel.Counters, to Party) (packets uint64) {
 	dp, db := c.Packets-k.folded.Packets, c.Bytes-k.folded.Bytes
+	s.eng.kernTapLost.Add(c.TapLost - k.folded.TapLost)
 	k.folded = c
 	if dp == 0 {
 		return 0
@@ -280,4 +345,6 @@ func (e *Engine) kernelStats(st *Stats) {
 	st.Kernel.Offloads = e.kernOffloads.Load()
 	st.Kernel.Returns = e.kernReturns.Load()
 	st.Kernel.NoRoute = e.kernNoRoute.Load()
+	st.Kernel.TapLost = e.kernTapLost.Load()
+	st.Kernel.TapStray = e.tapStray.Load()
 }

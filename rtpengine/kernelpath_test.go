@@ -146,3 +146,104 @@ func TestKernelRelay(t *testing.T) {
 		t.Errorf("%d streams in the kernel after the session closed", st.Kernel.Streams)
 	}
 }
+
+// TestKernelTap: a listened call stays in the kernel. Both streams go to
+// the kernel a second after a supervisor starts listening, with a copy of
+// each party's audio for the supervisor's mix (the taps ring): everyone
+// hears whom the hear-matrix says, the process relays nothing and the
+// mixer sends only to the supervisor. Whisper takes the agent's stream to
+// the mixer (the customer's stays), barge both, listen again gives both
+// back to the kernel; the supervisor leaving leaves them there. Both
+// parties' streams stay strictly continuous, no copy is lost.
+func TestKernelTap(t *testing.T) {
+	e, inKernel := kernelEngine(t)
+	cust := newTonePhone(t, mixer.CodecPCMU, 700)
+	agent := newTonePhone(t, mixer.CodecPCMU, 950)
+	sup := newTonePhone(t, mixer.CodecPCMA, 1250)
+	s := toneCall(t, e, cust, agent)
+	streams := func(step string, n int) {
+		t.Helper()
+		if !inKernel {
+			return
+		}
+		deadline := time.Now().Add(rxTimeout)
+		for e.Stats().Kernel.Streams != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d streams in the kernel, want %d", step, e.Stats().Kernel.Streams, n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	streams("relayed", 2)
+	l := supervisor(t, s, sup, nil)
+	if err := l.Attach(mixer.ModeListen); err != nil {
+		t.Fatal(err)
+	}
+	streams("listen", 2)
+	before := e.Stats()
+	f := measure(cust, agent, sup)
+	after := e.Stats()
+	cust.heard("listen, customer hears agent", 950, f[0], win)
+	cust.absent("listen, customer hears supervisor", 1250, f[0], win)
+	agent.heard("listen, agent hears customer", 700, f[1], win)
+	agent.absent("listen, agent hears supervisor", 1250, f[1], win)
+	sup.heard("listen, supervisor hears customer", 700, f[2], win)
+	sup.heard("listen, supervisor hears agent", 950, f[2], win)
+	sup.absent("listen, supervisor hears itself", 1250, f[2], win)
+	frames := after.MixerFrames - before.MixerFrames
+	toSup := after.RTPPacketsTo[Supervisor] - before.RTPPacketsTo[Supervisor]
+	if frames == 0 || frames != toSup {
+		t.Errorf("listen: %d mixer frames, %d packets to the supervisor; want equal and > 0", frames, toSup)
+	}
+	if inKernel {
+		relayed := (after.RTPPackets - after.Kernel.Packets) - (before.RTPPackets - before.Kernel.Packets)
+		if relayed != frames {
+			t.Errorf("listen: the process sent %d packets, %d of them mixer frames; want only the frames", relayed, frames)
+		}
+		if after.Kernel.Packets == before.Kernel.Packets {
+			t.Error("listen: the kernel forwarded nothing")
+		}
+	}
+
+	if err := l.Attach(mixer.ModeWhisper); err != nil {
+		t.Fatal(err)
+	}
+	streams("whisper", 1) // the agent's packets to the customer
+	f = measure(cust, agent, sup)
+	agent.heard("whisper, agent hears supervisor", 1250, f[1], win)
+	agent.heard("whisper, agent hears customer", 700, f[1], win)
+	cust.heard("whisper, customer hears agent", 950, f[0], win)
+	cust.absent("whisper, customer hears supervisor", 1250, f[0], win)
+	sup.heard("whisper, supervisor hears agent", 950, f[2], win)
+
+	if err := l.Attach(mixer.ModeBarge); err != nil {
+		t.Fatal(err)
+	}
+	streams("barge", 0)
+	f = measure(cust, agent, sup)
+	cust.heard("barge, customer hears supervisor", 1250, f[0], win)
+	agent.heard("barge, agent hears supervisor", 1250, f[1], win)
+
+	if err := l.Attach(mixer.ModeListen); err != nil {
+		t.Fatal(err)
+	}
+	streams("listen again", 2)
+	f = measure(cust, agent, sup)
+	agent.heard("listen again, agent hears customer", 700, f[1], win)
+	agent.absent("listen again, agent hears supervisor", 1250, f[1], win)
+	sup.heard("listen again, supervisor hears customer", 700, f[2], win)
+	sup.heard("listen again, supervisor hears agent", 950, f[2], win)
+
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	streams("after the supervisor", 2)
+	f = measure(cust, agent)
+	cust.heard("relayed again, customer hears agent", 950, f[0], win)
+	cust.absent("relayed again, customer hears the supervisor who left", 1250, f[0], win)
+	checkStream(t, "customer", cust)
+	checkStream(t, "agent", agent)
+	if st := e.Stats(); st.Kernel.TapLost != 0 || st.Kernel.TapStray != 0 {
+		t.Errorf("tap copies lost %d, for no leg %d; want none", st.Kernel.TapLost, st.Kernel.TapStray)
+	}
+}

@@ -40,9 +40,13 @@ type leg struct {
 	lastRecv atomic.Int64   // engine clock of the last accepted RTP or RTCP packet
 	wg       sync.WaitGroup // the leg's reader goroutines, where recvLoops runs any
 
+	sess   *Session // the session the leg was created for; fixed
 	media  atomic.Pointer[legMedia]
 	mixLeg atomic.Pointer[mixer.Leg] // non-nil while the leg's audio feeds the mixer
-	cueReq atomic.Uint64             // generation<<8 | Cue, see Session.Cue
+	// bypassed mirrors mixCfg.Bypass for the packet path: the mixer makes
+	// no frames for the leg, so the relay (or the kernel) feeds it.
+	bypassed atomic.Bool
+	cueReq   atomic.Uint64 // generation<<8 | Cue, see Session.Cue
 	// cueDone is the last cueReq the sink finished playing (or gave
 	// up on): while it differs from cueReq the leg's output is mixed.
 	cueDone atomic.Uint64

@@ -30,7 +30,10 @@ import (
 // GOMAXPROCS. EARSHOT_LOAD_MODE (listen, whisper or barge; default listen)
 // is the supervisors' mode: in listen the mixer makes one frame per call per
 // tick (the supervisor's), the relay feeds the customer and the agent; in
-// barge it makes three. The ramp stops after the first step whose p99
+// barge it makes three. EARSHOT_LOAD_KERNEL=1 turns the in-kernel relay on
+// (KernelOn: the test fails where it cannot load): a listened call's two
+// streams then go to the kernel, which copies the parties' audio to the
+// mixer. The ramp stops after the first step whose p99
 // lateness is above 20 ms or that skipped ticks.
 func TestLoadSupervised(t *testing.T) {
 	needLoadEnv(t)
@@ -52,8 +55,12 @@ func TestLoadSupervised(t *testing.T) {
 	limit := raiseFileLimit(t, uint64(9*steps[len(steps)-1]+512))
 	maxCalls = min(maxCalls, (int(limit)-512)/9)
 
+	kern := KernelOff
+	if os.Getenv("EARSHOT_LOAD_KERNEL") == "1" {
+		kern = KernelOn
+	}
 	e, err := newEngine(Config{BindAddr: loopback, PortMin: portMin, PortMax: portMax,
-		Mixer: mixer.PoolConfig{Workers: 1}}, nil)
+		Mixer: mixer.PoolConfig{Workers: 1}, KernelRelay: kern}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,8 +69,8 @@ func TestLoadSupervised(t *testing.T) {
 	defer p.Close()
 	tone := pcmuTone()
 
-	t.Logf("GOMAXPROCS=%d NumCPU=%d mixer workers=1 mode=%v window=%v open-file limit=%d (max %d calls)",
-		runtimeProcs(), numCPU(), mode, window, limit, maxCalls)
+	t.Logf("GOMAXPROCS=%d NumCPU=%d mixer workers=1 mode=%v kernel relay=%v window=%v open-file limit=%d (max %d calls)",
+		runtimeProcs(), numCPU(), mode, kern == KernelOn, window, limit, maxCalls)
 	t.Log(loadHeader)
 	t.Log(measureLoad(t, e, p, 0, 2*time.Second).row())
 
@@ -80,6 +87,10 @@ func TestLoadSupervised(t *testing.T) {
 		<-time.After(2 * time.Second) // let jitter buffers settle past the hand-over
 		r := measureLoad(t, e, p, n, window)
 		t.Log(r.row())
+		if kern == KernelOn {
+			st := e.Stats()
+			t.Logf("%d calls: %d streams in the kernel, %d tap copies lost", n, st.Kernel.Streams, st.Kernel.TapLost)
+		}
 		if r.mixed != n || r.legs != 3*n {
 			t.Fatalf("%d calls: %d mixed sessions, %d mixer legs", n, r.mixed, r.legs)
 		}

@@ -168,7 +168,12 @@ func (s *Session) setBypass(l *leg, on bool) error {
 			return err
 		}
 		l.out.release()
+		l.bypassed.Store(true)
 	} else {
+		// The kernel may feed l (a listened call): it gives the stream
+		// back before the mixer can claim it.
+		l.bypassed.Store(false)
+		s.reclaim(l)
 		l.primeLeft = 0
 		if !l.out.mixing() && l.out.state().Started && l.play.Load() == nil {
 			l.primeLeft = s.eng.prime
@@ -220,6 +225,7 @@ func (s *Session) addToMix(l *leg, cfg mixer.LegConfig) error {
 		// relay takes the stream back; RemoveLeg waited out the mixer.
 		l.out.release()
 	}
+	l.bypassed.Store(cfg.Bypass)
 	l.inMix, l.mixCfg = true, cfg
 	l.mixLeg.Store(ml)
 	return nil
@@ -234,6 +240,7 @@ func (s *Session) removeFromMix(l *leg) {
 		return
 	}
 	l.mixLeg.Store(nil)
+	l.bypassed.Store(false)
 	if err := s.mix.RemoveLeg(mixer.LegID(l.id)); err != nil {
 		s.log.Warn("remove mixer leg", "leg", l.id, "err", err)
 	}
@@ -251,10 +258,14 @@ func (s *Session) stopMix() {
 	s.mix = nil
 	for _, l := range *s.all.Load() {
 		l.mixLeg.Store(nil)
+		l.bypassed.Store(false)
 		l.inMix = false
 		l.out.release()
 	}
 	s.mixed.Store(false)
+	// A stream the kernel feeds for a listened call still copies its
+	// input for the mix: it comes back, to go to the kernel again plain.
+	s.reclaimAll()
 	s.log.Info("media path: relay")
 }
 

@@ -280,6 +280,9 @@ func (s *Session) Close() error {
 		s.all.Store(&empty)
 		s.mu.Unlock()
 		for _, l := range legs {
+			if t := s.eng.tapLegs; t != nil {
+				t[l.port].CompareAndSwap(l, nil)
+			}
 			s.shut(l)
 		}
 		s.shutting.Wait()

@@ -49,6 +49,9 @@ type KernelStats struct {
 	Offloads    uint64 // streams handed to the kernel
 	Returns     uint64 // streams taken back by userspace
 	NoRoute     uint64 // packets the kernel had no route for: userspace relayed them and keeps the stream
+	// Copies of kernel-forwarded packets for the mix (a listened call):
+	// lost for want of room in the ring, or for no leg (its call ended).
+	TapLost, TapStray uint64
 }
 
 // WebRTCStats counts how WebRTC legs' transports fared.

@@ -39,6 +39,7 @@ func (s *Session) NewLeg(onDigit func(digit byte)) (*Leg, error) {
 	}
 	l := newLeg(s.nextID, p, rand.Uint32(), uint16(rand.Uint32()), rand.Uint32())
 	l.onDigit = onDigit
+	l.sess = s
 	if err := s.start(l); err != nil {
 		e.discard([]*leg{l})
 		return nil, err

@@ -28,9 +28,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,8 +44,15 @@ var object []byte
 // TCX, no usable interface.
 var ErrUnsupported = errors.New("kernel relay unavailable")
 
-// flagLocal mirrors FLAG_LOCAL in relay.c.
-const flagLocal = 1
+// flagLocal and flagTap mirror FLAG_LOCAL and FLAG_TAP in relay.c.
+const (
+	flagLocal = 1
+	flagTap   = 2
+)
+
+// tapMax mirrors TAP_MAX in relay.c: the most RTP bytes a tap record
+// holds.
+const tapMax = 332
 
 // key mirrors struct key in relay.c: earshot's receiving address and port,
 // as they are in the packet (network byte order).
@@ -80,6 +89,7 @@ type entry struct {
 	Packets   uint64
 	Bytes     uint64
 	Fallbacks uint64
+	TapLost   uint64
 }
 
 // Route is where one leg's RTP goes: fixed for an entry's life.
@@ -90,6 +100,10 @@ type Route struct {
 	PT   uint8          // the audio payload type forwarded; any other goes to userspace
 	SSRC uint32         // the other leg's output SSRC
 	Rate uint32         // RTP clock rate of PT, for the timestamp-jump check
+	// Tap: a copy of every packet forwarded, as received, goes to the
+	// taps ring (Taps), so that the mixer hears a party whose stream the
+	// kernel relays (a listening supervisor's mix).
+	Tap bool
 }
 
 // State is an output stream's mapping as outStream keeps it (see
@@ -111,6 +125,7 @@ type Counters struct {
 	Packets   uint64
 	Bytes     uint64 // UDP payload bytes
 	Fallbacks uint64 // packets left to userspace because no route was found
+	TapLost   uint64 // forwarded packets whose tap copy was lost (the ring was full)
 }
 
 // Config says where the relay attaches.
@@ -127,6 +142,7 @@ type Config struct {
 type Relay struct {
 	prog   *ebpf.Program
 	legs   *ebpf.Map
+	taps   *ringbuf.Reader
 	links  []link.Link
 	ifaces []string
 
@@ -155,11 +171,19 @@ func Open(cfg Config) (*Relay, error) {
 	var objs struct {
 		Prog *ebpf.Program `ebpf:"relay"`
 		Legs *ebpf.Map     `ebpf:"legs"`
+		Taps *ebpf.Map     `ebpf:"taps"`
 	}
 	if err := spec.LoadAndAssign(&objs, nil); err != nil {
 		return nil, fmt.Errorf("%w: load: %v", ErrUnsupported, err)
 	}
 	r := &Relay{prog: objs.Prog, legs: objs.Legs}
+	// The reader owns the ring's mapping; the map itself is not needed.
+	r.taps, err = ringbuf.NewReader(objs.Taps)
+	objs.Taps.Close()
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("%w: taps ring: %v", ErrUnsupported, err)
+	}
 	for _, name := range names {
 		ifc, err := net.InterfaceByName(name)
 		if err != nil {
@@ -216,6 +240,9 @@ func (r *Relay) isLocal(a netip.Addr) bool {
 // installed stop forwarding: their packets reach the sockets again.
 func (r *Relay) Close() error {
 	var errs []error
+	if r.taps != nil {
+		errs = append(errs, r.taps.Close()) // Drain returns ErrClosed
+	}
 	for _, l := range r.links {
 		errs = append(errs, l.Close())
 	}
@@ -251,6 +278,9 @@ func (r *Relay) Install(local netip.AddrPort, rt Route, st State) error {
 	}
 	if r.isLocal(to) {
 		e.Flags |= flagLocal
+	}
+	if rt.Tap {
+		e.Flags |= flagTap
 	}
 	return r.legs.Update(&k, &e, ebpf.UpdateAny)
 }
@@ -290,7 +320,54 @@ func (r *Relay) lookup(local netip.AddrPort, remove bool) (State, Counters, bool
 		SeqOffset: e.SeqOffset, TSOffset: e.TSOffset,
 		OutSeq: e.OutSeq, OutTS: e.OutTS, OutNanos: int64(e.OutNanos),
 	}
-	return st, Counters{Packets: e.Packets, Bytes: e.Bytes, Fallbacks: e.Fallbacks}, true, nil
+	return st, Counters{Packets: e.Packets, Bytes: e.Bytes, Fallbacks: e.Fallbacks, TapLost: e.TapLost}, true, nil
+}
+
+// Taps reads the copies of the packets that entries installed with
+// Route.Tap forwarded. The program never wakes a reader: Drain takes what
+// the ring holds when called, on the caller's clock. One goroutine uses a
+// Taps.
+type Taps struct {
+	r   *ringbuf.Reader
+	rec ringbuf.Record
+}
+
+// ErrClosed is what Drain returns once the relay is closed.
+var ErrClosed = os.ErrClosed
+
+// Taps returns the relay's tap reader.
+func (r *Relay) Taps() *Taps { return &Taps{r: r.taps} }
+
+// Drain calls fn with every tap copy in the ring, oldest first: port is
+// earshot's receiving RTP port (which entry forwarded it), pkt the RTP
+// packet as received, valid during the call. It returns the number of
+// copies, and ErrClosed once the relay is closed. Once its buffer has
+// grown to a record's size it does not allocate.
+func (t *Taps) Drain(fn func(port uint16, pkt []byte)) (int, error) {
+	t.r.SetDeadline(time.Now()) // do not wait: take what is there
+	n := 0
+	for {
+		err := t.r.ReadInto(&t.rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, nil
+		}
+		if errors.Is(err, os.ErrClosed) {
+			return n, ErrClosed
+		}
+		if err != nil {
+			return n, err
+		}
+		raw := t.rec.RawSample
+		if len(raw) < 4 {
+			continue
+		}
+		l := int(binary.NativeEndian.Uint16(raw[2:]))
+		if l > tapMax || 4+l > len(raw) {
+			continue
+		}
+		fn(uint16(raw[0])<<8|uint16(raw[1]), raw[4:4+l])
+		n++
+	}
 }
 
 // Now is the clock of State's nanoseconds: CLOCK_MONOTONIC, which the

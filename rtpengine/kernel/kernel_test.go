@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -186,5 +187,95 @@ func TestForward(t *testing.T) {
 	legA.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if n, _, err := legA.ReadFromUDPAddrPort(buf); err != nil || !bytes.Equal(buf[:n], pkt) {
 		t.Fatalf("after Remove the socket got %x, %v", buf[:n], err)
+	}
+}
+
+// TestTap forwards with Route.Tap: the peer gets the rewritten packet and
+// the taps ring a copy as sent, with earshot's receiving port; the socket gets
+// nothing. A packet the entry does not forward reaches the socket, and no
+// copy is made of it.
+func TestTap(t *testing.T) {
+	r := open(t)
+	phoneA, phoneB := udp(t), udp(t)
+	legA, legB := udp(t), udp(t)
+	rt := Route{From: ap(phoneA), Out: ap(legB), To: ap(phoneB), PT: 0, SSRC: 0xB0B0B0B0, Rate: 8000, Tap: true}
+	st := State{InSSRC: 0xA1, InSeq: 99, InTS: 99 * 160, InNanos: Now(), SeqOffset: 1000, TSOffset: 50000, OutSeq: 1099, OutTS: 99*160 + 50000, OutNanos: Now()}
+	if err := r.Install(ap(legA), rt, st); err != nil {
+		t.Fatal(err)
+	}
+	taps := make(chan []byte, 64)
+	ports := make(chan uint16, 64)
+	go func() {
+		tp := r.Taps()
+		for {
+			_, err := tp.Drain(func(port uint16, pkt []byte) {
+				ports <- port
+				taps <- bytes.Clone(pkt)
+			})
+			if err != nil {
+				close(taps)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	nextTap := func(what string) ([]byte, uint16) {
+		t.Helper()
+		select {
+		case p := <-taps:
+			return p, <-ports
+		case <-time.After(2 * time.Second):
+			t.Fatalf("%s: no tap copy", what)
+		}
+		return nil, 0
+	}
+	buf := make([]byte, 2048)
+	for i := uint16(100); i < 110; i++ {
+		sent := rtpPacket(0, i, uint32(i)*160, 0xA1)
+		if _, err := phoneA.WriteToUDPAddrPort(sent, ap(legA)); err != nil {
+			t.Fatal(err)
+		}
+		phoneB.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, from, err := phoneB.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("packet %d not forwarded: %v", i, err)
+		}
+		if want := rtpPacket(0, i+1000, uint32(i)*160+50000, 0xB0B0B0B0); from != ap(legB) || !bytes.Equal(buf[:n], want) {
+			t.Fatalf("packet %d forwarded from %s as %x", i, from, buf[:n])
+		}
+		got, port := nextTap("packet " + fmt.Sprint(i))
+		if port != ap(legA).Port() || !bytes.Equal(got, sent) {
+			t.Fatalf("packet %d: tap %x for port %d; want it as sent, for port %d", i, got, port, ap(legA).Port())
+		}
+	}
+	if _, c, ok, err := r.Read(ap(legA)); err != nil || !ok || c.Packets != 10 || c.TapLost != 0 {
+		t.Fatalf("after 10 packets: counters %+v, ok %v, %v", c, ok, err)
+	}
+	legA.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, _, err := legA.ReadFromUDPAddrPort(buf); err == nil {
+		t.Fatalf("the socket got %x, which the kernel forwarded", buf[:n])
+	}
+	// A telephone-event is not forwarded: it reaches the socket, and no
+	// copy is made.
+	ev := rtpPacket(101, 110, 110*160, 0xA1)
+	phoneA.WriteToUDPAddrPort(ev, ap(legA))
+	legA.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, _, err := legA.ReadFromUDPAddrPort(buf); err != nil || !bytes.Equal(buf[:n], ev) {
+		t.Fatalf("telephone-event: socket got %x, %v", buf[:n], err)
+	}
+	select {
+	case p := <-taps:
+		t.Fatalf("a copy %x of a packet the kernel did not forward", p)
+	case <-time.After(100 * time.Millisecond):
+	}
+	// Closing the relay ends Drain.
+	r.Close()
+	select {
+	case _, open := <-taps:
+		if open {
+			t.Fatal("a copy after Close")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Drain did not fail after Close")
 	}
 }

@@ -53,6 +53,17 @@
 #define RTP_SSRC (RTP_OFF + 8)
 
 #define FLAG_LOCAL 1 // the destination is an address of this host
+#define FLAG_TAP 2   // a copy of every packet forwarded goes to the taps ring
+
+// A tap record: what the receiving socket would have read, for the mixer
+// (a listening supervisor hears a party whose stream the kernel relays).
+// Mirrored in kernel.go.
+#define TAP_MAX 332 // RTP bytes copied at most: 40 ms of G.711 and its header
+struct tap {
+	__u16 port; // earshot's receiving RTP port, network byte order
+	__u16 len;  // RTP bytes in pkt
+	__u8 pkt[TAP_MAX];
+};
 
 // The receiving leg: earshot's address and RTP port, network byte order.
 struct key {
@@ -93,6 +104,7 @@ struct entry {
 	__u64 packets;
 	__u64 bytes; // UDP payload bytes, as the userspace relay counts
 	__u64 fallbacks; // packets handed to userspace because no route was found
+	__u64 tap_lost;  // forwarded packets the taps ring had no room for
 };
 
 struct {
@@ -101,6 +113,36 @@ struct {
 	__type(key, struct key);
 	__type(value, struct entry);
 } legs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 23); // 8 MiB: about 24,000 records
+} taps SEC(".maps");
+
+// tap copies the packet's RTP into the taps ring. It never wakes the
+// reader, which drains the ring on its own clock (a few milliseconds: the
+// mixer ticks every 20 ms): a wake-up per packet would cost the process
+// about what reading the packet from the socket costs.
+static __always_inline void tap(struct __sk_buff *skb, struct entry *e, __u16 port, __u32 n)
+{
+	if (n < RTP_HDR || n > TAP_MAX) {
+		__sync_fetch_and_add(&e->tap_lost, 1);
+		return;
+	}
+	struct tap *r = bpf_ringbuf_reserve(&taps, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&e->tap_lost, 1);
+		return;
+	}
+	r->port = port;
+	r->len = n;
+	if (bpf_skb_load_bytes(skb, RTP_OFF, r->pkt, n) != 0) {
+		bpf_ringbuf_discard(r, 0);
+		__sync_fetch_and_add(&e->tap_lost, 1);
+		return;
+	}
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+}
 
 static __always_inline int store(struct __sk_buff *skb, __u32 off, void *from, __u32 len)
 {
@@ -203,6 +245,8 @@ pause:
 
 rewrite:;
 
+	if (flags & FLAG_TAP)
+		tap(skb, e, old_dport, udplen - 8);
 	__u16 oseq_be = bpf_htons(oseq);
 	__u32 ots_be = bpf_htonl(ots);
 	const __u64 l4 = BPF_F_MARK_MANGLED_0;
