@@ -607,6 +607,11 @@
     S.supInBrowser = inBrowser;
     status(inBrowser ? 'Connecting in the browser…' : 'Your phone is ringing: answer it to ' + MODE_LABEL[mode].toLowerCase() + '.');
     openPanel();
+    // The phone may have answered (or refused) before the POST's answer
+    // reached the page: that event is newer than the answer.
+    const e = early.get(sp.id);
+    early.delete(sp.id);
+    if (e) supervisionChanged(e.type, e.sp);
   }
 
   async function openPanel() {
@@ -700,8 +705,18 @@
     renderCalls();
   }
 
+  // Supervision events for a supervision the page does not know yet, by
+  // id, the latest of each: the one this page's POST is creating may be
+  // among them (supervise applies it). A few suffice.
+  const early = new Map();
+
   function supervisionChanged(type, sp) {
-    if (!S.sup || sp.id !== S.sup.id) return;
+    if (!S.sup || sp.id !== S.sup.id) {
+      early.delete(sp.id);
+      early.set(sp.id, { type, sp });
+      if (early.size > 8) early.delete(early.keys().next().value);
+      return;
+    }
     if (type === 'supervision.ended' || type === 'supervision.refused') {
       closePanel(type === 'supervision.refused' ? 'Your phone did not answer.' : 'Supervision ended.');
       return;
