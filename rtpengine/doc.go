@@ -171,8 +171,8 @@
 // that makes it hear the other party alone again hands it back (SetBypass
 // waits out the tick, the relay re-bases). With the in-kernel relay a
 // bypassed stream goes to the kernel like a relayed one, which copies the
-// packets it forwards to a ring the engine reads for the mix
-// (kernelpath.go).
+// packets it forwards to a ring the engine reads for the mix, and drops
+// the listening supervisor's audio, which nobody hears (kernelpath.go).
 //
 // mix → relay: the mixer session is closed (which waits out a tick in
 // progress), then both streams are released to the relay, which re-bases

@@ -50,6 +50,7 @@ type Engine struct {
 	tapLegs               *[1 << 16]atomic.Pointer[leg]
 	tapsDone              chan struct{}
 	kernTapLost, tapStray atomic.Uint64
+	kernListener          atomic.Uint64 // listeners' audio packets the kernel dropped
 
 	stop      chan struct{} // closed by Close to stop the timeout watcher
 	done      chan struct{} // closed by the watcher when it returns

@@ -3,6 +3,7 @@ package rtpengine
 import (
 	"errors"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,7 +24,9 @@ import (
 // IPv4. For a listened call the entry also copies every packet it
 // forwards to the taps ring, from which readTaps feeds the sending leg's
 // audio to the mixer: the supervisor hears both parties while neither
-// party's packets wake the process. The
+// party's packets wake the process. The listening supervisor's own audio,
+// which nobody hears, the kernel drops (dropListener), so a listened call
+// costs the process one mixed frame per tick. The
 // relay reader installs the entry itself, right after sending a packet,
 // so nothing it has queued can overtake the kernel's packets.
 //
@@ -315,6 +318,19 @@ func (s *Session) readKernel(now int64) {
 		}
 		o.mu.Unlock()
 	}
+	for _, l := range *s.all.Load() {
+		d := &l.drop
+		if !d.on.Load() {
+			continue
+		}
+		d.mu.Lock()
+		if d.on.Load() {
+			if _, c, ok, err := s.eng.kern.Read(d.local); err == nil && ok {
+				s.foldDropLocked(d, c)
+			}
+		}
+		d.mu.Unlock()
+	}
 }
 
 // readKernel reads the kernel's counters of every session (see
@@ -347,4 +363,90 @@ func (e *Engine) kernelStats(st *Stats) {
 	st.Kernel.NoRoute = e.kernNoRoute.Load()
 	st.Kernel.TapLost = e.kernTapLost.Load()
 	st.Kernel.TapStray = e.tapStray.Load()
+	st.Kernel.ListenerDropped = e.kernListener.Load()
+}
+
+// kernelDrop is a listening supervisor leg's in-kernel drop entry: nobody
+// hears a listener, so the kernel discards its audio instead of waking
+// the process for it (its key presses still reach the socket). mu
+// serialises installing and removing; on is read without it.
+type kernelDrop struct {
+	mu     sync.Mutex
+	on     atomic.Bool
+	local  netip.AddrPort
+	folded kernel.Counters
+}
+
+// dropListener hands the audio of l, a listening supervisor whose peer is
+// latched, to the kernel to drop. The packet path calls it after pushing
+// an audio packet of payload type pt.
+func (s *Session) dropListener(l *leg, pt int) {
+	from := l.rtp.dest.Load()
+	if from == nil || !from.latched || !from.addr.Addr().Is4() || l.wrtc.Load() != nil || s.closing.Load() {
+		return
+	}
+	d := &l.drop
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.on.Load() || !l.listening.Load() {
+		return
+	}
+	local := netip.AddrPortFrom(s.eng.cfg.BindAddr, l.port)
+	if err := s.eng.kern.InstallDrop(local, from.addr, uint8(pt)); err != nil {
+		s.log.Warn("in-kernel relay: drop a listener's audio", "err", err)
+		return
+	}
+	d.local, d.folded = local, kernel.Counters{}
+	d.on.Store(true)
+	if !l.listening.Load() {
+		// The mode changed while the entry went in.
+		s.undropLocked(l)
+	}
+}
+
+// undrop removes l's drop entry, if any, so that its audio reaches the
+// mixer again.
+func (s *Session) undrop(l *leg) {
+	if !l.drop.on.Load() {
+		return
+	}
+	l.drop.mu.Lock()
+	s.undropLocked(l)
+	l.drop.mu.Unlock()
+}
+
+func (s *Session) undropLocked(l *leg) {
+	d := &l.drop
+	if !d.on.Load() {
+		return
+	}
+	d.on.Store(false)
+	_, c, ok, err := s.eng.kern.Remove(d.local)
+	if err != nil || !ok {
+		s.log.Warn("in-kernel relay: remove a listener's drop", "err", err, "found", ok)
+		return
+	}
+	s.foldDropLocked(d, c)
+}
+
+// foldDropLocked counts what the kernel dropped since the last fold.
+// Caller holds d.mu.
+func (s *Session) foldDropLocked(d *kernelDrop, c kernel.Counters) {
+	s.eng.kernListener.Add(c.Packets - d.folded.Packets)
+	d.folded = c
+}
+
+// dropHeard is kernelHeard for a listening supervisor's leg.
+func (s *Session) dropHeard(l *leg) {
+	d := &l.drop
+	if !d.on.Load() {
+		return
+	}
+	d.mu.Lock()
+	if d.on.Load() {
+		if st, c, ok, err := s.eng.kern.Read(d.local); err == nil && ok && c.Packets > 0 {
+			l.rtp.heard = max(l.rtp.heard, s.eng.fromKernelClock(st.InNanos))
+		}
+	}
+	d.mu.Unlock()
 }

@@ -151,10 +151,12 @@ func TestKernelRelay(t *testing.T) {
 // the kernel a second after a supervisor starts listening, with a copy of
 // each party's audio for the supervisor's mix (the taps ring): everyone
 // hears whom the hear-matrix says, the process relays nothing and the
-// mixer sends only to the supervisor. Whisper takes the agent's stream to
-// the mixer (the customer's stays), barge both, listen again gives both
-// back to the kernel; the supervisor leaving leaves them there. Both
-// parties' streams stay strictly continuous, no copy is lost.
+// mixer sends only to the supervisor. The listener's own audio, which
+// nobody hears, is dropped in the kernel, its key presses still arrive.
+// Whisper takes the agent's stream to the mixer (the customer's stays) and
+// the supervisor's audio back to it, barge both streams, listen again
+// gives both back to the kernel; the supervisor leaving leaves them there.
+// Both parties' streams stay strictly continuous, no copy is lost.
 func TestKernelTap(t *testing.T) {
 	e, inKernel := kernelEngine(t)
 	cust := newTonePhone(t, mixer.CodecPCMU, 700)
@@ -175,11 +177,26 @@ func TestKernelTap(t *testing.T) {
 		}
 	}
 	streams("relayed", 2)
-	l := supervisor(t, s, sup, nil)
+	digits := make(chan byte, 4)
+	l := supervisor(t, s, sup, func(d byte) { digits <- d })
 	if err := l.Attach(mixer.ModeListen); err != nil {
 		t.Fatal(err)
 	}
 	streams("listen", 2)
+	if inKernel {
+		waitFor(t, func() bool { return l.l.drop.on.Load() })
+	}
+	for i := range 3 {
+		sup.event(7, i == 2, uint16(160*(i+1)), 31337)
+	}
+	select {
+	case d := <-digits:
+		if d != '7' {
+			t.Errorf("the listener pressed 7, earshot heard %q", d)
+		}
+	case <-time.After(rxTimeout):
+		t.Fatal("a listener's key press did not arrive")
+	}
 	before := e.Stats()
 	f := measure(cust, agent, sup)
 	after := e.Stats()
@@ -209,6 +226,14 @@ func TestKernelTap(t *testing.T) {
 		t.Fatal(err)
 	}
 	streams("whisper", 1) // the agent's packets to the customer
+	if inKernel {
+		if l.l.drop.on.Load() {
+			t.Error("whisper: the supervisor's audio is still dropped in the kernel")
+		}
+		if n := e.Stats().Kernel.ListenerDropped; n == 0 {
+			t.Error("listen: the kernel dropped none of the listener's audio")
+		}
+	}
 	f = measure(cust, agent, sup)
 	agent.heard("whisper, agent hears supervisor", 1250, f[1], win)
 	agent.heard("whisper, agent hears customer", 700, f[1], win)

@@ -46,7 +46,11 @@ type leg struct {
 	// bypassed mirrors mixCfg.Bypass for the packet path: the mixer makes
 	// no frames for the leg, so the relay (or the kernel) feeds it.
 	bypassed atomic.Bool
-	cueReq   atomic.Uint64 // generation<<8 | Cue, see Session.Cue
+	// listening: an attached supervisor in listen mode, whose audio
+	// nobody hears; drop is the in-kernel relay's discarding of it.
+	listening atomic.Bool
+	drop      kernelDrop
+	cueReq    atomic.Uint64 // generation<<8 | Cue, see Session.Cue
 	// cueDone is the last cueReq the sink finished playing (or gave
 	// up on): while it differs from cueReq the leg's output is mixed.
 	cueDone atomic.Uint64
@@ -115,6 +119,7 @@ func (s *Session) start(l *leg) error {
 // the receivers), waits for its reader goroutines where there are any,
 // and releases its ports into quarantine.
 func (s *Session) shut(l *leg) {
+	s.undrop(l)
 	l.closeWebRTC() // first, so that its close_notify still leaves the socket
 	pair := socketPair{port: l.port}
 	if rtp, rtcp, ok := s.eng.recv.park(l); ok {

@@ -76,8 +76,20 @@ func (s *Session) reconcile() error {
 		wants[i], oks[i] = s.mixConfig(l)
 	}
 	s.markBypass(all, wants, oks)
+	icpt := false
+	for i := range all {
+		icpt = icpt || (oks[i] && wants[i].Role == mixer.RoleSupervisor && wants[i].Mode == mixer.ModeIntercept)
+	}
 	for i, l := range all {
 		want, ok := wants[i], oks[i]
+		// A supervisor whose audio nobody hears: the kernel may drop it
+		// (kernelpath.go); any other mode needs it in the jitter buffer
+		// before the mixer's next tick.
+		listening := ok && want.Role == mixer.RoleSupervisor && want.Mode == mixer.ModeListen && !icpt
+		l.listening.Store(listening)
+		if !listening {
+			s.undrop(l)
+		}
 		switch {
 		case l.inMix && (!ok || want.Codec != l.mixCfg.Codec):
 			s.removeFromMix(l)

@@ -23,6 +23,7 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 	now := s.eng.nanotime()
 	if s.eng.kern != nil {
 		s.kernelHeard(in)
+		s.dropHeard(in)
 	}
 	ok, latched := in.rtp.acceptRTP(src, pkt, m, now)
 	if !ok {
@@ -32,8 +33,9 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 	if latched {
 		s.logLatch("rtp", in, src)
 		// The other leg's stream, if the kernel feeds it, still goes to
-		// in's old peer.
+		// in's old peer; a listener's drop entry names the old peer.
 		s.reclaimAll()
+		s.undrop(in)
 	}
 	s.relayRTP(in, pkt, m, now)
 }
@@ -103,6 +105,9 @@ func (s *Session) fromSupervisor(in *leg, m *legMedia, pkt []byte, pt int) {
 		in.digits.receive(pkt, in.onDigit)
 	case pt == m.audioPT && in.mixLeg.Load() != nil:
 		s.push(in, pkt)
+		if s.eng.kern != nil && in.listening.Load() && !in.drop.on.Load() {
+			s.dropListener(in, pt)
+		}
 	default:
 		s.counters.dropNotMixed.Add(1)
 	}

@@ -52,6 +52,10 @@ type KernelStats struct {
 	// Copies of kernel-forwarded packets for the mix (a listened call):
 	// lost for want of room in the ring, or for no leg (its call ended).
 	TapLost, TapStray uint64
+	// ListenerDropped: audio from listening supervisors' phones, which
+	// nobody hears, that the kernel dropped instead of waking the process
+	// (counted when the listener stops listening or the engine reads it).
+	ListenerDropped uint64
 }
 
 // WebRTCStats counts how WebRTC legs' transports fared.

@@ -20,7 +20,7 @@ type collector struct {
 	rtpPackets, rtpBytes, rtcpPackets, rtpDropped, portsInUse, mediaSessions     *prometheus.Desc
 	mediaTimeouts, webrtcHandshakes, webrtcFailures                              *prometheus.Desc
 	kernEnabled, kernStreams, kernPackets, kernBytes, kernHandovers, kernNoRoute *prometheus.Desc
-	kernTapLost                                                                  *prometheus.Desc
+	kernTapLost, kernListener                                                    *prometheus.Desc
 }
 
 func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
@@ -56,6 +56,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 		kernBytes:        d("rtp_kernel_bytes_total", "Payload bytes of those packets (also in earshot_rtp_bytes_relayed_total)."),
 		kernHandovers:    d("rtp_kernel_handovers_total", "Streams handed to the kernel or taken back by userspace.", "to"),
 		kernNoRoute:      d("rtp_kernel_no_route_total", "Packets the kernel found no route for and left to userspace."),
+		kernListener:     d("rtp_kernel_listener_dropped_total", "Audio packets from listening supervisors' phones, which nobody hears, that the kernel dropped instead of waking earshot."),
 		kernTapLost:      d("rtp_kernel_tap_lost_total", "Copies of kernel-forwarded packets a listening supervisor's mix did not get, by reason: ring_full or no_leg.", "reason"),
 	}
 }
@@ -64,7 +65,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.activeCalls, c.registrations, c.dialogs, c.callsTotal, c.sipRequests,
 		c.sipResponses, c.sipSent, c.sipRefused, c.sipDropped, c.mailboxFull, c.notifications, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
 		c.portsInUse, c.mediaSessions, c.mediaTimeouts, c.webrtcHandshakes, c.webrtcFailures,
-		c.kernEnabled, c.kernStreams, c.kernPackets, c.kernBytes, c.kernHandovers, c.kernNoRoute, c.kernTapLost} {
+		c.kernEnabled, c.kernStreams, c.kernPackets, c.kernBytes, c.kernHandovers, c.kernNoRoute, c.kernTapLost, c.kernListener} {
 		ch <- d
 	}
 }
@@ -150,4 +151,5 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ct(c.kernNoRoute, float64(ms.Kernel.NoRoute))
 	ct(c.kernTapLost, float64(ms.Kernel.TapLost), "ring_full")
 	ct(c.kernTapLost, float64(ms.Kernel.TapStray), "no_leg")
+	ct(c.kernListener, float64(ms.Kernel.ListenerDropped))
 }

@@ -44,10 +44,11 @@ var object []byte
 // TCX, no usable interface.
 var ErrUnsupported = errors.New("kernel relay unavailable")
 
-// flagLocal and flagTap mirror FLAG_LOCAL and FLAG_TAP in relay.c.
+// flagLocal, flagTap and flagDrop mirror FLAG_* in relay.c.
 const (
 	flagLocal = 1
 	flagTap   = 2
+	flagDrop  = 4
 )
 
 // tapMax mirrors TAP_MAX in relay.c: the most RTP bytes a tap record
@@ -282,6 +283,21 @@ func (r *Relay) Install(local netip.AddrPort, rt Route, st State) error {
 	if rt.Tap {
 		e.Flags |= flagTap
 	}
+	return r.legs.Update(&k, &e, ebpf.UpdateAny)
+}
+
+// InstallDrop makes the kernel drop the audio (payload type pt) that
+// arrives at local from its latched peer from, counting it (Counters) and
+// noting when it last heard the peer (State.InNanos); anything else from
+// the peer, and everything from other sources, still reaches the socket.
+// For a listening supervisor, whose audio nobody hears. Remove ends it.
+func (r *Relay) InstallDrop(local, from netip.AddrPort, pt uint8) error {
+	k, ok := makeKey(local)
+	f := from.Addr().Unmap()
+	if !ok || !f.Is4() {
+		return fmt.Errorf("kernel relay: drop %s → %s is not IPv4", from, local)
+	}
+	e := entry{SrcAddr: f.As4(), SrcPort: port(from.Port()), PT: pt & 0x7f, Flags: flagDrop, Rate: 1, InNanos: uint64(Now())}
 	return r.legs.Update(&k, &e, ebpf.UpdateAny)
 }
 

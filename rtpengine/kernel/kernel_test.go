@@ -279,3 +279,50 @@ func TestTap(t *testing.T) {
 		t.Fatal("Drain did not fail after Close")
 	}
 }
+
+// TestDrop: a drop entry discards the peer's audio, counting it and
+// noting when it heard the peer; the peer's telephone-events and another
+// source's packets still reach the socket.
+func TestDrop(t *testing.T) {
+	r := open(t)
+	phone, stranger, leg := udp(t), udp(t), udp(t)
+	before := Now()
+	if err := r.InstallDrop(ap(leg), ap(phone), 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := uint16(0); i < 5; i++ {
+		if _, err := phone.WriteToUDPAddrPort(rtpPacket(0, i, uint32(i)*160, 0xA1), ap(leg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := rtpPacket(101, 5, 800, 0xA1)
+	phone.WriteToUDPAddrPort(ev, ap(leg))
+	other := rtpPacket(0, 6, 960, 0xC3)
+	stranger.WriteToUDPAddrPort(other, ap(leg))
+	buf := make([]byte, 2048)
+	for _, want := range []struct {
+		what string
+		pkt  []byte
+		from *net.UDPConn
+	}{{"the telephone-event", ev, phone}, {"a stranger's audio", other, stranger}} {
+		leg.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, src, err := leg.ReadFromUDPAddrPort(buf)
+		if err != nil || src != ap(want.from) || !bytes.Equal(buf[:n], want.pkt) {
+			t.Fatalf("%s: socket got %x from %s, %v", want.what, buf[:n], src, err)
+		}
+	}
+	leg.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, _, err := leg.ReadFromUDPAddrPort(buf); err == nil {
+		t.Fatalf("the socket got %x after them: audio the entry should drop", buf[:n])
+	}
+	st, c, ok, err := r.Remove(ap(leg))
+	if err != nil || !ok || c.Packets != 5 || c.Bytes != 5*172 || st.InNanos < before {
+		t.Fatalf("drop entry: counters %+v, heard at %d (after %d), ok %v, %v; want 5 packets of 172 bytes", c, st.InNanos, before, ok, err)
+	}
+	pkt := rtpPacket(0, 7, 1120, 0xA1)
+	phone.WriteToUDPAddrPort(pkt, ap(leg))
+	leg.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, _, err := leg.ReadFromUDPAddrPort(buf); err != nil || !bytes.Equal(buf[:n], pkt) {
+		t.Fatalf("after Remove the socket got %x, %v", buf[:n], err)
+	}
+}

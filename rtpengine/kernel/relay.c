@@ -54,6 +54,7 @@
 
 #define FLAG_LOCAL 1 // the destination is an address of this host
 #define FLAG_TAP 2   // a copy of every packet forwarded goes to the taps ring
+#define FLAG_DROP 4  // the peer's audio is dropped, not forwarded (a listener's)
 
 // A tap record: what the receiving socket would have read, for the mixer
 // (a listening supervisor hears a party whose stream the kernel relays).
@@ -174,6 +175,19 @@ int relay(struct __sk_buff *skb)
 	__u8 *rtp = data + RTP_OFF;
 	__u32 udplen = bpf_ntohs(udp->len);
 	int forward = (rtp[0] & 0xc0) == 0x80 && (rtp[1] & 0x7f) == e->pt && udplen >= 8 + RTP_HDR;
+	if (e->flags & FLAG_DROP) {
+		// A listening supervisor's audio: nobody hears it. Anything
+		// else (its key presses) is userspace's.
+		if (!forward)
+			return TCX_NEXT;
+		__u64 now = bpf_ktime_get_ns();
+		bpf_spin_lock(&e->lock);
+		e->in_ns = now;
+		e->packets++;
+		e->bytes += udplen - 8;
+		bpf_spin_unlock(&e->lock);
+		return TC_ACT_SHOT;
+	}
 	__u16 old_sport = udp->source, old_dport = udp->dest;
 	__u32 old_saddr = ip->saddr, old_daddr = ip->daddr;
 	__u16 seq_be = *(__u16 *)(rtp + 2);
