@@ -27,6 +27,9 @@ type PoolConfig struct {
 type Pool struct {
 	shards     []*shard
 	maxCatchUp time.Duration
+	// sleep waits for a tick's deadline: sleepUntil, or timerSleep where
+	// tests run the pool on synctest's fake clock.
+	sleep func(deadline time.Time)
 	enc        *encoder // shared, read-only
 
 	// mu guards the lifecycle fields and the choice of shard for a new
@@ -53,7 +56,7 @@ func NewPool(cfg PoolConfig) *Pool {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
-	p := &Pool{maxCatchUp: cfg.MaxCatchUp, stop: make(chan struct{}), enc: newEncoder()}
+	p := &Pool{maxCatchUp: cfg.MaxCatchUp, stop: make(chan struct{}), enc: newEncoder(), sleep: sleepUntil}
 	if p.maxCatchUp <= 0 {
 		p.maxCatchUp = 100 * time.Millisecond
 	}
@@ -145,24 +148,17 @@ func (p *Pool) Stats() Stats {
 }
 
 // run is one worker: it ticks sh at start + n×20 ms until the pool stops.
+// It sleeps with sleepUntil, whose wake-up is precise to tens of
+// microseconds where a Go timer's is not; Close takes effect at the next
+// tick.
 func (p *Pool) run(sh *shard, start time.Time) {
-	timer := time.NewTimer(FrameDuration)
-	defer timer.Stop()
 	for n := int64(1); ; n++ {
 		deadline := start.Add(time.Duration(n) * FrameDuration)
-		if wait := time.Until(deadline); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-p.stop:
-				return
-			case <-timer.C:
-			}
-		} else {
-			select {
-			case <-p.stop:
-				return
-			default:
-			}
+		p.sleep(deadline)
+		select {
+		case <-p.stop:
+			return
+		default:
 		}
 		now := time.Now()
 		late := now.Sub(deadline)
@@ -176,6 +172,14 @@ func (p *Pool) run(sh *shard, start time.Time) {
 		}
 		sh.tick(now)
 		sh.counters.output.observe(time.Since(deadline))
+	}
+}
+
+// timerSleep waits for deadline on a Go timer, which may wake up to a
+// millisecond late (see clock_linux.go).
+func timerSleep(deadline time.Time) {
+	if wait := time.Until(deadline); wait > 0 {
+		time.Sleep(wait)
 	}
 }
 

@@ -50,7 +50,7 @@ func addThreeLegs(t *testing.T, s *Session) {
 
 func TestPoolTicksEvery20ms(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := NewPool(PoolConfig{Workers: 2})
+		p := fakeClockPool(PoolConfig{Workers: 2})
 		sinks := []*countSink{newCountSink(), newCountSink(), newCountSink()}
 		for _, sk := range sinks {
 			s, err := p.NewSession(SessionConfig{Sink: sk})
@@ -113,7 +113,7 @@ func TestPoolTicksEvery20ms(t *testing.T) {
 // once per 20 ms of its absolute clock.
 func TestPoolCatchesUpWithoutDrift(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := NewPool(PoolConfig{Workers: 1})
+		p := fakeClockPool(PoolConfig{Workers: 1})
 		sk := newCountSink()
 		sk.stallAt, sk.stall = 10, 50*time.Millisecond
 		s, _ := p.NewSession(SessionConfig{Sink: sk})
@@ -143,7 +143,7 @@ func TestPoolCatchesUpWithoutDrift(t *testing.T) {
 // gives up the missed ticks instead of bursting them out.
 func TestPoolSkipsAfterLongStall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := NewPool(PoolConfig{Workers: 1, MaxCatchUp: 60 * time.Millisecond})
+		p := fakeClockPool(PoolConfig{Workers: 1, MaxCatchUp: 60 * time.Millisecond})
 		sk := newCountSink()
 		sk.stallAt, sk.stall = 10, 210*time.Millisecond
 		s, _ := p.NewSession(SessionConfig{Sink: sk})
@@ -168,7 +168,7 @@ func TestPoolSkipsAfterLongStall(t *testing.T) {
 // goroutines while the workers tick; run with -race.
 func TestPoolConcurrentControl(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := NewPool(PoolConfig{Workers: 2})
+		p := fakeClockPool(PoolConfig{Workers: 2})
 		p.Start()
 		defer p.Close()
 		s, _ := p.NewSession(SessionConfig{Sink: newCountSink()})
@@ -251,7 +251,7 @@ func countAbove(h Histogram, d time.Duration) uint64 {
 // the Sink hears nothing more of the removed leg or the closed session.
 func TestPoolRemoveLegStopsFrames(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := NewPool(PoolConfig{Workers: 1})
+		p := fakeClockPool(PoolConfig{Workers: 1})
 		p.Start()
 		defer p.Close()
 		sk := newCountSink()
@@ -276,4 +276,25 @@ func TestPoolRemoveLegStopsFrames(t *testing.T) {
 			t.Errorf("closed session: %d frames at Close, %d later", closedAt, got)
 		}
 	})
+}
+
+// fakeClockPool is NewPool with its workers on Go timers, which synctest's
+// fake clock drives (the thread clock sleeps in the kernel, where the fake
+// clock does not reach).
+func fakeClockPool(cfg PoolConfig) *Pool {
+	p := NewPool(cfg)
+	p.sleep = timerSleep
+	return p
+}
+
+// TestSleepUntilNeverEarly checks the worker's clock against the runtime's:
+// a tick must not start before its deadline, however short the wait.
+func TestSleepUntilNeverEarly(t *testing.T) {
+	for _, wait := range []time.Duration{-time.Millisecond, 0, time.Microsecond, 300 * time.Microsecond, 1500 * time.Microsecond, FrameDuration} {
+		deadline := time.Now().Add(wait)
+		sleepUntil(deadline)
+		if now := time.Now(); now.Before(deadline) {
+			t.Errorf("wait %v: woke %v before the deadline", wait, deadline.Sub(now))
+		}
+	}
 }
