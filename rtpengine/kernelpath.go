@@ -177,6 +177,9 @@ func (s *Session) maybeOffload(in, out *leg, m *legMedia, pt int, rebased bool, 
 	if from == nil || !from.latched || to == nil || !from.addr.Addr().Is4() || !to.addr.Addr().Is4() {
 		return
 	}
+	if queued(in.rtp.conn) {
+		return // the reader is behind: try again after the next packet
+	}
 	bind := s.eng.cfg.BindAddr
 	local := netip.AddrPortFrom(bind, in.port)
 	rt := kernel.Route{
@@ -187,9 +190,6 @@ func (s *Session) maybeOffload(in, out *leg, m *legMedia, pt int, rebased bool, 
 		InSSRC: o.inSSRC, InSeq: o.inSeq, InTS: o.inTs, InNanos: s.eng.toKernelClock(o.inNanos),
 		SeqOffset: o.seqOffset, TSOffset: o.tsOffset,
 		OutSeq: o.outSeq, OutTS: o.outTs, OutNanos: s.eng.toKernelClock(o.outNanos),
-	}
-	if queued(in.rtp.conn) {
-		return // the reader is behind: try again after the next packet
 	}
 	if tap {
 		s.eng.tapLegs[in.port].Store(in)
