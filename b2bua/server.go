@@ -32,6 +32,10 @@ type Server struct {
 	notify notifyStats
 
 	sip *endpoint // sockets and the sipgo stack
+	// callRefs holds *[]*Call scratch slices for AppendCalls, which the
+	// control plane calls per request: 40 KB of garbage per list at 5,000
+	// calls made its p99 the collector's.
+	callRefs sync.Pool
 	// flows are the WebSocket connections signed-in workspace pages
 	// opened (websocket.go).
 	flows flows
@@ -191,8 +195,12 @@ func (s *Server) Calls() []CallSnapshot {
 // Agents slices are shared with the table (a call replaces its slice,
 // never changes it in place), so the caller must not modify them.
 func (s *Server) AppendCalls(dst []CallSnapshot) []CallSnapshot {
+	ref, _ := s.callRefs.Get().(*[]*Call)
+	if ref == nil {
+		ref = new([]*Call)
+	}
+	cs := (*ref)[:0]
 	s.mu.Lock()
-	cs := make([]*Call, 0, len(s.calls))
 	for _, c := range s.calls {
 		if !c.feature {
 			cs = append(cs, c)
@@ -204,6 +212,9 @@ func (s *Server) AppendCalls(dst []CallSnapshot) []CallSnapshot {
 		dst = append(dst, c.snap)
 		c.snapMu.Unlock()
 	}
+	clear(cs) // a pooled slice must not keep ended calls alive
+	*ref = cs[:0]
+	s.callRefs.Put(ref)
 	return dst
 }
 
