@@ -30,7 +30,7 @@ type Pool struct {
 	// sleep waits for a tick's deadline: sleepUntil, or timerSleep where
 	// tests run the pool on synctest's fake clock.
 	sleep func(deadline time.Time)
-	enc        *encoder // shared, read-only
+	enc   *encoder // shared, read-only
 
 	// mu guards the lifecycle fields and the choice of shard for a new
 	// session; it is never held while ticking.
