@@ -60,7 +60,9 @@
 // one absolute clock: a late tick is recorded in a lateness histogram and
 // followed at once by the next, so lateness never turns into drift; a
 // worker more than PoolConfig.MaxCatchUp behind skips the missed ticks
-// instead of bursting.
+// instead of bursting. A worker sleeps the last 2 ms before a tick with
+// clock_nanosleep on Linux: a Go timer alone wakes up to a millisecond late
+// (clock_linux.go).
 // There is no goroutine or timer per call.
 //
 // Everything a tick touches — jitter buffers, decoded frames, mix and encode
