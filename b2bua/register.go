@@ -48,7 +48,7 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 
 // Registered reports whether a user of tenant has a live registration.
 func (s *Server) Registered(tenant, ext string) bool {
-	return len(s.reg.contacts(tenant, ext)) > 0
+	return s.reg.registered(tenant, ext)
 }
 
 // authenticateUser checks a request's digest credentials for user ext of

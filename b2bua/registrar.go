@@ -48,6 +48,22 @@ func (r *registrar) contacts(tenant, ext string) []contact {
 	return out
 }
 
+// registered reports whether a user has a live binding. The queue asks it
+// for every agent it considers for every routing decision, so unlike
+// contacts it copies nothing and changes nothing: expired bindings are
+// left for the next contacts, update or count to drop.
+func (r *registrar) registered(tenant, ext string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	for _, c := range r.bindings[userKey(tenant, ext)] {
+		if c.expires.After(now) {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *registrar) purgeLocked(k string) []*contact {
 	now := r.now()
 	cs := r.bindings[k]

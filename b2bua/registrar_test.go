@@ -237,3 +237,33 @@ func TestRegistrarContactsIsACopy(t *testing.T) {
 		t.Fatalf("caller's copy changed the table: %q", got)
 	}
 }
+
+// TestRegistrarRegistered checks the queue's question — is this user
+// registered? — across a binding's life, and that asking allocates
+// nothing (the queue asks it per agent per routing decision).
+func TestRegistrarRegistered(t *testing.T) {
+	clk := newTestClock()
+	r := newRegistrar(testPolicy, clk.Now)
+	if r.registered("acme", "1001") {
+		t.Fatal("registered before any REGISTER")
+	}
+	if _, rerr := r.update("acme", "1001", register(t, "c1", 1, "Contact: <sip:a@127.0.0.2:5060>;expires=60")); rerr != nil {
+		t.Fatalf("update: %d %s", rerr.status, rerr.reason)
+	}
+	if !r.registered("acme", "1001") {
+		t.Error("not registered after REGISTER")
+	}
+	if r.registered("zeta", "1001") || r.registered("acme", "1002") {
+		t.Error("another tenant's or user's binding counts")
+	}
+	if n := testing.AllocsPerRun(100, func() { r.registered("acme", "1001") }); n != 0 {
+		t.Errorf("registered allocates %.0f times", n)
+	}
+	clk.Advance(60 * time.Second)
+	if r.registered("acme", "1001") {
+		t.Error("registered once the binding expired")
+	}
+	if got := r.contacts("acme", "1001"); len(got) != 0 {
+		t.Errorf("contacts after expiry: %v", contactUsers(got))
+	}
+}

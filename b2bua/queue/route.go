@@ -134,6 +134,9 @@ const retryDelay = 5 * time.Second
 // An entry that tried every available agent starts a new round, once
 // retryDelay passed since its last miss. Caller holds q.mu.
 func (q *Queue) plan(l *line, now time.Time) map[*entry][]*agent {
+	if !slices.ContainsFunc(l.entries, func(e *entry) bool { return e.offering == 0 }) {
+		return nil // nobody to plan for: an agent freed with no caller waiting
+	}
 	free := q.available(l, now)
 	if len(free) == 0 {
 		return nil
