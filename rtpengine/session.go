@@ -257,6 +257,9 @@ func (s *Session) updateRates(last *leg) {
 			rates[pt] = r
 		}
 	}
+	if cur := s.rates.Load(); cur != nil && *cur == rates {
+		return // the answer usually repeats the offer's table: keep it
+	}
 	s.rates.Store(&rates)
 }
 
