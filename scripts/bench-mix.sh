@@ -6,11 +6,14 @@
 #
 #   scripts/bench-mix.sh                          # all three
 #   STEPS="200,300,400" WINDOW=10s scripts/bench-mix.sh load
+#   MODE=barge scripts/bench-mix.sh load         # all three legs mixed
+#   KERNEL=1 scripts/bench-mix.sh load           # in-kernel relay (root)
 #   scripts/bench-mix.sh delay
 #   scripts/bench-mix.sh micro
 #
 # load:  TestLoadSupervised ramps calls of three legs each (customer, agent,
-#        supervisor in listen mode, every phone sending 20 ms PCMU over
+#        supervisor in listen mode — MODE=whisper or barge for the others —
+#        every phone sending 20 ms PCMU over
 #        loopback) on an engine with one mixer worker and prints a table row
 #        per step: tick lateness from the mixer's histogram, packets in and
 #        frames out, and the CPU of earshot, of the fake phones (their own
@@ -30,6 +33,7 @@ cpus=${CPUS:-$(nproc)}
 
 load() {
   EARSHOT_LOAD=1 EARSHOT_LOAD_STEPS=${STEPS:-} EARSHOT_LOAD_WINDOW=${WINDOW:-} \
+    EARSHOT_LOAD_MODE=${MODE:-} EARSHOT_LOAD_KERNEL=${KERNEL:-} \
     go test ./rtpengine/ -run '^TestLoadSupervised$' -count=1 -v -timeout 30m -cpu "$cpus"
 }
 

@@ -3,7 +3,8 @@
 # deploy, in one run on this machine: the call-rate ladder through earshot
 # and through Kamailio (bench-sip.sh), CPU per relayed packet of earshot
 # and of rtpengine in userspace (bench-relay.sh), and supervised calls per
-# mixer worker (bench-mix.sh load). `make bench-peers` runs it.
+# mixer worker in listen and in barge, and as root in listen with the
+# in-kernel relay (bench-mix.sh load). `make bench-peers` runs it.
 #
 #   scripts/bench-peers.sh
 #   RATES="1000 2000" CALLS="100" scripts/bench-peers.sh   # shorter
@@ -48,5 +49,13 @@ step() {
 echo "# earshot beside its peers, $(date -u +%Y-%m-%dT%H:%MZ), $(git describe --always --dirty 2>/dev/null || echo dev)"
 RATES=${RATES:-"500 1000 1500 2000 2500 3200"} step "Call rate: earshot, Kamailio, direct" scripts/bench-sip.sh
 step "Relay: earshot and rtpengine (userspace)" scripts/bench-relay.sh
-STEPS=${STEPS:-"100,200,300,400,500"} WINDOW=${WINDOW:-10s} step "Supervised calls on one mixer worker" \
+STEPS=${STEPS:-"100,200,300,400,500"} WINDOW=${WINDOW:-10s} step "Supervised calls on one mixer worker (listen)" \
   scripts/bench-mix.sh load
+MODE=barge STEPS=${BARGE_STEPS:-"200,250,300,400,500"} WINDOW=${WINDOW:-5s} \
+  step "Supervised calls on one mixer worker (barge: all three legs mixed)" scripts/bench-mix.sh load
+if [ "$(id -u)" = 0 ]; then
+  KERNEL=1 STEPS=${KERNEL_STEPS:-"400,500,600,750,1000"} WINDOW=${WINDOW:-5s} \
+    step "Supervised calls on one mixer worker (listen, in-kernel relay)" scripts/bench-mix.sh load
+else
+  echo; echo "(not root: the in-kernel relay's mixer load is skipped)"
+fi
