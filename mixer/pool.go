@@ -80,12 +80,16 @@ func (p *Pool) Start() error {
 		return nil
 	}
 	p.started = true
+	// The workers' clocks are spread over the frame (worker i of n
+	// ticks i/n of a frame after worker 0): in phase, they would all
+	// wake at the same instant and compete for the cores with each
+	// other and with the receive loops, then leave the cores idle.
 	start := time.Now()
-	for _, sh := range p.shards {
+	for i, sh := range p.shards {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			p.run(sh, start)
+			p.run(sh, start.Add(time.Duration(i)*FrameDuration/time.Duration(len(p.shards))))
 		}()
 	}
 	return nil

@@ -2,6 +2,7 @@ package mixer
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -297,4 +298,58 @@ func TestSleepUntilNeverEarly(t *testing.T) {
 			t.Errorf("wait %v: woke %v before the deadline", wait, deadline.Sub(now))
 		}
 	}
+}
+
+// timeSink records when leg 1's frames are written.
+type timeSink struct {
+	mu sync.Mutex
+	at []time.Time
+}
+
+func (k *timeSink) WriteFrame(leg LegID, _ []byte) {
+	if leg == 1 {
+		k.mu.Lock()
+		k.at = append(k.at, time.Now())
+		k.mu.Unlock()
+	}
+}
+
+// TestPoolWorkersSpreadOverFrame checks that n workers tick i/n of a frame
+// apart, not all at once: worker 0 at start + k×20 ms, worker 1 of 2 at
+// start + 10 ms + k×20 ms.
+func TestPoolWorkersSpreadOverFrame(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := fakeClockPool(PoolConfig{Workers: 2})
+		sinks := []*timeSink{{}, {}}
+		for _, sk := range sinks { // one session per shard: the emptier shard takes the next
+			s, err := p.NewSession(SessionConfig{Sink: sk})
+			if err != nil {
+				t.Fatal(err)
+			}
+			addThreeLegs(t, s)
+		}
+		start := time.Now()
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5*FrameDuration + FrameDuration/4)
+		synctest.Wait()
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for w, sk := range sinks {
+			offset := time.Duration(w) * FrameDuration / 2
+			var got []time.Duration
+			for _, at := range sk.at {
+				got = append(got, at.Sub(start))
+			}
+			want := []time.Duration{}
+			for k := 1; time.Duration(k)*FrameDuration+offset <= 5*FrameDuration+FrameDuration/4; k++ {
+				want = append(want, time.Duration(k)*FrameDuration+offset)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("worker %d ticked at %v, want %v", w, got, want)
+			}
+		}
+	})
 }

@@ -33,7 +33,9 @@ import (
 // barge it makes three. EARSHOT_LOAD_KERNEL=1 turns the in-kernel relay on
 // (KernelOn: the test fails where it cannot load): a listened call's two
 // streams then go to the kernel, which copies the parties' audio to the
-// mixer. The ramp stops after the first step whose p99
+// mixer. EARSHOT_LOAD_WORKERS sets the number of mixer workers (default 1;
+// the lateness histogram then mixes all workers' ticks). The ramp stops
+// after the first step whose p99
 // lateness is above 20 ms or that skipped ticks.
 func TestLoadSupervised(t *testing.T) {
 	needLoadEnv(t)
@@ -55,12 +57,20 @@ func TestLoadSupervised(t *testing.T) {
 	limit := raiseFileLimit(t, uint64(9*steps[len(steps)-1]+512))
 	maxCalls = min(maxCalls, (int(limit)-512)/9)
 
+	workers := 1
+	if w := os.Getenv("EARSHOT_LOAD_WORKERS"); w != "" {
+		n, err := strconv.Atoi(w)
+		if err != nil || n < 1 {
+			t.Fatalf("EARSHOT_LOAD_WORKERS=%q: want a positive number", w)
+		}
+		workers = n
+	}
 	kern := KernelOff
 	if os.Getenv("EARSHOT_LOAD_KERNEL") == "1" {
 		kern = KernelOn
 	}
 	e, err := newEngine(Config{BindAddr: loopback, PortMin: portMin, PortMax: portMax,
-		Mixer: mixer.PoolConfig{Workers: 1}, KernelRelay: kern}, nil)
+		Mixer: mixer.PoolConfig{Workers: workers}, KernelRelay: kern}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +79,8 @@ func TestLoadSupervised(t *testing.T) {
 	defer p.Close()
 	tone := pcmuTone()
 
-	t.Logf("GOMAXPROCS=%d NumCPU=%d mixer workers=1 mode=%v kernel relay=%v window=%v open-file limit=%d (max %d calls)",
-		runtimeProcs(), numCPU(), mode, kern == KernelOn, window, limit, maxCalls)
+	t.Logf("GOMAXPROCS=%d NumCPU=%d mixer workers=%d mode=%v kernel relay=%v window=%v open-file limit=%d (max %d calls)",
+		runtimeProcs(), numCPU(), workers, mode, kern == KernelOn, window, limit, maxCalls)
 	t.Log(loadHeader)
 	t.Log(measureLoad(t, e, p, 0, 2*time.Second).row())
 
