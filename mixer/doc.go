@@ -57,7 +57,8 @@
 // A Pool owns a fixed set of worker goroutines (PoolConfig.Workers, default
 // one per CPU), started by Start and stopped and waited for by Close. Each
 // worker owns a shard of sessions and ticks them all at start + n×20 ms on
-// one absolute clock: a late tick is recorded in a lateness histogram and
+// one absolute clock (worker i of N offset by i/N of a frame, so that the
+// workers do not all wake at once): a late tick is recorded in a lateness histogram and
 // followed at once by the next, so lateness never turns into drift; a
 // worker more than PoolConfig.MaxCatchUp behind skips the missed ticks
 // instead of bursting. A worker sleeps the last 2 ms before a tick with
