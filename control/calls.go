@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/earshot/earshot/b2bua"
@@ -78,9 +80,7 @@ func (s *Service) listCalls(w http.ResponseWriter, r *http.Request, p Principal)
 	s.markHelpRequested(lb.items)
 	// Sorting small items on keys taken once: a CallView is a few hundred
 	// bytes to swap, and time.Time.Compare is slower than two integers.
-	slices.SortFunc(lb.items, func(a, b listItem) int {
-		return cmp.Or(cmp.Compare(a.sec, b.sec), cmp.Compare(a.nsec, b.nsec), cmp.Compare(a.c.ID, b.c.ID))
-	})
+	slices.SortFunc(lb.items, compareItems)
 	body, ok := s.callJSON.appendList(lb.body[:0], lb.items, len(lb.all), now)
 	lb.body = body
 	if !ok {
@@ -95,9 +95,24 @@ func (s *Service) listCalls(w http.ResponseWriter, r *http.Request, p Principal)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// Known length: no chunked framing of a body of megabytes.
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	return nil
+}
+
+// compareItems orders a list by start time, then id. Not cmp.Or: it
+// evaluates every argument, and the ids' comparison was a tenth of a
+// large list's time although the times almost always decide.
+func compareItems(a, b listItem) int {
+	switch {
+	case a.sec != b.sec:
+		return cmp.Compare(a.sec, b.sec)
+	case a.nsec != b.nsec:
+		return cmp.Compare(a.nsec, b.nsec)
+	}
+	return strings.Compare(a.c.ID, b.c.ID)
 }
 
 // listItem is one call of a GET /calls answer: the snapshot, its start

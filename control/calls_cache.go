@@ -16,13 +16,20 @@ import (
 // the answer is byte for byte what encoding afresh gives; the switchboard
 // stays the only source of truth. The zero value is ready to use.
 type callJSONCache struct {
-	mu  sync.Mutex // guards m and gen
+	mu  sync.Mutex // guards all below
 	m   map[string]*encodedCall
 	gen uint64 // lists served; an entry remembers the last that used it
 	tmp []byte // scratch for an entry being encoded
+	// last holds the entries of the last list served, in its order, and
+	// next the list being built. A list is mostly the last one's calls
+	// in the same order (both sorted by start time, then id), so walking
+	// last beside it finds most entries without hashing an id: at 5,000
+	// calls the map's lookups were a quarter of a list's time.
+	last, next []*encodedCall
 }
 
 type encodedCall struct {
+	item listItem // its sort keys; item.c is &snap
 	snap b2bua.CallSnapshot
 	json []byte
 	used uint64
@@ -44,12 +51,33 @@ func (cc *callJSONCache) appendList(b []byte, items []listItem, live int, now ti
 	}
 	cc.gen++
 	b = append(b, `{"calls":[`...)
+	next, j := cc.next[:0], 0
+	defer func() {
+		// Only a whole list may guide the next; entries are not kept
+		// alive by a list the cache no longer serves.
+		if ok {
+			cc.last, next = next, cc.last
+		}
+		clear(next)
+		cc.next = next[:0]
+	}()
 	for i := range items {
 		it := &items[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
-		e := cc.m[it.c.ID]
+		// Skip the last list's calls that sort before this one: ended,
+		// or not shown to this principal.
+		for j < len(cc.last) && compareItems(cc.last[j].item, *it) < 0 {
+			j++
+		}
+		var e *encodedCall
+		if j < len(cc.last) && cc.last[j].snap.ID == it.c.ID {
+			e = cc.last[j]
+			j++
+		} else {
+			e = cc.m[it.c.ID]
+		}
 		if e == nil || !sameSnapshot(&e.snap, it.c) {
 			if cc.tmp, ok = appendCallFields(cc.tmp[:0], it.c); !ok {
 				return b, false
@@ -59,8 +87,10 @@ func (cc *callJSONCache) appendList(b []byte, items []listItem, live int, now ti
 				cc.m[it.c.ID] = e
 			}
 			e.snap, e.json = *it.c, append(e.json[:0], cc.tmp...)
+			e.item = listItem{c: &e.snap, sec: it.sec, nsec: it.nsec}
 		}
 		e.used = cc.gen
+		next = append(next, e)
 		b = append(b, e.json...)
 		end := now
 		if !it.c.EndedAt.IsZero() {
@@ -94,8 +124,20 @@ func (cc *callJSONCache) sweep(live int) {
 func sameSnapshot(a, b *b2bua.CallSnapshot) bool {
 	return a.ID == b.ID && a.Tenant == b.Tenant && a.Direction == b.Direction && a.Group == b.Group &&
 		a.Number == b.Number && a.Label == b.Label && a.Caller == b.Caller && a.Callee == b.Callee &&
-		slices.Equal(a.Agents, b.Agents) && a.State == b.State && a.StartedAt == b.StartedAt &&
+		sameStrings(a.Agents, b.Agents) && a.State == b.State && a.StartedAt == b.StartedAt &&
 		a.QueuedAt == b.QueuedAt && a.AnsweredAt == b.AnsweredAt && a.EndedAt == b.EndedAt &&
 		a.EndReason == b.EndReason && a.SessionID == b.SessionID && a.CallerCallID == b.CallerCallID &&
 		a.CalleeCallID == b.CalleeCallID
+}
+
+// sameStrings reports whether a and b hold the same strings. One backing
+// array seen twice is equal without being read: the switchboard replaces
+// a published slice, never edits it (b2bua.CallSnapshot). Reading every
+// call's agents to compare them with themselves was a sixth of a
+// 4,500-call list, in cache misses.
+func sameStrings(a, b []string) bool {
+	if len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0]) {
+		return true
+	}
+	return slices.Equal(a, b)
 }

@@ -246,6 +246,19 @@ func TestListCallsAnswer(t *testing.T) {
 	f.sw.add(c)
 	f.setNow(t0.Add(90 * time.Second))
 	check("after changes")
+	// A call leaves the middle of the order and others start before,
+	// between and after the listed ones: the walk beside the last list
+	// must skip, insert and append.
+	f.sw.mu.Lock()
+	delete(f.sw.calls, "c10")
+	f.sw.mu.Unlock()
+	for i, at := range []time.Duration{-10 * time.Second, -3*time.Second - time.Millisecond, -3 * time.Second, time.Second} {
+		c := call(fmt.Sprintf("n%d", i), "acme", "support", "100", "1001", b2bua.StateRinging)
+		c.StartedAt = t0.Add(at)
+		f.sw.add(c)
+	}
+	check("calls gone and new")
+	check("from the cache again")
 	f.svc.sw = plainSwitch{f.sw}
 	check("without AppendCalls")
 	c, _ = f.sw.Call("c04")

@@ -56,7 +56,9 @@ PY
 
 # write_config FILE NGROUPS PER_GROUP RTP_MIN RTP_MAX SIP HTTP DATA: the demo
 # tenant grown to NGROUPS groups (numbers 5000, 5001, ...) of PER_GROUP agents
-# each (extensions 7000, 7001, ...), longest-idle, every password "bench".
+# each (extensions 7000, 7001, ...), longest-idle, every password "bench",
+# and a supervisor (4999, API token bench-token-sup). MEDIA_TIMEOUT (30s)
+# is media.timeout: calls held without RTP (bench-api.sh) need it longer.
 write_config() {
   python3 - "$@" <<'PY'
 import os, sys
@@ -74,7 +76,7 @@ L = ["log: {format: text, level: warn}",
      "  limits: {register_rate: 100000}",
      f"http: {{listen: \"{http}\"{pprof}}}",
      f"data_dir: \"{data}\"",
-     f"media: {{address: 127.0.0.1, port_min: {rmin}, port_max: {rmax}, timeout: 30s, "
+     f"media: {{address: 127.0.0.1, port_min: {rmin}, port_max: {rmax}, timeout: {os.environ.get('MEDIA_TIMEOUT', '30s')}, "
      f"kernel_relay: {os.environ.get('KERNEL_RELAY', 'off')}}}",
      "tenants:",
      "  - name: demo",
@@ -87,6 +89,7 @@ for g in range(groups):
     users += agents
     L.append(f"      - {{name: g{g}, numbers: [{{number: \"{5000 + g}\"}}], agents: [{', '.join(agents)}], strategy: longest-idle}}")
 L.append("    users:")
+L.append('      - {extension: "4999", name: "Bench Supervisor", role: supervisor, password: bench, token: bench-token-sup}')
 for u in users:
     L.append(f"      - {{extension: \"{u}\", name: \"Agent {u}\", role: agent, password: bench, token: bench-token-{u}}}")
 open(out, "w").write("\n".join(L) + "\n")
