@@ -41,8 +41,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 
 # bench-peers measures earshot beside Kamailio (call rate) and rtpengine
-# (relay CPU per packet) in one run, plus the mixer load; as root it
-# installs the peers through apt. About 10 minutes; keep the machine quiet.
+# (relay CPU per packet) in one run, plus the mixer load and the API's
+# reads with 5,000 held calls; as root it installs the peers through apt.
+# About 11 minutes; keep the machine quiet.
 bench-peers:
 	@scripts/bench-peers.sh
 

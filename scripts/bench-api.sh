@@ -5,18 +5,19 @@
 # short calls come and go beside them.
 #
 #   scripts/bench-api.sh                          # 5,000 held calls
-#   CALLS=2000 REQUESTS=200 scripts/bench-api.sh
+#   HELD=2000 REQUESTS=200 scripts/bench-api.sh
 #   CHURN=200 scripts/bench-api.sh                # short calls/s during the second pass
 #   PROFILE=prof/api scripts/bench-api.sh         # + prof/api.pprof: 4 s of the first pass
 #
-# Part of `make bench-peers` with CALLS=5000 (as root: the descriptors).
+# Part of `make bench-peers`.
 #
 # Topology, all on loopback, as scripts/bench-sip.sh (whose helpers it
-# uses): a sipp UAC (127.0.0.2, the demo trunk) sets up CALLS calls at
-# SETUP_RATE calls/s through earshot to a sipp UAS answering as CALLS
-# registered agents (CALLS/10 groups of 10), and holds them; each call has
-# its media session (four sockets), so the process needs about 4 x CALLS
-# descriptors: the script raises its limit and says so when it cannot.
+# uses): a sipp UAC (127.0.0.2, the demo trunk) sets up HELD calls at
+# SETUP_RATE calls/s through earshot to a sipp UAS answering as HELD
+# registered agents (HELD/10 groups of 10), and holds them; each call has
+# its media session (four sockets), so the process needs about 4 x HELD
+# descriptors: the script raises its limit, and where it cannot, holds as
+# many calls as the limit allows and says so.
 # curl (one keep-alive connection) then times REQUESTS requests of each
 # path from the request's first byte to the response's last, as a
 # supervisor of the tenant (the whole list, no paging). Timings include
@@ -63,7 +64,7 @@ PY
 }
 
 api_main() {
-  CALLS=${CALLS:-5000}
+  HELD=${HELD:-5000}
   REQUESTS=${REQUESTS:-300}
   SETUP_RATE=${SETUP_RATE:-500}
   CHURN=${CHURN:-100}
@@ -71,16 +72,20 @@ api_main() {
   PIDS=""
   trap cleanup EXIT
   command -v sipp >/dev/null || { echo "sipp missing: make deps" >&2; exit 1; }
-  local need=$((CALLS * 4 + 1024))
+  # Four sockets per held call, and the short calls' for the two seconds
+  # their ports rest bound after them (2 s), with margin.
+  local spare=$((1024 + CHURN * 4 * 3)) need
+  need=$((HELD * 4 + spare))
   if [ "$(ulimit -n)" -lt "$need" ] && ! ulimit -n "$need" 2>/dev/null; then
-    echo "$CALLS calls need about $need file descriptors; the limit is $(ulimit -n) and cannot be raised here (hard limit $(ulimit -Hn); raising it needs CAP_SYS_RESOURCE): lower CALLS" >&2
-    exit 1
+    local fit=$((($(ulimit -n) - spare) / 4 / 10 * 10))
+    echo "note: $HELD calls need about $need file descriptors; the limit here is $(ulimit -n) and cannot be raised (hard limit $(ulimit -Hn); raising it needs CAP_SYS_RESOURCE): holding $fit calls" >&2
+    HELD=$fit
   fi
   (cd "$ROOT" && go build -o "$WORK/earshot" ./cmd/earshot)
 
-  # CALLS/10 groups of 10 agents for the held calls, 20 more for the
+  # HELD/10 groups of 10 agents for the held calls, 20 more for the
   # short ones.
-  local held=$(((CALLS + 9) / 10)) groups sip http
+  local held=$(((HELD + 9) / 10)) groups sip http
   groups=$((held + 20))
   sip="127.0.0.1:$(free_port 127.0.0.1)"; http="127.0.0.1:$(free_port 127.0.0.1)"
   # Held calls send no RTP: keep them past the whole run.
@@ -98,10 +103,10 @@ api_main() {
   UAS_PID=$!
   PIDS="$PIDS $UAS_PID"
 
-  echo "earshot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev), $(nproc) CPUs, $CALLS held calls, $REQUESTS requests per path"
+  echo "earshot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev), $(nproc) CPUs, $HELD held calls, $REQUESTS requests per path"
   sipp -sf "$SIPP_DIR/hold_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
     -i 127.0.0.2 -p "$(free_port 127.0.0.2)" -mi 127.0.0.2 -mp 6000 \
-    -r "$SETUP_RATE" -m "$CALLS" -l "$CALLS" -d 3600000 -buff_size 4194304 \
+    -r "$SETUP_RATE" -m "$HELD" -l "$HELD" -d 3600000 -buff_size 4194304 \
     -max_recv_loops 10000 -max_sched_loops 10000 -nostdin \
     -trace_err -error_file "$WORK/hold.err" "$SIP_ADDR" >"$WORK/hold.out" 2>&1 &
   local hold=$!
@@ -110,11 +115,11 @@ api_main() {
   for t in $(seq 120); do
     sleep 1
     live=$(live_calls "$HTTP_ADDR" bench-token-sup)
-    [ "$live" -lt "$CALLS" ] || break
+    [ "$live" -lt "$HELD" ] || break
     kill -0 "$hold" 2>/dev/null || break
   done
-  if [ "$live" -lt "$CALLS" ]; then
-    echo "only $live of $CALLS calls answered after ${t}s" >&2
+  if [ "$live" -lt "$HELD" ]; then
+    echo "only $live of $HELD calls answered after ${t}s" >&2
     tail -5 "$WORK/hold.err" >&2 || true
     exit 1
   fi
@@ -128,7 +133,7 @@ api_main() {
     curl -sf -o "$PROFILE.pprof" "http://$HTTP_ADDR/debug/pprof/profile?seconds=4" &
     prof=$!
   fi
-  timeit "$HTTP_ADDR" bench-token-sup "$REQUESTS" "$CALLS held" /api/v1/calls /api/v1/stats
+  timeit "$HTTP_ADDR" bench-token-sup "$REQUESTS" "$HELD held" /api/v1/calls /api/v1/stats
   [ -z "$prof" ] || wait "$prof" || echo "no profile" >&2
 
   # The same while short calls start and end beside the held ones, so
@@ -142,7 +147,7 @@ api_main() {
   sleep 2
   local c0
   c0=$(cpu_ticks "$EARSHOT_PID")
-  timeit "$HTTP_ADDR" bench-token-sup "$REQUESTS" "$CALLS held + $CHURN/s short" /api/v1/calls /api/v1/stats
+  timeit "$HTTP_ADDR" bench-token-sup "$REQUESTS" "$HELD held + $CHURN/s short" /api/v1/calls /api/v1/stats
   kill "$churn" 2>/dev/null || true
   wait "$churn" 2>/dev/null || true
   local ok fail

@@ -2,9 +2,10 @@
 # bench-peers.sh — earshot beside the peers an operator would otherwise
 # deploy, in one run on this machine: the call-rate ladder through earshot
 # and through Kamailio (bench-sip.sh), CPU per relayed packet of earshot
-# and of rtpengine in userspace (bench-relay.sh), and supervised calls per
+# and of rtpengine in userspace (bench-relay.sh), supervised calls per
 # mixer worker in listen and in barge, and as root in listen with the
-# in-kernel relay (bench-mix.sh load). `make bench-peers` runs it.
+# in-kernel relay (bench-mix.sh load), and the control plane's reads with
+# 5,000 held calls (bench-api.sh). `make bench-peers` runs it.
 #
 #   scripts/bench-peers.sh
 #   RATES="1000 2000" CALLS="100" scripts/bench-peers.sh   # shorter
@@ -13,7 +14,7 @@
 # kamailio, rtpengine-daemon); otherwise a missing peer only drops its
 # baseline. Each step prints the machine's load average before and after
 # it: the figures are only comparable within a step, peer beside earshot.
-# About 10 minutes with the defaults.
+# About 11 minutes with the defaults.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -59,3 +60,4 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo; echo "(not root: the in-kernel relay's mixer load is skipped)"
 fi
+HELD=${HELD:-5000} step "Control plane reads with held calls (GET /calls, /stats)" scripts/bench-api.sh
