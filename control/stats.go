@@ -55,15 +55,19 @@ func (s *Service) getStats(w http.ResponseWriter, r *http.Request, p Principal) 
 	t.addLive(lb.all)
 	s.releaseListBuf(lb)
 	s.history.tally(t)
-	if group != "" {
-		writeJSON(w, http.StatusOK, t.view(0))
+	lb = s.listBufs.Get().(*listBuf)
+	defer s.releaseListBuf(lb)
+	body, ok := t.appendJSON(lb.body[:0])
+	lb.body = body
+	if !ok {
+		v := t.view(0)
+		for i := range t.groups {
+			v.Groups = append(v.Groups, t.view(1+i))
+		}
+		writeJSON(w, http.StatusOK, v)
 		return nil
 	}
-	v := t.view(0)
-	for i := range t.groups {
-		v.Groups = append(v.Groups, t.view(1+i))
-	}
-	writeJSON(w, http.StatusOK, v)
+	writeBody(w, body)
 	return nil
 }
 
@@ -211,22 +215,41 @@ func (t *statsTally) addOutcomes(outcomes []outcome) {
 // view returns slot k as the API shows it.
 func (t *statsTally) view(k int) StatsView {
 	sl := &t.slots[k]
-	v := StatsView{Tenant: t.tenant, Group: t.group, SLA: map[string]*float64{}}
-	if t.group == "" && k > 0 {
-		v.Group = t.groups[k-1]
-	}
+	v := StatsView{Tenant: t.tenant, Group: t.slotGroup(k), SLA: map[string]*float64{}}
 	v.Online, v.Waiting, v.Queued, v.LongestWaitingSeconds = sl.online, sl.waiting, sl.queued, sl.longest
 	v.LastHour.Answered, v.LastHour.Missed = sl.answered, sl.missed
-	if n := sl.answered + sl.missed; n > 0 {
-		v.LastHour.AverageWaitSeconds = (sl.waitSum / time.Duration(n)).Seconds()
-	}
+	v.LastHour.AverageWaitSeconds = sl.averageWait()
 	for w, win := range slaWindows() {
-		if sl.n[w] > 0 {
-			pct := float64(sl.good[w]) * 100 / float64(sl.n[w])
+		if pct, ok := sl.sla(w); ok {
 			v.SLA[win.name] = &pct
 		} else {
 			v.SLA[win.name] = nil
 		}
 	}
 	return v
+}
+
+// slotGroup is the group slot k counts ("" for the tenant's).
+func (t *statsTally) slotGroup(k int) string {
+	if t.group == "" && k > 0 {
+		return t.groups[k-1]
+	}
+	return t.group
+}
+
+// averageWait is the mean wait of the hour's outcomes, in seconds.
+func (sl *statsSlot) averageWait() float64 {
+	if n := sl.answered + sl.missed; n > 0 {
+		return (sl.waitSum / time.Duration(n)).Seconds()
+	}
+	return 0
+}
+
+// sla is the percentage answered within the threshold in window w; ok is
+// false when no call counts in it.
+func (sl *statsSlot) sla(w int) (pct float64, ok bool) {
+	if sl.n[w] == 0 {
+		return 0, false
+	}
+	return float64(sl.good[w]) * 100 / float64(sl.n[w]), true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -276,5 +277,58 @@ func TestHistoryPrunes(t *testing.T) {
 	h.tally(tl)
 	if v := tl.view(0); v.LastHour.Answered != perHour+1 {
 		t.Fatalf("last hour %+v, want %d answered", v.LastHour, perHour+1)
+	}
+}
+
+// TestStatsJSONMatchesEncoder: the hand-encoded answer of GET /stats is
+// byte for byte what json.Encoder writes for the views, for the tenant
+// with its groups and for one group, on random tallies (empty windows,
+// floats of every magnitude, names to escape), and a non-finite value is
+// refused so that the handler falls back to encoding/json.
+func TestStatsJSONMatchesEncoder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	floats := []float64{0, 1, 0.5, 1e-7, 123456.789, 1e21, 3.0000000000000004, 45}
+	for round := range 200 {
+		tally := &statsTally{tenant: "acme <&> \u2028", now: t0}
+		if round%3 == 0 {
+			tally.group = "support \"desk\""
+		} else {
+			for g := range rng.IntN(4) {
+				tally.groups = append(tally.groups, fmt.Sprint("g", g, "\x01é"))
+			}
+		}
+		tally.slots = make([]statsSlot, 1+len(tally.groups))
+		for k := range tally.slots {
+			sl := &tally.slots[k]
+			sl.online, sl.waiting, sl.queued = rng.IntN(5000), rng.IntN(100), rng.IntN(50)
+			sl.longest = floats[rng.IntN(len(floats))] * rng.Float64()
+			sl.answered, sl.missed = rng.IntN(3), rng.IntN(3)
+			sl.waitSum = time.Duration(rng.Int64N(int64(time.Hour)))
+			for w := range sl.n {
+				sl.n[w] = rng.IntN(4)
+				sl.good[w] = rng.IntN(sl.n[w] + 1)
+			}
+		}
+		got, ok := tally.appendJSON(nil)
+		if !ok {
+			t.Fatalf("round %d refused", round)
+		}
+		v := tally.view(0)
+		if tally.group == "" {
+			for i := range tally.groups {
+				v.Groups = append(v.Groups, tally.view(1+i))
+			}
+		}
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("round %d:\n%s\nwant\n%s", round, got, want.Bytes())
+		}
+	}
+	bad := &statsTally{tenant: "acme", slots: []statsSlot{{longest: math.Inf(1)}}}
+	if _, ok := bad.appendJSON(nil); ok {
+		t.Error("an infinite wait was encoded")
 	}
 }
