@@ -272,6 +272,10 @@ func TestWebRTCRawPeerSRTP(t *testing.T) {
 	s, answer := rawCall(t, e, p, b, "")
 	dst := earshotRTP(s, 0)
 	p.connect(answer, dst)
+	// The peer can be connected before earshot's handshake goroutine has
+	// its keys in place (a packet sent then is dropped as not ready, as
+	// a browser's first packets may be): wait for earshot's side too.
+	waitFor(t, func() bool { return s.Snapshot().Legs[0].Transport == "connected" })
 	pkt := rtpPacket(t, 0, 1, 160, 5, make([]byte, 160))
 	if err := p.tr.WriteRTP(pkt, dst); err != nil {
 		t.Fatal(err)
@@ -326,6 +330,12 @@ func BenchmarkRelayWebRTCLoopback(b *testing.B) {
 	s, answer := rawCall(b, e, p, ph, "")
 	dst := earshotRTP(s, 0)
 	p.connect(answer, dst)
+	// As in TestWebRTCRawPeerSRTP: earshot's side may finish after the peer.
+	for deadline := time.Now().Add(5 * time.Second); s.Snapshot().Legs[0].Transport != "connected"; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatal("earshot's transport did not connect")
+		}
+	}
 	pkt := rtpPacket(b, 0, 1, 160, 5, make([]byte, 160))
 	buf := make([]byte, 2048)
 	roundTrip := func(seq uint16) {
