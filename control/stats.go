@@ -51,12 +51,10 @@ func (s *Service) getStats(w http.ResponseWriter, r *http.Request, p Principal) 
 	now := s.now()
 	t := s.newTally(p.Tenant, group, now)
 	lb := s.listBufs.Get().(*listBuf)
+	defer s.releaseListBuf(lb)
 	lb.all = appendCalls(s.sw, lb.all[:0])
 	t.addLive(lb.all)
-	s.releaseListBuf(lb)
 	s.history.tally(t)
-	lb = s.listBufs.Get().(*listBuf)
-	defer s.releaseListBuf(lb)
 	body, ok := t.appendJSON(lb.body[:0])
 	lb.body = body
 	if !ok {

@@ -13,29 +13,20 @@ import (
 // writes for the StatsView that view builds (TestStatsJSONMatchesEncoder);
 // a field added to StatsView must be added here too.
 
-// slaKeys are the SLA windows in the order encoding/json writes the SLA
-// map's keys: sorted as strings ("15m" < "30m" < "5m" < "60m"); w is
-// the window's index in slaWindows.
-var slaKeys = func() []struct {
+// slaKey is an SLA window's name and its index in slaWindows.
+type slaKey struct {
 	name string
 	w    int
-} {
-	keys := make([]struct {
-		name string
-		w    int
-	}, 0, 4)
+}
+
+// slaKeys are the SLA windows in the order encoding/json writes the SLA
+// map's keys: sorted as strings ("15m" < "30m" < "5m" < "60m").
+var slaKeys = func() []slaKey {
+	var keys []slaKey
 	for w, win := range slaWindows() {
-		keys = append(keys, struct {
-			name string
-			w    int
-		}{win.name, w})
+		keys = append(keys, slaKey{win.name, w})
 	}
-	slices.SortFunc(keys, func(a, b struct {
-		name string
-		w    int
-	}) int {
-		return strings.Compare(a.name, b.name)
-	})
+	slices.SortFunc(keys, func(a, b slaKey) int { return strings.Compare(a.name, b.name) })
 	return keys
 }()
 
