@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -23,11 +24,18 @@ type Call struct {
 	mailbox chan func()
 	done    chan struct{}
 
-	snapMu sync.Mutex // guards snap
-	snap   CallSnapshot
+	// snap is the call's public state, published whole: a snapshot is
+	// never changed once stored (update stores a changed copy), so a
+	// reader holds it without a lock and one pointer seen twice is the
+	// same state (the control plane's list cache relies on it).
+	snap atomic.Pointer[CallSnapshot]
+	// listed: the call is live in Server.order (guarded by Server.mu;
+	// beside snap, which AppendCalls loads with it).
+	listed bool
 	// feature: an agent-state feature-code call, not a call of the
 	// contact centre: no events, not in the call table's listing.
 	feature bool
+	snapMu  sync.Mutex // serialises update's copy-and-store
 
 	// Owned by the loop.
 	route      route
@@ -134,19 +142,24 @@ func (c *Call) safely(fn func()) {
 	fn()
 }
 
-// Snapshot returns the call's public state.
+// Snapshot returns the call's public state, with an Agents slice of
+// its own.
 func (c *Call) Snapshot() CallSnapshot {
-	c.snapMu.Lock()
-	defer c.snapMu.Unlock()
-	s := c.snap
+	s := *c.snap.Load()
 	s.Agents = append([]string(nil), s.Agents...)
 	return s
 }
 
+// update publishes a copy of the call's state changed by fn (nil: an
+// event that changes nothing) and tells the observer.
 func (c *Call) update(fn func(*CallSnapshot), ev CallEventType) {
-	c.snapMu.Lock()
-	fn(&c.snap)
-	c.snapMu.Unlock()
+	if fn != nil {
+		c.snapMu.Lock()
+		next := *c.snap.Load()
+		fn(&next)
+		c.snap.Store(&next)
+		c.snapMu.Unlock()
+	}
 	if c.feature {
 		return
 	}

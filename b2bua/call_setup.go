@@ -22,8 +22,8 @@ func (c *Call) start() {
 	c.s.respond(c.caller.uas.in.tx, c.original, 100, "Trying", nil)
 	c.log.Info("call started", "direction", c.route.direction, "number", c.route.number,
 		"caller", c.route.caller.Number, "tenant", c.route.tenant.name,
-		"sip_call_id", c.snap.CallerCallID, "session_id", c.snap.SessionID)
-	c.update(func(*CallSnapshot) {}, CallStarted)
+		"sip_call_id", c.snap.Load().CallerCallID, "session_id", c.snap.Load().SessionID)
+	c.update(nil, CallStarted)
 
 	ms, err := c.s.cfg.Media.NewSession(c.id, func() { c.post(func() { c.hangup(EndMediaTimeout) }) })
 	if err != nil {
@@ -196,7 +196,7 @@ func (c *Call) fork(t target) {
 		req.AppendHeader(sip.NewHeader("Supported", "timer"))
 	}
 	req.AppendHeader(c.calleeSessionExpires())
-	req.AppendHeader(sip.NewHeader("Session-ID", c.snap.SessionID))
+	req.AppendHeader(sip.NewHeader("Session-ID", c.snap.Load().SessionID))
 	if id := c.outboundIdentity(); id != "" {
 		// The carrier sees the configured number, not the extension.
 		l.d.local.User, l.d.localName = id, ""
@@ -307,7 +307,7 @@ func (c *Call) onProvisional(l *leg, res *sip.Response) {
 		c.log.Info("reliable provisional never acknowledged")
 		c.fail(504, "Reliable Provisional Not Acknowledged", EndError)
 	})
-	c.update(func(s *CallSnapshot) {}, CallRinging)
+	c.update(nil, CallRinging)
 }
 
 func (c *Call) onReject(l *leg, res *sip.Response) {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -59,6 +60,9 @@ type callHarness struct {
 	out, in, to, contact []byte
 	state                func() any  // the server's state, for a failure's report
 	idle                 func() bool // no call in the server's table
+	// tos keeps each answered call's To (with earshot's tag) when not
+	// nil, for a hang-up of any of them.
+	tos map[int][]byte
 }
 
 func newCallHarness(b testing.TB, srv netip.AddrPort) *callHarness {
@@ -83,6 +87,22 @@ const benchSDP = "v=0\r\no=- 1 1 IN IP4 127.0.2.1\r\ns=-\r\nc=IN IP4 127.0.2.1\r
 // call runs call number n from INVITE to the 200 for the BYE.
 func (h *callHarness) call(n int) {
 	deadline := h.answer(n)
+	h.hangup(n)
+	for !h.idle() {
+		if time.Now().After(deadline) {
+			h.b.Fatalf("call %d still in the table: %+v", n, h.state())
+		}
+		runtime.Gosched()
+	}
+}
+
+// hangup ends answered call n with the carrier's BYE: earshot's BYE to
+// the agent's phone is answered, and the carrier gets its 200. Any call
+// answered but the last needs h.tos.
+func (h *callHarness) hangup(n int) {
+	if to, ok := h.tos[n]; ok {
+		h.to = append(h.to[:0], to...)
+	}
 	h.out = h.inDialog(h.out[:0], "BYE", n, 2)
 	h.send(h.caller, h.srv)
 
@@ -92,12 +112,6 @@ func (h *callHarness) call(n int) {
 	h.send(h.agent, from)
 
 	h.recvStatus(h.caller, "BYE")
-	for !h.idle() {
-		if time.Now().After(deadline) {
-			h.b.Fatalf("call %d still in the table: %+v", n, h.state())
-		}
-		runtime.Gosched()
-	}
 }
 
 // answer sets call number n up: the carrier's INVITE, the agent phone's
@@ -125,6 +139,9 @@ func (h *callHarness) answer(n int) time.Time {
 	// The carrier gets the 200 and ACKs.
 	msg, _ = h.recvStatus(h.caller, "INVITE")
 	h.to = append(h.to[:0], header(msg, "To")...)
+	if h.tos != nil {
+		h.tos[n] = slices.Clone(h.to)
+	}
 	h.contact = append(h.contact[:0], header(msg, "Contact")...)
 	h.out = h.inDialog(h.out[:0], "ACK", n, 1)
 	h.send(h.caller, h.srv)

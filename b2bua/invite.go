@@ -229,17 +229,18 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 		original: req,
 		feature:  rt.kind == toConfirm,
 	}
-	c.snap = CallSnapshot{
+	snap := &CallSnapshot{
 		ID: id, Tenant: rt.tenant.name, Direction: rt.direction, Number: rt.number, Label: rt.label,
 		Caller: rt.caller, Callee: Party{Number: rt.number}, State: StateRinging, StartedAt: s.cfg.Now(),
 		SessionID: sessionID(req), CallerCallID: req.CallID().Value(),
 	}
 	if rt.group != nil {
-		c.snap.Group = rt.group.Name
+		snap.Group = rt.group.Name
 	}
 	if rt.callerExt != "" {
-		c.snap.Agents = []string{rt.callerExt} // the agent who placed the call
+		snap.Agents = []string{rt.callerExt} // the agent who placed the call
 	}
+	c.snap.Store(snap)
 	// Every response on the caller's dialog is built from this copy of the
 	// INVITE, whose To carries earshot's tag. The INVITE as received gets
 	// the tag too: sipgo's transaction answers a CANCEL with a 487 built
@@ -263,6 +264,10 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 		return nil, false
 	}
 	s.calls[id] = c
+	if !c.feature {
+		s.order = append(s.order, c)
+		c.listed = true
+	}
 	s.addLegLocked(c.caller)
 	if from, _ := req.From().Params.Get("tag"); from != "" {
 		c.uasTagKey = req.CallID().Value() + "|" + from
@@ -289,6 +294,7 @@ func (s *Server) forget(c *Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.calls, c.id)
+	s.unlistLocked(c)
 	delete(s.uasTags, c.uasTagKey)
 	s.forgetLegsLocked(c)
 	for id, sup := range s.sups {

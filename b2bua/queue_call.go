@@ -202,7 +202,7 @@ func (c *Call) acceptCaller(answer []byte) {
 		c.callerSess.timer = c.after(c.callerSess.interval, c.onSessionExpired)
 	}
 	c.caller.uas.acceptAfterPrack(answer, hdrs, func() { c.hangup(EndError) })
-	c.s.stats.answered(c.s.cfg.Now().Sub(c.snap.StartedAt))
+	c.s.stats.answered(c.s.cfg.Now().Sub(c.snap.Load().StartedAt))
 }
 
 // Pick has user ext (a supervisor) take waiting call callID of tenant:

@@ -52,7 +52,7 @@ func (s *Server) pickAgents(c *Call, g *Group) ([]target, Decision) {
 		Label:     c.route.label,
 		Priority:  c.route.priority,
 		Caller:    c.route.caller,
-		Since:     c.snap.StartedAt,
+		Since:     c.snap.Load().StartedAt,
 		Tried:     func(ext string) bool { return c.ringing.tried[ext] },
 		Reachable: func(ext string) bool { return len(s.userTargets(tenant, ext)) > 0 },
 		Wake:      func() bool { return c.post(c.onQueueWake) },

@@ -27,7 +27,9 @@ func routingServer(t *testing.T, st Strategy, registered ...string) (*Server, *t
 // groupCall is a call to the sales group as classify would route it.
 func groupCall(s *Server) *Call {
 	td := s.dir.tenants["acme"]
-	return &Call{s: s, route: route{kind: toGroup, tenant: td, group: td.groups["sales"]}, ringing: forkSet{tried: map[string]bool{}}}
+	c := &Call{s: s, route: route{kind: toGroup, tenant: td, group: td.groups["sales"]}, ringing: forkSet{tried: map[string]bool{}}}
+	c.snap.Store(&CallSnapshot{Tenant: "acme", Group: "sales"})
+	return c
 }
 
 // pick runs pickAgents and marks the agents tried as the call's setup

@@ -32,19 +32,21 @@ type Server struct {
 	notify notifyStats
 
 	sip *endpoint // sockets and the sipgo stack
-	// callRefs holds *[]*Call scratch slices for AppendCalls, which the
-	// control plane calls per request: 40 KB of garbage per list at 5,000
-	// calls made its p99 the collector's.
-	callRefs sync.Pool
 	// flows are the WebSocket connections signed-in workspace pages
 	// opened (websocket.go).
 	flows flows
 
-	mu      sync.Mutex // guards the fields below
-	calls   map[string]*Call
-	sups    map[string]*supervision // live supervisions by id
-	legs    map[string]*leg         // by dialog key (Call-ID | our tag)
-	legKeys map[*Call][]string      // the keys filed in legs per call (legs.go)
+	mu    sync.Mutex // guards the fields below
+	calls map[string]*Call
+	// order is the listed calls (not feature calls) in the order they
+	// were filed: their start order, but for calls that started at the
+	// same moment on two goroutines. Ended calls leave it lazily
+	// (unlistLocked).
+	order     []*Call
+	orderGone int                     // ended calls still in order
+	sups      map[string]*supervision // live supervisions by id
+	legs      map[string]*leg         // by dialog key (Call-ID | our tag)
+	legKeys   map[*Call][]string      // the keys filed in legs per call (legs.go)
 	// uasTags is the To tag earshot gave each INVITE it serves, by the
 	// caller's Call-ID and From tag, for its CANCEL (cancel_tag.go).
 	uasTags  map[string]string
@@ -173,49 +175,55 @@ func (s *Server) ActiveCalls() int {
 	return len(s.calls)
 }
 
-// Calls returns snapshots of the live call table.
+// Calls returns copies of the live call table's snapshots, in the
+// order of AppendCalls.
 func (s *Server) Calls() []CallSnapshot {
-	s.mu.Lock()
-	cs := make([]*Call, 0, len(s.calls))
-	for _, c := range s.calls {
-		if !c.feature {
-			cs = append(cs, c)
-		}
-	}
-	s.mu.Unlock()
-	out := make([]CallSnapshot, 0, len(cs))
-	for _, c := range cs {
-		out = append(out, c.Snapshot())
+	refs := s.AppendCalls(nil)
+	out := make([]CallSnapshot, len(refs))
+	for i, r := range refs {
+		out[i] = *r
+		out[i].Agents = append([]string(nil), r.Agents...)
 	}
 	return out
 }
 
-// AppendCalls appends the live call table to dst and returns it, like
-// Calls, for a caller that reuses dst between reads. The snapshots'
-// Agents slices are shared with the table (a call replaces its slice,
-// never changes it in place), so the caller must not modify them.
-func (s *Server) AppendCalls(dst []CallSnapshot) []CallSnapshot {
-	ref, _ := s.callRefs.Get().(*[]*Call)
-	if ref == nil {
-		ref = new([]*Call)
-	}
-	cs := (*ref)[:0]
+// AppendCalls appends the live call table to dst as pointers to the
+// calls' published snapshots, in start order (but for calls that
+// started at the same moment: sort if it matters), and returns it. A published snapshot is never
+// changed (a call publishes a new one), so the caller reads it without a
+// lock, must not modify it or its Agents, and may keep it: the same
+// pointer later means the call has not changed.
+func (s *Server) AppendCalls(dst []*CallSnapshot) []*CallSnapshot {
 	s.mu.Lock()
-	for _, c := range s.calls {
-		if !c.feature {
-			cs = append(cs, c)
+	defer s.mu.Unlock()
+	for _, c := range s.order {
+		if c.listed {
+			dst = append(dst, c.snap.Load())
 		}
 	}
-	s.mu.Unlock()
-	for _, c := range cs {
-		c.snapMu.Lock()
-		dst = append(dst, c.snap)
-		c.snapMu.Unlock()
-	}
-	clear(cs) // a pooled slice must not keep ended calls alive
-	*ref = cs[:0]
-	s.callRefs.Put(ref)
 	return dst
+}
+
+// unlistLocked takes c out of the listing. The slot stays until ended
+// calls are half of order; then order is compacted, in place, keeping
+// the order: a copy of the live calls per half of them that end.
+func (s *Server) unlistLocked(c *Call) {
+	if !c.listed {
+		return
+	}
+	c.listed = false
+	s.orderGone++
+	if s.orderGone < 64 || 2*s.orderGone < len(s.order) {
+		return
+	}
+	live := s.order[:0]
+	for _, o := range s.order {
+		if o.listed {
+			live = append(live, o)
+		}
+	}
+	clear(s.order[len(live):]) // no ended call kept alive
+	s.order, s.orderGone = live, 0
 }
 
 // counted wraps a handler to count the request by method. It also keeps a

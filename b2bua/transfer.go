@@ -201,7 +201,7 @@ func (c *Call) uacLeg(t target, side int, from Party, offer []byte) *leg {
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	req.AppendHeader(sip.NewHeader("User-Agent", c.s.cfg.UserAgent))
-	req.AppendHeader(sip.NewHeader("Session-ID", c.snap.SessionID))
+	req.AppendHeader(sip.NewHeader("Session-ID", c.snap.Load().SessionID))
 	l.uac = newUACInvite(&l.d, callIO{c}, req)
 	c.s.mu.Lock()
 	c.s.addLegLocked(l)

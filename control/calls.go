@@ -14,7 +14,8 @@ import (
 // CallView is a live call as the API shows it.
 type CallView struct {
 	b2bua.CallSnapshot
-	// DurationSeconds is the time since the call started.
+	// DurationSeconds is the time since the call started (to its end
+	// for an ended call), in whole milliseconds.
 	DurationSeconds float64 `json:"duration_seconds"`
 	// HelpRequested is true while the call has an open help request.
 	HelpRequested bool `json:"help_requested"`
@@ -46,7 +47,14 @@ func viewAt(c *b2bua.CallSnapshot, now time.Time) CallView {
 	if !c.EndedAt.IsZero() {
 		end = c.EndedAt
 	}
-	return CallView{CallSnapshot: *c, DurationSeconds: end.Sub(c.StartedAt).Seconds()}
+	return CallView{CallSnapshot: *c, DurationSeconds: durationSeconds(end.Sub(c.StartedAt))}
+}
+
+// durationSeconds is d in seconds, to the millisecond: a duration's
+// nanoseconds are noise to a person, and a whole number of milliseconds
+// encodes fast (appendJSONMillis).
+func durationSeconds(d time.Duration) float64 {
+	return float64(d.Milliseconds()) / 1000
 }
 
 func (s *Service) listCalls(w http.ResponseWriter, r *http.Request, p Principal) error {
@@ -69,8 +77,7 @@ func (s *Service) listCalls(w http.ResponseWriter, r *http.Request, p Principal)
 	lb := s.listBufs.Get().(*listBuf)
 	defer s.releaseListBuf(lb)
 	lb.all = appendCalls(s.sw, lb.all[:0])
-	for i := range lb.all {
-		c := &lb.all[i]
+	for _, c := range lb.all {
 		if !callVisible(c, p) || (group != "" && c.Group != group) || (number != "" && c.Number != number) ||
 			(caller != "" && c.Caller.Number != caller) {
 			continue
@@ -80,7 +87,11 @@ func (s *Service) listCalls(w http.ResponseWriter, r *http.Request, p Principal)
 	s.markHelpRequested(lb.items)
 	// Sorting small items on keys taken once: a CallView is a few hundred
 	// bytes to swap, and time.Time.Compare is slower than two integers.
-	slices.SortFunc(lb.items, compareItems)
+	// The switchboard lists calls in start order (b2bua.Server does), so
+	// mostly this finds them sorted already.
+	if !slices.IsSortedFunc(lb.items, compareItems) {
+		slices.SortFunc(lb.items, compareItems)
+	}
 	body, ok := s.callJSON.appendList(lb.body[:0], lb.items, len(lb.all), now)
 	lb.body = body
 	if !ok {
@@ -134,24 +145,30 @@ type listItem struct {
 // requests: with thousands of live calls, allocating it per request was
 // most of the handler's time (in the collector).
 type listBuf struct {
-	all   []b2bua.CallSnapshot
+	all   []*b2bua.CallSnapshot
 	items []listItem
 	body  []byte
 }
 
-// callAppender is a Switchboard that can fill a caller's slice with the
-// live calls instead of allocating one per read (b2bua.Server does).
+// callAppender is a Switchboard that lists the live calls as pointers to
+// their published snapshots, into a caller's slice, instead of copying
+// them into one allocated per read (b2bua.Server does). A published
+// snapshot is never changed, so the same pointer twice is the same state.
 type callAppender interface {
-	AppendCalls(dst []b2bua.CallSnapshot) []b2bua.CallSnapshot
+	AppendCalls(dst []*b2bua.CallSnapshot) []*b2bua.CallSnapshot
 }
 
-// appendCalls appends sw's live calls to dst. The snapshots' slices may
-// be shared with sw: read them, never change them.
-func appendCalls(sw Switchboard, dst []b2bua.CallSnapshot) []b2bua.CallSnapshot {
+// appendCalls appends sw's live calls to dst. The snapshots may be
+// shared with sw: read them, never change them.
+func appendCalls(sw Switchboard, dst []*b2bua.CallSnapshot) []*b2bua.CallSnapshot {
 	if a, ok := sw.(callAppender); ok {
 		return a.AppendCalls(dst)
 	}
-	return append(dst, sw.Calls()...)
+	calls := sw.Calls()
+	for i := range calls {
+		dst = append(dst, &calls[i])
+	}
+	return dst
 }
 
 // maxKeptListBody bounds the answer buffer a pooled listBuf keeps, so

@@ -29,8 +29,7 @@ type callJSONCache struct {
 }
 
 type encodedCall struct {
-	item listItem // its sort keys; item.c is &snap
-	snap b2bua.CallSnapshot
+	item listItem // item.c: the snapshot json was encoded from
 	json []byte
 	used uint64
 }
@@ -72,13 +71,16 @@ func (cc *callJSONCache) appendList(b []byte, items []listItem, live int, now ti
 			j++
 		}
 		var e *encodedCall
-		if j < len(cc.last) && cc.last[j].snap.ID == it.c.ID {
+		if j < len(cc.last) && cc.last[j].item.c.ID == it.c.ID {
 			e = cc.last[j]
 			j++
 		} else {
 			e = cc.m[it.c.ID]
 		}
-		if e == nil || !sameSnapshot(&e.snap, it.c) {
+		// The same published snapshot is the same state without a look
+		// at its fields; another one may still be equal (a switchboard
+		// without AppendCalls copies its snapshots for every read).
+		if e == nil || (e.item.c != it.c && !sameSnapshot(e.item.c, it.c)) {
 			if cc.tmp, ok = appendCallFields(cc.tmp[:0], it.c); !ok {
 				return b, false
 			}
@@ -86,9 +88,9 @@ func (cc *callJSONCache) appendList(b []byte, items []listItem, live int, now ti
 				e = &encodedCall{}
 				cc.m[it.c.ID] = e
 			}
-			e.snap, e.json = *it.c, append(e.json[:0], cc.tmp...)
-			e.item = listItem{c: &e.snap, sec: it.sec, nsec: it.nsec}
+			e.json = append(e.json[:0], cc.tmp...)
 		}
+		e.item = listItem{c: it.c, sec: it.sec, nsec: it.nsec}
 		e.used = cc.gen
 		next = append(next, e)
 		b = append(b, e.json...)
@@ -96,7 +98,7 @@ func (cc *callJSONCache) appendList(b []byte, items []listItem, live int, now ti
 		if !it.c.EndedAt.IsZero() {
 			end = it.c.EndedAt
 		}
-		if b, ok = appendViewFields(b, end.Sub(it.c.StartedAt).Seconds(), it.help); !ok {
+		if b, ok = appendViewFields(b, durationSeconds(end.Sub(it.c.StartedAt)), it.help); !ok {
 			return b, false
 		}
 	}

@@ -108,6 +108,52 @@ func TestAppendCallViewMatchesEncoder(t *testing.T) {
 	}
 }
 
+// TestAppendJSONMillis: a whole number of milliseconds takes the fast
+// path and comes out as encoding/json writes it; anything else is left
+// to the general path.
+func TestAppendJSONMillis(t *testing.T) {
+	check := func(f float64, wantFast bool) {
+		t.Helper()
+		got, fast := appendJSONMillis(nil, f)
+		if fast != wantFast {
+			t.Fatalf("%v (bits %x): fast path %v, want %v", f, math.Float64bits(f), fast, wantFast)
+		}
+		if !fast {
+			return
+		}
+		want, err := json.Marshal(f)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%v: %s, want %s (%v)", f, got, want, err)
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, m := range []int64{0, 1, 9, 10, 99, 100, 999, 1000, 1001, 1010, 1100, 12345, 59999, 60000, 86400000, 1<<40 - 1} {
+		check(float64(m)/1000, true)
+	}
+	for range 200000 {
+		// Every magnitude up to 2^40 ms (35 years), and durations as a
+		// call's are, through time.Duration.
+		m := r.Int64N(1 << r.IntN(41))
+		check(float64(m)/1000, true)
+		check(durationSeconds(time.Duration(r.Int64N(1<<40))*time.Microsecond), true)
+	}
+	for _, f := range []float64{-0.001, float64(1<<40) / 1000, 1e21, 1e-7, 0.0005, 1.2345, math.Nextafter(1.5, 2), math.Copysign(0, -1)} {
+		check(f, false)
+	}
+	for range 100000 {
+		// Arbitrary doubles: almost none are whole milliseconds.
+		f := math.Float64frombits(r.Uint64())
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			continue
+		}
+		if got, fast := appendJSONMillis(nil, f); fast {
+			if want, _ := json.Marshal(f); !bytes.Equal(got, want) {
+				t.Fatalf("%v: %s, want %s", f, got, want)
+			}
+		}
+	}
+}
+
 // TestAppendCallViewRefuses: what encoding/json refuses, the hand encoder
 // refuses too (and the handler then falls back to encoding/json).
 func TestAppendCallViewRefuses(t *testing.T) {

@@ -56,21 +56,23 @@ func testTenants() []b2bua.Tenant {
 // fakeSwitch is a Switchboard in memory; the wire is not the point of the
 // handler tests.
 type fakeSwitch struct {
-	mu    sync.Mutex
-	calls map[string]b2bua.CallSnapshot
+	mu sync.Mutex
+	// calls are published as b2bua.Server does: a change is a new
+	// snapshot, never an edit of one handed out.
+	calls map[string]*b2bua.CallSnapshot
 	sups  map[string]b2bua.SupervisionSnapshot
 	err   error // returned by the next command, then cleared
 	n     int
 }
 
 func newFakeSwitch() *fakeSwitch {
-	return &fakeSwitch{calls: map[string]b2bua.CallSnapshot{}, sups: map[string]b2bua.SupervisionSnapshot{}}
+	return &fakeSwitch{calls: map[string]*b2bua.CallSnapshot{}, sups: map[string]b2bua.SupervisionSnapshot{}}
 }
 
 func (f *fakeSwitch) add(c b2bua.CallSnapshot) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls[c.ID] = c
+	f.calls[c.ID] = &c
 }
 
 func (f *fakeSwitch) failNext(err error) {
@@ -90,13 +92,13 @@ func (f *fakeSwitch) Calls() []b2bua.CallSnapshot {
 	defer f.mu.Unlock()
 	out := make([]b2bua.CallSnapshot, 0, len(f.calls))
 	for _, c := range f.calls {
-		out = append(out, c)
+		out = append(out, *c)
 	}
 	return out
 }
 
 // AppendCalls is what b2bua.Server offers the call list.
-func (f *fakeSwitch) AppendCalls(dst []b2bua.CallSnapshot) []b2bua.CallSnapshot {
+func (f *fakeSwitch) AppendCalls(dst []*b2bua.CallSnapshot) []*b2bua.CallSnapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, c := range f.calls {
@@ -109,7 +111,10 @@ func (f *fakeSwitch) Call(id string) (b2bua.CallSnapshot, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.calls[id]
-	return c, ok
+	if !ok {
+		return b2bua.CallSnapshot{}, false
+	}
+	return *c, true
 }
 
 func (f *fakeSwitch) Supervise(tenant, supervisor, callID string, mode b2bua.Mode, _ b2bua.Device) (b2bua.SupervisionSnapshot, error) {

@@ -204,6 +204,9 @@ func (s *Service) helpRequested(callID string) bool {
 func (s *Service) markHelpRequested(items []listItem) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.active) == 0 {
+		return // the usual case: no lookup per call
+	}
 	for i := range items {
 		items[i].help = s.active[items[i].c.ID].status == HelpOpen
 	}

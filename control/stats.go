@@ -131,9 +131,8 @@ func (t *statsTally) slotsOf(g string) (first, second int) {
 	return 0, -1
 }
 
-func (t *statsTally) addLive(live []b2bua.CallSnapshot) {
-	for i := range live {
-		c := &live[i]
+func (t *statsTally) addLive(live []*b2bua.CallSnapshot) {
+	for _, c := range live {
 		if c.Tenant != t.tenant {
 			continue
 		}
