@@ -111,6 +111,7 @@ func (c *Config) SetDefaults() {
 	dur(&c.Media.WebRTCConsentTimeout, defaultWebRTCConsentTimeout)
 	str(&c.Media.Latching, LatchingNAT)
 	str(&c.Media.KernelRelay, KernelRelayAuto)
+	str(&c.Media.IOUring, IOUringAuto)
 
 	for ti := range c.Tenants {
 		t := &c.Tenants[ti]

@@ -58,6 +58,13 @@ const (
 	KernelRelayOn   = "on"
 )
 
+// Modes of the mixer's batched sends (media.io_uring).
+const (
+	IOUringAuto = "auto"
+	IOUringOff  = "off"
+	IOUringOn   = "on"
+)
+
 // Log formats and levels.
 const (
 	LogText  = "text"

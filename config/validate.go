@@ -268,6 +268,11 @@ func (c *Config) validateMedia(col *collector) {
 	default:
 		col.addf("media.kernel_relay", "%s must be %q, %q or %q", quoteShort(m.KernelRelay), KernelRelayAuto, KernelRelayOff, KernelRelayOn)
 	}
+	switch m.IOUring {
+	case IOUringAuto, IOUringOff, IOUringOn:
+	default:
+		col.addf("media.io_uring", "%s must be %q, %q or %q", quoteShort(m.IOUring), IOUringAuto, IOUringOff, IOUringOn)
+	}
 	for i, name := range m.KernelInterfaces {
 		if name == "" || len(name) > 15 || strings.ContainsAny(name, "/ \t\n") {
 			col.addf(fmt.Sprintf("media.kernel_interfaces[%d]", i), "%s is not an interface name", quoteShort(name))

@@ -88,7 +88,11 @@
 //     time. The package registers nothing and keeps no global state.
 //
 // The Sink runs on the worker goroutine. It must not block, and must not call
-// RemoveLeg or Close (they wait for the tick that is calling the Sink).
+// RemoveLeg or Close (they wait for the tick that is calling the Sink). A Sink
+// may queue its frames and send them from PoolConfig.AfterTick, which the
+// worker calls after each tick of its shard (the RTP engine sends a tick's
+// frames in one io_uring system call there); RemoveLeg and Close wait for it
+// too, so nothing of a removed leg is queued once they return.
 //
 // A standalone Session (NewSession) is ticked by its owner with Tick, for
 // tests or a caller with its own clock; JitterBuffer can also be used alone.

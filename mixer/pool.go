@@ -17,6 +17,12 @@ type PoolConfig struct {
 	// missed ticks (counted in Stats.SkippedTicks) rather than send a
 	// burst of stale audio. Default 100 ms.
 	MaxCatchUp time.Duration
+	// AfterTick, if set, is called on worker i's goroutine after each
+	// tick of its shard, with i: a Sink that queues its frames (to send
+	// a tick's frames in one system call) sends them here. The tick's
+	// output lateness includes it, and RemoveLeg and Close wait for it
+	// as for the tick. It must not block.
+	AfterTick func(worker int)
 }
 
 // Pool is a fixed set of workers that tick mixer sessions every 20 ms on an
@@ -29,8 +35,9 @@ type Pool struct {
 	maxCatchUp time.Duration
 	// sleep waits for a tick's deadline: sleepUntil, or timerSleep where
 	// tests run the pool on synctest's fake clock.
-	sleep func(deadline time.Time)
-	enc   *encoder // shared, read-only
+	sleep     func(deadline time.Time)
+	enc       *encoder // shared, read-only
+	afterTick func(worker int)
 
 	// mu guards the lifecycle fields and the choice of shard for a new
 	// session; it is never held while ticking.
@@ -43,11 +50,15 @@ type Pool struct {
 
 // shard is the sessions one worker ticks and the totals it keeps.
 type shard struct {
+	idx int // the worker's index
 	// mu serialises changes of sessions (copy-on-write); the worker only
 	// loads the pointer.
 	mu       sync.Mutex
 	sessions atomic.Pointer[[]*Session]
 	counters counters
+	// tickMu is held by the worker for each tick and the AfterTick
+	// that follows it: taking it waits out both (Session.waitTick).
+	tickMu sync.Mutex
 }
 
 // NewPool returns a pool; Start starts its workers.
@@ -56,12 +67,12 @@ func NewPool(cfg PoolConfig) *Pool {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
-	p := &Pool{maxCatchUp: cfg.MaxCatchUp, stop: make(chan struct{}), enc: newEncoder(), sleep: sleepUntil}
+	p := &Pool{maxCatchUp: cfg.MaxCatchUp, stop: make(chan struct{}), enc: newEncoder(), sleep: sleepUntil, afterTick: cfg.AfterTick}
 	if p.maxCatchUp <= 0 {
 		p.maxCatchUp = 100 * time.Millisecond
 	}
-	for range n {
-		sh := &shard{}
+	for i := range n {
+		sh := &shard{idx: i}
 		sh.counters.init()
 		p.shards = append(p.shards, sh)
 	}
@@ -131,6 +142,9 @@ func (p *Pool) NewSession(cfg SessionConfig) (*Session, error) {
 	return s, nil
 }
 
+// Workers returns the number of workers: AfterTick's argument is below it.
+func (p *Pool) Workers() int { return len(p.shards) }
+
 // Stats returns a snapshot of the pool's totals and gauges.
 func (p *Pool) Stats() Stats {
 	st := Stats{Workers: len(p.shards)}
@@ -174,7 +188,12 @@ func (p *Pool) run(sh *shard, start time.Time) {
 			n += skip
 			sh.counters.skippedTicks.Add(uint64(skip))
 		}
+		sh.tickMu.Lock()
 		sh.tick(now)
+		if p.afterTick != nil {
+			p.afterTick(sh.idx)
+		}
+		sh.tickMu.Unlock()
 		sh.counters.output.observe(time.Since(deadline))
 	}
 }

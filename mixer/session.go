@@ -253,11 +253,28 @@ func (s *Session) Close() error {
 }
 
 // waitTick returns once no tick of the session is in progress: the worker
-// holds tickMu for the whole tick, so taking it is the barrier.
+// holds tickMu for the whole tick, so taking it is the barrier. A pooled
+// session waits for its shard's tick and the AfterTick that follows it,
+// where a batching Sink sends what the tick wrote.
 func (s *Session) waitTick() {
+	if sh := s.shard; sh != nil {
+		sh.tickMu.Lock()
+		//lint:ignore SA2001 the empty critical section is the barrier itself
+		sh.tickMu.Unlock()
+		return
+	}
 	s.tickMu.Lock()
 	//lint:ignore SA2001 the empty critical section is the barrier itself
 	s.tickMu.Unlock()
+}
+
+// Worker returns the index of the pool worker that ticks the session, the
+// argument its AfterTick gets, or -1 for a standalone session.
+func (s *Session) Worker() int {
+	if s.shard == nil {
+		return -1
+	}
+	return s.shard.idx
 }
 
 // counters returns where this session's totals go.

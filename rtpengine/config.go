@@ -84,7 +84,25 @@ type Config struct {
 	// KernelInterfaces names the interfaces the in-kernel relay attaches
 	// to. Empty means the loopback interface and those holding BindAddr.
 	KernelInterfaces []string
+	// IOUring chooses whether each mixer worker sends the frames of a
+	// tick together, in one io_uring system call, rather than one sendto
+	// per frame (see mixsend.go). The zero value is IOUringAuto.
+	IOUring IOUringMode
 }
+
+// IOUringMode says whether the mixer's workers batch their sends.
+type IOUringMode int
+
+const (
+	// IOUringAuto batches where the kernel allows io_uring and sends
+	// each frame on its own otherwise, with a log line and
+	// Stats.IOUring.Unavailable saying why.
+	IOUringAuto IOUringMode = iota
+	// IOUringOff sends each frame on its own.
+	IOUringOff
+	// IOUringOn fails New when io_uring cannot be set up.
+	IOUringOn
+)
 
 // KernelMode says whether the engine uses the in-kernel relay.
 type KernelMode int
@@ -168,6 +186,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Latching != LatchNAT && cfg.Latching != LatchStrict {
 		errs = append(errs, fmt.Errorf("latching: unknown mode %d", cfg.Latching))
+	}
+	if cfg.IOUring < IOUringAuto || cfg.IOUring > IOUringOn {
+		errs = append(errs, fmt.Errorf("IOUring: unknown mode %d", cfg.IOUring))
 	}
 	if cfg.KernelRelay < KernelOff || cfg.KernelRelay > KernelOn {
 		errs = append(errs, fmt.Errorf("KernelRelay: unknown mode %d", cfg.KernelRelay))

@@ -66,8 +66,10 @@ func checkStream(t *testing.T, name string, p *tonePhone) {
 // The customer's and the agent's streams stay one continuous stream across
 // relay → mix → relay → mix → relay, and a telephone-event from the customer
 // reaches the agent while mixed.
-func TestSwitchContinuity(t *testing.T) {
-	e := testEngine(t, nil, nil)
+func TestSwitchContinuity(t *testing.T) { eachSendMode(t, testSwitchContinuity) }
+
+func testSwitchContinuity(t *testing.T, mode func(*Config)) {
+	e := testEngine(t, mode, nil)
 	cust := newTonePhone(t, mixer.CodecPCMU, 700)
 	agent := newTonePhone(t, mixer.CodecPCMU, 950)
 	s := toneCall(t, e, cust, agent)

@@ -55,6 +55,12 @@ type Engine struct {
 	stop      chan struct{} // closed by Close to stop the timeout watcher
 	done      chan struct{} // closed by the watcher when it returns
 	closeOnce sync.Once
+
+	// batches send the mixer's frames, one per worker (mixsend.go); nil
+	// when each frame is sent on its own, and then batchWhy says why if
+	// io_uring was asked for.
+	batches  []*sendBatch
+	batchWhy string
 }
 
 // New validates cfg and starts an engine. It binds nothing until a session
@@ -100,10 +106,16 @@ func newEngine(cfg Config, clock func() int64) (*Engine, error) {
 		e.recv.close()
 		return nil, err
 	}
-	e.mixer = mixer.NewPool(cfg.Mixer)
+	e.mixer = mixer.NewPool(e.batchedMixer(cfg.Mixer))
+	if err := e.openBatches(); err != nil {
+		e.recv.close()
+		e.closeKernel()
+		return nil, err
+	}
 	if err := e.mixer.Start(); err != nil {
 		e.recv.close()
 		e.closeKernel()
+		e.closeBatches()
 		return nil, err
 	}
 	go e.watch()
@@ -237,6 +249,7 @@ func (e *Engine) Stats() Stats {
 	}
 	st.Mixer = e.mixer.Stats()
 	e.kernelStats(&st)
+	st.IOUring = IOUringStats{Enabled: e.batches != nil, Unavailable: e.batchWhy}
 	return st
 }
 
@@ -258,6 +271,7 @@ func (e *Engine) Close() error {
 		}
 		<-e.done
 		e.mixer.Close()
+		e.closeBatches()
 		e.pool.close() // the parked sockets, before their loops stop
 		e.recv.close()
 		e.closeKernel()

@@ -34,7 +34,9 @@ import (
 // (KernelOn: the test fails where it cannot load): a listened call's two
 // streams then go to the kernel, which copies the parties' audio to the
 // mixer. EARSHOT_LOAD_WORKERS sets the number of mixer workers (default 1;
-// the lateness histogram then mixes all workers' ticks). The ramp stops
+// the lateness histogram then mixes all workers' ticks).
+// EARSHOT_LOAD_IOURING=off sends each mixed frame with its own sendto
+// instead of the worker's io_uring batch. The ramp stops
 // after the first step whose p99
 // lateness is above 20 ms or that skipped ticks.
 func TestLoadSupervised(t *testing.T) {
@@ -69,11 +71,16 @@ func TestLoadSupervised(t *testing.T) {
 	if os.Getenv("EARSHOT_LOAD_KERNEL") == "1" {
 		kern = KernelOn
 	}
+	uring := IOUringAuto
+	if os.Getenv("EARSHOT_LOAD_IOURING") == "off" {
+		uring = IOUringOff
+	}
 	e, err := newEngine(Config{BindAddr: loopback, PortMin: portMin, PortMax: portMax,
-		Mixer: mixer.PoolConfig{Workers: workers}, KernelRelay: kern}, nil)
+		Mixer: mixer.PoolConfig{Workers: workers}, KernelRelay: kern, IOUring: uring}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("mixer sends: io_uring %+v", e.Stats().IOUring)
 	t.Cleanup(func() { e.Close() })
 	p := newPacer(t, 2)
 	defer p.Close()

@@ -63,6 +63,7 @@ func (s *Session) reconcile() error {
 			return fmt.Errorf("rtpengine: start mixing: %w", err)
 		}
 		s.mix = ms
+		s.mixBatch.Store(s.eng.batchFor(ms))
 		s.mixed.Store(true)
 		// From here no stream goes to the kernel; the ones it feeds
 		// come back before the mixer needs their packets.
@@ -268,6 +269,7 @@ func (s *Session) stopMix() {
 	}
 	s.mix.Close()
 	s.mix = nil
+	s.mixBatch.Store(nil)
 	for _, l := range *s.all.Load() {
 		l.mixLeg.Store(nil)
 		l.bypassed.Store(false)
@@ -338,10 +340,24 @@ func (s *Session) sendFrame(l *leg, payload []byte) {
 	s.counters.mixerOut.Add(1)
 	to := partyOf(s.pair.Load(), l)
 	s.countRelayed(&s.counters.rtpPackets, to, len(pkt))
-	if err := l.sendRTP(pkt, dst.addr); err != nil {
-		s.uncountRelayed(&s.counters.rtpPackets, to, len(pkt))
-		s.counters.mixerOut.Add(^uint64(0))
+	var err error
+	if b := s.mixBatch.Load(); b != nil && l.wrtc.Load() == nil {
+		// Sent after the tick, with the rest of the worker's frames;
+		// a send that fails then is taken back there.
+		err = b.add(l.rtp.conn, pkt, dst.addr, s, to)
+	} else {
+		err = l.sendRTP(pkt, dst.addr)
 	}
+	if err != nil {
+		s.unsentFrame(to, len(pkt))
+	}
+}
+
+// unsentFrame takes back the counting of a mixed frame of size bytes for
+// to whose send failed.
+func (s *Session) unsentFrame(to Party, size int) {
+	s.uncountRelayed(&s.counters.rtpPackets, to, size)
+	s.counters.mixerOut.Add(^uint64(0))
 }
 
 // SetAgentLeg says which of the two legs the mix treats as the agent (and

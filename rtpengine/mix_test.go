@@ -26,8 +26,10 @@ func measure(phones ...*tonePhone) []int {
 
 const win = 400 * 8
 
-func TestSupervisionModes(t *testing.T) {
-	e := testEngine(t, nil, nil)
+func TestSupervisionModes(t *testing.T) { eachSendMode(t, testSupervisionModes) }
+
+func testSupervisionModes(t *testing.T, mode func(*Config)) {
+	e := testEngine(t, mode, nil)
 	cust := newTonePhone(t, mixer.CodecPCMU, 700)
 	agent := newTonePhone(t, mixer.CodecPCMU, 950)
 	sup := newTonePhone(t, mixer.CodecPCMA, 1250)

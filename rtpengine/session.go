@@ -38,6 +38,9 @@ type Session struct {
 	timedOut atomic.Bool
 	closing  atomic.Bool // set first thing in Close, so the watcher skips the session
 	mixed    atomic.Bool // mix != nil, for lock-free readers
+	// mixBatch queues the mixer's frames for the worker that ticks mix,
+	// to send after its tick (mixsend.go); nil sends each frame at once.
+	mixBatch atomic.Pointer[sendBatch]
 
 	mu     sync.Mutex // guards the fields below and the SDP and mix state of every leg
 	closed bool

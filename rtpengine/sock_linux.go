@@ -74,24 +74,10 @@ func listenUDP(network string, addr netip.AddrPort) (*udpSock, error) {
 // the socket's send buffer is full the packet is refused (EAGAIN), as a
 // media relay should rather drop than queue. It does not allocate.
 func (u *udpSock) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error) {
-	var sa4 syscall.RawSockaddrInet4
-	var sa6 syscall.RawSockaddrInet6
-	var sa unsafe.Pointer
-	var salen uintptr
-	ip := addr.Addr()
-	if u.six {
-		sa6.Family = syscall.AF_INET6
-		putPort(&sa6.Port, addr.Port())
-		sa6.Addr = ip.As16() // an IPv4 address maps to ::ffff:a.b.c.d
-		sa, salen = unsafe.Pointer(&sa6), syscall.SizeofSockaddrInet6
-	} else {
-		if !ip.Unmap().Is4() {
-			return 0, &net.OpError{Op: "write", Net: "udp4", Err: syscall.EAFNOSUPPORT}
-		}
-		sa4.Family = syscall.AF_INET
-		putPort(&sa4.Port, addr.Port())
-		sa4.Addr = ip.Unmap().As4()
-		sa, salen = unsafe.Pointer(&sa4), syscall.SizeofSockaddrInet4
+	var sa syscall.RawSockaddrInet6
+	salen, err := u.sockaddr(addr, &sa)
+	if err != nil {
+		return 0, err
 	}
 	var p unsafe.Pointer
 	if len(b) > 0 {
@@ -104,12 +90,33 @@ func (u *udpSock) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
 	}
 	// A sendto on a non-blocking datagram socket does not block, so the
 	// raw call spares the scheduler's bookkeeping around a system call.
-	n, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(u.fd), uintptr(p), uintptr(len(b)), 0, uintptr(sa), salen)
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(u.fd), uintptr(p), uintptr(len(b)), 0, uintptr(unsafe.Pointer(&sa)), uintptr(salen))
 	u.mu.RUnlock()
 	if errno != 0 {
 		return 0, &net.OpError{Op: "write", Net: "udp", Err: errno}
 	}
 	return int(n), nil
+}
+
+// sockaddr writes addr into sa in the socket's family (an IPv4 address
+// maps to ::ffff:a.b.c.d on an IPv6 socket; an IPv6 one cannot be reached
+// from an IPv4 socket) and returns its length.
+func (u *udpSock) sockaddr(addr netip.AddrPort, sa *syscall.RawSockaddrInet6) (uint32, error) {
+	ip := addr.Addr()
+	if u.six {
+		sa.Family = syscall.AF_INET6
+		putPort(&sa.Port, addr.Port())
+		sa.Addr = ip.As16()
+		return syscall.SizeofSockaddrInet6, nil
+	}
+	if !ip.Unmap().Is4() {
+		return 0, &net.OpError{Op: "write", Net: "udp4", Err: syscall.EAFNOSUPPORT}
+	}
+	sa4 := (*syscall.RawSockaddrInet4)(unsafe.Pointer(sa))
+	sa4.Family = syscall.AF_INET
+	putPort(&sa4.Port, addr.Port())
+	sa4.Addr = ip.Unmap().As4()
+	return syscall.SizeofSockaddrInet4, nil
 }
 
 // recvFrom reads one datagram into buf without blocking; rsa is the

@@ -33,6 +33,15 @@ type Stats struct {
 	Mixer mixer.Stats
 	// Kernel is the in-kernel relay's share (kernelpath.go).
 	Kernel KernelStats
+	// IOUring says whether the mixer's workers send their frames in
+	// batches with io_uring (mixsend.go).
+	IOUring IOUringStats
+}
+
+// IOUringStats describes the mixer's batched sends.
+type IOUringStats struct {
+	Enabled     bool   // each worker sends a tick's frames in one system call
+	Unavailable string // why not, when Config.IOUring asked for it; "" otherwise
 }
 
 // KernelStats describes the in-kernel relay. Its packets and bytes are

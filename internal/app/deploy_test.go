@@ -47,12 +47,21 @@ func servedMetrics(t *testing.T) map[string]bool {
 	if _, err := conn.Read(buf); err != nil {
 		t.Fatalf("no answer to OPTIONS: %v", err)
 	}
-	res, err := http.Get("http://" + a.HTTPAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	// The response is counted once its write returns, which may be
+	// after the probe has read it: wait for the count.
+	var body []byte
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		res, err := http.Get("http://" + a.HTTPAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(body), "# TYPE earshot_sip_responses_sent_total ") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
 	served := map[string]bool{}
 	for _, line := range strings.Split(string(body), "\n") {
 		if name, ok := strings.CutPrefix(line, "# TYPE "); ok {

@@ -20,7 +20,7 @@ type collector struct {
 	rtpPackets, rtpBytes, rtcpPackets, rtpDropped, portsInUse, mediaSessions     *prometheus.Desc
 	mediaTimeouts, webrtcHandshakes, webrtcFailures                              *prometheus.Desc
 	kernEnabled, kernStreams, kernPackets, kernBytes, kernHandovers, kernNoRoute *prometheus.Desc
-	kernTapLost, kernListener                                                    *prometheus.Desc
+	kernTapLost, kernListener, ioUring                                           *prometheus.Desc
 }
 
 func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
@@ -58,6 +58,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 		kernNoRoute:      d("rtp_kernel_no_route_total", "Packets the kernel found no route for and left to userspace."),
 		kernListener:     d("rtp_kernel_listener_dropped_total", "Audio packets from listening supervisors' phones, which nobody hears, that the kernel dropped instead of waking earshot."),
 		kernTapLost:      d("rtp_kernel_tap_lost_total", "Copies of kernel-forwarded packets a listening supervisor's mix did not get, by reason: ring_full or no_leg.", "reason"),
+		ioUring:          d("mixer_io_uring_enabled", "1 when each mixer worker sends a tick's frames in one io_uring system call; 0 when off or unavailable (the log says why)."),
 	}
 }
 
@@ -65,7 +66,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.activeCalls, c.registrations, c.dialogs, c.callsTotal, c.sipRequests,
 		c.sipResponses, c.sipSent, c.sipRefused, c.sipDropped, c.mailboxFull, c.notifications, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
 		c.portsInUse, c.mediaSessions, c.mediaTimeouts, c.webrtcHandshakes, c.webrtcFailures,
-		c.kernEnabled, c.kernStreams, c.kernPackets, c.kernBytes, c.kernHandovers, c.kernNoRoute, c.kernTapLost, c.kernListener} {
+		c.kernEnabled, c.kernStreams, c.kernPackets, c.kernBytes, c.kernHandovers, c.kernNoRoute, c.kernTapLost, c.kernListener, c.ioUring} {
 		ch <- d
 	}
 }
@@ -143,6 +144,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		enabled = 1
 	}
 	g(c.kernEnabled, enabled)
+	enabled = 0
+	if ms.IOUring.Enabled {
+		enabled = 1
+	}
+	g(c.ioUring, enabled)
 	g(c.kernStreams, float64(ms.Kernel.Streams))
 	ct(c.kernPackets, float64(ms.Kernel.Packets))
 	ct(c.kernBytes, float64(ms.Kernel.Bytes))

@@ -35,6 +35,12 @@ func mediaConfig(c *config.Config, log *slog.Logger) (rtpengine.Config, error) {
 		mc.KernelRelay = rtpengine.KernelOn
 	}
 	mc.KernelInterfaces = c.Media.KernelInterfaces
+	switch c.Media.IOUring {
+	case config.IOUringOff:
+		mc.IOUring = rtpengine.IOUringOff
+	case config.IOUringOn:
+		mc.IOUring = rtpengine.IOUringOn
+	}
 	if c.Media.AdvertisedAddress != "" {
 		if mc.AdvertisedAddr, err = netip.ParseAddr(c.Media.AdvertisedAddress); err != nil {
 			return rtpengine.Config{}, fmt.Errorf("media.advertised_address: %w", err)

@@ -1,0 +1,53 @@
+package rtpengine
+
+import (
+	"strings"
+	"testing"
+)
+
+// eachSendMode runs test with the mixer's frames sent in batches (io_uring,
+// where this kernel allows it: the subtest says which path ran) and with
+// one sendto each, so both carry the same assertions.
+func eachSendMode(t *testing.T, test func(*testing.T, func(*Config))) {
+	t.Run("batched", func(t *testing.T) {
+		mode := func(c *Config) { c.IOUring = IOUringAuto }
+		if st := testEngine(t, mode, nil).Stats().IOUring; !st.Enabled {
+			t.Logf("io_uring unavailable (%s): this run sends each frame on its own", st.Unavailable)
+		}
+		test(t, mode)
+	})
+	t.Run("each", func(t *testing.T) {
+		test(t, func(c *Config) { c.IOUring = IOUringOff })
+	})
+}
+
+// IOUringAuto batches where it can and says why not where it cannot;
+// IOUringOff never batches; IOUringOn refuses to start without it.
+func TestIOUringModes(t *testing.T) {
+	if _, err := newEngine(Config{BindAddr: loopback, PortMin: 31000, PortMax: 31099, IOUring: 7}, nil); err == nil {
+		t.Fatal("an unknown mode was accepted")
+	}
+	auto := testEngine(t, nil, nil).Stats().IOUring
+	if auto.Enabled == (auto.Unavailable != "") {
+		t.Fatalf("auto: %+v", auto)
+	}
+	if off := testEngine(t, func(c *Config) { c.IOUring = IOUringOff }, nil).Stats().IOUring; off.Enabled || off.Unavailable != "" {
+		t.Fatalf("off: %+v", off)
+	}
+	e, err := newEngine(Config{BindAddr: loopback, PortMin: 31000, PortMax: 31099, IOUring: IOUringOn}, nil)
+	if auto.Enabled {
+		if err != nil {
+			t.Fatalf("on: %v", err)
+		}
+		if !e.Stats().IOUring.Enabled {
+			t.Fatal("on: not enabled")
+		}
+		e.Close()
+		return
+	}
+	t.Logf("io_uring unavailable here: %s", auto.Unavailable)
+	if err == nil || !strings.Contains(err.Error(), "io_uring") {
+		e.Close()
+		t.Fatalf("on without io_uring: err %v", err)
+	}
+}

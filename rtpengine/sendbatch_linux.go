@@ -1,0 +1,151 @@
+//go:build !386
+
+package rtpengine
+
+import (
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+)
+
+// sendBatchSize is how many frames a batch holds before it sends them
+// mid-tick: a submission ring of this size per mixer worker.
+const sendBatchSize = 1024
+
+// sendBatch queues the frames a mixer worker writes during one tick and
+// sends them all in one io_uring_enter after the tick (the pool's
+// AfterTick), instead of one sendto each. Only its worker uses it. Each
+// frame's packet is the leg's own frame buffer, which the worker does not
+// touch again before the next tick, so nothing is copied.
+type sendBatch struct {
+	ring *sendRing
+	log  *slog.Logger
+	n    int
+	ents [sendBatchSize]batchEntry
+	msgs [sendBatchSize]syscall.Msghdr
+	iovs [sendBatchSize]syscall.Iovec
+	sas  [sendBatchSize]syscall.RawSockaddrInet6
+
+	// broken is set when the ring failed in a way that is not one send's:
+	// from then on the batch sends each frame with sendto as it comes.
+	broken atomic.Bool
+}
+
+// batchEntry is one queued frame: where it goes and whose counters a
+// failed send takes back.
+type batchEntry struct {
+	sock *udpSock
+	s    *Session
+	to   Party
+	size int
+	// locked: the flush holds sock's read lock; done: the send completed.
+	locked, done bool
+}
+
+// newSendBatch sets up a batch and its ring, or returns the kernel's
+// reason why not.
+func newSendBatch(log *slog.Logger) (*sendBatch, error) {
+	r, err := newSendRing(sendBatchSize)
+	if err != nil {
+		return nil, err
+	}
+	return &sendBatch{ring: r, log: log}, nil
+}
+
+// add queues pkt from sock to addr for the session s (to: the party
+// that hears it, for the counters), sending the batch first when it is
+// full. The error is for a frame that cannot be sent at all (an address
+// the socket's family cannot reach); a send that fails later is taken back
+// from the session's counters by the flush.
+func (b *sendBatch) add(sock *udpSock, pkt []byte, addr netip.AddrPort, s *Session, to Party) error {
+	if b.broken.Load() {
+		_, err := sock.WriteToUDPAddrPort(pkt, addr)
+		return err
+	}
+	if b.n == sendBatchSize {
+		b.flush()
+	}
+	i := b.n
+	salen, err := sock.sockaddr(addr, &b.sas[i])
+	if err != nil {
+		return err
+	}
+	b.iovs[i].Base = &pkt[0]
+	b.iovs[i].SetLen(len(pkt))
+	b.msgs[i] = syscall.Msghdr{Name: (*byte)(unsafe.Pointer(&b.sas[i])), Namelen: salen, Iov: &b.iovs[i], Iovlen: 1}
+	b.ents[i] = batchEntry{sock: sock, s: s, to: to, size: len(pkt)}
+	b.n++
+	return nil
+}
+
+// flush sends the queued frames in one system call and forgets them.
+// Each socket's read lock is held across the call, as for a sendto, so
+// no descriptor can be closed and its number reused under the kernel's
+// feet; a socket closed since its frame was queued is skipped.
+func (b *sendBatch) flush() {
+	if b.n == 0 {
+		return
+	}
+	ents := b.ents[:b.n]
+	var queued uint32
+	for i := range ents {
+		e := &ents[i]
+		e.sock.mu.RLock()
+		e.locked = true
+		if e.sock.closed {
+			continue
+		}
+		b.ring.sendmsg(e.sock.fd, &b.msgs[i], uint64(i))
+		queued++
+	}
+	if err := b.ring.submit(queued, b); err != nil {
+		// Not one send's failure: the ring itself. What did not
+		// complete is sent the old way, and so is all that follows.
+		b.broken.Store(true)
+		b.log.Warn("mixer sends: io_uring failed, sending each frame on its own from now on", "err", err)
+		for i := range ents {
+			if e := &ents[i]; !e.done && !e.sock.closed {
+				e.done = true
+				b.sendto(e, i)
+			}
+		}
+	}
+	for i := range ents {
+		e := &ents[i]
+		if !e.done {
+			e.s.unsentFrame(e.to, e.size) // its socket closed
+		}
+		if e.locked {
+			e.sock.mu.RUnlock()
+		}
+		ents[i] = batchEntry{}
+	}
+	b.n = 0
+}
+
+// sendto sends entry i with a plain sendto; the caller holds its
+// socket's read lock.
+func (b *sendBatch) sendto(e *batchEntry, i int) {
+	p := unsafe.Pointer(&b.sas[i])
+	_, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(e.sock.fd), uintptr(unsafe.Pointer(b.iovs[i].Base)), uintptr(b.iovs[i].Len), 0, uintptr(p), uintptr(b.msgs[i].Namelen))
+	if errno != 0 {
+		e.s.unsentFrame(e.to, e.size)
+	}
+}
+
+// complete records the result of the send tagged tag.
+func (b *sendBatch) complete(tag uint64, res int32) {
+	if tag >= uint64(b.n) {
+		return
+	}
+	e := &b.ents[tag]
+	e.done = true
+	if res < 0 {
+		e.s.unsentFrame(e.to, e.size)
+	}
+}
+
+// close releases the ring. The pool's workers have stopped.
+func (b *sendBatch) close() { b.ring.close() }
