@@ -344,7 +344,7 @@ func (s *Session) sendFrame(l *leg, payload []byte) {
 	if b := s.mixBatch.Load(); b != nil && l.wrtc.Load() == nil {
 		// Sent after the tick, with the rest of the worker's frames;
 		// a send that fails then is taken back there.
-		err = b.add(l.rtp.conn, pkt, dst.addr, s, to)
+		err = b.add(l.rtp.conn, l.out, pkt, dst.addr, s, to)
 	} else {
 		err = l.sendRTP(pkt, dst.addr)
 	}

@@ -1,8 +1,10 @@
 package rtpengine
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Thresholds that tell a restarted or replaced incoming stream from ordinary
@@ -71,6 +73,11 @@ type outStream struct {
 
 	// kern is the in-kernel relay's share of the stream (kernelpath.go).
 	kern kernelFeed
+
+	// inBatch: a mixed frame of the stream waits in its mixer worker's
+	// batch, to be sent after the tick (mixsend.go). Set under mu by the
+	// sink, cleared without it by the worker once the frame is sent.
+	inBatch atomic.Bool
 
 	// Telephone-events inserted between mixer frames (see event).
 	evSSRC uint32
@@ -253,6 +260,22 @@ func (o *outStream) view() rtcpView {
 func (o *outStream) event(pkt []byte, now int64, rates *clockRates) bool {
 	in := readRTP(pkt)
 	o.mu.Lock()
+	// A frame the mixer queued in its worker's batch has the sequence
+	// number before the one this event takes: the event waits for it to
+	// be sent rather than overtake it. The worker sends its batch when
+	// the tick ends, a few milliseconds at most, and never waits for mu
+	// to do so; the deadline only guards against a stalled worker.
+	var deadline time.Time
+	for o.inBatch.Load() {
+		if deadline.IsZero() {
+			deadline = time.Now().Add(eventWaitMax)
+		} else if time.Now().After(deadline) {
+			break
+		}
+		o.mu.Unlock()
+		runtime.Gosched()
+		o.mu.Lock()
+	}
 	if !o.mixed || !o.started {
 		o.mu.Unlock()
 		return false
@@ -266,6 +289,10 @@ func (o *outStream) event(pkt []byte, now int64, rates *clockRates) bool {
 	writeRTP(pkt, o.outSeq, o.evOut, o.ssrc, false)
 	return true
 }
+
+// eventWaitMax bounds how long a telephone-event waits for the stream's
+// batched mixer frame (event): two ticks.
+const eventWaitMax = 40 * time.Millisecond
 
 // OutState is a snapshot of an output stream, for diagnostics and for a
 // component that takes over sending on the leg.

@@ -37,6 +37,7 @@ type sendBatch struct {
 // failed send takes back.
 type batchEntry struct {
 	sock *udpSock
+	out  *outStream // whose inBatch the flush clears
 	s    *Session
 	to   Party
 	size int
@@ -59,7 +60,10 @@ func newSendBatch(log *slog.Logger) (*sendBatch, error) {
 // full. The error is for a frame that cannot be sent at all (an address
 // the socket's family cannot reach); a send that fails later is taken back
 // from the session's counters by the flush.
-func (b *sendBatch) add(sock *udpSock, pkt []byte, addr netip.AddrPort, s *Session, to Party) error {
+//
+// out is the stream the frame belongs to, whose lock the caller holds:
+// its inBatch is set until the frame has been sent (see outStream.event).
+func (b *sendBatch) add(sock *udpSock, out *outStream, pkt []byte, addr netip.AddrPort, s *Session, to Party) error {
 	if b.broken.Load() {
 		_, err := sock.WriteToUDPAddrPort(pkt, addr)
 		return err
@@ -72,10 +76,11 @@ func (b *sendBatch) add(sock *udpSock, pkt []byte, addr netip.AddrPort, s *Sessi
 	if err != nil {
 		return err
 	}
+	out.inBatch.Store(true)
 	b.iovs[i].Base = &pkt[0]
 	b.iovs[i].SetLen(len(pkt))
 	b.msgs[i] = syscall.Msghdr{Name: (*byte)(unsafe.Pointer(&b.sas[i])), Namelen: salen, Iov: &b.iovs[i], Iovlen: 1}
-	b.ents[i] = batchEntry{sock: sock, s: s, to: to, size: len(pkt)}
+	b.ents[i] = batchEntry{sock: sock, out: out, s: s, to: to, size: len(pkt)}
 	b.n++
 	return nil
 }
@@ -120,6 +125,7 @@ func (b *sendBatch) flush() {
 		if e.locked {
 			e.sock.mu.RUnlock()
 		}
+		e.out.inBatch.Store(false)
 		ents[i] = batchEntry{}
 	}
 	b.n = 0

@@ -49,7 +49,7 @@ func TestSendBatch(t *testing.T) {
 	to := addrOf(rx)
 	socks := []*udpSock{testSock(t), testSock(t), testSock(t)}
 	closed := testSock(t)
-	s := &Session{}
+	s, out := &Session{}, &outStream{}
 	const frames = sendBatchSize + 10 // one flush when full, one after
 	pkts := make([][]byte, frames)
 	for i := range pkts {
@@ -57,20 +57,26 @@ func TestSendBatch(t *testing.T) {
 		binary.BigEndian.PutUint32(pkts[i], uint32(i))
 		s.countRelayed(&s.counters.rtpPackets, Caller, len(pkts[i]))
 		s.counters.mixerOut.Add(1)
-		if err := b.add(socks[i%len(socks)], pkts[i], to, s, Caller); err != nil {
+		if err := b.add(socks[i%len(socks)], out, pkts[i], to, s, Caller); err != nil {
 			t.Fatal(err)
 		}
 	}
 	s.countRelayed(&s.counters.rtpPackets, Caller, 172)
 	s.counters.mixerOut.Add(1)
-	if err := b.add(closed, pkts[0], to, s, Caller); err != nil {
+	if err := b.add(closed, out, pkts[0], to, s, Caller); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.add(socks[0], pkts[0], netip.MustParseAddrPort("[2001:db8::1]:4000"), s, Caller); err == nil {
+	if err := b.add(socks[0], out, pkts[0], netip.MustParseAddrPort("[2001:db8::1]:4000"), s, Caller); err == nil {
 		t.Fatal("an IPv6 destination from an IPv4 socket was queued")
 	}
 	closed.Close()
+	if !out.inBatch.Load() {
+		t.Fatal("the stream is not marked as having frames queued")
+	}
 	b.flush()
+	if out.inBatch.Load() {
+		t.Fatal("the stream is still marked as queued after the flush")
+	}
 
 	buf := make([]byte, 1500)
 	rx.SetReadDeadline(time.Now().Add(2 * time.Second))
@@ -119,11 +125,11 @@ func TestSendBatchNoAllocs(t *testing.T) {
 	rx := listen(t)
 	to := addrOf(rx)
 	socks := []*udpSock{testSock(t), testSock(t)}
-	s := &Session{}
+	s, out := &Session{}, &outStream{}
 	pkt := make([]byte, 172)
 	if n := testing.AllocsPerRun(100, func() {
 		for _, u := range socks {
-			if err := b.add(u, pkt, to, s, Caller); err != nil {
+			if err := b.add(u, out, pkt, to, s, Caller); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -151,7 +157,7 @@ func BenchmarkMixerSends500(b *testing.B) {
 		dsts[i] = addrOf(ph)
 	}
 	pkt := make([]byte, 172)
-	s := &Session{}
+	s, out := &Session{}, &outStream{}
 	b.Run("sendto", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -172,7 +178,7 @@ func BenchmarkMixerSends500(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			for i, u := range socks {
-				if err := batch.add(u, pkt, dsts[i], s, Caller); err != nil {
+				if err := batch.add(u, out, pkt, dsts[i], s, Caller); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -35,9 +35,9 @@ type sendRing struct {
 // The kernel's structures (include/uapi/linux/io_uring.h).
 type uringParams struct {
 	sqEntries, cqEntries, flags, sqThreadCPU, sqThreadIdle, features, wqFD uint32
-	resv                                                                [3]uint32
-	sqOff                                                               uringSQOffsets
-	cqOff                                                               uringCQOffsets
+	resv                                                                   [3]uint32
+	sqOff                                                                  uringSQOffsets
+	cqOff                                                                  uringCQOffsets
 }
 
 type uringSQOffsets struct {
@@ -77,7 +77,6 @@ const (
 	uringOpSendmsg       = 9
 	uringEnterGetevents  = 1
 	uringFeatSingleMmap  = 1
-	uringFeatNodrop      = 1 << 1
 	uringOffSQRing       = 0
 	uringOffCQRing       = 0x8000000
 	uringOffSQEs         = 0x10000000
