@@ -162,9 +162,10 @@ type Media struct {
 	// KernelInterfaces are the interfaces the in-kernel relay attaches
 	// to. Empty: the loopback interface and those holding Address.
 	KernelInterfaces []string `yaml:"kernel_interfaces"`
-	// IOUring sends each mixer worker's frames of a tick in one io_uring
-	// system call: "auto" where the kernel allows io_uring, "off" (one
-	// sendto per frame), or "on" (refuse to start without it).
+	// IOUring batches the media sends with io_uring (a mixer worker's
+	// frames of a tick, a receive loop's relayed packets of one wait):
+	// "auto" where the kernel allows io_uring, "off" (one sendto per
+	// packet), or "on" (refuse to start without it).
 	IOUring string `yaml:"io_uring"`
 }
 

@@ -35,7 +35,16 @@ func BenchmarkRelayRewrite(b *testing.B) {
 // phone A → earshot leg 0 → relay → earshot leg 1 → phone B, one packet in
 // flight at a time, so ns/op is the round of two UDP hops plus the relay.
 func BenchmarkRelayLoopback(b *testing.B) {
-	e := testEngine(b, nil, nil)
+	for _, mode := range []IOUringMode{IOUringAuto, IOUringOff} {
+		name := map[IOUringMode]string{IOUringAuto: "batched", IOUringOff: "each"}[mode]
+		b.Run(name, func(b *testing.B) { benchRelayLoopback(b, mode) })
+	}
+}
+
+// benchRelayLoopback is BenchmarkRelayLoopback with the sends batched
+// (io_uring, where the kernel allows it) or one sendto each.
+func benchRelayLoopback(b *testing.B, mode IOUringMode) {
+	e := testEngine(b, func(c *Config) { c.IOUring = mode }, nil)
 	a, bb := newPhone(b), newPhone(b)
 	s, err := e.NewSession("bench", nil)
 	if err != nil {
@@ -133,7 +142,7 @@ func BenchmarkMixPush(b *testing.B) {
 	for b.Loop() {
 		seq++
 		binary.BigEndian.PutUint16(pkt[2:], seq)
-		s.onRTP(cust, pkt, src)
+		s.onRTP(cust, pkt, src, nil)
 	}
 }
 
@@ -151,7 +160,7 @@ func BenchmarkListenPush(b *testing.B) {
 		seq++
 		binary.BigEndian.PutUint16(pkt[2:], seq)
 		binary.BigEndian.PutUint32(pkt[4:], uint32(seq)*160)
-		s.onRTP(cust, pkt, src)
+		s.onRTP(cust, pkt, src, nil)
 	}
 }
 

@@ -62,6 +62,12 @@
 // are single raw system calls on loop-owned or stack buffers, so nothing
 // allocates per packet. A send the kernel refuses because the socket's
 // buffer is full is dropped and counted as a write error, never queued.
+// Where io_uring works (Config.IOUring, mixsend.go) the sends are batched:
+// a loop reads each ready socket into a buffer of its own, queues what it
+// relays, and sends it all in one system call once the wait's events are
+// handled; a mixer worker does the same with the frames of a tick. A
+// stream's packet queued in one batch is sent before another writer (the
+// mixer, a loop) rewrites the stream's next one (outStream.waitQueued).
 //
 // Closing a leg (Leg.Close, the old callee in Promote, Session.Close for
 // all) closes its sockets. Each is first taken off its loop, which waits

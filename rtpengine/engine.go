@@ -59,8 +59,9 @@ type Engine struct {
 	// batches send the mixer's frames, one per worker (mixsend.go); nil
 	// when each frame is sent on its own, and then batchWhy says why if
 	// io_uring was asked for.
-	batches  []*sendBatch
-	batchWhy string
+	batches      []*sendBatch
+	batchWhy     string
+	relayBatched bool // the receive loops batch their sends too
 }
 
 // New validates cfg and starts an engine. It binds nothing until a session
@@ -112,6 +113,7 @@ func newEngine(cfg Config, clock func() int64) (*Engine, error) {
 		e.closeKernel()
 		return nil, err
 	}
+	e.batchRelay()
 	if err := e.mixer.Start(); err != nil {
 		e.recv.close()
 		e.closeKernel()
@@ -249,7 +251,7 @@ func (e *Engine) Stats() Stats {
 	}
 	st.Mixer = e.mixer.Stats()
 	e.kernelStats(&st)
-	st.IOUring = IOUringStats{Enabled: e.batches != nil, Unavailable: e.batchWhy}
+	st.IOUring = IOUringStats{Enabled: e.batches != nil, Relay: e.relayBatched, Unavailable: e.batchWhy}
 	return st
 }
 

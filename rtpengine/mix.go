@@ -323,7 +323,8 @@ func (s *Session) sendFrame(l *leg, payload []byte) {
 		l.primeLeft--
 	}
 	now := s.eng.nanotime()
-	if !l.out.mix(pkt, now, s.rates.Load(), claim) {
+	b := s.mixBatch.Load()
+	if !l.out.mix(pkt, now, s.rates.Load(), claim, b) {
 		return
 	}
 	defer l.out.sent()
@@ -341,10 +342,10 @@ func (s *Session) sendFrame(l *leg, payload []byte) {
 	to := partyOf(s.pair.Load(), l)
 	s.countRelayed(&s.counters.rtpPackets, to, len(pkt))
 	var err error
-	if b := s.mixBatch.Load(); b != nil && l.wrtc.Load() == nil {
+	if b != nil && l.wrtc.Load() == nil {
 		// Sent after the tick, with the rest of the worker's frames;
 		// a send that fails then is taken back there.
-		err = b.add(l.rtp.conn, l.out, pkt, dst.addr, s, to)
+		err = b.add(l.rtp.conn, l.out, pkt, dst.addr, s, to, true)
 	} else {
 		err = l.sendRTP(pkt, dst.addr)
 	}

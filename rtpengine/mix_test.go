@@ -228,12 +228,12 @@ func TestMixPathNoAllocs(t *testing.T) {
 	s, a, cust := mixedSession(t)
 	pkt := rtpPacket(t, 0, 1, 160, 5, make([]byte, 160))
 	src := addrOf(a.rtp)
-	s.onRTP(cust, pkt, src) // latches: one allocation per SDP
+	s.onRTP(cust, pkt, src, nil) // latches: one allocation per SDP
 	var seq uint16 = 1
 	if n := testing.AllocsPerRun(200, func() {
 		seq++
 		binary.BigEndian.PutUint16(pkt[2:], seq)
-		s.onRTP(cust, pkt, src)
+		s.onRTP(cust, pkt, src, nil)
 	}); n != 0 {
 		t.Errorf("mix push path: %v allocs per packet", n)
 	}

@@ -61,6 +61,21 @@ func (e *Engine) openBatches() error {
 	return nil
 }
 
+// batchRelay has the receive loops batch the RTP they relay, like the
+// mixer's workers, where io_uring works and the in-kernel relay is off
+// (with it, a stream handed to the kernel must not have a packet still
+// queued in a loop: it would leave after the kernel's next one).
+func (e *Engine) batchRelay() {
+	if e.batches == nil || e.kern != nil {
+		return
+	}
+	if err := e.recv.batchSends(e.log); err != nil {
+		e.log.Warn("relay sends: io_uring unavailable, sending each packet on its own", "err", err)
+		return
+	}
+	e.relayBatched = true
+}
+
 // closeBatches releases the batches once the workers have stopped.
 func (e *Engine) closeBatches() {
 	for _, b := range e.batches {

@@ -1,6 +1,7 @@
 package rtpengine
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -61,17 +62,18 @@ func TestEventWaitsForBatchedFrame(t *testing.T) {
 	rates := staticRates
 	now := int64(1e9)
 	frame := rtpPacket(t, 0, 7, 900, 1, make([]byte, 160))
-	if !o.mix(frame, now, &rates, true) {
+	worker := new(sendBatch) // stands for the worker's batch
+	if !o.mix(frame, now, &rates, true, worker) {
 		t.Fatal("the mixer could not claim the stream")
 	}
-	o.inBatch.Store(true) // as sendBatch.add does, under the lock
+	o.queuedIn.Store(worker) // as sendBatch.add does, under the lock
 	o.sent()
 	frameSeq := header(t, frame).SequenceNumber
 
 	done := make(chan uint16)
 	go func() {
 		ev := rtpPacket(t, 101, 40, 5000, 2, []byte{5, 0, 0, 160})
-		if !o.event(ev, now+int64(time.Millisecond), &rates) {
+		if !o.event(ev, now+int64(time.Millisecond), &rates, nil) {
 			t.Error("event refused on a mixed stream")
 		}
 		o.sent()
@@ -82,7 +84,7 @@ func TestEventWaitsForBatchedFrame(t *testing.T) {
 		t.Fatal("the event went out while the frame before it was still queued")
 	case <-time.After(20 * time.Millisecond):
 	}
-	o.inBatch.Store(false) // the worker's flush
+	o.queuedIn.CompareAndSwap(worker, nil) // the worker's flush
 	select {
 	case seq := <-done:
 		if seq != frameSeq+1 {
@@ -91,4 +93,36 @@ func TestEventWaitsForBatchedFrame(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Fatal("the event did not go out after the frame was sent")
 	}
+}
+
+// A relayed packet the kernel refuses to send (port 0 on loopback:
+// EINVAL) counts as a write error, not as relayed, also when the receive
+// loop queued it in its batch and learnt of the failure only when sending
+// the batch.
+func TestRelayWriteErrorCountedEachWay(t *testing.T) {
+	eachSendMode(t, func(t *testing.T, mode func(*Config)) {
+		e := testEngine(t, mode, nil)
+		a, b := newPhone(t), newPhone(t)
+		s := call(t, e, a, b, nil)
+		// First a packet both ways, so that both legs have latched.
+		send(t, a.rtp, earshotRTP(s, 0), rtpPacket(t, 0, 1, 160, 7, []byte("to b")))
+		if got, _ := recv(t, b.rtp); string(got[12:]) != "to b" {
+			t.Fatalf("callee got %q", got[12:])
+		}
+		before := e.Stats()
+		s.pair.Load()[1].rtp.dest.Store(&peer{addr: netip.AddrPortFrom(loopback, 0), latched: true})
+		send(t, a.rtp, earshotRTP(s, 0), rtpPacket(t, 0, 2, 320, 7, []byte("lost")))
+		deadline := time.Now().Add(2 * time.Second)
+		for e.Stats().Dropped.WriteError == before.Dropped.WriteError {
+			if time.Now().After(deadline) {
+				t.Fatal("the refused send was never counted")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		st := e.Stats()
+		if st.Dropped.WriteError != before.Dropped.WriteError+1 || st.RTPPackets != before.RTPPackets || st.BytesRelayed != before.BytesRelayed {
+			t.Fatalf("after a refused send: %+v, before: %+v", st, before)
+		}
+		t.Logf("relay sends batched: %v", st.IOUring.Relay)
+	})
 }

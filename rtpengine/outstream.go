@@ -74,10 +74,14 @@ type outStream struct {
 	// kern is the in-kernel relay's share of the stream (kernelpath.go).
 	kern kernelFeed
 
-	// inBatch: a mixed frame of the stream waits in its mixer worker's
-	// batch, to be sent after the tick (mixsend.go). Set under mu by the
-	// sink, cleared without it by the worker once the frame is sent.
-	inBatch atomic.Bool
+	// queuedIn is the batch in which a packet of the stream waits to be
+	// sent (a mixer worker's until its tick ends, a receive loop's until
+	// its batch of events is handled; mixsend.go), nil when none does.
+	// Set under mu by whoever queued it, cleared without mu by the batch
+	// once sent. A writer from elsewhere waits for it (waitQueued), so
+	// that the packet, which has the sequence number before the writer's,
+	// leaves first.
+	queuedIn atomic.Pointer[sendBatch]
 
 	// Telephone-events inserted between mixer frames (see event).
 	evSSRC uint32
@@ -109,7 +113,10 @@ func (o *outStream) rewrite(pkt []byte, now int64, rates *clockRates) {
 // leave in the order they were numbered, also when the mixer claims the
 // stream right after this packet (without that, the mixer's first frame
 // could overtake the relay's last packet on the wire).
-func (o *outStream) relay(pkt []byte, now int64, rates *clockRates) (ok, rebased bool) {
+//
+// mine is the caller's batch (nil: it sends at once): a packet of the
+// stream queued in another batch is sent before this one is rewritten.
+func (o *outStream) relay(pkt []byte, now int64, rates *clockRates, mine *sendBatch) (ok, rebased bool) {
 	// A refusal seen here is one the locked check below would make too:
 	// only release clears mixed, and a packet racing with release may
 	// land on either side of it.
@@ -117,6 +124,7 @@ func (o *outStream) relay(pkt []byte, now int64, rates *clockRates) (ok, rebased
 		return false, false
 	}
 	o.mu.Lock()
+	o.waitQueued(mine)
 	if o.mixed {
 		o.mu.Unlock()
 		return false, false
@@ -128,8 +136,9 @@ func (o *outStream) relay(pkt []byte, now int64, rates *clockRates) (ok, rebased
 // stream the frame is refused unless claim is true, in which case the
 // mixer takes the stream over from this frame on (a re-base). Like relay,
 // an accepted frame keeps the stream locked until sent.
-func (o *outStream) mix(pkt []byte, now int64, rates *clockRates, claim bool) bool {
+func (o *outStream) mix(pkt []byte, now int64, rates *clockRates, claim bool, mine *sendBatch) bool {
 	o.mu.Lock()
+	o.waitQueued(mine)
 	if !o.mixed {
 		if !claim {
 			o.mu.Unlock()
@@ -257,25 +266,10 @@ func (o *outStream) view() rtcpView {
 // when the event started. The marker bit passes through as the sender set
 // it. It refuses (false) when the relay owns the stream: then the packet
 // is simply relayed. An accepted packet keeps the stream locked until sent.
-func (o *outStream) event(pkt []byte, now int64, rates *clockRates) bool {
+func (o *outStream) event(pkt []byte, now int64, rates *clockRates, mine *sendBatch) bool {
 	in := readRTP(pkt)
 	o.mu.Lock()
-	// A frame the mixer queued in its worker's batch has the sequence
-	// number before the one this event takes: the event waits for it to
-	// be sent rather than overtake it. The worker sends its batch when
-	// the tick ends, a few milliseconds at most, and never waits for mu
-	// to do so; the deadline only guards against a stalled worker.
-	var deadline time.Time
-	for o.inBatch.Load() {
-		if deadline.IsZero() {
-			deadline = time.Now().Add(eventWaitMax)
-		} else if time.Now().After(deadline) {
-			break
-		}
-		o.mu.Unlock()
-		runtime.Gosched()
-		o.mu.Lock()
-	}
+	o.waitQueued(mine)
 	if !o.mixed || !o.started {
 		o.mu.Unlock()
 		return false
@@ -290,9 +284,29 @@ func (o *outStream) event(pkt []byte, now int64, rates *clockRates) bool {
 	return true
 }
 
-// eventWaitMax bounds how long a telephone-event waits for the stream's
-// batched mixer frame (event): two ticks.
-const eventWaitMax = 40 * time.Millisecond
+// waitQueued returns, with mu held as on entry, once no packet of the
+// stream waits in a batch other than mine: that packet has the sequence
+// number before the one the caller is about to take, and must leave
+// first. A mixer worker sends its batch when its tick ends (a few
+// milliseconds at most), a receive loop when it has handled the events of
+// one wait (microseconds); neither waits for mu to do so. The deadline
+// only guards against a stalled sender.
+func (o *outStream) waitQueued(mine *sendBatch) {
+	var deadline time.Time
+	for q := o.queuedIn.Load(); q != nil && q != mine; q = o.queuedIn.Load() {
+		if deadline.IsZero() {
+			deadline = time.Now().Add(queuedWaitMax)
+		} else if time.Now().After(deadline) {
+			return
+		}
+		o.mu.Unlock()
+		runtime.Gosched()
+		o.mu.Lock()
+	}
+}
+
+// queuedWaitMax bounds waitQueued: two mixer ticks.
+const queuedWaitMax = 40 * time.Millisecond
 
 // OutState is a snapshot of an output stream, for diagnostics and for a
 // component that takes over sending on the leg.

@@ -12,8 +12,9 @@ import (
 // while in's audio feeds it (both at once while the mixer primes), and a
 // telephone-event is inserted into the other's mixed stream. A supervisor
 // leg's audio only ever goes to the mixer and its telephone-events to
-// onDigit.
-func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
+// onDigit. b is the receive loop's batch the relayed packet may be queued
+// in, or nil to send it at once.
+func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort, b *sendBatch) {
 	if len(pkt) >= readBufSize || !validRTP(pkt) {
 		s.counters.dropMalformed.Add(1)
 		return
@@ -37,12 +38,16 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort) {
 		s.reclaimAll()
 		s.undrop(in)
 	}
-	s.relayRTP(in, pkt, m, now)
+	s.relayRTP(in, pkt, m, now, b)
 }
 
 // relayRTP is the packet path of a valid RTP packet from in's accepted
 // peer, received at now (engine clock): relay, mixer, digits (see onRTP).
-func (s *Session) relayRTP(in *leg, pkt []byte, m *legMedia, now int64) {
+// b, if not nil, is the receive loop's batch: the packet is queued there
+// (unless it goes to a WebRTC leg or the kernel relay is on) and sent with
+// the others of the loop's wait, so pkt must stay untouched until the
+// loop sends its batch.
+func (s *Session) relayRTP(in *leg, pkt []byte, m *legMedia, now int64, b *sendBatch) {
 	in.lastRecv.Store(now)
 	pt := int(pkt[1] & 0x7f)
 	pair := s.pair.Load()
@@ -74,11 +79,11 @@ func (s *Session) relayRTP(in *leg, pkt []byte, m *legMedia, now int64) {
 		return
 	}
 	rates := s.rates.Load()
-	relayed, rebased := out.out.relay(pkt, now, rates)
+	relayed, rebased := out.out.relay(pkt, now, rates, b)
 	if !relayed {
 		// The mixer sends on out. Only a telephone-event still goes
 		// through, inserted between the mixer's frames.
-		if pt != m.dtmfPT || !out.out.event(pkt, now, rates) {
+		if pt != m.dtmfPT || !out.out.event(pkt, now, rates, b) {
 			if !pushed {
 				s.counters.dropNotMixed.Add(1)
 			}
@@ -87,7 +92,14 @@ func (s *Session) relayRTP(in *leg, pkt []byte, m *legMedia, now int64) {
 	}
 	to := partyOf(pair, out)
 	s.countRelayed(&s.counters.rtpPackets, to, len(pkt))
-	if err := out.sendRTP(pkt, dst.addr); err != nil {
+	var err error
+	if b != nil && s.eng.kern == nil && out.wrtc.Load() == nil {
+		// A failed send is taken back when the loop sends its batch.
+		err = b.add(out.rtp.conn, out.out, pkt, dst.addr, s, to, false)
+	} else {
+		err = out.sendRTP(pkt, dst.addr)
+	}
+	if err != nil {
 		s.uncountRelayed(&s.counters.rtpPackets, to, len(pkt))
 	}
 	if relayed && s.eng.kern != nil {

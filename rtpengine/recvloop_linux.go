@@ -73,6 +73,30 @@ func (r *recvLoops) adopt(s *Session, l *leg) bool {
 	return l.rtp.conn.loop.adopt(l.rtp.conn, l.rtcp.conn, s, l)
 }
 
+// batchSends gives every loop a batch for the RTP it relays (see
+// recvLoop.batch), before any socket is watched. It reports the kernel's
+// error, leaving every loop sending each packet on its own, when io_uring
+// cannot be set up.
+func (r *recvLoops) batchSends(log *slog.Logger) error {
+	batches := make([]*sendBatch, len(r.loops))
+	for i := range r.loops {
+		b, err := newSendBatch(log)
+		if err != nil {
+			for _, b := range batches[:i] {
+				b.close()
+			}
+			return err
+		}
+		batches[i] = b
+	}
+	for i, lp := range r.loops {
+		lp.mu.Lock()
+		lp.batch, lp.bufs = batches[i], new([maxEvents][readBufSize]byte)
+		lp.mu.Unlock()
+	}
+	return nil
+}
+
 // quarantined is the number of packets dropped on parked sockets.
 func (r *recvLoops) quarantined() uint64 {
 	var n uint64
@@ -118,6 +142,12 @@ type recvLoop struct {
 	events [maxEvents]syscall.EpollEvent
 	buf    [readBufSize]byte
 	rsa    syscall.RawSockaddrAny
+	// batch, when set (batchSends), queues the RTP the loop relays
+	// while it handles the events of one wait and sends it all in one
+	// system call after them; each event then reads into its own buffer
+	// of bufs, which the queued packet uses until it is sent.
+	batch *sendBatch
+	bufs  *[maxEvents][readBufSize]byte
 }
 
 // wakeSlot marks the stop pipe's event.
@@ -274,7 +304,11 @@ func (lp *recvLoop) run() {
 func (lp *recvLoop) handle(events []syscall.EpollEvent) (stop bool) {
 	lp.mu.Lock()
 	defer lp.mu.Unlock()
+	buf := lp.buf[:]
 	for i := range events {
+		if lp.batch != nil {
+			buf = lp.bufs[i][:]
+		}
 		ev := &events[i]
 		if ev.Fd == wakeSlot {
 			stop = true
@@ -287,7 +321,7 @@ func (lp *recvLoop) handle(events []syscall.EpollEvent) (stop bool) {
 		if sl.sock == nil || sl.gen != uint32(ev.Pad) {
 			continue // removed after the wait reported it
 		}
-		n, src, errno := sl.sock.recvFrom(lp.buf[:], &lp.rsa)
+		n, src, errno := sl.sock.recvFrom(buf, &lp.rsa)
 		if errno != 0 {
 			// EAGAIN: nothing after all. Anything else (a pending
 			// ICMP error) is consumed by the read; the next packet
@@ -300,10 +334,13 @@ func (lp *recvLoop) handle(events []syscall.EpollEvent) (stop bool) {
 			// stray one. Reading it keeps the next call's queue clean.
 			lp.quarantined.Add(1)
 		case sl.rtcp:
-			sl.s.onRTCPSocket(sl.l, lp.buf[:n], src)
+			sl.s.onRTCPSocket(sl.l, buf[:n], src)
 		default:
-			sl.s.onRTPSocket(sl.l, lp.buf[:n], src)
+			sl.s.onRTPSocket(sl.l, buf[:n], src, lp.batch)
 		}
+	}
+	if lp.batch != nil {
+		lp.batch.flush()
 	}
 	return stop
 }
@@ -318,6 +355,9 @@ func (lp *recvLoop) stop() {
 	syscall.Write(lp.wake[1], b[:])
 	<-lp.done
 	lp.closeFDs()
+	if lp.batch != nil {
+		lp.batch.close()
+	}
 }
 
 func (lp *recvLoop) closeFDs() {

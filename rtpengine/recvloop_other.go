@@ -62,7 +62,7 @@ func (s *Session) readRTP(in *leg) {
 			}
 			continue
 		}
-		s.onRTPSocket(in, buf[:n], src)
+		s.onRTPSocket(in, buf[:n], src, nil)
 	}
 }
 
@@ -85,3 +85,8 @@ func (s *Session) readRTCP(in *leg) {
 // queued is the in-kernel relay's check of a socket's receive queue; the
 // relay runs only on Linux (not 386), where sock_linux.go has it.
 func queued(*udpSock) bool { return true }
+
+// batchSends: the reader goroutines here send each packet on its own.
+func (r *recvLoops) batchSends(*slog.Logger) error {
+	return errors.New("batched relay sends are Linux only")
+}

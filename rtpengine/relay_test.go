@@ -216,13 +216,13 @@ func TestWriteErrorCounted(t *testing.T) {
 	a, b := newPhone(t), newPhone(t)
 	s := call(t, e, a, b, nil)
 	s.pair.Load()[1].rtp.dest.Store(&peer{addr: netip.AddrPortFrom(loopback, 0), latched: true})
-	s.onRTP(s.pair.Load()[0], rtpPacket(t, 0, 1, 1, 1, []byte("x")), addrOf(a.rtp))
+	s.onRTP(s.pair.Load()[0], rtpPacket(t, 0, 1, 1, 1, []byte("x")), addrOf(a.rtp), nil)
 	if st := e.Stats(); st.Dropped.WriteError != 1 || st.RTPPackets != 0 || st.BytesRelayed != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 	// No destination at all is counted apart.
 	s.pair.Load()[1].rtp.dest.Store(&peer{})
-	s.onRTP(s.pair.Load()[0], rtpPacket(t, 0, 2, 161, 1, []byte("x")), addrOf(a.rtp))
+	s.onRTP(s.pair.Load()[0], rtpPacket(t, 0, 2, 161, 1, []byte("x")), addrOf(a.rtp), nil)
 	if st := e.Stats(); st.Dropped.NoDestination != 1 {
 		t.Fatalf("stats %+v", st)
 	}

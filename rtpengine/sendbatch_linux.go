@@ -37,10 +37,13 @@ type sendBatch struct {
 // failed send takes back.
 type batchEntry struct {
 	sock *udpSock
-	out  *outStream // whose inBatch the flush clears
+	out  *outStream // whose queuedIn the flush clears
 	s    *Session
-	to   Party
-	size int
+	// mixed: a mixer frame (a failed send is taken back from the mixer's
+	// frames too), else a relayed packet.
+	mixed bool
+	to    Party
+	size  int
 	// locked: the flush holds sock's read lock; done: the send completed.
 	locked, done bool
 }
@@ -61,9 +64,10 @@ func newSendBatch(log *slog.Logger) (*sendBatch, error) {
 // the socket's family cannot reach); a send that fails later is taken back
 // from the session's counters by the flush.
 //
-// out is the stream the frame belongs to, whose lock the caller holds:
-// its inBatch is set until the frame has been sent (see outStream.event).
-func (b *sendBatch) add(sock *udpSock, out *outStream, pkt []byte, addr netip.AddrPort, s *Session, to Party) error {
+// out is the stream the packet belongs to, whose lock the caller holds:
+// its queuedIn names this batch until the packet has been sent (see
+// outStream.waitQueued). mixed says a mixer frame, not a relayed packet.
+func (b *sendBatch) add(sock *udpSock, out *outStream, pkt []byte, addr netip.AddrPort, s *Session, to Party, mixed bool) error {
 	if b.broken.Load() {
 		_, err := sock.WriteToUDPAddrPort(pkt, addr)
 		return err
@@ -76,11 +80,11 @@ func (b *sendBatch) add(sock *udpSock, out *outStream, pkt []byte, addr netip.Ad
 	if err != nil {
 		return err
 	}
-	out.inBatch.Store(true)
+	out.queuedIn.Store(b)
 	b.iovs[i].Base = &pkt[0]
 	b.iovs[i].SetLen(len(pkt))
 	b.msgs[i] = syscall.Msghdr{Name: (*byte)(unsafe.Pointer(&b.sas[i])), Namelen: salen, Iov: &b.iovs[i], Iovlen: 1}
-	b.ents[i] = batchEntry{sock: sock, out: out, s: s, to: to, size: len(pkt)}
+	b.ents[i] = batchEntry{sock: sock, out: out, s: s, to: to, size: len(pkt), mixed: mixed}
 	b.n++
 	return nil
 }
@@ -94,6 +98,25 @@ func (b *sendBatch) flush() {
 		return
 	}
 	ents := b.ents[:b.n]
+	if len(ents) == 1 {
+		// One packet (a receive loop woken for one socket, the common
+		// case at low load): a plain sendto costs less than a ring
+		// round trip.
+		e := &ents[0]
+		e.sock.mu.RLock()
+		if !e.sock.closed {
+			e.done = true
+			b.sendto(e, 0)
+		}
+		e.sock.mu.RUnlock()
+		if !e.done {
+			e.unsent()
+		}
+		e.out.queuedIn.CompareAndSwap(b, nil)
+		ents[0] = batchEntry{}
+		b.n = 0
+		return
+	}
 	var queued uint32
 	for i := range ents {
 		e := &ents[i]
@@ -120,12 +143,12 @@ func (b *sendBatch) flush() {
 	for i := range ents {
 		e := &ents[i]
 		if !e.done {
-			e.s.unsentFrame(e.to, e.size) // its socket closed
+			e.unsent() // its socket closed
 		}
 		if e.locked {
 			e.sock.mu.RUnlock()
 		}
-		e.out.inBatch.Store(false)
+		e.out.queuedIn.CompareAndSwap(b, nil)
 		ents[i] = batchEntry{}
 	}
 	b.n = 0
@@ -137,8 +160,17 @@ func (b *sendBatch) sendto(e *batchEntry, i int) {
 	p := unsafe.Pointer(&b.sas[i])
 	_, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(e.sock.fd), uintptr(unsafe.Pointer(b.iovs[i].Base)), uintptr(b.iovs[i].Len), 0, uintptr(p), uintptr(b.msgs[i].Namelen))
 	if errno != 0 {
-		e.s.unsentFrame(e.to, e.size)
+		e.unsent()
 	}
+}
+
+// unsent takes back the counting of the entry's packet, whose send failed.
+func (e *batchEntry) unsent() {
+	if e.mixed {
+		e.s.unsentFrame(e.to, e.size)
+		return
+	}
+	e.s.uncountRelayed(&e.s.counters.rtpPackets, e.to, e.size)
 }
 
 // complete records the result of the send tagged tag.
@@ -149,7 +181,7 @@ func (b *sendBatch) complete(tag uint64, res int32) {
 	e := &b.ents[tag]
 	e.done = true
 	if res < 0 {
-		e.s.unsentFrame(e.to, e.size)
+		e.unsent()
 	}
 }
 

@@ -57,24 +57,24 @@ func TestSendBatch(t *testing.T) {
 		binary.BigEndian.PutUint32(pkts[i], uint32(i))
 		s.countRelayed(&s.counters.rtpPackets, Caller, len(pkts[i]))
 		s.counters.mixerOut.Add(1)
-		if err := b.add(socks[i%len(socks)], out, pkts[i], to, s, Caller); err != nil {
+		if err := b.add(socks[i%len(socks)], out, pkts[i], to, s, Caller, true); err != nil {
 			t.Fatal(err)
 		}
 	}
 	s.countRelayed(&s.counters.rtpPackets, Caller, 172)
 	s.counters.mixerOut.Add(1)
-	if err := b.add(closed, out, pkts[0], to, s, Caller); err != nil {
+	if err := b.add(closed, out, pkts[0], to, s, Caller, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.add(socks[0], out, pkts[0], netip.MustParseAddrPort("[2001:db8::1]:4000"), s, Caller); err == nil {
+	if err := b.add(socks[0], out, pkts[0], netip.MustParseAddrPort("[2001:db8::1]:4000"), s, Caller, true); err == nil {
 		t.Fatal("an IPv6 destination from an IPv4 socket was queued")
 	}
 	closed.Close()
-	if !out.inBatch.Load() {
+	if out.queuedIn.Load() != b {
 		t.Fatal("the stream is not marked as having frames queued")
 	}
 	b.flush()
-	if out.inBatch.Load() {
+	if out.queuedIn.Load() != nil {
 		t.Fatal("the stream is still marked as queued after the flush")
 	}
 
@@ -98,6 +98,16 @@ func TestSendBatch(t *testing.T) {
 	}
 	if got := s.counters.dropWrite.Load(); got != 1 {
 		t.Fatalf("write drops %d, want 1 (the closed socket's frame)", got)
+	}
+	// A batch of one is sent with a plain sendto, with the same rules.
+	s.countRelayed(&s.counters.rtpPackets, Caller, 172)
+	s.counters.mixerOut.Add(1)
+	if err := b.add(closed, out, pkts[0], to, s, Caller, true); err != nil {
+		t.Fatal(err)
+	}
+	b.flush()
+	if got := s.counters.dropWrite.Load(); got != 2 || out.queuedIn.Load() != nil {
+		t.Fatalf("a lone frame on a closed socket: write drops %d, want 2; queued in %p", got, out.queuedIn.Load())
 	}
 	if got := s.counters.mixerOut.Load(); got != frames {
 		t.Fatalf("mixer frames counted %d, want %d sent", got, frames)
@@ -129,7 +139,7 @@ func TestSendBatchNoAllocs(t *testing.T) {
 	pkt := make([]byte, 172)
 	if n := testing.AllocsPerRun(100, func() {
 		for _, u := range socks {
-			if err := b.add(u, out, pkt, to, s, Caller); err != nil {
+			if err := b.add(u, out, pkt, to, s, Caller, true); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -178,7 +188,7 @@ func BenchmarkMixerSends500(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			for i, u := range socks {
-				if err := batch.add(u, out, pkt, dsts[i], s, Caller); err != nil {
+				if err := batch.add(u, out, pkt, dsts[i], s, Caller, true); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -16,7 +16,7 @@ func newSendBatch(*slog.Logger) (*sendBatch, error) {
 	return nil, errors.New("io_uring is Linux only")
 }
 
-func (*sendBatch) add(*udpSock, *outStream, []byte, netip.AddrPort, *Session, Party) error {
+func (*sendBatch) add(*udpSock, *outStream, []byte, netip.AddrPort, *Session, Party, bool) error {
 	return errors.New("io_uring is Linux only")
 }
 

@@ -41,6 +41,7 @@ type Stats struct {
 // IOUringStats describes the mixer's batched sends.
 type IOUringStats struct {
 	Enabled     bool   // each worker sends a tick's frames in one system call
+	Relay       bool   // each receive loop sends what it relays from one wait in one system call (not with the in-kernel relay)
 	Unavailable string // why not, when Config.IOUring asked for it; "" otherwise
 }
 

@@ -56,12 +56,13 @@ func (l *leg) sendRTCP(pkt []byte, to netip.AddrPort) error {
 }
 
 // onRTPSocket is the packet path of a leg's RTP socket.
-func (s *Session) onRTPSocket(l *leg, pkt []byte, src netip.AddrPort) {
+// b is the receive loop's batch (see relayRTP), or nil.
+func (s *Session) onRTPSocket(l *leg, pkt []byte, src netip.AddrPort, b *sendBatch) {
 	if t := l.wrtc.Load(); t != nil {
 		s.onWebRTC(l, t, pkt, src)
 		return
 	}
-	s.onRTP(l, pkt, src)
+	s.onRTP(l, pkt, src, b)
 }
 
 // onRTCPSocket is the packet path of a leg's RTCP socket, unused on a
@@ -104,7 +105,7 @@ func (s *Session) onWebRTC(l *leg, t *webrtc.Transport, pkt []byte, src netip.Ad
 			s.counters.dropMalformed.Add(1)
 			return
 		}
-		s.relayRTP(l, pkt, l.media.Load(), s.eng.nanotime())
+		s.relayRTP(l, pkt, l.media.Load(), s.eng.nanotime(), nil)
 	case webrtc.KindRTCP:
 		if pkt, err = t.UnprotectRTCP(pkt); err != nil || !rewriteRTCP(pkt, nil) {
 			s.counters.dropMalformed.Add(1)

@@ -5,6 +5,7 @@
 #   scripts/bench-relay.sh                 # 100 and 500 concurrent calls
 #   CALLS="100" WINDOW=5 scripts/bench-relay.sh
 #   KERNEL=0 scripts/bench-relay.sh        # without the in-kernel relay's rows
+#   SENDTO=0 scripts/bench-relay.sh        # without the row of one sendto per packet (media.io_uring: off)
 #
 # For each load: a fresh earshot, CALLS agents registered at one sipp UAS
 # (127.0.0.3) that echoes RTP, and a sipp UAC (127.0.0.2) holding CALLS calls
@@ -66,12 +67,16 @@ wait_calls() {
   done
 }
 
-# measure_earshot CALLS KERNEL_RELAY: prints one table row.
+# measure_earshot CALLS MODE: prints one table row. MODE: off (the
+# userspace relay, its sends batched with io_uring where the kernel
+# allows), each (the userspace relay, one sendto per packet:
+# media.io_uring off) or on (the in-kernel relay).
 measure_earshot() {
-  local calls=$1 mode=$2 groups=$(( ($1 + 7) / 8 )) sip http uas uac_pid uas_pid name=earshot
+  local calls=$1 mode=$2 groups=$(( ($1 + 7) / 8 )) sip http uas uac_pid uas_pid name=earshot kern=$2 uring=auto
   [ "$mode" = on ] && name="earshot in-kernel"
+  [ "$mode" = each ] && name="earshot, one sendto per packet" kern=off uring=off
   sip="127.0.0.1:$(free_port 127.0.0.1)"; http="127.0.0.1:$(free_port 127.0.0.1)"
-  KERNEL_RELAY=$mode write_config "$WORK/relay.yaml" "$groups" 8 20000 29999 "$sip" "$http" "$WORK/data-$calls-$mode"
+  KERNEL_RELAY=$kern IO_URING=$uring write_config "$WORK/relay.yaml" "$groups" 8 20000 29999 "$sip" "$http" "$WORK/data-$calls-$mode"
   start_earshot "$WORK/relay.yaml"
   PIDS="$PIDS $EARSHOT_PID"
   { echo SEQUENTIAL; for g in $(seq 0 $((groups - 1))); do echo "$((5000 + g));"; done; } >"$WORK/numbers.csv"
@@ -111,6 +116,8 @@ measure_earshot() {
   if [ "$mode" = on ]; then
     KERNEL_CPU_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $6}')
     KERNEL_NET_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $8}')
+  elif [ "$mode" = each ]; then
+    EACH_CPU_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $6}')
   else
     EARSHOT_CPU_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $6}')
     EARSHOT_NET_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $8}')
@@ -240,7 +247,7 @@ main_relay() {
   sed 's#play_pcap_audio="audio.pcap"#play_pcap_audio="'"$WORK"'/audio.pcap"#; s#INVITE sip:\[service\]#INVITE sip:[field0]#; s#To: <sip:\[service\]#To: <sip:[field0]#g' \
     "$SIPP_DIR/customer_uac.xml" >"$WORK/relay_uac.xml"
   gen_pcap "$WORK/audio.pcap" $((WINDOW + 45))
-  declare -gA EARSHOT_CPU_PER_PKT RTPENGINE_CPU_PER_PKT EARSHOT_NET_PER_PKT KERNEL_CPU_PER_PKT KERNEL_NET_PER_PKT
+  declare -gA EARSHOT_CPU_PER_PKT RTPENGINE_CPU_PER_PKT EARSHOT_NET_PER_PKT KERNEL_CPU_PER_PKT KERNEL_NET_PER_PKT EACH_CPU_PER_PKT
   echo "earshot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev), $(nproc) CPUs, ${WINDOW}s window, 50 packets/s each way per call"
   echo
   echo "| relay | calls | packets/s relayed | expected | relay process, CPU µs per packet | load generator, µs per packet | relay + generator, µs per packet | machine (/proc/stat), µs per packet | RSS KiB per call |"
@@ -248,6 +255,7 @@ main_relay() {
   local c
   for c in $CALLS; do
     measure_earshot "$c" off
+    [ "${SENDTO:-1}" = 1 ] && measure_earshot "$c" each
     if [ "${KERNEL:-1}" = 1 ] && [ "$(id -u)" = 0 ]; then
       measure_earshot "$c" on
     elif [ "${KERNEL:-1}" = 1 ]; then
@@ -260,6 +268,10 @@ main_relay() {
     for c in $CALLS; do
       awk -v c="$c" -v e="${EARSHOT_CPU_PER_PKT[$c]}" -v r="${RTPENGINE_CPU_PER_PKT[$c]}" \
         'BEGIN {printf "%d calls: earshot uses %.2fx the CPU per packet of rtpengine (userspace)\n", c, e / r}'
+      if [ -n "${EACH_CPU_PER_PKT[$c]:-}" ]; then
+        awk -v c="$c" -v e="${EACH_CPU_PER_PKT[$c]}" -v r="${RTPENGINE_CPU_PER_PKT[$c]}" \
+          'BEGIN {printf "%d calls, one sendto per packet: earshot uses %.2fx the CPU per packet of rtpengine (userspace)\n", c, e / r}'
+      fi
       if [ -n "${KERNEL_CPU_PER_PKT[$c]:-}" ]; then
         awk -v c="$c" -v k="${KERNEL_CPU_PER_PKT[$c]}" -v kn="${KERNEL_NET_PER_PKT[$c]}" -v r="${RTPENGINE_CPU_PER_PKT[$c]}" -v en="${EARSHOT_NET_PER_PKT[$c]}" \
           'BEGIN {printf "%d calls, in-kernel: the earshot process uses %.2fx rtpengine'"'"'s CPU per packet; earshot + sipps %.2fx what they use with the userspace relay\n", c, k / r, kn / en}'

@@ -77,7 +77,7 @@ L = ["log: {format: text, level: warn}",
      f"http: {{listen: \"{http}\"{pprof}}}",
      f"data_dir: \"{data}\"",
      f"media: {{address: 127.0.0.1, port_min: {rmin}, port_max: {rmax}, timeout: {os.environ.get('MEDIA_TIMEOUT', '30s')}, "
-     f"kernel_relay: {os.environ.get('KERNEL_RELAY', 'off')}}}",
+     f"kernel_relay: {os.environ.get('KERNEL_RELAY', 'off')}, io_uring: {os.environ.get('IO_URING', 'auto')}}}",
      "tenants:",
      "  - name: demo",
      "    trunks:",

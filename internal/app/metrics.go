@@ -58,7 +58,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 		kernNoRoute:      d("rtp_kernel_no_route_total", "Packets the kernel found no route for and left to userspace."),
 		kernListener:     d("rtp_kernel_listener_dropped_total", "Audio packets from listening supervisors' phones, which nobody hears, that the kernel dropped instead of waking earshot."),
 		kernTapLost:      d("rtp_kernel_tap_lost_total", "Copies of kernel-forwarded packets a listening supervisor's mix did not get, by reason: ring_full or no_leg.", "reason"),
-		ioUring:          d("mixer_io_uring_enabled", "1 when each mixer worker sends a tick's frames in one io_uring system call; 0 when off or unavailable (the log says why)."),
+		ioUring:          d("media_io_uring_enabled", "1 when the path's sends are batched with io_uring (mixer: a worker's tick; relay: a receive loop's wait); 0 when off or unavailable (the log says why).", "path"),
 	}
 }
 
@@ -144,11 +144,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		enabled = 1
 	}
 	g(c.kernEnabled, enabled)
-	enabled = 0
-	if ms.IOUring.Enabled {
-		enabled = 1
+	for path, on := range map[string]bool{"mixer": ms.IOUring.Enabled, "relay": ms.IOUring.Relay} {
+		enabled = 0
+		if on {
+			enabled = 1
+		}
+		g(c.ioUring, enabled, path)
 	}
-	g(c.ioUring, enabled)
 	g(c.kernStreams, float64(ms.Kernel.Streams))
 	ct(c.kernPackets, float64(ms.Kernel.Packets))
 	ct(c.kernBytes, float64(ms.Kernel.Bytes))
