@@ -3,6 +3,7 @@
 package rtpengine
 
 import (
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"sync/atomic"
@@ -55,7 +56,52 @@ func newSendBatch(log *slog.Logger) (*sendBatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sendBatch{ring: r, log: log}, nil
+	b := &sendBatch{ring: r, log: log}
+	if err := b.probe(); err != nil {
+		r.close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// probe sends two datagrams through the ring from a loopback socket to
+// itself and reads them back: a kernel that sets up a ring but cannot
+// send through it (an operation it does not know, a filter) is found
+// here, at start, rather than by every mixed frame failing.
+func (b *sendBatch) probe() error {
+	u, err := listenUDP("udp4", netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0))
+	if err != nil {
+		return fmt.Errorf("io_uring probe: %w", err)
+	}
+	defer u.Close()
+	sa, err := syscall.Getsockname(u.fd)
+	if err != nil {
+		return fmt.Errorf("io_uring probe: %w", err)
+	}
+	self := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*syscall.SockaddrInet4).Port))
+	var s Session
+	var out outStream
+	pkt := []byte("earshot io_uring probe")
+	for range 2 { // two: a batch of one goes by sendto
+		if err := b.add(u, &out, pkt, self, &s, Caller, false); err != nil {
+			return fmt.Errorf("io_uring probe: %w", err)
+		}
+	}
+	b.flush()
+	if b.broken.Load() {
+		return fmt.Errorf("io_uring probe: the ring failed")
+	}
+	if n := s.counters.dropWrite.Load(); n != 0 {
+		return fmt.Errorf("io_uring probe: %d of 2 sends failed", n)
+	}
+	var buf [64]byte
+	var rsa syscall.RawSockaddrAny
+	for i := range 2 {
+		if n, _, errno := u.recvFrom(buf[:], &rsa); errno != 0 || n != len(pkt) {
+			return fmt.Errorf("io_uring probe: datagram %d of 2 not received (%v)", i+1, errno)
+		}
+	}
+	return nil
 }
 
 // add queues pkt from sock to addr for the session s (to: the party
