@@ -494,8 +494,15 @@ func ethernetLike(name string) bool {
 		return false
 	}
 	t, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	return err == nil && (t == unix.ARPHRD_ETHER || t == unix.ARPHRD_LOOPBACK)
+	return err == nil && (t == arphrdEther || t == arphrdLoopback)
 }
+
+// The link types of /sys/class/net/*/type (include/uapi/linux/if_arp.h),
+// spelled here so that the package builds where x/sys/unix lacks them.
+const (
+	arphrdEther    = 1
+	arphrdLoopback = 772
+)
 
 func holds(ifc net.Interface, a netip.Addr) bool {
 	addrs, err := ifc.Addrs()
