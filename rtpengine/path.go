@@ -43,8 +43,9 @@ func (s *Session) onRTP(in *leg, pkt []byte, src netip.AddrPort, b *sendBatch) {
 
 // relayRTP is the packet path of a valid RTP packet from in's accepted
 // peer, received at now (engine clock): relay, mixer, digits (see onRTP).
-// b, if not nil, is the receive loop's batch: the packet is queued there
-// (unless it goes to a WebRTC leg or the kernel relay is on) and sent with
+// b, if not nil, is the receive loop's batch (loops have one only while
+// the in-kernel relay is off): the packet is queued there (unless it goes
+// to a WebRTC leg) and sent with
 // the others of the loop's wait, so pkt must stay untouched until the
 // loop sends its batch.
 func (s *Session) relayRTP(in *leg, pkt []byte, m *legMedia, now int64, b *sendBatch) {
@@ -93,7 +94,7 @@ func (s *Session) relayRTP(in *leg, pkt []byte, m *legMedia, now int64, b *sendB
 	to := partyOf(pair, out)
 	s.countRelayed(&s.counters.rtpPackets, to, len(pkt))
 	var err error
-	if b != nil && s.eng.kern == nil && out.wrtc.Load() == nil {
+	if b != nil && out.wrtc.Load() == nil {
 		// A failed send is taken back when the loop sends its batch.
 		err = b.add(out.rtp.conn, out.out, pkt, dst.addr, s, to, false)
 	} else {

@@ -11,15 +11,17 @@ import (
 	"unsafe"
 )
 
-// sendBatchSize is how many frames a batch holds before it sends them
-// mid-tick: a submission ring of this size per mixer worker.
+// sendBatchSize is how many packets a batch holds before it sends them
+// early: a submission ring of this size per mixer worker and receive loop.
 const sendBatchSize = 1024
 
-// sendBatch queues the frames a mixer worker writes during one tick and
-// sends them all in one io_uring_enter after the tick (the pool's
-// AfterTick), instead of one sendto each. Only its worker uses it. Each
-// frame's packet is the leg's own frame buffer, which the worker does not
-// touch again before the next tick, so nothing is copied.
+// sendBatch queues the packets one goroutine sends — a mixer worker's
+// frames of one tick, a receive loop's relayed packets of one wait — and
+// sends them all in one io_uring_enter afterwards (the pool's AfterTick,
+// the end of recvLoop.handle), instead of one sendto each. Only its
+// goroutine uses it. A queued packet is the caller's own buffer (a leg's
+// frame buffer, a loop's read buffer), untouched until the flush, so
+// nothing is copied.
 type sendBatch struct {
 	ring *sendRing
 	log  *slog.Logger
@@ -144,41 +146,29 @@ func (b *sendBatch) flush() {
 		return
 	}
 	ents := b.ents[:b.n]
-	if len(ents) == 1 {
-		// One packet (a receive loop woken for one socket, the common
-		// case at low load): a plain sendto costs less than a ring
-		// round trip.
-		e := &ents[0]
-		e.sock.mu.RLock()
-		if !e.sock.closed {
-			e.done = true
-			b.sendto(e, 0)
-		}
-		e.sock.mu.RUnlock()
-		if !e.done {
-			e.unsent()
-		}
-		e.out.queuedIn.CompareAndSwap(b, nil)
-		ents[0] = batchEntry{}
-		b.n = 0
-		return
-	}
 	var queued uint32
 	for i := range ents {
 		e := &ents[i]
 		e.sock.mu.RLock()
 		e.locked = true
-		if e.sock.closed {
-			continue
+		switch {
+		case e.sock.closed:
+		case len(ents) == 1:
+			// One packet (a receive loop woken for one socket, the
+			// common case at low load): a plain sendto costs less
+			// than a ring round trip.
+			e.done = true
+			b.sendto(e, i)
+		default:
+			b.ring.sendmsg(e.sock.fd, &b.msgs[i], uint64(i))
+			queued++
 		}
-		b.ring.sendmsg(e.sock.fd, &b.msgs[i], uint64(i))
-		queued++
 	}
 	if err := b.ring.submit(queued, b); err != nil {
 		// Not one send's failure: the ring itself. What did not
 		// complete is sent the old way, and so is all that follows.
 		b.broken.Store(true)
-		b.log.Warn("mixer sends: io_uring failed, sending each frame on its own from now on", "err", err)
+		b.log.Warn("media sends: io_uring failed, sending each packet on its own from now on", "err", err)
 		for i := range ents {
 			if e := &ents[i]; !e.done && !e.sock.closed {
 				e.done = true
@@ -203,9 +193,7 @@ func (b *sendBatch) flush() {
 // sendto sends entry i with a plain sendto; the caller holds its
 // socket's read lock.
 func (b *sendBatch) sendto(e *batchEntry, i int) {
-	p := unsafe.Pointer(&b.sas[i])
-	_, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(e.sock.fd), uintptr(unsafe.Pointer(b.iovs[i].Base)), uintptr(b.iovs[i].Len), 0, uintptr(p), uintptr(b.msgs[i].Namelen))
-	if errno != 0 {
+	if errno := e.sock.sendtoLocked(unsafe.Pointer(b.iovs[i].Base), int(b.iovs[i].Len), &b.sas[i], b.msgs[i].Namelen); errno != 0 {
 		e.unsent()
 	}
 }

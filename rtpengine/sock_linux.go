@@ -88,14 +88,21 @@ func (u *udpSock) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
 		u.mu.RUnlock()
 		return 0, errSockClosed
 	}
-	// A sendto on a non-blocking datagram socket does not block, so the
-	// raw call spares the scheduler's bookkeeping around a system call.
-	n, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(u.fd), uintptr(p), uintptr(len(b)), 0, uintptr(unsafe.Pointer(&sa)), uintptr(salen))
+	errno := u.sendtoLocked(p, len(b), &sa, salen)
 	u.mu.RUnlock()
 	if errno != 0 {
 		return 0, &net.OpError{Op: "write", Net: "udp", Err: errno}
 	}
-	return int(n), nil
+	return len(b), nil
+}
+
+// sendtoLocked is one sendto of n bytes at p to sa (salen bytes of it);
+// the caller holds u.mu for reading and has checked u.closed.
+func (u *udpSock) sendtoLocked(p unsafe.Pointer, n int, sa *syscall.RawSockaddrInet6, salen uint32) syscall.Errno {
+	// A sendto on a non-blocking datagram socket does not block, so the
+	// raw call spares the scheduler's bookkeeping around a system call.
+	_, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(u.fd), uintptr(p), uintptr(n), 0, uintptr(unsafe.Pointer(sa)), uintptr(salen))
+	return errno
 }
 
 // sockaddr writes addr into sa in the socket's family (an IPv4 address

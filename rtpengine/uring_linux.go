@@ -19,11 +19,10 @@ import (
 // call per frame costs more than the kernel's work for the frame (see
 // docs/performance.md). One goroutine owns a ring: nothing here locks.
 type sendRing struct {
-	fd      int
-	entries uint32
-	mem     []byte // the rings (one mapping where the kernel allows)
-	cqMem   []byte // the completion ring when it is mapped on its own
-	sqeMem  []byte
+	fd     int
+	mem    []byte // the rings (one mapping where the kernel allows)
+	cqMem  []byte // the completion ring when it is mapped on its own
+	sqeMem []byte
 
 	sqHead, sqTail, sqMask *uint32
 	sqArray                []uint32
@@ -101,7 +100,7 @@ func newSendRing(entries uint32) (*sendRing, error) {
 	if errno != 0 {
 		return nil, fmt.Errorf("io_uring_setup: %w", errno)
 	}
-	r := &sendRing{fd: int(fd), entries: p.sqEntries}
+	r := &sendRing{fd: int(fd)}
 	if err := r.mmap(&p); err != nil {
 		r.close()
 		return nil, err
