@@ -117,6 +117,7 @@ func (c *Call) deliver(fn func()) {
 
 func (c *Call) run() {
 	defer c.s.callsWG.Done()
+	growStack()
 	for !c.ended {
 		fn := <-c.mailbox
 		c.safely(fn)

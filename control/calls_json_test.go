@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/b2bua"
+	bolt "go.etcd.io/bbolt"
 )
 
 // encoderList is what writeJSON sends for a CallList: the reference the
@@ -393,4 +394,50 @@ func TestListCallsConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	<-done
+}
+
+// TestPutCallMatchesEncoder: a stored call is the bytes encoding/json
+// writes for its snapshot (the history and the ended-call list read it
+// back with encoding/json), and a snapshot the hand encoder refuses is
+// refused as before.
+func TestPutCallMatchesEncoder(t *testing.T) {
+	db, err := openDB(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	utc := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i, c := range []b2bua.CallSnapshot{
+		fullSnapshot(t),
+		{ID: "q\"\\\x00\x1f\u2028\xff</script>", Tenant: "ü€😀", Caller: b2bua.Party{Number: "+1 (555)"}, StartedAt: utc},
+		{ID: "a", Tenant: "t", StartedAt: utc, Agents: []string{}},
+		{ID: "d", Tenant: "t", StartedAt: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.Local)},
+	} {
+		want, err := json.Marshal(&c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		err = db.Update(func(tx *bolt.Tx) error {
+			if err := putCall(tx, &c); err != nil {
+				return err
+			}
+			b, err := tenantBucket(tx, bucketCalls, c.Tenant, false)
+			if err != nil {
+				return err
+			}
+			got = bytes.Clone(b.Get(timeKey(c.StartedAt, []byte(c.ID))))
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("call %d stored\n%s\nencoding/json\n%s", i, got, want)
+		}
+	}
+	bad := b2bua.CallSnapshot{ID: "y", Tenant: "t", StartedAt: utc, EndedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if err := db.Update(func(tx *bolt.Tx) error { return putCall(tx, &bad) }); err == nil {
+		t.Fatal("a call ending in the year 10000 was stored")
+	}
 }

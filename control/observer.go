@@ -131,8 +131,11 @@ func (s *Service) record(batch []observed) {
 			close(o.done)
 		case o.call != nil:
 			s.history.add(o.call)
+			// A pointer into the queued event, which nothing changes
+			// after: the snapshot by value would be copied into the
+			// interface, four times per call.
 			s.hub.publish(audience{tenant: o.call.Call.Tenant, supervisors: true},
-				Event{Type: string(o.call.Type), Time: o.call.Time.UTC(), Data: o.call.Call})
+				Event{Type: string(o.call.Type), Time: o.call.Time.UTC(), Data: &o.call.Call})
 		case o.sup != nil:
 			sp := o.sup.Supervision
 			s.hub.publish(audience{tenant: sp.Tenant, supervisors: true},

@@ -263,7 +263,11 @@ func (s *Session) updateRates(last *leg) {
 	if cur := s.rates.Load(); cur != nil && *cur == rates {
 		return // the answer usually repeats the offer's table: keep it
 	}
-	s.rates.Store(&rates)
+	// A fresh table only here: storing &rates would move every call's
+	// 512-byte working copy to the heap, equal or not.
+	t := new(clockRates)
+	*t = rates
+	s.rates.Store(t)
 }
 
 // Close stops the session: it ends mixing, closes the sockets of every leg
