@@ -86,3 +86,47 @@ func TestParkedPortsDropThenServeTheNextCall(t *testing.T) {
 		conn.Close()
 	}
 }
+
+// TestRestedSocketsBeforeFreshPorts: a rested pair whose sockets were
+// kept is handed out before a pair of the range never bound, so the open
+// sockets follow the calls rather than the range; the next call adopts
+// the very descriptors.
+func TestRestedSocketsBeforeFreshPorts(t *testing.T) {
+	clock := newFakeClock()
+	const rest = 5 * time.Second
+	var base int
+	e := testEngine(t, func(c *Config) {
+		c.PortMax = c.PortMin + 11 // three sessions' worth
+		c.PortQuarantine = rest
+		base = c.PortMin
+	}, clock.now)
+	s1, err := e.NewSession("one", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := []int{s1.pair.Load()[0].rtp.conn.fd, s1.pair.Load()[1].rtp.conn.fd}
+	s1.Close()
+	// Resting: the next session binds fresh ports.
+	s2, err := e.NewSession("two", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s2.pair.Load()[0].port; got != uint16(base+4) {
+		t.Fatalf("session during the rest on port %d, want the fresh %d", got, base+4)
+	}
+	clock.advance(rest)
+	s3, err := e.NewSession("three", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s3.pair.Load()
+	if p[0].port != uint16(base) || p[1].port != uint16(base+2) {
+		t.Fatalf("after the rest: ports %d and %d, want the rested %d and %d (not the never-bound %d)",
+			p[0].port, p[1].port, base, base+2, base+8)
+	}
+	if got := []int{p[0].rtp.conn.fd, p[1].rtp.conn.fd}; got[0] != fds[0] || got[1] != fds[1] {
+		t.Fatalf("descriptors %v, want the kept %v", got, fds)
+	}
+	s2.Close()
+	s3.Close()
+}

@@ -1,33 +1,42 @@
 package rtpengine
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"sync"
+	"syscall"
 )
 
 // portPool hands out RTP/RTCP port pairs (even RTP port, RTCP on +1) from the
 // configured range, together with their bound sockets.
 //
-// Free pairs are used in FIFO order and released pairs rest in a quarantine
-// queue before they become free again, so a port is reused as late as
-// possible: packets still in flight for a finished call then find nobody
-// (or, after quarantine, at worst a fresh call that has not latched yet).
-// A pair that fails to bind (another program holds one of its ports) is
-// skipped and rests in quarantine too, to be retried later.
+// Released pairs rest in a quarantine queue before they are handed out
+// again, so that packets still in flight for a finished call never reach a
+// new one. A pair that fails to bind (another program holds one of its
+// ports) is skipped and rests in quarantine too, to be retried later.
 //
 // A released pair keeps its sockets where the platform allows (Linux:
 // recvLoops.park): they stay bound and watched, their packets are read and
 // dropped, and the next call on the pair adopts them. Creating, binding,
 // watching, unwatching and closing four sockets was most of a call's media
-// set-up (BenchmarkSessionSetup).
+// set-up (BenchmarkSessionSetup). A pair whose sockets are kept is handed
+// out again, once rested, before any pair that would have to be bound: the
+// open sockets then follow the calls (in progress and resting), not the
+// size of the range, which may hold more ports than the process may open
+// descriptors. Among the kept pairs, and among the others, the one rested
+// longest goes first.
 type portPool struct {
 	bind       netip.Addr
 	network    string // "udp4" or "udp6", so sockets never go dual-stack
 	quarantine int64  // nanoseconds
 
+	// listen binds one socket; listenUDP but in tests.
+	listen func(network string, addr netip.AddrPort) (*udpSock, error)
+
 	mu      sync.Mutex   // guards the fields below
-	free    []socketPair // pairs ready to use, oldest release first; rtp == nil: not bound
+	ready   []socketPair // rested pairs with their sockets kept, oldest release first
+	free    []socketPair // pairs to bind (rtp == nil), range order, then oldest release first
 	resting []restingPort
 	inUse   int // ports (not pairs) currently in calls
 }
@@ -47,7 +56,7 @@ type socketPair struct {
 }
 
 func newPortPool(bind netip.Addr, min, max int, quarantine int64) *portPool {
-	p := &portPool{bind: bind, network: "udp4", quarantine: quarantine}
+	p := &portPool{bind: bind, network: "udp4", quarantine: quarantine, listen: listenUDP}
 	if bind.Is6() {
 		p.network = "udp6"
 	}
@@ -57,41 +66,62 @@ func newPortPool(bind netip.Addr, min, max int, quarantine int64) *portPool {
 	return p
 }
 
-// allocate returns the next usable pair: its parked sockets, or sockets
-// bound now. now is the engine clock. It returns ErrNoPorts when every
-// free pair failed to bind or none is free.
+// allocate returns the next usable pair: a rested pair's kept sockets,
+// or sockets bound now. now is the engine clock. It returns ErrNoPorts
+// when none is free, every free pair failed to bind, or the process is
+// out of descriptors.
 func (p *portPool) allocate(now int64) (socketPair, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(p.resting) > 0 && p.resting[0].until <= now {
-		p.free = append(p.free, p.resting[0].pair)
+		if pair := p.resting[0].pair; pair.rtp != nil {
+			p.ready = append(p.ready, pair)
+		} else {
+			p.free = append(p.free, pair)
+		}
 		p.resting = p.resting[1:]
+	}
+	if len(p.ready) > 0 {
+		pair := p.ready[0]
+		p.ready = p.ready[1:]
+		p.inUse += 2
+		return pair, nil
 	}
 	// Binding under the lock keeps allocation simple; it is a couple of
 	// syscalls per call setup, not per packet.
 	for tries := len(p.free); tries > 0; tries-- {
 		pair := p.free[0]
+		bound, err := p.bindPair(pair.port)
+		if outOfDescriptors(err) {
+			// No fault of the port's, and every other pair would
+			// fail alike: the pair stays first in line.
+			return socketPair{}, newError(ErrNoPorts, "out of file descriptors: "+err.Error())
+		}
 		p.free = p.free[1:]
-		if pair.rtp == nil {
-			bound, err := p.bindPair(pair.port)
-			if err != nil {
-				p.resting = append(p.resting, restingPort{pair: pair, until: now + p.quarantine})
-				continue
-			}
-			pair = bound
+		if err != nil {
+			p.resting = append(p.resting, restingPort{pair: pair, until: now + p.quarantine})
+			continue
 		}
 		p.inUse += 2
-		return pair, nil
+		return bound, nil
 	}
 	return socketPair{}, newError(ErrNoPorts, "")
 }
 
+// outOfDescriptors reports whether err says the process (EMFILE) or the
+// system (ENFILE) has no descriptor left for a socket, or the kernel no
+// memory for one.
+func outOfDescriptors(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
+}
+
 func (p *portPool) bindPair(port uint16) (socketPair, error) {
-	rtp, err := listenUDP(p.network, netip.AddrPortFrom(p.bind, port))
+	rtp, err := p.listen(p.network, netip.AddrPortFrom(p.bind, port))
 	if err != nil {
 		return socketPair{}, err
 	}
-	rtcp, err := listenUDP(p.network, netip.AddrPortFrom(p.bind, port+1))
+	rtcp, err := p.listen(p.network, netip.AddrPortFrom(p.bind, port+1))
 	if err != nil {
 		rtp.Close()
 		return socketPair{}, err
@@ -113,8 +143,8 @@ func (p *portPool) release(pair socketPair, now int64) {
 func (p *portPool) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for i := range p.free {
-		p.free[i].closeSockets()
+	for i := range p.ready {
+		p.ready[i].closeSockets()
 	}
 	for i := range p.resting {
 		p.resting[i].pair.closeSockets()

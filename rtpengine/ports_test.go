@@ -1,0 +1,45 @@
+package rtpengine
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestPoolOutOfDescriptors: when the process has no descriptor left the
+// pool answers ErrNoPorts at once, saying so, instead of trying (and
+// quarantining) every other pair of the range, which would fail alike;
+// the pair stays first in line and is bound once descriptors are back.
+func TestPoolOutOfDescriptors(t *testing.T) {
+	base := 20000 + 2*rand.IntN(5000)
+	p := newPortPool(loopback, base, base+7, 1e9)
+	binds := 0
+	full := true
+	p.listen = func(network string, addr netip.AddrPort) (*udpSock, error) {
+		binds++
+		if full {
+			return nil, &net.OpError{Op: "listen", Net: network, Err: syscall.EMFILE}
+		}
+		return listenUDP(network, addr)
+	}
+	_, err := p.allocate(0)
+	if !errors.Is(err, ErrNoPorts) || !strings.Contains(err.Error(), "out of file descriptors") {
+		t.Fatalf("allocate with no descriptors: %v, want ErrNoPorts saying why", err)
+	}
+	if binds != 1 || len(p.resting) != 0 || len(p.free) != 4 || p.free[0].port != uint16(base) {
+		t.Fatalf("after EMFILE: %d binds, %d resting, free %v; want 1 bind, none resting, the range untouched", binds, len(p.resting), p.free)
+	}
+	full = false
+	pair, err := p.allocate(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pair.closeSockets()
+	if pair.port != uint16(base) || p.portsInUse() != 2 {
+		t.Fatalf("got port %d with %d ports in use, want %d and 2", pair.port, p.portsInUse(), base)
+	}
+}
