@@ -92,6 +92,9 @@ func (p *portPool) allocate(now int64) (socketPair, error) {
 	for tries := len(p.free); tries > 0; tries-- {
 		pair := p.free[0]
 		bound, err := p.bindPair(pair.port)
+		if outOfDescriptors(err) && p.reclaim() {
+			bound, err = p.bindPair(pair.port)
+		}
 		if outOfDescriptors(err) {
 			// No fault of the port's, and every other pair would
 			// fail alike: the pair stays first in line.
@@ -106,6 +109,27 @@ func (p *portPool) allocate(now int64) (socketPair, error) {
 		return bound, nil
 	}
 	return socketPair{}, newError(ErrNoPorts, "")
+}
+
+// reclaimPairs is how many resting pairs reclaim closes at a time: a few
+// descriptors to spare beyond the bind that needed them, for the next
+// calls and for the process's other sockets.
+const reclaimPairs = 16
+
+// reclaim closes the kept sockets of up to reclaimPairs resting pairs,
+// those released last (the furthest from reuse), when the process is out
+// of descriptors: a resting socket only drops late packets, and a call
+// needs one more. The pairs rest on, to be bound again when their turn
+// comes. It reports whether it closed any. Caller holds p.mu.
+func (p *portPool) reclaim() bool {
+	n := 0
+	for i := len(p.resting) - 1; i >= 0 && n < reclaimPairs; i-- {
+		if p.resting[i].pair.rtp != nil {
+			p.resting[i].pair.closeSockets()
+			n++
+		}
+	}
+	return n > 0
 }
 
 // outOfDescriptors reports whether err says the process (EMFILE) or the

@@ -43,3 +43,50 @@ func TestPoolOutOfDescriptors(t *testing.T) {
 		t.Fatalf("got port %d with %d ports in use, want %d and 2", pair.port, p.portsInUse(), base)
 	}
 }
+
+// TestPoolReclaimsRestingSockets: out of descriptors, the pool closes the
+// kept sockets of the pairs released last (still resting, their rest
+// unchanged) and binds the call's pair with what that freed.
+func TestPoolReclaimsRestingSockets(t *testing.T) {
+	base := 20000 + 2*rand.IntN(5000)
+	const pairs = reclaimPairs + 4
+	p := newPortPool(loopback, base, base+4*pairs-1, 1e9)
+	var rested []socketPair
+	for range pairs {
+		pair, err := p.allocate(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rested = append(rested, pair)
+	}
+	for i, pair := range rested {
+		p.release(pair, int64(i)) // released in order: the last rests longest
+	}
+	t.Cleanup(p.close)
+	full := true
+	p.listen = func(network string, addr netip.AddrPort) (*udpSock, error) {
+		if full {
+			full = false // the reclaim frees some
+			return nil, &net.OpError{Op: "listen", Net: network, Err: syscall.EMFILE}
+		}
+		return listenUDP(network, addr)
+	}
+	pair, err := p.allocate(10)
+	if err != nil {
+		t.Fatalf("allocate after reclaiming: %v", err)
+	}
+	defer pair.closeSockets()
+	if pair.port != uint16(base+2*pairs) || pair.rtp == nil {
+		t.Fatalf("got port %d (bound %v), want the first fresh pair %d", pair.port, pair.rtp != nil, base+2*pairs)
+	}
+	if len(p.resting) != pairs {
+		t.Fatalf("%d pairs resting, want all %d still resting", len(p.resting), pairs)
+	}
+	for i, r := range p.resting {
+		closed := i >= pairs-reclaimPairs
+		if (r.pair.rtp == nil) != closed || r.until != int64(i)+1e9 {
+			t.Fatalf("resting pair %d: sockets kept %v, rests until %d; want kept %v until %d",
+				i, r.pair.rtp != nil, r.until, !closed, int64(i)+1e9)
+		}
+	}
+}
