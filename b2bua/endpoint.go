@@ -51,14 +51,18 @@ type endpoint struct {
 }
 
 // newEndpoint builds the sipgo stack. host is the configured advertised
-// address ("" takes the first listener's); sipgo logs to log.
-func newEndpoint(userAgent, host string, log *slog.Logger, g *guard) (*endpoint, error) {
+// address ("" takes the first listener's); sipgo logs to log; stray gets
+// the responses that match no client transaction (sipgo's own default
+// logs each at info on the process's default logger, whatever earshot's
+// log settings).
+func newEndpoint(userAgent, host string, log *slog.Logger, g *guard, stray func(*sip.Response)) (*endpoint, error) {
 	e := &endpoint{host: host, ports: map[string]int{}, serveErrs: make(chan error, 8), guard: g}
 	var err error
 	e.ua, err = sipgo.NewUA(sipgo.WithUserAgent(userAgent),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log),
 			sip.WithTransportLayerReadFilter(g.readFilter)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)))
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log),
+			sip.WithTransactionLayerUnhandledResponseHandler(stray)))
 	if err != nil {
 		return nil, err
 	}

@@ -42,7 +42,7 @@ func (d demoted) WithAttrs(as []slog.Attr) slog.Handler {
 }
 func (d demoted) WithGroup(g string) slog.Handler { return demoted{d.h.WithGroup(g), d.count} }
 
-// Reasons a message is dropped unparsed (Stats.Dropped).
+// Reasons a message is dropped (Stats.Dropped): unparsed, or unmatched.
 const (
 	DropHTTP        = "http"        // an HTTP request on a SIP port
 	DropGarbage     = "garbage"     // not text that starts like SIP
@@ -55,11 +55,16 @@ const (
 	DropNoLength  = "no_content_length"  // no Content-Length
 	DropBadLength = "bad_content_length" // negative, not a number, overflowing, or given twice
 	DropTooLarge  = "too_large"          // a header block or message past the stack's size limit
+
+	// A response that matched no client transaction: mostly a
+	// retransmission arriving after its transaction ended (RFC 3261
+	// §17.1.1.2 leaves it to the core, which has nothing to do with it).
+	DropStrayResponse = "stray_response"
 )
 
 // DropReasons lists them, for metrics that export each one.
 func DropReasons() []string {
-	return []string{DropHTTP, DropGarbage, DropUnparseable, DropNoLength, DropBadLength, DropTooLarge}
+	return []string{DropHTTP, DropGarbage, DropUnparseable, DropNoLength, DropBadLength, DropTooLarge, DropStrayResponse}
 }
 
 // dropReason classifies a parse failure by the data the stack logged, and

@@ -96,7 +96,15 @@ func New(cfg Config) (*Server, error) {
 	}, s.log, s.stats)
 	s.guard.cancelTag = s.uasTag
 	var err error
-	if s.sip, err = newEndpoint(c.UserAgent, c.Host, sipLog, s.guard); err != nil {
+	stray := func(r *sip.Response) {
+		s.stats.drop(DropStrayResponse)
+		var callID string
+		if h := r.CallID(); h != nil {
+			callID = h.Value()
+		}
+		sipLog.Debug("response matched no transaction", "status", r.StatusCode, "source", r.Source(), "sip_call_id", callID)
+	}
+	if s.sip, err = newEndpoint(c.UserAgent, c.Host, sipLog, s.guard, stray); err != nil {
 		return nil, err
 	}
 	srv := s.sip.srv

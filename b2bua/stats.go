@@ -40,7 +40,7 @@ type Stats struct {
 	// ModeSwitches counts mode changes by the new mode.
 	ModeSwitches map[Mode]uint64
 	// Dropped counts messages the SIP stack dropped because it could not
-	// parse them, by kind (DropReasons).
+	// parse them, or responses it could not match, by kind (DropReasons).
 	Dropped map[string]uint64
 	// MailboxFull counts events a call's full mailbox turned away: an
 	// in-dialog request answered 503, or a timer event retried.

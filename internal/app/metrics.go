@@ -37,7 +37,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 		sipResponses:     d("sip_responses_sent_total", "SIP responses sent by status code.", "code"),
 		sipSent:          d("sip_requests_sent_total", "SIP requests earshot originated, by method.", "method"),
 		sipRefused:       d("sip_refused_total", "SIP requests refused for security reasons, by reason.", "reason"),
-		sipDropped:       d("sip_dropped_total", "SIP messages dropped because they could not be parsed, by kind.", "reason"),
+		sipDropped:       d("sip_dropped_total", "SIP messages dropped because they could not be parsed, or responses that matched no transaction, by kind.", "reason"),
 		mailboxFull:      d("call_mailbox_full_total", "Events a call's full mailbox turned away: in-dialog requests answered 503, timer events retried."),
 		notifications:    d("sip_notifications_total", "SIP MESSAGE notifications to users' phones, one per registered phone, by result: sent (2xx) or failed.", "result"),
 		setup:            d("call_setup_seconds", "Time from INVITE received to 200 OK sent to the caller."),
