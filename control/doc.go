@@ -16,8 +16,9 @@
 //   - The b2bua.Observer callbacks (CallEvent, SupervisionEvent) only put
 //     the event on a bounded queue; a full queue drops and counts. One
 //     worker goroutine drains it in batches, one transaction per batch
-//     (what arrives within batchWindow of the first event; none for a
-//     batch that writes nothing): call history, help requests closed by a
+//     (what arrives within batchWindow of the first event, busyWindow
+//     after a batch of busyBatch or more; none for a batch that writes
+//     nothing): call history, help requests closed by a
 //     call's end, supervision audit and history, and the accept of a help
 //     request by a supervisor who dialled a supervision code. SIP
 //     goroutines never wait for the disk, but for one: the handler of an

@@ -29,6 +29,18 @@ const maxBatch = 1024
 // invisible; a flush barrier ends the window at once.
 const batchWindow = 20 * time.Millisecond
 
+// busyBatch and busyWindow: after a batch of at least busyBatch events the
+// worker gathers the next for busyWindow. Under a sustained call rate
+// (hundreds of calls a second, four events each) the commits' own cost
+// — a meta page write and an fsync each, about 5 % of earshot's CPU at
+// 1,000 calls/s with 20 ms windows — shrinks fivefold, at the price of
+// up to a tenth of a second before the event stream and history see a
+// call. A quieter batch brings the short window back.
+const (
+	busyBatch  = 64
+	busyWindow = 100 * time.Millisecond
+)
+
 // CallEvent implements b2bua.Observer. It only queues the event: the
 // worker records it off the caller's goroutine. A full queue drops the
 // event and counts it.
@@ -70,11 +82,16 @@ func (s *Service) worker() {
 	batch := make([]observed, 0, maxBatch)
 	window := time.NewTimer(batchWindow)
 	window.Stop()
+	wait := batchWindow
 	for {
 		select {
 		case o := <-s.events:
-			batch = s.gather(append(batch[:0], o), window)
+			batch = s.gather(append(batch[:0], o), window, wait)
 			s.record(batch)
+			wait = batchWindow
+			if len(batch) >= busyBatch {
+				wait = busyWindow
+			}
 		case <-s.stop:
 			for {
 				select {
@@ -88,13 +105,13 @@ func (s *Service) worker() {
 	}
 }
 
-// gather adds queued events to batch until it is full, batchWindow has
-// passed, a flush barrier arrives or the service stops.
-func (s *Service) gather(batch []observed, window *time.Timer) []observed {
+// gather adds queued events to batch until it is full, wait has passed,
+// a flush barrier arrives or the service stops.
+func (s *Service) gather(batch []observed, window *time.Timer, wait time.Duration) []observed {
 	if batch[0].done != nil {
 		return batch
 	}
-	window.Reset(batchWindow)
+	window.Reset(wait)
 	defer window.Stop()
 	for len(batch) < maxBatch {
 		select {

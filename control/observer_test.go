@@ -2,6 +2,7 @@ package control
 
 import (
 	"bytes"
+	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -145,4 +146,48 @@ func TestAnsweredAndEndedInOneBatch(t *testing.T) {
 	if !bytes.Contains(b, []byte(`"b1"`)) || !bytes.Contains(b, []byte(`"ended"`)) {
 		t.Errorf("the ended call is not stored: %s", b)
 	}
+}
+
+// TestBusyBatchesWaitLonger: after a batch of busyBatch events or more
+// the worker gathers the next for busyWindow (fewer commits under a
+// sustained rate); after a small batch, for batchWindow again.
+func TestBusyBatchesWaitLonger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		s := f.svc
+		answer := func(prefix string, n int) {
+			for i := range n {
+				c := call(prefix+strconv.Itoa(i), "acme", "support", "100", "1001", b2bua.StateAnswered)
+				s.CallEvent(b2bua.CallEvent{Type: b2bua.CallAnswered, Time: t0, Call: c})
+			}
+		}
+		txs := func() uint64 { return s.metrics.eventTxs.Load() }
+		before := txs()
+		answer("busy", busyBatch)
+		time.Sleep(2 * batchWindow)
+		synctest.Wait()
+		if got := txs() - before; got != 1 {
+			t.Fatalf("a busy batch committed %d transactions, want 1", got)
+		}
+		// The next batch waits busyWindow: not yet committed after the
+		// short window.
+		answer("next", 1)
+		time.Sleep(2 * batchWindow)
+		synctest.Wait()
+		if got := txs() - before; got != 1 {
+			t.Fatalf("after a busy batch, the next committed within %v (%d transactions)", 2*batchWindow, got)
+		}
+		time.Sleep(busyWindow)
+		synctest.Wait()
+		if got := txs() - before; got != 2 {
+			t.Fatalf("after busyWindow: %d transactions, want 2", got)
+		}
+		// That batch was small: the one after it closes in batchWindow.
+		answer("quiet", 1)
+		time.Sleep(2 * batchWindow)
+		synctest.Wait()
+		if got := txs() - before; got != 3 {
+			t.Fatalf("after a small batch: %d transactions, want 3", got)
+		}
+	})
 }
