@@ -126,9 +126,10 @@ func putCall(tx *bolt.Tx, c *b2bua.CallSnapshot) error {
 	// The hand encoder of the call list (calls_json.go) writes the bytes
 	// encoding/json does for a snapshot, without its reflection: a call
 	// is stored twice (answered, ended), at up to thousands per second.
+	key := timeKey(c.StartedAt, []byte(c.ID))
 	raw, ok := appendCallFields(make([]byte, 0, 512), c)
 	if !ok {
-		return putJSON(b, timeKey(c.StartedAt, []byte(c.ID)), c)
+		return putJSON(b, key, c)
 	}
-	return b.Put(timeKey(c.StartedAt, []byte(c.ID)), append(raw, '}'))
+	return b.Put(key, append(raw, '}'))
 }

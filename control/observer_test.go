@@ -161,33 +161,25 @@ func TestBusyBatchesWaitLonger(t *testing.T) {
 				s.CallEvent(b2bua.CallEvent{Type: b2bua.CallAnswered, Time: t0, Call: c})
 			}
 		}
-		txs := func() uint64 { return s.metrics.eventTxs.Load() }
-		before := txs()
-		answer("busy", busyBatch)
-		time.Sleep(2 * batchWindow)
-		synctest.Wait()
-		if got := txs() - before; got != 1 {
-			t.Fatalf("a busy batch committed %d transactions, want 1", got)
+		before := s.metrics.eventTxs.Load()
+		// after lets fake time pass d and checks the commits so far.
+		after := func(d time.Duration, want uint64, what string) {
+			t.Helper()
+			time.Sleep(d)
+			synctest.Wait()
+			if got := s.metrics.eventTxs.Load() - before; got != want {
+				t.Fatalf("%s: %d transactions, want %d", what, got, want)
+			}
 		}
+		answer("busy", busyBatch)
+		after(2*batchWindow, 1, "a busy batch")
 		// The next batch waits busyWindow: not yet committed after the
 		// short window.
 		answer("next", 1)
-		time.Sleep(2 * batchWindow)
-		synctest.Wait()
-		if got := txs() - before; got != 1 {
-			t.Fatalf("after a busy batch, the next committed within %v (%d transactions)", 2*batchWindow, got)
-		}
-		time.Sleep(busyWindow)
-		synctest.Wait()
-		if got := txs() - before; got != 2 {
-			t.Fatalf("after busyWindow: %d transactions, want 2", got)
-		}
+		after(2*batchWindow, 1, "the batch after a busy one, within the short window")
+		after(busyWindow, 2, "the batch after a busy one, after busyWindow")
 		// That batch was small: the one after it closes in batchWindow.
 		answer("quiet", 1)
-		time.Sleep(2 * batchWindow)
-		synctest.Wait()
-		if got := txs() - before; got != 3 {
-			t.Fatalf("after a small batch: %d transactions, want 3", got)
-		}
+		after(2*batchWindow, 3, "the batch after a small one")
 	})
 }
