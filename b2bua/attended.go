@@ -198,7 +198,7 @@ func (c *Call) onAdoptedResponse(x *transfer, party Party, res *sip.Response) {
 	}
 	nl := x.to
 	if res.IsSuccess() {
-		c.s.sendACK(nl.d.newRequest(sip.ACK, c.s.contact(nl.d.transport)))
+		c.sendACK(nl.d.newRequest(sip.ACK, c.s.contact(nl.d.transport)))
 	}
 	if c.ended {
 		c.bye(nl)
@@ -263,7 +263,7 @@ func (c *Call) resumeCaller() {
 			return
 		}
 		if res.IsSuccess() {
-			c.s.sendACK(l.d.newRequest(sip.ACK, c.s.contact(l.d.transport)))
+			c.sendACK(l.d.newRequest(sip.ACK, c.s.contact(l.d.transport)))
 			if _, err := c.media.Answer(l.side, res.Body()); err != nil {
 				c.log.Warn("customer's answer to the resume", "err", err)
 			}

@@ -53,6 +53,7 @@ type Call struct {
 	ended      bool
 	reserved   []string // agents marked busy by this call
 	sups       []*supervision
+	acks       ackLog // the ACKs sent for 2xx responses, for their retransmissions (reack.go)
 }
 
 // callIO is the uasIO and uacIO of a call's legs: messages go out through
@@ -65,7 +66,7 @@ func (io callIO) respond(in *inbound, code int, reason string, body []byte, hdrs
 func (io callIO) resend(in *inbound, res *sip.Response)        { in.send(io.c.s, res) }
 func (io callIO) after(d time.Duration, fn func()) *time.Timer { return io.c.after(d, fn) }
 func (io callIO) contact(transport string) *sip.ContactHeader  { return io.c.s.contact(transport) }
-func (io callIO) sendACK(req *sip.Request)                     { io.c.s.sendACK(req) }
+func (io callIO) sendACK(req *sip.Request)                     { io.c.sendACK(req) }
 func (io callIO) sendAndForget(req *sip.Request)               { io.c.s.sendAndForget(req) }
 func (io callIO) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(error)) (sip.ClientTransaction, error) {
 	return io.c.startTx(req, onRes, onDone)

@@ -171,7 +171,7 @@ func (c *Call) onOfferResponse(from, to *leg, out *sip.Request, res *sip.Respons
 	}
 	from.offer = nil
 	if out.Method == sip.INVITE && res.IsSuccess() {
-		c.s.sendACK(to.d.newRequest(sip.ACK, c.s.contact(to.d.transport)))
+		c.sendACK(to.d.newRequest(sip.ACK, c.s.contact(to.d.transport)))
 	}
 	if c.ended {
 		in.respond(c.s, 481, "Call/Transaction Does Not Exist", nil)

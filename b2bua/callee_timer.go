@@ -117,7 +117,7 @@ func (c *Call) onCalleeRefreshed(req *sip.Request, res *sip.Response) {
 		return
 	}
 	if req.Method == sip.INVITE && res.IsSuccess() {
-		c.s.sendACK(l.d.newRequest(sip.ACK, c.s.contact(l.d.transport)))
+		c.sendACK(l.d.newRequest(sip.ACK, c.s.contact(l.d.transport)))
 	}
 	switch {
 	case res.IsSuccess():

@@ -38,8 +38,9 @@
 //     CSeq, late offer; uacInvite (uac.go, uac_fsm.go) for one earshot
 //     sends — forks to agents and carriers, a supervisor rung by the API:
 //     early and confirmed dialog, PRACK, ACK (again for a retransmitted
-//     2xx), CANCEL only after a provisional, a 2xx after CANCEL taken down
-//     with BYE, resending after 401/407 or 422. The Call decides what a
+//     2xx, reack.go, also after the call ended), CANCEL only after a
+//     provisional, a 2xx after CANCEL taken down with BYE (and one from
+//     another fork), resending after 401/407 or 422. The Call decides what a
 //     response means for the call; the legs do the protocol.
 //
 //  5. In the call, requests arriving on either dialog (BYE, re-INVITE,

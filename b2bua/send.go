@@ -67,11 +67,29 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 	if err != nil {
 		return nil, err
 	}
+	// A 2xx to an INVITE that comes again (our ACK was lost, or another
+	// fork answered) reaches only this hook, after the first 2xx was read
+	// from Responses below; the loop below posts it after that one
+	// (reack.go).
+	var again chan *sip.Response
+	if req.Method == sip.INVITE {
+		again = make(chan *sip.Response, 4)
+		tx.OnRetransmission(func(res *sip.Response) {
+			if res.IsSuccess() {
+				select {
+				case again <- res:
+				default: // a burst: the next one is ACKed
+				}
+			}
+		})
+	}
 	go func() {
 		for {
 			select {
 			case res := <-tx.Responses():
 				c.post(func() { onRes(res) })
+			case res := <-again:
+				c.post(func() { c.reACK(req, res) })
 			case <-tx.Done():
 				err := tx.Err()
 				c.post(func() { onDone(err) })
@@ -82,7 +100,9 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 				// transaction ACKs, again for each retransmission
 				// (RFC 3261 §17.1.1.2). Terminating it now left the
 				// phone retransmitting its 487 for seconds.
-				c.s.drainTx(tx)
+				// The loop has stopped (done is closed after its last
+				// event), so the ACKs it kept can be read.
+				c.s.drainTx(tx, req, again, &c.acks)
 				return
 			}
 		}
@@ -93,14 +113,24 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 // drainTx lets a client transaction whose call is gone run to its end on
 // a goroutine that holds nothing of the call: responses are read and
 // dropped (the transaction waits for a reader), the transaction's own
-// timers end it, Close or 64·T1 at the latest.
-func (s *Server) drainTx(tx sip.ClientTransaction) {
+// timers end it, Close or 64·T1 at the latest. A 2xx to an INVITE is not
+// dropped: the one the call's ACK went to gets that ACK again (it was
+// lost); one the call never saw (the phone answered as the caller gave
+// up) is ACKed and released with a BYE, or the phone would think itself
+// in the call until its own 64·T1 ran out.
+func (s *Server) drainTx(tx sip.ClientTransaction, invite *sip.Request, again <-chan *sip.Response, acked *ackLog) {
 	started := s.bg.goFn(func(stop context.Context) {
 		limit := time.NewTimer(64 * sip.T1)
 		defer limit.Stop()
+		var mine ackLog // the ACKs this goroutine sent
 		for {
 			select {
-			case <-tx.Responses():
+			case res := <-tx.Responses():
+				if invite.Method == sip.INVITE && res.IsSuccess() {
+					s.ackAfterEnd(invite, res, acked, &mine)
+				}
+			case res := <-again:
+				s.ackAfterEnd(invite, res, acked, &mine)
 			case <-tx.Done():
 				return
 			case <-limit.C:

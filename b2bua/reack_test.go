@@ -1,0 +1,173 @@
+package b2bua
+
+import (
+	"bytes"
+	"net/netip"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestRetransmitted2xxAckedAgain: a phone whose ACK was lost retransmits
+// its 200 (RFC 3261 §13.3.1.4) and, after 64·T1 without an ACK, ends the
+// call. earshot ACKs every retransmission of a 2xx it has ACKed (§13.2.2.4),
+// the very same ACK; a 2xx from another fork of its INVITE (another To
+// tag) is ACKed and then released with a BYE, and the answered call stays
+// as it was.
+func TestRetransmitted2xxAckedAgain(t *testing.T) {
+	s := newTestServer(t, Config{Tenants: flowTenants(RingAll, 0), Registration: testPolicy}, nil)
+	addrs, err := s.Listen([]Listener{{Transport: "udp", Address: "127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newCallHarness(t, netip.MustParseAddrPort(addrs[0]))
+	h.state = func() any { return s.Calls() }
+	reg := sipRequest(t, "REGISTER", "sip:"+addrs[0],
+		"Contact: <sip:1001@"+h.agentAddr.String()+">", "From: <sip:1001@demo>;tag=r", "To: <sip:1001@demo>")
+	reg.SetSource(h.agentAddr.String())
+	if _, rerr := s.reg.update("demo", "1001", reg); rerr != nil {
+		t.Fatalf("register: %+v", rerr)
+	}
+	const n = 7
+	deadline := time.Now().Add(5 * time.Second)
+	_ = h.caller.SetReadDeadline(deadline)
+	_ = h.agent.SetReadDeadline(deadline)
+
+	// The carrier calls; the agent's phone answers.
+	h.out = h.request(h.out[:0], "INVITE", "", n, 1)
+	h.out = append(h.out, "Contact: <sip:+4930555@"...)
+	h.out = h.callerAddr.AppendTo(h.out)
+	h.out = append(h.out, ">\r\nContent-Type: application/sdp\r\nContent-Length: "...)
+	h.out = strconv.AppendInt(h.out, int64(len(benchSDP)), 10)
+	h.out = append(h.out, "\r\n\r\n"+benchSDP...)
+	h.send(h.caller, h.srv)
+	invite, earshot := h.recv(h.agent, "INVITE ")
+	invite = slices.Clone(invite)
+	ok := h.response(nil, invite, n, true)
+	h.out = slices.Clone(ok)
+	h.send(h.agent, earshot)
+	first := slices.Clone(h.recvACK())
+
+	// The caller's side completes, so that the call is answered.
+	msg, _ := h.recvStatus(h.caller, "INVITE")
+	h.to = append(h.to[:0], header(msg, "To")...)
+	h.contact = append(h.contact[:0], header(msg, "Contact")...)
+	h.out = h.inDialog(h.out[:0], "ACK", n, 1)
+	h.send(h.caller, h.srv)
+
+	// The phone did not get the ACK: its 200 comes again, twice.
+	for i := range 2 {
+		h.out = slices.Clone(ok)
+		h.send(h.agent, earshot)
+		if again := h.recvACK(); !bytes.Equal(again, first) {
+			t.Fatalf("ACK for retransmission %d:\n%s\nwant the first ACK again:\n%s", i+1, again, first)
+		}
+	}
+
+	// A 2xx from another fork of the INVITE: ACKed in its own dialog and
+	// released.
+	fork := bytes.Replace(ok, []byte(";tag=a"+strconv.Itoa(n)), []byte(";tag=fork"), 1)
+	h.out = fork
+	h.send(h.agent, earshot)
+	ack := h.recvACK()
+	if to := header(ack, "To"); !bytes.HasSuffix(to, []byte(";tag=fork")) {
+		t.Fatalf("ACK of the other fork's 2xx has To %q:\n%s", to, ack)
+	}
+	if cseq := header(ack, "CSeq"); string(cseq) != "1 ACK" {
+		t.Fatalf("ACK of the other fork's 2xx has CSeq %q", cseq)
+	}
+	bye, from := h.recv(h.agent, "BYE ")
+	if to := header(bye, "To"); !bytes.HasSuffix(to, []byte(";tag=fork")) {
+		t.Fatalf("BYE to the other fork has To %q:\n%s", to, bye)
+	}
+	h.out = h.response(h.out[:0], bye, n, false)
+	h.send(h.agent, from)
+
+	if cs := s.Calls(); len(cs) != 1 || cs[0].State != StateAnswered {
+		t.Fatalf("calls after the other fork's 2xx: %+v", cs)
+	}
+	// The answered call is untouched: the carrier's BYE reaches the agent
+	// in the first dialog.
+	h.out = h.inDialog(h.out[:0], "BYE", n, 2)
+	h.send(h.caller, h.srv)
+	bye, from = h.recv(h.agent, "BYE ")
+	if to := header(bye, "To"); !bytes.HasSuffix(to, []byte(";tag=a"+strconv.Itoa(n))) {
+		t.Fatalf("BYE of the call has To %q:\n%s", to, bye)
+	}
+	h.out = h.response(h.out[:0], bye, n, false)
+	h.send(h.agent, from)
+	h.recvStatus(h.caller, "BYE")
+}
+
+// recvACK returns the next ACK the agent's phone gets within a second.
+func (h *callHarness) recvACK() []byte {
+	_ = h.agent.SetReadDeadline(time.Now().Add(time.Second))
+	msg, _ := h.recv(h.agent, "ACK ")
+	_ = h.agent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	return msg
+}
+
+// TestAbandoned2xxAckedAgain: the agent's phone answers as the caller
+// gives up — its 200 crosses earshot's CANCEL. earshot ACKs the 200 and
+// ends the agent's dialog with a BYE; the same ACK goes again for each
+// retransmission of that 200, after the call itself has ended.
+func TestAbandoned2xxAckedAgain(t *testing.T) {
+	s := newTestServer(t, Config{Tenants: flowTenants(RingAll, 0), Registration: testPolicy}, nil)
+	addrs, err := s.Listen([]Listener{{Transport: "udp", Address: "127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newCallHarness(t, netip.MustParseAddrPort(addrs[0]))
+	h.state = func() any { return s.Calls() }
+	reg := sipRequest(t, "REGISTER", "sip:"+addrs[0],
+		"Contact: <sip:1001@"+h.agentAddr.String()+">", "From: <sip:1001@demo>;tag=r", "To: <sip:1001@demo>")
+	reg.SetSource(h.agentAddr.String())
+	if _, rerr := s.reg.update("demo", "1001", reg); rerr != nil {
+		t.Fatalf("register: %+v", rerr)
+	}
+	const n = 8
+	deadline := time.Now().Add(5 * time.Second)
+	_ = h.caller.SetReadDeadline(deadline)
+	_ = h.agent.SetReadDeadline(deadline)
+
+	h.out = h.request(h.out[:0], "INVITE", "", n, 1)
+	h.out = append(h.out, "Contact: <sip:+4930555@"...)
+	h.out = h.callerAddr.AppendTo(h.out)
+	h.out = append(h.out, ">\r\nContent-Type: application/sdp\r\nContent-Length: "...)
+	h.out = strconv.AppendInt(h.out, int64(len(benchSDP)), 10)
+	h.out = append(h.out, "\r\n\r\n"+benchSDP...)
+	h.send(h.caller, h.srv)
+	invite, earshot := h.recv(h.agent, "INVITE ")
+	invite = slices.Clone(invite)
+	ringing := h.response(nil, invite, n, false)
+	h.out = bytes.Replace(ringing, []byte("200 OK"), []byte("180 Ringing"), 1)
+	h.send(h.agent, earshot)
+	h.recv(h.caller, "SIP/2.0 180 ")
+
+	// The caller gives up; earshot CANCELs the agent's INVITE, and the
+	// agent's 200 crosses that CANCEL.
+	h.out = h.request(h.out[:0], "CANCEL", "", n, 1)
+	h.out = bytes.Replace(h.out, []byte("branch=z9hG4bK-b8CANCEL"), []byte("branch=z9hG4bK-b8INVITE"), 1)
+	h.out = append(h.out, "Content-Length: 0\r\n\r\n"...)
+	h.send(h.caller, h.srv)
+	h.recv(h.agent, "CANCEL ")
+	ok := h.response(nil, invite, n, true)
+	h.out = slices.Clone(ok)
+	h.send(h.agent, earshot)
+	first := slices.Clone(h.recvACK())
+	bye, from := h.recv(h.agent, "BYE ")
+	h.out = h.response(h.out[:0], bye, n, false)
+	h.send(h.agent, from)
+	for deadline := time.Now().Add(5 * time.Second); s.ActiveCalls() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("calls left: %+v", s.Calls())
+		}
+	}
+
+	h.out = slices.Clone(ok)
+	h.send(h.agent, earshot)
+	if again := h.recvACK(); !bytes.Equal(again, first) {
+		t.Fatalf("ACK for the retransmission:\n%s\nwant the first ACK again:\n%s", again, first)
+	}
+}
