@@ -185,6 +185,7 @@ func (c *Call) fork(t target) {
 		offer = o
 	}
 	req := l.d.newRequest(sip.INVITE, s.contact(l.d.transport))
+	setMaxForwards(req, hopsAfter(c.original))
 	req.SetBody(offer)
 	l.sdpSent = offer
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))

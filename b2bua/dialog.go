@@ -58,7 +58,7 @@ func (d *dialog) newRequest(method sip.RequestMethod, contact *sip.ContactHeader
 	if method != sip.ACK && method != sip.CANCEL {
 		d.localSeq++
 	}
-	maxFwd := sip.MaxForwardsHeader(70)
+	maxFwd := sip.MaxForwardsHeader(maxForwards)
 	req.AppendHeader(from)
 	req.AppendHeader(to)
 	req.AppendHeader(&cid)

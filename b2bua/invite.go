@@ -84,6 +84,9 @@ func (s *Server) admit(req *sip.Request) (int, string, []sip.Header) {
 			}
 		}
 	}
+	if mf := req.MaxForwards(); mf != nil && *mf == 0 {
+		return 483, "Too Many Hops", nil // a loop (hops.go)
+	}
 	if se, ok := sessionExpires(req); ok && se < minSE {
 		return 422, "Session Interval Too Small", []sip.Header{sip.NewHeader("Min-SE", strconv.Itoa(minSE))}
 	}

@@ -67,7 +67,7 @@ func (s *Server) notifyRequest(td *tenantDir, u *User, t target, body []byte) *s
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	to := &sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: u.Extension, Host: host}, Params: sip.NewParams()}
 	cid := sip.CallIDHeader(uuid.NewString())
-	maxFwd := sip.MaxForwardsHeader(70)
+	maxFwd := sip.MaxForwardsHeader(maxForwards)
 	req.AppendHeader(from)
 	req.AppendHeader(to)
 	req.AppendHeader(&cid)

@@ -197,6 +197,7 @@ func (c *Call) uacLeg(t target, side int, from Party, offer []byte) *leg {
 		l.d.transport = "UDP"
 	}
 	req := l.d.newRequest(sip.INVITE, c.s.contact(l.d.transport))
+	setMaxForwards(req, hopsAfter(c.original))
 	req.SetBody(offer)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("Allow", allowMethods))

@@ -163,7 +163,7 @@ func (u *uacInvite) sendCancel() {
 	req.AppendHeader(sip.HeaderClone(inv.To()))
 	req.AppendHeader(sip.HeaderClone(inv.CallID()))
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
-	maxFwd := sip.MaxForwardsHeader(70)
+	maxFwd := sip.MaxForwardsHeader(maxForwards)
 	req.AppendHeader(&maxFwd)
 	req.SetTransport(inv.Transport())
 	req.SetDestination(inv.Destination())
@@ -198,6 +198,9 @@ func (u *uacInvite) resend(body []byte, edit func(*sip.Request)) bool {
 		for _, h := range u.invite.GetHeaders(name) {
 			req.AppendHeader(sip.NewHeader(name, h.Value()))
 		}
+	}
+	if mf := u.invite.MaxForwards(); mf != nil {
+		setMaxForwards(req, uint32(*mf)) // the count the first carried (hops.go)
 	}
 	edit(req)
 	req.SetBody(body)

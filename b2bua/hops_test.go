@@ -1,0 +1,93 @@
+package b2bua
+
+import (
+	"bytes"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestMaxForwardsCarriedThrough: the INVITE earshot sends the agent
+// carries the caller's Max-Forwards less one (70 at most), and an INVITE
+// that arrives with none left gets 483 without ringing anyone — a routing
+// loop through earshot ends instead of filling the call table.
+func TestMaxForwardsCarriedThrough(t *testing.T) {
+	s := newTestServer(t, Config{Tenants: flowTenants(RingAll, 0), Registration: testPolicy}, nil)
+	addrs, err := s.Listen([]Listener{{Transport: "udp", Address: "127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newCallHarness(t, netip.MustParseAddrPort(addrs[0]))
+	h.state = func() any { return s.Calls() }
+	h.idle = func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.calls) == 0
+	}
+	reg := sipRequest(t, "REGISTER", "sip:"+addrs[0],
+		"Contact: <sip:1001@"+h.agentAddr.String()+">", "From: <sip:1001@demo>;tag=r", "To: <sip:1001@demo>")
+	reg.SetSource(h.agentAddr.String())
+	if _, rerr := s.reg.update("demo", "1001", reg); rerr != nil {
+		t.Fatalf("register: %+v", rerr)
+	}
+	// invite sends the carrier's INVITE number n with the given
+	// Max-Forwards line ("" for none).
+	invite := func(n int, maxFwd string) {
+		h.out = h.request(h.out[:0], "INVITE", "", n, 1)
+		h.out = bytes.Replace(h.out, []byte("Max-Forwards: 70\r\n"), []byte(maxFwd), 1)
+		h.out = append(h.out, "Contact: <sip:+4930555@"...)
+		h.out = h.callerAddr.AppendTo(h.out)
+		h.out = append(h.out, ">\r\nContent-Type: application/sdp\r\nContent-Length: "...)
+		h.out = strconv.AppendInt(h.out, int64(len(benchSDP)), 10)
+		h.out = append(h.out, "\r\n\r\n"+benchSDP...)
+		h.send(h.caller, h.srv)
+	}
+	for i, c := range []struct {
+		in, out string
+	}{
+		{"Max-Forwards: 70\r\n", "69"},
+		{"Max-Forwards: 5\r\n", "4"},
+		{"Max-Forwards: 1\r\n", "0"},
+		{"Max-Forwards: 255\r\n", "69"},
+		{"", "69"},
+	} {
+		n := 20 + i
+		invite(n, c.in)
+		msg, from := h.recv(h.agent, "INVITE ")
+		if got := header(msg, "Max-Forwards"); string(got) != c.out {
+			t.Errorf("caller's %q: the agent's INVITE has Max-Forwards %q, want %s", c.in, got, c.out)
+		}
+		// The agent answers, the carrier ACKs and hangs up.
+		h.out = h.response(h.out[:0], msg, n, true)
+		h.send(h.agent, from)
+		msg, _ = h.recvStatus(h.caller, "INVITE")
+		h.to = append(h.to[:0], header(msg, "To")...)
+		h.contact = append(h.contact[:0], header(msg, "Contact")...)
+		h.out = h.inDialog(h.out[:0], "ACK", n, 1)
+		h.send(h.caller, h.srv)
+		h.hangup(n)
+		for deadline := time.Now().Add(5 * time.Second); !h.idle(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("call %d still in the table: %+v", n, s.Calls())
+			}
+		}
+	}
+
+	// None left: 483, nobody rung, no call.
+	invite(30, "Max-Forwards: 0\r\n")
+	msg, _ := h.recv(h.caller, "SIP/2.0 ")
+	for bytes.HasPrefix(msg, []byte("SIP/2.0 1")) {
+		msg, _ = h.recv(h.caller, "SIP/2.0 ")
+	}
+	if !bytes.HasPrefix(msg, []byte("SIP/2.0 483 ")) {
+		t.Fatalf("INVITE with Max-Forwards 0 answered:\n%s", msg)
+	}
+	if calls := s.Calls(); len(calls) != 0 {
+		t.Fatalf("calls after a 483: %+v", calls)
+	}
+	_ = h.agent.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, _, err := h.agent.ReadFromUDPAddrPort(h.in); err == nil {
+		t.Fatalf("the agent got a message after the 483:\n%s", h.in[:n])
+	}
+}
