@@ -59,8 +59,8 @@ func (u *uasInvite) fire(ev uasEvent) bool {
 func (u *uasInvite) answered() bool { return u.final != nil }
 
 // accept sends the 2xx with body and hdrs and, over UDP, retransmits it
-// (RFC 3261 §13.3.1.4: first after T1, doubling, given up after 64·T1,
-// when giveUp runs on the owner's loop).
+// (RFC 3261 §13.3.1.4: first after T1, the interval doubling up to T2,
+// given up 64·T1 after the 2xx, when giveUp runs on the owner's loop).
 func (u *uasInvite) accept(body []byte, hdrs []sip.Header, giveUp func()) {
 	if !u.fire(uasAccept) {
 		return
@@ -69,28 +69,31 @@ func (u *uasInvite) accept(body []byte, hdrs []sip.Header, giveUp func()) {
 	u.final = u.io.respond(u.in, 200, "OK", body, hdrs...)
 	u.giveUp = giveUp
 	if !u.reliable {
-		u.schedule(sip.T1)
+		u.schedule(sip.T1, 0)
 	}
 }
 
-// schedule arms the retransmission after interval.
-func (u *uasInvite) schedule(interval time.Duration) {
-	u.timer = u.io.after(interval, func() { u.retransmit(interval) })
+// schedule arms the retransmission after interval; elapsed is the time
+// since the 2xx. The last wait is cut so that the give-up falls at 64·T1.
+func (u *uasInvite) schedule(interval, elapsed time.Duration) {
+	interval = min(interval, 64*sip.T1-elapsed)
+	u.timer = u.io.after(interval, func() { u.retransmit(interval, elapsed+interval) })
 }
 
-// retransmit runs when the timer armed with interval fires.
-func (u *uasInvite) retransmit(interval time.Duration) {
+// retransmit runs when the timer armed with interval fires, elapsed after
+// the 2xx.
+func (u *uasInvite) retransmit(interval, elapsed time.Duration) {
 	if u.state != uasAccepted {
 		return // the ACK (or the end) won the race
 	}
-	if interval >= 32*sip.T1 {
+	if elapsed >= 64*sip.T1 {
 		u.fire(uasTimeout)
 		u.giveUp()
 		return
 	}
 	u.fire(uasRetransmit)
 	u.io.resend(u.in, u.final)
-	u.schedule(min(2*interval, sip.T2*8))
+	u.schedule(min(2*interval, sip.T2), elapsed)
 }
 
 // reject sends a final non-2xx, unless a final response went already.

@@ -10,7 +10,7 @@ package b2bua
 //	proceeding  accept       accepted    send the 2xx; over UDP, retransmit after T1
 //	proceeding  reject       rejected    send the final non-2xx (sipgo's transaction absorbs its ACK)
 //	proceeding  end          ended       (the owner answers 487 first, if it must)
-//	accepted    retransmit   accepted    resend the 2xx, interval doubled (capped)
+//	accepted    retransmit   accepted    resend the 2xx, interval doubled (up to T2)
 //	accepted    ack          confirmed   stop retransmitting; a late offer's answer is in the ACK
 //	accepted    timeout      gave_up     no ACK in 64·T1: the owner hangs up
 //	accepted    end          ended       stop retransmitting

@@ -56,19 +56,25 @@ func TestUASRetransmitsUntilGiveUp(t *testing.T) {
 	if u.state != uasAccepted || !slices.Equal(io.sent, []int{200}) || !u.answered() {
 		t.Fatalf("after accept: state %v, sent %v", u.state, io.sent)
 	}
-	// T1, 2·T1, … : each firing resends and arms the next, doubled.
-	want := sip.T1
-	for i := 0; want < 32*sip.T1; i++ {
+	// RFC 3261 §13.3.1.4: after T1, 2·T1, 4·T1, then every T2, each
+	// firing resends; 64·T1 after the 2xx it gives up.
+	wants := []time.Duration{sip.T1, 2 * sip.T1, 4 * sip.T1, sip.T2, sip.T2, sip.T2, sip.T2, sip.T2, sip.T2, sip.T2}
+	var elapsed time.Duration
+	for i, want := range wants {
 		if got := io.timers[len(io.timers)-1].d; got != want {
 			t.Fatalf("retransmission %d armed after %v, want %v", i, got, want)
 		}
 		io.fireLast()
+		elapsed += want
 		if io.resends != i+1 || u.state != uasAccepted {
-			t.Fatalf("retransmission %d: %d resends, state %v", i, io.resends, u.state)
+			t.Fatalf("retransmission %d at %v: %d resends, state %v", i, elapsed, io.resends, u.state)
 		}
-		want = min(2*want, sip.T2*8)
 	}
-	// The timer armed with 32·T1 ends it: 64·T1 in all without the ACK.
+	// The last wait ends at 64·T1, without a resend.
+	last := io.timers[len(io.timers)-1].d
+	if elapsed+last != 64*sip.T1 {
+		t.Fatalf("gives up at %v, want 64·T1", elapsed+last)
+	}
 	resends := io.resends
 	io.fireLast()
 	if u.state != uasGaveUp || gaveUp != 1 || io.resends != resends {
