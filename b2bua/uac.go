@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -45,6 +46,10 @@ type uacInvite struct {
 	// authTried and seRetried: the INVITE was resent once after a digest
 	// challenge, or after 422 (RFC 4028 §6); neither is repeated.
 	authTried, seRetried bool
+	// relTag and relSeq: the To tag and RSeq of the last reliable
+	// provisional PRACKed (RFC 3262 §4).
+	relTag string
+	relSeq uint32
 }
 
 func newUACInvite(d *dialog, io uacIO, invite *sip.Request) *uacInvite {
@@ -100,7 +105,12 @@ func (u *uacInvite) response(res *sip.Response) uacResult {
 			}
 		}
 		if hasTag(res, "Require", "100rel") {
-			u.prack(res)
+			switch u.sequence(res) {
+			case relNext:
+				u.prack(res)
+			case relRepeat:
+				return uacNothing
+			}
 		}
 		return uacRinging
 	case res.IsSuccess():
@@ -168,6 +178,40 @@ func (u *uacInvite) sendCancel() {
 	req.SetTransport(inv.Transport())
 	req.SetDestination(inv.Destination())
 	u.io.sendAndForget(req)
+}
+
+// relOrder is where a reliable provisional stands in its dialog's sequence.
+type relOrder uint8
+
+const (
+	relNext   relOrder = iota // the next one: PRACK it
+	relRepeat                 // a retransmission, or out of order
+	relNoSeq                  // no usable RSeq: it cannot be PRACKed
+)
+
+// sequence places a reliable provisional in its dialog's sequence (RFC
+// 3262 §4): a retransmission of one PRACKed already (its PRACK's own
+// transaction repeats the PRACK until answered) or one out of order gets
+// no PRACK and is not processed further. Another To tag (another fork
+// upstream) starts its own sequence.
+func (u *uacInvite) sequence(res *sip.Response) relOrder {
+	h := res.GetHeader("RSeq")
+	if h == nil {
+		return relNoSeq
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
+	if err != nil || n == 0 {
+		return relNoSeq
+	}
+	if tag := tagOf(res.To()); tag != u.relTag || u.relSeq == 0 {
+		u.relTag, u.relSeq = tag, uint32(n)
+		return relNext
+	}
+	if uint32(n) != u.relSeq+1 {
+		return relRepeat
+	}
+	u.relSeq = uint32(n)
+	return relNext
 }
 
 // prack acknowledges a reliable provisional response (RFC 3262 §7.2).

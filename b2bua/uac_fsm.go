@@ -31,7 +31,9 @@ package b2bua
 //	canceling  done         failed
 //
 // Any other event is ignored: a provisional after the final response, a
-// second CANCEL, a transaction end after the final response.
+// second CANCEL, a transaction end after the final response. A reliable
+// provisional that repeats or skips its dialog's RSeq is dropped after the
+// table, before its PRACK (RFC 3262 §4; uacInvite.sequence).
 
 // uacState is where an INVITE earshot sent stands.
 type uacState uint8

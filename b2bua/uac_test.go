@@ -78,6 +78,23 @@ func TestUACAnswered(t *testing.T) {
 		io.sent[0].GetHeader("RAck").Value() != "7 1 INVITE" {
 		t.Fatalf("early dialog tag %q, sent %v", u.d.remoteTag, io.methods())
 	}
+	// RFC 3262 §4: a retransmission (RSeq 7 again) and one out of order
+	// (9) get no PRACK and mean nothing to the owner; the next (8) does.
+	for _, rseq := range []string{"7", "9"} {
+		if r := u.response(reply(u, 180, "t1", sip.NewHeader("Require", "100rel"), sip.NewHeader("RSeq", rseq))); r != uacNothing || len(io.sent) != 1 {
+			t.Fatalf("180 with RSeq %s: %v, sent %v", rseq, r, io.methods())
+		}
+	}
+	if r := u.response(reply(u, 183, "t1", sip.NewHeader("Require", "100rel"), sip.NewHeader("RSeq", "8"))); r != uacRinging ||
+		len(io.sent) != 2 || io.sent[1].GetHeader("RAck").Value() != "8 1 INVITE" {
+		t.Fatalf("183 with RSeq 8: %v, sent %v", r, io.methods())
+	}
+	// Another fork upstream (To tag t2) has its own sequence.
+	if r := u.response(reply(u, 180, "t2", sip.NewHeader("Require", "100rel"), sip.NewHeader("RSeq", "3"))); r != uacRinging || len(io.sent) != 3 {
+		t.Fatalf("180 from another fork: %v, sent %v", r, io.methods())
+	}
+	u.d.confirm(reply(u, 180, "t1")) // back to the first fork's early dialog for what follows
+	io.sent = io.sent[:1]
 	if r := u.response(reply(u, 200, "t1")); r != uacAccepted || !u.answered() || io.acks != 1 {
 		t.Fatalf("200: %v, state %v, %d ACKs", r, u.state, io.acks)
 	}
