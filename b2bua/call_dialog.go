@@ -24,6 +24,12 @@ func (c *Call) onRequest(l *leg, in *inbound) {
 		in.respond(c.s, 403, "Forbidden", nil)
 		return
 	}
+	if !l.d.fromRemote(req) {
+		// Call-ID and earshot's tag match, the peer's tag does not: not
+		// this dialog (RFC 3261 §12.2.2).
+		in.respond(c.s, 481, "Call/Transaction Does Not Exist", nil)
+		return
+	}
 	if cs := req.CSeq(); cs != nil && req.Method != sip.ACK {
 		if cs.SeqNo < l.d.remoteSeq && req.Method != sip.PRACK {
 			in.respond(c.s, 500, "CSeq Out Of Order", nil)

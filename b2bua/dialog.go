@@ -34,6 +34,21 @@ type dialog struct {
 // Call-ID and the tag they put in To, which is ours.
 func (d *dialog) key() string { return d.callID + "|" + d.localTag }
 
+// fromRemote reports whether req, matched to the dialog by its Call-ID and
+// the tag earshot chose, also carries the peer's tag in From. A dialog
+// without a remote tag yet (a callee that answered untagged) takes any.
+func (d *dialog) fromRemote(req *sip.Request) bool {
+	if d.remoteTag == "" {
+		return true
+	}
+	from := req.From()
+	if from == nil {
+		return false
+	}
+	tag, _ := from.Params.Get("tag")
+	return tag == d.remoteTag
+}
+
 func dialogKey(req *sip.Request) string {
 	cid := req.CallID()
 	to := req.To()

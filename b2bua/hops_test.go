@@ -91,3 +91,36 @@ func TestMaxForwardsCarriedThrough(t *testing.T) {
 		t.Fatalf("the agent got a message after the 483:\n%s", h.in[:n])
 	}
 }
+
+// TestInDialogRequestNeedsPeersTag: a BYE with the call's Call-ID and
+// earshot's To tag but another From tag is not of the dialog (RFC 3261
+// §12.2.2): 481, and the call goes on until the real BYE.
+func TestInDialogRequestNeedsPeersTag(t *testing.T) {
+	s := newTestServer(t, Config{Tenants: flowTenants(RingAll, 0), Registration: testPolicy}, nil)
+	addrs, err := s.Listen([]Listener{{Transport: "udp", Address: "127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newCallHarness(t, netip.MustParseAddrPort(addrs[0]))
+	h.state = func() any { return s.Calls() }
+	reg := sipRequest(t, "REGISTER", "sip:"+addrs[0],
+		"Contact: <sip:1001@"+h.agentAddr.String()+">", "From: <sip:1001@demo>;tag=r", "To: <sip:1001@demo>")
+	reg.SetSource(h.agentAddr.String())
+	if _, rerr := s.reg.update("demo", "1001", reg); rerr != nil {
+		t.Fatalf("register: %+v", rerr)
+	}
+	const n = 40
+	h.answer(n)
+	h.out = h.inDialog(h.out[:0], "BYE", n, 2)
+	h.out = bytes.Replace(h.out, []byte(";tag=c40\r\n"), []byte(";tag=other\r\n"), 1)
+	h.out = bytes.Replace(h.out, []byte("branch=z9hG4bK-b40"), []byte("branch=z9hG4bK-x40"), 1)
+	h.send(h.caller, h.srv)
+	msg, _ := h.recv(h.caller, "SIP/2.0 ")
+	if !bytes.HasPrefix(msg, []byte("SIP/2.0 481 ")) {
+		t.Fatalf("BYE with another From tag answered:\n%s", msg)
+	}
+	if cs := s.Calls(); len(cs) != 1 || cs[0].State != StateAnswered {
+		t.Fatalf("calls after the stranger's BYE: %+v", cs)
+	}
+	h.hangup(n)
+}
