@@ -560,6 +560,8 @@ func reasonPhrase(code int) string {
 		return "Bad Request"
 	case 480:
 		return "Temporarily Unavailable"
+	case 482:
+		return "Loop Detected"
 	case 488:
 		return "Not Acceptable Here"
 	case 503:

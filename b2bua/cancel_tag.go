@@ -16,7 +16,13 @@ import "bytes"
 func (s *Server) uasTag(callID, fromTag string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.uasTags[callID+"|"+fromTag]
+	return s.uasTags[callID+"|"+fromTag].tag
+}
+
+// uasTag is the To tag earshot gave a caller's INVITE, and its call.
+type uasTag struct {
+	tag  string
+	call *Call
 }
 
 // tagCancel returns the CANCEL datagram data with the To tag lookup gives

@@ -3,6 +3,7 @@ package b2bua
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -123,4 +124,80 @@ func TestInDialogRequestNeedsPeersTag(t *testing.T) {
 		t.Fatalf("calls after the stranger's BYE: %+v", cs)
 	}
 	h.hangup(n)
+}
+
+// TestMergedInviteLoopDetected: the INVITE of a call in progress that
+// comes again by another path (same Call-ID, From tag and CSeq, another
+// branch: a forking proxy upstream) gets 482 and rings nobody a second
+// time (RFC 3261 §8.2.2.2); the call goes on.
+func TestMergedInviteLoopDetected(t *testing.T) {
+	s := newTestServer(t, Config{Tenants: flowTenants(RingAll, 0), Registration: testPolicy}, nil)
+	addrs, err := s.Listen([]Listener{{Transport: "udp", Address: "127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newCallHarness(t, netip.MustParseAddrPort(addrs[0]))
+	h.state = func() any { return s.Calls() }
+	reg := sipRequest(t, "REGISTER", "sip:"+addrs[0],
+		"Contact: <sip:1001@"+h.agentAddr.String()+">", "From: <sip:1001@demo>;tag=r", "To: <sip:1001@demo>")
+	reg.SetSource(h.agentAddr.String())
+	if _, rerr := s.reg.update("demo", "1001", reg); rerr != nil {
+		t.Fatalf("register: %+v", rerr)
+	}
+	const n = 50
+	deadline := time.Now().Add(5 * time.Second)
+	_ = h.caller.SetReadDeadline(deadline)
+	_ = h.agent.SetReadDeadline(deadline)
+	invite := func(branch string) {
+		h.out = h.request(h.out[:0], "INVITE", "", n, 1)
+		h.out = bytes.Replace(h.out, []byte("branch=z9hG4bK-b50INVITE"), []byte("branch="+branch), 1)
+		h.out = append(h.out, "Contact: <sip:+4930555@"...)
+		h.out = h.callerAddr.AppendTo(h.out)
+		h.out = append(h.out, ">\r\nContent-Type: application/sdp\r\nContent-Length: "...)
+		h.out = strconv.AppendInt(h.out, int64(len(benchSDP)), 10)
+		h.out = append(h.out, "\r\n\r\n"+benchSDP...)
+		h.send(h.caller, h.srv)
+	}
+	invite("z9hG4bK-b50INVITE")
+	msg, earshot := h.recv(h.agent, "INVITE ")
+	ok := h.response(nil, msg, n, true)
+	rung := slices.Clone(header(msg, "Call-ID"))
+
+	invite("z9hG4bK-merged")
+	for {
+		res, _ := h.recv(h.caller, "SIP/2.0 ")
+		if !bytes.Contains(header(res, "Via"), []byte("z9hG4bK-merged")) || res[8] == '1' {
+			continue
+		}
+		if !bytes.HasPrefix(res, []byte("SIP/2.0 482 ")) {
+			t.Fatalf("the merged INVITE answered:\n%s", res)
+		}
+		break
+	}
+	if cs := s.Calls(); len(cs) != 1 {
+		t.Fatalf("calls after the merged INVITE: %+v", cs)
+	}
+	// The first call is answered and ends as usual; its agent was rung
+	// once.
+	h.out = ok
+	h.send(h.agent, earshot)
+	res, _ := h.recvStatus(h.caller, "INVITE")
+	h.to = append(h.to[:0], header(res, "To")...)
+	h.contact = append(h.contact[:0], header(res, "Contact")...)
+	h.out = h.inDialog(h.out[:0], "ACK", n, 1)
+	h.send(h.caller, h.srv)
+	h.out = h.inDialog(h.out[:0], "BYE", n, 2)
+	h.send(h.caller, h.srv)
+	for {
+		m, from := h.recv(h.agent, "")
+		if bytes.HasPrefix(m, []byte("INVITE ")) && !bytes.Equal(header(m, "Call-ID"), rung) {
+			t.Fatalf("the agent was rung again:\n%s", m)
+		}
+		if bytes.HasPrefix(m, []byte("BYE ")) {
+			h.out = h.response(h.out[:0], m, n, false)
+			h.send(h.agent, from)
+			break
+		}
+	}
+	h.recvStatus(h.caller, "BYE")
 }

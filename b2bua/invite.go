@@ -65,9 +65,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.dialIn(rt, req, tx)
 		return
 	}
-	c, ok := s.newCall(rt, req, tx)
-	if !ok {
-		s.respond(tx, req, 503, "Service Unavailable", nil)
+	c, code := s.newCall(rt, req, tx)
+	if code != 0 {
+		s.respond(tx, req, code, reasonPhrase(code), nil)
 		return
 	}
 	c.caller.uas.in.wait(s, c)
@@ -216,9 +216,12 @@ func (s *Server) classify(req *sip.Request) (route, int, string, []sip.Header) {
 	return rt, 0, "", nil
 }
 
-// newCall registers a call in the table and starts its loop. It fails if
-// the limit was reached meanwhile.
-func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (*Call, bool) {
+// newCall registers a call in the table and starts its loop. It fails with
+// 503 if the limit was reached meanwhile, and with 482 for a merged request
+// (RFC 3261 §8.2.2.2): the INVITE of a call in progress — same Call-ID,
+// From tag and CSeq — come again by another path (a forking proxy, a
+// loop), not a retransmission (the transaction layer absorbs those).
+func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (*Call, int) {
 	id := uuid.NewString()
 	c := &Call{
 		agentLeg: LegCallee,
@@ -261,10 +264,18 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 		c.caller.d.peers.trunk = rt.trunk
 	}
 
+	if from, _ := req.From().Params.Get("tag"); from != "" {
+		c.uasTagKey = req.CallID().Value() + "|" + from
+	}
+
 	s.mu.Lock()
 	if s.draining || len(s.calls) >= s.cfg.MaxCalls {
 		s.mu.Unlock()
-		return nil, false
+		return nil, 503
+	}
+	if prev, ok := s.uasTags[c.uasTagKey]; ok && c.uasTagKey != "" && sameCSeq(prev.call.original, req) {
+		s.mu.Unlock()
+		return nil, 482
 	}
 	s.calls[id] = c
 	if !c.feature {
@@ -272,9 +283,8 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 		c.listed = true
 	}
 	s.addLegLocked(c.caller)
-	if from, _ := req.From().Params.Get("tag"); from != "" {
-		c.uasTagKey = req.CallID().Value() + "|" + from
-		s.uasTags[c.uasTagKey] = tag
+	if c.uasTagKey != "" {
+		s.uasTags[c.uasTagKey] = uasTag{tag: tag, call: c}
 	}
 	// Users on a call are busy for group routing: a caller who is also an
 	// agent, and the extension a call rings directly.
@@ -289,7 +299,13 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 	tx.OnCancel(func(*sip.Request) { s.cancelCall(id) })
 	go c.run()
 	c.post(c.start)
-	return c, true
+	return c, 0
+}
+
+// sameCSeq reports whether two requests carry the same CSeq number.
+func sameCSeq(a, b *sip.Request) bool {
+	ca, cb := a.CSeq(), b.CSeq()
+	return ca != nil && cb != nil && ca.SeqNo == cb.SeqNo
 }
 
 // forget removes a call and its legs from the tables and frees its agents.
@@ -298,7 +314,9 @@ func (s *Server) forget(c *Call) {
 	defer s.mu.Unlock()
 	delete(s.calls, c.id)
 	s.unlistLocked(c)
-	delete(s.uasTags, c.uasTagKey)
+	if s.uasTags[c.uasTagKey].call == c {
+		delete(s.uasTags, c.uasTagKey) // not a later INVITE's with the same tags
+	}
 	s.forgetLegsLocked(c)
 	for id, sup := range s.sups {
 		if sup.call == c {

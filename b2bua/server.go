@@ -47,9 +47,10 @@ type Server struct {
 	sups      map[string]*supervision // live supervisions by id
 	legs      map[string]*leg         // by dialog key (Call-ID | our tag)
 	legKeys   map[*Call][]string      // the keys filed in legs per call (legs.go)
-	// uasTags is the To tag earshot gave each INVITE it serves, by the
-	// caller's Call-ID and From tag, for its CANCEL (cancel_tag.go).
-	uasTags  map[string]string
+	// uasTags is the To tag earshot gave each INVITE it serves, and its
+	// call, by the caller's Call-ID and From tag: for its CANCEL
+	// (cancel_tag.go) and to know a merged request (newCall).
+	uasTags  map[string]uasTag
 	draining bool
 	closed   bool
 	callsWG  sync.WaitGroup
@@ -76,7 +77,7 @@ func New(cfg Config) (*Server, error) {
 		sups:    map[string]*supervision{},
 		legs:    map[string]*leg{},
 		legKeys: map[*Call][]string{},
-		uasTags: map[string]string{},
+		uasTags: map[string]uasTag{},
 	}
 	s.bg = newTasks()
 	// sipgo logs unparseable input at error level with the whole message;
