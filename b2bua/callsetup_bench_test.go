@@ -123,12 +123,7 @@ func (h *callHarness) answer(n int) time.Time {
 	_ = h.caller.SetReadDeadline(deadline)
 	_ = h.agent.SetReadDeadline(deadline)
 	// INVITE, carrier → earshot.
-	h.out = h.request(h.out[:0], "INVITE", "sip:100@"+"x", n, 1)
-	h.out = append(h.out, "Contact: <sip:+4930555@"...)
-	h.out = h.callerAddr.AppendTo(h.out)
-	h.out = append(h.out, ">\r\nContent-Type: application/sdp\r\nContent-Length: "...)
-	h.out = strconv.AppendInt(h.out, int64(len(benchSDP)), 10)
-	h.out = append(h.out, "\r\n\r\n"+benchSDP...)
+	h.invite(n)
 	h.send(h.caller, h.srv)
 
 	// The agent's phone answers the INVITE earshot sends it.
@@ -146,6 +141,16 @@ func (h *callHarness) answer(n int) time.Time {
 	h.out = h.inDialog(h.out[:0], "ACK", n, 1)
 	h.send(h.caller, h.srv)
 	return deadline
+}
+
+// invite builds the carrier's INVITE number n, with its SDP offer, in h.out.
+func (h *callHarness) invite(n int) {
+	h.out = h.request(h.out[:0], "INVITE", "sip:100@"+"x", n, 1)
+	h.out = append(h.out, "Contact: <sip:+4930555@"...)
+	h.out = h.callerAddr.AppendTo(h.out)
+	h.out = append(h.out, ">\r\nContent-Type: application/sdp\r\nContent-Length: "...)
+	h.out = strconv.AppendInt(h.out, int64(len(benchSDP)), 10)
+	h.out = append(h.out, "\r\n\r\n"+benchSDP...)
 }
 
 func (h *callHarness) request(b []byte, method, _ string, n, cseq int) []byte {

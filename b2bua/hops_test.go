@@ -2,9 +2,7 @@ package b2bua
 
 import (
 	"bytes"
-	"net/netip"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -14,34 +12,17 @@ import (
 // that arrives with none left gets 483 without ringing anyone — a routing
 // loop through earshot ends instead of filling the call table.
 func TestMaxForwardsCarriedThrough(t *testing.T) {
-	s := newTestServer(t, Config{Tenants: flowTenants(RingAll, 0), Registration: testPolicy}, nil)
-	addrs, err := s.Listen([]Listener{{Transport: "udp", Address: "127.0.0.1:0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newCallHarness(t, netip.MustParseAddrPort(addrs[0]))
-	h.state = func() any { return s.Calls() }
+	s, h := agentHarness(t)
 	h.idle = func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return len(s.calls) == 0
 	}
-	reg := sipRequest(t, "REGISTER", "sip:"+addrs[0],
-		"Contact: <sip:1001@"+h.agentAddr.String()+">", "From: <sip:1001@demo>;tag=r", "To: <sip:1001@demo>")
-	reg.SetSource(h.agentAddr.String())
-	if _, rerr := s.reg.update("demo", "1001", reg); rerr != nil {
-		t.Fatalf("register: %+v", rerr)
-	}
 	// invite sends the carrier's INVITE number n with the given
 	// Max-Forwards line ("" for none).
 	invite := func(n int, maxFwd string) {
-		h.out = h.request(h.out[:0], "INVITE", "", n, 1)
+		h.invite(n)
 		h.out = bytes.Replace(h.out, []byte("Max-Forwards: 70\r\n"), []byte(maxFwd), 1)
-		h.out = append(h.out, "Contact: <sip:+4930555@"...)
-		h.out = h.callerAddr.AppendTo(h.out)
-		h.out = append(h.out, ">\r\nContent-Type: application/sdp\r\nContent-Length: "...)
-		h.out = strconv.AppendInt(h.out, int64(len(benchSDP)), 10)
-		h.out = append(h.out, "\r\n\r\n"+benchSDP...)
 		h.send(h.caller, h.srv)
 	}
 	for i, c := range []struct {
@@ -97,19 +78,7 @@ func TestMaxForwardsCarriedThrough(t *testing.T) {
 // earshot's To tag but another From tag is not of the dialog (RFC 3261
 // §12.2.2): 481, and the call goes on until the real BYE.
 func TestInDialogRequestNeedsPeersTag(t *testing.T) {
-	s := newTestServer(t, Config{Tenants: flowTenants(RingAll, 0), Registration: testPolicy}, nil)
-	addrs, err := s.Listen([]Listener{{Transport: "udp", Address: "127.0.0.1:0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newCallHarness(t, netip.MustParseAddrPort(addrs[0]))
-	h.state = func() any { return s.Calls() }
-	reg := sipRequest(t, "REGISTER", "sip:"+addrs[0],
-		"Contact: <sip:1001@"+h.agentAddr.String()+">", "From: <sip:1001@demo>;tag=r", "To: <sip:1001@demo>")
-	reg.SetSource(h.agentAddr.String())
-	if _, rerr := s.reg.update("demo", "1001", reg); rerr != nil {
-		t.Fatalf("register: %+v", rerr)
-	}
+	s, h := agentHarness(t)
 	const n = 40
 	h.answer(n)
 	h.out = h.inDialog(h.out[:0], "BYE", n, 2)
@@ -131,31 +100,14 @@ func TestInDialogRequestNeedsPeersTag(t *testing.T) {
 // branch: a forking proxy upstream) gets 482 and rings nobody a second
 // time (RFC 3261 §8.2.2.2); the call goes on.
 func TestMergedInviteLoopDetected(t *testing.T) {
-	s := newTestServer(t, Config{Tenants: flowTenants(RingAll, 0), Registration: testPolicy}, nil)
-	addrs, err := s.Listen([]Listener{{Transport: "udp", Address: "127.0.0.1:0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newCallHarness(t, netip.MustParseAddrPort(addrs[0]))
-	h.state = func() any { return s.Calls() }
-	reg := sipRequest(t, "REGISTER", "sip:"+addrs[0],
-		"Contact: <sip:1001@"+h.agentAddr.String()+">", "From: <sip:1001@demo>;tag=r", "To: <sip:1001@demo>")
-	reg.SetSource(h.agentAddr.String())
-	if _, rerr := s.reg.update("demo", "1001", reg); rerr != nil {
-		t.Fatalf("register: %+v", rerr)
-	}
+	s, h := agentHarness(t)
 	const n = 50
 	deadline := time.Now().Add(5 * time.Second)
 	_ = h.caller.SetReadDeadline(deadline)
 	_ = h.agent.SetReadDeadline(deadline)
 	invite := func(branch string) {
-		h.out = h.request(h.out[:0], "INVITE", "", n, 1)
+		h.invite(n)
 		h.out = bytes.Replace(h.out, []byte("branch=z9hG4bK-b50INVITE"), []byte("branch="+branch), 1)
-		h.out = append(h.out, "Contact: <sip:+4930555@"...)
-		h.out = h.callerAddr.AppendTo(h.out)
-		h.out = append(h.out, ">\r\nContent-Type: application/sdp\r\nContent-Length: "...)
-		h.out = strconv.AppendInt(h.out, int64(len(benchSDP)), 10)
-		h.out = append(h.out, "\r\n\r\n"+benchSDP...)
 		h.send(h.caller, h.srv)
 	}
 	invite("z9hG4bK-b50INVITE")

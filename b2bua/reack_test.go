@@ -16,31 +16,14 @@ import (
 // tag) is ACKed and then released with a BYE, and the answered call stays
 // as it was.
 func TestRetransmitted2xxAckedAgain(t *testing.T) {
-	s := newTestServer(t, Config{Tenants: flowTenants(RingAll, 0), Registration: testPolicy}, nil)
-	addrs, err := s.Listen([]Listener{{Transport: "udp", Address: "127.0.0.1:0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newCallHarness(t, netip.MustParseAddrPort(addrs[0]))
-	h.state = func() any { return s.Calls() }
-	reg := sipRequest(t, "REGISTER", "sip:"+addrs[0],
-		"Contact: <sip:1001@"+h.agentAddr.String()+">", "From: <sip:1001@demo>;tag=r", "To: <sip:1001@demo>")
-	reg.SetSource(h.agentAddr.String())
-	if _, rerr := s.reg.update("demo", "1001", reg); rerr != nil {
-		t.Fatalf("register: %+v", rerr)
-	}
+	s, h := agentHarness(t)
 	const n = 7
 	deadline := time.Now().Add(5 * time.Second)
 	_ = h.caller.SetReadDeadline(deadline)
 	_ = h.agent.SetReadDeadline(deadline)
 
 	// The carrier calls; the agent's phone answers.
-	h.out = h.request(h.out[:0], "INVITE", "", n, 1)
-	h.out = append(h.out, "Contact: <sip:+4930555@"...)
-	h.out = h.callerAddr.AppendTo(h.out)
-	h.out = append(h.out, ">\r\nContent-Type: application/sdp\r\nContent-Length: "...)
-	h.out = strconv.AppendInt(h.out, int64(len(benchSDP)), 10)
-	h.out = append(h.out, "\r\n\r\n"+benchSDP...)
+	h.invite(n)
 	h.send(h.caller, h.srv)
 	invite, earshot := h.recv(h.agent, "INVITE ")
 	invite = slices.Clone(invite)
@@ -100,19 +83,10 @@ func TestRetransmitted2xxAckedAgain(t *testing.T) {
 	h.recvStatus(h.caller, "BYE")
 }
 
-// recvACK returns the next ACK the agent's phone gets within a second.
-func (h *callHarness) recvACK() []byte {
-	_ = h.agent.SetReadDeadline(time.Now().Add(time.Second))
-	msg, _ := h.recv(h.agent, "ACK ")
-	_ = h.agent.SetReadDeadline(time.Now().Add(5 * time.Second))
-	return msg
-}
-
-// TestAbandoned2xxAckedAgain: the agent's phone answers as the caller
-// gives up — its 200 crosses earshot's CANCEL. earshot ACKs the 200 and
-// ends the agent's dialog with a BYE; the same ACK goes again for each
-// retransmission of that 200, after the call itself has ended.
-func TestAbandoned2xxAckedAgain(t *testing.T) {
+// agentHarness starts a Server on loopback (flowTenants) with agent 1001
+// registered at the harness's agent phone.
+func agentHarness(t *testing.T) (*Server, *callHarness) {
+	t.Helper()
 	s := newTestServer(t, Config{Tenants: flowTenants(RingAll, 0), Registration: testPolicy}, nil)
 	addrs, err := s.Listen([]Listener{{Transport: "udp", Address: "127.0.0.1:0"}})
 	if err != nil {
@@ -126,17 +100,29 @@ func TestAbandoned2xxAckedAgain(t *testing.T) {
 	if _, rerr := s.reg.update("demo", "1001", reg); rerr != nil {
 		t.Fatalf("register: %+v", rerr)
 	}
+	return s, h
+}
+
+// recvACK returns the next ACK the agent's phone gets within a second.
+func (h *callHarness) recvACK() []byte {
+	_ = h.agent.SetReadDeadline(time.Now().Add(time.Second))
+	msg, _ := h.recv(h.agent, "ACK ")
+	_ = h.agent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	return msg
+}
+
+// TestAbandoned2xxAckedAgain: the agent's phone answers as the caller
+// gives up — its 200 crosses earshot's CANCEL. earshot ACKs the 200 and
+// ends the agent's dialog with a BYE; the same ACK goes again for each
+// retransmission of that 200, after the call itself has ended.
+func TestAbandoned2xxAckedAgain(t *testing.T) {
+	s, h := agentHarness(t)
 	const n = 8
 	deadline := time.Now().Add(5 * time.Second)
 	_ = h.caller.SetReadDeadline(deadline)
 	_ = h.agent.SetReadDeadline(deadline)
 
-	h.out = h.request(h.out[:0], "INVITE", "", n, 1)
-	h.out = append(h.out, "Contact: <sip:+4930555@"...)
-	h.out = h.callerAddr.AppendTo(h.out)
-	h.out = append(h.out, ">\r\nContent-Type: application/sdp\r\nContent-Length: "...)
-	h.out = strconv.AppendInt(h.out, int64(len(benchSDP)), 10)
-	h.out = append(h.out, "\r\n\r\n"+benchSDP...)
+	h.invite(n)
 	h.send(h.caller, h.srv)
 	invite, earshot := h.recv(h.agent, "INVITE ")
 	invite = slices.Clone(invite)
