@@ -65,6 +65,12 @@ const (
 	IOUringOn   = "on"
 )
 
+// How the media receive loops are scheduled (media.receive_threads).
+const (
+	ReceiveDedicated = "dedicated"
+	ReceiveShared    = "shared"
+)
+
 // Log formats and levels.
 const (
 	LogText  = "text"

@@ -69,6 +69,7 @@ func TestRules(t *testing.T) {
 		{name: "one port pair", old: "  port_min: 20000\n  port_max: 20099", new: "  port_min: 20096\n  port_max: 20098", field: "media.port_max", at: "  port_max: 20098", msg: "at least 2"},
 		{name: "media timeout", old: "  timeout: 60s", new: "  timeout: -60s", field: "media.timeout", msg: "greater than 0"},
 		{name: "media io_uring", old: "  timeout: 60s", new: "  timeout: 60s\n  io_uring: maybe", field: "media.io_uring", at: "  io_uring: maybe", msg: `"maybe" must be "auto", "off" or "on"`},
+		{name: "media receive_threads", old: "  timeout: 60s", new: "  timeout: 60s\n  receive_threads: many", field: "media.receive_threads", at: "  receive_threads: many", msg: `"many" must be "dedicated" or "shared"`},
 		{name: "audit retention", old: "data_dir: ./data", new: "data_dir: ./data\nretention:\n  audit: 30m", field: "retention.audit", at: "  audit: 30m", msg: "at least 1h0m0s"},
 		{name: "call history retention", old: "data_dir: ./data", new: "data_dir: ./data\nretention: {call_history: -1h}", field: "retention.call_history", at: "retention: {call_history: -1h}", msg: "statistics look one hour back"},
 

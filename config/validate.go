@@ -273,6 +273,9 @@ func (c *Config) validateMedia(col *collector) {
 	default:
 		col.addf("media.io_uring", "%s must be %q, %q or %q", quoteShort(m.IOUring), IOUringAuto, IOUringOff, IOUringOn)
 	}
+	if m.ReceiveThreads != ReceiveDedicated && m.ReceiveThreads != ReceiveShared {
+		col.addf("media.receive_threads", "%s must be %q or %q", quoteShort(m.ReceiveThreads), ReceiveDedicated, ReceiveShared)
+	}
 	for i, name := range m.KernelInterfaces {
 		if name == "" || len(name) > 15 || strings.ContainsAny(name, "/ \t\n") {
 			col.addf(fmt.Sprintf("media.kernel_interfaces[%d]", i), "%s is not an interface name", quoteShort(name))

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"runtime"
 	"time"
 
 	"github.com/earshot/earshot/mixer"
@@ -59,6 +58,16 @@ type Config struct {
 	// costs more than the packet. One P left free avoids that and keeps
 	// a core for the mixer and signalling. Only Linux uses it.
 	ReceiveLoops int
+	// DedicatedReceive gives each receive loop a P of its own: while the
+	// engine runs GOMAXPROCS is one higher per loop, and a loop waits
+	// for its sockets in a system call the runtime does not track, so a
+	// wake-up costs no hand-over of the P (see recvLoop.wait). The loop's
+	// thread sleeps in the kernel while it waits, so the added P uses no
+	// CPU then, and the mixer and signalling keep the Ps they had. It is
+	// not used (a log line says so) under GODEBUG=asyncpreemptoff=1: the
+	// runtime stops the world by signalling each running thread, and the
+	// loops' wait must be interrupted by that signal. Only Linux uses it.
+	DedicatedReceive bool
 	// Latching chooses which sources may become a leg's peer (see
 	// latch.go). The zero value is LatchNAT.
 	Latching LatchMode
@@ -182,7 +191,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	case cfg.ReceiveLoops < 0:
 		errs = append(errs, errors.New("ReceiveLoops: negative"))
 	case cfg.ReceiveLoops == 0:
-		cfg.ReceiveLoops = max(1, runtime.GOMAXPROCS(0)-1)
+		cfg.ReceiveLoops = max(1, baseProcs()-1)
 	}
 	if cfg.Latching != LatchNAT && cfg.Latching != LatchStrict {
 		errs = append(errs, fmt.Errorf("latching: unknown mode %d", cfg.Latching))

@@ -57,6 +57,13 @@
 // One loop serves its sockets in turn, which is why nothing on the packet
 // path blocks (onDigit included).
 //
+// With Config.DedicatedReceive each loop also has a P of its own: the
+// engine raises GOMAXPROCS by one per loop while it runs, and a loop
+// waits in a raw epoll_pwait the runtime does not track, so a wake-up
+// does not have to win a P back (recvLoop.wait). The runtime still stops
+// the world by signalling the loop's thread, which ends the wait with
+// EINTR.
+//
 // Media sockets on Linux are non-blocking and kept out of Go's netpoller
 // (which would otherwise be woken by every datagram too); reads and writes
 // are single raw system calls on loop-owned or stack buffers, so nothing

@@ -100,7 +100,7 @@ func newEngine(cfg Config, clock func() int64) (*Engine, error) {
 	e.pool = newPortPool(cfg.BindAddr, cfg.PortMin, cfg.PortMax, int64(cfg.PortQuarantine))
 	e.cues = newCueTables()
 	e.prime = primeFrames(cfg.Jitter)
-	if e.recv, err = newRecvLoops(cfg.ReceiveLoops, e.log); err != nil {
+	if e.recv, err = newRecvLoops(cfg.ReceiveLoops, cfg.DedicatedReceive, e.log); err != nil {
 		return nil, err
 	}
 	if err := e.openKernel(); err != nil {

@@ -272,7 +272,7 @@ func TestConfigValidation(t *testing.T) {
 	}
 	defer e.Close()
 	if e.cfg.PortMin != DefaultPortMin || e.cfg.MediaTimeout != DefaultMediaTimeout || e.cfg.AdvertisedAddr != loopback ||
-		e.cfg.ReceiveLoops != max(1, runtime.GOMAXPROCS(0)-1) {
+		e.cfg.ReceiveLoops != max(1, baseProcs()-1) {
 		t.Errorf("defaults not applied: %+v", e.cfg)
 	}
 }

@@ -36,7 +36,9 @@ import (
 // mixer. EARSHOT_LOAD_WORKERS sets the number of mixer workers (default 1;
 // the lateness histogram then mixes all workers' ticks).
 // EARSHOT_LOAD_IOURING=off sends each mixed frame with its own sendto
-// instead of the worker's io_uring batch. The ramp stops
+// instead of the worker's io_uring batch. EARSHOT_LOAD_RECEIVE=shared runs
+// the receive loops without Ps of their own (DedicatedReceive false; the
+// default is the product's, dedicated). The ramp stops
 // after the first step whose p99
 // lateness is above 20 ms or that skipped ticks.
 func TestLoadSupervised(t *testing.T) {
@@ -76,11 +78,12 @@ func TestLoadSupervised(t *testing.T) {
 		uring = IOUringOff
 	}
 	e, err := newEngine(Config{BindAddr: loopback, PortMin: portMin, PortMax: portMax,
-		Mixer: mixer.PoolConfig{Workers: workers}, KernelRelay: kern, IOUring: uring}, nil)
+		Mixer: mixer.PoolConfig{Workers: workers}, KernelRelay: kern, IOUring: uring,
+		DedicatedReceive: os.Getenv("EARSHOT_LOAD_RECEIVE") != "shared"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("mixer sends: io_uring %+v", e.Stats().IOUring)
+	t.Logf("mixer sends: io_uring %+v; receive loops dedicated: %v", e.Stats().IOUring, e.recv.dedicated())
 	t.Cleanup(func() { e.Close() })
 	p := newPacer(t, 2)
 	defer p.Close()

@@ -5,9 +5,13 @@ package rtpengine
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 )
 
 // maxEvents bounds the sockets one epoll_wait reports. A larger batch
@@ -24,21 +28,50 @@ const maxEvents = 128
 type recvLoops struct {
 	loops []*recvLoop
 	next  atomic.Uint32 // round-robin choice of the loop for the next leg
+	added int           // Ps added to GOMAXPROCS for dedicated loops
 }
 
-// newRecvLoops starts n loops (Config.ReceiveLoops).
-func newRecvLoops(n int, log *slog.Logger) (*recvLoops, error) {
+// newRecvLoops starts n loops (Config.ReceiveLoops), each with a P of its
+// own if dedicated (Config.DedicatedReceive).
+func newRecvLoops(n int, dedicated bool, log *slog.Logger) (*recvLoops, error) {
 	r := &recvLoops{}
+	if dedicated && asyncPreemptOff() {
+		log.Warn("receive loops share the Ps: GODEBUG=asyncpreemptoff=1 would let a dedicated loop's wait hold up the garbage collector")
+		dedicated = false
+	}
 	for range max(n, 1) {
 		lp, err := newRecvLoop(log)
 		if err != nil {
 			r.close()
 			return nil, err
 		}
+		lp.dedicated = dedicated
 		r.loops = append(r.loops, lp)
+	}
+	if dedicated {
+		r.added = len(r.loops)
+		addProcs(r.added)
+	}
+	log.Info("media receive loops", "loops", len(r.loops), "dedicated", dedicated)
+	for _, lp := range r.loops {
 		go lp.run()
 	}
 	return r, nil
+}
+
+// dedicated reports whether the loops have Ps of their own.
+func (r *recvLoops) dedicated() bool { return r.added > 0 }
+
+// asyncPreemptOff reports whether the runtime was told not to preempt by
+// signal: then nothing would interrupt a dedicated loop's wait when the
+// runtime stops the world.
+func asyncPreemptOff() bool {
+	for _, kv := range strings.Split(os.Getenv("GODEBUG"), ",") {
+		if strings.TrimSpace(kv) == "asyncpreemptoff=1" {
+			return true
+		}
+	}
+	return false
 }
 
 // start puts leg l's two sockets on one of the loops: from then on their
@@ -112,6 +145,10 @@ func (r *recvLoops) close() {
 	for _, lp := range r.loops {
 		lp.stop()
 	}
+	if r.added > 0 {
+		addProcs(-r.added)
+		r.added = 0
+	}
 }
 
 // recvLoop is one receive loop: an epoll instance, level-triggered, and the
@@ -130,6 +167,10 @@ type recvLoop struct {
 	epfd int
 	wake [2]int        // a pipe; stop writes to wake[1], which epoll watches as slot wakeSlot
 	done chan struct{} // closed when run returns
+
+	// dedicated: the loop waits without telling the runtime (wait); set
+	// before run starts.
+	dedicated bool
 
 	mu      sync.Mutex // guards the fields below; held by run while it handles events
 	slots   []recvSlot
@@ -282,20 +323,51 @@ func (lp *recvLoop) adopt(rtp, rtcp *udpSock, s *Session, l *leg) bool {
 func (lp *recvLoop) run() {
 	defer close(lp.done)
 	for {
-		// A blocking system call: the runtime hands the P to other
-		// goroutines while the loop waits.
-		n, err := syscall.EpollWait(lp.epfd, lp.events[:], -1)
-		if err != nil {
-			if err == syscall.EINTR {
+		n, errno := lp.wait()
+		if errno != 0 {
+			if errno == syscall.EINTR {
+				// A dedicated loop's wait ends so when the runtime
+				// signals its thread to preempt it (to stop the world,
+				// or after 10 ms on its P): yield, since the raw call
+				// and this loop have no other point where it could.
+				runtime.Gosched()
 				continue
 			}
-			lp.log.Error("epoll wait failed: media on this loop stops", "err", err)
+			lp.log.Error("epoll wait failed: media on this loop stops", "err", errno)
 			return
 		}
 		if lp.handle(lp.events[:n]) {
 			return
 		}
 	}
+}
+
+// wait blocks until sockets are readable and returns how many events it
+// put in lp.events.
+//
+// A shared loop waits in an ordinary blocking system call: the runtime
+// marks the P free on the way in, and after 20 µs asleep sysmon hands it
+// to another thread, so most waits end by winning a P back, which at
+// about one packet per wake-up costs more than the packet. A dedicated
+// loop waits in a raw call instead: its P stays its own while the thread
+// sleeps in the kernel (the engine added that P to GOMAXPROCS, so the
+// rest of the process keeps the Ps it had), and a wake-up is just the
+// system call's return. The runtime still preempts it by signal, which
+// ends the wait with EINTR.
+func (lp *recvLoop) wait() (int, syscall.Errno) {
+	if !lp.dedicated {
+		n, err := syscall.EpollWait(lp.epfd, lp.events[:], -1)
+		if err != nil {
+			errno, _ := err.(syscall.Errno)
+			return 0, errno
+		}
+		return n, 0
+	}
+	// epoll_pwait with no signal mask is epoll_wait, and exists on every
+	// Linux architecture (arm64 has no epoll_wait).
+	r, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(lp.epfd),
+		uintptr(unsafe.Pointer(&lp.events[0])), uintptr(len(lp.events)), ^uintptr(0), 0, 0)
+	return int(r), errno
 }
 
 // handle reads one datagram from each socket of a batch of events and

@@ -25,7 +25,10 @@ func listenUDP(network string, addr netip.AddrPort) (*udpSock, error) {
 // with epoll instead).
 type recvLoops struct{}
 
-func newRecvLoops(int, *slog.Logger) (*recvLoops, error) { return &recvLoops{}, nil }
+func newRecvLoops(int, bool, *slog.Logger) (*recvLoops, error) { return &recvLoops{}, nil }
+
+// dedicated is false: readers block in the netpoller.
+func (r *recvLoops) dedicated() bool { return false }
 
 // start runs leg l's two reader goroutines; closing a socket ends its
 // reader, and shut waits for both through l.wg.

@@ -41,6 +41,7 @@ func mediaConfig(c *config.Config, log *slog.Logger) (rtpengine.Config, error) {
 	case config.IOUringOn:
 		mc.IOUring = rtpengine.IOUringOn
 	}
+	mc.DedicatedReceive = c.Media.ReceiveThreads == config.ReceiveDedicated
 	if c.Media.AdvertisedAddress != "" {
 		if mc.AdvertisedAddr, err = netip.ParseAddr(c.Media.AdvertisedAddress); err != nil {
 			return rtpengine.Config{}, fmt.Errorf("media.advertised_address: %w", err)
