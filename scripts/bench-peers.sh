@@ -50,12 +50,12 @@ step() {
 echo "# earshot beside its peers, $(date -u +%Y-%m-%dT%H:%MZ), $(git describe --always --dirty 2>/dev/null || echo dev)"
 RATES=${RATES:-"500 1000 1500 2000 2500 3200"} step "Call rate: earshot, Kamailio, direct" scripts/bench-sip.sh
 step "Relay: earshot and rtpengine (userspace)" scripts/bench-relay.sh
-STEPS=${STEPS:-"100,200,300,400,500"} WINDOW=${WINDOW:-10s} step "Supervised calls on one mixer worker (listen)" \
+STEPS=${STEPS:-"200,400,500,600,750,1000"} WINDOW=${WINDOW:-10s} step "Supervised calls on one mixer worker (listen)" \
   scripts/bench-mix.sh load
-MODE=barge STEPS=${BARGE_STEPS:-"200,250,300,400,500"} WINDOW=${WINDOW:-5s} \
+MODE=barge STEPS=${BARGE_STEPS:-"300,400,500,600,750,1000"} WINDOW=${WINDOW:-5s} \
   step "Supervised calls on one mixer worker (barge: all three legs mixed)" scripts/bench-mix.sh load
 if [ "$(id -u)" = 0 ]; then
-  KERNEL=1 STEPS=${KERNEL_STEPS:-"400,500,600,750,1000"} WINDOW=${WINDOW:-5s} \
+  KERNEL=1 STEPS=${KERNEL_STEPS:-"500,750,1000,1250,1500"} WINDOW=${WINDOW:-5s} \
     step "Supervised calls on one mixer worker (listen, in-kernel relay)" scripts/bench-mix.sh load
 else
   echo; echo "(not root: the in-kernel relay's mixer load is skipped)"
