@@ -35,16 +35,23 @@ func BenchmarkRelayRewrite(b *testing.B) {
 // phone A → earshot leg 0 → relay → earshot leg 1 → phone B, one packet in
 // flight at a time, so ns/op is the round of two UDP hops plus the relay.
 func BenchmarkRelayLoopback(b *testing.B) {
-	for _, mode := range []IOUringMode{IOUringAuto, IOUringOff} {
-		name := map[IOUringMode]string{IOUringAuto: "batched", IOUringOff: "each"}[mode]
-		b.Run(name, func(b *testing.B) { benchRelayLoopback(b, mode) })
+	for _, m := range []struct {
+		name string
+		mod  func(*Config)
+	}{
+		{"batched", func(c *Config) { c.IOUring = IOUringAuto }},
+		{"each", func(c *Config) { c.IOUring = IOUringOff }},
+		{"dedicated", func(c *Config) { c.IOUring, c.DedicatedReceive = IOUringAuto, true }},
+	} {
+		b.Run(m.name, func(b *testing.B) { benchRelayLoopback(b, m.mod) })
 	}
 }
 
 // benchRelayLoopback is BenchmarkRelayLoopback with the sends batched
-// (io_uring, where the kernel allows it) or one sendto each.
-func benchRelayLoopback(b *testing.B, mode IOUringMode) {
-	e := testEngine(b, func(c *Config) { c.IOUring = mode }, nil)
+// (io_uring, where the kernel allows it) or one sendto each, and the
+// receive loops shared or dedicated (Config.DedicatedReceive).
+func benchRelayLoopback(b *testing.B, mod func(*Config)) {
+	e := testEngine(b, mod, nil)
 	a, bb := newPhone(b), newPhone(b)
 	s, err := e.NewSession("bench", nil)
 	if err != nil {
