@@ -19,11 +19,14 @@ import (
 // answer arrives the session goes to the relay (or stays mixed while
 // supervised) and the stream re-bases without a gap.
 
-// playback is what a leg hears instead of a peer: prompts (concatenated)
-// played once, then music looped. Immutable, behind leg.play.
+// playback is what a leg hears instead of a peer: prompts played once,
+// in order, then music looped. Immutable, behind leg.play. The prompts
+// are the caller's slices, not a copy: a queue plays several seconds of
+// prompts to every waiting caller, and concatenating them cost a copy of
+// the audio per caller just when callers pile up.
 type playback struct {
 	music   []int16
-	prompts []int16
+	prompts [][]int16 // none empty
 }
 
 // player is a leg's position in its playback. It belongs to the mixer
@@ -32,7 +35,8 @@ type playback struct {
 type player struct {
 	cur      *playback
 	musicPos int
-	promptAt int
+	prompt   int // the prompt playing, an index in cur.prompts
+	promptAt int // the next sample of that prompt
 }
 
 // overlay mixes the next frame of p into payload (a G.711 frame in codec
@@ -42,7 +46,7 @@ func (pl *player) overlay(p *playback, payload []byte, c mixer.Codec) {
 		if p == nil || pl.cur == nil || !sameSamples(pl.cur.music, p.music) {
 			pl.musicPos = 0
 		}
-		pl.cur, pl.promptAt = p, 0
+		pl.cur, pl.prompt, pl.promptAt = p, 0, 0
 	}
 	if p == nil {
 		return
@@ -50,9 +54,12 @@ func (pl *player) overlay(p *playback, payload []byte, c mixer.Codec) {
 	for i := range payload {
 		var v int16
 		switch {
-		case pl.promptAt < len(p.prompts):
-			v = p.prompts[pl.promptAt]
-			pl.promptAt++
+		case pl.prompt < len(p.prompts):
+			pr := p.prompts[pl.prompt]
+			v = pr[pl.promptAt]
+			if pl.promptAt++; pl.promptAt == len(pr) {
+				pl.prompt, pl.promptAt = pl.prompt+1, 0
+			}
 		case len(p.music) > 0:
 			v = p.music[pl.musicPos]
 			if pl.musicPos++; pl.musicPos == len(p.music) {
@@ -143,9 +150,11 @@ func (s *Session) Play(leg int, music []int16, prompts ...[]int16) error {
 	if err := checkLeg(leg); err != nil {
 		return err
 	}
-	p := &playback{music: music}
+	p := &playback{music: music, prompts: make([][]int16, 0, len(prompts))}
 	for _, c := range prompts {
-		p.prompts = append(p.prompts, c...)
+		if len(c) > 0 {
+			p.prompts = append(p.prompts, c)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
