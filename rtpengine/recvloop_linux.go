@@ -328,8 +328,8 @@ func (lp *recvLoop) run() {
 			if errno == syscall.EINTR {
 				// A dedicated loop's wait ends so when the runtime
 				// signals its thread to preempt it (to stop the world,
-				// or after 10 ms on its P): yield, since the raw call
-				// and this loop have no other point where it could.
+				// or after 10 ms on its P): yield here, where it was
+				// asked for, before waiting again.
 				runtime.Gosched()
 				continue
 			}
