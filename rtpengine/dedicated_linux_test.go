@@ -4,6 +4,7 @@ package rtpengine
 
 import (
 	"runtime"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -61,5 +62,47 @@ func TestDedicatedReceiveNeedsAsyncPreemption(t *testing.T) {
 	t.Setenv("GODEBUG", "asyncpreemptoff=0")
 	if asyncPreemptOff() {
 		t.Fatal("asyncpreemptoff=0 read as off")
+	}
+}
+
+// BenchmarkStopTheWorld is what dedicated loops cost the garbage
+// collector: each op is one whole collection (ns/op its wall time) while
+// the engine's loops sleep in their wait, and the runtime's own histogram
+// of the time from a stop being asked for until every P has stopped gives
+// the p50-µs and max-µs metrics (bucket upper bounds). A shared loop's P
+// is free while it waits; a dedicated loop's thread must be woken by
+// signal first, and its wait is interrupted again and again while the
+// concurrent mark waits for the loop's goroutine.
+func BenchmarkStopTheWorld(b *testing.B) {
+	for _, ded := range []bool{false, true} {
+		name := map[bool]string{false: "shared", true: "dedicated"}[ded]
+		b.Run(name, func(b *testing.B) {
+			testEngine(b, func(c *Config) { c.DedicatedReceive = ded }, nil)
+			sample := []metrics.Sample{{Name: "/sched/pauses/stopping/gc:seconds"}}
+			metrics.Read(sample)
+			before := append([]uint64(nil), sample[0].Value.Float64Histogram().Counts...)
+			for b.Loop() {
+				runtime.GC()
+			}
+			metrics.Read(sample)
+			h := sample[0].Value.Float64Histogram()
+			var n, seen uint64
+			for i := range h.Counts {
+				n += h.Counts[i] - before[i]
+			}
+			var p50 float64
+			for i := range h.Counts {
+				d := h.Counts[i] - before[i]
+				if d == 0 {
+					continue
+				}
+				if seen < (n+1)/2 && seen+d >= (n+1)/2 {
+					p50 = h.Buckets[i+1]
+				}
+				seen += d
+				b.ReportMetric(h.Buckets[i+1]*1e6, "max-µs")
+			}
+			b.ReportMetric(p50*1e6, "p50-µs")
+		})
 	}
 }
