@@ -112,7 +112,7 @@ func (c *Config) SetDefaults() {
 	str(&c.Media.Latching, LatchingNAT)
 	str(&c.Media.KernelRelay, KernelRelayAuto)
 	str(&c.Media.IOUring, IOUringAuto)
-	str(&c.Media.ReceiveThreads, ReceiveShared)
+	str(&c.Media.ReceiveThreads, ReceiveDedicated)
 
 	for ti := range c.Tenants {
 		t := &c.Tenants[ti]

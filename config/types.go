@@ -167,10 +167,10 @@ type Media struct {
 	// "auto" where the kernel allows io_uring, "off" (one sendto per
 	// packet), or "on" (refuse to start without it).
 	IOUring string `yaml:"io_uring"`
-	// ReceiveThreads: "shared" (the default) lets the media receive loops
-	// share the process's scheduler slots; "dedicated" (experimental)
-	// gives each loop a slot (a Go P) of its own, so a loop woken by a
-	// packet need not win one back.
+	// ReceiveThreads: "dedicated" (the default) gives each media receive
+	// loop a scheduler slot (a Go P) of its own, so a loop woken by a
+	// packet need not win one back; "shared" lets the loops share the
+	// process's slots.
 	ReceiveThreads string `yaml:"receive_threads"`
 }
 

@@ -66,10 +66,11 @@ type Config struct {
 	// CPU then, and the mixer and signalling keep the Ps they had. It is
 	// not used (a log line says so) under GODEBUG=asyncpreemptoff=1: the
 	// runtime stops the world by signalling each running thread, and the
-	// loops' wait must be interrupted by that signal. Its price: the
-	// collector's concurrent mark waits on the loops, so a collection
-	// takes several times longer (BenchmarkStopTheWorld) — hence off by
-	// default. Only Linux uses it.
+	// loops' wait must be interrupted by that signal. Its price: a few
+	// interrupted waits per collection, each some tens of microseconds
+	// (BenchmarkStopTheWorld). The engine's zero value is shared loops;
+	// earshot's config (media.receive_threads) defaults to dedicated.
+	// Only Linux uses it.
 	DedicatedReceive bool
 	// Latching chooses which sources may become a leg's peer (see
 	// latch.go). The zero value is LatchNAT.

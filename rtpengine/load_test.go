@@ -36,9 +36,9 @@ import (
 // mixer. EARSHOT_LOAD_WORKERS sets the number of mixer workers (default 1;
 // the lateness histogram then mixes all workers' ticks).
 // EARSHOT_LOAD_IOURING=off sends each mixed frame with its own sendto
-// instead of the worker's io_uring batch. EARSHOT_LOAD_RECEIVE=dedicated
-// gives the receive loops Ps of their own (DedicatedReceive; the default
-// is the product's, shared). The ramp stops
+// instead of the worker's io_uring batch. EARSHOT_LOAD_RECEIVE=shared
+// lets the receive loops share the Ps (the default is the product's:
+// dedicated, Ps of their own). The ramp stops
 // after the first step whose p99
 // lateness is above 20 ms or that skipped ticks.
 func TestLoadSupervised(t *testing.T) {
@@ -79,7 +79,7 @@ func TestLoadSupervised(t *testing.T) {
 	}
 	e, err := newEngine(Config{BindAddr: loopback, PortMin: portMin, PortMax: portMax,
 		Mixer: mixer.PoolConfig{Workers: workers}, KernelRelay: kern, IOUring: uring,
-		DedicatedReceive: os.Getenv("EARSHOT_LOAD_RECEIVE") == "dedicated"}, nil)
+		DedicatedReceive: os.Getenv("EARSHOT_LOAD_RECEIVE") != "shared"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@
 #   CALLS="100" WINDOW=5 scripts/bench-relay.sh
 #   KERNEL=0 scripts/bench-relay.sh        # without the in-kernel relay's rows
 #   SENDTO=0 scripts/bench-relay.sh        # without the row of one sendto per packet (media.io_uring: off)
-#   RECEIVE_THREADS=dedicated scripts/bench-relay.sh   # the receive loops with Ps of their own
+#   RECEIVE_THREADS=shared scripts/bench-relay.sh      # the receive loops without Ps of their own
 #
 # For each load: a fresh earshot, CALLS agents registered at one sipp UAS
 # (127.0.0.3) that echoes RTP, and a sipp UAC (127.0.0.2) holding CALLS calls

@@ -60,7 +60,7 @@ PY
 # and a supervisor (4999, API token bench-token-sup). MEDIA_TIMEOUT (30s)
 # is media.timeout: calls held without RTP (bench-api.sh) need it longer.
 # KERNEL_RELAY, IO_URING and RECEIVE_THREADS set media.kernel_relay (off),
-# media.io_uring (auto) and media.receive_threads (shared).
+# media.io_uring (auto) and media.receive_threads (dedicated).
 write_config() {
   python3 - "$@" <<'PY'
 import os, sys
@@ -80,7 +80,7 @@ L = ["log: {format: text, level: warn}",
      f"data_dir: \"{data}\"",
      f"media: {{address: 127.0.0.1, port_min: {rmin}, port_max: {rmax}, timeout: {os.environ.get('MEDIA_TIMEOUT', '30s')}, "
      f"kernel_relay: {os.environ.get('KERNEL_RELAY', 'off')}, io_uring: {os.environ.get('IO_URING', 'auto')}, "
-     f"receive_threads: {os.environ.get('RECEIVE_THREADS', 'shared')}}}",
+     f"receive_threads: {os.environ.get('RECEIVE_THREADS', 'dedicated')}}}",
      "tenants:",
      "  - name: demo",
      "    trunks:",
