@@ -63,7 +63,8 @@
 // worker more than PoolConfig.MaxCatchUp behind skips the missed ticks
 // instead of bursting. A worker sleeps the last 2 ms before a tick with
 // clock_nanosleep on Linux: a Go timer alone wakes up to a millisecond late
-// (clock_linux.go).
+// (clock_linux.go). A worker whose shard is empty does not tick: it waits
+// for a session and then resumes on its own grid (Pool.idle).
 // There is no goroutine or timer per call.
 //
 // Everything a tick touches — jitter buffers, decoded frames, mix and encode

@@ -59,6 +59,9 @@ type shard struct {
 	// tickMu is held by the worker for each tick and the AfterTick
 	// that follows it: taking it waits out both (Session.waitTick).
 	tickMu sync.Mutex
+	// wake (capacity 1) tells a worker with no sessions that add gave
+	// it one.
+	wake chan struct{}
 }
 
 // NewPool returns a pool; Start starts its workers.
@@ -72,7 +75,7 @@ func NewPool(cfg PoolConfig) *Pool {
 		p.maxCatchUp = 100 * time.Millisecond
 	}
 	for i := range n {
-		sh := &shard{idx: i}
+		sh := &shard{idx: i, wake: make(chan struct{}, 1)}
 		sh.counters.init()
 		p.shards = append(p.shards, sh)
 	}
@@ -168,7 +171,8 @@ func (p *Pool) Stats() Stats {
 // run is one worker: it ticks sh at start + n×20 ms until the pool stops.
 // It sleeps with sleepUntil, whose wake-up is precise to tens of
 // microseconds where a Go timer's is not; Close takes effect at the next
-// tick.
+// tick. A worker whose shard is empty does not tick: it waits for a
+// session (idle), then resumes at its next deadline on the same grid.
 func (p *Pool) run(sh *shard, start time.Time) {
 	for n := int64(1); ; n++ {
 		deadline := start.Add(time.Duration(n) * FrameDuration)
@@ -177,6 +181,13 @@ func (p *Pool) run(sh *shard, start time.Time) {
 		case <-p.stop:
 			return
 		default:
+		}
+		if sh.len() == 0 {
+			if !p.idle(sh) {
+				return
+			}
+			n = int64(time.Since(start) / FrameDuration) // the next is the first deadline ahead
+			continue
 		}
 		now := time.Now()
 		late := now.Sub(deadline)
@@ -196,6 +207,25 @@ func (p *Pool) run(sh *shard, start time.Time) {
 		sh.tickMu.Unlock()
 		sh.counters.output.observe(time.Since(deadline))
 	}
+}
+
+// idle waits until sh has a session (true) or the pool stops (false).
+// Ticking an empty shard costs a worker two wake-ups a frame for
+// nothing, and its precise sleep is a system call during which the Go
+// runtime's monitor thread takes the worker's P when no P is idle (as
+// with dedicated receive loops); each time it does, the monitor polls
+// every 20 µs for a millisecond or more. Relaying 100 calls with two
+// idle workers, that was 700 monitor wake-ups a second and about a
+// sixth of earshot's CPU (docs/performance.md).
+func (p *Pool) idle(sh *shard) bool {
+	for sh.len() == 0 {
+		select {
+		case <-p.stop:
+			return false
+		case <-sh.wake:
+		}
+	}
+	return true
 }
 
 // timerSleep waits for deadline on a Go timer, which may wake up to a
@@ -236,6 +266,10 @@ func (sh *shard) add(s *Session) {
 	}
 	next = append(next, s)
 	sh.sessions.Store(&next)
+	select {
+	case sh.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
 }
 
 func (sh *shard) remove(s *Session) {

@@ -353,3 +353,63 @@ func TestPoolWorkersSpreadOverFrame(t *testing.T) {
 		}
 	})
 }
+
+// TestPoolIdleWorkerSleeps checks that a worker with no sessions does not
+// tick, that a session added later is ticked on the worker's own grid
+// (start + k×20 ms, from the first deadline after it came), and that the
+// worker goes back to sleep when its shard empties again.
+func TestPoolIdleWorkerSleeps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := fakeClockPool(PoolConfig{Workers: 2})
+		start := time.Now()
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if st := p.Stats(); st.Ticks != 0 || st.TickLateness.Count != 0 {
+			t.Fatalf("idle for 1 s: %d ticks, %d lateness samples, want 0, 0", st.Ticks, st.TickLateness.Count)
+		}
+		time.Sleep(7 * time.Millisecond)
+		sk := &timeSink{}
+		s, err := p.NewSession(SessionConfig{Sink: sk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		addThreeLegs(t, s)
+		if s.Worker() != 0 {
+			t.Fatalf("session on worker %d, want 0", s.Worker())
+		}
+		time.Sleep(5*FrameDuration + FrameDuration/4)
+		synctest.Wait()
+		var got []time.Duration
+		sk.mu.Lock()
+		for _, at := range sk.at {
+			got = append(got, at.Sub(start))
+		}
+		sk.mu.Unlock()
+		var want []time.Duration
+		for k := 51; k <= 55; k++ {
+			want = append(want, time.Duration(k)*FrameDuration)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("ticked at %v, want %v", got, want)
+		}
+		if st := p.Stats(); st.Ticks != 5 || st.TickLateness.Count != 5 || st.TickLateness.Sum != 0 {
+			t.Errorf("%d ticks, lateness %d samples summing %v, want 5, 5, 0", st.Ticks, st.TickLateness.Count, st.TickLateness.Sum)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if st := p.Stats(); st.Ticks != 5 {
+			t.Errorf("%d ticks a second after the last session left, want still 5", st.Ticks)
+		}
+		// An idle worker answers Close at once (the bubble would report
+		// a worker left waiting).
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
