@@ -47,8 +47,15 @@ type Engine struct {
 	// tapLegs names, by earshot's RTP port, the leg whose packets the
 	// kernel copies to the taps ring (kernelpath.go); tapsDone is closed
 	// when the ring's reader returns.
-	tapLegs               *[1 << 16]atomic.Pointer[leg]
-	tapsDone              chan struct{}
+	tapLegs  *[1 << 16]atomic.Pointer[leg]
+	tapsDone chan struct{}
+	// tapped counts the non-nil entries of tapLegs; while it is zero the
+	// reader sleeps until tapWake (capacity 1) says one was set, or
+	// closeKernel closes tapsQuit.
+	// tapDrains counts the reader's passes over the ring.
+	tapped                atomic.Int64
+	tapWake, tapsQuit     chan struct{}
+	tapDrains             atomic.Uint64
 	kernTapLost, tapStray atomic.Uint64
 	kernListener          atomic.Uint64 // listeners' audio packets the kernel dropped
 

@@ -76,6 +76,7 @@ func (e *Engine) openKernel() error {
 		e.log.Info("in-kernel relay on", "interfaces", e.kern.Interfaces())
 		e.tapLegs = new([1 << 16]atomic.Pointer[leg])
 		e.tapsDone = make(chan struct{})
+		e.tapWake, e.tapsQuit = make(chan struct{}, 1), make(chan struct{})
 		go e.readTaps()
 		return nil
 	}
@@ -106,6 +107,18 @@ func (e *Engine) readTaps() {
 		}
 	}
 	for {
+		if e.tapped.Load() == 0 {
+			// No leg is tapped: polling the ring every few
+			// milliseconds would be a wake-up and a system call each
+			// time for nothing. Sleep until a tap is set.
+			select {
+			case <-e.tapWake:
+			case <-e.tapsQuit:
+				return
+			}
+			continue
+		}
+		e.tapDrains.Add(1)
 		if _, err := taps.Drain(deliver); err != nil {
 			if !errors.Is(err, kernel.ErrClosed) {
 				e.log.Error("in-kernel relay: taps ring failed: listened calls' parties go silent for their supervisors", "err", err)
@@ -132,6 +145,7 @@ func (s *Session) onTap(in *leg, pkt []byte) {
 // closeKernel detaches and frees the in-kernel relay, if loaded.
 func (e *Engine) closeKernel() {
 	if e.kern != nil {
+		close(e.tapsQuit) // the taps reader, if asleep
 		if err := e.kern.Close(); err != nil {
 			e.log.Warn("in-kernel relay: close", "err", err)
 		}
@@ -191,8 +205,12 @@ func (s *Session) maybeOffload(in, out *leg, m *legMedia, pt int, rebased bool, 
 		SeqOffset: o.seqOffset, TSOffset: o.tsOffset,
 		OutSeq: o.outSeq, OutTS: o.outTs, OutNanos: s.eng.toKernelClock(o.outNanos),
 	}
-	if tap {
-		s.eng.tapLegs[in.port].Store(in)
+	if tap && s.eng.tapLegs[in.port].Swap(in) == nil {
+		s.eng.tapped.Add(1)
+		select {
+		case s.eng.tapWake <- struct{}{}:
+		default: // the reader has a wake-up pending already
+		}
 	}
 	if err := s.eng.kern.Install(local, rt, st); err != nil {
 		s.log.Warn("in-kernel relay: install", "err", err)

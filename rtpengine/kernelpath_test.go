@@ -177,6 +177,10 @@ func TestKernelTap(t *testing.T) {
 		}
 	}
 	streams("relayed", 2)
+	if inKernel && (e.tapped.Load() != 0 || e.tapDrains.Load() != 0) {
+		// Nothing is listened to yet: the taps reader must be asleep.
+		t.Errorf("relayed: %d tapped legs, %d drains of the taps ring; want 0, 0", e.tapped.Load(), e.tapDrains.Load())
+	}
 	digits := make(chan byte, 4)
 	l := supervisor(t, s, sup, func(d byte) { digits <- d })
 	if err := l.Attach(mixer.ModeListen); err != nil {
@@ -270,5 +274,11 @@ func TestKernelTap(t *testing.T) {
 	checkStream(t, "agent", agent)
 	if st := e.Stats(); st.Kernel.TapLost != 0 || st.Kernel.TapStray != 0 {
 		t.Errorf("tap copies lost %d, for no leg %d; want none", st.Kernel.TapLost, st.Kernel.TapStray)
+	}
+	if inKernel {
+		s.Close()
+		if n := e.tapped.Load(); n != 0 {
+			t.Errorf("%d tapped legs after the call ended, want 0 (the taps reader would keep polling)", n)
+		}
 	}
 }

@@ -290,8 +290,8 @@ func (s *Session) Close() error {
 		s.all.Store(&empty)
 		s.mu.Unlock()
 		for _, l := range legs {
-			if t := s.eng.tapLegs; t != nil {
-				t[l.port].CompareAndSwap(l, nil)
+			if t := s.eng.tapLegs; t != nil && t[l.port].CompareAndSwap(l, nil) {
+				s.eng.tapped.Add(-1)
 			}
 			s.shut(l)
 		}

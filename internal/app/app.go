@@ -59,7 +59,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
 	a := &App{log: log, cfg: cfg, httpErr: make(chan error, 1)}
-	mc, err := mediaConfig(cfg, log.With("component", "rtpengine"))
+	mc, err := mediaConfig(cfg, log) // the engine tags its lines component=rtpengine
 	if err != nil {
 		return nil, err
 	}
