@@ -51,7 +51,7 @@ func TestDedicatedReceiveLoops(t *testing.T) {
 	for range collections {
 		runtime.GC()
 	}
-	per := float64(e.recv.interrupts()-intr) / collections / 2
+	per := float64(e.recv.interrupts()-intr) / collections / float64(len(e.recv.loops))
 	t.Logf("%.1f interrupted waits per loop per collection", per)
 	if per > 12 {
 		t.Fatalf("%.1f interrupted waits per loop per collection, want ≤ 12", per)
