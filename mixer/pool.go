@@ -216,7 +216,7 @@ func (p *Pool) run(sh *shard, start time.Time) {
 // with dedicated receive loops); each time it does, the monitor polls
 // every 20 µs for a millisecond or more. Relaying 100 calls with two
 // idle workers, that was 700 monitor wake-ups a second and about a
-// sixth of earshot's CPU (docs/performance.md).
+// seventh of earshot's CPU (docs/performance.md).
 func (p *Pool) idle(sh *shard) bool {
 	for sh.len() == 0 {
 		select {
