@@ -45,7 +45,8 @@ type endpoint struct {
 	mu        sync.Mutex // guards the fields below
 	host      string     // advertised host: configured, or the first listener's
 	ports     map[string]int
-	udpLocal  sip.Addr // first UDP listener, the source of UDP requests
+	contacts  map[string]*sip.ContactHeader // contact's answers, built once per transport
+	udpLocal  sip.Addr                      // first UDP listener, the source of UDP requests
 	listeners []net.Listener
 	packets   []net.PacketConn
 }
@@ -164,24 +165,36 @@ func (e *endpoint) bound(transport string, a net.Addr) {
 	if e.host == "" {
 		e.host = host
 	}
+	clear(e.contacts) // built afresh with this port
 	e.mu.Unlock()
 }
 
-// contact is earshot's own Contact for a transport.
+// contact is earshot's own Contact for a transport. One header per
+// transport is shared by every message earshot builds (each request and
+// answer carried a fresh one, five allocations and ~0.9 KB, several per
+// call): neither earshot nor the SIP stack writes a message's Contact
+// once it is added, and reading it from many goroutines is safe.
 func (e *endpoint) contact(transport string) *sip.ContactHeader {
 	t := strings.ToLower(transport)
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	if h := e.contacts[t]; h != nil {
+		return h
+	}
 	port, ok := e.ports[t]
 	if !ok {
 		port = e.ports["udp"]
 	}
-	host := e.host
-	e.mu.Unlock()
-	u := sip.Uri{Scheme: "sip", User: "earshot", Host: host, Port: port, UriParams: sip.NewParams()}
+	u := sip.Uri{Scheme: "sip", User: "earshot", Host: e.host, Port: port, UriParams: sip.NewParams()}
 	if t != "udp" {
 		u.UriParams.Add("transport", t)
 	}
-	return &sip.ContactHeader{Address: u}
+	h := &sip.ContactHeader{Address: u}
+	if e.contacts == nil {
+		e.contacts = map[string]*sip.ContactHeader{}
+	}
+	e.contacts[t] = h
+	return h
 }
 
 // bindLocal makes a UDP request leave from earshot's listening socket, so

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"slices"
 	"sync"
@@ -123,11 +124,17 @@ func putCall(tx *bolt.Tx, c *b2bua.CallSnapshot) error {
 	if err != nil {
 		return err
 	}
+	b.FillPercent = callsFill
 	// The hand encoder of the call list (calls_json.go) writes the bytes
 	// encoding/json does for a snapshot, without its reflection: a call
 	// is stored twice (answered, ended), at up to thousands per second.
-	key := timeKey(c.StartedAt, []byte(c.ID))
-	raw, ok := appendCallFields(make([]byte, 0, 512), c)
+	// The key (timeKey's layout) and the value share one allocation;
+	// bbolt keeps both until the commit.
+	buf := make([]byte, 8, 8+len(c.ID)+512)
+	binary.BigEndian.PutUint64(buf, uint64(c.StartedAt.UnixMilli()))
+	buf = append(buf, c.ID...)
+	key := buf[:len(buf):len(buf)]
+	raw, ok := appendCallFields(buf[len(buf):], c)
 	if !ok {
 		return putJSON(b, key, c)
 	}

@@ -166,7 +166,7 @@ func (s *Service) record(batch []observed) {
 			a := o.agent
 			// The agent sees its own state too.
 			s.hub.publish(audience{tenant: a.Agent.Tenant, supervisors: true, users: []string{a.Agent.Extension}},
-				Event{Type: EventAgentState, Time: a.Time.UTC(), Data: agentEventView{Agent: a.Agent, From: a.From, Actor: a.Actor}})
+				Event{Type: EventAgentState, Time: a.Time.UTC(), Data: (*agentEventData)(a)})
 		}
 	}
 }
@@ -262,11 +262,13 @@ func (s *Service) apply(e *effects) {
 }
 
 func (s *Service) recordCall(tx *bolt.Tx, ev *b2bua.CallEvent, out *effects) error {
-	c := ev.Call
+	// The queued event's own snapshot: a copy would escape with putCall's
+	// pointer, twice per call.
+	c := &ev.Call
 	if ev.Type != b2bua.CallAnswered && ev.Type != b2bua.CallEnded {
 		return nil
 	}
-	if err := putCall(tx, &c); err != nil {
+	if err := putCall(tx, c); err != nil {
 		return err
 	}
 	if ev.Type != b2bua.CallEnded {

@@ -112,6 +112,18 @@ func tenantBucket(tx *bolt.Tx, top []byte, tenant string, create bool) (*bolt.Bu
 	return b.CreateBucketIfNotExists([]byte(tenant))
 }
 
+// How full bbolt packs the pages it splits in the buckets written in
+// time order. New keys land at the right edge, so bbolt's default (half
+// full) would leave every page half empty, doubling the pages each
+// commit writes — one write system call per page — and the file. Audit
+// records are never rewritten; a call is, once, when it ends, and grows
+// by its end time and reason (~70 bytes): its pages keep room for that,
+// or each would split off a sliver. TestAppendedBucketsPacked.
+const (
+	auditFill = 0.9
+	callsFill = 0.8
+)
+
 // timeKey is a big-endian millisecond timestamp followed by suffix: keys
 // sort by time, and a cursor Seek finds a time range.
 func timeKey(t time.Time, suffix []byte) []byte {

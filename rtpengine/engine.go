@@ -172,8 +172,9 @@ func (e *Engine) NewSession(callID string, onTimeout func()) (*Session, error) {
 	s.pair.Store(&pair)
 	all := pair[:]
 	s.all.Store(&all)
-	rates := staticRates
-	s.rates.Store(&rates)
+	// The shared static table until SDP says otherwise: tables are
+	// never written once stored (updateRates stores a fresh one).
+	s.rates.Store(&staticRates)
 
 	// The legs are watched before the session is published, so that
 	// Engine.Close, which closes what it finds published, never races a

@@ -27,7 +27,10 @@ type remoteMedia struct {
 	rtp     netip.AddrPort // zero when the peer gave no address (rejected, or 0.0.0.0 hold)
 	rtcp    netip.AddrPort
 	formats []string // payload types of the anchored stream
-	rates   clockRates
+	// rtpmaps are the m-line's rtpmap clock rates, in order; with the
+	// static table they make the clock-rate table (rateTable). Kept
+	// sparse: a whole table is 512 bytes in every leg.
+	rtpmaps []ptRate
 	media   legMedia // the codec an answer settled (noMedia for an offer)
 	// offered is an offer's first G.711 format and its telephone-event:
 	// what the offerer gets if the answerer picks the other law.
@@ -72,7 +75,7 @@ func rewriteOffer(in []byte, p sdpParams) (*sdp.SessionDescription, remoteMedia,
 		if err != nil {
 			return nil, remoteMedia{}, offerPlan{}, err
 		}
-		remote = remoteMedia{rates: readRates(md), media: noMedia, webrtc: &w}
+		remote = remoteMedia{rtpmaps: readRates(md), media: noMedia, webrtc: &w}
 	} else if remote, err = readRemote(desc, md, p.addr); err != nil {
 		return nil, remoteMedia{}, offerPlan{}, err
 	}
@@ -146,7 +149,7 @@ func rewriteAnswer(in []byte, plan offerPlan, p sdpParams) (*sdp.SessionDescript
 		if err != nil {
 			return nil, remoteMedia{}, err
 		}
-		remote = remoteMedia{rates: readRates(md), media: noMedia, webrtc: &w}
+		remote = remoteMedia{rtpmaps: readRates(md), media: noMedia, webrtc: &w}
 	} else if remote, err = readRemote(desc, md, p.addr); err != nil {
 		return nil, remoteMedia{}, err
 	}

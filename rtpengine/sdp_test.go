@@ -188,8 +188,8 @@ m=video 9078 RTP/AVP 103
 	if want := netip.MustParseAddrPort("192.168.1.21:9000"); remote.rtcp != want {
 		t.Errorf("rtcp = %v, want %v (a=rtcp)", remote.rtcp, want)
 	}
-	if remote.rates.rate(96) != 48000 || remote.rates.rate(0) != 8000 {
-		t.Errorf("rates 96=%d 0=%d", remote.rates.rate(96), remote.rates.rate(0))
+	if rates := remote.rateTable(); rates.rate(96) != 48000 || rates.rate(0) != 8000 {
+		t.Errorf("rates 96=%d 0=%d", rates.rate(96), rates.rate(0))
 	}
 	if plan.count != 2 || plan.index != 0 || strings.Join(plan.formats, " ") != "96 0 8" {
 		t.Errorf("plan = %+v", plan)

@@ -92,7 +92,7 @@ func readRemote(desc *sdp.SessionDescription, md *sdp.MediaDescription, family n
 			return remoteMedia{}, err
 		}
 	}
-	remote := remoteMedia{rates: readRates(md), media: noMedia}
+	remote := remoteMedia{rtpmaps: readRates(md), media: noMedia}
 	if addr.IsUnspecified() {
 		return remote, nil // 0.0.0.0 hold: latching will find the peer if it sends
 	}
@@ -112,16 +112,33 @@ func readRemote(desc *sdp.SessionDescription, md *sdp.MediaDescription, family n
 	return remote, nil
 }
 
-// readRates is the clock-rate table of an m-line: the static payload
-// types' and those of its rtpmap lines.
-func readRates(md *sdp.MediaDescription) clockRates {
-	rates := staticRates
+// ptRate is the clock rate an rtpmap line gives a payload type.
+type ptRate struct {
+	pt   uint8
+	rate uint32
+}
+
+// readRates is the clock rates of an m-line's rtpmap lines, in order.
+func readRates(md *sdp.MediaDescription) []ptRate {
+	var out []ptRate
 	for _, a := range md.Attributes {
 		if a.Key == "rtpmap" {
-			parseRtpmap(a.Value, &rates)
+			if pt, rate, ok := parseRtpmap(a.Value); ok {
+				out = append(out, ptRate{pt, rate})
+			}
 		}
 	}
-	return rates
+	return out
+}
+
+// rateTable is the clock-rate table of the peer's m-line: the static
+// payload types' and those of its rtpmap lines (a later line wins).
+func (r *remoteMedia) rateTable() clockRates {
+	t := staticRates
+	for _, m := range r.rtpmaps {
+		t[m.pt] = m.rate
+	}
+	return t
 }
 
 // mediaTarget refuses an SDP address earshot must never send media to,
@@ -168,31 +185,33 @@ func parseRTCPAttr(v string, def netip.Addr) (netip.AddrPort, bool) {
 	return netip.AddrPortFrom(addr, uint16(port)), true
 }
 
-// parseRtpmap records the clock rate of "a=rtpmap:<pt> <name>/<rate>[/<ch>]".
-func parseRtpmap(v string, rates *clockRates) {
+// parseRtpmap reads the payload type and clock rate of
+// "a=rtpmap:<pt> <name>/<rate>[/<ch>]"; ok is false for anything else.
+func parseRtpmap(v string) (pt uint8, rate uint32, ok bool) {
 	ptStr, rest, ok := strings.Cut(v, " ")
 	if !ok {
-		return
+		return 0, 0, false
 	}
-	pt, err := strconv.ParseUint(ptStr, 10, 7)
+	p, err := strconv.ParseUint(ptStr, 10, 7)
 	if err != nil {
-		return
+		return 0, 0, false
 	}
 	_, rest, ok = strings.Cut(strings.TrimSpace(rest), "/")
 	if !ok {
-		return
+		return 0, 0, false
 	}
 	rateStr, _, _ := strings.Cut(rest, "/")
-	rate, err := strconv.ParseUint(rateStr, 10, 32)
-	if err != nil || rate == 0 {
-		return
+	r, err := strconv.ParseUint(rateStr, 10, 32)
+	if err != nil || r == 0 {
+		return 0, 0, false
 	}
-	rates[pt] = uint32(rate)
+	return uint8(p), uint32(r), true
 }
 
 // staticRates are the clock rates of the static payload types (RFC 3551
-// §6), used when an SDP omits their rtpmap. A read-only table: it is only
-// ever copied (it is an array), never written.
+// §6), used when an SDP omits their rtpmap. A read-only table: it is
+// copied (it is an array) or shared as a new session's table, never
+// written.
 var staticRates = clockRates{
 	0: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 9: 8000,
 	10: 44100, 11: 44100, 12: 8000, 13: 8000, 14: 90000, 15: 8000,

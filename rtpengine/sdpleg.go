@@ -93,7 +93,7 @@ func answerWith(offer []byte, p sdpParams, preferPCMU bool, setup webrtcSetup) (
 		if err != nil {
 			return nil, remoteMedia{}, err
 		}
-		remote = remoteMedia{rates: readRates(md), webrtc: &w}
+		remote = remoteMedia{rtpmaps: readRates(md), webrtc: &w}
 		if p.wrtc, err = setup(&w); err != nil {
 			return nil, remoteMedia{}, err
 		}

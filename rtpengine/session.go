@@ -254,8 +254,8 @@ func (s *Session) updateRates(last *leg) {
 	if other == last {
 		other = pair[1]
 	}
-	rates := other.remote.rates
-	for pt, r := range last.remote.rates {
+	rates, lastRates := other.remote.rateTable(), last.remote.rateTable()
+	for pt, r := range lastRates {
 		if r != 0 {
 			rates[pt] = r
 		}

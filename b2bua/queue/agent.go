@@ -72,20 +72,22 @@ func (a *agent) status(now time.Time, registered bool) b2bua.AgentStatus {
 }
 
 // settle moves the agent to its derived state, accounting the time spent
-// in the old one; it returns the event to publish, or nil if unchanged.
-func (a *agent) settle(now time.Time, registered bool, actor string) *b2bua.AgentEvent {
+// in the old one; it returns the event to publish, ok false if unchanged.
+// The event is returned by value: a pointer would put a copy on the heap
+// for every state change, four per call.
+func (a *agent) settle(now time.Time, registered bool, actor string) (ev b2bua.AgentEvent, ok bool) {
 	next := a.derive(now, registered)
 	if next == a.state {
-		return nil
+		return ev, false
 	}
 	from := a.state
 	a.seconds[from] += now.Sub(a.since)
 	a.state, a.since = next, now
-	ev := &b2bua.AgentEvent{Time: now, Agent: a.status(now, registered), From: from, Actor: actor}
+	ev = b2bua.AgentEvent{Time: now, Agent: a.status(now, registered), From: from, Actor: actor}
 	if next == b2bua.AgentPaused {
 		ev.Reason = a.reason
 	}
-	return ev
+	return ev, true
 }
 
 // hold takes one more call: an offer (ringing) or anything else (talking).

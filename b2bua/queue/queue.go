@@ -171,9 +171,9 @@ func (q *Queue) refresh(now time.Time, out *outbox) {
 
 // settle publishes a's state if it changed. Caller holds q.mu.
 func (q *Queue) settle(a *agent, now time.Time, actor string, out *outbox) {
-	if ev := a.settle(now, q.presence(a.tenant, a.user.Extension), actor); ev != nil {
-		out.agentEvents = append(out.agentEvents, *ev)
-		q.totals.transition(ev)
+	if ev, ok := a.settle(now, q.presence(a.tenant, a.user.Extension), actor); ok {
+		out.agentEvents = append(out.agentEvents, ev)
+		q.totals.transition(ev.Agent.State)
 	}
 }
 

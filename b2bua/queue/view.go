@@ -125,11 +125,12 @@ func (t *totals) left(l *line, why string, wait time.Duration) {
 	g.waitSum += s
 }
 
-func (t *totals) transition(ev *b2bua.AgentEvent) {
+// transition counts an agent's move into state.
+func (t *totals) transition(state b2bua.AgentState) {
 	if t.transitions == nil {
 		t.transitions = map[b2bua.AgentState]uint64{}
 	}
-	t.transitions[ev.Agent.State]++
+	t.transitions[state]++
 }
 
 // Stats returns a snapshot of the queue's figures.
