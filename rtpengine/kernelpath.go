@@ -192,7 +192,14 @@ func (s *Session) maybeOffload(in, out *leg, m *legMedia, pt int, rebased bool, 
 		return
 	}
 	if queued(in.rtp.conn) {
-		return // the reader is behind: try again after the next packet
+		// The reader is behind: the packets queued must be relayed
+		// before the kernel forwards newer ones. The receive loop reads
+		// them now (catchUp) and this is tried again with the last: left
+		// to the next round of the loop, a reader that stays behind — a
+		// loaded machine, the very case the kernel relieves — would find
+		// a packet queued every time and never hand the stream over.
+		in.catchUp = true
+		return
 	}
 	bind := s.eng.cfg.BindAddr
 	local := netip.AddrPortFrom(bind, in.port)

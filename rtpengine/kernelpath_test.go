@@ -282,3 +282,43 @@ func TestKernelTap(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelHandOverBehind: a receive loop that lags behind its sockets —
+// stalled again and again while both streams reach their second of calm —
+// still hands them to the kernel: it catches up on the packets queued on
+// a socket (recvLoop.catchUp) instead of leaving the hand-over to a later
+// round that would find a packet queued again. Both streams stay strictly
+// continuous across the stalls, the catch-up reads and the hand-over.
+func TestKernelHandOverBehind(t *testing.T) {
+	e, inKernel := kernelEngine(t)
+	cust := newTonePhone(t, mixer.CodecPCMU, 700)
+	agent := newTonePhone(t, mixer.CodecPCMU, 950)
+	toneCall(t, e, cust, agent)
+	// Stall every loop 70 ms out of 80 until both streams are the
+	// kernel's: each stall queues three or four packets per socket.
+	deadline := time.Now().Add(3 * time.Second)
+	for inKernel && e.Stats().Kernel.Streams < 2 && time.Now().Before(deadline) {
+		for _, lp := range e.recv.loops {
+			lp.mu.Lock()
+		}
+		time.Sleep(70 * time.Millisecond)
+		for _, lp := range e.recv.loops {
+			lp.mu.Unlock()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if inKernel {
+		if n := e.Stats().Kernel.Streams; n != 2 {
+			t.Fatalf("%d streams in the kernel after 3 s of a lagging loop, want 2", n)
+		}
+		if e.recv.caughtUp() == 0 {
+			t.Error("no packet read to catch up: the hand-over was not made while behind")
+		}
+		t.Logf("%d packets read to catch up, %d hand-overs", e.recv.caughtUp(), e.Stats().Kernel.Offloads)
+	}
+	f := measure(cust, agent)
+	cust.heard("after the hand-over, customer hears agent", 950, f[0], win)
+	agent.heard("after the hand-over, agent hears customer", 700, f[1], win)
+	checkStream(t, "customer", cust)
+	checkStream(t, "agent", agent)
+}

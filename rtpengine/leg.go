@@ -57,6 +57,10 @@ type leg struct {
 
 	onDigit func(byte) // supervisor legs; nil for legs 0 and 1
 	digits  digitState // owned by the RTP reader
+	// catchUp: the relay would hand a stream fed by this leg to the
+	// kernel but packets are queued on its socket; the receive loop
+	// reads them at once (recvLoop.handle). Owned by the RTP reader.
+	catchUp bool
 	// digitFn reports a caller's or callee's telephone-events (OnDigit).
 	digitFn atomic.Pointer[func(byte)]
 	// play is what the leg hears instead of a peer (Play); nil: nothing.

@@ -109,7 +109,8 @@ func TestLoadSupervised(t *testing.T) {
 		t.Log(r.row())
 		if kern == KernelOn {
 			st := e.Stats()
-			t.Logf("%d calls: %d streams in the kernel, %d tap copies lost", n, st.Kernel.Streams, st.Kernel.TapLost)
+			t.Logf("%d calls: %d streams in the kernel (%d handed over, %d taken back, %d packets without a route), %d tap copies lost",
+				n, st.Kernel.Streams, st.Kernel.Offloads, st.Kernel.Returns, st.Kernel.NoRoute, st.Kernel.TapLost)
 		}
 		if r.mixed != n || r.legs != 3*n {
 			t.Fatalf("%d calls: %d mixed sessions, %d mixer legs", n, r.mixed, r.legs)

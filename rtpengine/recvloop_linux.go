@@ -147,6 +147,16 @@ func (r *recvLoops) quarantined() uint64 {
 	return n
 }
 
+// caughtUp is the packets the loops read to catch up before a hand-over
+// to the kernel (recvLoop.catchUp).
+func (r *recvLoops) caughtUp() uint64 {
+	var n uint64
+	for _, lp := range r.loops {
+		n += lp.caughtUp.Load()
+	}
+	return n
+}
+
 // close stops every loop and waits for them. Their sockets must have been
 // closed before.
 func (r *recvLoops) close() {
@@ -187,6 +197,7 @@ type recvLoop struct {
 
 	quarantined atomic.Uint64 // packets read and dropped on parked sockets
 	interrupts  atomic.Uint64 // waits ended by a signal (EINTR)
+	caughtUp    atomic.Uint64 // packets catchUp read
 
 	// Owned by run.
 	events [maxEvents]syscall.EpollEvent
@@ -428,12 +439,42 @@ func (lp *recvLoop) handle(events []syscall.EpollEvent) (stop bool) {
 			sl.s.onRTCPSocket(sl.l, buf[:n], src)
 		default:
 			sl.s.onRTPSocket(sl.l, buf[:n], src, lp.batch)
+			if sl.l.catchUp {
+				lp.catchUp(sl, buf)
+			}
 		}
 	}
 	if lp.batch != nil {
 		lp.batch.flush()
 	}
 	return stop
+}
+
+// maxCatchUp bounds the packets catchUp reads from one socket in a row,
+// so that one stream's burst does not hold up the loop's other sockets.
+const maxCatchUp = 8
+
+// catchUp reads and relays the packets queued on sl's RTP socket while
+// the relay asks for it (leg.catchUp: the stream is ready for the kernel
+// but older packets wait on the socket), so that the hand-over happens
+// now rather than after a round of the loop that would find the next
+// packet queued again. It reuses buf, which only a loop that does not
+// batch its sends may: with the kernel relay on the loops never batch
+// (Engine.batchRelay), and only the kernel relay asks for a catch-up.
+func (lp *recvLoop) catchUp(sl *recvSlot, buf []byte) {
+	for range maxCatchUp {
+		if !sl.l.catchUp || lp.batch != nil {
+			break
+		}
+		sl.l.catchUp = false
+		n, src, errno := sl.sock.recvFrom(buf, &lp.rsa)
+		if errno != 0 {
+			return
+		}
+		lp.caughtUp.Add(1)
+		sl.s.onRTPSocket(sl.l, buf[:n], src, lp.batch)
+	}
+	sl.l.catchUp = false
 }
 
 // stop ends run, waits for it and closes the loop's descriptors. Sockets

@@ -48,6 +48,7 @@ func (r *recvLoops) adopt(*Session, *leg) bool { return false }
 
 // quarantined: nothing is parked outside Linux.
 func (r *recvLoops) quarantined() uint64 { return 0 }
+func (r *recvLoops) caughtUp() uint64    { return 0 }
 
 // close has nothing to stop: every reader ended with its socket.
 func (r *recvLoops) close() {}
