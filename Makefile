@@ -43,7 +43,7 @@ bench:
 # bench-peers measures earshot beside Kamailio (call rate) and rtpengine
 # (relay CPU per packet) in one run, plus the mixer load and the API's
 # reads with 5,000 held calls; as root it installs the peers through apt.
-# About 11 minutes; keep the machine quiet.
+# About 13 minutes; keep the machine quiet.
 bench-peers:
 	@scripts/bench-peers.sh
 

@@ -14,7 +14,7 @@
 # kamailio, rtpengine-daemon); otherwise a missing peer only drops its
 # baseline. Each step prints the machine's load average before and after
 # it: the figures are only comparable within a step, peer beside earshot.
-# About 11 minutes with the defaults.
+# About 13 minutes with the defaults.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
