@@ -3,6 +3,7 @@ package b2bua
 import (
 	"bytes"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strconv"
 	"testing"
@@ -155,5 +156,68 @@ func TestAbandoned2xxAckedAgain(t *testing.T) {
 	h.send(h.agent, earshot)
 	if again := h.recvACK(); !bytes.Equal(again, first) {
 		t.Fatalf("ACK for the retransmission:\n%s\nwant the first ACK again:\n%s", again, first)
+	}
+}
+
+// TestRetransmitted2xxAfterCallEnds: the agent's phone sends its 200 again
+// after the call has ended (the ACK was lost, then the caller hung up):
+// earshot sends the call's ACK once more, and a 200 from another fork
+// gets its own ACK and a BYE. The ended call leaves no goroutine behind
+// while its transactions wait out their timers (the INVITE's 64·T1): one
+// per call held tens of thousands of goroutines, and every ended call's
+// memory, at a few thousand calls a second.
+func TestRetransmitted2xxAfterCallEnds(t *testing.T) {
+	s, h := agentHarness(t)
+	const n = 9
+	deadline := time.Now().Add(5 * time.Second)
+	_ = h.caller.SetReadDeadline(deadline)
+	_ = h.agent.SetReadDeadline(deadline)
+	base := runtime.NumGoroutine()
+
+	h.invite(n)
+	h.send(h.caller, h.srv)
+	invite, earshot := h.recv(h.agent, "INVITE ")
+	invite = slices.Clone(invite)
+	ok := h.response(nil, invite, n, true)
+	h.out = slices.Clone(ok)
+	h.send(h.agent, earshot)
+	first := slices.Clone(h.recvACK())
+	msg, _ := h.recvStatus(h.caller, "INVITE")
+	h.to = append(h.to[:0], header(msg, "To")...)
+	h.contact = append(h.contact[:0], header(msg, "Contact")...)
+	h.out = h.inDialog(h.out[:0], "ACK", n, 1)
+	h.send(h.caller, h.srv)
+
+	// The caller hangs up; the agent's phone takes the BYE.
+	h.out = h.inDialog(h.out[:0], "BYE", n, 2)
+	h.send(h.caller, h.srv)
+	bye, from := h.recv(h.agent, "BYE ")
+	h.out = h.response(h.out[:0], bye, n, false)
+	h.send(h.agent, from)
+	h.recvStatus(h.caller, "BYE")
+	for end := time.Now().Add(5 * time.Second); s.ActiveCalls() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("calls left: %+v", s.Calls())
+		}
+	}
+	for end := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > base; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("%d goroutines after the call ended, %d before it", runtime.NumGoroutine(), base)
+		}
+	}
+
+	h.out = slices.Clone(ok)
+	h.send(h.agent, earshot)
+	if again := h.recvACK(); !bytes.Equal(again, first) {
+		t.Fatalf("ACK for the 200 after the call ended:\n%s\nwant the call's ACK again:\n%s", again, first)
+	}
+	h.out = bytes.Replace(ok, []byte(";tag=a"+strconv.Itoa(n)), []byte(";tag=late"), 1)
+	h.send(h.agent, earshot)
+	if ack := h.recvACK(); !bytes.HasSuffix(header(ack, "To"), []byte(";tag=late")) {
+		t.Fatalf("ACK of another fork's 200 after the call ended:\n%s", ack)
+	}
+	bye, _ = h.recv(h.agent, "BYE ")
+	if to := header(bye, "To"); !bytes.HasSuffix(to, []byte(";tag=late")) {
+		t.Fatalf("BYE to the other fork has To %q:\n%s", to, bye)
 	}
 }

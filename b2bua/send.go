@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -71,38 +72,47 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 	// fork answered) reaches only this hook, after the first 2xx was read
 	// from Responses below; the loop below posts it after that one
 	// (reack.go).
-	var again chan *sip.Response
+	var again *againHook
 	if req.Method == sip.INVITE {
-		again = make(chan *sip.Response, 4)
-		tx.OnRetransmission(func(res *sip.Response) {
-			if res.IsSuccess() {
-				select {
-				case again <- res:
-				default: // a burst: the next one is ACKed
-				}
-			}
-		})
+		// The hook lives as long as the transaction, 64·T1 after
+		// the 2xx: it must not hold the call.
+		again = &againHook{ch: make(chan *sip.Response, 4)}
+		s := c.s
+		tx.OnRetransmission(func(res *sip.Response) { again.receive(s, req, res) })
 	}
 	go func() {
+		final := false
 		for {
 			select {
 			case res := <-tx.Responses():
+				final = final || res.StatusCode >= 200
 				c.post(func() { onRes(res) })
-			case res := <-again:
+			case res := <-again.recv():
 				c.post(func() { c.reACK(req, res) })
 			case <-tx.Done():
 				err := tx.Err()
 				c.post(func() { onDone(err) })
 				return
 			case <-c.done:
-				// The call is over, its transaction may not be: a
-				// CANCELed INVITE still gets its 487, which the
-				// transaction ACKs, again for each retransmission
-				// (RFC 3261 §17.1.1.2). Terminating it now left the
-				// phone retransmitting its 487 for seconds.
-				// The loop has stopped (done is closed after its last
-				// event), so the ACKs it kept can be read.
-				c.s.drainTx(tx, req, again, &c.acks)
+				// The call is over, its transaction may not be. The
+				// loop has stopped (done is closed after its last
+				// event), so the ACKs it kept can be read: the hook
+				// answers the 2xx that come again from now on.
+				again.end(c.s, req, c.acks)
+				if !final {
+					// A CANCELed INVITE still gets its 487, which
+					// the transaction ACKs, again for each
+					// retransmission (RFC 3261 §17.1.1.2):
+					// terminating it now left the phone
+					// retransmitting its 487 for seconds.
+					c.s.drainTx(tx, req, again)
+				}
+				// After a final response the transaction passes
+				// nothing more up (a 2xx again goes to the hook, a
+				// final again is absorbed) and ends by its own timers:
+				// a goroutine per call waiting 64·T1 for that held
+				// tens of thousands of goroutines, and every call's
+				// memory, at a few thousand calls a second.
 				return
 			}
 		}
@@ -110,27 +120,82 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 	return tx, nil
 }
 
-// drainTx lets a client transaction whose call is gone run to its end on
-// a goroutine that holds nothing of the call: responses are read and
-// dropped (the transaction waits for a reader), the transaction's own
-// timers end it, Close or 64·T1 at the latest. A 2xx to an INVITE is not
-// dropped: the one the call's ACK went to gets that ACK again (it was
-// lost); one the call never saw (the phone answered as the caller gave
-// up) is ACKed and released with a BYE, or the phone would think itself
-// in the call until its own 64·T1 ran out.
-func (s *Server) drainTx(tx sip.ClientTransaction, invite *sip.Request, again <-chan *sip.Response, acked *ackLog) {
+// againHook takes the 2xx an INVITE's client transaction receives again
+// (sipgo hands those only to its retransmission hook): to the call's
+// loop while the call lives (startTx reads ch), and once it has ended
+// straight to ackAfterEnd, on the goroutine that received it. A nil
+// hook (not an INVITE) takes nothing.
+type againHook struct {
+	ch chan *sip.Response // to the call's loop, until end
+
+	mu    sync.Mutex // guards the fields below, and ch against end
+	ended bool
+	acked ackLog // the ACKs the call sent, copied as it ended
+	mine  ackLog // the ACKs sent since
+}
+
+// recv is the channel startTx reads; nil (never ready) for a nil hook.
+func (h *againHook) recv() <-chan *sip.Response {
+	if h == nil {
+		return nil
+	}
+	return h.ch
+}
+
+func (h *againHook) receive(s *Server, invite *sip.Request, res *sip.Response) {
+	if !res.IsSuccess() {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ended {
+		s.ackAfterEnd(invite, res, &h.acked, &h.mine)
+		return
+	}
+	select {
+	case h.ch <- res:
+	default: // a burst: the next one is ACKed
+	}
+}
+
+// end hands the hook over from the ended call: the call's ACKs are
+// copied (the hook holds nothing of the call), and a 2xx still waiting
+// for the call's loop is answered now.
+func (h *againHook) end(s *Server, invite *sip.Request, acked ackLog) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ended, h.acked = true, acked
+	for {
+		select {
+		case res := <-h.ch:
+			s.ackAfterEnd(invite, res, &h.acked, &h.mine)
+		default:
+			return
+		}
+	}
+}
+
+// drainTx lets a client transaction whose call ended before its final
+// response run to its end on a goroutine that holds nothing of the call:
+// responses are read and dropped (the transaction waits for a reader),
+// the transaction's own timers end it, Close or 64·T1 at the latest. A
+// 2xx to an INVITE is not dropped: one the call never saw (the phone
+// answered as the caller gave up) is ACKed and released with a BYE, or
+// the phone would think itself in the call until its own 64·T1 ran out;
+// its retransmissions get that ACK again (the hook, again).
+func (s *Server) drainTx(tx sip.ClientTransaction, invite *sip.Request, again *againHook) {
 	started := s.bg.goFn(func(stop context.Context) {
 		limit := time.NewTimer(64 * sip.T1)
 		defer limit.Stop()
-		var mine ackLog // the ACKs this goroutine sent
 		for {
 			select {
 			case res := <-tx.Responses():
-				if invite.Method == sip.INVITE && res.IsSuccess() {
-					s.ackAfterEnd(invite, res, acked, &mine)
+				if again != nil && res.IsSuccess() {
+					again.receive(s, invite, res)
 				}
-			case res := <-again:
-				s.ackAfterEnd(invite, res, acked, &mine)
 			case <-tx.Done():
 				return
 			case <-limit.C:
