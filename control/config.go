@@ -82,7 +82,8 @@ type Config struct {
 	// Default: 2s.
 	OpenTimeout time.Duration
 	// EventQueue is the capacity of the queue between the b2bua observer
-	// callbacks and the worker that records them. Default: 4096.
+	// callbacks and the worker that records them. Default:
+	// defaultEventQueue.
 	EventQueue int
 	// SSEBuffer is the per-subscriber event buffer; a subscriber that
 	// falls this far behind is disconnected. Default: 256.

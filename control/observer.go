@@ -18,6 +18,13 @@ type observed struct {
 	done  chan struct{}
 }
 
+// defaultEventQueue is the event queue's default capacity. A call makes
+// about eight events (four of the call, four of its agent); at 3,000
+// calls/s a worker held up for a second (a slow commit, the collector, a
+// burst of CPU elsewhere) finds 24,000 waiting, and 4,096 lost most of
+// them. An entry is five pointers: 2.6 MB for the whole queue.
+const defaultEventQueue = 1 << 16
+
 // maxBatch bounds how many queued events share one transaction.
 const maxBatch = 1024
 

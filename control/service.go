@@ -98,7 +98,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	queue, buf, timeout := cfg.EventQueue, cfg.SSEBuffer, cfg.OpenTimeout
 	if queue <= 0 {
-		queue = 4096
+		queue = defaultEventQueue
 	}
 	if buf <= 0 {
 		buf = 256
