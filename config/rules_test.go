@@ -71,6 +71,8 @@ func TestRules(t *testing.T) {
 		{name: "media io_uring", old: "  timeout: 60s", new: "  timeout: 60s\n  io_uring: maybe", field: "media.io_uring", at: "  io_uring: maybe", msg: `"maybe" must be "auto", "off" or "on"`},
 		{name: "media receive_threads", old: "  timeout: 60s", new: "  timeout: 60s\n  receive_threads: many", field: "media.receive_threads", at: "  receive_threads: many", msg: `"many" must be "dedicated" or "shared"`},
 		{name: "audit retention", old: "data_dir: ./data", new: "data_dir: ./data\nretention:\n  audit: 30m", field: "retention.audit", at: "  audit: 30m", msg: "at least 1h0m0s"},
+		{name: "gc percent low", old: "data_dir: ./data", new: "data_dir: ./data\nruntime:\n  gc_percent: 10", field: "runtime.gc_percent", at: "  gc_percent: 10", msg: "between 25 and 10000"},
+		{name: "memory limit low", old: "data_dir: ./data", new: "data_dir: ./data\nruntime: {memory_limit_mib: 16}", field: "runtime.memory_limit_mib", at: "runtime: {memory_limit_mib: 16}", msg: "at least 64"},
 		{name: "call history retention", old: "data_dir: ./data", new: "data_dir: ./data\nretention: {call_history: -1h}", field: "retention.call_history", at: "retention: {call_history: -1h}", msg: "statistics look one hour back"},
 
 		// tenants

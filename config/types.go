@@ -13,7 +13,22 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// Retention bounds how long the control plane keeps its records.
 	Retention Retention `yaml:"retention"`
-	Tenants   []Tenant  `yaml:"tenants"`
+	// Runtime tunes the Go runtime's garbage collector.
+	Runtime Runtime  `yaml:"runtime"`
+	Tenants []Tenant `yaml:"tenants"`
+}
+
+// Runtime tunes the garbage collector. Go's own GOGC and GOMEMLIMIT, when
+// set in the environment, win over these.
+type Runtime struct {
+	// GCPercent is how far the heap may grow past what is live before a
+	// collection, in percent (Go's GOGC, whose own default is 100).
+	GCPercent int `yaml:"gc_percent"`
+	// MemoryLimitMiB is the soft limit of the process's memory in MiB
+	// (Go's GOMEMLIMIT): near it the collector runs as often as it must,
+	// whatever GCPercent allows. 0: half the memory of the machine, or of
+	// its cgroup when that is less.
+	MemoryLimitMiB int `yaml:"memory_limit_mib"`
 }
 
 // Retention is how long the database keeps records before pruning them.

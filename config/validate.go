@@ -31,7 +31,18 @@ func (c *Config) validate(col *collector) {
 		col.addf("data_dir", "required: the directory for the database")
 	}
 	c.validateRetention(col)
+	c.validateRuntime(col)
 	c.validateTenants(col)
+}
+
+func (c *Config) validateRuntime(col *collector) {
+	r := &c.Runtime
+	if r.GCPercent < 25 || r.GCPercent > 10000 {
+		col.addf("runtime.gc_percent", "must be between 25 and 10000")
+	}
+	if r.MemoryLimitMiB != 0 && r.MemoryLimitMiB < 64 {
+		col.addf("runtime.memory_limit_mib", "must be 0 (half the machine's memory) or at least 64")
+	}
 }
 
 func (c *Config) validateLog(col *collector) {
