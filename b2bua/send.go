@@ -178,14 +178,14 @@ func (h *againHook) end(s *Server, invite *sip.Request, acked ackLog) {
 	}
 }
 
-// drainTx lets a client transaction whose call ended before its final
-// response run to its end on a goroutine that holds nothing of the call:
-// responses are read and dropped (the transaction waits for a reader),
-// the transaction's own timers end it, Close or 64·T1 at the latest. A
-// 2xx to an INVITE is not dropped: one the call never saw (the phone
-// answered as the caller gave up) is ACKed and released with a BYE, or
-// the phone would think itself in the call until its own 64·T1 ran out;
-// its retransmissions get that ACK again (the hook, again).
+// drainTx reads the responses of a client transaction whose call ended
+// before its final response, on a goroutine that holds nothing of the
+// call, until that final response (the transaction waits for a reader
+// of each), its end, Close, or 64·T1 at the latest. A 2xx to an INVITE
+// is not dropped: one the call never saw (the phone answered as the
+// caller gave up) is ACKed and released with a BYE, or the phone would
+// think itself in the call until its own 64·T1 ran out; its
+// retransmissions get that ACK again (the hook, again).
 func (s *Server) drainTx(tx sip.ClientTransaction, invite *sip.Request, again *againHook) {
 	started := s.bg.goFn(func(stop context.Context) {
 		limit := time.NewTimer(64 * sip.T1)
@@ -195,6 +195,9 @@ func (s *Server) drainTx(tx sip.ClientTransaction, invite *sip.Request, again *a
 			case res := <-tx.Responses():
 				if again != nil && res.IsSuccess() {
 					again.receive(s, invite, res)
+				}
+				if res.StatusCode >= 200 {
+					return // nothing more is passed up (startTx)
 				}
 			case <-tx.Done():
 				return
