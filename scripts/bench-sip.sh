@@ -221,9 +221,12 @@ cleanup() {
 }
 
 # run_ladder LABEL TARGET: one sipp UAC run per rate at TARGET; prints a
-# table row per rate and remembers the best rate with zero failed calls.
+# table row per rate and remembers the best rate with zero failed calls,
+# and the best rate whose step and every step below it had none (a
+# ladder is not always monotone: a stall can fail a lower step and spare
+# a higher one).
 run_ladder() {
-  local label=$1 target=$2 rate best=0 clean=0 collapsed=""
+  local label=$1 target=$2 rate best=0 clean=0 upto=0 collapsed="" broken=""
   for rate in $RATES; do
     if [ -n "$collapsed" ]; then
       echo "| $label | $rate | – | – | – | – | – | – | – | – | skipped: over 10 % failed at $collapsed |"
@@ -269,10 +272,13 @@ run_ladder() {
     echo "| $label | $rate | $n | $ok | $fail | $retr | $drops | $rtt | ${cpu:-–} | ${sippcpu:-–} | $(load1) |"
     if [ "$fail" = 0 ] && [ "$ok" = "$n" ]; then
       best=$rate; OK[$label-$rate]=1
+      [ -n "$broken" ] || upto=$rate
       # Carried cleanly: also without a retransmission storm. A path that
       # fell behind can still complete every call, seconds late, because
       # the callers retransmit and wait.
       if [ $((${retr:-0} * 100)) -lt "$n" ]; then clean=$rate; fi
+    else
+      broken=1
     fi
     # A step that lost over a tenth of its calls has collapsed: higher
     # rates only take a minute each to say so again (FULL=1 runs them).
@@ -280,6 +286,7 @@ run_ladder() {
   done
   BEST[$label]=$best
   CLEAN[$label]=$clean
+  UPTO[$label]=$upto
 }
 
 main() {
@@ -308,7 +315,7 @@ main() {
   UAS_PID=$!
   PIDS="$PIDS $UAS_PID"
 
-  declare -gA BEST CLEAN CPU OK
+  declare -gA BEST CLEAN UPTO CPU OK
   echo "earshot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev), $(nproc) CPUs, ${SECS}s per rate, $NGROUPS groups x $PER_GROUP agents"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
@@ -351,12 +358,15 @@ main() {
   echo
   echo "highest rate with zero failed calls: earshot ${BEST[earshot]} calls/s${peer:+, Kamailio ${BEST[kamailio]} calls/s}, direct ${BEST[direct]} calls/s"
   echo "highest rate carried cleanly (zero failed calls, retransmissions under 1 % of the calls): earshot ${CLEAN[earshot]} calls/s${peer:+, Kamailio ${CLEAN[kamailio]} calls/s}, direct ${CLEAN[direct]} calls/s"
+  echo "highest rate with zero failed calls in its step and every step below it: earshot ${UPTO[earshot]} calls/s${peer:+, Kamailio ${UPTO[kamailio]} calls/s}, direct ${UPTO[direct]} calls/s"
   if [ -n "$peer" ]; then
     awk -v e="${BEST[earshot]}" -v k="${BEST[kamailio]}" 'BEGIN {
       if (k > 0) printf "earshot / Kamailio, highest rate with zero failed calls: %.2f\n", e / k
       else printf "Kamailio carried no rate of this ladder with zero failed calls\n" }'
     awk -v e="${CLEAN[earshot]}" -v k="${CLEAN[kamailio]}" 'BEGIN {
       if (k > 0) printf "earshot / Kamailio, highest rate carried cleanly: %.2f\n", e / k }'
+    awk -v e="${UPTO[earshot]}" -v k="${UPTO[kamailio]}" 'BEGIN {
+      if (k > 0) printf "earshot / Kamailio, highest rate with no failed call up to it: %.2f\n", e / k }'
     local rate
     for rate in $RATES; do
       [ -n "${CPU[earshot-$rate]:-}" ] && [ -n "${CPU[kamailio-$rate]:-}" ] || continue
