@@ -24,21 +24,7 @@ func TestRetransmitted2xxAckedAgain(t *testing.T) {
 	_ = h.agent.SetReadDeadline(deadline)
 
 	// The carrier calls; the agent's phone answers.
-	h.invite(n)
-	h.send(h.caller, h.srv)
-	invite, earshot := h.recv(h.agent, "INVITE ")
-	invite = slices.Clone(invite)
-	ok := h.response(nil, invite, n, true)
-	h.out = slices.Clone(ok)
-	h.send(h.agent, earshot)
-	first := slices.Clone(h.recvACK())
-
-	// The caller's side completes, so that the call is answered.
-	msg, _ := h.recvStatus(h.caller, "INVITE")
-	h.to = append(h.to[:0], header(msg, "To")...)
-	h.contact = append(h.contact[:0], header(msg, "Contact")...)
-	h.out = h.inDialog(h.out[:0], "ACK", n, 1)
-	h.send(h.caller, h.srv)
+	ok, earshot, first := h.answerAcked(n)
 
 	// The phone did not get the ACK: its 200 comes again, twice.
 	for i := range 2 {
@@ -102,6 +88,25 @@ func agentHarness(t *testing.T) (*Server, *callHarness) {
 		t.Fatalf("register: %+v", rerr)
 	}
 	return s, h
+}
+
+// answerAcked is answer keeping what the ACK tests need: the agent
+// phone's 200 (with the address earshot's INVITE came from) and the ACK
+// earshot sent for it, read before the carrier ACKs earshot's 200.
+func (h *callHarness) answerAcked(n int) (ok []byte, earshot netip.AddrPort, ack []byte) {
+	h.invite(n)
+	h.send(h.caller, h.srv)
+	invite, earshot := h.recv(h.agent, "INVITE ")
+	ok = h.response(nil, slices.Clone(invite), n, true)
+	h.out = slices.Clone(ok)
+	h.send(h.agent, earshot)
+	ack = slices.Clone(h.recvACK())
+	msg, _ := h.recvStatus(h.caller, "INVITE")
+	h.to = append(h.to[:0], header(msg, "To")...)
+	h.contact = append(h.contact[:0], header(msg, "Contact")...)
+	h.out = h.inDialog(h.out[:0], "ACK", n, 1)
+	h.send(h.caller, h.srv)
+	return ok, earshot, ack
 }
 
 // recvACK returns the next ACK the agent's phone gets within a second.
@@ -174,27 +179,10 @@ func TestRetransmitted2xxAfterCallEnds(t *testing.T) {
 	_ = h.agent.SetReadDeadline(deadline)
 	base := runtime.NumGoroutine()
 
-	h.invite(n)
-	h.send(h.caller, h.srv)
-	invite, earshot := h.recv(h.agent, "INVITE ")
-	invite = slices.Clone(invite)
-	ok := h.response(nil, invite, n, true)
-	h.out = slices.Clone(ok)
-	h.send(h.agent, earshot)
-	first := slices.Clone(h.recvACK())
-	msg, _ := h.recvStatus(h.caller, "INVITE")
-	h.to = append(h.to[:0], header(msg, "To")...)
-	h.contact = append(h.contact[:0], header(msg, "Contact")...)
-	h.out = h.inDialog(h.out[:0], "ACK", n, 1)
-	h.send(h.caller, h.srv)
+	ok, earshot, first := h.answerAcked(n)
 
 	// The caller hangs up; the agent's phone takes the BYE.
-	h.out = h.inDialog(h.out[:0], "BYE", n, 2)
-	h.send(h.caller, h.srv)
-	bye, from := h.recv(h.agent, "BYE ")
-	h.out = h.response(h.out[:0], bye, n, false)
-	h.send(h.agent, from)
-	h.recvStatus(h.caller, "BYE")
+	h.hangup(n)
 	for end := time.Now().Add(5 * time.Second); s.ActiveCalls() != 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(end) {
 			t.Fatalf("calls left: %+v", s.Calls())
@@ -216,7 +204,7 @@ func TestRetransmitted2xxAfterCallEnds(t *testing.T) {
 	if ack := h.recvACK(); !bytes.HasSuffix(header(ack, "To"), []byte(";tag=late")) {
 		t.Fatalf("ACK of another fork's 200 after the call ended:\n%s", ack)
 	}
-	bye, _ = h.recv(h.agent, "BYE ")
+	bye, _ := h.recv(h.agent, "BYE ")
 	if to := header(bye, "To"); !bytes.HasSuffix(to, []byte(";tag=late")) {
 		t.Fatalf("BYE to the other fork has To %q:\n%s", to, bye)
 	}
