@@ -59,6 +59,7 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 
 // runServer starts earshot and, when ctx ends, drains calls and stops.
 func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
+	app.TuneRuntime(cfg.Runtime, log)
 	a, err := app.Start(cfg, log)
 	if err != nil {
 		return err

@@ -58,7 +58,6 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	tuneRuntime(cfg.Runtime, log)
 	a := &App{log: log, cfg: cfg, httpErr: make(chan error, 1)}
 	mc, err := mediaConfig(cfg, log) // the engine tags its lines component=rtpengine
 	if err != nil {

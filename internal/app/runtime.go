@@ -7,15 +7,18 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 
 	"github.com/earshot/earshot/config"
 )
 
-// tuneRuntime applies the collector's settings (config.Runtime), each
+// TuneRuntime applies the collector's settings (config.Runtime), each
 // unless the environment sets Go's own variable for it, and logs what
-// applies.
-func tuneRuntime(cfg config.Runtime, log *slog.Logger) {
+// applies. The server's process calls it before Start; Start leaves the
+// runtime alone, so that a program (or a test) embedding earshot keeps
+// its own settings.
+func TuneRuntime(cfg config.Runtime, log *slog.Logger) {
 	gcFrom, limitFrom := "config", "config"
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(cfg.GCPercent)
@@ -32,11 +35,11 @@ func tuneRuntime(cfg config.Runtime, log *slog.Logger) {
 	} else {
 		limitFrom = "GOMEMLIMIT"
 	}
-	gc := debug.SetGCPercent(-1) // reads it back...
-	debug.SetGCPercent(gc)       // ...and puts it back
-	limit := debug.SetMemoryLimit(-1)
-	args := []any{"gc_percent", gc, "gc_percent_from", gcFrom, "memory_limit_from", limitFrom}
-	if limit == math.MaxInt64 {
+	// What applies, read back from the runtime.
+	m := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	metrics.Read(m)
+	args := []any{"gc_percent", m[0].Value.Uint64(), "gc_percent_from", gcFrom, "memory_limit_from", limitFrom}
+	if limit := m[1].Value.Uint64(); limit == math.MaxInt64 {
 		args = append(args, "memory_limit", "none")
 	} else {
 		args = append(args, "memory_limit_mib", limit>>20)

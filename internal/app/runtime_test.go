@@ -54,7 +54,7 @@ func TestTuneRuntime(t *testing.T) {
 
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
-	tuneRuntime(config.Runtime{GCPercent: 400, MemoryLimitMiB: 300}, log)
+	TuneRuntime(config.Runtime{GCPercent: 400, MemoryLimitMiB: 300}, log)
 	if gc := debug.SetGCPercent(100); gc != 400 {
 		t.Errorf("gc percent %d, want 400", gc)
 	}
@@ -70,7 +70,7 @@ func TestTuneRuntime(t *testing.T) {
 	logs.Reset()
 	t.Setenv("GOGC", "150")
 	t.Setenv("GOMEMLIMIT", "1GiB")
-	tuneRuntime(config.Runtime{GCPercent: 400, MemoryLimitMiB: 300}, log)
+	TuneRuntime(config.Runtime{GCPercent: 400, MemoryLimitMiB: 300}, log)
 	if gc := debug.SetGCPercent(100); gc != 100 {
 		t.Errorf("gc percent %d with GOGC set, want it left at 100", gc)
 	}
@@ -85,7 +85,7 @@ func TestTuneRuntime(t *testing.T) {
 	logs.Reset()
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
-	tuneRuntime(config.Runtime{GCPercent: 200}, log)
+	TuneRuntime(config.Runtime{GCPercent: 200}, log)
 	want := halfMemory("/proc/meminfo", "/sys/fs/cgroup/memory.max")
 	if l := debug.SetMemoryLimit(math.MaxInt64); l != want {
 		t.Errorf("memory limit %d, want half the memory, %d", l, want)
