@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // TestRetransmitted2xxAckedAgain: a phone whose ACK was lost retransmits
@@ -207,5 +209,37 @@ func TestRetransmitted2xxAfterCallEnds(t *testing.T) {
 	bye, _ := h.recv(h.agent, "BYE ")
 	if to := header(bye, "To"); !bytes.HasSuffix(to, []byte(";tag=late")) {
 		t.Fatalf("BYE to the other fork has To %q:\n%s", to, bye)
+	}
+}
+
+// TestMissed2xxAckedAtEnd: a 2xx the INVITE's transaction read while its
+// call was ending, posted to a loop that had stopped, is answered when
+// the transaction's goroutine sees the call gone: ACKed and released with
+// a BYE at once, not only when the phone retransmits it; a retransmission
+// then gets the same ACK.
+func TestMissed2xxAckedAtEnd(t *testing.T) {
+	s, h := agentHarness(t)
+	_ = h.agent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	invite := sipRequest(t, "INVITE", "sip:1001@"+h.agentAddr.String(),
+		"From: <sip:100@127.0.0.1>;tag=late-from", "To: <sip:1001@127.0.0.1>", "Call-ID: missed-2xx")
+	invite.SetDestination(h.agentAddr.String())
+	res := sip.NewResponseFromRequest(invite, 200, "OK", nil)
+	res.To().Params.Add("tag", "late-to")
+	res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "1001", Host: h.agentAddr.Addr().String(), Port: int(h.agentAddr.Port())}})
+
+	hook := &againHook{ch: make(chan *sip.Response, 4)}
+	hook.end(s, invite, ackLog{}, res)
+	ack, _ := h.recv(h.agent, "ACK ")
+	ack = slices.Clone(ack)
+	if to := header(ack, "To"); !bytes.HasSuffix(to, []byte(";tag=late-to")) {
+		t.Fatalf("ACK of the missed 2xx has To %q:\n%s", to, ack)
+	}
+	bye, _ := h.recv(h.agent, "BYE ")
+	if cid := header(bye, "Call-ID"); string(cid) != "missed-2xx" {
+		t.Fatalf("BYE after the missed 2xx has Call-ID %q:\n%s", cid, bye)
+	}
+	hook.receive(s, invite, res)
+	if again, _ := h.recv(h.agent, "ACK "); !bytes.Equal(again, ack) {
+		t.Fatalf("ACK for the retransmission:\n%s\nwant the first again:\n%s", again, ack)
 	}
 }

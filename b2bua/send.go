@@ -3,6 +3,7 @@ package b2bua
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -82,10 +83,22 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 	}
 	go func() {
 		final := false
+		// The 2xx read last and whether the call's loop ran it: one
+		// read as the call ends can be posted and never run (the loop
+		// stops after the event that ended the call), and the phone's
+		// dialog would then wait for an ACK until it retransmits.
+		var ok *sip.Response
+		var okRan atomic.Bool
 		for {
 			select {
 			case res := <-tx.Responses():
 				final = final || res.StatusCode >= 200
+				if again != nil && res.IsSuccess() {
+					ok = res
+					okRan.Store(false)
+					c.post(func() { okRan.Store(true); onRes(res) })
+					continue
+				}
 				c.post(func() { onRes(res) })
 			case res := <-again.recv():
 				c.post(func() { c.reACK(req, res) })
@@ -98,7 +111,10 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 				// loop has stopped (done is closed after its last
 				// event), so the ACKs it kept can be read: the hook
 				// answers the 2xx that come again from now on.
-				again.end(c.s, req, c.acks)
+				if ok != nil && okRan.Load() {
+					ok = nil // the call has handled it
+				}
+				again.end(c.s, req, c.acks, ok)
 				if !final {
 					// A CANCELed INVITE still gets its 487, which
 					// the transaction ACKs, again for each
@@ -159,15 +175,19 @@ func (h *againHook) receive(s *Server, invite *sip.Request, res *sip.Response) {
 }
 
 // end hands the hook over from the ended call: the call's ACKs are
-// copied (the hook holds nothing of the call), and a 2xx still waiting
+// copied (the hook holds nothing of the call), and a 2xx the call never
+// handled (missed, when its loop had stopped first) or that still waits
 // for the call's loop is answered now.
-func (h *againHook) end(s *Server, invite *sip.Request, acked ackLog) {
+func (h *againHook) end(s *Server, invite *sip.Request, acked ackLog, missed *sip.Response) {
 	if h == nil {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.ended, h.acked = true, acked
+	if missed != nil {
+		s.ackAfterEnd(invite, missed, &h.acked, &h.mine)
+	}
 	for {
 		select {
 		case res := <-h.ch:
