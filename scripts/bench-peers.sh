@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench-peers.sh — earshot beside the peers an operator would otherwise
-# deploy, in one run on this machine: the call-rate ladder through earshot
-# and through Kamailio (bench-sip.sh), CPU per relayed packet of earshot
-# and of rtpengine in userspace (bench-relay.sh), supervised calls per
+# deploy, in one run on this machine: the call-rate ladder through earshot,
+# through Kamailio and through Kamailio with rtpengine (bench-sip.sh), CPU
+# per relayed packet of earshot and of rtpengine in userspace, behind
+# Kamailio with the same sipps and driven by a Python peer
+# (bench-relay.sh), supervised calls per
 # mixer worker in listen and in barge, and as root in listen with the
 # in-kernel relay (bench-mix.sh load), and the control plane's reads with
 # 5,000 held calls (bench-api.sh). `make bench-peers` runs it.
@@ -14,7 +16,7 @@
 # kamailio, rtpengine-daemon); otherwise a missing peer only drops its
 # baseline. Each step prints the machine's load average before and after
 # it: the figures are only comparable within a step, peer beside earshot.
-# About 13 minutes with the defaults.
+# About 14 minutes with the defaults.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -48,8 +50,8 @@ step() {
 }
 
 echo "# earshot beside its peers, $(date -u +%Y-%m-%dT%H:%MZ), $(git describe --always --dirty 2>/dev/null || echo dev)"
-RATES=${RATES:-"500 1000 1500 2000 2500 3200"} step "Call rate: earshot, Kamailio, direct" scripts/bench-sip.sh
-step "Relay: earshot and rtpengine (userspace)" scripts/bench-relay.sh
+RATES=${RATES:-"500 1000 1500 2000 2500 3200"} step "Call rate: earshot, Kamailio, Kamailio + rtpengine, direct" scripts/bench-sip.sh
+step "Relay: earshot and rtpengine (userspace; behind Kamailio with the same sipps, and Python-driven)" scripts/bench-relay.sh
 STEPS=${STEPS:-"200,400,500,600,750,1000"} WINDOW=${WINDOW:-10s} step "Supervised calls on one mixer worker (listen)" \
   scripts/bench-mix.sh load
 MODE=barge STEPS=${BARGE_STEPS:-"300,400,500,600,750,1000"} WINDOW=${WINDOW:-5s} \

@@ -7,6 +7,8 @@
 #   KERNEL=0 scripts/bench-relay.sh        # without the in-kernel relay's rows
 #   SENDTO=0 scripts/bench-relay.sh        # without the row of one sendto per packet (media.io_uring: off)
 #   RECEIVE_THREADS=shared scripts/bench-relay.sh      # the receive loops without Ps of their own
+#   PROFILE=prof/relay scripts/bench-relay.sh          # + a CPU profile of earshot's window per row
+#   KAMAILIO=0 scripts/bench-relay.sh      # without the row of rtpengine behind Kamailio
 #
 # For each load: a fresh earshot, CALLS agents registered at one sipp UAS
 # (127.0.0.3) that echoes RTP, and a sipp UAC (127.0.0.2) holding CALLS calls
@@ -28,8 +30,13 @@
 # (different generators).
 #
 # When an rtpengine daemon is installed (Debian: rtpengine-daemon) the same
-# load is relayed by it in the same run, sessions set up over its ng control
-# protocol, and its CPU per packet is printed beside earshot's.
+# load is relayed by it in the same run, and its CPU per packet is printed
+# beside earshot's, twice: behind Kamailio (Debian: kamailio), with the same
+# sipps, calls and audio as earshot's rows — the same load generator, so
+# the relay + generator and machine columns compare too — and with its
+# sessions set up over its ng control protocol and the packets generated
+# by a small Python peer (fewer wake-ups of the generator, which the relay
+# pays for on loopback: its sends deliver the packets).
 set -euo pipefail
 # shellcheck source=bench-sip.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench-sip.sh"
@@ -104,6 +111,11 @@ measure_earshot() {
   local c0 p0 c1 p1 m0 m1 g0 g1 rss1 hz; hz=$(getconf CLK_TCK)
   c0=$(cpu_ticks "$EARSHOT_PID"); p0=$(metric earshot_rtp_packets_relayed_total)
   m0=$(machine_ticks); g0=$(( $(cpu_ticks "$uac_pid") + $(cpu_ticks "$uas_pid") ))
+  if [ -n "${PROFILE:-}" ]; then
+    # The window's CPU profile, as bench-sip.sh takes one per rate.
+    mkdir -p "$(dirname "$PROFILE")"
+    curl -sf -o "$PROFILE-relay-$calls-$mode.pprof" "http://$HTTP_ADDR/debug/pprof/profile?seconds=$WINDOW" &
+  fi
   sleep "$WINDOW"
   c1=$(cpu_ticks "$EARSHOT_PID"); p1=$(metric earshot_rtp_packets_relayed_total)
   m1=$(machine_ticks); g1=$(( $(cpu_ticks "$uac_pid") + $(cpu_ticks "$uas_pid") ))
@@ -125,6 +137,74 @@ measure_earshot() {
   fi
   kill "$uac_pid" "$uas_pid" "$EARSHOT_PID" 2>/dev/null || true
   wait "$uac_pid" "$uas_pid" "$EARSHOT_PID" 2>/dev/null || true
+}
+
+# rtpe_metric ADDR NAME: a value from rtpengine's /metrics at ADDR
+# (summed over its labels; the userspace relay's for the packet counter).
+rtpe_metric() { curl -s "http://$1/metrics" | awk -v n="$2" '($1==n || index($1, n "{")==1) && $1 !~ /kernel/ {s+=$2; f=1} END {if (f) print s}'; }
+
+# measure_kamailio_rtpengine CALLS: the same sipps, the same calls and the
+# same audio as measure_earshot, through Kamailio (testdata/kamailio/
+# relay.cfg) with an rtpengine daemon relaying the media (userspace, no
+# kernel module): the deployment earshot replaces, and a baseline whose
+# load generator is earshot's own — sipp's echo threads, woken per packet,
+# cost the relay that sends to them more than the Python peer of
+# measure_rtpengine does. Prints one table row: rtpengine's CPU (Kamailio
+# is idle in the window, the calls being held), its packet counter and
+# RSS.
+measure_kamailio_rtpengine() {
+  local calls=$1 ng http uas uac_pid uas_pid pid name="rtpengine behind Kamailio, same sipps"
+  ng="127.0.0.1:$(free_port 127.0.0.1)"; http="127.0.0.1:$(free_port 127.0.0.1)"
+  rtpengine --config-file=none -f -E --table=-1 -i 127.0.0.1 -n "$ng" --listen-http="$http" \
+    -m 40000 -M 49999 --num-threads=2 -L ${RTPE_LOG:-3} >"$WORK/rtpengine-kamailio.log" 2>&1 &
+  pid=$!; PIDS="$PIDS $pid"
+  for _ in $(seq 100); do [ -n "$(rtpe_metric "$http" rtpengine_sessions)" ] && break; sleep 0.1; done
+  uas="127.0.0.3:$(free_port 127.0.0.3)"
+  if ! start_kamailio "$uas" relay.cfg "$ng"; then
+    echo "| $name | $calls | – | – | – | – | – | – | Kamailio did not start |"
+    kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+    return
+  fi
+  local rss0; rss0=$(rss_kib "$pid")
+  [ -f "$WORK/numbers.csv" ] || printf 'SEQUENTIAL\n5000;\n' >"$WORK/numbers.csv"
+  # agent_uas.xml with the Record-Route a proxy's caller needs for its ACK.
+  sipp -sf "$SIPP_DIR/bench_uas_rr.xml" -t u1 -i 127.0.0.3 -p "${uas##*:}" -mi 127.0.0.3 \
+    -mp "$(free_port 127.0.0.3)" -rtp_echo -buff_size 4194304 -nostdin >/dev/null 2>&1 &
+  uas_pid=$!; PIDS="$PIDS $uas_pid"
+  (cd "$WORK" && exec sipp -sf "$WORK/relay_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
+    -i 127.0.0.2 -p "$(free_port 127.0.0.2)" -mi 127.0.0.2 -mp "$(free_port 127.0.0.2)" \
+    -r 100 -m "$calls" -l "$calls" -d $(( (WINDOW + 40) * 1000 )) -buff_size 4194304 -nostdin \
+    "$KAM_ADDR" >/dev/null 2>&1) &
+  uac_pid=$!; PIDS="$PIDS $uac_pid"
+  local deadline=$((SECONDS + 60))
+  while [ "$(rtpe_metric "$http" rtpengine_sessions)" != "$calls" ]; do
+    if [ $SECONDS -ge $deadline ]; then
+      echo "| $name | $calls | – | – | – | – | – | – | only $(rtpe_metric "$http" rtpengine_sessions) of $calls calls up |"
+      kill "$uac_pid" "$uas_pid" "$pid" 2>/dev/null || true; kill -- "-$KAM_PID" 2>/dev/null || true
+      wait "$uac_pid" "$uas_pid" "$pid" "$KAM_PID" 2>/dev/null || true
+      return
+    fi
+    sleep 0.5
+  done
+  sleep 3 # as for earshot: every call's audio started
+  local c0 p0 c1 p1 m0 m1 g0 g1 rss1 hz; hz=$(getconf CLK_TCK)
+  c0=$(cpu_ticks "$pid"); p0=$(rtpe_metric "$http" rtpengine_packets_total)
+  m0=$(machine_ticks); g0=$(( $(cpu_ticks "$uac_pid") + $(cpu_ticks "$uas_pid") ))
+  sleep "$WINDOW"
+  c1=$(cpu_ticks "$pid"); p1=$(rtpe_metric "$http" rtpengine_packets_total)
+  m1=$(machine_ticks); g1=$(( $(cpu_ticks "$uac_pid") + $(cpu_ticks "$uas_pid") ))
+  rss1=$(rss_kib "$pid")
+  local row
+  row=$(awk -v name="$name" -v c=$((c1 - c0)) -v m=$((m1 - m0)) -v g=$((g1 - g0)) -v hz="$hz" -v p0="$p0" -v p1="$p1" -v w="$WINDOW" -v n="$calls" -v r0="$rss0" -v r1="$rss1" 'BEGIN {
+    pk = p1 - p0; u = 1e6 / hz / pk
+    printf "| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.1f |\n", name, n, pk / w, 100 * n, c * u, g * u, (c + g) * u, m * u, (r1 - r0) / n
+  }')
+  echo "$row"
+  KAMRTPE_CPU_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $6}')
+  KAMRTPE_NET_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $8}')
+  kill "$uac_pid" "$uas_pid" "$pid" 2>/dev/null || true
+  kill -- "-$KAM_PID" 2>/dev/null || true
+  wait "$uac_pid" "$uas_pid" "$pid" "$KAM_PID" 2>/dev/null || true
 }
 
 # measure_rtpengine CALLS: the same load through an rtpengine daemon
@@ -248,7 +328,8 @@ main_relay() {
   sed 's#play_pcap_audio="audio.pcap"#play_pcap_audio="'"$WORK"'/audio.pcap"#; s#INVITE sip:\[service\]#INVITE sip:[field0]#; s#To: <sip:\[service\]#To: <sip:[field0]#g' \
     "$SIPP_DIR/customer_uac.xml" >"$WORK/relay_uac.xml"
   gen_pcap "$WORK/audio.pcap" $((WINDOW + 45))
-  declare -gA EARSHOT_CPU_PER_PKT RTPENGINE_CPU_PER_PKT EARSHOT_NET_PER_PKT KERNEL_CPU_PER_PKT KERNEL_NET_PER_PKT EACH_CPU_PER_PKT
+  declare -gA EARSHOT_CPU_PER_PKT RTPENGINE_CPU_PER_PKT EARSHOT_NET_PER_PKT KERNEL_CPU_PER_PKT KERNEL_NET_PER_PKT EACH_CPU_PER_PKT \
+    KAMRTPE_CPU_PER_PKT KAMRTPE_NET_PER_PKT
   echo "earshot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev), $(nproc) CPUs, ${WINDOW}s window, 50 packets/s each way per call"
   echo
   echo "| relay | calls | packets/s relayed | expected | relay process, CPU µs per packet | load generator, µs per packet | relay + generator, µs per packet | machine (/proc/stat), µs per packet | RSS KiB per call |"
@@ -264,11 +345,20 @@ main_relay() {
     fi
   done
   if declare -F measure_rtpengine >/dev/null && command -v rtpengine >/dev/null; then
-    for c in $CALLS; do measure_rtpengine "$c"; done
+    local kam=0
+    if [ "${KAMAILIO:-1}" != 0 ] && command -v kamailio >/dev/null; then kam=1; fi
+    for c in $CALLS; do
+      [ "$kam" = 0 ] || measure_kamailio_rtpengine "$c"
+      measure_rtpengine "$c"
+    done
     echo
     for c in $CALLS; do
+      if [ -n "${KAMRTPE_CPU_PER_PKT[$c]:-}" ]; then
+        awk -v c="$c" -v e="${EARSHOT_CPU_PER_PKT[$c]}" -v r="${KAMRTPE_CPU_PER_PKT[$c]}" -v en="${EARSHOT_NET_PER_PKT[$c]}" -v rn="${KAMRTPE_NET_PER_PKT[$c]}" \
+          'BEGIN {printf "%d calls, same sipps: earshot uses %.2fx the CPU per packet of rtpengine (userspace) behind Kamailio; relay + sipps %.2fx\n", c, e / r, en / rn}'
+      fi
       awk -v c="$c" -v e="${EARSHOT_CPU_PER_PKT[$c]}" -v r="${RTPENGINE_CPU_PER_PKT[$c]}" \
-        'BEGIN {printf "%d calls: earshot uses %.2fx the CPU per packet of rtpengine (userspace)\n", c, e / r}'
+        'BEGIN {printf "%d calls: earshot uses %.2fx the CPU per packet of rtpengine (userspace) driven by its Python peer\n", c, e / r}'
       if [ -n "${EACH_CPU_PER_PKT[$c]:-}" ]; then
         awk -v c="$c" -v e="${EACH_CPU_PER_PKT[$c]}" -v r="${RTPENGINE_CPU_PER_PKT[$c]}" \
           'BEGIN {printf "%d calls, one sendto per packet: earshot uses %.2fx the CPU per packet of rtpengine (userspace)\n", c, e / r}'

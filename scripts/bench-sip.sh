@@ -8,13 +8,22 @@
 #   scripts/bench-sip.sh                       # default ladder
 #   RATES="200 1000" SECS=5 scripts/bench-sip.sh
 #   PROFILE=prof/sip RATES=1500 scripts/bench-sip.sh  # + profiles per rate
-#   KAMAILIO=0 scripts/bench-sip.sh            # without the Kamailio ladder
+#   KAMAILIO=0 scripts/bench-sip.sh            # without the Kamailio ladders
+#   RTPENGINE=0 scripts/bench-sip.sh           # without the Kamailio + rtpengine ladder
 #   FULL=1 scripts/bench-sip.sh                # every rate, also after a collapse
 #
 # Kamailio (Debian package kamailio) runs testdata/kamailio/bench.cfg: tm +
 # rr, KAM_CHILDREN UDP workers (default 4), the sipps' 4 MiB socket buffers,
 # in front of a second answering sipp that copies Record-Route
 # (testdata/sipp/bench_uas_rr.xml). Its CPU is that of all its processes.
+# When rtpengine (Debian: rtpengine-daemon) is installed too, a second peer
+# ladder runs Kamailio with rtpengine allocating every call's media
+# (testdata/kamailio/relay.cfg: offer, answer and delete over rtpengine's
+# control protocol), as earshot allocates media for every call: the
+# deployment an operator would put in earshot's place. Its CPU is
+# Kamailio's plus rtpengine's. rtpengine runs with --delete-delay=0: by
+# default it keeps an ended call, and its four sockets, for 30 s, which at
+# these rates needs more descriptors than a machine like this allows.
 #
 # With PROFILE set, earshot runs with http.pprof on and a CPU profile of
 # SECS-2 seconds in the middle of each earshot step is saved as
@@ -167,8 +176,9 @@ session_ticks() {
   echo "$sum"
 }
 
-# start_kamailio UAS: starts Kamailio as a record-routing proxy in front of
-# UAS (testdata/kamailio/bench.cfg) and sets KAM_PID and KAM_ADDR. Its
+# start_kamailio UAS [CFG NG]: starts Kamailio as a record-routing proxy in
+# front of UAS (testdata/kamailio/CFG, default bench.cfg; relay.cfg adds
+# rtpengine at its control address NG) and sets KAM_PID and KAM_ADDR. Its
 # shared memory is KAM_SHM MiB (default 2048): tm keeps every transaction
 # there until its wait timer ends (seconds after the call), so at a few
 # thousand calls/s 256 MiB ran out and tm answered "500 No error (2/SL)"
@@ -179,8 +189,8 @@ start_kamailio() {
   [ -d "$mods" ] || { echo "kamailio's modules (tm.so) not found" >&2; return 1; }
   KAM_ADDR="127.0.0.1:$(free_port 127.0.0.1)"
   sed -e "s|@LISTEN@|$KAM_ADDR|" -e "s|@UAS@|$1|" -e "s|@MPATH@|$mods/|" \
-    -e "s|@CHILDREN@|${KAM_CHILDREN:-4}|" -e "s|@BUFFER@|4194304|g" \
-    "$ROOT/testdata/kamailio/bench.cfg" >"$WORK/kamailio.cfg"
+    -e "s|@CHILDREN@|${KAM_CHILDREN:-4}|" -e "s|@BUFFER@|4194304|g" -e "s|@NG@|${3:-}|" \
+    "$ROOT/testdata/kamailio/${2:-bench.cfg}" >"$WORK/kamailio.cfg"
   mkdir -p "$WORK/kamailio-run"
   setsid kamailio -f "$WORK/kamailio.cfg" -DD -E -m "${KAM_SHM:-2048}" -M 16 -Y "$WORK/kamailio-run" >"$WORK/kamailio.log" 2>&1 &
   KAM_PID=$!
@@ -194,6 +204,20 @@ start_kamailio() {
   done
   echo "kamailio did not bind $KAM_ADDR" >&2
   return 1
+}
+
+# start_rtpengine: starts an rtpengine daemon relaying in userspace (no
+# kernel module) with its control protocol on a free loopback port; sets
+# RTPE_PID and RTPE_NG. Ended calls are deleted at once (--delete-delay=0;
+# see the header).
+start_rtpengine() {
+  RTPE_NG="127.0.0.1:$(free_port 127.0.0.1)"
+  rtpengine --config-file=none -f -E --table=-1 -i 127.0.0.1 -n "$RTPE_NG" -m 20000 -M 59999 \
+    --num-threads=2 --delete-delay=0 -L 3 >"$WORK/rtpengine.log" 2>&1 &
+  RTPE_PID=$!
+  PIDS="$PIDS $RTPE_PID"
+  sleep 0.5
+  kill -0 "$RTPE_PID" 2>/dev/null || { tail -5 "$WORK/rtpengine.log" >&2; RTPE_PID=""; return 1; }
 }
 
 # rss_kib PID: resident set size in KiB.
@@ -220,6 +244,12 @@ cleanup() {
   if [ -n "${WORK:-}" ] && [ -z "${KEEP:-}" ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi
 }
 
+# peer_ticks: the CPU time of the peer under test, Kamailio's processes
+# and, when RTPE_PID is set, rtpengine's, in clock ticks.
+peer_ticks() {
+  echo $(( $(session_ticks "$KAM_PID") + $( [ -n "${RTPE_PID:-}" ] && cpu_ticks "$RTPE_PID" || echo 0) ))
+}
+
 # run_ladder LABEL TARGET: one sipp UAC run per rate at TARGET; prints a
 # table row per rate and remembers the best rate with zero failed calls,
 # and the best rate whose step and every step below it had none (a
@@ -237,7 +267,7 @@ run_ladder() {
     local u0=0
     [ -n "${UAS_PID:-}" ] && u0=$(cpu_ticks "$UAS_PID")
     [ -n "${EARSHOT_PID:-}" ] && [ "$label" = earshot ] && t0=$(cpu_ticks "$EARSHOT_PID")
-    [ "$label" = kamailio ] && t0=$(session_ticks "$KAM_PID")
+    case $label in kamailio*) t0=$(peer_ticks) ;; esac
     local prof=""
     if [ -n "${PROFILE:-}" ] && [ "$label" = earshot ] && [ "$SECS" -gt 2 ]; then
       (sleep 1
@@ -258,8 +288,8 @@ run_ladder() {
     ok=$(stat_col "$csv" 'SuccessfulCall(C)'); fail=$(stat_col "$csv" 'FailedCall(C)')
     retr=$(stat_col "$csv" 'Retransmissions(C)')
     rtt=$(stat_col "$csv" 'ResponseTime1(C)' | awk -F: '{printf "%.1f", $1*3600000 + $2*60000 + $3*1000 + $4/1000}')
-    if [ "$label" = earshot ] || [ "$label" = kamailio ]; then
-      if [ "$label" = earshot ]; then t1=$(cpu_ticks "$EARSHOT_PID"); else t1=$(session_ticks "$KAM_PID"); fi
+    if [ "$label" = earshot ] || [ "${label#kamailio}" != "$label" ]; then
+      if [ "$label" = earshot ]; then t1=$(cpu_ticks "$EARSHOT_PID"); else t1=$(peer_ticks); fi
       cpu=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" 'BEGIN {printf "%.0f", n ? d / hz / n * 1e6 : 0}')
       CPU[$label-$rate]=$cpu
     fi
@@ -326,7 +356,7 @@ main() {
   # from the next ladders.
   kill "$EARSHOT_PID" 2>/dev/null || true
   wait "$EARSHOT_PID" 2>/dev/null || true
-  local peer="" nopeer="Kamailio is not installed (Debian: kamailio)"
+  local peer="" peer2="" nopeer="Kamailio is not installed (Debian: kamailio)"
   [ "${KAMAILIO:-1}" != 0 ] || nopeer="KAMAILIO=0"
   if [ "${KAMAILIO:-1}" != 0 ] && command -v kamailio >/dev/null; then
     nopeer="Kamailio did not start"
@@ -351,14 +381,29 @@ main() {
       kill -- "-$KAM_PID" 2>/dev/null || true
       wait "$KAM_PID" 2>/dev/null || true
       peer=kamailio
+      if [ "${RTPENGINE:-1}" != 0 ] && command -v rtpengine >/dev/null && start_rtpengine; then
+        if start_kamailio "$rr" relay.cfg "$RTPE_NG"; then
+          UAS_PID=$rr_pid
+          run_ladder kamailio+rtpengine "$KAM_ADDR"
+          UAS_PID=$agent_uas
+          kill -- "-$KAM_PID" 2>/dev/null || true
+          wait "$KAM_PID" 2>/dev/null || true
+          peer2=1
+        fi
+        kill "$RTPE_PID" 2>/dev/null || true
+        wait "$RTPE_PID" 2>/dev/null || true
+        RTPE_PID=""
+      fi
     fi
     kill "$rr_pid" 2>/dev/null || true
   fi
   run_ladder direct "$uas"
   echo
-  echo "highest rate with zero failed calls: earshot ${BEST[earshot]} calls/s${peer:+, Kamailio ${BEST[kamailio]} calls/s}, direct ${BEST[direct]} calls/s"
-  echo "highest rate carried cleanly (zero failed calls, retransmissions under 1 % of the calls): earshot ${CLEAN[earshot]} calls/s${peer:+, Kamailio ${CLEAN[kamailio]} calls/s}, direct ${CLEAN[direct]} calls/s"
-  echo "highest rate with zero failed calls in its step and every step below it: earshot ${UPTO[earshot]} calls/s${peer:+, Kamailio ${UPTO[kamailio]} calls/s}, direct ${UPTO[direct]} calls/s"
+  local kr=""
+  [ -z "$peer2" ] || kr="kamailio+rtpengine"
+  echo "highest rate with zero failed calls: earshot ${BEST[earshot]} calls/s${peer:+, Kamailio ${BEST[kamailio]} calls/s}${kr:+, Kamailio + rtpengine ${BEST[$kr]} calls/s}, direct ${BEST[direct]} calls/s"
+  echo "highest rate carried cleanly (zero failed calls, retransmissions under 1 % of the calls): earshot ${CLEAN[earshot]} calls/s${peer:+, Kamailio ${CLEAN[kamailio]} calls/s}${kr:+, Kamailio + rtpengine ${CLEAN[$kr]} calls/s}, direct ${CLEAN[direct]} calls/s"
+  echo "highest rate with zero failed calls in its step and every step below it: earshot ${UPTO[earshot]} calls/s${peer:+, Kamailio ${UPTO[kamailio]} calls/s}${kr:+, Kamailio + rtpengine ${UPTO[$kr]} calls/s}, direct ${UPTO[direct]} calls/s"
   if [ -n "$peer" ]; then
     awk -v e="${BEST[earshot]}" -v k="${BEST[kamailio]}" 'BEGIN {
       if (k > 0) printf "earshot / Kamailio, highest rate with zero failed calls: %.2f\n", e / k
@@ -374,6 +419,21 @@ main() {
         -v eo="${OK[earshot-$rate]:+, no call failed}" -v ko="${OK[kamailio-$rate]:+, no call failed}" \
         'BEGIN {if (k > 0) printf "at %d calls/s: earshot %d µs CPU per successful call%s, Kamailio %d%s: %.2fx\n", r, e, eo, k, ko, e / k}'
     done
+    if [ -n "$kr" ]; then
+      awk -v e="${BEST[earshot]}" -v k="${BEST[$kr]}" 'BEGIN {
+        if (k > 0) printf "earshot / Kamailio + rtpengine, highest rate with zero failed calls: %.2f\n", e / k
+        else printf "Kamailio + rtpengine carried no rate of this ladder with zero failed calls\n" }'
+      awk -v e="${CLEAN[earshot]}" -v k="${CLEAN[$kr]}" 'BEGIN {
+        if (k > 0) printf "earshot / Kamailio + rtpengine, highest rate carried cleanly: %.2f\n", e / k }'
+      awk -v e="${UPTO[earshot]}" -v k="${UPTO[$kr]}" 'BEGIN {
+        if (k > 0) printf "earshot / Kamailio + rtpengine, highest rate with no failed call up to it: %.2f\n", e / k }'
+      for rate in $RATES; do
+        [ -n "${CPU[earshot-$rate]:-}" ] && [ -n "${CPU[$kr-$rate]:-}" ] || continue
+        awk -v r="$rate" -v e="${CPU[earshot-$rate]}" -v k="${CPU[$kr-$rate]}" \
+          -v eo="${OK[earshot-$rate]:+, no call failed}" -v ko="${OK[$kr-$rate]:+, no call failed}" \
+          'BEGIN {if (k > 0) printf "at %d calls/s: earshot %d µs CPU per successful call%s, Kamailio + rtpengine %d%s: %.2fx\n", r, e, eo, k, ko, e / k}'
+      done
+    fi
   else
     echo "$nopeer: no peer ladder in this run"
   fi
