@@ -207,6 +207,55 @@ measure_kamailio_rtpengine() {
   wait "$uac_pid" "$uas_pid" "$pid" "$KAM_PID" 2>/dev/null || true
 }
 
+# udp_in: UDP datagrams that reached a socket on this machine, from
+# /proc/net/snmp: those delivered and those a full receive buffer dropped
+# (the caller's sipp never reads the echoed audio).
+udp_in() {
+  awk '$1=="Udp:" && !h {for (i=2;i<=NF;i++) {if ($i=="InDatagrams") c=i; if ($i=="RcvbufErrors") d=i}; h=1; next}
+       $1=="Udp:" {print $c + $d}' /proc/net/snmp
+}
+
+# measure_direct CALLS: the same sipps, calls and audio with no relay: the
+# caller's sipp calls the answering one straight and the audio goes sipp
+# to sipp (packets: the datagrams that reached a socket in the window).
+# Its generator column is what the sipps cost by themselves per packet; a
+# relay's "relay + generator" figure minus it is the relay's whole cost —
+# its process, the deliveries it makes and the softirq work it causes
+# (which on loopback runs in the sending process and is charged to it),
+# an in-kernel program's — which no process's own CPU isolates. These are
+# the processes' own, precise times: the machine column, from /proc/stat,
+# is sampled by the scheduler's tick, which a tickless kernel stops on an
+# idle CPU, and at these loads of short bursts it was off by several
+# times in both directions.
+measure_direct() {
+  local calls=$1 uas uac_pid uas_pid name="none: sipp to sipp, the generator alone"
+  uas="127.0.0.3:$(free_port 127.0.0.3)"
+  [ -f "$WORK/numbers.csv" ] || printf 'SEQUENTIAL\n5000;\n' >"$WORK/numbers.csv"
+  sipp -sf "$SIPP_DIR/agent_uas.xml" -t u1 -i 127.0.0.3 -p "${uas##*:}" -mi 127.0.0.3 \
+    -mp "$(free_port 127.0.0.3)" -rtp_echo -buff_size 4194304 -nostdin >/dev/null 2>&1 &
+  uas_pid=$!; PIDS="$PIDS $uas_pid"
+  (cd "$WORK" && exec sipp -sf "$WORK/relay_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
+    -i 127.0.0.2 -p "$(free_port 127.0.0.2)" -mi 127.0.0.2 -mp "$(free_port 127.0.0.2)" \
+    -r 100 -m "$calls" -l "$calls" -d $(( (WINDOW + 40) * 1000 )) -buff_size 4194304 -nostdin \
+    "$uas" >/dev/null 2>&1) &
+  uac_pid=$!; PIDS="$PIDS $uac_pid"
+  # The UAC places 100 calls/s; then, as for the relays, 3 s more.
+  sleep $(( calls / 100 + 4 ))
+  local p0 p1 m0 m1 g0 g1 hz; hz=$(getconf CLK_TCK)
+  p0=$(udp_in); m0=$(machine_ticks); g0=$(( $(cpu_ticks "$uac_pid") + $(cpu_ticks "$uas_pid") ))
+  sleep "$WINDOW"
+  p1=$(udp_in); m1=$(machine_ticks); g1=$(( $(cpu_ticks "$uac_pid") + $(cpu_ticks "$uas_pid") ))
+  local row
+  row=$(awk -v name="$name" -v m=$((m1 - m0)) -v g=$((g1 - g0)) -v hz="$hz" -v pk=$((p1 - p0)) -v w="$WINDOW" -v n="$calls" 'BEGIN {
+    u = 1e6 / hz / pk
+    printf "| %s | %d | %.0f | %.0f | – | %.2f | %.2f | %.2f | – |\n", name, n, pk / w, 100 * n, g * u, g * u, m * u
+  }')
+  echo "$row"
+  DIRECT_NET_PER_PKT[$calls]=$(echo "$row" | awk -F'|' '{print $8}')
+  kill "$uac_pid" "$uas_pid" 2>/dev/null || true
+  wait "$uac_pid" "$uas_pid" 2>/dev/null || true
+}
+
 # measure_rtpengine CALLS: the same load through an rtpengine daemon
 # (userspace forwarding, no kernel module), sessions set up with ng
 # offer/answer, packets generated and echoed by a small Python peer that also
@@ -329,7 +378,7 @@ main_relay() {
     "$SIPP_DIR/customer_uac.xml" >"$WORK/relay_uac.xml"
   gen_pcap "$WORK/audio.pcap" $((WINDOW + 45))
   declare -gA EARSHOT_CPU_PER_PKT RTPENGINE_CPU_PER_PKT EARSHOT_NET_PER_PKT KERNEL_CPU_PER_PKT KERNEL_NET_PER_PKT EACH_CPU_PER_PKT \
-    KAMRTPE_CPU_PER_PKT KAMRTPE_NET_PER_PKT
+    KAMRTPE_CPU_PER_PKT KAMRTPE_NET_PER_PKT DIRECT_NET_PER_PKT
   echo "earshot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev), $(nproc) CPUs, ${WINDOW}s window, 50 packets/s each way per call"
   echo
   echo "| relay | calls | packets/s relayed | expected | relay process, CPU µs per packet | load generator, µs per packet | relay + generator, µs per packet | machine (/proc/stat), µs per packet | RSS KiB per call |"
@@ -348,11 +397,24 @@ main_relay() {
     local kam=0
     if [ "${KAMAILIO:-1}" != 0 ] && command -v kamailio >/dev/null; then kam=1; fi
     for c in $CALLS; do
-      [ "$kam" = 0 ] || measure_kamailio_rtpengine "$c"
+      if [ "$kam" = 1 ]; then
+        measure_kamailio_rtpengine "$c"
+        measure_direct "$c"
+      fi
       measure_rtpengine "$c"
     done
     echo
     for c in $CALLS; do
+      # Relay + generator less the generator alone: each relay's whole
+      # cost per packet, comparable across relays driven by the same sipps.
+      if [ -n "${DIRECT_NET_PER_PKT[$c]:-}" ] && [ -n "${KAMRTPE_NET_PER_PKT[$c]:-}" ]; then
+        awk -v c="$c" -v d="${DIRECT_NET_PER_PKT[$c]}" -v r="${KAMRTPE_NET_PER_PKT[$c]}" -v e="${EARSHOT_NET_PER_PKT[$c]:-}" -v k="${KERNEL_NET_PER_PKT[$c]:-}" 'BEGIN {
+          rr = r - d
+          printf "%d calls, whole cost (relay + sipps less the sipps alone, %.2f µs): rtpengine behind Kamailio %.2f µs per packet", c, d, rr
+          if (e != "") printf ", earshot %.2f (%.2fx)", e - d, (rr > 0 ? (e - d) / rr : 0)
+          if (k != "") printf ", earshot in-kernel %.2f (%.2fx)", k - d, (rr > 0 ? (k - d) / rr : 0)
+          printf "\n" }'
+      fi
       if [ -n "${KAMRTPE_CPU_PER_PKT[$c]:-}" ]; then
         awk -v c="$c" -v e="${EARSHOT_CPU_PER_PKT[$c]}" -v r="${KAMRTPE_CPU_PER_PKT[$c]}" -v en="${EARSHOT_NET_PER_PKT[$c]}" -v rn="${KAMRTPE_NET_PER_PKT[$c]}" \
           'BEGIN {printf "%d calls, same sipps: earshot uses %.2fx the CPU per packet of rtpengine (userspace) behind Kamailio; relay + sipps %.2fx\n", c, e / r, en / rn}'

@@ -28,7 +28,8 @@
 # With PROFILE set, earshot runs with http.pprof on and a CPU profile of
 # SECS-2 seconds in the middle of each earshot step is saved as
 # PROFILE-RATE.pprof, the allocations over the same time as
-# PROFILE-RATE.allocs.pprof (read them with `go tool pprof -top FILE`).
+# PROFILE-RATE.allocs.pprof and the live heap at its end as
+# PROFILE-RATE.heap.pprof (read them with `go tool pprof -top FILE`).
 #
 # Topology, all on loopback: sipp UAC (127.0.0.2, the demo trunk source) ->
 # earshot (127.0.0.1) -> sipp UAS (127.0.0.3) answering as NGROUPS x PER_GROUP
@@ -273,7 +274,9 @@ run_ladder() {
       (sleep 1
        curl -sf -o "$PROFILE-$rate.allocs.pprof" "http://$HTTP_ADDR/debug/pprof/allocs?seconds=$((SECS - 2))" &
        curl -sf -o "$PROFILE-$rate.pprof" "http://$HTTP_ADDR/debug/pprof/profile?seconds=$((SECS - 2))"
-       wait) &
+       wait
+       # What is live at the end of the window (go tool pprof -sample_index=inuse_space).
+       curl -sf -o "$PROFILE-$rate.heap.pprof" "http://$HTTP_ADDR/debug/pprof/heap") &
       prof=$!
     fi
     local TIMEFORMAT='%U %S'
