@@ -11,6 +11,7 @@
 #   KAMAILIO=0 scripts/bench-sip.sh            # without the Kamailio ladders
 #   RTPENGINE=0 scripts/bench-sip.sh           # without the Kamailio + rtpengine ladder
 #   FULL=1 scripts/bench-sip.sh                # every rate, also after a collapse
+#   KAMAILIO=0 DIRECT=0 scripts/bench-sip.sh   # earshot's ladder alone (A/B runs)
 #
 # Kamailio (Debian package kamailio) runs testdata/kamailio/bench.cfg: tm +
 # rr, KAM_CHILDREN UDP workers (default 4), the sipps' 4 MiB socket buffers,
@@ -400,7 +401,8 @@ main() {
     fi
     kill "$rr_pid" 2>/dev/null || true
   fi
-  run_ladder direct "$uas"
+  # DIRECT=0 (for A/B runs of earshot alone): no sipp-to-sipp ladder.
+  if [ "${DIRECT:-1}" != 0 ]; then run_ladder direct "$uas"; else BEST[direct]=–; CLEAN[direct]=–; UPTO[direct]=–; fi
   echo
   local kr=""
   [ -z "$peer2" ] || kr="kamailio+rtpengine"
