@@ -73,7 +73,9 @@ timeit() {
 # in one send: what moving the same answer to the same client costs on
 # this machine, with no work behind it (the floor under earshot's rows).
 floor_server() {
-  python3 - "$@" <<'PY'
+  # exec: run in the background, the server is the job itself, which the
+  # cleanup's kill then reaches (a child of a subshell outlived it).
+  exec python3 - "$@" <<'PY'
 import socket, sys
 body = open(sys.argv[2], "rb").read()
 head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)

@@ -16,6 +16,7 @@
 # kamailio, rtpengine-daemon); otherwise a missing peer only drops its
 # baseline. Each step prints the machine's load average before and after
 # it: the figures are only comparable within a step, peer beside earshot.
+# It ends with a summary of every step's ratios and headline figures.
 # About 14 minutes with the defaults.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -36,17 +37,39 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# Each step's output is also kept, for the summary at the end.
+LOGS=$(mktemp -d)
+trap 'rm -rf "$LOGS"' EXIT
+NSTEP=0
+
 step() {
-  local name=$1 t0=$SECONDS
+  local name=$1 t0=$SECONDS log
   shift
+  NSTEP=$((NSTEP + 1))
+  log="$LOGS/$NSTEP"
+  echo "$name" >"$log.name"
   echo
   echo "## $name"
   echo
-  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs" | tee "$log.load"
   echo
-  "$@"
+  "$@" 2>&1 | tee "$log"
   echo
-  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg) ($((SECONDS - t0)) s)"
+  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg) ($((SECONDS - t0)) s)" | tee -a "$log.load"
+}
+
+# summary: the ratios and headline figures of every step in one place,
+# each under its step's name and load.
+summary() {
+  echo
+  echo "## Summary ($((SECONDS / 60)) min $((SECONDS % 60)) s)"
+  local i
+  for i in $(seq "$NSTEP"); do
+    echo
+    echo "$(cat "$LOGS/$i.name") — $(paste -sd';' "$LOGS/$i.load" | sed 's/;/; /')"
+    grep -E '^(earshot / |at [0-9]+ calls/s: |[0-9]+ calls[,:]|.*summary: |\| [0-9]+ held.*\| /api/v1/)' "$LOGS/$i" |
+      sed -E 's/^ *load_test\.go:[0-9]+: /  /; s/^([^ ])/  \1/'
+  done
 }
 
 echo "# earshot beside its peers, $(date -u +%Y-%m-%dT%H:%MZ), $(git describe --always --dirty 2>/dev/null || echo dev)"
@@ -65,3 +88,4 @@ else
   echo; echo "(not root: the in-kernel relay's mixer load is skipped)"
 fi
 HELD=${HELD:-5000} step "Control plane reads with held calls (GET /calls, /stats)" scripts/bench-api.sh
+summary
