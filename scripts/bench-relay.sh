@@ -75,6 +75,22 @@ wait_calls() {
   done
 }
 
+# start_media_sipps SCENARIO UAS CALLS TARGET: the answering sipp at UAS
+# (testdata/sipp/SCENARIO, echoing every RTP packet to its source) and the
+# calling sipp, which sends CALLS calls to TARGET at 100/s, each playing
+# the audio for the window and more; sets UAS_SIPP and UAC_SIPP. Every
+# relay's row runs these same two.
+start_media_sipps() {
+  sipp -sf "$SIPP_DIR/$1" -t u1 -i 127.0.0.3 -p "${2##*:}" -mi 127.0.0.3 \
+    -mp "$(free_port 127.0.0.3)" -rtp_echo -buff_size 4194304 -nostdin >/dev/null 2>&1 &
+  UAS_SIPP=$!; PIDS="$PIDS $UAS_SIPP"
+  (cd "$WORK" && exec sipp -sf "$WORK/relay_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
+    -i 127.0.0.2 -p "$(free_port 127.0.0.2)" -mi 127.0.0.2 -mp "$(free_port 127.0.0.2)" \
+    -r 100 -m "$3" -l "$3" -d $(( (WINDOW + 40) * 1000 )) -buff_size 4194304 -nostdin \
+    "$4" >/dev/null 2>&1) &
+  UAC_SIPP=$!; PIDS="$PIDS $UAC_SIPP"
+}
+
 # measure_earshot CALLS MODE: prints one table row. MODE: off (the
 # userspace relay, its sends batched with io_uring where the kernel
 # allows), each (the userspace relay, one sendto per packet:
@@ -91,15 +107,9 @@ measure_earshot() {
   uas="127.0.0.3:$(free_port 127.0.0.3)"
   register "$SIP_ADDR" "$uas" bench $(seq 7000 $((7000 + groups * 8 - 1)))
   local rss0; rss0=$(rss_kib "$EARSHOT_PID")
-  sipp -sf "$SIPP_DIR/agent_uas.xml" -t u1 -i 127.0.0.3 -p "${uas##*:}" -mi 127.0.0.3 \
-    -mp "$(free_port 127.0.0.3)" -rtp_echo -buff_size 4194304 -nostdin >/dev/null 2>&1 &
-  uas_pid=$!; PIDS="$PIDS $uas_pid"
   # The UAC dials the groups in turn so each call finds an idle agent.
-  (cd "$WORK" && exec sipp -sf "$WORK/relay_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
-    -i 127.0.0.2 -p "$(free_port 127.0.0.2)" -mi 127.0.0.2 -mp "$(free_port 127.0.0.2)" \
-    -r 100 -m "$calls" -l "$calls" -d $(( (WINDOW + 40) * 1000 )) -buff_size 4194304 -nostdin \
-    "$SIP_ADDR" >/dev/null 2>&1) &
-  uac_pid=$!; PIDS="$PIDS $uac_pid"
+  start_media_sipps agent_uas.xml "$uas" "$calls" "$SIP_ADDR"
+  uas_pid=$UAS_SIPP uac_pid=$UAC_SIPP
   wait_calls "$calls" 60
   sleep 3 # let every call's audio start and the relay settle
   if [ "$mode" = on ] && [ "$(metric earshot_rtp_kernel_relay_enabled)" != 1 ]; then
@@ -168,14 +178,8 @@ measure_kamailio_rtpengine() {
   local rss0; rss0=$(rss_kib "$pid")
   [ -f "$WORK/numbers.csv" ] || printf 'SEQUENTIAL\n5000;\n' >"$WORK/numbers.csv"
   # agent_uas.xml with the Record-Route a proxy's caller needs for its ACK.
-  sipp -sf "$SIPP_DIR/bench_uas_rr.xml" -t u1 -i 127.0.0.3 -p "${uas##*:}" -mi 127.0.0.3 \
-    -mp "$(free_port 127.0.0.3)" -rtp_echo -buff_size 4194304 -nostdin >/dev/null 2>&1 &
-  uas_pid=$!; PIDS="$PIDS $uas_pid"
-  (cd "$WORK" && exec sipp -sf "$WORK/relay_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
-    -i 127.0.0.2 -p "$(free_port 127.0.0.2)" -mi 127.0.0.2 -mp "$(free_port 127.0.0.2)" \
-    -r 100 -m "$calls" -l "$calls" -d $(( (WINDOW + 40) * 1000 )) -buff_size 4194304 -nostdin \
-    "$KAM_ADDR" >/dev/null 2>&1) &
-  uac_pid=$!; PIDS="$PIDS $uac_pid"
+  start_media_sipps bench_uas_rr.xml "$uas" "$calls" "$KAM_ADDR"
+  uas_pid=$UAS_SIPP uac_pid=$UAC_SIPP
   local deadline=$((SECONDS + 60))
   while [ "$(rtpe_metric "$http" rtpengine_sessions)" != "$calls" ]; do
     if [ $SECONDS -ge $deadline ]; then
@@ -231,14 +235,8 @@ measure_direct() {
   local calls=$1 uas uac_pid uas_pid name="none: sipp to sipp, the generator alone"
   uas="127.0.0.3:$(free_port 127.0.0.3)"
   [ -f "$WORK/numbers.csv" ] || printf 'SEQUENTIAL\n5000;\n' >"$WORK/numbers.csv"
-  sipp -sf "$SIPP_DIR/agent_uas.xml" -t u1 -i 127.0.0.3 -p "${uas##*:}" -mi 127.0.0.3 \
-    -mp "$(free_port 127.0.0.3)" -rtp_echo -buff_size 4194304 -nostdin >/dev/null 2>&1 &
-  uas_pid=$!; PIDS="$PIDS $uas_pid"
-  (cd "$WORK" && exec sipp -sf "$WORK/relay_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
-    -i 127.0.0.2 -p "$(free_port 127.0.0.2)" -mi 127.0.0.2 -mp "$(free_port 127.0.0.2)" \
-    -r 100 -m "$calls" -l "$calls" -d $(( (WINDOW + 40) * 1000 )) -buff_size 4194304 -nostdin \
-    "$uas" >/dev/null 2>&1) &
-  uac_pid=$!; PIDS="$PIDS $uac_pid"
+  start_media_sipps agent_uas.xml "$uas" "$calls" "$uas"
+  uas_pid=$UAS_SIPP uac_pid=$UAC_SIPP
   # The UAC places 100 calls/s; then, as for the relays, 3 s more.
   sleep $(( calls / 100 + 4 ))
   local p0 p1 m0 m1 g0 g1 hz; hz=$(getconf CLK_TCK)

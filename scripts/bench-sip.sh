@@ -246,6 +246,26 @@ cleanup() {
   if [ -n "${WORK:-}" ] && [ -z "${KEEP:-}" ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi
 }
 
+# peer_ratios LABEL NAME: earshot's ladder against the peer ladder LABEL
+# (printed as NAME): the three highest rates as ratios, and the CPU per
+# call at every rate both have a figure for.
+peer_ratios() {
+  local label=$1 name=$2 rate
+  awk -v e="${BEST[earshot]}" -v k="${BEST[$label]}" -v n="$name" 'BEGIN {
+    if (k > 0) printf "earshot / %s, highest rate with zero failed calls: %.2f\n", n, e / k
+    else printf "%s carried no rate of this ladder with zero failed calls\n", n }'
+  awk -v e="${CLEAN[earshot]}" -v k="${CLEAN[$label]}" -v n="$name" 'BEGIN {
+    if (k > 0) printf "earshot / %s, highest rate carried cleanly: %.2f\n", n, e / k }'
+  awk -v e="${UPTO[earshot]}" -v k="${UPTO[$label]}" -v n="$name" 'BEGIN {
+    if (k > 0) printf "earshot / %s, highest rate with no failed call up to it: %.2f\n", n, e / k }'
+  for rate in $RATES; do
+    [ -n "${CPU[earshot-$rate]:-}" ] && [ -n "${CPU[$label-$rate]:-}" ] || continue
+    awk -v r="$rate" -v e="${CPU[earshot-$rate]}" -v k="${CPU[$label-$rate]}" -v n="$name" \
+      -v eo="${OK[earshot-$rate]:+, no call failed}" -v ko="${OK[$label-$rate]:+, no call failed}" \
+      'BEGIN {if (k > 0) printf "at %d calls/s: earshot %d µs CPU per successful call%s, %s %d%s: %.2fx\n", r, e, eo, n, k, ko, e / k}'
+  done
+}
+
 # peer_ticks: the CPU time of the peer under test, Kamailio's processes
 # and, when RTPE_PID is set, rtpengine's, in clock ticks.
 peer_ticks() {
@@ -410,35 +430,8 @@ main() {
   echo "highest rate carried cleanly (zero failed calls, retransmissions under 1 % of the calls): earshot ${CLEAN[earshot]} calls/s${peer:+, Kamailio ${CLEAN[kamailio]} calls/s}${kr:+, Kamailio + rtpengine ${CLEAN[$kr]} calls/s}, direct ${CLEAN[direct]} calls/s"
   echo "highest rate with zero failed calls in its step and every step below it: earshot ${UPTO[earshot]} calls/s${peer:+, Kamailio ${UPTO[kamailio]} calls/s}${kr:+, Kamailio + rtpengine ${UPTO[$kr]} calls/s}, direct ${UPTO[direct]} calls/s"
   if [ -n "$peer" ]; then
-    awk -v e="${BEST[earshot]}" -v k="${BEST[kamailio]}" 'BEGIN {
-      if (k > 0) printf "earshot / Kamailio, highest rate with zero failed calls: %.2f\n", e / k
-      else printf "Kamailio carried no rate of this ladder with zero failed calls\n" }'
-    awk -v e="${CLEAN[earshot]}" -v k="${CLEAN[kamailio]}" 'BEGIN {
-      if (k > 0) printf "earshot / Kamailio, highest rate carried cleanly: %.2f\n", e / k }'
-    awk -v e="${UPTO[earshot]}" -v k="${UPTO[kamailio]}" 'BEGIN {
-      if (k > 0) printf "earshot / Kamailio, highest rate with no failed call up to it: %.2f\n", e / k }'
-    local rate
-    for rate in $RATES; do
-      [ -n "${CPU[earshot-$rate]:-}" ] && [ -n "${CPU[kamailio-$rate]:-}" ] || continue
-      awk -v r="$rate" -v e="${CPU[earshot-$rate]}" -v k="${CPU[kamailio-$rate]}" \
-        -v eo="${OK[earshot-$rate]:+, no call failed}" -v ko="${OK[kamailio-$rate]:+, no call failed}" \
-        'BEGIN {if (k > 0) printf "at %d calls/s: earshot %d µs CPU per successful call%s, Kamailio %d%s: %.2fx\n", r, e, eo, k, ko, e / k}'
-    done
-    if [ -n "$kr" ]; then
-      awk -v e="${BEST[earshot]}" -v k="${BEST[$kr]}" 'BEGIN {
-        if (k > 0) printf "earshot / Kamailio + rtpengine, highest rate with zero failed calls: %.2f\n", e / k
-        else printf "Kamailio + rtpengine carried no rate of this ladder with zero failed calls\n" }'
-      awk -v e="${CLEAN[earshot]}" -v k="${CLEAN[$kr]}" 'BEGIN {
-        if (k > 0) printf "earshot / Kamailio + rtpengine, highest rate carried cleanly: %.2f\n", e / k }'
-      awk -v e="${UPTO[earshot]}" -v k="${UPTO[$kr]}" 'BEGIN {
-        if (k > 0) printf "earshot / Kamailio + rtpengine, highest rate with no failed call up to it: %.2f\n", e / k }'
-      for rate in $RATES; do
-        [ -n "${CPU[earshot-$rate]:-}" ] && [ -n "${CPU[$kr-$rate]:-}" ] || continue
-        awk -v r="$rate" -v e="${CPU[earshot-$rate]}" -v k="${CPU[$kr-$rate]}" \
-          -v eo="${OK[earshot-$rate]:+, no call failed}" -v ko="${OK[$kr-$rate]:+, no call failed}" \
-          'BEGIN {if (k > 0) printf "at %d calls/s: earshot %d µs CPU per successful call%s, Kamailio + rtpengine %d%s: %.2fx\n", r, e, eo, k, ko, e / k}'
-      done
-    fi
+    peer_ratios kamailio Kamailio
+    [ -z "$kr" ] || peer_ratios "$kr" "Kamailio + rtpengine"
   else
     echo "$nopeer: no peer ladder in this run"
   fi
