@@ -114,14 +114,22 @@ func (h *callHarness) hangup(n int) {
 	h.recvStatus(h.caller, "BYE")
 }
 
+// readDeadline sets the reads of both phones to fail d from now (setting
+// it allocates nothing), so that a lost message fails the test instead of
+// hanging it, and returns that moment.
+func (h *callHarness) readDeadline(d time.Duration) time.Time {
+	deadline := time.Now().Add(d)
+	_ = h.caller.SetReadDeadline(deadline)
+	_ = h.agent.SetReadDeadline(deadline)
+	return deadline
+}
+
 // answer sets call number n up: the carrier's INVITE, the agent phone's
 // 200, the carrier's ACK. It returns the call's deadline.
 func (h *callHarness) answer(n int) time.Time {
 	// One deadline per call (setting it allocates nothing): a lost
 	// message fails the benchmark instead of hanging it.
-	deadline := time.Now().Add(5 * time.Second)
-	_ = h.caller.SetReadDeadline(deadline)
-	_ = h.agent.SetReadDeadline(deadline)
+	deadline := h.readDeadline(5 * time.Second)
 	// INVITE, carrier → earshot.
 	h.invite(n)
 	h.send(h.caller, h.srv)

@@ -102,9 +102,7 @@ func TestInDialogRequestNeedsPeersTag(t *testing.T) {
 func TestMergedInviteLoopDetected(t *testing.T) {
 	s, h := agentHarness(t)
 	const n = 50
-	deadline := time.Now().Add(5 * time.Second)
-	_ = h.caller.SetReadDeadline(deadline)
-	_ = h.agent.SetReadDeadline(deadline)
+	h.readDeadline(5 * time.Second)
 	invite := func(branch string) {
 		h.invite(n)
 		h.out = bytes.Replace(h.out, []byte("branch=z9hG4bK-b50INVITE"), []byte("branch="+branch), 1)

@@ -21,9 +21,7 @@ import (
 func TestRetransmitted2xxAckedAgain(t *testing.T) {
 	s, h := agentHarness(t)
 	const n = 7
-	deadline := time.Now().Add(5 * time.Second)
-	_ = h.caller.SetReadDeadline(deadline)
-	_ = h.agent.SetReadDeadline(deadline)
+	h.readDeadline(5 * time.Second)
 
 	// The carrier calls; the agent's phone answers.
 	ok, earshot, first := h.answerAcked(n)
@@ -126,9 +124,7 @@ func (h *callHarness) recvACK() []byte {
 func TestAbandoned2xxAckedAgain(t *testing.T) {
 	s, h := agentHarness(t)
 	const n = 8
-	deadline := time.Now().Add(5 * time.Second)
-	_ = h.caller.SetReadDeadline(deadline)
-	_ = h.agent.SetReadDeadline(deadline)
+	h.readDeadline(5 * time.Second)
 
 	h.invite(n)
 	h.send(h.caller, h.srv)
@@ -176,9 +172,7 @@ func TestAbandoned2xxAckedAgain(t *testing.T) {
 func TestRetransmitted2xxAfterCallEnds(t *testing.T) {
 	s, h := agentHarness(t)
 	const n = 9
-	deadline := time.Now().Add(5 * time.Second)
-	_ = h.caller.SetReadDeadline(deadline)
-	_ = h.agent.SetReadDeadline(deadline)
+	h.readDeadline(5 * time.Second)
 	base := runtime.NumGoroutine()
 
 	ok, earshot, first := h.answerAcked(n)
