@@ -32,9 +32,20 @@ func (in *inbound) respond(s *Server, code int, reason string, body []byte, hdrs
 	return res
 }
 
-// send sends a prebuilt response (used for 2xx retransmissions).
+// send sends a prebuilt response (used for 2xx retransmissions). A 2xx
+// is retransmitted for 64·T1, the transaction may linger less
+// (SetTransactionLinger) and sends nothing once it ended: past it the
+// response goes to the transport, as RFC 6026 has the core send 2xx
+// retransmissions anyway.
 func (in *inbound) send(s *Server, res *sip.Response) {
-	_ = in.tx.Respond(res)
+	select {
+	case <-in.tx.Done():
+		if err := s.sip.ua.TransportLayer().WriteMsg(res); err != nil {
+			s.log.Debug("2xx retransmission failed", "err", err)
+		}
+	default:
+		_ = in.tx.Respond(res)
+	}
 }
 
 func (in *inbound) finish() { in.once.Do(func() { close(in.done) }) }

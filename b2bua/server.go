@@ -98,6 +98,9 @@ func New(cfg Config) (*Server, error) {
 	s.guard.cancelTag = s.uasTag
 	var err error
 	stray := func(r *sip.Response) {
+		if s.ackStray2xx(r) {
+			return
+		}
 		s.stats.drop(DropStrayResponse)
 		var callID string
 		if h := r.CallID(); h != nil {

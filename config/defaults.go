@@ -13,22 +13,27 @@ const (
 	defaultRetryAfter     = 5 * time.Second
 	defaultDrainTimeout   = 30 * time.Second
 	defaultSessionExpires = 1800 * time.Second
-	defaultMinExpires     = 60 * time.Second
-	defaultMaxExpires     = 3600 * time.Second
-	defaultDefaultExpires = 600 * time.Second
-	defaultMaxContacts    = 5
-	defaultCodeListen     = "*1"
-	defaultCodeWhisper    = "*2"
-	defaultCodeBarge      = "*3"
-	defaultCodeIntercept  = "*4"
-	defaultHTTPListen     = "127.0.0.1:8080"
-	defaultDataDir        = "./data"
-	defaultAuditRetention = 2160 * time.Hour // 90 days
-	defaultCallRetention  = 720 * time.Hour  // 30 days
-	defaultMediaAddress   = "127.0.0.1"
-	defaultPortMin        = 20000
-	defaultPortMax        = 29999
-	defaultMediaTimeout   = 60 * time.Second
+	// Kamailio's tm keeps a completed transaction 5 s (wait_timer): time
+	// for the retransmissions of a lost response; RFC 3261's 32 s holds
+	// six times the calls' messages in memory at a given call rate
+	// (docs/performance.md, "How long a finished transaction stays").
+	defaultTransactionLinger = 5 * time.Second
+	defaultMinExpires        = 60 * time.Second
+	defaultMaxExpires        = 3600 * time.Second
+	defaultDefaultExpires    = 600 * time.Second
+	defaultMaxContacts       = 5
+	defaultCodeListen        = "*1"
+	defaultCodeWhisper       = "*2"
+	defaultCodeBarge         = "*3"
+	defaultCodeIntercept     = "*4"
+	defaultHTTPListen        = "127.0.0.1:8080"
+	defaultDataDir           = "./data"
+	defaultAuditRetention    = 2160 * time.Hour // 90 days
+	defaultCallRetention     = 720 * time.Hour  // 30 days
+	defaultMediaAddress      = "127.0.0.1"
+	defaultPortMin           = 20000
+	defaultPortMax           = 29999
+	defaultMediaTimeout      = 60 * time.Second
 	// A browser checks its candidates within seconds; RFC 7675 §5.1 lets
 	// consent expire 30 s after the last response.
 	defaultWebRTCICETimeout     = 15 * time.Second
@@ -73,6 +78,7 @@ func (c *Config) SetDefaults() {
 	dur(&s.RetryAfter, defaultRetryAfter)
 	dur(&s.DrainTimeout, defaultDrainTimeout)
 	dur(&s.SessionExpires, defaultSessionExpires)
+	dur(&s.TransactionLinger, defaultTransactionLinger)
 	dur(&s.Registration.MinExpires, defaultMinExpires)
 	dur(&s.Registration.MaxExpires, defaultMaxExpires)
 	dur(&s.Registration.DefaultExpires, defaultDefaultExpires)

@@ -201,6 +201,7 @@ tenants:
 		{"sip.retry_after", cfg.SIP.RetryAfter.D(), 5 * time.Second},
 		{"sip.drain_timeout", cfg.SIP.DrainTimeout.D(), 30 * time.Second},
 		{"sip.session_expires", cfg.SIP.SessionExpires.D(), 1800 * time.Second},
+		{"sip.transaction_linger", cfg.SIP.TransactionLinger.D(), 5 * time.Second},
 		{"sip.user_agent", cfg.SIP.UserAgent, "earshot"},
 		{"trunk transport", cfg.Tenants[0].Trunks[0].Transport, "udp"},
 		{"strategy", cfg.Tenants[0].Groups[0].Strategy, "ring-all"},

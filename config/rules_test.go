@@ -41,6 +41,8 @@ func TestRules(t *testing.T) {
 		{name: "retry after", old: "  retry_after: 5s", new: "  retry_after: -5s", field: "sip.retry_after", msg: "greater than 0"},
 		{name: "drain timeout", old: "  drain_timeout: 30s", new: "  drain_timeout: -1s", field: "sip.drain_timeout", msg: "greater than 0"},
 		{name: "session expires", old: "  session_expires: 1800s", new: "  session_expires: 60s", field: "sip.session_expires", msg: "at least 1m30s"},
+		{name: "transaction linger short", old: "  session_expires: 1800s", new: "  session_expires: 1800s\n  transaction_linger: 500ms", field: "sip.transaction_linger", at: "  transaction_linger: 500ms", msg: "between 1s and 32s"},
+		{name: "transaction linger long", old: "  session_expires: 1800s", new: "  session_expires: 1800s\n  transaction_linger: 1m", field: "sip.transaction_linger", at: "  transaction_linger: 1m", msg: "between 1s and 32s"},
 		{name: "registration min above max", old: "    min_expires: 60s", new: "    min_expires: 7200s", field: "sip.registration.min_expires", msg: "more than max_expires"},
 		{name: "registration default below min", old: "    default_expires: 600s", new: "    default_expires: 30s", field: "sip.registration.default_expires", msg: "outside min_expires"},
 		{name: "registration default above max", old: "    default_expires: 600s", new: "    default_expires: 2h", field: "sip.registration.default_expires", msg: "outside min_expires"},

@@ -63,9 +63,13 @@ type SIP struct {
 	// DrainTimeout bounds how long SIGTERM waits for active calls.
 	DrainTimeout Duration `yaml:"drain_timeout"`
 	// SessionExpires is the RFC 4028 session interval earshot asks for.
-	SessionExpires Duration     `yaml:"session_expires"`
-	Registration   Registration `yaml:"registration"`
-	FeatureCodes   FeatureCodes `yaml:"feature_codes"`
+	SessionExpires Duration `yaml:"session_expires"`
+	// TransactionLinger is how long a completed SIP transaction stays to
+	// absorb retransmissions (RFC 3261's timers D, J, L and M, 32 s
+	// over UDP there). One value for the whole process.
+	TransactionLinger Duration     `yaml:"transaction_linger"`
+	Registration      Registration `yaml:"registration"`
+	FeatureCodes      FeatureCodes `yaml:"feature_codes"`
 	// DigestAlgorithms are the digest algorithms earshot challenges with,
 	// in the order of the challenges (MD5, SHA-256).
 	DigestAlgorithms []string `yaml:"digest_algorithms"`

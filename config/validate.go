@@ -12,6 +12,14 @@ import (
 // Min-SE floor).
 const minSessionExpires = 90 * time.Second
 
+// A completed transaction stays at least a second, for a response lost
+// once, and at most RFC 3261's 64·T1 (T1 = 500 ms), past which no
+// retransmission comes.
+const (
+	minTransactionLinger = time.Second
+	maxTransactionLinger = 32 * time.Second
+)
+
 // Validate checks the configuration as it is, without filling defaults, and
 // returns nil or an *Errors listing every problem. Problems carry field
 // paths but no lines: a Config built in code has no file. Parse has
@@ -114,6 +122,9 @@ func (c *Config) validateSIP(col *collector) {
 	positive(col, "sip.drain_timeout", s.DrainTimeout)
 	if s.SessionExpires.D() < minSessionExpires {
 		col.addf("sip.session_expires", "must be at least %s (RFC 4028 minimum)", minSessionExpires)
+	}
+	if d := s.TransactionLinger.D(); d < minTransactionLinger || d > maxTransactionLinger {
+		col.addf("sip.transaction_linger", "must be between %s and %s", minTransactionLinger, maxTransactionLinger)
 	}
 	r := &s.Registration
 	l := &c.SIP.Limits

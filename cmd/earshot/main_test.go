@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/earshot/earshot/b2bua"
 	"github.com/earshot/earshot/config"
 	"github.com/earshot/earshot/mixer/audio"
 )
@@ -16,6 +17,14 @@ func runCmd(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := run(args, &out, &errb)
 	return code, out.String(), errb.String()
+}
+
+// TestTransactionLingerDefault: the configuration's default linger is
+// the one the b2bua documents and its end-to-end tests run with.
+func TestTransactionLingerDefault(t *testing.T) {
+	if got := config.Default().SIP.TransactionLinger.D(); got != b2bua.DefaultTransactionLinger {
+		t.Fatalf("sip.transaction_linger defaults to %v, b2bua.DefaultTransactionLinger is %v", got, b2bua.DefaultTransactionLinger)
+	}
 }
 
 func TestVersion(t *testing.T) {

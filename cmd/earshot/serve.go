@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/earshot/earshot/b2bua"
 	"github.com/earshot/earshot/config"
 	"github.com/earshot/earshot/internal/app"
 )
@@ -60,6 +61,8 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 // runServer starts earshot and, when ctx ends, drains calls and stops.
 func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
 	app.TuneRuntime(cfg.Runtime, log)
+	// Process-wide, and before the SIP stack runs.
+	b2bua.SetTransactionLinger(cfg.SIP.TransactionLinger.D())
 	a, err := app.Start(cfg, log)
 	if err != nil {
 		return err

@@ -1,0 +1,58 @@
+package b2bua
+
+import (
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// DefaultTransactionLinger is how long a completed SIP transaction stays
+// by default: Kamailio's (tm's wait_timer).
+const DefaultTransactionLinger = 5 * time.Second
+
+// SetTransactionLinger sets how long a completed transaction stays to
+// absorb retransmissions: sipgo's timers D, J, L and M, which RFC 3261
+// and RFC 6026 set to 64·T1 (32 s) over UDP. Each finished call's
+// requests and responses stay in memory that long; at 32 s and a few
+// thousand calls a second that was hundreds of megabytes, growing for as
+// long as a new rate ran, and earshot's highest call rate fell by a fifth
+// for it (docs/performance.md, "How long a finished transaction stays").
+//
+// What the RFC keeps the transactions for is done without them past d:
+// the 2xx earshot retransmits until its ACK goes to the transport once
+// its INVITE transaction is gone (inbound.send), and a 2xx a callee
+// retransmits after its transaction ended gets its ACK again from the
+// call (ackStray2xx). A request retransmitted later than d is taken as
+// a new one: a BYE gets 481, the INVITE of a call in progress 482.
+//
+// The timers are sipgo's package variables, read as its transactions
+// run: set them once, before any Server listens.
+func SetTransactionLinger(d time.Duration) {
+	sip.Timer_D, sip.Timer_J, sip.Timer_L, sip.Timer_M = d, d, d, d
+}
+
+// ackStray2xx sends the ACK again for a 2xx to an INVITE that came after
+// the INVITE's client transaction ended, when the call it belongs to
+// still runs and sent an ACK for it; it reports whether the response was
+// such a 2xx of a live call.
+func (s *Server) ackStray2xx(res *sip.Response) bool {
+	cseq, cid := res.CSeq(), res.CallID()
+	if !res.IsSuccess() || cseq == nil || cseq.MethodName != sip.INVITE || cid == nil || res.From() == nil {
+		return false
+	}
+	from, _ := res.From().Params.Get("tag")
+	s.mu.Lock()
+	l := s.legs[cid.Value()+"|"+from]
+	s.mu.Unlock()
+	if l == nil {
+		return false
+	}
+	c := l.call
+	return c.post(func() {
+		if ack, _ := c.acks.find(cid.Value(), cseq.SeqNo, tagOf(res.To())); ack != nil {
+			c.s.sendACK(ack)
+			return
+		}
+		s.stats.drop(DropStrayResponse)
+	})
+}
