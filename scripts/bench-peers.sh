@@ -73,7 +73,7 @@ summary() {
 }
 
 echo "# earshot beside its peers, $(date -u +%Y-%m-%dT%H:%MZ), $(git describe --always --dirty 2>/dev/null || echo dev)"
-RATES=${RATES:-"500 1000 1500 2000 2500 3200"} step "Call rate: earshot, Kamailio, Kamailio + rtpengine, direct" scripts/bench-sip.sh
+RATES=${RATES:-"1000 2000 2500 3200 4000 5000"} step "Call rate: earshot, Kamailio, Kamailio + rtpengine, direct" scripts/bench-sip.sh
 # Without the rows of one sendto per packet (the batched sends' A/B, in
 # scripts/bench-relay.sh's default run), to stay within 15 minutes.
 SENDTO=${SENDTO:-0} step "Relay: earshot and rtpengine (userspace; behind Kamailio with the same sipps, and Python-driven)" scripts/bench-relay.sh
