@@ -19,10 +19,44 @@ var paramHeaders = map[string]bool{
 	"contact": true, "m": true, "route": true, "record-route": true,
 }
 
-// loosePatterns are what a header section needs to hold for tightenParams
-// to have anything to do; most messages hold none and are not copied.
-var loosePatterns = [...][]byte{[]byte("\r\n "), []byte("\r\n\t"), []byte("\t"), []byte(" ;"), []byte("; "),
-	[]byte(" ="), []byte("= "), []byte(" /"), []byte("/ "), []byte(" ,"), []byte(" \r\n")}
+// loose reports whether a header section holds what tightenParams
+// changes: a tab, or a space after CRLF (folding), before CRLF, before
+// ';', '=', '/' or ',', or after ';', '=' or '/'. Most messages hold
+// none and are not copied.
+// One pass over the spaces: this runs for every datagram, and a search
+// per pattern was 2 % of earshot's CPU at 3,200 calls/s.
+func loose(head []byte) bool {
+	if bytes.IndexByte(head, '\t') >= 0 {
+		return true
+	}
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(head[i:], ' ')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i > 0 {
+			switch head[i-1] {
+			case ';', '=', '/': // not ',': "INVITE, ACK" alone never made a message loose
+				return true
+			case '\n':
+				if i > 1 && head[i-2] == '\r' {
+					return true
+				}
+			}
+		}
+		if i+1 < len(head) {
+			switch head[i+1] {
+			case ';', '=', '/', ',':
+				return true
+			case '\r':
+				if i+2 < len(head) && head[i+2] == '\n' {
+					return true
+				}
+			}
+		}
+	}
+}
 
 // tightenParams returns data with its folded header lines joined and, in
 // paramHeaders, the whitespace around ';', '=', '/' and ',' (and at the
@@ -34,14 +68,7 @@ func tightenParams(data []byte) []byte {
 	if !found {
 		return data
 	}
-	loose := false
-	for _, p := range loosePatterns {
-		if bytes.Contains(head, p) {
-			loose = true
-			break
-		}
-	}
-	if !loose {
+	if !loose(head) {
 		return data
 	}
 	first := bytes.Index(head, []byte("\r\n"))

@@ -98,3 +98,39 @@ func FuzzTightenParams(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLoose: the one-pass test says what a search for each pattern says.
+func FuzzLoose(f *testing.F) {
+	for _, s := range []string{"INVITE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z\r\n", "a ;b", "a; b", "a =b", "a= b",
+		"a /b", "a/ b", "a ,b", "a \r\nb", "a\r\n b", "a\r\n\tb", "\t", " ", "x \r", "\n ", "\r ", " \n"} {
+		f.Add([]byte(s))
+	}
+	patterns := []string{"\r\n ", "\r\n\t", "\t", " ;", "; ", " =", "= ", " /", "/ ", " ,", " \r\n"}
+	f.Fuzz(func(t *testing.T, head []byte) {
+		want := false
+		for _, p := range patterns {
+			want = want || bytes.Contains(head, []byte(p))
+		}
+		if got := loose(head); got != want {
+			t.Fatalf("loose(%q) = %v, a search for each pattern says %v", head, got, want)
+		}
+	})
+}
+
+// BenchmarkLoose: the test every datagram's header section goes through,
+// on a typical INVITE that needs no tightening.
+func BenchmarkLoose(b *testing.B) {
+	head := []byte("INVITE sip:service@127.0.0.1:5060 SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1-0\r\n" +
+		"From: sipp <sip:sipp@127.0.0.1:5061>;tag=1\r\n" +
+		"To: service <sip:service@127.0.0.1:5060>\r\n" +
+		"Call-ID: 1-123@127.0.0.1\r\nCSeq: 1 INVITE\r\n" +
+		"Contact: sip:sipp@127.0.0.1:5061\r\nMax-Forwards: 70\r\n" +
+		"Subject: Performance Test\r\nContent-Type: application/sdp\r\nContent-Length: 129")
+	b.ReportAllocs()
+	for b.Loop() {
+		if loose(head) {
+			b.Fatal("loose")
+		}
+	}
+}
