@@ -12,6 +12,8 @@
 #   RTPENGINE=0 scripts/bench-sip.sh           # without the Kamailio + rtpengine ladder
 #   FULL=1 scripts/bench-sip.sh                # every rate, also after a collapse
 #   KAMAILIO=0 DIRECT=0 scripts/bench-sip.sh   # earshot's ladder alone (A/B runs)
+#   RTP_MIN=10000 RTP_MAX=65535 scripts/bench-sip.sh  # another RTP port range
+#                                              # (earshot's and rtpengine's; default 20000-59999)
 #
 # Kamailio (Debian package kamailio) runs testdata/kamailio/bench.cfg: tm +
 # rr, KAM_CHILDREN UDP workers (default 4), the sipps' 4 MiB socket buffers,
@@ -214,7 +216,7 @@ start_kamailio() {
 # see the header).
 start_rtpengine() {
   RTPE_NG="127.0.0.1:$(free_port 127.0.0.1)"
-  rtpengine --config-file=none -f -E --table=-1 -i 127.0.0.1 -n "$RTPE_NG" -m 20000 -M 59999 \
+  rtpengine --config-file=none -f -E --table=-1 -i 127.0.0.1 -n "$RTPE_NG" -m "${RTP_MIN:-20000}" -M "${RTP_MAX:-59999}" \
     --num-threads=2 --delete-delay=0 -L 3 >"$WORK/rtpengine.log" 2>&1 &
   RTPE_PID=$!
   PIDS="$PIDS $RTPE_PID"
@@ -348,9 +350,11 @@ run_ladder() {
 
 main() {
   # Up to where Kamailio alone stops (it carried 5,000 calls/s on a
-  # 2-core machine). Near 5,000/s earshot runs out of RTP ports: four
-  # per call rest 2 s after it, 40,000 at that rate, the whole range
-  # below.
+  # 2-core machine). At 5,000/s earshot needs 40,000 RTP ports, the
+  # whole default range (four per call, resting 2 s after it), and as
+  # many descriptors to keep their sockets; where the process may open
+  # fewer, it binds and closes sockets per call again (see "What stops
+  # earshot at 5,000 calls/s" in docs/performance.md).
   RATES=${RATES:-"500 1000 2000 3200 4000 5000"}
   SECS=${SECS:-10}
   NGROUPS=${NGROUPS:-100}
@@ -364,7 +368,7 @@ main() {
 
   local sip http
   sip="127.0.0.1:$(free_port 127.0.0.1)"; http="127.0.0.1:$(free_port 127.0.0.1)"
-  write_config "$WORK/earshot.yaml" "$NGROUPS" "$PER_GROUP" 20000 59999 "$sip" "$http" "$WORK/data"
+  write_config "$WORK/earshot.yaml" "$NGROUPS" "$PER_GROUP" "${RTP_MIN:-20000}" "${RTP_MAX:-59999}" "$sip" "$http" "$WORK/data"
   start_earshot "$WORK/earshot.yaml"
   PIDS="$EARSHOT_PID"
 
