@@ -34,7 +34,7 @@ func (in *inbound) respond(s *Server, code int, reason string, body []byte, hdrs
 
 // send sends a prebuilt response (used for 2xx retransmissions). A 2xx
 // is retransmitted for 64·T1, the transaction may linger less
-// (SetTransactionLinger) and sends nothing once it ended: past it the
+// (SetTransactionTimers) and sends nothing once it ended: past it the
 // response goes to the transport, as RFC 6026 has the core send 2xx
 // retransmissions anyway.
 func (in *inbound) send(s *Server, res *sip.Response) {

@@ -7,12 +7,16 @@ import (
 )
 
 // DefaultTransactionLinger is how long a completed SIP transaction stays
-// by default: Kamailio's (tm's wait_timer).
+// by default: Kamailio's (tm's wt_timer).
 const DefaultTransactionLinger = 5 * time.Second
 
-// SetTransactionLinger sets how long a completed transaction stays to
-// absorb retransmissions: sipgo's timers D, J, L and M, which RFC 3261
-// and RFC 6026 set to 64·T1 (32 s) over UDP. Each finished call's
+// SetTransactionTimers sets sipgo's process-wide transaction timers: how
+// long a completed transaction stays to absorb retransmissions (linger),
+// and that its INVITE server transactions send no 100 Trying of their
+// own.
+//
+// The linger is sipgo's timers D, J, L and M, which RFC 3261 and RFC 6026
+// set to 64·T1 (32 s) over UDP. Each finished call's
 // requests and responses stay in memory that long; at 32 s and a few
 // thousand calls a second that was hundreds of megabytes, growing for as
 // long as a new rate ran, and earshot's highest call rate fell by a fifth
@@ -25,11 +29,26 @@ const DefaultTransactionLinger = 5 * time.Second
 // call (ackStray2xx). A request retransmitted later than d is taken as
 // a new one: a BYE gets 481, the INVITE of a call in progress 482.
 //
+// sipgo's INVITE server transaction sends a 100 Trying of its own when
+// the core has not answered within 200 ms (RFC 3261 §17.2.1), from a
+// timer of its own. earshot sends its 100 as a call's first act, from the
+// call's goroutine; on a machine loaded enough for the timer to fire
+// first (behind a garbage collection's mark, at thousands of calls a
+// second) the caller got two different 100s, the second with earshot's
+// To tag, and sipp aborts a call on that (and sipgo's was built from the
+// INVITE while earshot added its tag to it: a data race). The timer is
+// set out of reach: earshot's own 100 is the only one.
+//
 // The timers are sipgo's package variables, read as its transactions
 // run: set them once, before any Server listens.
-func SetTransactionLinger(d time.Duration) {
-	sip.Timer_D, sip.Timer_J, sip.Timer_L, sip.Timer_M = d, d, d, d
+func SetTransactionTimers(linger time.Duration) {
+	sip.Timer_D, sip.Timer_J, sip.Timer_L, sip.Timer_M = linger, linger, linger, linger
+	sip.Timer_1xx = noOwnTrying
 }
+
+// noOwnTrying is sipgo's 100 Trying timer made unreachable: a server
+// transaction is answered and done long before.
+const noOwnTrying = 24 * time.Hour
 
 // ackStray2xx sends the ACK again for a 2xx to an INVITE that came after
 // the INVITE's client transaction ended, when the call it belongs to

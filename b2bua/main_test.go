@@ -11,7 +11,7 @@ import (
 // the default 5 s): whatever leaned on a transaction outliving that
 // fails here, and the tests of what comes after it wait little.
 func TestMain(m *testing.M) {
-	SetTransactionLinger(testLinger)
+	SetTransactionTimers(testLinger)
 	os.Exit(m.Run())
 }
 

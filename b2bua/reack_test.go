@@ -74,7 +74,14 @@ func TestRetransmitted2xxAckedAgain(t *testing.T) {
 // registered at the harness's agent phone.
 func agentHarness(t *testing.T) (*Server, *callHarness) {
 	t.Helper()
-	s := newTestServer(t, Config{Tenants: flowTenants(RingAll, 0), Registration: testPolicy}, nil)
+	return agentHarnessWith(t, Config{Tenants: flowTenants(RingAll, 0), Registration: testPolicy})
+}
+
+// agentHarnessWith is agentHarness on a server of cfg, whose tenants
+// must hold agent 1001 as flowTenants does.
+func agentHarnessWith(t *testing.T, cfg Config) (*Server, *callHarness) {
+	t.Helper()
+	s := newTestServer(t, cfg, nil)
 	addrs, err := s.Listen([]Listener{{Transport: "udp", Address: "127.0.0.1:0"}})
 	if err != nil {
 		t.Fatal(err)

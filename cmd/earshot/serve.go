@@ -62,7 +62,7 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
 	app.TuneRuntime(cfg.Runtime, log)
 	// Process-wide, and before the SIP stack runs.
-	b2bua.SetTransactionLinger(cfg.SIP.TransactionLinger.D())
+	b2bua.SetTransactionTimers(cfg.SIP.TransactionLinger.D())
 	a, err := app.Start(cfg, log)
 	if err != nil {
 		return err
