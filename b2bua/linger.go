@@ -16,18 +16,19 @@ const DefaultTransactionLinger = 5 * time.Second
 // own.
 //
 // The linger is sipgo's timers D, J, L and M, which RFC 3261 and RFC 6026
-// set to 64·T1 (32 s) over UDP. Each finished call's
-// requests and responses stay in memory that long; at 32 s and a few
-// thousand calls a second that was hundreds of megabytes, growing for as
-// long as a new rate ran, and earshot's highest call rate fell by a fifth
-// for it (docs/performance.md, "How long a finished transaction stays").
+// set to 64·T1 (32 s) over UDP. Each finished call's requests and
+// responses stay in memory that long; at 32 s and a few thousand calls a
+// second that was hundreds of megabytes, growing for as long as a new
+// rate ran, and earshot's highest call rate fell by a fifth for it
+// (docs/performance.md, "How long a finished transaction stays").
 //
-// What the RFC keeps the transactions for is done without them past d:
-// the 2xx earshot retransmits until its ACK goes to the transport once
-// its INVITE transaction is gone (inbound.send), and a 2xx a callee
+// What the RFC keeps the transactions for is done without them past the
+// linger: the 2xx earshot retransmits until its ACK goes to the transport
+// once its INVITE transaction is gone (inbound.send), and a 2xx a callee
 // retransmits after its transaction ended gets its ACK again from the
-// call (ackStray2xx). A request retransmitted later than d is taken as
-// a new one: a BYE gets 481, the INVITE of a call in progress 482.
+// call (ackStray2xx). A request retransmitted later than the linger is
+// taken as a new one: a BYE gets 481, the INVITE of a call in progress
+// 482.
 //
 // sipgo's INVITE server transaction sends a 100 Trying of its own when
 // the core has not answered within 200 ms (RFC 3261 §17.2.1), from a
