@@ -14,7 +14,7 @@
 #   KAMAILIO=0 DIRECT=0 scripts/bench-sip.sh   # earshot's ladder alone (A/B runs)
 #   RTP_MIN=10000 RTP_MAX=65535 scripts/bench-sip.sh  # another RTP port range
 #                                              # (earshot's and rtpengine's; default 20000-59999)
-#   SIP_LINGER=2s scripts/bench-sip.sh         # earshot's sip.transaction_linger (default 5s)
+#   SIP_LINGER=2s scripts/bench-sip.sh         # earshot's sip.transaction_linger (its default: 5s)
 #
 # Kamailio (Debian package kamailio) runs testdata/kamailio/bench.cfg: tm +
 # rr, KAM_CHILDREN UDP workers (default 4), the sipps' 4 MiB socket buffers,
@@ -90,7 +90,8 @@ L = ["log: {format: text, level: warn}",
      # All the agents register from the one answering sipp: lift the
      # per-source REGISTER limit meant for one phone per address.
      "  limits: {register_rate: 100000}",
-     f"  transaction_linger: {os.environ.get('SIP_LINGER', '5s')}",
+     # earshot's own default unless SIP_LINGER asks for another.
+     *([f"  transaction_linger: {os.environ['SIP_LINGER']}"] if os.environ.get("SIP_LINGER") else []),
      f"http: {{listen: \"{http}\"{pprof}}}",
      f"data_dir: \"{data}\"",
      f"media: {{address: 127.0.0.1, port_min: {rmin}, port_max: {rmax}, timeout: {os.environ.get('MEDIA_TIMEOUT', '30s')}, "
