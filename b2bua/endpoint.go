@@ -103,7 +103,12 @@ func (e *endpoint) listen(ls []Listener) ([]string, error) {
 			}
 			e.mu.Unlock()
 			addrs = append(addrs, pc.LocalAddr().String())
-			go func() { e.serveErrs <- e.srv.ServeUDP(pc) }()
+			// Final responses are recorded as they leave (answered.go).
+			var served net.PacketConn = pc
+			if e.guard.answers != nil {
+				served = answeringConn{pc, e.guard.answers}
+			}
+			go func() { e.serveErrs <- e.srv.ServeUDP(served) }()
 			e.waitServing(pc.LocalAddr().String())
 		case "tcp":
 			ln, err := net.Listen("tcp", l.Address)

@@ -98,6 +98,9 @@ type guard struct {
 	// cancelTag gives the To tag of the INVITE a CANCEL cancels
 	// (cancel_tag.go); nil: CANCELs pass unchanged.
 	cancelTag func(callID, fromTag string) string
+	// answers answers the retransmissions of requests whose SIP stack
+	// transaction has ended (answered.go).
+	answers *answered
 	// recent remembers where the datagrams handed to the parser came
 	// from, to answer one it cannot parse (badrequest.go).
 	recent recentDatagrams
@@ -318,6 +321,9 @@ func (g *guard) readFilter(props sip.TransportReadProps, data []byte) ([]byte, e
 		data = tagCancel(data, g.cancelTag)
 	}
 	data = tightenParams(tightenColons(markVersion(data)))
+	if g.answers != nil && g.answers.answer(data, props.RemoteAddr) {
+		return nil, nil
+	}
 	g.recent.note(props.RemoteAddr, props.LocalAddr, data)
 	return data, nil
 }

@@ -33,18 +33,21 @@ func (in *inbound) respond(s *Server, code int, reason string, body []byte, hdrs
 }
 
 // send sends a prebuilt response (used for 2xx retransmissions). A 2xx
-// is retransmitted for 64·T1, the transaction may linger less
-// (SetTransactionTimers) and sends nothing once it ended: past it the
+// is retransmitted for 64·T1, and an INVITE's transaction ends at its
+// 2xx (SetTransactionTimers) and sends nothing once it ended: the
 // response goes to the transport, as RFC 6026 has the core send 2xx
 // retransmissions anyway.
 func (in *inbound) send(s *Server, res *sip.Response) {
 	select {
 	case <-in.tx.Done():
-		if err := s.sip.ua.TransportLayer().WriteMsg(res); err != nil {
-			s.log.Debug("2xx retransmission failed", "err", err)
-		}
 	default:
-		_ = in.tx.Respond(res)
+		if in.tx.Respond(res) == nil {
+			return
+		}
+		// It was ending.
+	}
+	if err := s.sip.ua.TransportLayer().WriteMsg(res); err != nil {
+		s.log.Debug("2xx retransmission failed", "err", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -10,25 +11,28 @@ import (
 // by default: Kamailio's (tm's wt_timer).
 const DefaultTransactionLinger = 5 * time.Second
 
-// SetTransactionTimers sets sipgo's process-wide transaction timers: how
-// long a completed transaction stays to absorb retransmissions (linger),
-// and that its INVITE server transactions send no 100 Trying of their
-// own.
+// SetTransactionTimers sets how long a completed server transaction
+// absorbs its request's retransmissions over UDP (linger), and sipgo's
+// process-wide transaction timers to match.
 //
-// The linger is sipgo's timers D, J, L and M, which RFC 3261 and RFC 6026
-// set to 64·T1 (32 s) over UDP. Each finished call's requests and
-// responses stay in memory that long; at 32 s and a few thousand calls a
-// second that was hundreds of megabytes, growing for as long as a new
-// rate ran, and earshot's highest call rate fell by a fifth for it
-// (docs/performance.md, "How long a finished transaction stays").
+// RFC 3261 and RFC 6026 keep a completed transaction 64·T1 (32 s) over
+// UDP: sipgo's timers D, J, L and M. sipgo keeps each one's parsed
+// request and response, timers and channels; at a few thousand calls a
+// second that was hundreds of megabytes, and earshot's highest call rate
+// fell by a fifth for it (docs/performance.md, "How long a finished
+// transaction stays"). earshot's server transactions now end in sipgo at
+// their final response (timers J and L zero, as sipgo does over TCP) and
+// keep only their key and their answer's bytes for the linger
+// (answered.go); an INVITE client transaction's 2xx ends it too (timer M:
+// a 2xx retransmitted later gets the call's ACK again from the call,
+// ackStray2xx). Timer D, the client transaction's wait for a retransmitted
+// 3xx–6xx whose ACK was lost, stays the linger: it resends that ACK.
 //
 // What the RFC keeps the transactions for is done without them past the
 // linger: the 2xx earshot retransmits until its ACK goes to the transport
-// once its INVITE transaction is gone (inbound.send), and a 2xx a callee
-// retransmits after its transaction ended gets its ACK again from the
-// call (ackStray2xx). A request retransmitted later than the linger is
-// taken as a new one: a BYE gets 481, the INVITE of a call in progress
-// 482.
+// once its INVITE transaction is gone (inbound.send). A request
+// retransmitted later than the linger is taken as a new one: a BYE gets
+// 481, the INVITE of a call in progress 482.
 //
 // sipgo's INVITE server transaction sends a 100 Trying of its own when
 // the core has not answered within 200 ms (RFC 3261 §17.2.1), from a
@@ -41,11 +45,18 @@ const DefaultTransactionLinger = 5 * time.Second
 // set out of reach: earshot's own 100 is the only one.
 //
 // The timers are sipgo's package variables, read as its transactions
-// run: set them once, before any Server listens.
+// run: set them once, before any Server is made.
 func SetTransactionTimers(linger time.Duration) {
-	sip.Timer_D, sip.Timer_J, sip.Timer_L, sip.Timer_M = linger, linger, linger, linger
+	sip.Timer_D, sip.Timer_J, sip.Timer_L, sip.Timer_M = linger, 0, 0, 0
 	sip.Timer_1xx = noOwnTrying
+	transactionLinger.Store(int64(linger))
 }
+
+// transactionLinger is the linger SetTransactionTimers set, for the
+// Servers made after it.
+var transactionLinger atomic.Int64
+
+func init() { transactionLinger.Store(int64(DefaultTransactionLinger)) }
 
 // noOwnTrying is sipgo's 100 Trying timer made unreachable: a server
 // transaction is answered and done long before.

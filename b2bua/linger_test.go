@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"bytes"
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -98,5 +99,55 @@ func TestBYERetransmittedPastLinger(t *testing.T) {
 	msg, _ := h.recv(h.caller, "SIP/2.0 ")
 	if !bytes.HasPrefix(msg, []byte("SIP/2.0 481 ")) {
 		t.Fatalf("BYE retransmitted past the transaction answered:\n%s\nwant 481", msg)
+	}
+}
+
+// TestRetransmissionsAnsweredWithinLinger: sipgo's server transactions
+// end at their final response; within the linger earshot answers their
+// requests' retransmissions itself (answered.go). The carrier's INVITE
+// retransmitted after the call was answered is absorbed — no second
+// INVITE to the agent, no 482 — and its BYE retransmitted gets the same
+// 200 byte for byte, without a second BYE to the agent; both are
+// counted.
+func TestRetransmissionsAnsweredWithinLinger(t *testing.T) {
+	s, h := agentHarness(t)
+	const n = 24
+	h.readDeadline(5 * time.Second)
+	h.answerAcked(n)
+
+	h.invite(n)
+	h.send(h.caller, h.srv)
+	quiet(t, h.agent, "agent, after the INVITE came again")
+	quiet(t, h.caller, "carrier, after its INVITE came again")
+
+	h.readDeadline(5 * time.Second)
+	h.out = h.inDialog(h.out[:0], "BYE", n, 2)
+	bye := slices.Clone(h.out)
+	h.send(h.caller, h.srv)
+	msg, from := h.recv(h.agent, "BYE ")
+	h.out = h.response(h.out[:0], msg, n, false)
+	h.send(h.agent, from)
+	first, _ := h.recvStatus(h.caller, "BYE")
+	first = slices.Clone(first)
+
+	h.out = bye
+	h.send(h.caller, h.srv)
+	if again, _ := h.recvStatus(h.caller, "BYE"); !bytes.Equal(again, first) {
+		t.Fatalf("200 to the BYE again:\n%s\nwant the first:\n%s", again, first)
+	}
+	quiet(t, h.agent, "agent, after the BYE came again")
+	st := s.Stats().Retransmissions
+	if st[RetransAbsorbed] != 1 || st[RetransAnswered] != 1 {
+		t.Fatalf("retransmissions counted %v, want one absorbed and one answered", st)
+	}
+}
+
+// quiet fails t when c receives anything within 300 ms.
+func quiet(t *testing.T, c *net.UDPConn, who string) {
+	t.Helper()
+	buf := make([]byte, 65535)
+	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, _, err := c.ReadFromUDP(buf); err == nil {
+		t.Fatalf("%s got:\n%s", who, buf[:n])
 	}
 }

@@ -1,14 +1,87 @@
 package b2bua
 
-import "github.com/emiago/sipgo/sip"
+import (
+	"strconv"
+
+	"github.com/emiago/sipgo/sip"
+)
 
 // A callee whose ACK was lost retransmits its 2xx until one arrives, for
 // 64·T1, and then ends the dialog (RFC 3261 §13.3.1.4): on a lossy trunk
 // one lost datagram would cost the call. The UAC core therefore ACKs
-// every 2xx it receives (§13.2.2.4). sipgo's INVITE client transaction
-// absorbs the retransmissions (RFC 6026's Accepted state) and hands them
-// only to a hook; startTx posts them here, on the call's loop, after the
-// first 2xx (so the first is always handled before its retransmissions).
+// every 2xx it receives (§13.2.2.4). The 2xx that come again go to the
+// INVITE's hook (againHook, send.go); startTx posts them here, on the
+// call's loop, after the first 2xx (so the first is always handled before
+// its retransmissions).
+//
+// sipgo's INVITE client transaction ends at its 2xx
+// (SetTransactionTimers): kept in RFC 6026's Accepted state for the
+// linger, each held its INVITE, its responses, timers and the hook, most
+// of what earshot held per call at thousands of calls a second. The hook
+// is kept for the linger instead (keepAgain), with only the part of the
+// INVITE it answers from, and a 2xx that comes again after the
+// transaction reaches it from the stack's handler of stray responses
+// (reackStray).
+
+// againKeeper is what keepAgain keeps of an INVITE: its hook, and the
+// part of the request a 2xx is answered from.
+type againKeeper struct {
+	hook   *againHook
+	invite *sip.Request
+}
+
+// keepAgain keeps invite's hook for the linger from now; k is what an
+// earlier call kept of the same INVITE, nil the first time. It returns
+// what it kept.
+func (s *Server) keepAgain(k *againKeeper, invite *sip.Request, h *againHook) *againKeeper {
+	cid, cseq, from := invite.CallID(), invite.CSeq(), invite.From()
+	if cid == nil || cseq == nil || from == nil {
+		return k
+	}
+	if k == nil {
+		k = &againKeeper{h, ackBasis(invite)}
+	}
+	tag, _ := from.Params.Get("tag")
+	s.againHooks.put(againKey(cid.Value(), cseq.SeqNo, tag), k)
+	return k
+}
+
+// againKey is the key of an INVITE in Server.againHooks, from what its 2xx
+// repeats of it.
+func againKey(callID string, seq uint32, fromTag string) string {
+	return callID + "|" + strconv.FormatUint(uint64(seq), 10) + "|" + fromTag
+}
+
+// ackBasis is the part of an INVITE that forkDialog and ackAfterEnd read:
+// its Request-URI, From, To, Call-ID, CSeq, transport and destination,
+// without its body and the rest of its headers.
+func ackBasis(invite *sip.Request) *sip.Request {
+	r := sip.NewRequest(invite.Method, invite.Recipient)
+	r.AppendHeader(invite.From())
+	r.AppendHeader(invite.To())
+	r.AppendHeader(invite.CallID())
+	r.AppendHeader(invite.CSeq())
+	r.SetTransport(invite.Transport())
+	r.SetDestination(invite.Destination())
+	return r
+}
+
+// reackStray hands a 2xx to an INVITE that came after the INVITE's client
+// transaction ended to the INVITE's hook, within the linger; it reports
+// whether there was one.
+func (s *Server) reackStray(res *sip.Response) bool {
+	cseq, cid, from := res.CSeq(), res.CallID(), res.From()
+	if !res.IsSuccess() || cseq == nil || cseq.MethodName != sip.INVITE || cid == nil || from == nil {
+		return false
+	}
+	tag, _ := from.Params.Get("tag")
+	k, ok := s.againHooks.get([]byte(againKey(cid.Value(), cseq.SeqNo, tag)))
+	if !ok {
+		return false
+	}
+	k.hook.receive(s, k.invite, res)
+	return true
+}
 
 // ackLog keeps the last ACKs a call sent for 2xx responses, so that a
 // retransmitted 2xx gets the very same ACK. A 2xx is retransmitted for at

@@ -75,25 +75,29 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 	// (reack.go).
 	var again *againHook
 	if req.Method == sip.INVITE {
-		// The hook lives as long as the transaction, 64·T1 after
-		// the 2xx: it must not hold the call.
+		// The hook lives for the linger after the 2xx and after the
+		// call (keepAgain): it must not hold the call.
 		again = &againHook{ch: make(chan *sip.Response, 4)}
 		s := c.s
 		tx.OnRetransmission(func(res *sip.Response) { again.receive(s, req, res) })
 	}
 	go func() {
-		final := false
+		final, accepted := false, false
 		// The 2xx read last and whether the call's loop ran it: one
 		// read as the call ends can be posted and never run (the loop
 		// stops after the event that ended the call), and the phone's
 		// dialog would then wait for an ACK until it retransmits.
 		var ok *sip.Response
 		var okRan atomic.Bool
+		responses, txDone := tx.Responses(), tx.Done()
+		var lingerEnd <-chan time.Time
+		var keep *againKeeper
 		for {
 			select {
-			case res := <-tx.Responses():
+			case res := <-responses:
 				final = final || res.StatusCode >= 200
 				if again != nil && res.IsSuccess() {
+					accepted = true
 					ok = res
 					okRan.Store(false)
 					c.post(func() { okRan.Store(true); onRes(res) })
@@ -102,9 +106,23 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 				c.post(func() { onRes(res) })
 			case res := <-again.recv():
 				c.post(func() { c.reACK(req, res) })
-			case <-tx.Done():
+			case <-txDone:
 				err := tx.Err()
 				c.post(func() { onDone(err) })
+				if !accepted {
+					return
+				}
+				// An INVITE's client transaction ends at its 2xx
+				// (SetTransactionTimers). A 2xx that comes again in
+				// the linger after it reaches the hook through the
+				// server's table (reackStray), and this goroutine
+				// from the hook while the call lives.
+				keep = c.s.keepAgain(keep, req, again)
+				responses, txDone = nil, nil
+				t := time.NewTimer(c.s.againHooks.linger)
+				defer t.Stop()
+				lingerEnd = t.C
+			case <-lingerEnd:
 				return
 			case <-c.done:
 				// The call is over, its transaction may not be. The
@@ -115,6 +133,9 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 					ok = nil // the call has handled it
 				}
 				again.end(c.s, req, c.acks, ok)
+				if again != nil {
+					c.s.keepAgain(keep, req, again)
+				}
 				if !final {
 					// A CANCELed INVITE still gets its 487, which
 					// the transaction ACKs, again for each

@@ -54,6 +54,10 @@ type Server struct {
 	draining bool
 	closed   bool
 	callsWG  sync.WaitGroup
+	// againHooks keeps, for the linger after an INVITE earshot sent
+	// was answered 2xx, what answers that 2xx when it comes again
+	// (reack.go). Safe for concurrent use; not under mu.
+	againHooks *lingering[*againKeeper]
 	// bg runs the goroutines no call waits on (tasks.go); Close stops
 	// and waits for them.
 	bg *tasks
@@ -96,9 +100,12 @@ func New(cfg Config) (*Server, error) {
 		return tr != nil
 	}, s.log, s.stats)
 	s.guard.cancelTag = s.uasTag
+	linger := time.Duration(transactionLinger.Load())
+	s.guard.answers = newAnswered(linger, c.Now, s.stats)
+	s.againHooks = newLingering[*againKeeper](linger, c.Now, maxAnswered)
 	var err error
 	stray := func(r *sip.Response) {
-		if s.ackStray2xx(r) {
+		if s.reackStray(r) || s.ackStray2xx(r) {
 			return
 		}
 		s.stats.drop(DropStrayResponse)

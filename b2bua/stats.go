@@ -42,6 +42,11 @@ type Stats struct {
 	// Dropped counts messages the SIP stack dropped because it could not
 	// parse them, or responses it could not match, by kind (DropReasons).
 	Dropped map[string]uint64
+	// Retransmissions counts retransmitted requests earshot handled after
+	// the SIP stack's transaction had ended (answered.go): RetransAnswered
+	// (the final response sent again), RetransAbsorbed (an INVITE answered
+	// 2xx, dropped).
+	Retransmissions map[string]uint64
 	// MailboxFull counts events a call's full mailbox turned away: an
 	// in-dialog request answered 503, or a timer event retried.
 	MailboxFull uint64
@@ -70,6 +75,7 @@ type sipStats struct {
 	supSwitch map[Mode]uint64
 	refused   map[string]uint64
 	dropped   map[string]uint64
+	retrans   map[string]uint64
 	fullBox   uint64
 }
 
@@ -85,6 +91,7 @@ func newSIPStats() *sipStats {
 		supSwitch: map[Mode]uint64{},
 		refused:   map[string]uint64{},
 		dropped:   map[string]uint64{},
+		retrans:   map[string]uint64{},
 	}
 }
 
@@ -126,6 +133,13 @@ func (st *sipStats) refuse(reason Refusal) {
 func (st *sipStats) drop(reason string) {
 	st.mu.Lock()
 	st.dropped[reason]++
+	st.mu.Unlock()
+}
+
+// retransmission counts a retransmitted request answered.answer handled.
+func (st *sipStats) retransmission(kind string) {
+	st.mu.Lock()
+	st.retrans[kind]++
 	st.mu.Unlock()
 }
 
@@ -187,6 +201,7 @@ func (s *Server) Stats() Stats {
 		ModeSwitches:        maps.Clone(st.supSwitch),
 		Refused:             maps.Clone(st.refused),
 		Dropped:             maps.Clone(st.dropped),
+		Retransmissions:     maps.Clone(st.retrans),
 		MailboxFull:         st.fullBox,
 	}
 	out.NotifySent, out.NotifyFailed = s.notify.sent.Load(), s.notify.failed.Load()

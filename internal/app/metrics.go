@@ -14,7 +14,7 @@ type collector struct {
 	media *rtpengine.Engine
 
 	activeCalls, registrations, callsTotal, sipRequests, sipResponses, sipSent   *prometheus.Desc
-	dialogs, sipRefused, sipDropped, mailboxFull                                 *prometheus.Desc
+	dialogs, sipRefused, sipDropped, sipRetrans, mailboxFull                     *prometheus.Desc
 	notifications                                                                *prometheus.Desc
 	setup                                                                        *prometheus.Desc
 	rtpPackets, rtpBytes, rtcpPackets, rtpDropped, portsInUse, mediaSessions     *prometheus.Desc
@@ -38,6 +38,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 		sipSent:          d("sip_requests_sent_total", "SIP requests earshot originated, by method.", "method"),
 		sipRefused:       d("sip_refused_total", "SIP requests refused for security reasons, by reason.", "reason"),
 		sipDropped:       d("sip_dropped_total", "SIP messages dropped because they could not be parsed, or responses that matched no transaction, by kind.", "reason"),
+		sipRetrans:       d("sip_retransmissions_total", "Retransmitted requests earshot handled after the SIP stack's transaction ended: answered (the final response sent again) or absorbed (an INVITE answered 2xx).", "kind"),
 		mailboxFull:      d("call_mailbox_full_total", "Events a call's full mailbox turned away: in-dialog requests answered 503, timer events retried."),
 		notifications:    d("sip_notifications_total", "SIP MESSAGE notifications to users' phones, one per registered phone, by result: sent (2xx) or failed.", "result"),
 		setup:            d("call_setup_seconds", "Time from INVITE received to 200 OK sent to the caller."),
@@ -64,7 +65,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.activeCalls, c.registrations, c.dialogs, c.callsTotal, c.sipRequests,
-		c.sipResponses, c.sipSent, c.sipRefused, c.sipDropped, c.mailboxFull, c.notifications, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
+		c.sipResponses, c.sipSent, c.sipRefused, c.sipDropped, c.sipRetrans, c.mailboxFull, c.notifications, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
 		c.portsInUse, c.mediaSessions, c.mediaTimeouts, c.webrtcHandshakes, c.webrtcFailures,
 		c.kernEnabled, c.kernStreams, c.kernPackets, c.kernBytes, c.kernHandovers, c.kernNoRoute, c.kernTapLost, c.kernListener, c.ioUring} {
 		ch <- d
@@ -106,6 +107,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	// Every reason is exported, zero or not, so that alerts have a series.
 	for _, r := range b2bua.DropReasons() {
 		ct(c.sipDropped, float64(st.Dropped[r]), r)
+	}
+	for _, k := range []string{b2bua.RetransAnswered, b2bua.RetransAbsorbed} {
+		ct(c.sipRetrans, float64(st.Retransmissions[k]), k)
 	}
 	for _, r := range b2bua.Refusals() {
 		ct(c.sipRefused, float64(st.Refused[string(r)]), string(r))
