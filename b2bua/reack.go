@@ -23,47 +23,20 @@ import (
 // transaction reaches it from the stack's handler of stray responses
 // (reackStray).
 
-// againKeeper is what keepAgain keeps of an INVITE: its hook, and the
-// part of the request a 2xx is answered from.
-type againKeeper struct {
-	hook   *againHook
-	invite *sip.Request
-}
-
-// keepAgain keeps invite's hook for the linger from now; k is what an
-// earlier call kept of the same INVITE, nil the first time. It returns
-// what it kept.
-func (s *Server) keepAgain(k *againKeeper, invite *sip.Request, h *againHook) *againKeeper {
+// keepAgain keeps invite's hook for the linger from now.
+func (s *Server) keepAgain(invite *sip.Request, h *againHook) {
 	cid, cseq, from := invite.CallID(), invite.CSeq(), invite.From()
 	if cid == nil || cseq == nil || from == nil {
-		return k
-	}
-	if k == nil {
-		k = &againKeeper{h, ackBasis(invite)}
+		return
 	}
 	tag, _ := from.Params.Get("tag")
-	s.againHooks.put(againKey(cid.Value(), cseq.SeqNo, tag), k)
-	return k
+	s.againHooks.put(againKey(cid.Value(), cseq.SeqNo, tag), h)
 }
 
 // againKey is the key of an INVITE in Server.againHooks, from what its 2xx
 // repeats of it.
 func againKey(callID string, seq uint32, fromTag string) string {
 	return callID + "|" + strconv.FormatUint(uint64(seq), 10) + "|" + fromTag
-}
-
-// ackBasis is the part of an INVITE that forkDialog and ackAfterEnd read:
-// its Request-URI, From, To, Call-ID, CSeq, transport and destination,
-// without its body and the rest of its headers.
-func ackBasis(invite *sip.Request) *sip.Request {
-	r := sip.NewRequest(invite.Method, invite.Recipient)
-	r.AppendHeader(invite.From())
-	r.AppendHeader(invite.To())
-	r.AppendHeader(invite.CallID())
-	r.AppendHeader(invite.CSeq())
-	r.SetTransport(invite.Transport())
-	r.SetDestination(invite.Destination())
-	return r
 }
 
 // reackStray hands a 2xx to an INVITE that came after the INVITE's client
@@ -75,12 +48,49 @@ func (s *Server) reackStray(res *sip.Response) bool {
 		return false
 	}
 	tag, _ := from.Params.Get("tag")
-	k, ok := s.againHooks.get([]byte(againKey(cid.Value(), cseq.SeqNo, tag)))
+	h, ok := s.againHooks.get([]byte(againKey(cid.Value(), cseq.SeqNo, tag)))
 	if !ok {
 		return false
 	}
-	k.hook.receive(s, k.invite, res)
+	h.receive(s, res)
 	return true
+}
+
+// sentACK is an ACK a call sent, kept past the call as its bytes (a
+// parsed request is several times larger, and all pointers for the
+// collector to follow): a 2xx that comes again gets it parsed back and
+// sent again unchanged.
+type sentACK struct {
+	callID, toTag   string
+	seq             uint32
+	wire            []byte
+	transport, dest string
+}
+
+// keepACKs turns the ACKs of an ended call into sentACKs.
+func keepACKs(l *ackLog) []sentACK {
+	var out []sentACK
+	for _, r := range l.sent {
+		if r == nil || r.CallID() == nil || r.CSeq() == nil {
+			continue
+		}
+		out = append(out, sentACK{callID: r.CallID().Value(), toTag: tagOf(r.To()), seq: r.CSeq().SeqNo,
+			wire: []byte(r.String()), transport: r.Transport(), dest: r.Destination()})
+	}
+	return out
+}
+
+// request parses the ACK back; nil if it does not parse (it did when it
+// was sent).
+func (a *sentACK) request() *sip.Request {
+	m, err := sip.ParseMessage(a.wire)
+	req, ok := m.(*sip.Request)
+	if err != nil || !ok {
+		return nil
+	}
+	req.SetTransport(a.transport)
+	req.SetDestination(a.dest)
+	return req
 }
 
 // ackLog keeps the last ACKs a call sent for 2xx responses, so that a
@@ -143,7 +153,8 @@ func (c *Call) reACK(invite *sip.Request, res *sip.Response) {
 		c.s.sendACK(ack)
 		return
 	}
-	d := forkDialog(invite, res)
+	base, _ := forkBase(invite)
+	d := forkDialog(base, res)
 	c.sendACK(d.newRequest(sip.ACK, c.s.contact(d.transport)))
 	if other {
 		c.log.Info("2xx from another fork released", "status", res.StatusCode)
@@ -151,47 +162,61 @@ func (c *Call) reACK(invite *sip.Request, res *sip.Response) {
 	}
 }
 
-// ackAfterEnd answers a 2xx to invite that came after its call ended: with
-// the ACK the call or this drain sent for it, or else with an ACK and a
-// BYE in its dialog.
-func (s *Server) ackAfterEnd(invite *sip.Request, res *sip.Response, acked, mine *ackLog) {
-	cseq, cid := invite.CSeq(), invite.CallID()
-	if cseq == nil || cid == nil || invite.From() == nil || invite.To() == nil {
+// ackAfterEnd answers a 2xx to h's INVITE that came after its call
+// ended: with the ACK the call or the hook sent for it, or else with an
+// ACK and a BYE in its dialog. Caller holds h.mu.
+func (s *Server) ackAfterEnd(h *againHook, res *sip.Response) {
+	if !h.based {
 		return
 	}
-	tag := tagOf(res.To())
-	ack, _ := acked.find(cid.Value(), cseq.SeqNo, tag)
-	if ack == nil {
-		ack, _ = mine.find(cid.Value(), cseq.SeqNo, tag)
+	cid, seq, tag := h.base.callID, h.base.localSeq, tagOf(res.To())
+	for i := range h.acked {
+		if a := &h.acked[i]; a.callID == cid && a.seq == seq && a.toTag == tag {
+			if ack := a.request(); ack != nil {
+				s.sendACK(ack)
+			}
+			return
+		}
 	}
-	if ack != nil {
+	if ack, _ := h.mine.find(cid, seq, tag); ack != nil {
 		s.sendACK(ack)
 		return
 	}
-	d := forkDialog(invite, res)
-	ack = d.newRequest(sip.ACK, s.contact(d.transport))
+	d := forkDialog(h.base, res)
+	ack := d.newRequest(sip.ACK, s.contact(d.transport))
 	s.sendACK(ack)
-	mine.add(ack)
-	s.log.Info("2xx after the call ended released", "status", res.StatusCode, "sip_call_id", cid.Value())
+	h.mine.add(ack)
+	s.log.Info("2xx after the call ended released", "status", res.StatusCode, "sip_call_id", cid)
 	s.sendAndForget(d.newRequest(sip.BYE, s.contact(d.transport)))
 }
 
-// forkDialog is the dialog a 2xx to invite sets up (RFC 3261 §12.1.2): the
-// INVITE's own From, To, Call-ID and destination, completed from the 2xx.
-func forkDialog(invite *sip.Request, res *sip.Response) dialog {
-	from, to := invite.From(), invite.To()
-	d := dialog{
-		callID:    invite.CallID().Value(),
+// forkBase is the dialog an INVITE starts (RFC 3261 §12.1.2) before a 2xx
+// completes it: the INVITE's own From, To, Call-ID, CSeq, target and
+// destination. ok is false when the INVITE lacks one of those headers.
+func forkBase(invite *sip.Request) (d dialog, ok bool) {
+	from, to, cid, cseq := invite.From(), invite.To(), invite.CallID(), invite.CSeq()
+	if from == nil || to == nil || cid == nil || cseq == nil {
+		return d, false
+	}
+	d = dialog{
+		callID:    cid.Value(),
 		local:     *from.Address.Clone(),
 		localName: from.DisplayName,
 		remote:    *to.Address.Clone(),
 		remoteNm:  to.DisplayName,
-		localSeq:  invite.CSeq().SeqNo,
+		localSeq:  cseq.SeqNo,
 		target:    *invite.Recipient.Clone(),
 		transport: invite.Transport(),
 		dest:      invite.Destination(),
 	}
 	d.localTag, _ = from.Params.Get("tag")
+	return d, true
+}
+
+// forkDialog is the dialog a 2xx sets up from base (forkBase). base is
+// copied, not changed: confirm gives the copy new route and peer slices.
+func forkDialog(base dialog, res *sip.Response) dialog {
+	d := base
 	d.confirm(res)
 	return d
 }

@@ -239,7 +239,7 @@ func TestMissed2xxAckedAtEnd(t *testing.T) {
 	if cid := header(bye, "Call-ID"); string(cid) != "missed-2xx" {
 		t.Fatalf("BYE after the missed 2xx has Call-ID %q:\n%s", cid, bye)
 	}
-	hook.receive(s, invite, res)
+	hook.receive(s, res)
 	if again, _ := h.recv(h.agent, "ACK "); !bytes.Equal(again, ack) {
 		t.Fatalf("ACK for the retransmission:\n%s\nwant the first again:\n%s", again, ack)
 	}

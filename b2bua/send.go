@@ -79,7 +79,7 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 		// call (keepAgain): it must not hold the call.
 		again = &againHook{ch: make(chan *sip.Response, 4)}
 		s := c.s
-		tx.OnRetransmission(func(res *sip.Response) { again.receive(s, req, res) })
+		tx.OnRetransmission(func(res *sip.Response) { again.receive(s, res) })
 	}
 	go func() {
 		final, accepted := false, false
@@ -91,7 +91,6 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 		var okRan atomic.Bool
 		responses, txDone := tx.Responses(), tx.Done()
 		var lingerEnd <-chan time.Time
-		var keep *againKeeper
 		for {
 			select {
 			case res := <-responses:
@@ -117,7 +116,7 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 				// the linger after it reaches the hook through the
 				// server's table (reackStray), and this goroutine
 				// from the hook while the call lives.
-				keep = c.s.keepAgain(keep, req, again)
+				c.s.keepAgain(req, again)
 				responses, txDone = nil, nil
 				t := time.NewTimer(c.s.againHooks.linger)
 				defer t.Stop()
@@ -134,7 +133,7 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 				}
 				again.end(c.s, req, c.acks, ok)
 				if again != nil {
-					c.s.keepAgain(keep, req, again)
+					c.s.keepAgain(req, again)
 				}
 				if !final {
 					// A CANCELed INVITE still gets its 487, which
@@ -167,8 +166,10 @@ type againHook struct {
 
 	mu    sync.Mutex // guards the fields below, and ch against end
 	ended bool
-	acked ackLog // the ACKs the call sent, copied as it ended
-	mine  ackLog // the ACKs sent since
+	base  dialog    // what a 2xx is answered from once ended (forkBase)
+	based bool      // base was made
+	acked []sentACK // the ACKs the call sent, kept as it ended
+	mine  ackLog    // the ACKs sent since
 }
 
 // recv is the channel startTx reads; nil (never ready) for a nil hook.
@@ -179,14 +180,14 @@ func (h *againHook) recv() <-chan *sip.Response {
 	return h.ch
 }
 
-func (h *againHook) receive(s *Server, invite *sip.Request, res *sip.Response) {
+func (h *againHook) receive(s *Server, res *sip.Response) {
 	if !res.IsSuccess() {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.ended {
-		s.ackAfterEnd(invite, res, &h.acked, &h.mine)
+		s.ackAfterEnd(h, res)
 		return
 	}
 	select {
@@ -205,14 +206,15 @@ func (h *againHook) end(s *Server, invite *sip.Request, acked ackLog, missed *si
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.ended, h.acked = true, acked
+	h.ended, h.acked = true, keepACKs(&acked)
+	h.base, h.based = forkBase(invite)
 	if missed != nil {
-		s.ackAfterEnd(invite, missed, &h.acked, &h.mine)
+		s.ackAfterEnd(h, missed)
 	}
 	for {
 		select {
 		case res := <-h.ch:
-			s.ackAfterEnd(invite, res, &h.acked, &h.mine)
+			s.ackAfterEnd(h, res)
 		default:
 			return
 		}
@@ -235,7 +237,7 @@ func (s *Server) drainTx(tx sip.ClientTransaction, invite *sip.Request, again *a
 			select {
 			case res := <-tx.Responses():
 				if again != nil && res.IsSuccess() {
-					again.receive(s, invite, res)
+					again.receive(s, res)
 				}
 				if res.StatusCode >= 200 {
 					return // nothing more is passed up (startTx)

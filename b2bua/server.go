@@ -57,7 +57,7 @@ type Server struct {
 	// againHooks keeps, for the linger after an INVITE earshot sent
 	// was answered 2xx, what answers that 2xx when it comes again
 	// (reack.go). Safe for concurrent use; not under mu.
-	againHooks *lingering[*againKeeper]
+	againHooks *lingering[*againHook]
 	// bg runs the goroutines no call waits on (tasks.go); Close stops
 	// and waits for them.
 	bg *tasks
@@ -102,7 +102,7 @@ func New(cfg Config) (*Server, error) {
 	s.guard.cancelTag = s.uasTag
 	linger := time.Duration(transactionLinger.Load())
 	s.guard.answers = newAnswered(linger, c.Now, s.stats)
-	s.againHooks = newLingering[*againKeeper](linger, c.Now, maxAnswered)
+	s.againHooks = newLingering[*againHook](linger, c.Now, maxAnswered)
 	var err error
 	stray := func(r *sip.Response) {
 		if s.reackStray(r) || s.ackStray2xx(r) {
