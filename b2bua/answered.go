@@ -127,12 +127,12 @@ type answeringConn struct {
 	answers *answered
 }
 
+// WriteTo records b before it sends it: once sent, its peer may answer
+// at once, and the retransmission must find the record. One that could
+// not be sent is a lost datagram to the retransmission.
 func (c answeringConn) WriteTo(b []byte, to net.Addr) (int, error) {
-	n, err := c.PacketConn.WriteTo(b, to)
-	if err == nil {
-		c.answers.sent(c.PacketConn, b, to)
-	}
-	return n, err
+	c.answers.sent(c.PacketConn, b, to)
+	return c.PacketConn.WriteTo(b, to)
 }
 
 var (

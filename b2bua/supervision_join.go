@@ -185,7 +185,7 @@ func (c *Call) originate(sup *supervision, t target) error {
 	l.sup = sup
 	sup.leg = l
 	err = l.uac.start(func(res *sip.Response) { c.onSupResponse(sup, res) },
-		func(err error) { c.onSupDone(sup, err) })
+		func(err error) { c.onSupDone(sup, l, err) })
 	if err != nil {
 		c.s.forgetLeg(l)
 		_ = ml.Close()
@@ -232,8 +232,12 @@ func (c *Call) onSupResponse(sup *supervision, res *sip.Response) {
 	}
 }
 
-func (c *Call) onSupDone(sup *supervision, err error) {
-	if sup.ended || !sup.leg.uac.done() {
+// onSupDone is the end of the INVITE that rang the supervisor's phone, l.
+// It comes right after the INVITE's 2xx (SetTransactionTimers), by when
+// an intercept may have given the supervision the caller's leg instead:
+// only the end of l's own INVITE before an answer ends the supervision.
+func (c *Call) onSupDone(sup *supervision, l *leg, err error) {
+	if sup.ended || sup.leg != l || !l.uac.done() {
 		return
 	}
 	c.log.Debug("supervisor invite ended", "err", err)
