@@ -24,8 +24,8 @@ const DefaultTransactionLinger = 5 * time.Second
 // their final response (timers J and L zero, as sipgo does over TCP) and
 // keep only their key and their answer's bytes for the linger
 // (answered.go); an INVITE client transaction's 2xx ends it too (timer M:
-// a 2xx retransmitted later gets the call's ACK again from the call,
-// ackStray2xx). Timer D, the client transaction's wait for a retransmitted
+// what answers that 2xx when it comes again is kept instead, keepAgain in
+// reack.go). Timer D, the client transaction's wait for a retransmitted
 // 3xx–6xx whose ACK was lost, stays the linger: it resends that ACK.
 //
 // What the RFC keeps the transactions for is done without them past the

@@ -132,7 +132,10 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 					ok = nil // the call has handled it
 				}
 				again.end(c.s, req, c.acks, ok)
-				if again != nil {
+				if again != nil && (accepted || !final) {
+					// A 2xx may come again, or still come
+					// (drainTx): the hook stays for the linger.
+					// An INVITE refused 3xx–6xx gets none.
 					c.s.keepAgain(req, again)
 				}
 				if !final {
