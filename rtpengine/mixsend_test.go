@@ -59,6 +59,10 @@ func TestIOUringModes(t *testing.T) {
 // sequence number: it never overtakes the frame.
 func TestEventWaitsForBatchedFrame(t *testing.T) {
 	o := newOutStream(0xCAFE, 1000, 50000)
+	// The 20 ms this test waits must not race the wait's deadline when
+	// the test itself is scheduled late (it failed so once, under the
+	// race detector beside the other packages' tests).
+	o.queuedWait = time.Minute
 	rates := staticRates
 	now := int64(1e9)
 	frame := rtpPacket(t, 0, 7, 900, 1, make([]byte, 160))

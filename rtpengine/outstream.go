@@ -1,6 +1,7 @@
 package rtpengine
 
 import (
+	"cmp"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -82,6 +83,10 @@ type outStream struct {
 	// that the packet, which has the sequence number before the writer's,
 	// leaves first.
 	queuedIn atomic.Pointer[sendBatch]
+	// queuedWait bounds waitQueued; zero means queuedWaitMax. A test
+	// that checks the wait sets it long, so that its own scheduling on
+	// a loaded machine cannot be taken for the deadline.
+	queuedWait time.Duration
 
 	// Telephone-events inserted between mixer frames (see event).
 	evSSRC uint32
@@ -295,7 +300,7 @@ func (o *outStream) waitQueued(mine *sendBatch) {
 	var deadline time.Time
 	for q := o.queuedIn.Load(); q != nil && q != mine; q = o.queuedIn.Load() {
 		if deadline.IsZero() {
-			deadline = time.Now().Add(queuedWaitMax)
+			deadline = time.Now().Add(cmp.Or(o.queuedWait, queuedWaitMax))
 		} else if time.Now().After(deadline) {
 			return
 		}
