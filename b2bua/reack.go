@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"bytes"
 	"strconv"
 
 	"github.com/emiago/sipgo/sip"
@@ -23,14 +24,20 @@ import (
 // transaction reaches it from the stack's handler of stray responses
 // (reackStray).
 
-// keepAgain keeps invite's hook for the linger from now.
-func (s *Server) keepAgain(invite *sip.Request, h *againHook) {
-	cid, cseq, from := invite.CallID(), invite.CSeq(), invite.From()
-	if cid == nil || cseq == nil || from == nil {
-		return
+// keepAgain keeps invite's hook for the linger from now. key is its key
+// in againHooks if an earlier call worked it out, "" the first time; it
+// returns the key.
+func (s *Server) keepAgain(key string, invite *sip.Request, h *againHook) string {
+	if key == "" {
+		cid, cseq, from := invite.CallID(), invite.CSeq(), invite.From()
+		if cid == nil || cseq == nil || from == nil {
+			return ""
+		}
+		tag, _ := from.Params.Get("tag")
+		key = againKey(cid.Value(), cseq.SeqNo, tag)
 	}
-	tag, _ := from.Params.Get("tag")
-	s.againHooks.put(againKey(cid.Value(), cseq.SeqNo, tag), h)
+	s.againHooks.put(key, h)
+	return key
 }
 
 // againKey is the key of an INVITE in Server.againHooks, from what its 2xx
@@ -74,8 +81,12 @@ func keepACKs(l *ackLog) []sentACK {
 		if r == nil || r.CallID() == nil || r.CSeq() == nil {
 			continue
 		}
+		// One buffer the size of a usual ACK: String's builder grew
+		// several times and was copied again.
+		wire := bytes.NewBuffer(make([]byte, 0, 512))
+		r.StringWrite(wire)
 		out = append(out, sentACK{callID: r.CallID().Value(), toTag: tagOf(r.To()), seq: r.CSeq().SeqNo,
-			wire: []byte(r.String()), transport: r.Transport(), dest: r.Destination()})
+			wire: wire.Bytes(), transport: r.Transport(), dest: r.Destination()})
 	}
 	return out
 }
@@ -166,7 +177,7 @@ func (c *Call) reACK(invite *sip.Request, res *sip.Response) {
 // ended: with the ACK the call or the hook sent for it, or else with an
 // ACK and a BYE in its dialog. Caller holds h.mu.
 func (s *Server) ackAfterEnd(h *againHook, res *sip.Response) {
-	if !h.based {
+	if h.base == nil {
 		return
 	}
 	cid, seq, tag := h.base.callID, h.base.localSeq, tagOf(res.To())
@@ -182,7 +193,7 @@ func (s *Server) ackAfterEnd(h *againHook, res *sip.Response) {
 		s.sendACK(ack)
 		return
 	}
-	d := forkDialog(h.base, res)
+	d := forkDialog(*h.base, res)
 	ack := d.newRequest(sip.ACK, s.contact(d.transport))
 	s.sendACK(ack)
 	h.mine.add(ack)

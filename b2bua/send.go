@@ -91,6 +91,7 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 		var okRan atomic.Bool
 		responses, txDone := tx.Responses(), tx.Done()
 		var lingerEnd <-chan time.Time
+		var kept string // the hook's key in againHooks, once kept
 		for {
 			select {
 			case res := <-responses:
@@ -116,7 +117,7 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 				// the linger after it reaches the hook through the
 				// server's table (reackStray), and this goroutine
 				// from the hook while the call lives.
-				c.s.keepAgain(req, again)
+				kept = c.s.keepAgain(kept, req, again)
 				responses, txDone = nil, nil
 				t := time.NewTimer(c.s.againHooks.linger)
 				defer t.Stop()
@@ -136,7 +137,7 @@ func (c *Call) startTx(req *sip.Request, onRes func(*sip.Response), onDone func(
 					// A 2xx may come again, or still come
 					// (drainTx): the hook stays for the linger.
 					// An INVITE refused 3xx–6xx gets none.
-					c.s.keepAgain(req, again)
+					c.s.keepAgain(kept, req, again)
 				}
 				if !final {
 					// A CANCELed INVITE still gets its 487, which
@@ -169,8 +170,7 @@ type againHook struct {
 
 	mu    sync.Mutex // guards the fields below, and ch against end
 	ended bool
-	base  dialog    // what a 2xx is answered from once ended (forkBase)
-	based bool      // base was made
+	base  *dialog   // what a 2xx is answered from once ended (forkBase); nil before, or without one
 	acked []sentACK // the ACKs the call sent, kept as it ended
 	mine  ackLog    // the ACKs sent since
 }
@@ -210,7 +210,9 @@ func (h *againHook) end(s *Server, invite *sip.Request, acked ackLog, missed *si
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.ended, h.acked = true, keepACKs(&acked)
-	h.base, h.based = forkBase(invite)
+	if d, ok := forkBase(invite); ok {
+		h.base = &d
+	}
 	if missed != nil {
 		s.ackAfterEnd(h, missed)
 	}
