@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // A server transaction that has sent its final response over UDP stays for
@@ -58,9 +60,13 @@ func newAnswered(linger time.Duration, now func() time.Time, stats *sipStats) *a
 const keyBuf = 96
 
 // sent records a datagram earshot sent on conn to to, when it is a final
-// response to a request other than an INVITE, or a 2xx to an INVITE.
-// Requests, provisional responses and the other responses to an INVITE
-// return at once (sipgo keeps an INVITE answered 3xx–6xx until its ACK).
+// response. Requests and provisional responses return at once. An INVITE
+// answered 3xx–6xx is kept too, although sipgo keeps its transaction
+// until the ACK: sipgo hands each request to a goroutine of its own
+// before it matches it to a transaction, so under load a retransmission
+// read before the ACK can reach the stack after the ACK ended the
+// transaction, as a new INVITE — and, the 503 of an overload being the
+// usual such answer, become a call its caller has given up on (again).
 func (a *answered) sent(conn net.PacketConn, b []byte, to net.Addr) {
 	if !bytes.HasPrefix(b, sipVersionSP) {
 		return
@@ -71,10 +77,7 @@ func (a *answered) sent(conn net.PacketConn, b []byte, to net.Addr) {
 		return
 	}
 	var wire []byte
-	switch invite := bytes.HasPrefix(key, inviteSP); {
-	case invite && status >= 300:
-		return
-	case !invite:
+	if status >= 300 || !bytes.HasPrefix(key, inviteSP) {
 		wire = bytes.Clone(b)
 	}
 	if dst := addrPort(to); dst.IsValid() {
@@ -107,6 +110,40 @@ func (a *answered) answer(data []byte, from net.Addr) bool {
 	// An error here is the socket closing; the request's next
 	// retransmission finds the same answer.
 	_, _ = e.conn.WriteTo(e.wire, from)
+	a.stats.retransmission(RetransAnswered)
+	return true
+}
+
+// again handles an initial INVITE that the SIP stack took for a new
+// transaction although it is the retransmission of one answered within
+// the linger, from the same address (see sent): it sends the answer kept
+// again, or for a 2xx nothing, ends the stack's new transaction without
+// a word, and reports true. Anything else is false: a new request.
+func (a *answered) again(req *sip.Request, tx sip.ServerTransaction) bool {
+	via := req.Via()
+	if via == nil || !strings.EqualFold(req.Transport(), "udp") {
+		return false
+	}
+	branch, _ := via.Params.Get("branch")
+	if !strings.HasPrefix(branch, "z9hG4bK") {
+		return false
+	}
+	var kb [keyBuf]byte
+	key := append(append(kb[:0], inviteSP...), branch...)
+	e, found := a.kept.get(key)
+	if !found {
+		return false
+	}
+	src, err := netip.ParseAddrPort(req.Source())
+	if err != nil || netip.AddrPortFrom(src.Addr().Unmap(), src.Port()) != e.to {
+		return false
+	}
+	tx.Terminate()
+	if e.wire == nil {
+		a.stats.retransmission(RetransAbsorbed)
+		return true
+	}
+	_, _ = e.conn.WriteTo(e.wire, net.UDPAddrFromAddrPort(e.to))
 	a.stats.retransmission(RetransAnswered)
 	return true
 }

@@ -96,8 +96,9 @@ func FuzzTransactionKey(f *testing.F) {
 
 // TestAnsweredRetransmissions: within the linger a retransmitted request
 // gets its final response again, byte for byte, from the socket it left
-// by; a retransmitted INVITE answered 2xx is dropped; nothing else is
-// kept, nor answered from another address or after the linger.
+// by — an INVITE answered 3xx–6xx too; a retransmitted INVITE answered
+// 2xx is dropped; nothing else is kept (a provisional response, a
+// request), nor answered from another address or after the linger.
 func TestAnsweredRetransmissions(t *testing.T) {
 	srv := listenUDP(t)
 	peer, other := listenUDP(t), listenUDP(t)
@@ -118,8 +119,8 @@ func TestAnsweredRetransmissions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := a.kept.len(); n != 2 {
-		t.Fatalf("%d answers kept, want 2 (the BYE's 200 and the INVITE's 2xx)", n)
+	if n := a.kept.len(); n != 3 {
+		t.Fatalf("%d answers kept, want 3 (the BYE's 200, the INVITEs' 486 and 2xx)", n)
 	}
 	drain(peer)
 
@@ -135,9 +136,15 @@ func TestAnsweredRetransmissions(t *testing.T) {
 	if !a.answer(invite("z9hG4bKi3"), peer.LocalAddr()) {
 		t.Fatal("INVITE answered 2xx not absorbed")
 	}
-	for _, b := range []string{"z9hG4bKi1", "z9hG4bKi2", "z9hG4bKr1"} {
+	if !a.answer(invite("z9hG4bKi2"), peer.LocalAddr()) {
+		t.Fatal("INVITE answered 486 not answered")
+	}
+	if got := readUDP(t, peer); !strings.HasPrefix(got, "SIP/2.0 486 Busy Here\r\n") {
+		t.Fatalf("answer to the retransmitted INVITE:\n%s\nwant the 486 again", got)
+	}
+	for _, b := range []string{"z9hG4bKi1", "z9hG4bKr1"} {
 		if a.answer(invite(b), peer.LocalAddr()) {
-			t.Fatalf("INVITE %s taken, but its transaction did not end with a 2xx", b)
+			t.Fatalf("INVITE %s taken, but it was not answered (a 1xx, or a request sent)", b)
 		}
 	}
 	if a.answer([]byte(keyBye), other.LocalAddr()) {
@@ -146,8 +153,8 @@ func TestAnsweredRetransmissions(t *testing.T) {
 	if a.answer([]byte(keyBye200), peer.LocalAddr()) {
 		t.Fatal("a response taken for a retransmitted request")
 	}
-	if st := a.stats.retrans; st[RetransAnswered] != 1 || st[RetransAbsorbed] != 1 {
-		t.Fatalf("counted %v, want one answered and one absorbed", st)
+	if st := a.stats.retrans; st[RetransAnswered] != 2 || st[RetransAbsorbed] != 1 {
+		t.Fatalf("counted %v, want two answered and one absorbed", st)
 	}
 
 	now = now.Add(2 * time.Second)
@@ -230,5 +237,77 @@ func drain(pc net.PacketConn) {
 		if _, _, err := pc.ReadFrom(buf); err != nil {
 			return
 		}
+	}
+}
+
+// endedTx is a server transaction that only records that it was ended.
+type endedTx struct {
+	sip.ServerTransaction
+	ended bool
+}
+
+func (tx *endedTx) Terminate() { tx.ended = true }
+
+// TestAnsweredAgain: an INVITE the SIP stack took for a new transaction
+// although it was answered within the linger — a retransmission whose
+// goroutine ran after the ACK had ended its transaction — gets the same
+// 503 again, byte for byte, or for a 2xx nothing, and the stack's new
+// transaction is ended; from another address, over another transport, or
+// with a branch never answered, it is a new request.
+func TestAnsweredAgain(t *testing.T) {
+	srv, peer, other := listenUDP(t), listenUDP(t), listenUDP(t)
+	now := time.Unix(1000, 0)
+	a := newAnswered(2*time.Second, func() time.Time { return now }, newSIPStats())
+	conn := answeringConn{srv, a}
+	const refused = "SIP/2.0 503 Service Unavailable\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx503\r\nTo: <sip:a>;tag=t1\r\nCSeq: 1 INVITE\r\nRetry-After: 5\r\n\r\n"
+	for _, r := range []string{refused,
+		"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx200\r\nCSeq: 1 INVITE\r\n\r\n"} {
+		if _, err := conn.WriteTo([]byte(r), peer.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drain(peer)
+	invite := func(branch string, from net.Addr, transport string) *sip.Request {
+		req := sipRequest(t, "INVITE", "sip:a@h", "Via: SIP/2.0/"+transport+" h;branch="+branch)
+		req.SetSource(from.String())
+		req.SetTransport(transport)
+		return req
+	}
+
+	tx := &endedTx{}
+	if !a.again(invite("z9hG4bKx503", peer.LocalAddr(), "UDP"), tx) || !tx.ended {
+		t.Fatalf("refused INVITE again: taken for new (transaction ended %v)", tx.ended)
+	}
+	if got := readUDP(t, peer); got != refused {
+		t.Fatalf("answer:\n%s\nwant the 503 again:\n%s", got, refused)
+	}
+	tx = &endedTx{}
+	if !a.again(invite("z9hG4bKx200", peer.LocalAddr(), "UDP"), tx) || !tx.ended {
+		t.Fatal("INVITE answered 2xx again: taken for new")
+	}
+	for name, req := range map[string]*sip.Request{
+		"another address":   invite("z9hG4bKx503", other.LocalAddr(), "UDP"),
+		"another transport": invite("z9hG4bKx503", peer.LocalAddr(), "TCP"),
+		"a new branch":      invite("z9hG4bKnew", peer.LocalAddr(), "UDP"),
+		"no magic cookie":   invite("x503", peer.LocalAddr(), "UDP"),
+	} {
+		tx := &endedTx{}
+		if a.again(req, tx) || tx.ended {
+			t.Fatalf("%s: taken as a retransmission", name)
+		}
+	}
+	if st := a.stats.retrans; st[RetransAnswered] != 1 || st[RetransAbsorbed] != 1 {
+		t.Fatalf("counted %v, want one answered and one absorbed", st)
+	}
+	quietPacket(t, peer)
+}
+
+// quietPacket fails the test if pc receives anything within 100 ms.
+func quietPacket(t *testing.T, pc net.PacketConn) {
+	t.Helper()
+	buf := make([]byte, 4096)
+	pc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, _, err := pc.ReadFrom(buf); err == nil {
+		t.Fatalf("unexpected datagram:\n%s", buf[:n])
 	}
 }

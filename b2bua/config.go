@@ -36,6 +36,9 @@ type Config struct {
 	FeatureCodes FeatureCodes
 	// Limits protect the listeners per source address (guard.go).
 	Limits Limits
+	// Overload sheds new calls while earshot is behind on its SIP input
+	// (overload.go).
+	Overload Overload
 	// TenantHeader names a header an SBC sets to the tenant's name, the
 	// last way to tell whose call it is when trunks of several tenants
 	// share a source address (after the dialled number and the

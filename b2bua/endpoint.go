@@ -105,8 +105,17 @@ func (e *endpoint) listen(ls []Listener) ([]string, error) {
 			addrs = append(addrs, pc.LocalAddr().String())
 			// Final responses are recorded as they leave (answered.go).
 			var served net.PacketConn = pc
+			if uc, ok := pc.(*net.UDPConn); ok && e.guard.watch != nil {
+				// Each read tells the overload watch how long its datagram
+				// waited (overload.go).
+				if stampArrivals(uc) {
+					served = &stampingConn{UDPConn: uc, watch: e.guard.watch, oob: make([]byte, stampSpace)}
+				} else {
+					e.guard.log.Warn("no receive timestamps on this system: new calls are not refused when SIP input falls behind", "listener", pc.LocalAddr().String())
+				}
+			}
 			if e.guard.answers != nil {
-				served = answeringConn{pc, e.guard.answers}
+				served = answeringConn{served, e.guard.answers}
 			}
 			go func() { e.serveErrs <- e.srv.ServeUDP(served) }()
 			e.waitServing(pc.LocalAddr().String())

@@ -101,6 +101,9 @@ type guard struct {
 	// answers answers the retransmissions of requests whose SIP stack
 	// transaction has ended (answered.go).
 	answers *answered
+	// watch tells when earshot is behind on its SIP input, to refuse new
+	// calls (overload.go); nil: never.
+	watch *overload
 	// recent remembers where the datagrams handed to the parser came
 	// from, to answer one it cannot parse (badrequest.go).
 	recent recentDatagrams

@@ -52,6 +52,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
+	if s.guard.answers.again(req, tx) {
+		return // a retransmission that outran its ACK (answered.again)
+	}
 	if code, phrase, hdrs := s.admit(req); code != 0 {
 		s.respond(tx, req, code, phrase, nil, hdrs...)
 		return
@@ -93,10 +96,17 @@ func (s *Server) admit(req *sip.Request) (int, string, []sip.Header) {
 	s.mu.Lock()
 	draining, n := s.draining, len(s.calls)
 	s.mu.Unlock()
-	if draining || n >= s.cfg.MaxCalls {
-		return 503, "Service Unavailable", []sip.Header{s.retryAfter()}
+	switch {
+	case draining:
+		s.stats.loadRefuse(LoadDraining)
+	case n >= s.cfg.MaxCalls:
+		s.stats.loadRefuse(LoadMaxCalls)
+	case s.guard.watch.shed():
+		s.stats.loadRefuse(LoadBehind)
+	default:
+		return 0, "", nil
 	}
-	return 0, "", nil
+	return 503, "Service Unavailable", []sip.Header{s.retryAfter()}
 }
 
 // sessionExpiresHeader is Session-Expires (or its compact form x), or nil.
@@ -270,7 +280,12 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 
 	s.mu.Lock()
 	if s.draining || len(s.calls) >= s.cfg.MaxCalls {
+		reason := LoadMaxCalls
+		if s.draining {
+			reason = LoadDraining
+		}
 		s.mu.Unlock()
+		s.stats.loadRefuse(reason)
 		return nil, 503
 	}
 	if prev, ok := s.uasTags[c.uasTagKey]; ok && c.uasTagKey != "" && sameCSeq(prev.call.original, req) {

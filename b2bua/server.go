@@ -102,6 +102,7 @@ func New(cfg Config) (*Server, error) {
 	s.guard.cancelTag = s.uasTag
 	linger := time.Duration(transactionLinger.Load())
 	s.guard.answers = newAnswered(linger, c.Now, s.stats)
+	s.guard.watch = newOverload(c.Overload, c.Now, s.log)
 	s.againHooks = newLingering[*againHook](linger, c.Now, maxAnswered)
 	var err error
 	stray := func(r *sip.Response) {

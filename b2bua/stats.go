@@ -47,6 +47,16 @@ type Stats struct {
 	// (the final response sent again), RetransAbsorbed (an INVITE answered
 	// 2xx, dropped).
 	Retransmissions map[string]uint64
+	// LoadRefused counts new calls answered 503 for load, by reason:
+	// LoadMaxCalls (sip.max_calls reached), LoadBehind (the SIP input
+	// behind, overload.go), LoadDraining (shutting down).
+	LoadRefused map[string]uint64
+	// InputWait is the least time a SIP datagram waited in its socket
+	// over the last window the overload watch closed, and Behind whether
+	// that was past its bound (new calls refused). Zero and false with
+	// the watch off.
+	InputWait time.Duration
+	Behind    bool
 	// MailboxFull counts events a call's full mailbox turned away: an
 	// in-dialog request answered 503, or a timer event retried.
 	MailboxFull uint64
@@ -76,6 +86,7 @@ type sipStats struct {
 	refused   map[string]uint64
 	dropped   map[string]uint64
 	retrans   map[string]uint64
+	loadRef   map[string]uint64
 	fullBox   uint64
 }
 
@@ -92,6 +103,7 @@ func newSIPStats() *sipStats {
 		refused:   map[string]uint64{},
 		dropped:   map[string]uint64{},
 		retrans:   map[string]uint64{},
+		loadRef:   map[string]uint64{},
 	}
 }
 
@@ -140,6 +152,19 @@ func (st *sipStats) drop(reason string) {
 func (st *sipStats) retransmission(kind string) {
 	st.mu.Lock()
 	st.retrans[kind]++
+	st.mu.Unlock()
+}
+
+// Reasons a new call is refused for load (Stats.LoadRefused).
+const (
+	LoadMaxCalls = "max_calls"
+	LoadBehind   = "behind"
+	LoadDraining = "draining"
+)
+
+func (st *sipStats) loadRefuse(reason string) {
+	st.mu.Lock()
+	st.loadRef[reason]++
 	st.mu.Unlock()
 }
 
@@ -202,8 +227,10 @@ func (s *Server) Stats() Stats {
 		Refused:             maps.Clone(st.refused),
 		Dropped:             maps.Clone(st.dropped),
 		Retransmissions:     maps.Clone(st.retrans),
+		LoadRefused:         maps.Clone(st.loadRef),
 		MailboxFull:         st.fullBox,
 	}
+	out.InputWait, out.Behind = s.guard.watch.lastWait(), s.guard.watch.shed()
 	out.NotifySent, out.NotifyFailed = s.notify.sent.Load(), s.notify.failed.Load()
 	st.mu.Unlock()
 	out.SupervisionsActive = map[Mode]int{}

@@ -18,6 +18,8 @@ const (
 	// six times the calls' messages in memory at a given call rate
 	// (docs/performance.md, "How long a finished transaction stays").
 	defaultTransactionLinger = 5 * time.Second
+	defaultOverloadDelay     = 100 * time.Millisecond
+	defaultOverloadInterval  = 200 * time.Millisecond
 	defaultMinExpires        = 60 * time.Second
 	defaultMaxExpires        = 3600 * time.Second
 	defaultDefaultExpires    = 600 * time.Second
@@ -79,6 +81,8 @@ func (c *Config) SetDefaults() {
 	dur(&s.DrainTimeout, defaultDrainTimeout)
 	dur(&s.SessionExpires, defaultSessionExpires)
 	dur(&s.TransactionLinger, defaultTransactionLinger)
+	dur(&s.Overload.MaxDelay, defaultOverloadDelay)
+	dur(&s.Overload.Interval, defaultOverloadInterval)
 	dur(&s.Registration.MinExpires, defaultMinExpires)
 	dur(&s.Registration.MaxExpires, defaultMaxExpires)
 	dur(&s.Registration.DefaultExpires, defaultDefaultExpires)

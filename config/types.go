@@ -76,6 +76,9 @@ type SIP struct {
 	// Limits protect the listeners per source address. Zero fields take
 	// the defaults documented in docs/config.md.
 	Limits Limits `yaml:"limits"`
+	// Overload refuses new calls (503) while earshot is behind on its
+	// SIP input.
+	Overload Overload `yaml:"overload"`
 	// TenantHeader names a header an SBC sets to the tenant's name, used
 	// when trunks of several tenants share a source and neither the
 	// dialled number nor the Request-URI host tells them apart.
@@ -95,6 +98,15 @@ type Limits struct {
 	TCPConnections   int      `yaml:"tcp_connections"` // per source address
 	TCPHeaderTimeout Duration `yaml:"tcp_header_timeout"`
 	TCPIdleTimeout   Duration `yaml:"tcp_idle_timeout"`
+}
+
+// Overload: new calls get 503 with Retry-After while every SIP datagram
+// (UDP) read over an interval had waited longer than MaxDelay in its
+// socket.
+type Overload struct {
+	MaxDelay Duration `yaml:"max_delay"`
+	Interval Duration `yaml:"interval"`
+	Disabled bool     `yaml:"disabled"`
 }
 
 // Listener is one SIP transport endpoint.

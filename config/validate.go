@@ -18,6 +18,10 @@ const minSessionExpires = 90 * time.Second
 const (
 	minTransactionLinger = time.Second
 	maxTransactionLinger = 32 * time.Second
+	// sip.overload's bounds: under 10 ms the scheduler's own delays read
+	// as overload; past 10 s callers have given up long before.
+	minOverloadWindow = 10 * time.Millisecond
+	maxOverloadWindow = 10 * time.Second
 )
 
 // Validate checks the configuration as it is, without filling defaults, and
@@ -125,6 +129,14 @@ func (c *Config) validateSIP(col *collector) {
 	}
 	if d := s.TransactionLinger.D(); d < minTransactionLinger || d > maxTransactionLinger {
 		col.addf("sip.transaction_linger", "must be between %s and %s", minTransactionLinger, maxTransactionLinger)
+	}
+	for _, f := range []struct {
+		path string
+		d    Duration
+	}{{"sip.overload.max_delay", s.Overload.MaxDelay}, {"sip.overload.interval", s.Overload.Interval}} {
+		if d := f.d.D(); d < minOverloadWindow || d > maxOverloadWindow {
+			col.addf(f.path, "must be between %s and %s", minOverloadWindow, maxOverloadWindow)
+		}
 	}
 	r := &s.Registration
 	l := &c.SIP.Limits

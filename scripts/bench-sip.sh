@@ -39,7 +39,9 @@
 # earshot (127.0.0.1) -> sipp UAS (127.0.0.3) answering as NGROUPS x PER_GROUP
 # registered agents. Calls are INVITE/180/200/ACK/BYE without talk time.
 # Needs: go, sipp, python3 (for the digest REGISTERs; sipp cannot answer
-# earshot's SHA-256-first challenge), curl with PROFILE. Prints a Markdown table.
+# earshot's SHA-256-first challenge), curl (earshot's metrics, and its
+# profiles with PROFILE). Prints a Markdown table; its last column counts
+# the calls earshot refused with 503 for load (sip.max_calls, sip.overload).
 #
 # This file also holds the helpers scripts/bench-relay.sh uses; sourcing it
 # defines them without running the benchmark.
@@ -280,6 +282,13 @@ peer_ticks() {
   echo $(( $(session_ticks "$KAM_PID") + $( [ -n "${RTPE_PID:-}" ] && cpu_ticks "$RTPE_PID" || echo 0) ))
 }
 
+# load_refused: the new calls earshot has answered 503 for load so far
+# (earshot_sip_load_refused_total, every reason): among a step's failed
+# calls, those refused at once rather than lost.
+load_refused() {
+  { curl -sf "http://$HTTP_ADDR/metrics" || true; } | awk '/^earshot_sip_load_refused_total/ {s += $2} END {printf "%d", s}'
+}
+
 # run_ladder LABEL TARGET: one sipp UAC run per rate at TARGET; prints a
 # table row per rate and remembers the best rate with zero failed calls,
 # and the best rate whose step and every step below it had none (a
@@ -289,11 +298,12 @@ run_ladder() {
   local label=$1 target=$2 rate best=0 clean=0 upto=0 collapsed="" broken=""
   for rate in $RATES; do
     if [ -n "$collapsed" ]; then
-      echo "| $label | $rate | – | – | – | – | – | – | – | – | skipped: over 10 % failed at $collapsed |"
+      echo "| $label | $rate | – | – | – | – | – | – | – | – | – | skipped: over 10 % failed at $collapsed |"
       continue
     fi
-    local n=$((rate * SECS)) csv="$WORK/$label-$rate.csv" t0 t1 cpu="" d0
+    local n=$((rate * SECS)) csv="$WORK/$label-$rate.csv" t0 t1 cpu="" d0 r0=""
     d0=$(udp_drops)
+    [ "$label" = earshot ] && r0=$(load_refused)
     local u0=0
     [ -n "${UAS_PID:-}" ] && u0=$(cpu_ticks "$UAS_PID")
     [ -n "${EARSHOT_PID:-}" ] && [ "$label" = earshot ] && t0=$(cpu_ticks "$EARSHOT_PID")
@@ -331,7 +341,9 @@ run_ladder() {
       sippcpu=$(awk -v d=$(($(cpu_ticks "$UAS_PID") - u0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" \
         '{printf "%.0f", n ? ($1 + $2 + d / hz) / n * 1e6 : 0}' "$WORK/$label-$rate.time")
     fi
-    echo "| $label | $rate | $n | $ok | $fail | $retr | $drops | $rtt | ${cpu:-–} | ${sippcpu:-–} | $(load1) |"
+    local refused=–
+    [ -z "$r0" ] || refused=$(($(load_refused) - r0))
+    echo "| $label | $rate | $n | $ok | $fail | $retr | $drops | $rtt | ${cpu:-–} | ${sippcpu:-–} | $(load1) | $refused |"
     if [ "$fail" = 0 ] && [ "$ok" = "$n" ]; then
       best=$rate; OK[$label-$rate]=1
       [ -n "$broken" ] || upto=$rate
@@ -387,8 +399,8 @@ main() {
   echo "earshot $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo dev), $(nproc) CPUs, ${SECS}s per rate, $NGROUPS groups x $PER_GROUP agents"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
-  echo "| path | calls/s | calls | successful | failed | retransmissions | UDP drops | mean setup ms | proxy CPU µs/call | sipps CPU µs/call | load (1 min) |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| path | calls/s | calls | successful | failed | retransmissions | UDP drops | mean setup ms | proxy CPU µs/call | sipps CPU µs/call | load (1 min) | refused 503 |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
   run_ladder earshot "$SIP_ADDR"
   # earshot's lingering transactions, timers and collections would take
   # CPU from the next ladders.

@@ -15,7 +15,7 @@ type collector struct {
 
 	activeCalls, registrations, callsTotal, sipRequests, sipResponses, sipSent   *prometheus.Desc
 	dialogs, sipRefused, sipDropped, sipRetrans, mailboxFull                     *prometheus.Desc
-	notifications                                                                *prometheus.Desc
+	notifications, loadRefused, inputWait, behind                                *prometheus.Desc
 	setup                                                                        *prometheus.Desc
 	rtpPackets, rtpBytes, rtcpPackets, rtpDropped, portsInUse, mediaSessions     *prometheus.Desc
 	mediaTimeouts, webrtcHandshakes, webrtcFailures                              *prometheus.Desc
@@ -39,6 +39,9 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 		sipRefused:       d("sip_refused_total", "SIP requests refused for security reasons, by reason.", "reason"),
 		sipDropped:       d("sip_dropped_total", "SIP messages dropped because they could not be parsed, or responses that matched no transaction, by kind.", "reason"),
 		sipRetrans:       d("sip_retransmissions_total", "Retransmitted requests earshot handled after the SIP stack's transaction ended: answered (the final response sent again) or absorbed (an INVITE answered 2xx).", "kind"),
+		loadRefused:      d("sip_load_refused_total", "New calls answered 503 for load, by reason: max_calls (sip.max_calls reached), behind (the SIP input fell behind, sip.overload) or draining (shutting down).", "reason"),
+		inputWait:        d("sip_input_wait_seconds", "The least time a SIP datagram waited in its socket before earshot read it, over the overload watch's last window (UDP)."),
+		behind:           d("sip_input_behind", "1 while the SIP input is behind and new calls are refused with 503 (sip.overload), else 0."),
 		mailboxFull:      d("call_mailbox_full_total", "Events a call's full mailbox turned away: in-dialog requests answered 503, timer events retried."),
 		notifications:    d("sip_notifications_total", "SIP MESSAGE notifications to users' phones, one per registered phone, by result: sent (2xx) or failed.", "result"),
 		setup:            d("call_setup_seconds", "Time from INVITE received to 200 OK sent to the caller."),
@@ -65,7 +68,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.activeCalls, c.registrations, c.dialogs, c.callsTotal, c.sipRequests,
-		c.sipResponses, c.sipSent, c.sipRefused, c.sipDropped, c.sipRetrans, c.mailboxFull, c.notifications, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
+		c.sipResponses, c.sipSent, c.sipRefused, c.sipDropped, c.sipRetrans, c.mailboxFull, c.notifications, c.loadRefused, c.inputWait, c.behind, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
 		c.portsInUse, c.mediaSessions, c.mediaTimeouts, c.webrtcHandshakes, c.webrtcFailures,
 		c.kernEnabled, c.kernStreams, c.kernPackets, c.kernBytes, c.kernHandovers, c.kernNoRoute, c.kernTapLost, c.kernListener, c.ioUring} {
 		ch <- d
@@ -111,6 +114,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range []string{b2bua.RetransAnswered, b2bua.RetransAbsorbed} {
 		ct(c.sipRetrans, float64(st.Retransmissions[k]), k)
 	}
+	for _, r := range []string{b2bua.LoadMaxCalls, b2bua.LoadBehind, b2bua.LoadDraining} {
+		ct(c.loadRefused, float64(st.LoadRefused[r]), r)
+	}
+	g(c.inputWait, st.InputWait.Seconds())
+	behind := 0.0
+	if st.Behind {
+		behind = 1
+	}
+	g(c.behind, behind)
 	for _, r := range b2bua.Refusals() {
 		ct(c.sipRefused, float64(st.Refused[string(r)]), string(r))
 	}

@@ -66,6 +66,10 @@ func sipConfig(c *config.Config) (b2bua.Config, error) {
 		},
 		DigestAlgorithms: c.SIP.DigestAlgorithms,
 		TenantHeader:     c.SIP.TenantHeader,
+		Overload: b2bua.Overload{
+			MaxDelay: c.SIP.Overload.MaxDelay.D(), Interval: c.SIP.Overload.Interval.D(),
+			Disabled: c.SIP.Overload.Disabled,
+		},
 		Limits: b2bua.Limits{
 			InviteRate: float64(c.SIP.Limits.InviteRate), RegisterRate: float64(c.SIP.Limits.RegisterRate),
 			OptionsRate: float64(c.SIP.Limits.OptionsRate), AuthFailures: c.SIP.Limits.AuthFailures,

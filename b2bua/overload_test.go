@@ -1,0 +1,309 @@
+package b2bua
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestOverloadWatch: the watch is behind only when a whole window's
+// least wait is past the bound, and catches up on the first window whose
+// least wait is under it.
+func TestOverloadWatch(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	t0 := time.Unix(1000, 0)
+	w := newOverload(Overload{MaxDelay: 50 * time.Millisecond, Interval: 100 * time.Millisecond},
+		func() time.Time { return t0 }, nil)
+	w.minReads = 1 // the table reads a datagram or two a window
+	base := t0.UnixNano()
+	// read at (ms after t0) a datagram that waited wait ms.
+	steps := []struct {
+		at, wait int64
+		behind   bool
+		why      string
+	}{
+		{10, 1, false, "a quick read"},
+		{40, 300, false, "one long wait inside a window: a burst"},
+		{100, 300, false, "closes the first window: its least wait was 1 ms"},
+		{150, 80, false, "the window from 100 ms: waits 300, 80"},
+		{200, 60, true, "closes it: least 60 ms, past 50"},
+		{250, 2, true, "a quick read inside the next window changes nothing yet"},
+		{300, 90, false, "closes it: least 2 ms"},
+		{400, 70, true, "a window of 90 and 70"},
+		{2000, 0, false, "a read after a long quiet: the empty window ends with this wait"},
+		{2100, 400, false, "one read in a window, under the bound before it: least 0"},
+		{2400, 300, true, "a reader stalled for a whole window: the window's only wait is long"},
+	}
+	for _, st := range steps {
+		now := base + st.at*ms
+		w.observe(now-st.wait*ms, now)
+		if got := w.shed(); got != st.behind {
+			t.Fatalf("at %d ms (waited %d ms): behind %v, want %v — %s", st.at, st.wait, got, st.behind, st.why)
+		}
+	}
+	if got := w.lastWait(); got != 300*time.Millisecond {
+		t.Fatalf("last window's least wait %v, want 300ms", got)
+	}
+	// A clock stepped back reads as no wait.
+	w.observe(base+3000*ms, base+2600*ms)
+	w.observe(base+2700*ms, base+2700*ms)
+	if w.shed() || w.lastWait() != 0 {
+		t.Fatalf("after a read stamped in the future: behind %v, least %v", w.shed(), w.lastWait())
+	}
+
+	// A window of late reads is behind only with minBehindReads of them.
+	w = newOverload(Overload{MaxDelay: 50 * time.Millisecond, Interval: 100 * time.Millisecond},
+		func() time.Time { return t0 }, nil)
+	late := func(at int64, n int) {
+		for i := range n {
+			now := base + (at+int64(i))*ms
+			w.observe(now-200*ms, now)
+		}
+	}
+	// A window counts the read that opened it (it closed the one before)
+	// and the one that closes it.
+	late(100, 1)                // closes the first window, empty
+	late(101, minBehindReads-3) // one short
+	late(200, 1)
+	if w.shed() {
+		t.Fatalf("behind after a window of %d late reads, want %d", minBehindReads-1, minBehindReads)
+	}
+	late(201, minBehindReads-2)
+	late(300, 1)
+	if !w.shed() {
+		t.Fatalf("not behind after a window of %d late reads", minBehindReads)
+	}
+
+	var off *overload
+	if off.shed() || off.lastWait() != 0 || newOverload(Overload{Disabled: true}, time.Now, nil) != nil {
+		t.Fatal("a disabled watch sheds or reports")
+	}
+}
+
+// TestArrivalStamps: with receive timestamps on, a datagram read 80 ms
+// after it was sent reports that wait, from the kernel's own stamp; and
+// control data without a stamp, truncated or malformed, reports none.
+func TestArrivalStamps(t *testing.T) {
+	uc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	if !stampArrivals(uc) {
+		if stampSpace == 0 {
+			t.Skip("no receive timestamps on this system: the watch is off (logged)")
+		}
+		t.Fatal("SO_TIMESTAMPNS refused")
+	}
+	w := newOverload(Overload{}, time.Now, nil)
+	conn := &stampingConn{UDPConn: uc, watch: w, oob: make([]byte, stampSpace)}
+	tx, err := net.DialUDP("udp", nil, uc.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	buf := make([]byte, 64)
+	// The kernel turns receive stamps on for the first socket that asks
+	// from a work queue, a moment later; until then it stamps a datagram
+	// when it is read. Wait until a stamp comes before the read.
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		if _, err := tx.Write([]byte("warm")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+		_, oobn, _, _, err := uc.ReadMsgUDP(buf, conn.oob)
+		read := time.Now()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if at, ok := arrival(conn.oob[:oobn]); ok && read.Sub(time.Unix(0, at)) >= 5*time.Millisecond {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no stamp taken on arrival within 2 s")
+		}
+	}
+	sent := time.Now()
+	if _, err := tx.Write([]byte("OPTIONS")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(80 * time.Millisecond)
+	n, oobn, _, _, err := uc.ReadMsgUDP(buf, conn.oob)
+	read := time.Now()
+	if err != nil || string(buf[:n]) != "OPTIONS" {
+		t.Fatalf("read %q, %v", buf[:n], err)
+	}
+	at, ok := arrival(conn.oob[:oobn])
+	if !ok {
+		t.Fatalf("no SCM_TIMESTAMPNS in %d bytes of control data", oobn)
+	}
+	if arrived := time.Unix(0, at); arrived.Before(sent.Add(-time.Millisecond)) || arrived.After(sent.Add(20*time.Millisecond)) {
+		t.Fatalf("arrival stamped %v after the send, want within 20 ms", arrived.Sub(sent))
+	}
+	if wait := read.Sub(time.Unix(0, at)); wait < 80*time.Millisecond {
+		t.Fatalf("wait %v, want at least the 80 ms it sat in the socket", wait)
+	}
+
+	// Through the socket sipgo reads: the watch sees the wait.
+	if _, err := tx.Write([]byte("BYE")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(120 * time.Millisecond) // longer than the window: this read closes it
+	if _, _, err := conn.ReadFrom(buf); err != nil {
+		t.Fatal(err)
+	}
+	if lw := w.lastWait(); lw < 120*time.Millisecond || lw > time.Second {
+		t.Fatalf("the watch's least wait %v, want the 120 ms the datagram waited", lw)
+	}
+
+	oob := conn.oob[:oobn]
+	for name, bad := range map[string][]byte{
+		"empty":     nil,
+		"truncated": oob[:len(oob)-4],
+		"zero len":  make([]byte, len(oob)),
+		"too long":  append([]byte{0xff, 0xff, 0, 0, 0, 0, 0, 0}, oob[8:]...),
+	} {
+		if _, ok := arrival(bad); ok {
+			t.Errorf("%s control data read as a stamp", name)
+		}
+	}
+}
+
+// TestOverloadRefusesNewCalls: while the SIP input is behind, a new call
+// gets 503 with Retry-After at once and is counted, the BYE of a call
+// already up is served, and once the input catches up new calls are
+// served again. The wait each datagram reports is the kernel's arrival
+// stamp against the server's clock, which the test moves 300 ms ahead to
+// make every read look late (a real backlog is what the bench scripts
+// make; TestArrivalStamps checks the stamps themselves). With the watch
+// disabled the same call is served.
+func TestOverloadRefusesNewCalls(t *testing.T) {
+	for _, disabled := range []bool{false, true} {
+		name := "watching"
+		if disabled {
+			name = "disabled"
+		}
+		t.Run(name, func(t *testing.T) {
+			var skew atomic.Int64
+			var refused []byte
+			s, h := agentHarnessWith(t, Config{Tenants: flowTenants(RingAll, 0), Registration: testPolicy,
+				Now:      func() time.Time { return time.Now().Add(time.Duration(skew.Load())) },
+				Overload: Overload{MaxDelay: 50 * time.Millisecond, Interval: 100 * time.Millisecond, Disabled: disabled}})
+			if stampSpace == 0 {
+				t.Skip("no receive timestamps on this system")
+			}
+			h.readDeadline(5 * time.Second)
+			h.tos = map[int][]byte{}
+			h.answer(1)
+
+			// Every read from here on looks 300 ms late: the first closes
+			// the window of quick reads, the next closes a window of one
+			// read, and the window after it reads minBehindReads late ones
+			// and more.
+			skew.Store(int64(300 * time.Millisecond))
+			h.options(100)
+			time.Sleep(120 * time.Millisecond)
+			for n := range minBehindReads {
+				h.options(101 + n)
+			}
+			time.Sleep(120 * time.Millisecond)
+			h.options(199)
+			if st := s.Stats(); st.Behind == disabled || (!disabled && st.InputWait < 250*time.Millisecond) {
+				t.Fatalf("after a window of late reads: behind %v, least wait %v", st.Behind, st.InputWait)
+			}
+
+			// The call already up ends normally, its agent free again.
+			h.hangup(1)
+			if disabled {
+				h.answer(4)
+				h.hangup(4)
+			} else {
+				h.invite(4)
+				h.send(h.caller, h.srv)
+				refused = h.finalTo(h.caller, "INVITE")
+				if !bytes.HasPrefix(refused, []byte("SIP/2.0 503 ")) || len(header(refused, "Retry-After")) == 0 {
+					t.Fatalf("new call while behind answered:\n%s\nwant 503 with Retry-After", refused)
+				}
+				h.noInvite(300 * time.Millisecond)
+				// The carrier ACKs the 503, which ends its transaction.
+				h.out = fmt.Appendf(h.out[:0], "ACK sip:100@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-b4INVITE\r\n"+
+					"Max-Forwards: 70\r\nFrom: <sip:+4930555@127.0.2.1>;tag=c4\r\nTo: %s\r\nCall-ID: bench-4\r\n"+
+					"CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", h.srv, h.callerAddr, header(refused, "To"))
+				h.send(h.caller, h.srv)
+			}
+
+			// Caught up: the clock back, and once past the last window's
+			// start (taken 300 ms ahead), reads that waited nothing.
+			skew.Store(0)
+			time.Sleep(450 * time.Millisecond)
+			h.readDeadline(5 * time.Second)
+			for n := range minBehindReads {
+				h.options(200 + n)
+			}
+			time.Sleep(120 * time.Millisecond)
+			h.options(300)
+			if st := s.Stats(); st.Behind {
+				t.Fatalf("after a window of quick reads still behind (least wait %v)", st.InputWait)
+			}
+			h.answer(7)
+			h.hangup(7)
+
+			if !disabled {
+				// The refused INVITE again, after its ACK and with earshot
+				// caught up (a retransmission that was on its way, or held
+				// back in the stack): the same 503, not a call its caller
+				// has given up on.
+				h.invite(4)
+				h.send(h.caller, h.srv)
+				if again := h.finalTo(h.caller, "INVITE"); !bytes.Equal(again, refused) {
+					t.Fatalf("the refused INVITE again answered:\n%s\nwant the same 503:\n%s", again, refused)
+				}
+				h.noInvite(300 * time.Millisecond)
+			}
+
+			want := uint64(1)
+			if disabled {
+				want = 0
+			}
+			if got := s.Stats().LoadRefused[LoadBehind]; got != want {
+				t.Fatalf("calls refused as behind: %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+// noInvite fails the test if the agent's phone gets an INVITE within d.
+func (h *callHarness) noInvite(d time.Duration) {
+	_ = h.agent.SetReadDeadline(time.Now().Add(d))
+	for {
+		n, _, err := h.agent.ReadFromUDPAddrPort(h.in)
+		if err != nil {
+			return
+		}
+		if bytes.HasPrefix(h.in[:n], []byte("INVITE ")) {
+			h.b.Fatalf("agent rang while new calls are refused:\n%s", h.in[:n])
+		}
+	}
+}
+
+// options sends the carrier's OPTIONS number n and waits for its answer.
+func (h *callHarness) options(n int) {
+	h.out = h.request(h.out[:0], "OPTIONS", "", n, 1)
+	h.out = append(h.out, "Content-Length: 0\r\n\r\n"...)
+	h.send(h.caller, h.srv)
+	h.recvStatus(h.caller, "OPTIONS")
+}
+
+// finalTo returns the next final response to method on c, whatever its
+// status.
+func (h *callHarness) finalTo(c *net.UDPConn, method string) []byte {
+	for {
+		msg, _ := h.recv(c, "SIP/2.0 ")
+		if bytes.HasSuffix(header(msg, "CSeq"), []byte(method)) && msg[8] != '1' {
+			return bytes.Clone(msg)
+		}
+	}
+}
