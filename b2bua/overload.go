@@ -48,12 +48,12 @@ const (
 // window of at least minBehindReads datagrams, even the datagram read
 // soonest after it arrived had waited longer than the bound: CoDel's test
 // for a standing queue (RFC 8289), which a burst that drains within the
-// window never passes. While behind,
-// new calls are refused at once with 503, a few microseconds each, so the
-// backlog drains, the calls already up finish, and a carrier fails the
-// refused calls over to another route instead of waiting on this one.
-// In-dialog requests (BYE, ACK, re-INVITE) are never refused: they end
-// calls and free what calls hold.
+// window never passes. While behind, new calls are refused at once with
+// 503, a few tens of microseconds each, so the backlog drains, the calls
+// already up finish, and a carrier fails the refused calls over to
+// another route instead of waiting on this one. In-dialog requests (BYE,
+// ACK, re-INVITE) are never refused: they end calls and free what calls
+// hold.
 //
 // All or nothing is on purpose. Refusing a share of new calls cut in
 // proportion to the wait and grown back a little each window (the
@@ -99,9 +99,9 @@ func (w *overload) observe(arrived, now int64) {
 	wait := max(now-arrived, 0) // a clock stepped back: no wait
 	start := w.start.Load()
 	if now-start >= w.interval && w.start.CompareAndSwap(start, now) {
-		// This read closes the window. A window in which nothing was read
-		// ends with this datagram's wait: a reader stalled for the whole
-		// window finds it long.
+		// This read closes the window and counts in it (and opens the
+		// next). A window a stalled reader read nothing in is not behind
+		// (too few reads), the backlog it reads next is.
 		least := min(w.least.Swap(wait), wait)
 		reads := w.reads.Swap(1) + 1
 		w.last.Store(least)

@@ -15,6 +15,8 @@
 #   RTP_MIN=10000 RTP_MAX=65535 scripts/bench-sip.sh  # another RTP port range
 #                                              # (earshot's and rtpengine's; default 20000-59999)
 #   SIP_LINGER=2s scripts/bench-sip.sh         # earshot's sip.transaction_linger (its default: 5s)
+#   OVERLOAD=off scripts/bench-sip.sh          # sip.overload disabled (or OVERLOAD=50ms/100ms:
+#                                              # its max_delay/interval; default 100ms/200ms)
 #
 # Kamailio (Debian package kamailio) runs testdata/kamailio/bench.cfg: tm +
 # rr, KAM_CHILDREN UDP workers (default 4), the sipps' 4 MiB socket buffers,
@@ -94,6 +96,10 @@ L = ["log: {format: text, level: warn}",
      "  limits: {register_rate: 100000}",
      # earshot's own default unless SIP_LINGER asks for another.
      *([f"  transaction_linger: {os.environ['SIP_LINGER']}"] if os.environ.get("SIP_LINGER") else []),
+     # sip.overload: earshot's defaults unless OVERLOAD ("off", or
+     # MAX_DELAY/INTERVAL such as 50ms/100ms) asks for others.
+     *([f"  overload: {{disabled: true}}"] if os.environ.get("OVERLOAD") == "off" else
+       [f"  overload: {{max_delay: {os.environ['OVERLOAD'].split('/')[0]}, interval: {os.environ['OVERLOAD'].split('/')[1]}}}"] if os.environ.get("OVERLOAD") else []),
      f"http: {{listen: \"{http}\"{pprof}}}",
      f"data_dir: \"{data}\"",
      f"media: {{address: 127.0.0.1, port_min: {rmin}, port_max: {rmax}, timeout: {os.environ.get('MEDIA_TIMEOUT', '30s')}, "
