@@ -73,6 +73,8 @@ type overload struct {
 	reads  atomic.Int64 // datagrams read in it
 	last   atomic.Int64 // the least wait of the last window closed, ns
 	behind atomic.Bool
+	warned atomic.Int64 // when the last "behind" line was logged, Unix ns
+	logged atomic.Bool  // that line was logged for the current turn
 }
 
 // newOverload returns the watch; nil when o is disabled.
@@ -106,13 +108,8 @@ func (w *overload) observe(arrived, now int64) {
 		reads := w.reads.Swap(1) + 1
 		w.last.Store(least)
 		behind := least > w.maxDelay && reads >= w.minReads
-		if w.behind.Swap(behind) != behind && w.log != nil {
-			if behind {
-				w.log.Warn("SIP input behind: refusing new calls with 503",
-					"least_wait", time.Duration(least), "max_delay", time.Duration(w.maxDelay))
-			} else {
-				w.log.Info("SIP input caught up: taking new calls", "least_wait", time.Duration(least))
-			}
+		if w.behind.Swap(behind) != behind {
+			w.logTurn(behind, least, now)
 		}
 		return
 	}
@@ -123,6 +120,28 @@ func (w *overload) observe(arrived, now int64) {
 			return
 		}
 	}
+}
+
+// logTurn logs the watch going behind, at most once every logEvery (under
+// a lasting overload it turns every second or two), and its catching up
+// after each turn it logged.
+func (w *overload) logTurn(behind bool, least, now int64) {
+	if w.log == nil {
+		return
+	}
+	if !behind {
+		if w.logged.Swap(false) {
+			w.log.Info("SIP input caught up: taking new calls", "least_wait", time.Duration(least))
+		}
+		return
+	}
+	if last := w.warned.Load(); now-last < int64(logEvery) || !w.warned.CompareAndSwap(last, now) {
+		return
+	}
+	w.logged.Store(true)
+	w.log.Warn("SIP input behind: refusing new calls with 503",
+		"least_wait", time.Duration(least), "max_delay", time.Duration(w.maxDelay),
+		"next_line_after", logEvery)
 }
 
 // shed reports whether a new call is to be refused now. A nil watch

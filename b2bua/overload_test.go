@@ -3,7 +3,9 @@ package b2bua
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,6 +82,32 @@ func TestOverloadWatch(t *testing.T) {
 	var off *overload
 	if off.shed() || off.lastWait() != 0 || newOverload(Overload{Disabled: true}, time.Now, nil) != nil {
 		t.Fatal("a disabled watch sheds or reports")
+	}
+}
+
+// TestOverloadLogsTurns: the watch logs going behind at most once every
+// logEvery, and catching up only after a turn it logged: a lasting
+// overload turns every second or two.
+func TestOverloadLogsTurns(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	var buf bytes.Buffer
+	t0 := time.Unix(1000, 0)
+	w := newOverload(Overload{MaxDelay: 50 * time.Millisecond, Interval: 100 * time.Millisecond},
+		func() time.Time { return t0 }, slog.New(slog.NewTextHandler(&buf, nil)))
+	w.minReads = 1
+	base := t0.UnixNano()
+	for _, st := range []struct{ at, wait int64 }{
+		{100, 80}, {200, 80}, // behind: logged
+		{300, 0}, {400, 0}, // caught up: logged
+		{500, 80}, {600, 80}, {700, 0}, {800, 0}, // a turn 0.4 s later: neither
+		{10_500, 80}, {10_600, 80}, {10_700, 0}, {10_800, 0}, // 10 s after the first: both
+	} {
+		now := base + st.at*ms
+		w.observe(now-st.wait*ms, now)
+	}
+	got := buf.String()
+	if b, c := strings.Count(got, "SIP input behind"), strings.Count(got, "SIP input caught up"); b != 2 || c != 2 {
+		t.Fatalf("%d behind and %d caught-up lines, want 2 and 2:\n%s", b, c, got)
 	}
 }
 
