@@ -38,6 +38,9 @@ type keptAnswer struct {
 	wire []byte         // the final response as sent; nil: an INVITE answered 2xx
 	conn net.PacketConn // the socket it left from
 	to   netip.AddrPort // where it went: a retransmission comes from there
+	// stateless: sent without a transaction of the SIP stack (a 503
+	// while behind, Server.refuseUnparsed), so its ACK is absorbed here.
+	stateless bool
 }
 
 // maxAnswered bounds the table: past it (a flood of requests, each
@@ -49,6 +52,7 @@ const maxAnswered = 1 << 19
 const (
 	RetransAnswered = "answered" // a request's final response sent again
 	RetransAbsorbed = "absorbed" // an INVITE answered 2xx, dropped
+	RetransACKed    = "acked"    // the ACK of a stateless 503, dropped
 )
 
 func newAnswered(linger time.Duration, now func() time.Time, stats *sipStats) *answered {
@@ -68,6 +72,12 @@ const keyBuf = 96
 // transaction, as a new INVITE — and, the 503 of an overload being the
 // usual such answer, become a call its caller has given up on (again).
 func (a *answered) sent(conn net.PacketConn, b []byte, to net.Addr) {
+	a.record(conn, b, to, false)
+}
+
+// record is sent, for a response sent with a transaction of the SIP stack
+// or, stateless, without one.
+func (a *answered) record(conn net.PacketConn, b []byte, to net.Addr, stateless bool) {
 	if !bytes.HasPrefix(b, sipVersionSP) {
 		return
 	}
@@ -81,7 +91,7 @@ func (a *answered) sent(conn net.PacketConn, b []byte, to net.Addr) {
 		wire = bytes.Clone(b)
 	}
 	if dst := addrPort(to); dst.IsValid() {
-		a.kept.put(string(key), keptAnswer{wire: wire, conn: conn, to: dst})
+		a.kept.put(string(key), keptAnswer{wire: wire, conn: conn, to: dst, stateless: stateless})
 	}
 }
 
@@ -95,13 +105,23 @@ func (a *answered) answer(data []byte, from net.Addr) bool {
 		return false
 	}
 	var kb [keyBuf]byte
-	key, _, ok := transactionKey(kb[:0], data)
+	ack := bytes.HasPrefix(data, ackSP)
+	key, _, ok := transactionKeyAs(kb[:0], data, ack)
 	if !ok {
 		return false
 	}
 	e, found := a.kept.get(key)
 	if !found || e.to != addrPort(from) {
 		return false
+	}
+	if ack {
+		// The ACK of a 3xx–6xx is in its INVITE's transaction: the
+		// stack's, which waits for it, or none (a stateless 503).
+		if !e.stateless {
+			return false
+		}
+		a.stats.retransmission(RetransACKed)
+		return true
 	}
 	if e.wire == nil {
 		a.stats.retransmission(RetransAbsorbed)
@@ -175,6 +195,7 @@ func (c answeringConn) WriteTo(b []byte, to net.Addr) (int, error) {
 var (
 	sipVersionSP = []byte("SIP/2.0 ")
 	inviteSP     = []byte("INVITE ")
+	ackSP        = []byte("ACK ")
 	magicCookie  = []byte("z9hG4bK")
 )
 
@@ -187,6 +208,13 @@ var (
 // scan cannot read for certain — a folded top Via, a quoted string in it
 // — which the SIP stack then handles as it would without the table.
 func transactionKey(dst, msg []byte) (key []byte, status int, ok bool) {
+	return transactionKeyAs(dst, msg, false)
+}
+
+// transactionKeyAs is transactionKey, or with ack the key of the INVITE
+// an ACK (for a 3xx–6xx, sent in the INVITE's transaction) belongs to:
+// "INVITE" and the ACK's branch; anything but an ACK is then false.
+func transactionKeyAs(dst, msg []byte, ack bool) (key []byte, status int, ok bool) {
 	line, rest, found := cutLine(msg)
 	if !found {
 		return dst, 0, false
@@ -201,11 +229,14 @@ func transactionKey(dst, msg []byte) (key []byte, status int, ok bool) {
 	} else {
 		// Method SP Request-URI SP SIP/2.0
 		sp := bytes.IndexByte(line, ' ')
-		if sp <= 0 || !isMethod(line[:sp]) || bytes.Equal(line[:sp], []byte("ACK")) ||
+		if sp <= 0 || !isMethod(line[:sp]) || bytes.Equal(line[:sp], []byte("ACK")) != ack ||
 			!bytes.HasSuffix(line, []byte(" SIP/2.0")) || len(line) <= sp+len(" SIP/2.0")+1 {
 			return dst, 0, false
 		}
 		method = line[:sp]
+		if ack {
+			method = inviteSP[:len(inviteSP)-1]
+		}
 	}
 	var branch []byte
 	viaSeen := false

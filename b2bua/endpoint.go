@@ -298,10 +298,13 @@ func (e *endpoint) packetConn(local net.Addr) net.PacketConn {
 	if local == nil {
 		return nil
 	}
+	// UDP addresses compare as values: a refusal while behind looks its
+	// socket up (Server.refuseUnparsed), and strings would allocate.
+	want := addrPort(local)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, pc := range e.packets {
-		if pc.LocalAddr().String() == local.String() {
+		if have := pc.LocalAddr(); want.IsValid() && addrPort(have) == want || !want.IsValid() && have.String() == local.String() {
 			return pc
 		}
 	}

@@ -102,8 +102,11 @@ type guard struct {
 	// transaction has ended (answered.go).
 	answers *answered
 	// watch tells when earshot is behind on its SIP input, to refuse new
-	// calls (overload.go); nil: never.
-	watch *overload
+	// calls (overload.go); nil: never. screen looks at each new call's
+	// INVITE before it is parsed, and answers it 503 while behind
+	// (Server.screenInvite).
+	watch  *overload
+	screen func(data []byte, from, local net.Addr) bool
 	// recent remembers where the datagrams handed to the parser came
 	// from, to answer one it cannot parse (badrequest.go).
 	recent recentDatagrams
@@ -325,6 +328,9 @@ func (g *guard) readFilter(props sip.TransportReadProps, data []byte) ([]byte, e
 	}
 	data = tightenParams(tightenColons(markVersion(data)))
 	if g.answers != nil && g.answers.answer(data, props.RemoteAddr) {
+		return nil, nil
+	}
+	if g.screen != nil && g.screen(data, props.RemoteAddr, props.LocalAddr) {
 		return nil, nil
 	}
 	g.recent.note(props.RemoteAddr, props.LocalAddr, data)

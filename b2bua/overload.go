@@ -1,9 +1,12 @@
 package b2bua
 
 import (
+	"bytes"
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -49,8 +52,8 @@ const (
 // soonest after it arrived had waited longer than the bound: CoDel's test
 // for a standing queue (RFC 8289), which a burst that drains within the
 // window never passes. While behind, new calls are refused at once with
-// 503, a few tens of microseconds each, so the backlog drains, the calls
-// already up finish, and a carrier fails the refused calls over to
+// 503, before they are parsed (screenInvite), so the backlog drains, the
+// calls already up finish, and a carrier fails the refused calls over to
 // another route instead of waiting on this one. In-dialog requests (BYE,
 // ACK, re-INVITE) are never refused: they end calls and free what calls
 // hold.
@@ -73,12 +76,16 @@ type overload struct {
 	reads  atomic.Int64 // datagrams read in it
 	last   atomic.Int64 // the least wait of the last window closed, ns
 	behind atomic.Bool
+	// inStack holds the new calls' INVITEs handed to the SIP stack in the
+	// linger, by transaction key, with their source (screenInvite).
+	inStack *lingering[netip.AddrPort]
+
 	warned atomic.Int64 // when the last "behind" line was logged, Unix ns
 	logged atomic.Bool  // that line was logged for the current turn
 }
 
 // newOverload returns the watch; nil when o is disabled.
-func newOverload(o Overload, now func() time.Time, log *slog.Logger) *overload {
+func newOverload(o Overload, now func() time.Time, log *slog.Logger, linger time.Duration) *overload {
 	if o.Disabled {
 		return nil
 	}
@@ -88,7 +95,8 @@ func newOverload(o Overload, now func() time.Time, log *slog.Logger) *overload {
 	if o.Interval <= 0 {
 		o.Interval = defaultOverloadInterval
 	}
-	w := &overload{maxDelay: int64(o.MaxDelay), interval: int64(o.Interval), now: now, log: log, minReads: minBehindReads}
+	w := &overload{maxDelay: int64(o.MaxDelay), interval: int64(o.Interval), now: now, log: log, minReads: minBehindReads,
+		inStack: newLingering[netip.AddrPort](linger, now, maxAnswered)}
 	w.start.Store(now().UnixNano())
 	w.least.Store(math.MaxInt64)
 	return w
@@ -177,4 +185,116 @@ func (c *stampingConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		c.watch.observe(at, c.watch.now().UnixNano())
 	}
 	return n, addr, nil
+}
+
+// screenInvite is the read filter's look at a new call's INVITE (a To
+// without a tag), from from to local, before it is parsed. While earshot
+// keeps up it notes the INVITE as handed to the SIP stack; while it is
+// behind it refuses one it has not handed over (refuseUnparsed) and
+// reports true. One it has handed over is a retransmission, which the
+// stack's transaction absorbs: refusing it would answer 503 to a call in
+// progress.
+func (s *Server) screenInvite(data []byte, from, local net.Addr) bool {
+	w := s.guard.watch
+	if w == nil || !bytes.HasPrefix(data, inviteSP) || !newDialog(data) {
+		return false
+	}
+	var kb [keyBuf]byte
+	key, _, ok := transactionKey(kb[:0], data)
+	if !ok {
+		return false
+	}
+	src := addrPort(from)
+	if !w.shed() {
+		w.inStack.put(string(key), src)
+		return false
+	}
+	if p, seen := w.inStack.get(key); seen && p == src {
+		return false
+	}
+	return s.refuseUnparsed(data, from, local)
+}
+
+// refuseUnparsed answers 503 to data, a new call's INVITE from from to
+// local, before the SIP stack parses it: while earshot is behind,
+// refusing must cost as little as it can, and the stack's way — a parse,
+// a goroutine, a transaction with its timers — costs a quarter of a
+// whole call (BenchmarkRefusal). The answer is stateless, as Kamailio's
+// sl module answers: the answered table keeps it for the linger, and a
+// retransmitted INVITE, which the caller sends if this 503 is lost, gets
+// it again from there (answered.answer), which also drops the caller's
+// ACK. An INVITE it cannot read for certain (a missing header) is left
+// to the stack, which refuses it the parsed way (Server.admit).
+func (s *Server) refuseUnparsed(data []byte, from, local net.Addr) bool {
+	res, ok := answerFor(string(data), "503 Service Unavailable", "SIP/2.0/")
+	if !ok {
+		return false
+	}
+	pc := s.sip.packetConn(local)
+	if pc == nil {
+		return false
+	}
+	end := len(res) - len(contentLength0)
+	res = append(res[:end:end], "Retry-After: "...)
+	res = strconv.AppendInt(res, int64(max(1, int(s.cfg.RetryAfter.Seconds()))), 10)
+	res = append(res, "\r\nServer: "...)
+	res = append(res, s.cfg.UserAgent...)
+	res = append(res, "\r\n"+contentLength0...)
+	// Recorded before it is sent, as answeringConn does: the caller may
+	// retransmit at once.
+	s.guard.answers.record(pc, res, from, true)
+	_, _ = pc.WriteTo(res, from) // lost: the retransmission finds it kept
+	s.stats.request("INVITE")
+	s.stats.loadRefuse(LoadBehind)
+	s.stats.response(503)
+	return true
+}
+
+// contentLength0 ends the responses answerFor builds.
+const contentLength0 = "Content-Length: 0\r\n\r\n"
+
+// newDialog reports whether the request msg has a To header without a
+// tag: a request outside any dialog. It is sure or says no: a To it
+// cannot find, or any To (or a line folded into one) holding "tag"
+// anywhere, in any case, is not new. It does not allocate.
+func newDialog(msg []byte) bool {
+	_, rest, ok := cutLine(msg)
+	if !ok {
+		return false
+	}
+	to, inTo := false, false
+	for {
+		var line []byte
+		if line, rest, ok = cutLine(rest); !ok {
+			return false // no end of the headers
+		}
+		if len(line) == 0 {
+			return to
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if inTo && holdsTag(line) {
+				return false
+			}
+			continue
+		}
+		name, value, _ := bytes.Cut(line, []byte(":"))
+		name = bytes.TrimSpace(name)
+		inTo = bytes.EqualFold(name, []byte("to")) || bytes.EqualFold(name, []byte("t"))
+		if inTo {
+			if holdsTag(value) {
+				return false
+			}
+			to = true
+		}
+	}
+}
+
+// holdsTag reports whether b holds "tag" in any case.
+func holdsTag(b []byte) bool {
+	for i := 0; i+3 <= len(b); i++ {
+		if bytes.EqualFold(b[i:i+3], []byte("tag")) {
+			return true
+		}
+	}
+	return false
 }

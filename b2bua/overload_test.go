@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // TestOverloadWatch: the watch is behind only when a whole window's
@@ -18,7 +21,7 @@ func TestOverloadWatch(t *testing.T) {
 	const ms = int64(time.Millisecond)
 	t0 := time.Unix(1000, 0)
 	w := newOverload(Overload{MaxDelay: 50 * time.Millisecond, Interval: 100 * time.Millisecond},
-		func() time.Time { return t0 }, nil)
+		func() time.Time { return t0 }, nil, time.Second)
 	w.minReads = 1 // the table reads a datagram or two a window
 	base := t0.UnixNano()
 	// read at (ms after t0) a datagram that waited wait ms.
@@ -58,7 +61,7 @@ func TestOverloadWatch(t *testing.T) {
 
 	// A window of late reads is behind only with minBehindReads of them.
 	w = newOverload(Overload{MaxDelay: 50 * time.Millisecond, Interval: 100 * time.Millisecond},
-		func() time.Time { return t0 }, nil)
+		func() time.Time { return t0 }, nil, time.Second)
 	late := func(at int64, n int) {
 		for i := range n {
 			now := base + (at+int64(i))*ms
@@ -80,7 +83,7 @@ func TestOverloadWatch(t *testing.T) {
 	}
 
 	var off *overload
-	if off.shed() || off.lastWait() != 0 || newOverload(Overload{Disabled: true}, time.Now, nil) != nil {
+	if off.shed() || off.lastWait() != 0 || newOverload(Overload{Disabled: true}, time.Now, nil, time.Second) != nil {
 		t.Fatal("a disabled watch sheds or reports")
 	}
 }
@@ -93,7 +96,7 @@ func TestOverloadLogsTurns(t *testing.T) {
 	var buf bytes.Buffer
 	t0 := time.Unix(1000, 0)
 	w := newOverload(Overload{MaxDelay: 50 * time.Millisecond, Interval: 100 * time.Millisecond},
-		func() time.Time { return t0 }, slog.New(slog.NewTextHandler(&buf, nil)))
+		func() time.Time { return t0 }, slog.New(slog.NewTextHandler(&buf, nil)), time.Second)
 	w.minReads = 1
 	base := t0.UnixNano()
 	for _, st := range []struct{ at, wait int64 }{
@@ -126,7 +129,7 @@ func TestArrivalStamps(t *testing.T) {
 		}
 		t.Fatal("SO_TIMESTAMPNS refused")
 	}
-	w := newOverload(Overload{}, time.Now, nil)
+	w := newOverload(Overload{}, time.Now, nil, time.Second)
 	conn := &stampingConn{UDPConn: uc, watch: w, oob: make([]byte, stampSpace)}
 	tx, err := net.DialUDP("udp", nil, uc.LocalAddr().(*net.UDPAddr))
 	if err != nil {
@@ -201,9 +204,11 @@ func TestArrivalStamps(t *testing.T) {
 }
 
 // TestOverloadRefusesNewCalls: while the SIP input is behind, a new call
-// gets 503 with Retry-After at once and is counted, the BYE of a call
-// already up is served, and once the input catches up new calls are
-// served again. The wait each datagram reports is the kernel's arrival
+// gets 503 with Retry-After at once, before it is parsed, and is counted;
+// its ACK is dropped there too, and the INVITE sent again gets the same
+// 503; an INVITE the read filter cannot read for certain is refused by
+// the stack; the BYE of a call already up is served; once the input
+// catches up new calls are served again. The wait each datagram reports is the kernel's arrival
 // stamp against the server's clock, which the test moves 300 ms ahead to
 // make every read look late (a real backlog is what the bench scripts
 // make; TestArrivalStamps checks the stamps themselves). With the watch
@@ -225,23 +230,47 @@ func TestOverloadRefusesNewCalls(t *testing.T) {
 			}
 			h.readDeadline(5 * time.Second)
 			h.tos = map[int][]byte{}
-			h.answer(1)
+			// Call 1 rings the agent before earshot falls behind.
+			h.invite(1)
+			h.send(h.caller, h.srv)
+			msg, agentFrom := h.recv(h.agent, "INVITE ")
+			ringing := bytes.Clone(msg)
 
 			// Every read from here on looks 300 ms late: the first closes
 			// the window of quick reads, the next closes a window of one
 			// read, and the window after it reads minBehindReads late ones
 			// and more.
 			skew.Store(int64(300 * time.Millisecond))
-			h.options(100)
-			time.Sleep(120 * time.Millisecond)
-			for n := range minBehindReads {
-				h.options(101 + n)
+			lateWindow := func(first int) {
+				h.options(first)
+				time.Sleep(120 * time.Millisecond)
+				for n := range minBehindReads {
+					h.options(first + 1 + n)
+				}
+				time.Sleep(120 * time.Millisecond)
+				h.options(first + 1 + minBehindReads)
 			}
-			time.Sleep(120 * time.Millisecond)
-			h.options(199)
+			lateWindow(100)
 			if st := s.Stats(); st.Behind == disabled || (!disabled && st.InputWait < 250*time.Millisecond) {
 				t.Fatalf("after a window of late reads: behind %v, least wait %v", st.Behind, st.InputWait)
 			}
+
+			// Call 1's INVITE comes again (its caller retransmits): it is
+			// the SIP stack's, in progress, not a new call to refuse. The
+			// agent answers, and the caller gets the 200.
+			h.invite(1)
+			h.send(h.caller, h.srv)
+			h.out = h.response(h.out[:0], ringing, 1, true)
+			h.send(h.agent, agentFrom)
+			ok := h.finalTo(h.caller, "INVITE")
+			if !bytes.HasPrefix(ok, []byte("SIP/2.0 200 ")) {
+				t.Fatalf("call 1, in progress as earshot fell behind, answered:\n%s\nwant 200", ok)
+			}
+			h.to = append(h.to[:0], header(ok, "To")...)
+			h.tos[1] = bytes.Clone(h.to)
+			h.contact = append(h.contact[:0], header(ok, "Contact")...)
+			h.out = h.inDialog(h.out[:0], "ACK", 1, 1)
+			h.send(h.caller, h.srv)
 
 			// The call already up ends normally, its agent free again.
 			h.hangup(1)
@@ -256,10 +285,48 @@ func TestOverloadRefusesNewCalls(t *testing.T) {
 					t.Fatalf("new call while behind answered:\n%s\nwant 503 with Retry-After", refused)
 				}
 				h.noInvite(300 * time.Millisecond)
-				// The carrier ACKs the 503, which ends its transaction.
+				// The carrier ACKs the 503: earshot sent it before the
+				// parse, without a transaction, and drops the ACK itself.
 				h.out = fmt.Appendf(h.out[:0], "ACK sip:100@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-b4INVITE\r\n"+
 					"Max-Forwards: 70\r\nFrom: <sip:+4930555@127.0.2.1>;tag=c4\r\nTo: %s\r\nCall-ID: bench-4\r\n"+
 					"CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", h.srv, h.callerAddr, header(refused, "To"))
+				h.send(h.caller, h.srv)
+				deadline := time.Now().Add(2 * time.Second)
+				for s.Stats().Retransmissions[RetransACKed] != 1 {
+					if time.Now().After(deadline) {
+						t.Fatalf("the ACK of the 503 not dropped before the parse: %v", s.Stats().Retransmissions)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				// The refused INVITE again, after its ACK (a retransmission
+				// that was on its way): the same 503 byte for byte, from the
+				// answered table — a new refusal would carry a new To tag —
+				// and no call.
+				h.invite(4)
+				h.send(h.caller, h.srv)
+				if again := h.finalTo(h.caller, "INVITE"); !bytes.Equal(again, refused) {
+					t.Fatalf("the refused INVITE again answered:\n%s\nwant the same 503:\n%s", again, refused)
+				}
+				h.noInvite(200 * time.Millisecond)
+
+				// An INVITE the read filter cannot read for certain (a
+				// "tag=" in its To, here a URI parameter) goes to the SIP
+				// stack, which refuses it too. (A window of a few reads is
+				// never behind: the traffic of a loaded machine first.)
+				lateWindow(120)
+				h.invite(5)
+				h.out = bytes.Replace(h.out, []byte("To: <sip:100@127.0.0.1>"), []byte("To: <sip:100@127.0.0.1;tag=uri>"), 1)
+				h.send(h.caller, h.srv)
+				msg := h.finalTo(h.caller, "INVITE")
+				if !bytes.HasPrefix(msg, []byte("SIP/2.0 503 ")) || len(header(msg, "Retry-After")) == 0 {
+					t.Fatalf("INVITE left to the stack while behind answered:\n%s\nwant 503 with Retry-After", msg)
+				}
+				h.noInvite(300 * time.Millisecond)
+				// Its ACK goes to the stack's transaction, which then stops
+				// sending the 503 again.
+				h.out = fmt.Appendf(h.out[:0], "ACK sip:100@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-b5INVITE\r\n"+
+					"Max-Forwards: 70\r\nFrom: <sip:+4930555@127.0.2.1>;tag=c5\r\nTo: %s\r\nCall-ID: bench-5\r\n"+
+					"CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", h.srv, h.callerAddr, header(msg, "To"))
 				h.send(h.caller, h.srv)
 			}
 
@@ -279,20 +346,7 @@ func TestOverloadRefusesNewCalls(t *testing.T) {
 			h.answer(7)
 			h.hangup(7)
 
-			if !disabled {
-				// The refused INVITE again, after its ACK and with earshot
-				// caught up (a retransmission that was on its way, or held
-				// back in the stack): the same 503, not a call its caller
-				// has given up on.
-				h.invite(4)
-				h.send(h.caller, h.srv)
-				if again := h.finalTo(h.caller, "INVITE"); !bytes.Equal(again, refused) {
-					t.Fatalf("the refused INVITE again answered:\n%s\nwant the same 503:\n%s", again, refused)
-				}
-				h.noInvite(300 * time.Millisecond)
-			}
-
-			want := uint64(1)
+			want := uint64(2)
 			if disabled {
 				want = 0
 			}
@@ -334,4 +388,81 @@ func (h *callHarness) finalTo(c *net.UDPConn, method string) []byte {
 			return bytes.Clone(msg)
 		}
 	}
+}
+
+// BenchmarkRefusal: what a new call refused while earshot is behind costs
+// it, through its UDP listener — the carrier's INVITE, earshot's 503, the
+// carrier's ACK — beside BenchmarkCallSetup's whole call. The harness
+// reuses its buffers, so allocs/op and B/op are the server's.
+func BenchmarkRefusal(b *testing.B) {
+	s := newTestServer(b, Config{Tenants: flowTenants(RingAll, 0), Registration: testPolicy}, nil)
+	// Always behind: every window's least wait is past a negative bound.
+	s.guard.watch.maxDelay, s.guard.watch.minReads = -1, 1
+	s.guard.watch.behind.Store(true)
+	addrs, err := s.Listen([]Listener{{Transport: "udp", Address: "127.0.0.1:0"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := newCallHarness(b, netip.MustParseAddrPort(addrs[0]))
+	h.state = func() any { return s.Calls() }
+	refuse := func(n int) {
+		h.readDeadline(5 * time.Second)
+		h.invite(n)
+		h.send(h.caller, h.srv)
+		var to []byte
+		for {
+			msg, _ := h.recv(h.caller, "SIP/2.0 ")
+			if bytes.HasPrefix(msg, []byte("SIP/2.0 503 ")) {
+				to = append(h.to[:0], header(msg, "To")...)
+				break
+			}
+		}
+		h.to = to
+		h.out = h.request(h.out[:0], "ACK", "", n, 1)
+		// The ACK of a non-2xx is in the INVITE's transaction: its branch.
+		h.out = bytes.Replace(h.out, []byte("ACK\r\nMax-Forwards"), []byte("INVITE\r\nMax-Forwards"), 1)
+		h.out = bytes.Replace(h.out, []byte("To: <sip:100@127.0.0.1>"), append([]byte("To: "), h.to...), 1)
+		h.out = append(h.out, "Content-Length: 0\r\n\r\n"...)
+		h.send(h.caller, h.srv)
+	}
+	refuse(0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 1
+	for b.Loop() {
+		refuse(n)
+		n++
+	}
+	b.StopTimer()
+	if got := s.Stats().LoadRefused[LoadBehind]; got != uint64(n) {
+		b.Fatalf("refused %d, want %d", got, n)
+	}
+}
+
+// FuzzNewDialog: newDialog never takes a request with a To tag, as the
+// SIP stack's parser reads it, for a new call's (the read filter refuses
+// what it takes while behind: an in-dialog request must never be one).
+func FuzzNewDialog(f *testing.F) {
+	f.Add([]byte("INVITE sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nTo: <sip:a@h>\r\nFrom: <sip:b@h>;tag=1\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n"))
+	f.Add([]byte("INVITE sip:a@h SIP/2.0\r\nt: <sip:a@h>;TAG=x\r\n\r\n"))
+	f.Add([]byte("INVITE sip:a@h SIP/2.0\r\nTo : sip:a@h ; tag = x\r\n\r\n"))
+	f.Add([]byte("INVITE sip:a@h SIP/2.0\r\nTo: <sip:a@h>\r\n ;tag=folded\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !newDialog(data) {
+			return
+		}
+		msg, err := sip.ParseMessage(data)
+		if err != nil {
+			return // the stack refuses it anyway
+		}
+		req, ok := msg.(*sip.Request)
+		if !ok {
+			return
+		}
+		if to := req.To(); to != nil {
+			if tag, ok := to.Params.Get("tag"); ok {
+				t.Fatalf("taken for a new call, but its To has tag %q:\n%q", tag, data)
+			}
+		}
+	})
 }

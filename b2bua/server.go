@@ -102,7 +102,8 @@ func New(cfg Config) (*Server, error) {
 	s.guard.cancelTag = s.uasTag
 	linger := time.Duration(transactionLinger.Load())
 	s.guard.answers = newAnswered(linger, c.Now, s.stats)
-	s.guard.watch = newOverload(c.Overload, c.Now, s.log)
+	s.guard.watch = newOverload(c.Overload, c.Now, s.log, linger)
+	s.guard.screen = s.screenInvite
 	s.againHooks = newLingering[*againHook](linger, c.Now, maxAnswered)
 	var err error
 	stray := func(r *sip.Response) {

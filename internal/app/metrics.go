@@ -38,7 +38,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 		sipSent:          d("sip_requests_sent_total", "SIP requests earshot originated, by method.", "method"),
 		sipRefused:       d("sip_refused_total", "SIP requests refused for security reasons, by reason.", "reason"),
 		sipDropped:       d("sip_dropped_total", "SIP messages dropped because they could not be parsed, or responses that matched no transaction, by kind.", "reason"),
-		sipRetrans:       d("sip_retransmissions_total", "Retransmitted requests earshot handled after the SIP stack's transaction ended: answered (the final response sent again) or absorbed (an INVITE answered 2xx).", "kind"),
+		sipRetrans:       d("sip_retransmissions_total", "Retransmitted requests earshot handled after the SIP stack's transaction ended: answered (the final response sent again), absorbed (an INVITE answered 2xx) or acked (the ACK of a 503 sent while behind, without a transaction).", "kind"),
 		loadRefused:      d("sip_load_refused_total", "New calls answered 503 for load, by reason: max_calls (sip.max_calls reached), behind (the SIP input fell behind, sip.overload) or draining (shutting down).", "reason"),
 		inputWait:        d("sip_input_wait_seconds", "The least time a SIP datagram waited in its socket before earshot read it, over the overload watch's last window (UDP)."),
 		behind:           d("sip_input_behind", "1 while the SIP input is behind and new calls are refused with 503 (sip.overload), else 0."),
@@ -111,7 +111,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range b2bua.DropReasons() {
 		ct(c.sipDropped, float64(st.Dropped[r]), r)
 	}
-	for _, k := range []string{b2bua.RetransAnswered, b2bua.RetransAbsorbed} {
+	for _, k := range []string{b2bua.RetransAnswered, b2bua.RetransAbsorbed, b2bua.RetransACKed} {
 		ct(c.sipRetrans, float64(st.Retransmissions[k]), k)
 	}
 	for _, r := range []string{b2bua.LoadMaxCalls, b2bua.LoadBehind, b2bua.LoadDraining} {
