@@ -279,18 +279,9 @@ func TestOverloadRefusesNewCalls(t *testing.T) {
 				h.hangup(4)
 			} else {
 				h.invite(4)
-				h.send(h.caller, h.srv)
-				refused = h.finalTo(h.caller, "INVITE")
-				if !bytes.HasPrefix(refused, []byte("SIP/2.0 503 ")) || len(header(refused, "Retry-After")) == 0 {
-					t.Fatalf("new call while behind answered:\n%s\nwant 503 with Retry-After", refused)
-				}
-				h.noInvite(300 * time.Millisecond)
+				refused = h.refused(t, 4, "new call while behind")
 				// The carrier ACKs the 503: earshot sent it before the
 				// parse, without a transaction, and drops the ACK itself.
-				h.out = fmt.Appendf(h.out[:0], "ACK sip:100@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-b4INVITE\r\n"+
-					"Max-Forwards: 70\r\nFrom: <sip:+4930555@127.0.2.1>;tag=c4\r\nTo: %s\r\nCall-ID: bench-4\r\n"+
-					"CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", h.srv, h.callerAddr, header(refused, "To"))
-				h.send(h.caller, h.srv)
 				deadline := time.Now().Add(2 * time.Second)
 				for s.Stats().Retransmissions[RetransACKed] != 1 {
 					if time.Now().After(deadline) {
@@ -316,18 +307,9 @@ func TestOverloadRefusesNewCalls(t *testing.T) {
 				lateWindow(120)
 				h.invite(5)
 				h.out = bytes.Replace(h.out, []byte("To: <sip:100@127.0.0.1>"), []byte("To: <sip:100@127.0.0.1;tag=uri>"), 1)
-				h.send(h.caller, h.srv)
-				msg := h.finalTo(h.caller, "INVITE")
-				if !bytes.HasPrefix(msg, []byte("SIP/2.0 503 ")) || len(header(msg, "Retry-After")) == 0 {
-					t.Fatalf("INVITE left to the stack while behind answered:\n%s\nwant 503 with Retry-After", msg)
-				}
-				h.noInvite(300 * time.Millisecond)
 				// Its ACK goes to the stack's transaction, which then stops
 				// sending the 503 again.
-				h.out = fmt.Appendf(h.out[:0], "ACK sip:100@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-b5INVITE\r\n"+
-					"Max-Forwards: 70\r\nFrom: <sip:+4930555@127.0.2.1>;tag=c5\r\nTo: %s\r\nCall-ID: bench-5\r\n"+
-					"CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", h.srv, h.callerAddr, header(msg, "To"))
-				h.send(h.caller, h.srv)
+				h.refused(t, 5, "INVITE left to the stack while behind")
 			}
 
 			// Caught up: the clock back, and once past the last window's
@@ -355,6 +337,25 @@ func TestOverloadRefusesNewCalls(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refused sends the INVITE of call n in h.out, wants a 503 with
+// Retry-After for it and no INVITE at the agent's phone, ACKs the 503 and
+// returns it.
+func (h *callHarness) refused(t *testing.T, n int, what string) []byte {
+	t.Helper()
+	h.send(h.caller, h.srv)
+	msg := h.finalTo(h.caller, "INVITE")
+	if !bytes.HasPrefix(msg, []byte("SIP/2.0 503 ")) || len(header(msg, "Retry-After")) == 0 {
+		t.Fatalf("%s answered:\n%s\nwant 503 with Retry-After", what, msg)
+	}
+	h.noInvite(300 * time.Millisecond)
+	// The ACK of a 3xx–6xx is in the INVITE's transaction: its branch.
+	h.out = fmt.Appendf(h.out[:0], "ACK sip:100@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-b%dINVITE\r\n"+
+		"Max-Forwards: 70\r\nFrom: <sip:+4930555@127.0.2.1>;tag=c%d\r\nTo: %s\r\nCall-ID: bench-%d\r\n"+
+		"CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", h.srv, h.callerAddr, n, n, header(msg, "To"), n)
+	h.send(h.caller, h.srv)
+	return msg
 }
 
 // noInvite fails the test if the agent's phone gets an INVITE within d.

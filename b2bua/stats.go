@@ -45,7 +45,8 @@ type Stats struct {
 	// Retransmissions counts retransmitted requests earshot handled after
 	// the SIP stack's transaction had ended (answered.go): RetransAnswered
 	// (the final response sent again), RetransAbsorbed (an INVITE answered
-	// 2xx, dropped).
+	// 2xx, dropped), RetransACKed (the ACK of a 503 sent without a
+	// transaction while behind, dropped; overload.go).
 	Retransmissions map[string]uint64
 	// LoadRefused counts new calls answered 503 for load, by reason:
 	// LoadMaxCalls (sip.max_calls reached), LoadBehind (the SIP input
