@@ -304,7 +304,11 @@ func (e *endpoint) packetConn(local net.Addr) net.PacketConn {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, pc := range e.packets {
-		if have := pc.LocalAddr(); want.IsValid() && addrPort(have) == want || !want.IsValid() && have.String() == local.String() {
+		if have := pc.LocalAddr(); want.IsValid() {
+			if addrPort(have) == want {
+				return pc
+			}
+		} else if have.String() == local.String() {
 			return pc
 		}
 	}
