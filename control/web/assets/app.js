@@ -842,12 +842,23 @@
     }
   }
 
+  // HELP_STAGE orders a request's states: it never goes back.
+  const HELP_STAGE = { open: 0, in_progress: 1, closed: 2, canceled: 2 };
+
+  // keepMyHelp stores the answer to the agent's own request unless the
+  // event stream already told of a later state: the answer can be handled
+  // after the event of a cancel or an acceptance that followed it.
+  function keepMyHelp(h) {
+    const known = S.help.get(h.id);
+    if (!known || HELP_STAGE[h.status] >= HELP_STAGE[known.status]) S.help.set(h.id, h);
+  }
+
   async function helpButton() {
     const h = activeHelp();
     if (h) {
       const r = await act('Close', () => call('POST', '/help-requests/' + h.id + '/close'));
       if (r) {
-        S.help.set(h.id, r.help_request);
+        keepMyHelp(r.help_request);
         renderMyHelp();
         status(r.confirmation || 'Help request closed.');
       }
@@ -857,7 +868,7 @@
     if (!c) return;
     const nh = await act('Help', () => call('POST', '/help-requests', { call_id: c.id }));
     if (nh) {
-      S.help.set(nh.id, nh);
+      keepMyHelp(nh);
       renderMyHelp();
     }
   }
