@@ -99,7 +99,9 @@ type Config struct {
 	KernelInterfaces []string
 	// IOUring chooses whether each mixer worker sends the frames of a
 	// tick together, in one io_uring system call, rather than one sendto
-	// per frame (see mixsend.go). The zero value is IOUringAuto.
+	// per frame (see mixsend.go), and the receive loops likewise send
+	// what they relay and read the packets of a wait. The zero value is
+	// IOUringAuto.
 	IOUring IOUringMode
 }
 

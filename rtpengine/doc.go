@@ -72,7 +72,9 @@
 // Where io_uring works (Config.IOUring, mixsend.go) the sends are batched:
 // a loop reads each ready socket into a buffer of its own, queues what it
 // relays, and sends it all in one system call once the wait's events are
-// handled; a mixer worker does the same with the frames of a tick. A
+// handled; a mixer worker does the same with the frames of a tick. A wait
+// that reports two or more sockets is read in one system call too, before
+// the packet path runs on any of its packets (recvbatch_linux.go). A
 // stream's packet queued in one batch is sent before another writer (the
 // mixer, a loop) rewrites the stream's next one (outStream.waitQueued).
 //

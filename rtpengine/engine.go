@@ -69,6 +69,7 @@ type Engine struct {
 	batches      []*sendBatch
 	batchWhy     string
 	relayBatched bool // the receive loops batch their sends too
+	readsBatched bool // the receive loops read a wait's packets in one system call
 }
 
 // New validates cfg and starts an engine. It binds nothing until a session
@@ -121,6 +122,7 @@ func newEngine(cfg Config, clock func() int64) (*Engine, error) {
 		return nil, err
 	}
 	e.batchRelay()
+	e.batchReceives()
 	if err := e.mixer.Start(); err != nil {
 		e.recv.close()
 		e.closeKernel()
@@ -259,7 +261,7 @@ func (e *Engine) Stats() Stats {
 	}
 	st.Mixer = e.mixer.Stats()
 	e.kernelStats(&st)
-	st.IOUring = IOUringStats{Enabled: e.batches != nil, Relay: e.relayBatched, Unavailable: e.batchWhy}
+	st.IOUring = IOUringStats{Enabled: e.batches != nil, Relay: e.relayBatched, Receive: e.readsBatched, Unavailable: e.batchWhy}
 	return st
 }
 

@@ -36,7 +36,9 @@ import (
 // mixer. EARSHOT_LOAD_WORKERS sets the number of mixer workers (default 1;
 // the lateness histogram then mixes all workers' ticks).
 // EARSHOT_LOAD_IOURING=off sends each mixed frame with its own sendto
-// instead of the worker's io_uring batch. EARSHOT_LOAD_RECEIVE=shared
+// instead of the worker's io_uring batch, and reads and relays each packet
+// on its own; EARSHOT_LOAD_READS=each keeps the batched sends but reads
+// each packet with its own recvfrom. EARSHOT_LOAD_RECEIVE=shared
 // lets the receive loops share the Ps (the default is the product's:
 // dedicated, Ps of their own). The ramp stops
 // after the first step whose p99
@@ -83,6 +85,9 @@ func TestLoadSupervised(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if os.Getenv("EARSHOT_LOAD_READS") == "each" {
+		readEachPacket(e)
+	}
 	t.Logf("mixer sends: io_uring %+v; receive loops dedicated: %v", e.Stats().IOUring, e.recv.dedicated())
 	t.Cleanup(func() { e.Close() })
 	p := newPacer(t, 2)
@@ -120,8 +125,12 @@ func TestLoadSupervised(t *testing.T) {
 		}
 		waitMixing(t, sessions)
 		<-time.After(2 * time.Second) // let jitter buffers settle past the hand-over
+		ring := e.recv.ringReads()
 		r := measureLoad(t, e, p, n, window)
 		t.Log(r.row())
+		if ring = e.recv.ringReads() - ring; ring > 0 {
+			t.Logf("%d calls: %d reads through io_uring, %.0f %% of the packets sent", n, ring, 100*float64(ring)/float64(r.sent))
+		}
 		if kern == KernelOn {
 			st := e.Stats()
 			t.Logf("%d calls: %d streams in the kernel (%d handed over, %d taken back, %d packets without a route), %d tap copies lost",

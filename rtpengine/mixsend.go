@@ -76,6 +76,22 @@ func (e *Engine) batchRelay() {
 	e.relayBatched = true
 }
 
+// batchReceives has the receive loops read the packets of one wait in one
+// system call where io_uring works (the mixer's batches opened), with the
+// in-kernel relay on or off: a read batch leaves no packet behind in a
+// loop, since every packet it reads runs the packet path before the next
+// wait.
+func (e *Engine) batchReceives() {
+	if e.batches == nil {
+		return
+	}
+	if err := e.recv.batchReads(); err != nil {
+		e.log.Warn("media receive: io_uring cannot receive, reading each packet on its own", "err", err)
+		return
+	}
+	e.readsBatched = true
+}
+
 // closeBatches releases the batches once the workers have stopped.
 func (e *Engine) closeBatches() {
 	for _, b := range e.batches {

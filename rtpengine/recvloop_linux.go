@@ -5,6 +5,7 @@ package rtpengine
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -129,6 +130,33 @@ func (r *recvLoops) batchSends(log *slog.Logger) error {
 	return nil
 }
 
+// batchReads gives every loop a batch for its reads (see recvLoop.reads),
+// before any socket is watched. It reports the kernel's error, leaving
+// every loop reading each socket on its own, when io_uring cannot be set
+// up or cannot receive.
+func (r *recvLoops) batchReads() error {
+	batches := make([]*recvBatch, len(r.loops))
+	for i := range r.loops {
+		b, err := newRecvBatch()
+		if err != nil {
+			for _, b := range batches[:i] {
+				b.close()
+			}
+			return err
+		}
+		batches[i] = b
+	}
+	for i, lp := range r.loops {
+		lp.mu.Lock()
+		lp.reads = batches[i]
+		if lp.bufs == nil {
+			lp.bufs = new([maxEvents][readBufSize]byte)
+		}
+		lp.mu.Unlock()
+	}
+	return nil
+}
+
 // interrupts is the number of waits a signal ended, over all loops.
 func (r *recvLoops) interrupts() uint64 {
 	var n uint64
@@ -153,6 +181,15 @@ func (r *recvLoops) caughtUp() uint64 {
 	var n uint64
 	for _, lp := range r.loops {
 		n += lp.caughtUp.Load()
+	}
+	return n
+}
+
+// ringReads is the reads the loops queued in their io_uring batches.
+func (r *recvLoops) ringReads() uint64 {
+	var n uint64
+	for _, lp := range r.loops {
+		n += lp.ringReads.Load()
 	}
 	return n
 }
@@ -198,6 +235,7 @@ type recvLoop struct {
 	quarantined atomic.Uint64 // packets read and dropped on parked sockets
 	interrupts  atomic.Uint64 // waits ended by a signal (EINTR)
 	caughtUp    atomic.Uint64 // packets catchUp read
+	ringReads   atomic.Uint64 // reads queued in reads (one or none per event)
 
 	// Owned by run.
 	events [maxEvents]syscall.EpollEvent
@@ -209,6 +247,10 @@ type recvLoop struct {
 	// of bufs, which the queued packet uses until it is sent.
 	batch *sendBatch
 	bufs  *[maxEvents][readBufSize]byte
+	// reads, when set (batchReads), reads the datagrams of one wait in
+	// one system call before the packet path runs on any of them, each
+	// into its own buffer of bufs.
+	reads *recvBatch
 }
 
 // wakeSlot marks the stop pipe's event.
@@ -406,9 +448,10 @@ func (lp *recvLoop) wait() (int, syscall.Errno) {
 func (lp *recvLoop) handle(events []syscall.EpollEvent) (stop bool) {
 	lp.mu.Lock()
 	defer lp.mu.Unlock()
+	batched := lp.readAll(events)
 	buf := lp.buf[:]
 	for i := range events {
-		if lp.batch != nil {
+		if lp.bufs != nil {
 			buf = lp.bufs[i][:]
 		}
 		ev := &events[i]
@@ -416,14 +459,18 @@ func (lp *recvLoop) handle(events []syscall.EpollEvent) (stop bool) {
 			stop = true
 			continue
 		}
-		if int(ev.Fd) >= len(lp.slots) {
+		sl := lp.slot(ev)
+		if sl == nil {
 			continue
 		}
-		sl := &lp.slots[ev.Fd]
-		if sl.sock == nil || sl.gen != uint32(ev.Pad) {
-			continue // removed after the wait reported it
+		var n int
+		var src netip.AddrPort
+		var errno syscall.Errno
+		if batched {
+			n, src, errno = lp.reads.result(i)
+		} else {
+			n, src, errno = sl.sock.recvFrom(buf, &lp.rsa)
 		}
-		n, src, errno := sl.sock.recvFrom(buf, &lp.rsa)
 		if errno != 0 {
 			// EAGAIN: nothing after all. Anything else (a pending
 			// ICMP error) is consumed by the read; the next packet
@@ -448,6 +495,48 @@ func (lp *recvLoop) handle(events []syscall.EpollEvent) (stop bool) {
 		lp.batch.flush()
 	}
 	return stop
+}
+
+// slot is the socket an event reports, or nil: the stop pipe, or a socket
+// removed after the wait reported it. Caller holds lp.mu.
+func (lp *recvLoop) slot(ev *syscall.EpollEvent) *recvSlot {
+	if ev.Fd < 0 || int(ev.Fd) >= len(lp.slots) {
+		return nil
+	}
+	sl := &lp.slots[ev.Fd]
+	if sl.sock == nil || sl.gen != uint32(ev.Pad) {
+		return nil
+	}
+	return sl
+}
+
+// readAll reads the datagram of every socket events report, each into
+// its own buffer of bufs, in one system call (see recvBatch), and reports
+// whether it did. A wait that reports one socket is read the plain way,
+// as is every wait once the ring has failed. Caller holds lp.mu.
+func (lp *recvLoop) readAll(events []syscall.EpollEvent) bool {
+	if lp.reads == nil || lp.reads.broken || len(events) < 2 {
+		return false
+	}
+	var queued uint64
+	for i := range events {
+		if sl := lp.slot(&events[i]); sl != nil {
+			lp.reads.queue(i, sl.sock.fd, lp.bufs[i][:])
+			queued++
+		}
+	}
+	if queued == 0 {
+		return false
+	}
+	lp.ringReads.Add(queued)
+	if err := lp.reads.submit(); err != nil {
+		// Not one read's failure: the ring itself. Reads that did not
+		// complete left their datagram queued, and the socket readable
+		// for the next wait.
+		lp.reads.broken = true
+		lp.log.Warn("media receive: io_uring failed, reading each packet on its own from now on", "err", err)
+	}
+	return true
 }
 
 // maxCatchUp bounds the packets catchUp reads from one socket in a row,
@@ -489,6 +578,9 @@ func (lp *recvLoop) stop() {
 	lp.closeFDs()
 	if lp.batch != nil {
 		lp.batch.close()
+	}
+	if lp.reads != nil {
+		lp.reads.close()
 	}
 }
 

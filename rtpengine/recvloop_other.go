@@ -90,6 +90,14 @@ func (s *Session) readRTCP(in *leg) {
 // relay runs only on Linux (not 386), where sock_linux.go has it.
 func queued(*udpSock) bool { return true }
 
+// ringReads: no read goes through io_uring here.
+func (r *recvLoops) ringReads() uint64 { return 0 }
+
+// batchReads: the reader goroutines here read each packet on their own.
+func (r *recvLoops) batchReads() error {
+	return errors.New("batched receives are Linux only")
+}
+
 // batchSends: the reader goroutines here send each packet on its own.
 func (r *recvLoops) batchSends(*slog.Logger) error {
 	return errors.New("batched relay sends are Linux only")

@@ -23,7 +23,7 @@ const sendBatchSize = 1024
 // frame buffer, a loop's read buffer), untouched until the flush, so
 // nothing is copied.
 type sendBatch struct {
-	ring *sendRing
+	ring *uring
 	log  *slog.Logger
 	n    int
 	ents [sendBatchSize]batchEntry
@@ -54,7 +54,7 @@ type batchEntry struct {
 // newSendBatch sets up a batch and its ring, or returns the kernel's
 // reason why not.
 func newSendBatch(log *slog.Logger) (*sendBatch, error) {
-	r, err := newSendRing(sendBatchSize)
+	r, err := newURing(sendBatchSize)
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,7 @@ type Stats struct {
 type IOUringStats struct {
 	Enabled     bool   // each worker sends a tick's frames in one system call
 	Relay       bool   // each receive loop sends what it relays from one wait in one system call (not with the in-kernel relay)
+	Receive     bool   // each receive loop reads the packets of one wait in one system call
 	Unavailable string // why not, when Config.IOUring asked for it; "" otherwise
 }
 

@@ -11,14 +11,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sendRing is the least of io_uring that sends datagrams: a submission
-// queue of IORING_OP_SENDMSG entries, each naming its own socket, handed to
-// the kernel in one io_uring_enter, and a completion queue read back in
-// the same call. A mixer tick writes one frame on each of hundreds of
-// sockets; sendmmsg batches only the messages of one socket, and a system
-// call per frame costs more than the kernel's work for the frame (see
-// docs/performance.md). One goroutine owns a ring: nothing here locks.
-type sendRing struct {
+// uring is the least of io_uring that sends and receives datagrams: a
+// submission queue of IORING_OP_SENDMSG or IORING_OP_RECVMSG entries, each
+// naming its own socket, handed to the kernel in one io_uring_enter, and a
+// completion queue read back in the same call. A mixer tick writes one
+// frame on each of hundreds of sockets, and a receive loop's wait finds
+// dozens of sockets readable; sendmmsg and recvmmsg batch only the
+// messages of one socket, and a system call per packet costs more than
+// the kernel's work for the packet (see docs/performance.md). One
+// goroutine owns a ring: nothing here locks.
+type uring struct {
 	fd     int
 	mem    []byte // the rings (one mapping where the kernel allows)
 	cqMem  []byte // the completion ring when it is mapped on its own
@@ -74,6 +76,7 @@ type uringCQE struct {
 
 const (
 	uringOpSendmsg       = 9
+	uringOpRecvmsg       = 10
 	uringEnterGetevents  = 1
 	uringFeatSingleMmap  = 1
 	uringOffSQRing       = 0
@@ -84,11 +87,11 @@ const (
 	uringSetupCoopTaskrn = 1 << 8
 )
 
-// newSendRing sets up a ring of entries submissions (a power of two) and
+// newURing sets up a ring of entries submissions (a power of two) and
 // twice as many completions. Where io_uring is missing or forbidden (an
 // old kernel, kernel.io_uring_disabled, a seccomp filter) it returns the
 // kernel's error.
-func newSendRing(entries uint32) (*sendRing, error) {
+func newURing(entries uint32) (*uring, error) {
 	p := uringParams{flags: uringSetupCQSize | uringSetupSubmitAll | uringSetupCoopTaskrn, cqEntries: 2 * entries}
 	fd, _, errno := syscall.Syscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
 	if errno == syscall.EINVAL {
@@ -100,7 +103,7 @@ func newSendRing(entries uint32) (*sendRing, error) {
 	if errno != 0 {
 		return nil, fmt.Errorf("io_uring_setup: %w", errno)
 	}
-	r := &sendRing{fd: int(fd)}
+	r := &uring{fd: int(fd)}
 	if err := r.mmap(&p); err != nil {
 		r.close()
 		return nil, err
@@ -108,7 +111,7 @@ func newSendRing(entries uint32) (*sendRing, error) {
 	return r, nil
 }
 
-func (r *sendRing) mmap(p *uringParams) error {
+func (r *uring) mmap(p *uringParams) error {
 	sqSize := int(p.sqOff.array) + int(p.sqEntries)*4
 	cqSize := int(p.cqOff.cqes) + int(p.cqEntries)*int(unsafe.Sizeof(uringCQE{}))
 	single := p.features&uringFeatSingleMmap != 0
@@ -140,7 +143,7 @@ func (r *sendRing) mmap(p *uringParams) error {
 
 // sendmsg queues a sendmsg of msg on fd, tagged with tag; the caller
 // queues at most entries of them between two submits.
-func (r *sendRing) sendmsg(fd int, msg *syscall.Msghdr, tag uint64) {
+func (r *uring) sendmsg(fd int, msg *syscall.Msghdr, tag uint64) {
 	tail := atomic.LoadUint32(r.sqTail)
 	i := tail & *r.sqMask
 	r.sqes[i] = uringSQE{
@@ -158,16 +161,42 @@ func (r *sendRing) sendmsg(fd int, msg *syscall.Msghdr, tag uint64) {
 	atomic.StoreUint32(r.sqTail, tail+1)
 }
 
+// recvmsg queues a recvmsg into msg on fd, tagged with tag, under the same
+// rule as sendmsg. It never waits for a datagram: an empty socket
+// completes at once with -EAGAIN (MSG_DONTWAIT, which io_uring honours
+// rather than arming a poll), so the submit that carries it cannot block
+// on it.
+func (r *uring) recvmsg(fd int, msg *syscall.Msghdr, tag uint64) {
+	tail := atomic.LoadUint32(r.sqTail)
+	i := tail & *r.sqMask
+	r.sqes[i] = uringSQE{
+		opcode:   uringOpRecvmsg,
+		fd:       int32(fd),
+		addr:     uint64(uintptr(unsafe.Pointer(msg))),
+		len:      1,
+		msgFlags: syscall.MSG_DONTWAIT,
+		userData: tag,
+	}
+	r.sqArray[i] = i
+	atomic.StoreUint32(r.sqTail, tail+1)
+}
+
+// uringCompleter takes the completions of a submit: the tag each entry
+// was queued with and its result (bytes, or -errno).
+type uringCompleter interface {
+	complete(tag uint64, res int32)
+}
+
 // pending is the number of queued sends the kernel has not taken yet.
-func (r *sendRing) pending() uint32 {
+func (r *uring) pending() uint32 {
 	return atomic.LoadUint32(r.sqTail) - atomic.LoadUint32(r.sqHead)
 }
 
-// submit hands the queued sends to the kernel and waits until n of them
+// submit hands the queued entries to the kernel and waits until n of them
 // have completed: all of them, since none may wait (MSG_DONTWAIT), so no
-// send reads its message after submit returns. It passes each completion
-// (its tag and result: bytes sent, or -errno) to b.complete.
-func (r *sendRing) submit(n uint32, b *sendBatch) error {
+// send reads its message, and no receive writes its buffer, after submit
+// returns. It passes each completion to b.complete.
+func (r *uring) submit(n uint32, b uringCompleter) error {
 	for n > 0 {
 		_, _, errno := syscall.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(r.pending()), uintptr(n), uringEnterGetevents, 0, 0)
 		got := r.reap(b)
@@ -183,9 +212,19 @@ func (r *sendRing) submit(n uint32, b *sendBatch) error {
 	return nil
 }
 
+// enter hands the queued entries to the kernel without waiting for any
+// completion.
+func (r *uring) enter() error {
+	_, _, errno := syscall.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(r.pending()), 0, 0, 0, 0)
+	if errno != 0 {
+		return fmt.Errorf("io_uring_enter: %w", errno)
+	}
+	return nil
+}
+
 // reap passes each completion to b.complete and frees them; it returns
 // their number.
-func (r *sendRing) reap(b *sendBatch) uint32 {
+func (r *uring) reap(b uringCompleter) uint32 {
 	head := atomic.LoadUint32(r.cqHead)
 	tail := atomic.LoadUint32(r.cqTail)
 	mask := *r.cqMask
@@ -197,7 +236,7 @@ func (r *sendRing) reap(b *sendBatch) uint32 {
 	return tail - head
 }
 
-func (r *sendRing) close() {
+func (r *uring) close() {
 	for _, m := range [][]byte{r.sqeMem, r.cqMem, r.mem} {
 		if m != nil {
 			unix.Munmap(m)

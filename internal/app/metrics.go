@@ -160,7 +160,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		enabled = 1
 	}
 	g(c.kernEnabled, enabled)
-	for path, on := range map[string]bool{"mixer": ms.IOUring.Enabled, "relay": ms.IOUring.Relay} {
+	for path, on := range map[string]bool{"mixer": ms.IOUring.Enabled, "relay": ms.IOUring.Relay, "receive": ms.IOUring.Receive} {
 		enabled = 0
 		if on {
 			enabled = 1
