@@ -124,7 +124,7 @@ func (e *endpoint) listen(ls []Listener) ([]string, error) {
 			if err != nil {
 				return nil, fmt.Errorf("sip tcp listen %s: %w", l.Address, err)
 			}
-			e.serve("tcp", guardListener{ln, e.guard, true}, e.srv.ServeTCP)
+			e.serve("tcp", guardListener{e.timed(ln), e.guard, true}, e.srv.ServeTCP)
 			addrs = append(addrs, ln.Addr().String())
 		case "ws":
 			// SIP over WebSocket (RFC 7118) on a port of its own; the
@@ -133,7 +133,7 @@ func (e *endpoint) listen(ls []Listener) ([]string, error) {
 			if err != nil {
 				return nil, fmt.Errorf("sip ws listen %s: %w", l.Address, err)
 			}
-			e.serve("ws", guardListener{ln, e.guard, false}, e.srv.ServeWS)
+			e.serve("ws", guardListener{e.timed(ln), e.guard, false}, e.srv.ServeWS)
 			addrs = append(addrs, ln.Addr().String())
 		case "tls", "wss":
 			t := strings.ToLower(l.Transport)
@@ -146,7 +146,7 @@ func (e *endpoint) listen(ls []Listener) ([]string, error) {
 				return nil, fmt.Errorf("sip %s listen %s: %w", t, l.Address, err)
 			}
 			// The guard reads decrypted bytes: it wraps the TLS listener.
-			ln := tls.NewListener(raw, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+			ln := tls.NewListener(e.timed(raw), &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 			serve := e.srv.ServeTLS
 			if t == "wss" {
 				serve = e.srv.ServeWS // the TLS listener decrypts; the WebSocket framing is the same
@@ -158,6 +158,20 @@ func (e *endpoint) listen(ls []Listener) ([]string, error) {
 		}
 	}
 	return addrs, nil
+}
+
+// timed has the kernel stamp what arrives on a stream listener's
+// connections, for the overload watch (stamps_linux.go), as on the UDP
+// sockets; ln itself where the system cannot.
+func (e *endpoint) timed(ln net.Listener) net.Listener {
+	if e.guard.watch == nil {
+		return ln
+	}
+	tl, ok := stampStreams(ln, e.guard.watch)
+	if !ok {
+		e.guard.log.Warn("no receive timestamps on this system: new calls are not refused when SIP input falls behind", "listener", ln.Addr().String())
+	}
+	return tl
 }
 
 // serve files a stream listener and serves it in the background.

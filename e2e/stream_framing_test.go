@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/config"
+	"github.com/earshot/earshot/internal/testcert"
 )
 
 // readMessage reads one SIP message (header block and Content-Length
@@ -157,7 +158,7 @@ func TestTCPFraming(t *testing.T) {
 // and closes it.
 func TestTLSFraming(t *testing.T) {
 	cfg := testConfig(t)
-	certFile, keyFile, roots := selfSigned(t, t.TempDir())
+	certFile, keyFile, roots := testcert.SelfSigned(t, t.TempDir())
 	cfg.SIP.Listen = append(cfg.SIP.Listen, config.Listener{Transport: "tls", Address: "127.0.0.1:0",
 		CertFile: certFile, KeyFile: keyFile})
 	e := start(t, cfg)
