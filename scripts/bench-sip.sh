@@ -17,6 +17,9 @@
 #   SIP_LINGER=2s scripts/bench-sip.sh         # earshot's sip.transaction_linger (its default: 5s)
 #   OVERLOAD=off scripts/bench-sip.sh          # sip.overload disabled (or OVERLOAD=50ms/100ms:
 #                                              # its max_delay/interval; default 100ms/200ms)
+#   UAC_TRANSPORT=t1 KAMAILIO=0 DIRECT=0 scripts/bench-sip.sh
+#                                              # the calling sipp over one TCP connection
+#                                              # (sipp's -t; default u1, UDP)
 #
 # Kamailio (Debian package kamailio) runs testdata/kamailio/bench.cfg: tm +
 # rr, KAM_CHILDREN UDP workers (default 4), the sipps' 4 MiB socket buffers,
@@ -325,7 +328,7 @@ run_ladder() {
       prof=$!
     fi
     local TIMEFORMAT='%U %S'
-    { time sipp -sf "$SIPP_DIR/bench_uac.xml" -inf "$WORK/numbers.csv" -t u1 \
+    { time sipp -sf "$SIPP_DIR/bench_uac.xml" -inf "$WORK/numbers.csv" -t "${UAC_TRANSPORT:-u1}" \
       -i 127.0.0.2 -p "$(free_port 127.0.0.2)" -mi 127.0.0.2 -mp 6000 \
       -r "$rate" -m "$n" -l $((rate * 4)) -buff_size 4194304 \
       -max_recv_loops 10000 -max_sched_loops 10000 \
