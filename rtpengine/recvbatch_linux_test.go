@@ -251,3 +251,47 @@ func readEachPacket(e *Engine) {
 	}
 	e.readsBatched = false
 }
+
+// A ring that fails later (not one read's failure) leaves the loop
+// reading each packet on its own: the packets of the wait it failed in
+// stay queued and are read by the next wait, none lost or reordered.
+func TestRecvLoopReadRingFails(t *testing.T) {
+	const calls, burst = 10, 3
+	e := testEngine(t, func(c *Config) { c.ReceiveLoops = 1 }, nil)
+	if !e.Stats().IOUring.Receive {
+		t.Skipf("io_uring receive unavailable here (%s)", e.Stats().IOUring.Unavailable)
+	}
+	a, b := make([]*phone, calls), make([]*phone, calls)
+	ss := make([]*Session, calls)
+	for c := range calls {
+		a[c], b[c] = newPhone(t), newPhone(t)
+		ss[c] = call(t, e, a[c], b[c], nil)
+		send(t, a[c].rtp, earshotRTP(ss[c], 0), rtpPacket(t, 0, 0, 0, 0xA1, []byte{byte(c), 0}))
+		recv(t, b[c].rtp)
+	}
+	lp := e.recv.loops[0]
+	lp.mu.Lock()
+	ringFD := lp.reads.ring.fd
+	lp.reads.ring.fd = -1 // every io_uring_enter fails from now on (EBADF)
+	for i := 1; i <= burst; i++ {
+		for c := range calls {
+			send(t, a[c].rtp, earshotRTP(ss[c], 0), rtpPacket(t, 0, uint16(i), 160*uint32(i), 0xA1, []byte{byte(c), byte(i)}))
+		}
+	}
+	lp.mu.Unlock()
+	for c := range calls {
+		for i := 1; i <= burst; i++ {
+			got, _ := recv(t, b[c].rtp)
+			if got[12] != byte(c) || got[13] != byte(i) {
+				t.Fatalf("call %d: packet % x, want %d", c, got[12:14], i)
+			}
+		}
+	}
+	lp.mu.Lock()
+	broken := lp.reads.broken
+	lp.reads.ring.fd = ringFD // for close
+	lp.mu.Unlock()
+	if !broken {
+		t.Fatal("the ring's failure went unnoticed")
+	}
+}
