@@ -106,6 +106,7 @@ func newEngine(cfg Config, clock func() int64) (*Engine, error) {
 		return nil, err
 	}
 	e.pool = newPortPool(cfg.BindAddr, cfg.PortMin, cfg.PortMax, int64(cfg.PortQuarantine))
+	e.pool.keepMax = keepBudget(openFileLimit())
 	e.cues = newCueTables()
 	e.prime = primeFrames(cfg.Jitter)
 	if e.recv, err = newRecvLoops(cfg.ReceiveLoops, cfg.DedicatedReceive, e.log); err != nil {

@@ -2,6 +2,7 @@ package rtpengine
 
 import (
 	"errors"
+	"math"
 	"net/netip"
 	"slices"
 	"sync"
@@ -26,6 +27,13 @@ import (
 // size of the range, which may hold more ports than the process may open
 // descriptors. Among the kept pairs, and among the others, the one rested
 // longest goes first.
+//
+// The sockets it holds, in calls and kept, stay within keepMax ports: a
+// pair released past it has its sockets closed, to be bound again when
+// its turn comes. Without that bound the sockets kept after a burst of
+// calls took every descriptor the process may open, and kept them: the
+// HTTP server could no longer accept a connection (the API, /metrics and
+// the health checks all failed) nor SIP over TCP, long after the calls.
 type portPool struct {
 	bind       netip.Addr
 	network    string // "udp4" or "udp6", so sockets never go dual-stack
@@ -39,6 +47,8 @@ type portPool struct {
 	free    []socketPair // pairs to bind (rtp == nil), range order, then oldest release first
 	resting []restingPort
 	inUse   int // ports (not pairs) currently in calls
+	kept    int // ports whose sockets are kept: in ready, or resting with sockets
+	keepMax int // the most ports the pool's sockets may hold, in calls and kept, for a pair to be kept
 }
 
 // restingPort is a released pair (its sockets, if kept) and when it may
@@ -56,7 +66,7 @@ type socketPair struct {
 }
 
 func newPortPool(bind netip.Addr, min, max int, quarantine int64) *portPool {
-	p := &portPool{bind: bind, network: "udp4", quarantine: quarantine, listen: listenUDP}
+	p := &portPool{bind: bind, network: "udp4", quarantine: quarantine, listen: listenUDP, keepMax: math.MaxInt}
 	if bind.Is6() {
 		p.network = "udp6"
 	}
@@ -85,6 +95,7 @@ func (p *portPool) allocate(now int64) (socketPair, error) {
 		pair := p.ready[0]
 		p.ready = p.ready[1:]
 		p.inUse += 2
+		p.kept -= 2
 		return pair, nil
 	}
 	// Binding under the lock keeps allocation simple; it is a couple of
@@ -126,6 +137,7 @@ func (p *portPool) reclaim() bool {
 	for i := len(p.resting) - 1; i >= 0 && n < reclaimPairs; i-- {
 		if p.resting[i].pair.rtp != nil {
 			p.resting[i].pair.closeSockets()
+			p.kept -= 2
 			n++
 		}
 	}
@@ -154,12 +166,32 @@ func (p *portPool) bindPair(port uint16) (socketPair, error) {
 }
 
 // release returns a pair: with its sockets parked, or (rtp == nil) closed
-// by the caller. It rests in quarantine until now+quarantine.
+// by the caller. It rests in quarantine until now+quarantine. Parked
+// sockets that would take the pool past keepMax are closed here.
 func (p *portPool) release(pair socketPair, now int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.inUse -= 2
+	if pair.rtp != nil {
+		if p.inUse+p.kept+2 > p.keepMax {
+			pair.closeSockets()
+		} else {
+			p.kept += 2
+		}
+	}
 	p.resting = append(p.resting, restingPort{pair: pair, until: now + p.quarantine})
+}
+
+// keepBudget is keepMax for a process that may open limit descriptors:
+// the limit less a reserve for everything else it opens (SIP phones and
+// trunks over TCP and TLS, HTTP clients, the database, the in-kernel
+// relay's maps, the loops' rings): an eighth of the limit, at least
+// 1,024. No limit known (0): no bound.
+func keepBudget(limit int) int {
+	if limit <= 0 {
+		return math.MaxInt
+	}
+	return max(limit-max(limit/8, 1024), 0)
 }
 
 // close closes the sockets the pool keeps (at the engine's end, before its

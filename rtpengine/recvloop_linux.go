@@ -5,6 +5,7 @@ package rtpengine
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"os"
 	"strings"
@@ -61,6 +62,17 @@ func newRecvLoops(n int, dedicated bool, log *slog.Logger) (*recvLoops, error) {
 
 // dedicated reports whether the loops have Ps of their own.
 func (r *recvLoops) dedicated() bool { return r.added > 0 }
+
+// openFileLimit is the descriptors the process may open (the soft
+// RLIMIT_NOFILE, which the Go runtime raises to the hard one at start),
+// or 0 if unknown.
+func openFileLimit() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > math.MaxInt32 {
+		return 0
+	}
+	return int(rl.Cur)
+}
 
 // asyncPreemptOff reports whether the runtime was told not to preempt by
 // signal: then nothing would interrupt a dedicated loop's wait when the

@@ -90,6 +90,10 @@ func (s *Session) readRTCP(in *leg) {
 // relay runs only on Linux (not 386), where sock_linux.go has it.
 func queued(*udpSock) bool { return true }
 
+// openFileLimit: here released ports never keep their sockets, so the
+// pool needs no bound on them.
+func openFileLimit() int { return 0 }
+
 // ringReads: no read goes through io_uring here.
 func (r *recvLoops) ringReads() uint64 { return 0 }
 
