@@ -40,15 +40,7 @@ func TestOverloadWatchesStreams(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := dialStream(t, transport, addrs[0])
-			lateWindow := func(first int) {
-				c.options(first)
-				time.Sleep(120 * time.Millisecond)
-				for n := range minBehindReads {
-					c.options(first + 1 + n)
-				}
-				time.Sleep(120 * time.Millisecond)
-				c.options(first + 1 + minBehindReads)
-			}
+			lateWindow := func(first int) { readWindow(c.options, first) }
 
 			lateWindow(1)
 			if st := s.Stats(); st.Behind || st.InputWait > 50*time.Millisecond {

@@ -241,15 +241,7 @@ func TestOverloadRefusesNewCalls(t *testing.T) {
 			// read, and the window after it reads minBehindReads late ones
 			// and more.
 			skew.Store(int64(300 * time.Millisecond))
-			lateWindow := func(first int) {
-				h.options(first)
-				time.Sleep(120 * time.Millisecond)
-				for n := range minBehindReads {
-					h.options(first + 1 + n)
-				}
-				time.Sleep(120 * time.Millisecond)
-				h.options(first + 1 + minBehindReads)
-			}
+			lateWindow := func(first int) { readWindow(h.options, first) }
 			lateWindow(100)
 			if st := s.Stats(); st.Behind == disabled || (!disabled && st.InputWait < 250*time.Millisecond) {
 				t.Fatalf("after a window of late reads: behind %v, least wait %v", st.Behind, st.InputWait)
@@ -378,6 +370,22 @@ func (h *callHarness) options(n int) {
 	h.out = append(h.out, "Content-Length: 0\r\n\r\n"...)
 	h.send(h.caller, h.srv)
 	h.recvStatus(h.caller, "OPTIONS")
+}
+
+// readWindow has the server read three windows' worth of OPTIONS, with
+// options(n) sending the nth and waiting for its answer: the first read
+// closes the window open before it, the next closes a window of one read
+// (too few to be behind), and the window after it holds minBehindReads
+// reads and more, closed by the last. With the server's clock moved
+// ahead, that last window is late all through.
+func readWindow(options func(n int), first int) {
+	options(first)
+	time.Sleep(120 * time.Millisecond)
+	for n := range minBehindReads {
+		options(first + 1 + n)
+	}
+	time.Sleep(120 * time.Millisecond)
+	options(first + 1 + minBehindReads)
 }
 
 // finalTo returns the next final response to method on c, whatever its

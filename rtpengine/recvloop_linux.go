@@ -123,20 +123,16 @@ func (r *recvLoops) adopt(s *Session, l *leg) bool {
 // error, leaving every loop sending each packet on its own, when io_uring
 // cannot be set up.
 func (r *recvLoops) batchSends(log *slog.Logger) error {
-	batches := make([]*sendBatch, len(r.loops))
-	for i := range r.loops {
-		b, err := newSendBatch(log)
-		if err != nil {
-			for _, b := range batches[:i] {
-				b.close()
-			}
-			return err
-		}
-		batches[i] = b
+	batches, err := perLoop(len(r.loops), func() (*sendBatch, error) { return newSendBatch(log) }, (*sendBatch).close)
+	if err != nil {
+		return err
 	}
 	for i, lp := range r.loops {
 		lp.mu.Lock()
-		lp.batch, lp.bufs = batches[i], new([maxEvents][readBufSize]byte)
+		lp.batch = batches[i]
+		if lp.bufs == nil {
+			lp.bufs = new([maxEvents][readBufSize]byte)
+		}
 		lp.mu.Unlock()
 	}
 	return nil
@@ -147,16 +143,9 @@ func (r *recvLoops) batchSends(log *slog.Logger) error {
 // every loop reading each socket on its own, when io_uring cannot be set
 // up or cannot receive.
 func (r *recvLoops) batchReads() error {
-	batches := make([]*recvBatch, len(r.loops))
-	for i := range r.loops {
-		b, err := newRecvBatch()
-		if err != nil {
-			for _, b := range batches[:i] {
-				b.close()
-			}
-			return err
-		}
-		batches[i] = b
+	batches, err := perLoop(len(r.loops), newRecvBatch, (*recvBatch).close)
+	if err != nil {
+		return err
 	}
 	for i, lp := range r.loops {
 		lp.mu.Lock()
@@ -167,6 +156,23 @@ func (r *recvLoops) batchReads() error {
 		lp.mu.Unlock()
 	}
 	return nil
+}
+
+// perLoop makes one of something per loop, or none: on the first error
+// it closes those it made and returns the error.
+func perLoop[T any](n int, open func() (T, error), release func(T)) ([]T, error) {
+	out := make([]T, 0, n)
+	for range n {
+		v, err := open()
+		if err != nil {
+			for _, v := range out {
+				release(v)
+			}
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // interrupts is the number of waits a signal ended, over all loops.

@@ -142,23 +142,11 @@ func (r *uring) mmap(p *uringParams) error {
 }
 
 // sendmsg queues a sendmsg of msg on fd, tagged with tag; the caller
-// queues at most entries of them between two submits.
+// queues at most entries of them between two submits. It never waits for
+// room in a socket's buffer: a full one fails the send (EAGAIN) instead
+// of leaving it in flight, as the relay drops rather than queues.
 func (r *uring) sendmsg(fd int, msg *syscall.Msghdr, tag uint64) {
-	tail := atomic.LoadUint32(r.sqTail)
-	i := tail & *r.sqMask
-	r.sqes[i] = uringSQE{
-		opcode: uringOpSendmsg,
-		fd:     int32(fd),
-		addr:   uint64(uintptr(unsafe.Pointer(msg))),
-		len:    1,
-		// Never wait for room in a socket's buffer: a full one fails
-		// the send (EAGAIN) instead of leaving it in flight, as the
-		// relay drops rather than queues.
-		msgFlags: syscall.MSG_DONTWAIT,
-		userData: tag,
-	}
-	r.sqArray[i] = i
-	atomic.StoreUint32(r.sqTail, tail+1)
+	r.queue(uringOpSendmsg, fd, msg, tag)
 }
 
 // recvmsg queues a recvmsg into msg on fd, tagged with tag, under the same
@@ -167,10 +155,16 @@ func (r *uring) sendmsg(fd int, msg *syscall.Msghdr, tag uint64) {
 // rather than arming a poll), so the submit that carries it cannot block
 // on it.
 func (r *uring) recvmsg(fd int, msg *syscall.Msghdr, tag uint64) {
+	r.queue(uringOpRecvmsg, fd, msg, tag)
+}
+
+// queue queues one sendmsg or recvmsg (op) of msg on fd, with
+// MSG_DONTWAIT.
+func (r *uring) queue(op uint8, fd int, msg *syscall.Msghdr, tag uint64) {
 	tail := atomic.LoadUint32(r.sqTail)
 	i := tail & *r.sqMask
 	r.sqes[i] = uringSQE{
-		opcode:   uringOpRecvmsg,
+		opcode:   op,
 		fd:       int32(fd),
 		addr:     uint64(uintptr(unsafe.Pointer(msg))),
 		len:      1,
