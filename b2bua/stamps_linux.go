@@ -141,9 +141,14 @@ func (s *stampingStream) opError(err error) error {
 	return &net.OpError{Op: "read", Net: "tcp", Source: s.LocalAddr(), Addr: s.RemoteAddr(), Err: err}
 }
 
-// recvmsg is one recvmsg of the read in progress; false asks raw.Read to
-// wait for the socket and call it again.
+// recvmsg is one recvmsg of the read in progress (again if a signal cut
+// it short, as the runtime's own reads do); false asks raw.Read to wait
+// for the socket and call it again.
 func (s *stampingStream) recvmsg(fd uintptr) bool {
-	s.n, s.oobn, _, _, s.err = unix.Recvmsg(int(fd), s.buf, s.oob, 0)
-	return s.err != unix.EAGAIN && s.err != unix.EINTR
+	for {
+		s.n, s.oobn, _, _, s.err = unix.Recvmsg(int(fd), s.buf, s.oob, 0)
+		if s.err != unix.EINTR {
+			return s.err != unix.EAGAIN
+		}
+	}
 }
