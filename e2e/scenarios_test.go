@@ -311,7 +311,7 @@ func TestMetricsAndHealth(t *testing.T) {
 		`earshot_sip_requests_received_total{method="INVITE"}`, `earshot_sip_responses_sent_total{code="200"}`,
 		"earshot_call_setup_seconds_count 1", `earshot_rtp_packets_relayed_total{direction="to_callee"}`,
 		`earshot_rtp_packets_relayed_total{direction="to_caller"}`, `earshot_rtp_dropped_total{reason="source"}`,
-		"earshot_rtp_ports_in_use", "go_goroutines", "process_cpu_seconds_total",
+		"earshot_rtp_ports_in_use 0", "earshot_rtp_ports_kept 4", "go_goroutines", "process_cpu_seconds_total",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)

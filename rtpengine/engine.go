@@ -253,7 +253,7 @@ func (e *Engine) Stats() Stats {
 	}
 	st.SessionsActive = len(e.sessions)
 	e.mu.Unlock()
-	st.PortsInUse = e.pool.portsInUse()
+	st.PortsInUse, st.PortsKept = e.pool.ports()
 	st.Dropped.Quarantine = e.recv.quarantined()
 	st.MediaTimeouts = e.timeouts.Load()
 	st.WebRTC = WebRTCStats{

@@ -216,6 +216,14 @@ func (sp *socketPair) closeSockets() {
 	}
 }
 
+// ports is the number of ports bound by sessions and the number whose
+// sockets are kept.
+func (p *portPool) ports() (inUse, kept int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.inUse, p.kept
+}
+
 // portsInUse is the number of ports currently bound by sessions.
 func (p *portPool) portsInUse() int {
 	p.mu.Lock()

@@ -185,9 +185,9 @@ func TestEngineKeepsSocketsWithinBudget(t *testing.T) {
 	for _, s := range ss {
 		s.Close()
 	}
-	if open := boundPorts(t, e); open > budget || e.pool.kept != open || e.pool.portsInUse() != 0 {
+	if open, st := boundPorts(t, e), e.Stats(); open > budget || st.PortsKept != open || st.PortsInUse != 0 {
 		t.Fatalf("after every call ended: %d of the engine's ports bound, %d kept, %d in use; want at most %d, all of them kept, 0",
-			open, e.pool.kept, e.pool.portsInUse(), budget)
+			open, st.PortsKept, st.PortsInUse, budget)
 	}
 }
 

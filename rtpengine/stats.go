@@ -13,6 +13,7 @@ type Stats struct {
 	SessionsActive int    // sessions created and not yet closed
 	MixedSessions  int    // of those, sessions on the mix path now
 	PortsInUse     int    // UDP ports bound by sessions and their extra legs
+	PortsKept      int    // ports of ended legs whose sockets stay bound for the next call (ports.go)
 	RTPPackets     uint64 // RTP packets sent: relayed, mixer frames, forwarded telephone-events
 	RTCPPackets    uint64 // RTCP packets relayed
 	BytesRelayed   uint64 // UDP payload bytes of the RTP and RTCP sent

@@ -13,14 +13,14 @@ type collector struct {
 	sip   *b2bua.Server
 	media *rtpengine.Engine
 
-	activeCalls, registrations, callsTotal, sipRequests, sipResponses, sipSent   *prometheus.Desc
-	dialogs, sipRefused, sipDropped, sipRetrans, mailboxFull                     *prometheus.Desc
-	notifications, loadRefused, inputWait, behind                                *prometheus.Desc
-	setup                                                                        *prometheus.Desc
-	rtpPackets, rtpBytes, rtcpPackets, rtpDropped, portsInUse, mediaSessions     *prometheus.Desc
-	mediaTimeouts, webrtcHandshakes, webrtcFailures                              *prometheus.Desc
-	kernEnabled, kernStreams, kernPackets, kernBytes, kernHandovers, kernNoRoute *prometheus.Desc
-	kernTapLost, kernListener, ioUring                                           *prometheus.Desc
+	activeCalls, registrations, callsTotal, sipRequests, sipResponses, sipSent          *prometheus.Desc
+	dialogs, sipRefused, sipDropped, sipRetrans, mailboxFull                            *prometheus.Desc
+	notifications, loadRefused, inputWait, behind                                       *prometheus.Desc
+	setup                                                                               *prometheus.Desc
+	rtpPackets, rtpBytes, rtcpPackets, rtpDropped, portsInUse, portsKept, mediaSessions *prometheus.Desc
+	mediaTimeouts, webrtcHandshakes, webrtcFailures                                     *prometheus.Desc
+	kernEnabled, kernStreams, kernPackets, kernBytes, kernHandovers, kernNoRoute        *prometheus.Desc
+	kernTapLost, kernListener, ioUring                                                  *prometheus.Desc
 }
 
 func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
@@ -50,6 +50,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 		rtcpPackets:      d("rtcp_packets_relayed_total", "RTCP packets relayed, by the party they went to.", "direction"),
 		rtpDropped:       d("rtp_dropped_total", "Media packets dropped, by reason.", "reason"),
 		portsInUse:       d("rtp_ports_in_use", "UDP ports bound for media."),
+		portsKept:        d("rtp_ports_kept", "UDP ports of ended calls whose sockets stay bound for the next call."),
 		mediaSessions:    d("media_sessions_active", "Media sessions open."),
 		mediaTimeouts:    d("media_timeouts_total", "Calls hung up because no media arrived."),
 		webrtcHandshakes: d("webrtc_handshakes_total", "DTLS-SRTP handshakes of WebRTC legs, by result.", "result"),
@@ -69,7 +70,7 @@ func newCollector(sip *b2bua.Server, media *rtpengine.Engine) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.activeCalls, c.registrations, c.dialogs, c.callsTotal, c.sipRequests,
 		c.sipResponses, c.sipSent, c.sipRefused, c.sipDropped, c.sipRetrans, c.mailboxFull, c.notifications, c.loadRefused, c.inputWait, c.behind, c.setup, c.rtpPackets, c.rtpBytes, c.rtcpPackets, c.rtpDropped,
-		c.portsInUse, c.mediaSessions, c.mediaTimeouts, c.webrtcHandshakes, c.webrtcFailures,
+		c.portsInUse, c.portsKept, c.mediaSessions, c.mediaTimeouts, c.webrtcHandshakes, c.webrtcFailures,
 		c.kernEnabled, c.kernStreams, c.kernPackets, c.kernBytes, c.kernHandovers, c.kernNoRoute, c.kernTapLost, c.kernListener, c.ioUring} {
 		ch <- d
 	}
@@ -147,6 +148,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ct(c.rtpDropped, float64(v), reason)
 	}
 	g(c.portsInUse, float64(ms.PortsInUse))
+	g(c.portsKept, float64(ms.PortsKept))
 	g(c.mediaSessions, float64(ms.SessionsActive))
 	ct(c.mediaTimeouts, float64(ms.MediaTimeouts))
 	ct(c.webrtcHandshakes, float64(ms.WebRTC.Connected), "connected")
