@@ -61,16 +61,18 @@ func arrival(oob []byte) (int64, bool) {
 // the kernel stamps each TCP segment on arrival too, and a read reports
 // the stamp of the newest segment it consumed, so a read of bytes that
 // sat in the socket's queue tells how long even the freshest of them
-// waited. Accept turns the stamps on and wraps each connection; under TLS
-// it sits below the TLS listener, whose reads it then times.
+// waited. Accept wraps each connection; under TLS
+// it sits below the TLS listener, whose reads it then times. Accepted
+// sockets inherit SO_TIMESTAMPNS from the listening one (the kernel
+// clones its flags), so Accept sets nothing.
 type stampingListener struct {
 	net.Listener
 	watch *overload
 }
 
 // stampStreams returns ln with its connections timed for w, or ln itself
-// when the system cannot stamp TCP arrivals (checked on ln's own socket,
-// from which accepted sockets inherit the option).
+// when the system cannot stamp TCP arrivals (the option is set on ln's
+// own socket).
 func stampStreams(ln net.Listener, w *overload) (net.Listener, bool) {
 	tl, ok := ln.(*net.TCPListener)
 	if w == nil || !ok || !stampArrivals(tl) {
@@ -89,7 +91,7 @@ func (l stampingListener) Accept() (net.Conn, error) {
 		return c, nil
 	}
 	raw, err := tc.SyscallConn()
-	if err != nil || !stampArrivals(tc) {
+	if err != nil {
 		return c, nil
 	}
 	s := &stampingStream{TCPConn: tc, raw: raw, watch: l.watch, oob: make([]byte, stampSpace)}

@@ -224,13 +224,6 @@ func (p *portPool) ports() (inUse, kept int) {
 	return p.inUse, p.kept
 }
 
-// portsInUse is the number of ports currently bound by sessions.
-func (p *portPool) portsInUse() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.inUse
-}
-
 // unuse returns a pair that was allocated but never advertised (session
 // setup failed half way), its sockets closed by the caller: it needs no
 // rest and goes back to the front.

@@ -42,8 +42,8 @@ func TestPoolOutOfDescriptors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pair.closeSockets()
-	if pair.port != uint16(base) || p.portsInUse() != 2 {
-		t.Fatalf("got port %d with %d ports in use, want %d and 2", pair.port, p.portsInUse(), base)
+	if inUse, _ := p.ports(); pair.port != uint16(base) || inUse != 2 {
+		t.Fatalf("got port %d with %d ports in use, want %d and 2", pair.port, inUse, base)
 	}
 }
 
@@ -179,7 +179,7 @@ func TestEngineKeepsSocketsWithinBudget(t *testing.T) {
 	for range calls {
 		ss = append(ss, call(t, e, newPhone(t), newPhone(t), nil))
 	}
-	if n, open := e.pool.portsInUse(), boundPorts(t, e); n != 4*calls || open != 4*calls {
+	if n, open := e.Stats().PortsInUse, boundPorts(t, e); n != 4*calls || open != 4*calls {
 		t.Fatalf("%d ports in use, %d bound; want %d", n, open, 4*calls)
 	}
 	for _, s := range ss {

@@ -50,16 +50,11 @@ func newRecvBatch() (*recvBatch, error) {
 // found here, at start. The empty read is submitted without waiting, so
 // that even such a kernel cannot hang the probe.
 func (b *recvBatch) probe() error {
-	u, err := listenUDP("udp4", netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0))
+	u, self, err := probeSocket()
 	if err != nil {
 		return fmt.Errorf("io_uring receive probe: %w", err)
 	}
 	defer u.Close()
-	sa, err := syscall.Getsockname(u.fd)
-	if err != nil {
-		return fmt.Errorf("io_uring receive probe: %w", err)
-	}
-	self := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*syscall.SockaddrInet4).Port))
 	pkt := []byte("earshot io_uring probe")
 	if _, err := u.WriteToUDPAddrPort(pkt, self); err != nil {
 		return fmt.Errorf("io_uring receive probe: %w", err)

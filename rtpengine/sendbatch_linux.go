@@ -71,16 +71,11 @@ func newSendBatch(log *slog.Logger) (*sendBatch, error) {
 // send through it (an operation it does not know, a filter) is found
 // here, at start, rather than by every mixed frame failing.
 func (b *sendBatch) probe() error {
-	u, err := listenUDP("udp4", netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0))
+	u, self, err := probeSocket()
 	if err != nil {
 		return fmt.Errorf("io_uring probe: %w", err)
 	}
 	defer u.Close()
-	sa, err := syscall.Getsockname(u.fd)
-	if err != nil {
-		return fmt.Errorf("io_uring probe: %w", err)
-	}
-	self := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*syscall.SockaddrInet4).Port))
 	var s Session
 	var out outStream
 	pkt := []byte("earshot io_uring probe")
@@ -104,6 +99,22 @@ func (b *sendBatch) probe() error {
 		}
 	}
 	return nil
+}
+
+// probeSocket is a loopback socket for a start-up probe of the ring and
+// its own address, to which it can send itself datagrams.
+func probeSocket() (*udpSock, netip.AddrPort, error) {
+	lo := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	u, err := listenUDP("udp4", netip.AddrPortFrom(lo, 0))
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	sa, err := syscall.Getsockname(u.fd)
+	if err != nil {
+		u.Close()
+		return nil, netip.AddrPort{}, err
+	}
+	return u, netip.AddrPortFrom(lo, uint16(sa.(*syscall.SockaddrInet4).Port)), nil
 }
 
 // add queues pkt from sock to addr for the session s (to: the party
