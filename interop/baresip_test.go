@@ -99,7 +99,7 @@ func runBaresipAgent(t *testing.T, native bool) {
 func startBaresip(t *testing.T, bin string, e *earshot, ext string, native bool, extra string) *lockedBuffer {
 	t.Helper()
 	dir := t.TempDir()
-	sipPort := freePort(t, "127.0.0.1")
+	sipPort := baresipPort(t, "127.0.0.1")
 	phone := addr("127.0.0.1", sipPort)
 	regint := ";regint=0"
 	if native {

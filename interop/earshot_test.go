@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -141,6 +142,47 @@ func freePort(t *testing.T, ip string) int {
 		}
 	}
 	t.Fatalf("no port free for UDP and TCP on %s", ip)
+	return 0
+}
+
+// baresipPort returns a SIP port for baresip on ip: free for UDP and TCP,
+// with the port after it free for TCP, where baresip binds its TLS
+// transport. It is drawn from 10000-19999, below the kernel's ephemeral
+// range (32768 and up) and the media tests' 20000-29999, so no outgoing
+// connection or other test takes either port between the check and
+// baresip's bind.
+func baresipPort(t *testing.T, ip string) int {
+	t.Helper()
+	for range 200 {
+		port := 10000 + rand.IntN(9999)
+		var held []io.Closer
+		free := true
+		for _, try := range []struct {
+			network string
+			port    int
+		}{{"udp", port}, {"tcp", port}, {"tcp", port + 1}} {
+			hostPort := net.JoinHostPort(ip, strconv.Itoa(try.port))
+			var c io.Closer
+			var err error
+			if try.network == "udp" {
+				c, err = net.ListenPacket("udp", hostPort)
+			} else {
+				c, err = net.Listen("tcp", hostPort)
+			}
+			if err != nil {
+				free = false
+				break
+			}
+			held = append(held, c)
+		}
+		for _, c := range held {
+			c.Close()
+		}
+		if free {
+			return port
+		}
+	}
+	t.Fatalf("no port for baresip on %s", ip)
 	return 0
 }
 
