@@ -126,7 +126,11 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The scheduler's metrics (go_sched_*) beside the default set: how long
+	// runnable goroutines wait for a CPU shows a process behind its work
+	// wherever the backlog sits.
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(newCollector(a.SIP, a.Media), newSupervisionCollector(a.SIP), newMixerCollector(a.Media), newControlCollector(a.Control),
 		newQueueCollector(a.Queue), newWebCollector(a.Web))
 	mux := http.NewServeMux()
