@@ -41,6 +41,9 @@ type portPool struct {
 
 	// listen binds one socket; listenUDP but in tests.
 	listen func(network string, addr netip.AddrPort) (*udpSock, error)
+	// shut closes a pair's sockets; (*socketPair).closeSockets but in
+	// tests.
+	shut func(*socketPair)
 
 	mu      sync.Mutex   // guards the fields below
 	ready   []socketPair // rested pairs with their sockets kept, oldest release first
@@ -66,7 +69,7 @@ type socketPair struct {
 }
 
 func newPortPool(bind netip.Addr, min, max int, quarantine int64) *portPool {
-	p := &portPool{bind: bind, network: "udp4", quarantine: quarantine, listen: listenUDP, keepMax: math.MaxInt}
+	p := &portPool{bind: bind, network: "udp4", quarantine: quarantine, listen: listenUDP, shut: (*socketPair).closeSockets, keepMax: math.MaxInt}
 	if bind.Is6() {
 		p.network = "udp6"
 	}
@@ -80,9 +83,57 @@ func newPortPool(bind netip.Addr, min, max int, quarantine int64) *portPool {
 // or sockets bound now. now is the engine clock. It returns ErrNoPorts
 // when none is free, every free pair failed to bind, or the process is
 // out of descriptors.
+//
+// The sockets are bound outside the lock. Every call's set-up and
+// tear-down takes it, from the SIP stack's many goroutines; held across
+// the system calls of binding (and of closing, in release) it became the
+// point they all queued on when calls came faster than the machine could
+// take them: the Go mutex, starved, hands itself to its waiters one by
+// one, each first waiting for a CPU, so the pool served fewer calls the
+// more were offered (docs/performance.md, "The port pool's lock").
 func (p *portPool) allocate(now int64) (socketPair, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.rested(now)
+	if len(p.ready) > 0 {
+		pair := p.ready[0]
+		p.ready = p.ready[1:]
+		p.inUse += 2
+		p.kept -= 2
+		p.mu.Unlock()
+		return pair, nil
+	}
+	tries := len(p.free)
+	p.mu.Unlock()
+	for ; tries > 0; tries-- {
+		port, ok := p.takeFree()
+		if !ok {
+			break
+		}
+		bound, err := p.bindPair(port)
+		if outOfDescriptors(err) && p.reclaim() {
+			bound, err = p.bindPair(port)
+		}
+		if outOfDescriptors(err) {
+			// No fault of the port's, and every other pair would
+			// fail alike: the pair goes back first in line.
+			p.unuse(port)
+			return socketPair{}, newError(ErrNoPorts, "out of file descriptors: "+err.Error())
+		}
+		if err != nil {
+			p.mu.Lock()
+			p.inUse -= 2
+			p.resting = append(p.resting, restingPort{pair: socketPair{port: port}, until: now + p.quarantine})
+			p.mu.Unlock()
+			continue
+		}
+		return bound, nil
+	}
+	return socketPair{}, newError(ErrNoPorts, "")
+}
+
+// rested moves the pairs whose quarantine ended by now to ready (sockets
+// kept) or free. Caller holds p.mu.
+func (p *portPool) rested(now int64) {
 	for len(p.resting) > 0 && p.resting[0].until <= now {
 		if pair := p.resting[0].pair; pair.rtp != nil {
 			p.ready = append(p.ready, pair)
@@ -91,35 +142,20 @@ func (p *portPool) allocate(now int64) (socketPair, error) {
 		}
 		p.resting = p.resting[1:]
 	}
-	if len(p.ready) > 0 {
-		pair := p.ready[0]
-		p.ready = p.ready[1:]
-		p.inUse += 2
-		p.kept -= 2
-		return pair, nil
+}
+
+// takeFree takes the first free pair to bind, counting its ports in use
+// (unuse or a failed bind gives them back); false when none is free.
+func (p *portPool) takeFree() (uint16, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) == 0 {
+		return 0, false
 	}
-	// Binding under the lock keeps allocation simple; it is a couple of
-	// syscalls per call setup, not per packet.
-	for tries := len(p.free); tries > 0; tries-- {
-		pair := p.free[0]
-		bound, err := p.bindPair(pair.port)
-		if outOfDescriptors(err) && p.reclaim() {
-			bound, err = p.bindPair(pair.port)
-		}
-		if outOfDescriptors(err) {
-			// No fault of the port's, and every other pair would
-			// fail alike: the pair stays first in line.
-			return socketPair{}, newError(ErrNoPorts, "out of file descriptors: "+err.Error())
-		}
-		p.free = p.free[1:]
-		if err != nil {
-			p.resting = append(p.resting, restingPort{pair: pair, until: now + p.quarantine})
-			continue
-		}
-		p.inUse += 2
-		return bound, nil
-	}
-	return socketPair{}, newError(ErrNoPorts, "")
+	port := p.free[0].port
+	p.free = p.free[1:]
+	p.inUse += 2
+	return port, true
 }
 
 // reclaimPairs is how many resting pairs reclaim closes at a time: a few
@@ -131,15 +167,23 @@ const reclaimPairs = 16
 // those released last (the furthest from reuse), when the process is out
 // of descriptors: a resting socket only drops late packets, and a call
 // needs one more. The pairs rest on, to be bound again when their turn
-// comes. It reports whether it closed any. Caller holds p.mu.
+// comes. It reports whether it closed any. The sockets are closed after
+// the lock is let go (see allocate).
 func (p *portPool) reclaim() bool {
+	var socks [reclaimPairs]socketPair
 	n := 0
+	p.mu.Lock()
 	for i := len(p.resting) - 1; i >= 0 && n < reclaimPairs; i-- {
-		if p.resting[i].pair.rtp != nil {
-			p.resting[i].pair.closeSockets()
+		if pair := &p.resting[i].pair; pair.rtp != nil {
+			socks[n] = *pair
+			pair.rtp, pair.rtcp = nil, nil
 			p.kept -= 2
 			n++
 		}
+	}
+	p.mu.Unlock()
+	for i := range socks[:n] {
+		p.shut(&socks[i])
 	}
 	return n > 0
 }
@@ -167,19 +211,25 @@ func (p *portPool) bindPair(port uint16) (socketPair, error) {
 
 // release returns a pair: with its sockets parked, or (rtp == nil) closed
 // by the caller. It rests in quarantine until now+quarantine. Parked
-// sockets that would take the pool past keepMax are closed here.
+// sockets that would take the pool past keepMax are closed here, outside
+// the lock (see allocate), before the pair rests: a pair in quarantine is
+// never bound while its old sockets are still open.
 func (p *portPool) release(pair socketPair, now int64) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.inUse -= 2
-	if pair.rtp != nil {
-		if p.inUse+p.kept+2 > p.keepMax {
-			pair.closeSockets()
-		} else {
+	if pair.rtp == nil || p.inUse+p.kept+2 <= p.keepMax {
+		if pair.rtp != nil {
 			p.kept += 2
 		}
+		p.resting = append(p.resting, restingPort{pair: pair, until: now + p.quarantine})
+		p.mu.Unlock()
+		return
 	}
+	p.mu.Unlock()
+	p.shut(&pair)
+	p.mu.Lock()
 	p.resting = append(p.resting, restingPort{pair: pair, until: now + p.quarantine})
+	p.mu.Unlock()
 }
 
 // keepBudget is keepMax for a process that may open limit descriptors:

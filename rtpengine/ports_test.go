@@ -226,3 +226,52 @@ func boundPorts(t *testing.T, e *Engine) int {
 	}
 	return n
 }
+
+// TestPoolSyscallsOutsideLock: the pool's lock is free while a pair is
+// being bound and while a released pair's sockets past the budget are
+// being closed, so that other calls' set-ups and tear-downs go on
+// meanwhile (see allocate).
+func TestPoolSyscallsOutsideLock(t *testing.T) {
+	base := 20000 + 2*rand.IntN(5000)
+	p := newPortPool(loopback, base, base+7, 1e9)
+	t.Cleanup(p.close)
+	locked := 0
+	p.listen = func(network string, addr netip.AddrPort) (*udpSock, error) {
+		if !p.mu.TryLock() {
+			locked++
+		} else {
+			p.mu.Unlock()
+		}
+		return listenUDP(network, addr)
+	}
+	pair, err := p.allocate(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if locked != 0 {
+		t.Errorf("%d of 2 sockets bound with the pool's lock held", locked)
+	}
+	// Past the budget, release closes the sockets, and so does
+	// reclaiming kept ones.
+	p.shut = func(sp *socketPair) {
+		if !p.mu.TryLock() {
+			locked++
+		} else {
+			p.mu.Unlock()
+		}
+		sp.closeSockets()
+	}
+	p.keepMax = 0
+	p.release(pair, 0)
+	if locked != 0 {
+		t.Errorf("a released pair's sockets closed with the pool's lock held")
+	}
+	if pair, err = p.allocate(0); err != nil {
+		t.Fatal(err)
+	}
+	p.keepMax = math.MaxInt
+	p.release(pair, 0)
+	if !p.reclaim() || locked != 0 {
+		t.Errorf("reclaimed kept sockets with the pool's lock held")
+	}
+}
