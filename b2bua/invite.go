@@ -93,13 +93,10 @@ func (s *Server) admit(req *sip.Request) (int, string, []sip.Header) {
 	if se, ok := sessionExpires(req); ok && se < minSE {
 		return 422, "Session Interval Too Small", []sip.Header{sip.NewHeader("Min-SE", strconv.Itoa(minSE))}
 	}
-	s.mu.Lock()
-	draining, n := s.draining, len(s.calls)
-	s.mu.Unlock()
 	switch {
-	case draining:
+	case s.draining.Load():
 		s.stats.loadRefuse(LoadDraining)
-	case n >= s.cfg.MaxCalls:
+	case int(s.live.Load()) >= s.cfg.MaxCalls:
 		s.stats.loadRefuse(LoadMaxCalls)
 	case s.guard.watch.shed():
 		s.stats.loadRefuse(LoadBehind)
@@ -279,9 +276,9 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 	}
 
 	s.mu.Lock()
-	if s.draining || len(s.calls) >= s.cfg.MaxCalls {
+	if s.draining.Load() || len(s.calls) >= s.cfg.MaxCalls {
 		reason := LoadMaxCalls
-		if s.draining {
+		if s.draining.Load() {
 			reason = LoadDraining
 		}
 		s.mu.Unlock()
@@ -293,6 +290,7 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 		return nil, 482
 	}
 	s.calls[id] = c
+	s.live.Store(int64(len(s.calls)))
 	if !c.feature {
 		s.order = append(s.order, c)
 		c.listed = true
@@ -328,6 +326,7 @@ func (s *Server) forget(c *Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.calls, c.id)
+	s.live.Store(int64(len(s.calls)))
 	s.unlistLocked(c)
 	if s.uasTags[c.uasTagKey].call == c {
 		delete(s.uasTags, c.uasTagKey) // not a later INVITE's with the same tags

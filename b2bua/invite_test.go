@@ -86,13 +86,22 @@ func TestAdmitOverload(t *testing.T) {
 			t.Fatalf("Retry-After %v, want [7]", headerValues(hs, "Retry-After"))
 		}
 	}
-	s.calls["a"] = &Call{}
+	// The count admit reads is the one newCall and forget keep.
+	file := func(id string) {
+		s.mu.Lock()
+		s.calls[id] = &Call{id: id}
+		s.live.Store(int64(len(s.calls)))
+		s.mu.Unlock()
+	}
+	file("a")
 	check(0)
-	s.calls["b"] = &Call{}
+	file("b")
 	check(503)
-	delete(s.calls, "b")
+	s.forget(s.calls["b"])
 	check(0)
-	s.draining = true
+	s.mu.Lock()
+	s.draining.Store(true) // as Drain sets it
+	s.mu.Unlock()
 	check(503)
 }
 

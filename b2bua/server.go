@@ -50,10 +50,17 @@ type Server struct {
 	// uasTags is the To tag earshot gave each INVITE it serves, and its
 	// call, by the caller's Call-ID and From tag: for its CANCEL
 	// (cancel_tag.go) and to know a merged request (newCall).
-	uasTags  map[string]uasTag
-	draining bool
-	closed   bool
-	callsWG  sync.WaitGroup
+	uasTags map[string]uasTag
+	closed  bool
+	callsWG sync.WaitGroup
+	// draining and live mirror, for readers without mu, whether the
+	// server is draining and len(calls); both are written under mu, so
+	// a reader holding it sees them exact. A new call's first look
+	// (admit) reads them without the lock: under a load past the
+	// machine's rate, thousands of INVITEs queued on mu for those two
+	// words. newCall checks them again under mu before filing the call.
+	draining atomic.Bool
+	live     atomic.Int64
 	// againHooks keeps, for the linger after an INVITE earshot sent
 	// was answered 2xx, what answers that 2xx when it comes again
 	// (reack.go). Safe for concurrent use; not under mu.
@@ -152,7 +159,7 @@ func (s *Server) contact(transport string) *sip.ContactHeader { return s.sip.con
 // ctx is done; then it hangs up whatever is left.
 func (s *Server) Drain(ctx context.Context) {
 	s.mu.Lock()
-	s.draining = true
+	s.draining.Store(true)
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() { s.callsWG.Wait(); close(done) }()
@@ -191,9 +198,7 @@ func (s *Server) Close() error {
 
 // ActiveCalls is the number of calls in the live call table.
 func (s *Server) ActiveCalls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.calls)
+	return int(s.live.Load())
 }
 
 // Calls returns copies of the live call table's snapshots, in the
@@ -293,10 +298,7 @@ func (s *Server) respond(tx sip.ServerTransaction, req *sip.Request, code int, r
 // probes with OPTIONS (Kamailio's ds_ping) takes the node out at once
 // instead of sending it calls for the whole drain.
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
-	s.mu.Lock()
-	draining := s.draining
-	s.mu.Unlock()
-	if draining {
+	if s.draining.Load() {
 		s.respond(tx, req, 503, "Service Unavailable", nil)
 		return
 	}
