@@ -90,7 +90,7 @@ func newPortPool(bind netip.Addr, min, max int, quarantine int64) *portPool {
 // point they all queued on when calls came faster than the machine could
 // take them: the Go mutex, starved, hands itself to its waiters one by
 // one, each first waiting for a CPU, so the pool served fewer calls the
-// more were offered (docs/performance.md, "The port pool's lock").
+// more were offered (docs/performance.md, "Locks past the machine's rate").
 func (p *portPool) allocate(now int64) (socketPair, error) {
 	p.mu.Lock()
 	p.rested(now)
