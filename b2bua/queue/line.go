@@ -104,9 +104,14 @@ func (l *line) estimate() time.Duration {
 
 // view is e as the queue listing shows it.
 func (e *entry) view() b2bua.QueuedCall {
+	return e.viewAt(e.line.position(e))
+}
+
+// viewAt is e's view with its position in the line already known.
+func (e *entry) viewAt(position int) b2bua.QueuedCall {
 	return b2bua.QueuedCall{
 		CallID: e.req.CallID, Tenant: e.line.tenant, Group: e.line.group.Name,
-		Position: e.line.position(e), Caller: e.req.Caller, Number: e.req.Number, Label: e.req.Label,
+		Position: position, Caller: e.req.Caller, Number: e.req.Number, Label: e.req.Label,
 		Priority: e.req.Priority, Since: e.req.Since, Queued: e.queuedAt, Offered: e.offering > 0,
 	}
 }

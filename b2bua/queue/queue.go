@@ -202,12 +202,33 @@ func (q *Queue) drop(e *entry, now time.Time, why, target string, out *outbox) {
 }
 
 // publishPositions publishes every queued caller of l whose position
-// changed. Caller holds q.mu.
+// changed. Caller holds q.mu. It counts the positions in one walk of the
+// line: asking each caller's position of the line (a walk each) made a
+// caller's leaving cost the square of the line's length under the
+// queue's lock, 1 ms with 1,000 waiting (BenchmarkLeaveWith1000Waiting),
+// and every call's routing and ending queued behind it.
 func (q *Queue) publishPositions(l *line, now time.Time, out *outbox) {
+	// The events are large and, when the head leaves, one per caller:
+	// counted first, they are made room for once.
+	moved, p := 0, 0
 	for _, o := range l.entries {
-		if p := l.position(o); o.queued && p != o.position {
+		if o.queued {
+			p++
+			if p != o.position {
+				moved++
+			}
+		}
+	}
+	out.queueEvents = slices.Grow(out.queueEvents, moved)
+	p = 0
+	for _, o := range l.entries {
+		if !o.queued {
+			continue
+		}
+		p++
+		if p != o.position {
 			o.position = p
-			out.queueEvents = append(out.queueEvents, b2bua.QueueEvent{Type: b2bua.QueuePositionChanged, Time: now, Call: o.view()})
+			out.queueEvents = append(out.queueEvents, b2bua.QueueEvent{Type: b2bua.QueuePositionChanged, Time: now, Call: o.viewAt(p)})
 		}
 	}
 }

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -400,5 +401,49 @@ func TestDefaultMaxMissedIsThree(t *testing.T) {
 		if a := f.state("1001"); a.State != want || a.Missed != i {
 			t.Fatalf("after %d misses: %+v, want %s", i, a, want)
 		}
+	}
+}
+
+// TestPositionsMoveUp: when a queued caller leaves, each caller behind
+// it moves up a place, with one event each carrying the new position;
+// those ahead of it get none.
+func TestPositionsMoveUp(t *testing.T) {
+	f := newFixture(t, func(g *b2bua.Group) { g.Agents = []string{"1001"} })
+	wantAgents(t, f.route("busy", 0), "1001")
+	f.q.Answered("busy", "t", "1001")
+	for i, id := range []string{"a", "b", "c", "d", "e"} {
+		wantWait(t, f.route(id, 0), i+1)
+	}
+	moved := func() []string {
+		f.rec.mu.Lock()
+		defer f.rec.mu.Unlock()
+		var out []string
+		for _, ev := range f.rec.queue {
+			if ev.Type == b2bua.QueuePositionChanged {
+				out = append(out, fmt.Sprintf("%s:%d", ev.Call.CallID, ev.Call.Position))
+			}
+		}
+		f.rec.queue = nil
+		return out
+	}
+	moved()
+	f.q.Left("b", b2bua.EndCallerHangup)
+	if got, want := moved(), []string{"c:2", "d:3", "e:4"}; !slices.Equal(got, want) {
+		t.Fatalf("after b left: moved %v, want %v", got, want)
+	}
+	f.q.Left("a", b2bua.EndCallerHangup)
+	if got, want := moved(), []string{"c:1", "d:2", "e:3"}; !slices.Equal(got, want) {
+		t.Fatalf("after a left: moved %v, want %v", got, want)
+	}
+	f.q.Left("e", b2bua.EndCallerHangup)
+	if got := moved(); len(got) != 0 {
+		t.Fatalf("after the last left: moved %v, want none", got)
+	}
+	var at []string
+	for _, w := range f.q.Waiting("t", "") {
+		at = append(at, fmt.Sprintf("%s:%d", w.CallID, w.Position))
+	}
+	if want := []string{"c:1", "d:2"}; !slices.Equal(at, want) {
+		t.Fatalf("waiting %v, want %v", at, want)
 	}
 }
