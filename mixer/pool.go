@@ -56,9 +56,9 @@ type shard struct {
 	mu       sync.Mutex
 	sessions atomic.Pointer[[]*Session]
 	counters counters
-	// tickMu is held by the worker for each tick and the AfterTick
-	// that follows it: taking it waits out both (Session.waitTick).
-	tickMu sync.Mutex
+	// gate marks each tick and the AfterTick that follows it, for
+	// Session.waitTick to wait out both.
+	gate tickGate
 	// wake (capacity 1) tells a worker with no sessions that add gave
 	// it one.
 	wake chan struct{}
@@ -199,12 +199,12 @@ func (p *Pool) run(sh *shard, start time.Time) {
 			n += skip
 			sh.counters.skippedTicks.Add(uint64(skip))
 		}
-		sh.tickMu.Lock()
+		sh.gate.begin()
 		sh.tick(now)
 		if p.afterTick != nil {
 			p.afterTick(sh.idx)
 		}
-		sh.tickMu.Unlock()
+		sh.gate.end()
 		sh.counters.output.observe(time.Since(deadline))
 	}
 }

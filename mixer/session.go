@@ -252,15 +252,13 @@ func (s *Session) Close() error {
 	return nil
 }
 
-// waitTick returns once no tick of the session is in progress: the worker
-// holds tickMu for the whole tick, so taking it is the barrier. A pooled
+// waitTick returns once no tick of the session is in progress. A pooled
 // session waits for its shard's tick and the AfterTick that follows it,
-// where a batching Sink sends what the tick wrote.
+// where a batching Sink sends what the tick wrote (tickGate). A
+// standalone one's ticks hold tickMu, so taking it is the barrier.
 func (s *Session) waitTick() {
 	if sh := s.shard; sh != nil {
-		sh.tickMu.Lock()
-		//lint:ignore SA2001 the empty critical section is the barrier itself
-		sh.tickMu.Unlock()
+		sh.gate.wait()
 		return
 	}
 	s.tickMu.Lock()
