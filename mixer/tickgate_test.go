@@ -34,6 +34,16 @@ func within(t *testing.T, ch chan struct{}, what string) {
 	}
 }
 
+// noneBack fails the test if any of the waiters counted in back has
+// returned 50 ms on.
+func noneBack(t *testing.T, back *atomic.Int64, when string) {
+	t.Helper()
+	time.Sleep(50 * time.Millisecond)
+	if n := back.Load(); n != 0 {
+		t.Fatalf("%d waiters returned %s", n, when)
+	}
+}
+
 // TestTickGate: a waiter returns at once between ticks, and otherwise at
 // the end of the tick it found in progress, not before and not only at
 // a later one; the worker's side never waits.
@@ -44,10 +54,7 @@ func TestTickGate(t *testing.T) {
 
 	g.begin()
 	back, all := waiters(&g, 100)
-	time.Sleep(50 * time.Millisecond)
-	if n := back.Load(); n != 0 {
-		t.Fatalf("%d of 100 waiters returned while the tick was in progress", n)
-	}
+	noneBack(t, back, "while the tick was in progress")
 	g.end()
 	within(t, all, "the tick's end")
 
@@ -64,10 +71,7 @@ func TestTickGate(t *testing.T) {
 	g.begin()
 	within(t, firstAll, "the end of the tick it found")
 	second, secondAll := waiters(&g, 50)
-	time.Sleep(50 * time.Millisecond)
-	if n := second.Load(); n != 0 {
-		t.Fatalf("%d of 50 waiters returned during the next tick", n)
-	}
+	noneBack(t, second, "during the next tick")
 	g.end()
 	within(t, secondAll, "the next tick's end")
 }
@@ -124,10 +128,7 @@ func TestPooledCloseWaitsForAfterTick(t *testing.T) {
 		}()
 	}
 	go func() { wg.Wait(); close(all) }()
-	time.Sleep(50 * time.Millisecond)
-	if got := back.Load(); got != 0 {
-		t.Fatalf("%d of %d Closes returned during the AfterTick", got, n)
-	}
+	noneBack(t, &back, "during the AfterTick")
 	ticks := p.Stats().Ticks
 	free()
 	within(t, all, "Close after the AfterTick")
