@@ -67,10 +67,8 @@ func replacesOf(uri sip.Uri) (replaces, bool) {
 // replacedLeg finds the leg a Replaces names. Which tag is earshot's
 // depends on the side the header was written from; both are tried.
 func (s *Server) replacedLeg(r replaces) *leg {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, tag := range []string{r.toTag, r.fromTag} {
-		if l := s.legs[r.callID+"|"+tag]; l != nil && l.d.remoteTag != "" &&
+		if l := s.dialogs.find(r.callID + "|" + tag); l != nil && l.d.remoteTag != "" &&
 			(l.d.remoteTag == r.toTag || l.d.remoteTag == r.fromTag) {
 			return l
 		}
@@ -166,9 +164,7 @@ func (c *Call) adopt(x *transfer, a adoption, code int) {
 	if a.user != nil {
 		nl.agent = a.user.Extension
 	}
-	c.s.mu.Lock()
-	c.s.addLegLocked(nl)
-	c.s.mu.Unlock()
+	c.s.dialogs.add(nl)
 	offer, err := legOffer(x.media, nl.d.transport)
 	if err == nil {
 		req := nl.d.newRequest(sip.INVITE, c.s.contact(nl.d.transport))

@@ -45,6 +45,7 @@ type Call struct {
 	media      MediaSession
 	original   *sip.Request // the INVITE as received (To tagged by earshot), for the 100
 	uasTagKey  string       // the caller's Call-ID|From tag in Server.uasTags
+	dialogKeys []string     // the keys filed for the call's legs in Server.dialogs
 	callerSess callerTimer  // the session timer on the caller's dialog
 	calleeSess calleeTimer  // the session timer on the callee's dialog
 	xfer       *transfer    // a blind transfer in progress (transfer.go)

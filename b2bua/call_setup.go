@@ -227,9 +227,7 @@ func (c *Call) sendFork(l *leg) error {
 	if err != nil {
 		return err
 	}
-	c.s.mu.Lock()
-	c.s.addLegLocked(l)
-	c.s.mu.Unlock()
+	c.s.dialogs.add(l)
 	return nil
 }
 
@@ -240,7 +238,7 @@ func (c *Call) dropFork(l *leg, why Release) {
 	if l.uac.state == uacHeld {
 		c.ringing.held = append(c.ringing.held, l)
 	}
-	c.s.forgetLeg(l)
+	c.s.dialogs.drop(l)
 	if l.agent != "" && c.route.kind == toGroup && !c.forkOf(l.agent) {
 		c.s.release(c, l.agent, why)
 	}

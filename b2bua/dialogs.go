@@ -1,38 +1,116 @@
 package b2bua
 
-// The dialog table: s.legs finds a leg from an in-dialog request's
-// Call-ID and our tag; s.legKeys lists, per call, the keys filed for it,
-// so ending a call drops its legs without scanning every live dialog.
-// A scan made forget O(live dialogs) under s.mu, which at a high call rate
-// turned a backlog into a collapse: the more calls queued, the longer
-// every call's end held the lock. Both maps are guarded by s.mu.
+import (
+	"hash/maphash"
+	"sync"
+)
 
-// addLegLocked files l under its dialog key. s.mu is held.
-func (s *Server) addLegLocked(l *leg) {
+// The dialog table finds a leg from an in-dialog request's Call-ID and
+// the tag earshot chose. Every ACK, BYE, re-INVITE and in-dialog request
+// looks it up, so it has locks of its own, split into shards by key: under
+// a load past the machine's rate, lookups queued by the thousand on the
+// server's lock behind calls being filed and forgotten, and each waiter
+// that the lock handed over to had first to wait for a CPU.
+//
+// Per call, the keys filed for it are kept in Call.dialogKeys, which only
+// the call's loop touches (newCall files the caller's leg before the loop
+// starts), so ending a call drops its legs without scanning every dialog.
+
+// dialogShards is a power of two; 64 shards keep two lookups on the same
+// lock rare at the few thousand calls/s a machine carries.
+const dialogShards = 64
+
+type dialogTable struct {
+	seed   maphash.Seed
+	shards [dialogShards]dialogShard
+}
+
+type dialogShard struct {
+	mu   sync.Mutex
+	legs map[string]*leg
+	_    [40]byte // a shard per cache line: neighbours' locks do not share one
+}
+
+func newDialogTable() *dialogTable {
+	t := &dialogTable{seed: maphash.MakeSeed()}
+	for i := range t.shards {
+		t.shards[i].legs = map[string]*leg{}
+	}
+	return t
+}
+
+func (t *dialogTable) shard(k string) *dialogShard {
+	return &t.shards[maphash.String(t.seed, k)&(dialogShards-1)]
+}
+
+// find returns the leg filed under k (Call-ID | earshot's tag), or nil.
+func (t *dialogTable) find(k string) *leg {
+	sh := t.shard(k)
+	sh.mu.Lock()
+	l := sh.legs[k]
+	sh.mu.Unlock()
+	return l
+}
+
+// add files l under its dialog key, in place of any leg there, and notes
+// the key on l's call. It runs on the call's loop.
+func (t *dialogTable) add(l *leg) {
 	k := l.d.key()
-	s.legs[k] = l
-	s.legKeys[l.call] = append(s.legKeys[l.call], k)
+	sh := t.shard(k)
+	sh.mu.Lock()
+	sh.legs[k] = l
+	sh.mu.Unlock()
+	l.call.dialogKeys = append(l.call.dialogKeys, k)
 }
 
-// forgetLegsLocked drops every leg filed for c; legs already dropped on
-// their own (a failed fork, a released agent, a detached supervisor) are
-// skipped. s.mu is held.
-func (s *Server) forgetLegsLocked(c *Call) {
-	for _, k := range s.legKeys[c] {
-		if l := s.legs[k]; l != nil && l.call == c {
-			delete(s.legs, k)
+// drop takes l out of the table (a failed fork, a replaced callee, a
+// transfer that did not happen), unless another leg took its key meanwhile.
+func (t *dialogTable) drop(l *leg) {
+	k := l.d.key()
+	sh := t.shard(k)
+	sh.mu.Lock()
+	if sh.legs[k] == l {
+		delete(sh.legs, k)
+	}
+	sh.mu.Unlock()
+}
+
+// forgetCall drops every leg filed for c; legs already dropped on their
+// own, or whose key another call's leg took since, are left. It runs on
+// c's loop.
+func (t *dialogTable) forgetCall(c *Call) {
+	for _, k := range c.dialogKeys {
+		sh := t.shard(k)
+		sh.mu.Lock()
+		if l := sh.legs[k]; l != nil && l.call == c {
+			delete(sh.legs, k)
 		}
+		sh.mu.Unlock()
 	}
-	delete(s.legKeys, c)
+	c.dialogKeys = nil
 }
 
-// forgetLeg drops one leg from the dialog table (a failed fork, a replaced
-// callee, a transfer that did not happen), unless another leg took its
-// key meanwhile.
-func (s *Server) forgetLeg(l *leg) {
-	s.mu.Lock()
-	if s.legs[l.d.key()] == l {
-		delete(s.legs, l.d.key())
+// len counts the filed legs (the statistics' dialog count).
+func (t *dialogTable) len() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		n += len(sh.legs)
+		sh.mu.Unlock()
 	}
-	s.mu.Unlock()
+	return n
+}
+
+// each calls fn for every filed leg, a shard's lock held at a time: fn
+// must not use the table.
+func (t *dialogTable) each(fn func(*leg)) {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for _, l := range sh.legs {
+			fn(l)
+		}
+		sh.mu.Unlock()
+	}
 }

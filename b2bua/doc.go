@@ -96,8 +96,10 @@
 //
 // # Locks
 //
-// Server.mu guards the call, supervision and dialog tables and the
-// listeners; it is held briefly and never while calling out. The Router,
-// the registrar and the statistics have their own locks; none of them calls
-// back into the Server. A call's own state is owned by its loop.
+// Server.mu guards the call and supervision tables and the listeners; it
+// is held briefly and never while calling out. The dialog table has locks
+// of its own, one per shard of its keys (dialogs.go): every in-dialog
+// request looks it up. The Router, the registrar and the statistics have
+// their own locks; none of them calls back into the Server. A call's own
+// state is owned by its loop.
 package b2bua

@@ -295,7 +295,6 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 		s.order = append(s.order, c)
 		c.listed = true
 	}
-	s.addLegLocked(c.caller)
 	if c.uasTagKey != "" {
 		s.uasTags[c.uasTagKey] = uasTag{tag: tag, call: c}
 	}
@@ -308,6 +307,9 @@ func (s *Server) newCall(rt route, req *sip.Request, tx sip.ServerTransaction) (
 	}
 	s.callsWG.Add(1)
 	s.mu.Unlock()
+	// Filed after the lock: no in-dialog request can name the caller's
+	// dialog before a response has given the caller earshot's tag.
+	s.dialogs.add(c.caller)
 
 	tx.OnCancel(func(*sip.Request) { s.cancelCall(id) })
 	go c.run()
@@ -322,7 +324,9 @@ func sameCSeq(a, b *sip.Request) bool {
 }
 
 // forget removes a call and its legs from the tables and frees its agents.
+// It runs on c's loop.
 func (s *Server) forget(c *Call) {
+	s.dialogs.forgetCall(c)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.calls, c.id)
@@ -331,7 +335,6 @@ func (s *Server) forget(c *Call) {
 	if s.uasTags[c.uasTagKey].call == c {
 		delete(s.uasTags, c.uasTagKey) // not a later INVITE's with the same tags
 	}
-	s.forgetLegsLocked(c)
 	for id, sup := range s.sups {
 		if sup.call == c {
 			delete(s.sups, id)

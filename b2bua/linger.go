@@ -72,9 +72,7 @@ func (s *Server) ackStray2xx(res *sip.Response) bool {
 		return false
 	}
 	from, _ := res.From().Params.Get("tag")
-	s.mu.Lock()
-	l := s.legs[cid.Value()+"|"+from]
-	s.mu.Unlock()
+	l := s.dialogs.find(cid.Value() + "|" + from)
 	if l == nil {
 		return false
 	}

@@ -45,8 +45,9 @@ type Server struct {
 	order     []*Call
 	orderGone int                     // ended calls still in order
 	sups      map[string]*supervision // live supervisions by id
-	legs      map[string]*leg         // by dialog key (Call-ID | our tag)
-	legKeys   map[*Call][]string      // the keys filed in legs per call (legs.go)
+	// dialogs finds legs by dialog key (Call-ID | our tag), under locks
+	// of its own (dialogs.go).
+	dialogs *dialogTable
 	// uasTags is the To tag earshot gave each INVITE it serves, and its
 	// call, by the caller's Call-ID and From tag: for its CANCEL
 	// (cancel_tag.go) and to know a merged request (newCall).
@@ -86,8 +87,7 @@ func New(cfg Config) (*Server, error) {
 		router:  c.Router,
 		calls:   map[string]*Call{},
 		sups:    map[string]*supervision{},
-		legs:    map[string]*leg{},
-		legKeys: map[*Call][]string{},
+		dialogs: newDialogTable(),
 		uasTags: map[string]uasTag{},
 	}
 	s.bg = newTasks()
@@ -329,10 +329,7 @@ func (s *Server) cancelCall(id string) {
 }
 
 func (s *Server) lookupLeg(req *sip.Request) *leg {
-	k := dialogKey(req)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.legs[k]
+	return s.dialogs.find(dialogKey(req))
 }
 
 // onAck routes an ACK for a 2xx to its call. ACKs get no response.

@@ -246,9 +246,7 @@ func (s *Server) Stats() Stats {
 			out.SupervisionsActive[snap.Mode]++
 		}
 	}
-	s.mu.Lock()
-	out.ActiveCalls, out.Dialogs = len(s.calls), len(s.legs)
-	s.mu.Unlock()
+	out.ActiveCalls, out.Dialogs = s.ActiveCalls(), s.dialogs.len()
 	out.Registrations = s.reg.count()
 	return out
 }

@@ -225,8 +225,8 @@ func (c *Call) agentSide(ext string) int {
 func (s *Server) forgetSupervision(sup *supervision) {
 	s.mu.Lock()
 	delete(s.sups, sup.id)
-	if sup.leg != nil && s.legs[sup.leg.d.key()] == sup.leg {
-		delete(s.legs, sup.leg.d.key())
-	}
 	s.mu.Unlock()
+	if sup.leg != nil {
+		s.dialogs.drop(sup.leg)
+	}
 }

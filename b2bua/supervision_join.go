@@ -130,9 +130,7 @@ func (c *Call) answerDialIn(sup *supervision, in *inbound, tag string) error {
 	l := &leg{call: c, side: ml.ID(), d: uasDialog(req, tag), sup: sup}
 	l.uas = newUASInvite(in, callIO{c}, l.d.transport)
 	sup.leg = l
-	c.s.mu.Lock()
-	c.s.addLegLocked(l)
-	c.s.mu.Unlock()
+	c.s.dialogs.add(l)
 	l.uas.accept(answer, []sip.Header{c.s.contact(l.d.transport), sip.NewHeader("Allow", allowMethods)},
 		func() { c.detach(sup, SupEndError) })
 	if !l.uas.lateOffer {
@@ -187,7 +185,7 @@ func (c *Call) originate(sup *supervision, t target) error {
 	err = l.uac.start(func(res *sip.Response) { c.onSupResponse(sup, res) },
 		func(err error) { c.onSupDone(sup, l, err) })
 	if err != nil {
-		c.s.forgetLeg(l)
+		c.s.dialogs.drop(l)
 		_ = ml.Close()
 		return err
 	}

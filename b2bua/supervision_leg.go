@@ -118,7 +118,7 @@ func (c *Call) intercept(sup *supervision) {
 func (c *Call) replaceCaller(sup *supervision) {
 	l := c.caller
 	c.bye(l)
-	c.s.forgetLeg(l)
+	c.s.dialogs.drop(l)
 	if ext := c.route.callerExt; ext != "" {
 		c.s.release(c, ext, ReleaseEnded)
 	}
@@ -127,12 +127,7 @@ func (c *Call) replaceCaller(sup *supervision) {
 	}
 	c.callerSess = callerTimer{}
 	l.d, l.sdpSent, l.offer, l.onHold, l.reoffered = sup.leg.d, sup.leg.sdpSent, nil, false, 0
-	c.s.mu.Lock()
-	if c.s.legs[sup.leg.d.key()] == sup.leg {
-		delete(c.s.legs, sup.leg.d.key())
-	}
-	c.s.addLegLocked(l)
-	c.s.mu.Unlock()
+	c.s.dialogs.add(l) // under the supervisor's key, which l's dialog now is
 	sup.leg = l
 	u := sup.user
 	c.route.callerExt = u.Extension
@@ -164,7 +159,7 @@ func (c *Call) replaceCalleeWith(l *leg, callee Party, user bool) {
 	old := c.callee
 	if old != nil {
 		c.bye(old)
-		c.s.forgetLeg(old)
+		c.s.dialogs.drop(old)
 		if old.agent != "" {
 			c.s.release(c, old.agent, ReleaseEnded)
 		}

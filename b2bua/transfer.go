@@ -144,7 +144,7 @@ func (c *Call) transferTo(number string, from *leg) (int, string) {
 				func(error) { c.onTransferDone(x) })
 			if err != nil {
 				c.xfer = nil
-				c.s.forgetLeg(x.to)
+				c.s.dialogs.drop(x.to)
 			}
 		}
 		if err != nil {
@@ -204,9 +204,7 @@ func (c *Call) uacLeg(t target, side int, from Party, offer []byte) *leg {
 	req.AppendHeader(sip.NewHeader("User-Agent", c.s.cfg.UserAgent))
 	req.AppendHeader(sip.NewHeader("Session-ID", c.snap.Load().SessionID))
 	l.uac = newUACInvite(&l.d, callIO{c}, req)
-	c.s.mu.Lock()
-	c.s.addLegLocked(l)
-	c.s.mu.Unlock()
+	c.s.dialogs.add(l)
 	return l
 }
 
@@ -284,7 +282,7 @@ func (c *Call) failTransfer(x *transfer, frag string) {
 	c.xfer = nil
 	_ = x.media.Close()
 	if x.to != nil {
-		c.s.forgetLeg(x.to)
+		c.s.dialogs.drop(x.to)
 	}
 	if x.offered != "" {
 		c.s.router.Free(c.route.tenant.name, x.offered, ReleaseNoAnswer)
@@ -321,7 +319,7 @@ func (c *Call) transferorLeft(l *leg) bool {
 		return false
 	}
 	x.from, x.fromLeft = nil, true
-	c.s.forgetLeg(l)
+	c.s.dialogs.drop(l)
 	if l.agent != "" {
 		c.s.release(c, l.agent, ReleaseEnded)
 	}
@@ -402,7 +400,7 @@ func (c *Call) requeueIfWaiting() {
 	// stream goes from the agent's voice to the music without a gap.
 	if old != nil {
 		c.bye(old)
-		c.s.forgetLeg(old)
+		c.s.dialogs.drop(old)
 		if old.agent != "" {
 			c.s.release(c, old.agent, ReleaseEnded)
 		}

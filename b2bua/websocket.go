@@ -134,12 +134,10 @@ func (s *Server) WebSocketHandler(addr string, auth WebSocketAuth) (http.Handler
 // was closed or reloaded. Each such leg ends as if the browser had sent
 // BYE; a call still ringing it is left to its other forks and its timer.
 func (s *Server) flowClosed(addr string) {
-	s.mu.Lock()
 	byCall := map[*Call][]*leg{}
-	for _, l := range s.legs {
+	s.dialogs.each(func(l *leg) {
 		byCall[l.call] = append(byCall[l.call], l)
-	}
-	s.mu.Unlock()
+	})
 	for c, ls := range byCall {
 		c.post(func() {
 			for _, l := range ls {
