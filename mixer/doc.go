@@ -70,8 +70,12 @@
 // Everything a tick touches — jitter buffers, decoded frames, mix and encode
 // buffers — belongs to that one worker, so the media path allocates nothing
 // and control operations never hold the worker up for more than a lock–unlock
-// pair. Three small hand-over points connect it to other goroutines:
+// pair. Four small hand-over points connect it to other goroutines:
 //
+//   - sessions: the list of a worker's sessions is its own. NewSession and
+//     Close push the session's entry or exit on a stack without a lock;
+//     the worker takes the stack whole before each tick, so a session
+//     starting or ending costs O(1) however many the worker ticks.
 //   - packets: each leg has an inbox ring with an atomic head and tail; the
 //     reader fills a slot and publishes it, the worker drains the ring into
 //     the jitter buffer at the start of each tick. A full inbox drops the
@@ -80,13 +84,15 @@
 //   - control: a session's legs, their parties and the hear bitmasks live
 //     in an immutable table. Control methods serialise on the session's own
 //     mutex, build a new table and publish it with an atomic store; the
-//     worker loads the pointer once per tick. The worker holds a second
-//     per-session mutex for the microseconds of the session's tick, which
-//     only RemoveLeg and Close take, to wait until no frame for what they
-//     removed is being written.
-//   - metrics: each shard keeps atomic counters and histograms that only its
-//     worker writes; Pool.Stats sums them into a plain snapshot at scrape
-//     time. The package registers nothing and keeps no global state.
+//     worker loads the pointer once per tick. RemoveLeg and Close then
+//     wait until no frame for what they removed is being written: the
+//     worker steps a counter in and out of each tick (tickgate.go), and
+//     they wait out the tick in progress without the worker waiting for
+//     them.
+//   - metrics: each shard keeps atomic counters and histograms that its
+//     worker writes, and gauges of its sessions and legs that control
+//     keeps; Pool.Stats sums them into a plain snapshot at scrape time.
+//     The package registers nothing and keeps no global state.
 //
 // The Sink runs on the worker goroutine. It must not block, and must not call
 // RemoveLeg or Close (they wait for the tick that is calling the Sink). A Sink

@@ -38,6 +38,7 @@ type inbox struct {
 	head    atomic.Uint64 // next entry to drain; written by the worker
 	tail    atomic.Uint64 // next entry to fill; written under mu
 	dropped atomic.Uint64
+	total   *atomic.Uint64 // the drops of every leg of the shard (or session)
 	ring    [inboxSize]inboxEntry
 }
 
@@ -48,6 +49,9 @@ func (q *inbox) push(payload []byte, seq uint16, ts, ssrc uint32, marker bool, a
 	if t-q.head.Load() >= inboxSize {
 		q.mu.Unlock()
 		q.dropped.Add(1)
+		if q.total != nil {
+			q.total.Add(1)
+		}
 		return false
 	}
 	e := &q.ring[t&inboxMask]

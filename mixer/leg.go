@@ -62,8 +62,9 @@ type Leg struct {
 }
 
 // newLeg allocates a leg with its buffers.
-func newLeg(cfg LegConfig) *Leg {
+func newLeg(cfg LegConfig, dropped *atomic.Uint64) *Leg {
 	l := &Leg{id: cfg.ID, codec: cfg.Codec}
+	l.in.total = dropped
 	l.jb = *NewJitterBuffer(cfg.Codec, cfg.Jitter)
 	l.bypass.Store(cfg.Bypass)
 	return l

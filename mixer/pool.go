@@ -39,22 +39,28 @@ type Pool struct {
 	enc       *encoder // shared, read-only
 	afterTick func(worker int)
 
-	// mu guards the lifecycle fields and the choice of shard for a new
-	// session; it is never held while ticking.
+	// mu guards the lifecycle; it is never held while ticking, nor by
+	// NewSession, which reads closed alone.
 	mu      sync.Mutex
 	started bool
-	closed  bool
+	closed  atomic.Bool // written under mu
 	stop    chan struct{}
 	wg      sync.WaitGroup
 }
 
 // shard is the sessions one worker ticks and the totals it keeps.
+//
+// Its list of sessions is the worker's own. NewSession and Close push the
+// session's entry or exit on changes, a stack pushed without a lock, and
+// the worker takes the stack whole before each tick (apply): a change costs
+// O(1) and nobody waits. The list was copied on write under a lock, O(n)
+// per session added or closed: past the machine's rate, with thousands of
+// sessions per worker, a copy of thousands of pointers (and as much
+// garbage) per call, and 730 goroutines queued on the lock in the dumps.
 type shard struct {
-	idx int // the worker's index
-	// mu serialises changes of sessions (copy-on-write); the worker only
-	// loads the pointer.
-	mu       sync.Mutex
-	sessions atomic.Pointer[[]*Session]
+	idx      int // the worker's index
+	changes  atomic.Pointer[shardChange]
+	list     []*Session // the worker's; Session.slot is each one's index
 	counters counters
 	// gate marks each tick and the AfterTick that follows it, for
 	// Session.waitTick to wait out both.
@@ -87,7 +93,7 @@ func NewPool(cfg PoolConfig) *Pool {
 func (p *Pool) Start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed.Load() {
 		return ErrClosed
 	}
 	if p.started {
@@ -113,8 +119,8 @@ func (p *Pool) Start() error {
 // usable as values but are no longer ticked. Close is idempotent.
 func (p *Pool) Close() error {
 	p.mu.Lock()
-	if !p.closed {
-		p.closed = true
+	if !p.closed.Load() {
+		p.closed.Store(true)
 		close(p.stop)
 	}
 	p.mu.Unlock()
@@ -123,25 +129,32 @@ func (p *Pool) Close() error {
 }
 
 // NewSession creates a session clocked by the pool, in the shard with the
-// fewest sessions.
+// fewest sessions (as counted when it looks: two sessions made at once may
+// both go to the same one). A session made as the pool closes may be
+// taken by no worker, like every session once it has: it is not ticked.
 func (p *Pool) NewSession(cfg SessionConfig) (*Session, error) {
 	s, err := newSession(cfg, p.enc, nil)
 	if err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed.Load() {
 		return nil, ErrClosed
 	}
 	best := p.shards[0]
 	for _, sh := range p.shards[1:] {
-		if sh.len() < best.len() {
+		if sh.counters.sessions.Load() < best.counters.sessions.Load() {
 			best = sh
 		}
 	}
 	s.shard = best
-	best.add(s)
+	s.enter = shardChange{s: s, enter: true}
+	s.exit = shardChange{s: s}
+	best.counters.sessions.Add(1)
+	best.push(&s.enter)
+	select {
+	case best.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
 	return s, nil
 }
 
@@ -153,17 +166,6 @@ func (p *Pool) Stats() Stats {
 	st := Stats{Workers: len(p.shards)}
 	for _, sh := range p.shards {
 		sh.counters.addTo(&st)
-		if ss := sh.sessions.Load(); ss != nil {
-			st.Sessions += len(*ss)
-			for _, s := range *ss {
-				if t := s.table.Load(); t != nil {
-					st.Legs += len(t.legs)
-					for _, l := range t.legs {
-						st.InboxDropped += l.Dropped()
-					}
-				}
-			}
-		}
 	}
 	return st
 }
@@ -182,7 +184,7 @@ func (p *Pool) run(sh *shard, start time.Time) {
 			return
 		default:
 		}
-		if sh.len() == 0 {
+		if sh.apply(); len(sh.list) == 0 {
 			if !p.idle(sh) {
 				return
 			}
@@ -218,14 +220,16 @@ func (p *Pool) run(sh *shard, start time.Time) {
 // idle workers, that was 700 monitor wake-ups a second and about a
 // seventh of earshot's CPU (docs/performance.md).
 func (p *Pool) idle(sh *shard) bool {
-	for sh.len() == 0 {
+	for {
+		if sh.apply(); len(sh.list) > 0 {
+			return true
+		}
 		select {
 		case <-p.stop:
 			return false
 		case <-sh.wake:
 		}
 	}
-	return true
 }
 
 // timerSleep waits for deadline on a Go timer, which may wake up to a
@@ -241,49 +245,59 @@ func timerSleep(deadline time.Time) {
 // any time they like.
 func (sh *shard) tick(now time.Time) {
 	sh.counters.ticks.Add(1)
-	ss := sh.sessions.Load()
-	if ss == nil {
-		return
-	}
-	for _, s := range *ss {
+	sh.apply()
+	for _, s := range sh.list {
 		s.tick(now, &sh.counters)
 	}
 }
 
-func (sh *shard) len() int {
-	if ss := sh.sessions.Load(); ss != nil {
-		return len(*ss)
-	}
-	return 0
+// shardChange is a session's entry into its shard or its exit. A session
+// holds its two (each happens once), so a change allocates nothing.
+type shardChange struct {
+	s     *Session
+	next  *shardChange
+	enter bool
 }
 
-func (sh *shard) add(s *Session) {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	var next []*Session
-	if ss := sh.sessions.Load(); ss != nil {
-		next = append(next, *ss...)
-	}
-	next = append(next, s)
-	sh.sessions.Store(&next)
-	select {
-	case sh.wake <- struct{}{}:
-	default: // a wake-up is pending already
-	}
-}
-
-func (sh *shard) remove(s *Session) {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	ss := sh.sessions.Load()
-	if ss == nil {
-		return
-	}
-	next := make([]*Session, 0, len(*ss))
-	for _, x := range *ss {
-		if x != s {
-			next = append(next, x)
+// push adds c to the changes the worker has yet to apply.
+func (sh *shard) push(c *shardChange) {
+	for {
+		top := sh.changes.Load()
+		c.next = top
+		if sh.changes.CompareAndSwap(top, c) {
+			return
 		}
 	}
-	sh.sessions.Store(&next)
+}
+
+// apply takes the changes pushed since the last apply and makes them in
+// the worker's list, in the order they were pushed: a session's entry
+// comes before its exit. A session leaves by taking the last one's place.
+// A session that has exited may have been ticked after its Close: its
+// table is nil then, so its tick does nothing.
+func (sh *shard) apply() {
+	if sh.changes.Load() == nil {
+		return
+	}
+	var first *shardChange
+	for c := sh.changes.Swap(nil); c != nil; {
+		next := c.next
+		c.next, first = first, c
+		c = next
+	}
+	for c := first; c != nil; {
+		next := c.next
+		c.next = nil // a change keeps no other session alive
+		if s := c.s; c.enter {
+			s.slot = len(sh.list)
+			sh.list = append(sh.list, s)
+		} else {
+			last := len(sh.list) - 1
+			moved := sh.list[last]
+			sh.list[s.slot], moved.slot = moved, s.slot
+			sh.list[last] = nil
+			sh.list = sh.list[:last]
+		}
+		c = next
+	}
 }

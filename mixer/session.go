@@ -47,6 +47,10 @@ type Session struct {
 	table  atomic.Pointer[legTable]
 	closed bool
 	shard  *shard // nil for a standalone session
+	// enter and exit are the session's changes to its shard's list, and
+	// slot its index there (the worker's).
+	enter, exit shardChange
+	slot        int
 
 	// tickMu is held for the length of each tick (by the worker, or the
 	// caller of Tick). Only RemoveLeg and Close contend for it, to wait
@@ -106,7 +110,8 @@ func (s *Session) AddLeg(cfg LegConfig) (*Leg, error) {
 			return nil, fmt.Errorf("%w: %d", ErrDuplicateLeg, cfg.ID)
 		}
 	}
-	l := newLeg(cfg)
+	l := newLeg(cfg, &s.counters().inboxDropped)
+	s.counters().legs.Add(1)
 	legs, parties := old.clone()
 	s.table.Store(buildTable(append(legs, l), append(parties, Party{Role: cfg.Role, Mode: cfg.Mode})))
 	return l, nil
@@ -133,7 +138,7 @@ func (s *Session) removeLeg(id LegID) error {
 	}
 	l := old.legs[i]
 	l.removed.Store(true)
-	s.counters().inboxDropped.Add(l.Dropped())
+	s.counters().legs.Add(-1)
 	legs, parties := old.clone()
 	s.table.Store(buildTable(append(legs[:i], legs[i+1:]...), append(parties[:i], parties[i+1:]...)))
 	return nil
@@ -239,14 +244,15 @@ func (s *Session) Close() error {
 	if t := s.table.Load(); t != nil {
 		for _, l := range t.legs {
 			l.removed.Store(true)
-			s.counters().inboxDropped.Add(l.Dropped())
 		}
+		s.counters().legs.Add(-int64(len(t.legs)))
 	}
 	s.table.Store(nil)
 	sh := s.shard
 	s.mu.Unlock()
 	if sh != nil {
-		sh.remove(s)
+		sh.counters.sessions.Add(-1)
+		sh.push(&s.exit)
 	}
 	s.waitTick()
 	return nil

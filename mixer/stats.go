@@ -19,9 +19,14 @@ type counters struct {
 	played, concealed, inserted, silence atomic.Uint64
 	late, duplicate, reordered, dropped  atomic.Uint64
 	ssrcChanges, resyncs                 atomic.Uint64
-	// inboxDropped holds the inbox drops of legs already removed; those of
-	// live legs are read from the legs themselves.
+	// inboxDropped counts the inbox drops of every leg, counted as they
+	// happen (inbox.push): a pool's Stats cannot walk the legs, whose
+	// list is its workers' own. Drops happen only past what a worker
+	// keeps up with, so the shared add is rare.
 	inboxDropped atomic.Uint64
+	// sessions and legs are gauges: the pooled sessions in a shard, and
+	// the legs of its sessions (or of a standalone session).
+	sessions, legs atomic.Int64
 }
 
 func newCounters() *counters {
@@ -94,6 +99,8 @@ func (c *counters) addTo(s *Stats) {
 	s.SkippedTicks += c.skippedTicks.Load()
 	s.FramesOut += c.framesOut.Load()
 	s.InboxDropped += c.inboxDropped.Load()
+	s.Sessions += int(c.sessions.Load())
+	s.Legs += int(c.legs.Load())
 	c.lateness.addTo(&s.TickLateness)
 	c.output.addTo(&s.OutputLateness)
 	c.delay.addTo(&s.JitterDelay)
