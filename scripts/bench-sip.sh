@@ -293,9 +293,19 @@ peer_ticks() {
 
 # load_refused: the new calls earshot has answered 503 for load so far
 # (earshot_sip_load_refused_total, every reason): among a step's failed
-# calls, those refused at once rather than lost.
+# calls, those refused at once rather than lost. It prints nothing when
+# the metrics cannot be read (three tries): a step past the machine's rate
+# can leave the HTTP listener too slow to answer at once, and a missing
+# reading taken as 0 once printed a negative count.
 load_refused() {
-  { curl -sf "http://$HTTP_ADDR/metrics" || true; } | awk '/^earshot_sip_load_refused_total/ {s += $2} END {printf "%d", s}'
+  local m i
+  for i in 1 2 3; do
+    if m=$(curl -sf -m 10 "http://$HTTP_ADDR/metrics"); then
+      printf '%s\n' "$m" | awk '/^earshot_sip_load_refused_total/ {s += $2} END {printf "%d", s}'
+      return
+    fi
+    sleep 1
+  done
 }
 
 # run_ladder LABEL TARGET: one sipp UAC run per rate at TARGET; prints a
@@ -350,8 +360,9 @@ run_ladder() {
       sippcpu=$(awk -v d=$(($(cpu_ticks "$UAS_PID") - u0)) -v hz="$(getconf CLK_TCK)" -v n="$ok" \
         '{printf "%.0f", n ? ($1 + $2 + d / hz) / n * 1e6 : 0}' "$WORK/$label-$rate.time")
     fi
-    local refused=–
-    [ -z "$r0" ] || refused=$(($(load_refused) - r0))
+    local refused=– r1=""
+    [ -z "$r0" ] || r1=$(load_refused)
+    [ -z "$r1" ] || refused=$((r1 - r0))
     echo "| $label | $rate | $n | $ok | $fail | $retr | $drops | $rtt | ${cpu:-–} | ${sippcpu:-–} | $(load1) | $refused |"
     if [ "$fail" = 0 ] && [ "$ok" = "$n" ]; then
       best=$rate; OK[$label-$rate]=1
