@@ -2,7 +2,10 @@ package control
 
 import (
 	"cmp"
+	"encoding/base64"
+	"encoding/binary"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +27,9 @@ type CallView struct {
 // CallList is the answer of GET /calls.
 type CallList struct {
 	Calls []CallView `json:"calls"`
+	// NextCursor, on a page of live calls (limit), names where the next
+	// page starts; it is absent on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // callVisible reports whether p may see c: same tenant, and for an agent
@@ -70,8 +76,9 @@ func (s *Service) listCalls(w http.ResponseWriter, r *http.Request, p Principal)
 	default:
 		return errField("state", "want live or ended")
 	}
-	if q.Has("limit") {
-		return errField("limit", "only with state=ended")
+	page, err := parseLivePage(q)
+	if err != nil {
+		return err
 	}
 	now := s.now()
 	lb := s.listBufs.Get().(*listBuf)
@@ -84,7 +91,6 @@ func (s *Service) listCalls(w http.ResponseWriter, r *http.Request, p Principal)
 		}
 		lb.items = append(lb.items, listItem{c: c, sec: c.StartedAt.Unix(), nsec: c.StartedAt.Nanosecond()})
 	}
-	s.markHelpRequested(lb.items)
 	// Sorting small items on keys taken once: a CallView is a few hundred
 	// bytes to swap, and time.Time.Compare is slower than two integers.
 	// The switchboard lists calls in start order (b2bua.Server does), so
@@ -92,11 +98,13 @@ func (s *Service) listCalls(w http.ResponseWriter, r *http.Request, p Principal)
 	if !slices.IsSortedFunc(lb.items, compareItems) {
 		slices.SortFunc(lb.items, compareItems)
 	}
-	body, ok := s.callJSON.appendList(lb.body[:0], lb.items, len(lb.all), now)
+	items, next := page.of(lb.items)
+	s.markHelpRequested(items)
+	body, ok := s.callJSON.appendList(lb.body[:0], items, next, len(lb.all), now)
 	lb.body = body
 	if !ok {
-		out := CallList{Calls: make([]CallView, 0, len(lb.items))}
-		for _, it := range lb.items {
+		out := CallList{Calls: make([]CallView, 0, len(items)), NextCursor: next}
+		for _, it := range items {
 			v := viewAt(it.c, now)
 			v.HelpRequested = it.help
 			out.Calls = append(out.Calls, v)
@@ -106,6 +114,62 @@ func (s *Service) listCalls(w http.ResponseWriter, r *http.Request, p Principal)
 	}
 	writeBody(w, body)
 	return nil
+}
+
+// Bounds of a page of live calls (GET /calls?limit=).
+const maxLiveLimit = 1000
+
+// livePage is a page of the live list asked for: at most limit calls (0:
+// all of them) after the call the cursor names.
+type livePage struct {
+	limit int
+	after *listItem
+}
+
+// parseLivePage reads limit and cursor. A cursor is the place of the
+// last call of the page before: its start time and id. Paging by place,
+// not by offset, a call that ends between two pages moves no other call
+// to the page already read, and a call that starts meanwhile comes on a
+// later page (it starts after every call listed).
+func parseLivePage(q url.Values) (livePage, error) {
+	var pg livePage
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLiveLimit {
+			return pg, errField("limit", "want 1 to %d", maxLiveLimit)
+		}
+		pg.limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		b, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil || len(b) <= 8 {
+			return pg, errField("cursor", "not a cursor this API returned")
+		}
+		at := time.Unix(0, int64(binary.BigEndian.Uint64(b)))
+		pg.after = &listItem{c: &b2bua.CallSnapshot{ID: string(b[8:])}, sec: at.Unix(), nsec: at.Nanosecond()}
+	}
+	return pg, nil
+}
+
+// of returns the page of items (sorted by compareItems), and the cursor
+// of the next page if one follows.
+func (pg livePage) of(items []listItem) ([]listItem, string) {
+	if pg.after != nil {
+		i, _ := slices.BinarySearchFunc(items, *pg.after, func(it, after listItem) int {
+			if compareItems(it, after) <= 0 {
+				return -1
+			}
+			return 1
+		})
+		items = items[i:]
+	}
+	if pg.limit == 0 || len(items) <= pg.limit {
+		return items, ""
+	}
+	items = items[:pg.limit]
+	last := items[pg.limit-1]
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(last.c.ID)), uint64(last.sec*1e9+int64(last.nsec)))
+	return items, base64.RawURLEncoding.EncodeToString(append(b, last.c.ID...))
 }
 
 // writeBody answers 200 with body, JSON encoded by hand: the headers

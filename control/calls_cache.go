@@ -38,11 +38,13 @@ type encodedCall struct {
 // table's size before it sweeps.
 const cacheSlack = 1024
 
-// appendList appends the JSON of a CallList of items at now (followed by
-// the newline json.Encoder writes); live is the size of the whole live
-// table, which bounds the cache. ok is false when a call cannot be
-// encoded; the caller then falls back to encoding/json.
-func (cc *callJSONCache) appendList(b []byte, items []listItem, live int, now time.Time) (_ []byte, ok bool) {
+// appendList appends the JSON of a CallList of items at now, with next as
+// its next_cursor (followed by the newline json.Encoder writes); live is
+// the size of the whole live table, which bounds the cache. ok is false
+// when a call cannot be encoded; the caller then falls back to
+// encoding/json. next is a cursor parseLivePage made: base64url, nothing
+// to escape.
+func (cc *callJSONCache) appendList(b []byte, items []listItem, next string, live int, now time.Time) (_ []byte, ok bool) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if cc.m == nil {
@@ -50,15 +52,15 @@ func (cc *callJSONCache) appendList(b []byte, items []listItem, live int, now ti
 	}
 	cc.gen++
 	b = append(b, `{"calls":[`...)
-	next, j := cc.next[:0], 0
+	served, j := cc.next[:0], 0
 	defer func() {
 		// Only a whole list may guide the next; entries are not kept
 		// alive by a list the cache no longer serves.
 		if ok {
-			cc.last, next = next, cc.last
+			cc.last, served = served, cc.last
 		}
-		clear(next)
-		cc.next = next[:0]
+		clear(served)
+		cc.next = served[:0]
 	}()
 	for i := range items {
 		it := &items[i]
@@ -92,7 +94,7 @@ func (cc *callJSONCache) appendList(b []byte, items []listItem, live int, now ti
 		}
 		e.item = listItem{c: it.c, sec: it.sec, nsec: it.nsec}
 		e.used = cc.gen
-		next = append(next, e)
+		served = append(served, e)
 		b = append(b, e.json...)
 		end := now
 		if !it.c.EndedAt.IsZero() {
@@ -103,6 +105,11 @@ func (cc *callJSONCache) appendList(b []byte, items []listItem, live int, now ti
 		}
 	}
 	cc.sweep(live)
+	if next != "" {
+		b = append(b, `],"next_cursor":"`...)
+		b = append(b, next...)
+		return append(b, "\"}\n"...), true
+	}
 	return append(b, "]}\n"...), true
 }
 

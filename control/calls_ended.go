@@ -24,6 +24,9 @@ const (
 // the workspace's caller card shows as "previous calls from this number".
 func (s *Service) listEndedCalls(w http.ResponseWriter, q url.Values, p Principal) error {
 	group, number, caller := q.Get("group"), q.Get("number"), q.Get("caller")
+	if q.Has("cursor") {
+		return errField("cursor", "only for live calls")
+	}
 	limit := defaultEndedLimit
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -332,7 +332,7 @@ func TestCallJSONCacheSweep(t *testing.T) {
 	}
 	var buf []byte
 	for round := range 5 {
-		buf, _ = cc.appendList(buf[:0], items(fmt.Sprint(round, "-"), 1000), 1000, t0)
+		buf, _ = cc.appendList(buf[:0], items(fmt.Sprint(round, "-"), 1000), "", 1000, t0)
 	}
 	if n := len(cc.m); n > 2*1000+cacheSlack {
 		t.Fatalf("%d entries kept with 1,000 live calls", n)

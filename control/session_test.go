@@ -153,5 +153,6 @@ func TestEndedCallsByCaller(t *testing.T) {
 	}
 	f.do("GET", "/api/v1/calls?state=gone", tokSup, "").problem(t, 400, "state")
 	f.do("GET", "/api/v1/calls?state=ended&limit=0", tokSup, "").problem(t, 400, "limit")
-	f.do("GET", "/api/v1/calls?limit=5", tokSup, "").problem(t, 400, "limit")
+	f.do("GET", "/api/v1/calls?limit=5000", tokSup, "").problem(t, 400, "limit")
+	f.do("GET", "/api/v1/calls?state=ended&cursor=AAAAAAAAAAAA", tokSup, "").problem(t, 400, "cursor")
 }

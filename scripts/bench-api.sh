@@ -7,6 +7,7 @@
 #   scripts/bench-api.sh                          # 5,000 held calls
 #   HELD=2000 REQUESTS=200 scripts/bench-api.sh
 #   CHURN=200 scripts/bench-api.sh                # short calls/s during the second pass
+#   PAGE=100 scripts/bench-api.sh                 # the page size of the paged read (500)
 #   PROFILE=prof/api scripts/bench-api.sh         # + prof/api.pprof: 4 s of the first pass
 #
 # Part of `make bench-peers`.
@@ -20,7 +21,8 @@
 # many calls as the limit allows and says so.
 # curl (one keep-alive connection) then times REQUESTS requests of each
 # path from the request's first byte to the response's last, as a
-# supervisor of the tenant (the whole list, no paging). Timings include
+# supervisor of the tenant (the whole list, and a page of PAGE calls as
+# a client paging the list reads each). Timings include
 # the client's own reading of the bytes; what the handler alone costs is
 # control's BenchmarkListCalls5000/Stats5000.
 # Needs: go, sipp, python3, curl. Prints a Markdown table.
@@ -35,7 +37,7 @@ source "$ROOT/scripts/bench-sip.sh"
 # (earshot_api_request_duration_seconds): the count, minus those in the
 # buckets up to 5 ms.
 served_over() {
-  curl -sf "http://$1/metrics" | awk -v route="GET $2" '
+  curl -sf "http://$1/metrics" | awk -v route="GET ${2%%\?*}" '
     index($0, "earshot_api_request_duration_seconds_") == 1 && index($0, "route=\"" route "\"") {
       if ($0 ~ /_count/) all = $NF
       if ($0 ~ /le="0.005"/) fast = $NF
@@ -116,6 +118,7 @@ api_main() {
   REQUESTS=${REQUESTS:-300}
   SETUP_RATE=${SETUP_RATE:-500}
   CHURN=${CHURN:-100}
+  PAGE=${PAGE:-500}
   WORK=$(mktemp -d)
   PIDS=""
   trap cleanup EXIT
@@ -181,7 +184,7 @@ api_main() {
     curl -sf -o "$PROFILE.pprof" "http://$HTTP_ADDR/debug/pprof/profile?seconds=4" &
     prof=$!
   fi
-  timeit "$HTTP_ADDR" bench-token-sup "$REQUESTS" "$HELD held" /api/v1/calls /api/v1/stats /healthz
+  timeit "$HTTP_ADDR" bench-token-sup "$REQUESTS" "$HELD held" /api/v1/calls "/api/v1/calls?limit=$PAGE" /api/v1/stats /healthz
   [ -z "$prof" ] || wait "$prof" || echo "no profile" >&2
   # The floor: the same list's bytes from a server that does nothing
   # else, and earshot's health check (no work, no body).
@@ -204,7 +207,7 @@ api_main() {
   sleep 2
   local c0
   c0=$(cpu_ticks "$EARSHOT_PID")
-  timeit "$HTTP_ADDR" bench-token-sup "$REQUESTS" "$HELD held + $CHURN/s short" /api/v1/calls /api/v1/stats
+  timeit "$HTTP_ADDR" bench-token-sup "$REQUESTS" "$HELD held + $CHURN/s short" /api/v1/calls "/api/v1/calls?limit=$PAGE" /api/v1/stats
   kill "$churn" 2>/dev/null || true
   wait "$churn" 2>/dev/null || true
   local ok fail
