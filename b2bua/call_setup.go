@@ -26,6 +26,17 @@ func (c *Call) start() {
 	c.update(nil, CallStarted)
 
 	ms, err := c.s.cfg.Media.NewSession(c.id, func() { c.post(func() { c.hangup(EndMediaTimeout) }) })
+	var se StatusError
+	if errors.As(err, &se) && se.SIPStatus() == 503 {
+		// The media engine has no ports or descriptors left: a refusal
+		// for load, counted as one. The engine logs the shortage; a line
+		// per call refused was thousands a second past the machine's
+		// rate.
+		c.s.stats.loadRefuse(LoadMedia)
+		c.log.Debug("call refused: no media", "err", err)
+		c.fail(503, reasonPhrase(503), EndError)
+		return
+	}
 	if err != nil {
 		c.failErr(err)
 		return

@@ -161,6 +161,9 @@ const (
 	LoadMaxCalls = "max_calls"
 	LoadBehind   = "behind"
 	LoadDraining = "draining"
+	// LoadMedia: the media engine could not give the call its ports
+	// (the port range, or the process's file descriptors, used up).
+	LoadMedia = "media"
 )
 
 func (st *sipStats) loadRefuse(reason string) {

@@ -115,7 +115,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range []string{b2bua.RetransAnswered, b2bua.RetransAbsorbed, b2bua.RetransACKed} {
 		ct(c.sipRetrans, float64(st.Retransmissions[k]), k)
 	}
-	for _, r := range []string{b2bua.LoadMaxCalls, b2bua.LoadBehind, b2bua.LoadDraining} {
+	for _, r := range []string{b2bua.LoadMaxCalls, b2bua.LoadBehind, b2bua.LoadDraining, b2bua.LoadMedia} {
 		ct(c.loadRefused, float64(st.LoadRefused[r]), r)
 	}
 	g(c.inputWait, st.InputWait.Seconds())
