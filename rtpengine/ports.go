@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 )
@@ -28,12 +29,16 @@ import (
 // descriptors. Among the kept pairs, and among the others, the one rested
 // longest goes first.
 //
-// The sockets it holds, in calls and kept, stay within keepMax ports: a
+// The sockets it holds, in calls and kept, stay within keepMax ports. A
 // pair released past it has its sockets closed, to be bound again when
 // its turn comes. Without that bound the sockets kept after a burst of
 // calls took every descriptor the process may open, and kept them: the
 // HTTP server could no longer accept a connection (the API, /metrics and
 // the health checks all failed) nor SIP over TCP, long after the calls.
+// No pair is bound past it either: kept sockets are closed to make room
+// (reclaim), and with none left the call gets ErrNoPorts. Calls queued
+// for agents past the machine's rate took the descriptors up to the
+// process's limit, and the same listeners failed while they waited.
 type portPool struct {
 	bind       netip.Addr
 	network    string // "udp4" or "udp6", so sockets never go dual-stack
@@ -51,7 +56,7 @@ type portPool struct {
 	resting []restingPort
 	inUse   int // ports (not pairs) currently in calls
 	kept    int // ports whose sockets are kept: in ready, or resting with sockets
-	keepMax int // the most ports the pool's sockets may hold, in calls and kept, for a pair to be kept
+	keepMax int // the most ports the pool's sockets may hold, in calls and kept
 }
 
 // restingPort is a released pair (its sockets, if kept) and when it may
@@ -105,7 +110,13 @@ func (p *portPool) allocate(now int64) (socketPair, error) {
 	tries := len(p.free)
 	p.mu.Unlock()
 	for ; tries > 0; tries-- {
-		port, ok := p.takeFree()
+		port, ok, over := p.takeFree()
+		if over && p.reclaim() {
+			port, ok, over = p.takeFree()
+		}
+		if over {
+			return socketPair{}, newError(ErrNoPorts, "the calls hold the descriptor budget ("+strconv.Itoa(p.keepMax)+" ports)")
+		}
 		if !ok {
 			break
 		}
@@ -145,17 +156,21 @@ func (p *portPool) rested(now int64) {
 }
 
 // takeFree takes the first free pair to bind, counting its ports in use
-// (unuse or a failed bind gives them back); false when none is free.
-func (p *portPool) takeFree() (uint16, bool) {
+// (unuse or a failed bind gives them back); not ok when none is free,
+// over when binding one would take the pool past keepMax.
+func (p *portPool) takeFree() (port uint16, ok, over bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.free) == 0 {
-		return 0, false
+		return 0, false, false
 	}
-	port := p.free[0].port
+	if p.inUse+p.kept+2 > p.keepMax {
+		return 0, false, true
+	}
+	port = p.free[0].port
 	p.free = p.free[1:]
 	p.inUse += 2
-	return port, true
+	return port, true, false
 }
 
 // reclaimPairs is how many resting pairs reclaim closes at a time: a few

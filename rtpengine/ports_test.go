@@ -94,65 +94,77 @@ func TestPoolReclaimsRestingSockets(t *testing.T) {
 	}
 }
 
-// TestPoolKeepsWithinBudget: a released pair keeps its sockets only while
-// the pool's sockets, in calls and kept, stay within keepMax ports;
-// otherwise they are closed and the pair rests unbound, to be bound
-// again when its turn comes. Taking a kept pair, or reclaiming one,
-// makes room again.
+// TestPoolKeepsWithinBudget: the pool's sockets, in calls and kept, stay
+// within keepMax ports. Calls up to it get pairs; past it a call gets
+// ErrNoPorts without a socket bound, unless kept sockets can give way: a
+// rested kept pair is handed out first (it costs no descriptor), and the
+// kept sockets of pairs still resting are closed to bind a fresh pair.
+// A released pair past the budget (lowered under it) rests unbound.
 func TestPoolKeepsWithinBudget(t *testing.T) {
 	base := 20000 + 2*rand.IntN(5000)
 	p := newPortPool(loopback, base, base+31, 1e9)
 	p.keepMax = 8
 	t.Cleanup(p.close)
-	var pairs []socketPair
-	for range 6 {
-		pair, err := p.allocate(0)
+	binds := 0
+	p.listen = func(network string, addr netip.AddrPort) (*udpSock, error) {
+		binds++
+		return listenUDP(network, addr)
+	}
+	alloc := func(now int64) socketPair {
+		t.Helper()
+		pair, err := p.allocate(now)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pairs = append(pairs, pair)
+		return pair
 	}
-	// 12 ports in calls: releasing one leaves 10 ports in calls, no
-	// room to keep it; releasing down to 3 pairs in calls (6 ports)
-	// leaves room for one kept pair, then none.
-	for i, pair := range pairs[:4] {
-		p.release(pair, int64(i))
-	}
-	kept := 0
-	for _, r := range p.resting {
-		if r.pair.rtp != nil {
-			kept++
+	refused := func(now int64) {
+		t.Helper()
+		b, free := binds, len(p.free)
+		_, err := p.allocate(now)
+		if !errors.Is(err, ErrNoPorts) || !strings.Contains(err.Error(), "descriptor budget") {
+			t.Fatalf("allocate past the budget: %v, want ErrNoPorts saying why", err)
+		}
+		if binds != b || len(p.free) != free {
+			t.Fatalf("refused past the budget after %d binds, %d pairs taken from the free list", binds-b, free-len(p.free))
 		}
 	}
-	if p.inUse != 4 || p.kept != 4 || kept != 2 {
-		t.Fatalf("after releasing 4 of 6 pairs: %d ports in use, %d kept (counted %d), %d resting pairs with sockets; want 4, 4, 2",
-			p.inUse, p.kept, 2*kept, kept)
+	var pairs []socketPair
+	for range 4 {
+		pairs = append(pairs, alloc(0))
 	}
-	if r := p.resting; r[0].pair.rtp != nil || r[1].pair.rtp != nil || r[2].pair.rtp == nil || r[3].pair.rtp == nil {
-		t.Fatalf("kept sockets of the resting pairs: %v %v %v %v; want the last two only",
-			r[0].pair.rtp != nil, r[1].pair.rtp != nil, r[2].pair.rtp != nil, r[3].pair.rtp != nil)
+	refused(0)
+	// Two calls end: their pairs rest with their sockets kept.
+	p.release(pairs[0], 1)
+	p.release(pairs[1], 2)
+	if p.inUse != 4 || p.kept != 4 {
+		t.Fatalf("after two releases: %d ports in use, %d kept; want 4 and 4", p.inUse, p.kept)
 	}
-	// Rested, a kept pair is handed out first (the other kept one waits
-	// in line), and its room is free again.
-	pair, err := p.allocate(2e9)
-	if err != nil {
-		t.Fatal(err)
+	// Rested, the kept pairs are handed out first, bound already.
+	b := binds
+	a, c := alloc(2e9), alloc(2e9)
+	if a.port != pairs[0].port || c.port != pairs[1].port || a.rtp == nil || c.rtp == nil || binds != b {
+		t.Fatalf("rested: ports %d, %d after %d binds; want the kept pairs %d, %d and none",
+			a.port, c.port, binds-b, pairs[0].port, pairs[1].port)
 	}
-	if pair.rtp == nil || pair.port != pairs[2].port || p.kept != 2 {
-		t.Fatalf("allocated port %d (sockets kept %v), %d kept; want the first kept pair %d, 2 kept", pair.port, pair.rtp != nil, p.kept, pairs[2].port)
+	refused(2e9)
+	// A call ends and another comes while its pair rests: the resting
+	// pair's sockets give way, and a fresh pair is bound.
+	p.release(a, 3e9)
+	fresh := alloc(3e9 + 1)
+	if fresh.rtp == nil || fresh.port == a.port || binds != b+2 || p.kept != 0 || p.resting[0].pair.rtp != nil {
+		t.Fatalf("while a kept pair rests: port %d, %d binds, %d kept, resting pair kept %v; want a fresh pair, 2 binds, none kept",
+			fresh.port, binds-b, p.kept, p.resting[0].pair.rtp != nil)
 	}
-	pairs[2] = pair
-	for _, pair := range []socketPair{pairs[2], pairs[4], pairs[5]} {
-		p.release(pair, 3e9)
+	// The budget lowered under the calls: a released pair rests unbound.
+	p.keepMax = 4
+	p.release(c, 4e9)
+	if last := p.resting[len(p.resting)-1]; last.pair.port != c.port || last.pair.rtp != nil || p.kept != 0 {
+		t.Fatalf("released past the budget: resting pair %d kept %v, %d kept; want it unbound", last.pair.port, last.pair.rtp != nil, p.kept)
 	}
-	if p.inUse != 0 || p.kept != 8 {
-		t.Fatalf("all released: %d in use, %d kept; want 0 and 8", p.inUse, p.kept)
-	}
-	// Reclaiming closes the resting pairs' sockets (not the rested one's,
-	// which the next call takes) and counts them out.
-	if !p.reclaim() || p.kept != 2 {
-		t.Fatalf("after reclaiming: %d ports kept, want 2", p.kept)
-	}
+	p.release(pairs[2], 4e9)
+	p.release(pairs[3], 4e9)
+	p.release(fresh, 4e9)
 }
 
 func TestKeepBudget(t *testing.T) {
@@ -172,7 +184,7 @@ func TestKeepBudget(t *testing.T) {
 // (the budget is the open-file limit less a reserve; a small one here).
 // The sockets are counted in the kernel's table of UDP sockets, by port.
 func TestEngineKeepsSocketsWithinBudget(t *testing.T) {
-	const calls, budget = 20, 16
+	const calls, budget = 10, 40
 	e := testEngine(t, nil, nil)
 	e.pool.keepMax = budget
 	var ss []*Session
@@ -182,12 +194,31 @@ func TestEngineKeepsSocketsWithinBudget(t *testing.T) {
 	if n, open := e.Stats().PortsInUse, boundPorts(t, e); n != 4*calls || open != 4*calls {
 		t.Fatalf("%d ports in use, %d bound; want %d", n, open, 4*calls)
 	}
+	// One call more than the budget holds: 503, nothing bound.
+	_, err := e.NewSession("one-too-many", nil)
+	var se interface{ SIPStatus() int }
+	if !errors.Is(err, ErrNoPorts) || !errors.As(err, &se) || se.SIPStatus() != 503 {
+		t.Fatalf("a call past the budget: %v, want ErrNoPorts (503)", err)
+	}
+	if open := boundPorts(t, e); open != 4*calls {
+		t.Fatalf("%d ports bound after the refusal, want %d", open, 4*calls)
+	}
 	for _, s := range ss {
 		s.Close()
 	}
 	if open, st := boundPorts(t, e), e.Stats(); open > budget || st.PortsKept != open || st.PortsInUse != 0 {
 		t.Fatalf("after every call ended: %d of the engine's ports bound, %d kept, %d in use; want at most %d, all of them kept, 0",
 			open, st.PortsKept, st.PortsInUse, budget)
+	}
+	// New calls while the ended calls' pairs rest: kept sockets give way.
+	for range calls {
+		ss = append(ss, call(t, e, newPhone(t), newPhone(t), nil))
+	}
+	if open, st := boundPorts(t, e), e.Stats(); open > budget || st.PortsInUse != 4*calls {
+		t.Fatalf("calls again: %d of the engine's ports bound, %d in use; want at most %d, %d", open, st.PortsInUse, budget, 4*calls)
+	}
+	for _, s := range ss[calls:] {
+		s.Close()
 	}
 }
 
@@ -266,10 +297,10 @@ func TestPoolSyscallsOutsideLock(t *testing.T) {
 	if locked != 0 {
 		t.Errorf("a released pair's sockets closed with the pool's lock held")
 	}
+	p.keepMax = math.MaxInt
 	if pair, err = p.allocate(0); err != nil {
 		t.Fatal(err)
 	}
-	p.keepMax = math.MaxInt
 	p.release(pair, 0)
 	if !p.reclaim() || locked != 0 {
 		t.Errorf("reclaimed kept sockets with the pool's lock held")
