@@ -124,11 +124,19 @@ api_main() {
   trap cleanup EXIT
   command -v sipp >/dev/null || { echo "sipp missing: make deps" >&2; exit 1; }
   # Four sockets per held call, and the short calls' for the two seconds
-  # their ports rest bound after them (2 s), with margin.
-  local spare=$((1024 + CHURN * 4 * 3)) need
-  need=$((HELD * 4 + spare))
+  # their ports rest bound after them (2 s), with margin. The media
+  # engine binds ports only within the open-file limit less a reserve
+  # (an eighth, at least 1,024: rtpengine's keepBudget), so the limit
+  # must leave that reserve above them.
+  local churn=$((CHURN * 4 * 3)) ports need limit budget
+  ports=$((HELD * 4 + churn))
+  need=$((ports * 8 / 7 + 8))
+  [ "$need" -ge $((ports + 1024)) ] || need=$((ports + 1024))
   if [ "$(ulimit -n)" -lt "$need" ] && ! ulimit -n "$need" 2>/dev/null; then
-    local fit=$((($(ulimit -n) - spare) / 4 / 10 * 10))
+    limit=$(ulimit -n)
+    budget=$((limit - limit / 8))
+    [ $((limit / 8)) -ge 1024 ] || budget=$((limit - 1024))
+    local fit=$(((budget - churn) / 4 / 10 * 10))
     echo "note: $HELD calls need about $need file descriptors; the limit here is $(ulimit -n) and cannot be raised (hard limit $(ulimit -Hn); raising it needs CAP_SYS_RESOURCE): holding $fit calls" >&2
     HELD=$fit
   fi
