@@ -306,3 +306,36 @@ func TestPoolSyscallsOutsideLock(t *testing.T) {
 		t.Errorf("reclaimed kept sockets with the pool's lock held")
 	}
 }
+
+// TestPoolKeepsRoomToBind: released pairs keep their sockets only up to
+// the budget less room for binding, so a call that comes while they rest
+// binds a fresh pair without closing kept ones first; past the budget a
+// reclaim makes room (TestPoolKeepsWithinBudget).
+func TestPoolKeepsRoomToBind(t *testing.T) {
+	base := 20000 + 2*rand.IntN(5000)
+	p := newPortPool(loopback, base, base+127, 1e9)
+	p.keepMax = 32 // room to bind: 2 ports
+	t.Cleanup(p.close)
+	var pairs []socketPair
+	for range 16 {
+		pair, err := p.allocate(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs = append(pairs, pair)
+	}
+	for i, pair := range pairs {
+		p.release(pair, int64(i))
+	}
+	if p.inUse != 0 || p.kept != 30 {
+		t.Fatalf("all released: %d in use, %d kept; want 0 and 30 (the budget less the room)", p.inUse, p.kept)
+	}
+	pair, err := p.allocate(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.release(pair, 200)
+	if pair.rtp == nil || p.kept != 30 {
+		t.Fatalf("a call while the pairs rest: bound %v, %d kept; want a fresh pair bound and the 30 kept left alone", pair.rtp != nil, p.kept)
+	}
+}
