@@ -25,6 +25,9 @@ type Stats struct {
 	// EventsDropped counts b2bua events lost because the worker's queue
 	// was full (history and audit miss them).
 	EventsDropped uint64
+	// PositionsShed counts queue position changes not sent to the event
+	// streams because the worker's queue was three quarters full.
+	PositionsShed uint64
 }
 
 // RouteStats is the traffic of one route.
@@ -76,6 +79,8 @@ type metrics struct {
 	helpByState [4]atomic.Uint64 // helpStatuses order
 	audit       atomic.Uint64
 	dropped     atomic.Uint64
+	// positionsShed counts queue position changes shed (QueueEvent).
+	positionsShed atomic.Uint64
 	// eventTxs counts the event worker's committed transactions; tests
 	// read it to see batching (the pruner commits on its own).
 	eventTxs atomic.Uint64
@@ -134,6 +139,7 @@ func (s *Service) Stats() Stats {
 		SSESubscribers: s.hub.count(),
 		SSEDropped:     s.hub.dropped.Load(),
 		EventsDropped:  m.dropped.Load(),
+		PositionsShed:  m.positionsShed.Load(),
 	}
 	st.HelpOpen, st.HelpInProgress = s.activeCount()
 	for i, hs := range helpStatuses() {

@@ -3,6 +3,7 @@ package control
 import (
 	"bytes"
 	"strconv"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -208,5 +209,72 @@ func TestEventQueueAbsorbsStall(t *testing.T) {
 	s.flush()
 	if d := s.metrics.dropped.Load(); d != 0 {
 		t.Fatalf("%d of %d events dropped while the worker waited", d, n+1)
+	}
+}
+
+// TestPositionChangesGiveWay: with the worker held up and its queue three
+// quarters full, position changes are shed (counted) while a call's end,
+// an agent's state and a caller's leaving still get in and are recorded.
+func TestPositionChangesGiveWay(t *testing.T) {
+	f := newFixtureMod(t, func(c *Config) { c.EventQueue = 64 })
+	s := f.svc
+	hold, held := make(chan struct{}), make(chan struct{})
+	var release sync.Once
+	unhold := func() { release.Do(func() { close(hold) }) }
+	defer unhold() // a failure must not leave the worker waiting
+	go func() {
+		_ = s.db.Update(func(*bolt.Tx) error { close(held); <-hold; return nil })
+	}()
+	<-held
+	qc := b2bua.QueuedCall{CallID: "q1", Tenant: "acme", Group: "support", Position: 2}
+	position := func() { s.QueueEvent(b2bua.QueueEvent{Type: b2bua.QueuePositionChanged, Time: t0, Call: qc}) }
+	// The worker takes the first event and waits for the lock; 47 more
+	// fill the queue to one short of three quarters.
+	ended := call("gw0", "acme", "support", "100", "1001", b2bua.StateEnded)
+	ended.EndedAt, ended.EndReason = t0, "caller"
+	s.CallEvent(b2bua.CallEvent{Type: b2bua.CallEnded, Time: t0, Call: ended})
+	for deadline := time.Now().Add(5 * time.Second); len(s.events) != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker did not take the first event")
+		}
+	}
+	// Past its batch window it waits for the lock, taking no more.
+	time.Sleep(5 * batchWindow)
+	for range 47 {
+		position()
+	}
+	if st := s.Stats(); st.PositionsShed != 0 || st.EventsDropped != 0 {
+		t.Fatalf("below three quarters: %d shed, %d dropped", st.PositionsShed, st.EventsDropped)
+	}
+	position()
+	position()
+	if st := s.Stats(); st.PositionsShed != 1 || st.EventsDropped != 0 {
+		t.Fatalf("at three quarters: %d shed, %d dropped; want 1 and 0", st.PositionsShed, st.EventsDropped)
+	}
+	for range 15 {
+		position()
+	}
+	// The last quarter is for the rest: 16 events get in.
+	for i := range 15 {
+		c := call("gw"+strconv.Itoa(i+1), "acme", "support", "100", "1001", b2bua.StateEnded)
+		c.EndedAt, c.EndReason = t0, "caller"
+		s.CallEvent(b2bua.CallEvent{Type: b2bua.CallEnded, Time: t0, Call: c})
+	}
+	s.QueueEvent(b2bua.QueueEvent{Type: b2bua.QueueLeft, Time: t0, Call: qc, Reason: b2bua.LeftAbandoned})
+	if st := s.Stats(); st.PositionsShed != 16 || st.EventsDropped != 0 || len(s.events) != 64 {
+		t.Fatalf("past three quarters: %d shed, %d dropped, %d queued; want 16, 0, 64", st.PositionsShed, st.EventsDropped, len(s.events))
+	}
+	unhold()
+	s.flush()
+	var list CallList
+	f.must(200, "GET", "/api/v1/calls?state=ended&limit=100", tokSup, "").decode(t, &list)
+	got := map[string]bool{}
+	for _, c := range list.Calls {
+		got[c.ID] = true
+	}
+	for i := range 16 {
+		if id := "gw" + strconv.Itoa(i); !got[id] {
+			t.Fatalf("call %s's end not recorded: %v", id, got)
+		}
 	}
 }

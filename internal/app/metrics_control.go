@@ -12,6 +12,7 @@ type controlCollector struct {
 	ctl                                        *control.Service
 	requests, latency, help, helpActive, audit *prometheus.Desc
 	sse, sseDropped, eventsDropped             *prometheus.Desc
+	positionsShed                              *prometheus.Desc
 }
 
 func newControlCollector(ctl *control.Service) *controlCollector {
@@ -28,12 +29,13 @@ func newControlCollector(ctl *control.Service) *controlCollector {
 		sse:           d("sse_subscribers", "Event streams (SSE) open now."),
 		sseDropped:    d("sse_subscribers_dropped_total", "Event streams cut off for falling behind."),
 		eventsDropped: d("control_events_dropped_total", "b2bua events the control plane lost because its queue was full."),
+		positionsShed: d("control_queue_positions_shed_total", "Queue position changes not streamed because the control plane's event queue was three quarters full."),
 	}
 }
 
 func (c *controlCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.requests, c.latency, c.help, c.helpActive, c.audit, c.sse,
-		c.sseDropped, c.eventsDropped} {
+		c.sseDropped, c.eventsDropped, c.positionsShed} {
 		ch <- d
 	}
 }
@@ -69,4 +71,5 @@ func (c *controlCollector) Collect(ch chan<- prometheus.Metric) {
 	g(c.sse, st.SSESubscribers)
 	ct(c.sseDropped, st.SSEDropped)
 	ct(c.eventsDropped, st.EventsDropped)
+	ct(c.positionsShed, st.PositionsShed)
 }
