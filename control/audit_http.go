@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -54,12 +53,8 @@ func parseAuditQuery(r *http.Request) (AuditQuery, error) {
 	}
 	aq := AuditQuery{From: from, To: to, Actor: q.Get("actor"), CallID: q.Get("call_id"),
 		HelpRequestID: q.Get("help_request_id"), Action: q.Get("action"), Limit: defaultAuditLimit}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxAuditLimit {
-			return aq, errField("limit", "must be an integer from 1 to %d", maxAuditLimit)
-		}
-		aq.Limit = n
+	if aq.Limit, err = queryLimit(q, defaultAuditLimit, maxAuditLimit); err != nil {
+		return aq, err
 	}
 	if v := q.Get("cursor"); v != "" {
 		c, err := base64.RawURLEncoding.DecodeString(v)

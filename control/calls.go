@@ -133,12 +133,9 @@ type livePage struct {
 // later page (it starts after every call listed).
 func parseLivePage(q url.Values) (livePage, error) {
 	var pg livePage
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLiveLimit {
-			return pg, errField("limit", "want 1 to %d", maxLiveLimit)
-		}
-		pg.limit = n
+	var err error
+	if pg.limit, err = queryLimit(q, 0, maxLiveLimit); err != nil {
+		return pg, err
 	}
 	if v := q.Get("cursor"); v != "" {
 		b, err := base64.RawURLEncoding.DecodeString(v)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/earshot/earshot/b2bua"
 	bolt "go.etcd.io/bbolt"
@@ -27,16 +26,12 @@ func (s *Service) listEndedCalls(w http.ResponseWriter, q url.Values, p Principa
 	if q.Has("cursor") {
 		return errField("cursor", "only for live calls")
 	}
-	limit := defaultEndedLimit
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxEndedLimit {
-			return errField("limit", "want 1 to %d", maxEndedLimit)
-		}
-		limit = n
+	limit, err := queryLimit(q, defaultEndedLimit, maxEndedLimit)
+	if err != nil {
+		return err
 	}
 	out := CallList{Calls: []CallView{}}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		b, err := tenantBucket(tx, bucketCalls, p.Tenant, false)
 		if err != nil || b == nil {
 			return err

@@ -8,7 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/earshot/earshot/b2bua"
@@ -60,6 +62,20 @@ func errStatus(status int, format string, args ...any) error {
 func errField(field, format string, args ...any) error {
 	reason := fmt.Sprintf(format, args...)
 	return &apiError{status: http.StatusBadRequest, field: field, detail: field + ": " + reason}
+}
+
+// queryLimit reads the query's limit: def when absent, else an integer
+// from 1 to max (a 400 naming the field otherwise).
+func queryLimit(q url.Values, def, max int) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, errField("limit", "must be an integer from 1 to %d", max)
+	}
+	return n, nil
 }
 
 var (
