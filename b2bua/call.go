@@ -137,8 +137,8 @@ func (c *Call) safely(fn func()) {
 				if c.media != nil {
 					_ = c.media.Close()
 				}
+				c.s.stats.ended(EndError) // before forget, as in end
 				c.s.forget(c)
-				c.s.stats.ended(EndError)
 			}
 		}
 	}()
@@ -250,8 +250,10 @@ func (c *Call) end(reason string) {
 		}
 	}
 	c.s.router.Left(c.id, reason)
-	c.s.forget(c)
+	// Counted before the call leaves the table: whoever sees the table
+	// without it (ActiveCalls, lock-free) finds its outcome counted.
 	c.s.stats.ended(reason)
+	c.s.forget(c)
 	now := c.s.cfg.Now()
 	c.update(func(s *CallSnapshot) {
 		s.State, s.EndedAt, s.EndReason = StateEnded, now, reason
