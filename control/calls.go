@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -152,12 +153,7 @@ func parseLivePage(q url.Values) (livePage, error) {
 // of the next page if one follows.
 func (pg livePage) of(items []listItem) ([]listItem, string) {
 	if pg.after != nil {
-		i, _ := slices.BinarySearchFunc(items, *pg.after, func(it, after listItem) int {
-			if compareItems(it, after) <= 0 {
-				return -1
-			}
-			return 1
-		})
+		i := sort.Search(len(items), func(i int) bool { return compareItems(items[i], *pg.after) > 0 })
 		items = items[i:]
 	}
 	if pg.limit == 0 || len(items) <= pg.limit {

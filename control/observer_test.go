@@ -233,13 +233,14 @@ func TestPositionChangesGiveWay(t *testing.T) {
 	ended := call("gw0", "acme", "support", "100", "1001", b2bua.StateEnded)
 	ended.EndedAt, ended.EndReason = t0, "caller"
 	s.CallEvent(b2bua.CallEvent{Type: b2bua.CallEnded, Time: t0, Call: ended})
+	// A barrier ends the worker's batch at once: once it has taken both,
+	// it records them and waits for the lock, taking no more.
+	s.events <- observed{done: make(chan struct{})}
 	for deadline := time.Now().Add(5 * time.Second); len(s.events) != 0; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("the worker did not take the first event")
+			t.Fatal("the worker did not take the first events")
 		}
 	}
-	// Past its batch window it waits for the lock, taking no more.
-	time.Sleep(5 * batchWindow)
 	for range 47 {
 		position()
 	}

@@ -38,9 +38,15 @@ const (
 	EventQueueLeft     = string(b2bua.QueueLeft)
 )
 
-// QueueEvent implements b2bua.Observer, like CallEvent.
-// A position change is shed instead once the queue is three quarters
-// full (see shedPositions).
+// QueueEvent implements b2bua.Observer, like CallEvent, but a position
+// change is shed (and counted) once the queue is three quarters full.
+// When a caller leaves a line of n, the n callers behind move up, an
+// event each. Past the machine's rate, with every agent busy and
+// thousands waiting, those events filled the worker's queue and crowded
+// out the ones history and audit need (a call's end, an agent's state).
+// A position change feeds only the event stream, and a newer one, or the
+// queue listing, replaces it: it gives way first, and the last quarter of
+// the queue is left to the others.
 func (s *Service) QueueEvent(ev b2bua.QueueEvent) {
 	if ev.Type == b2bua.QueuePositionChanged && len(s.events) >= cap(s.events)-cap(s.events)/4 {
 		s.metrics.positionsShed.Add(1)
@@ -48,15 +54,6 @@ func (s *Service) QueueEvent(ev b2bua.QueueEvent) {
 	}
 	s.enqueue(observed{queue: &ev})
 }
-
-// shedPositions: when a caller leaves a line of n, the n callers behind
-// move up, an event each. Past the machine's rate, with every agent busy
-// and thousands waiting, those events filled the worker's queue and
-// crowded out the ones history and audit need (a call's end, an agent's
-// state): the warning of dropped events came up in every such ladder. A
-// position change feeds only the event stream and a newer one, or the
-// queue listing, replaces it; it gives way first, and the last quarter
-// of the queue is left to the others.
 
 // AgentEvent implements b2bua.Observer, like CallEvent.
 func (s *Service) AgentEvent(ev b2bua.AgentEvent) { s.enqueue(observed{agent: &ev}) }
