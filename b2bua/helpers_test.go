@@ -159,3 +159,14 @@ func headerValues(hs []sip.Header, name string) []string {
 	}
 	return out
 }
+
+// waitNoCalls waits until s has forgotten every call (and freed its
+// agents): the 200 to a BYE leaves before its call is forgotten.
+func waitNoCalls(t testing.TB, s *Server) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); s.ActiveCalls() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("calls left: %+v", s.Calls())
+		}
+	}
+}

@@ -330,7 +330,6 @@ func (s *Server) forget(c *Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.calls, c.id)
-	s.live.Store(int64(len(s.calls)))
 	s.unlistLocked(c)
 	if s.uasTags[c.uasTagKey].call == c {
 		delete(s.uasTags, c.uasTagKey) // not a later INVITE's with the same tags
@@ -350,4 +349,7 @@ func (s *Server) forget(c *Call) {
 		s.router.Free(c.route.tenant.name, a, why)
 	}
 	c.reserved = nil
+	// Last: a reader of the lock-free count (ActiveCalls) that no longer
+	// counts the call finds it wholly forgotten, its agents freed.
+	s.live.Store(int64(len(s.calls)))
 }

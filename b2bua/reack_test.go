@@ -156,11 +156,7 @@ func TestAbandoned2xxAckedAgain(t *testing.T) {
 	bye, from := h.recv(h.agent, "BYE ")
 	h.out = h.response(h.out[:0], bye, n, false)
 	h.send(h.agent, from)
-	for deadline := time.Now().Add(5 * time.Second); s.ActiveCalls() != 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("calls left: %+v", s.Calls())
-		}
-	}
+	waitNoCalls(t, s)
 
 	h.out = slices.Clone(ok)
 	h.send(h.agent, earshot)
@@ -186,11 +182,7 @@ func TestRetransmitted2xxAfterCallEnds(t *testing.T) {
 
 	// The caller hangs up; the agent's phone takes the BYE.
 	h.hangup(n)
-	for end := time.Now().Add(5 * time.Second); s.ActiveCalls() != 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatalf("calls left: %+v", s.Calls())
-		}
-	}
+	waitNoCalls(t, s)
 	for end := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > base; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(end) {
 			t.Fatalf("%d goroutines after the call ended, %d before it", runtime.NumGoroutine(), base)
