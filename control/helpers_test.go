@@ -232,6 +232,13 @@ func (f *fixture) open() {
 	}
 	f.svc, f.h = svc, svc.Handler()
 	f.t.Cleanup(func() { svc.Close() })
+	// The pruner's pass at start reads the clock: done before a test
+	// moves it.
+	select {
+	case <-svc.startPruned:
+	case <-time.After(10 * time.Second):
+		f.t.Fatal("the pruner's pass at start did not end")
+	}
 }
 
 func call(id, tenant, group, number, agent string, state b2bua.CallState) b2bua.CallSnapshot {

@@ -19,11 +19,14 @@ func (s *Service) pruner() {
 	defer s.wg.Done()
 	t := time.NewTicker(pruneEvery)
 	defer t.Stop()
-	for {
+	for first := true; ; first = false {
 		if n, err := s.prune(s.now()); err != nil {
 			s.log.Error("pruning old records failed", "err", err)
 		} else if n > 0 {
 			s.log.Info("pruned records past retention", "records", n)
+		}
+		if first {
+			close(s.startPruned)
 		}
 		select {
 		case <-s.stop:

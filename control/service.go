@@ -44,11 +44,15 @@ type Service struct {
 	// the check that decides is always the one inside the transaction.
 	active map[string]activeHelp
 
-	events    chan observed // b2bua callbacks → worker
-	stop      chan struct{}
-	wg        sync.WaitGroup // the worker and the pruner
-	closeOnce sync.Once
-	closeErr  error
+	events chan observed // b2bua callbacks → worker
+	stop   chan struct{}
+	// startPruned is closed once the pruner's pass at start is over:
+	// tests that move the clock past a retention wait for it, or that
+	// pass would prune at the moved clock, racing their own prune.
+	startPruned chan struct{}
+	wg          sync.WaitGroup // the worker and the pruner
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // retention is how long records are kept (see Config).
@@ -124,6 +128,7 @@ func New(cfg Config) (*Service, error) {
 	s.metrics = newMetrics(routes(s))
 	s.handler = withCORS(cfg.CORSOrigins, s.newHandler())
 	s.wg.Add(2)
+	s.startPruned = make(chan struct{})
 	go s.worker()
 	go s.pruner()
 	return s, nil
