@@ -12,9 +12,10 @@ type discardSink struct{}
 
 func (discardSink) WriteFrame(LegID, []byte) {}
 
-// benchSession is a 3-leg session (customer PCMU, agent PCMA, supervisor
-// PCMU in barge, so every leg hears two others) with its talkers' packets
-// prepared in advance, so the measured loop only feeds and mixes.
+// benchSession is a 3-leg session with its talkers' packets prepared in
+// advance, so the measured loop only feeds and mixes. newBenchSession's is
+// the mixed-codec barge (customer PCMU, agent PCMA, supervisor PCMU, so
+// every leg hears two others and no mix is in one codec throughout).
 type benchSession struct {
 	s    *Session
 	legs [3]*Leg
@@ -23,13 +24,34 @@ type benchSession struct {
 
 const benchPackets = 256 // a power of two: the loop indexes with a mask
 
+// benchKind is the shape of a benchmark's sessions.
+type benchKind string
+
+const (
+	benchMixed  benchKind = "mixed-codecs"
+	benchBarge  benchKind = "pcmu-barge"  // every leg PCMU, each hearing two
+	benchListen benchKind = "pcmu-listen" // the parties bypassed, as the engine does: one frame per call
+)
+
 func newBenchSession(tb testing.TB, s *Session) *benchSession {
+	return newBenchSessionOf(tb, s, benchMixed)
+}
+
+func newBenchSessionOf(tb testing.TB, s *Session, kind benchKind) *benchSession {
 	tb.Helper()
 	bs := &benchSession{s: s}
 	cfgs := [3]LegConfig{
 		{ID: 1, Role: RoleCustomer, Codec: CodecPCMU},
 		{ID: 2, Role: RoleAgent, Codec: CodecPCMA},
 		{ID: 3, Role: RoleSupervisor, Mode: ModeBarge, Codec: CodecPCMU},
+	}
+	switch kind {
+	case benchBarge:
+		cfgs[1].Codec = CodecPCMU
+	case benchListen:
+		cfgs[1].Codec = CodecPCMU
+		cfgs[0].Bypass, cfgs[1].Bypass = true, true
+		cfgs[2].Mode = ModeListen
 	}
 	freqs := [3]float64{toneCustomer, toneAgent, toneSup}
 	for i, cfg := range cfgs {
@@ -84,15 +106,26 @@ func BenchmarkMix3Party(b *testing.B) {
 }
 
 // BenchmarkMixTick ticks a shard of N 3-leg sessions: one op is one tick of
-// the whole shard; ns/frame is per leg output frame.
+// the whole shard; ns/frame is per output frame, ns/session per session's
+// tick. The sessions are newBenchSession's unless the name says otherwise.
 func BenchmarkMixTick(b *testing.B) {
-	for _, sessions := range []int{10, 100, 1000} {
-		b.Run(fmt.Sprintf("sessions=%d", sessions), func(b *testing.B) {
+	type run struct {
+		sessions int
+		kind     benchKind
+	}
+	runs := []run{{10, benchMixed}, {100, benchMixed}, {1000, benchMixed}, {1000, benchBarge}, {1000, benchListen}}
+	for _, r := range runs {
+		name := fmt.Sprintf("sessions=%d", r.sessions)
+		if r.kind != benchMixed {
+			name += "/" + string(r.kind)
+		}
+		b.Run(name, func(b *testing.B) {
+			sessions := r.sessions
 			p := NewPool(PoolConfig{Workers: 1})
 			var all []*benchSession
 			for range sessions {
 				s, _ := p.NewSession(SessionConfig{Sink: discardSink{}})
-				all = append(all, newBenchSession(b, s))
+				all = append(all, newBenchSessionOf(b, s, r.kind))
 			}
 			sh := p.shards[0]
 			b.ReportAllocs()
@@ -105,7 +138,12 @@ func BenchmarkMixTick(b *testing.B) {
 				sh.tick(now)
 				n++
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*sessions*3), "ns/frame")
+			outputs := 3 // frames made per session per tick
+			if r.kind == benchListen {
+				outputs = 1
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*sessions*outputs), "ns/frame")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*sessions), "ns/session")
 		})
 	}
 }

@@ -19,14 +19,6 @@ func (c Codec) encodeRef(dst *[FrameSamples]byte, src *Frame) {
 	}
 }
 
-// decodeSample decodes one byte in codec c.
-func (c Codec) decodeSample(b byte) int16 {
-	if c == CodecPCMA {
-		return g711.DecodeAlawFrame(b)
-	}
-	return g711.DecodeUlawFrame(b)
-}
-
 func TestEncoderMatchesG711(t *testing.T) {
 	e := newEncoder()
 	for v := -32768; v <= 32767; v += FrameSamples {

@@ -119,7 +119,9 @@ type JitterBuffer struct {
 	farRun int   // consecutive packets far outside the ring window
 	farExt int64 // the last of them, to check the run is consistent
 
-	last       Frame // last frame decoded, the source of concealment
+	last       Frame // last frame played, the source of concealment
+	lastRaw    [FrameSamples]byte
+	rawLast    bool  // last is lastRaw, not yet decoded (see lastFrame)
 	concealRun int   // consecutive synthesised frames so far
 	held       int64 // frames inserted on underrun since the last one played
 

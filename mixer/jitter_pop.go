@@ -11,6 +11,17 @@ const lateBoostDecay = 500
 // frame: decoded audio, concealment, or silence. now is the playout time; it
 // decides when a new stream has waited long enough to start.
 func (j *JitterBuffer) Pop(now time.Time, out *Frame) {
+	if raw := j.pop(now, out); raw != nil {
+		j.codec.decode(out, raw[:])
+	}
+}
+
+// pop is Pop for the mixer, which may not need the frame decoded: when the
+// frame is a whole packet played as received, pop leaves out untouched and
+// returns the packet's payload (valid until the next pop), and the mixer
+// decodes it only if a mix needs linear samples (see mixFor). Otherwise it
+// writes the frame into out and returns nil.
+func (j *JitterBuffer) pop(now time.Time, out *Frame) *[FrameSamples]byte {
 	if j.lateBoost > 0 {
 		if j.sinceLate++; j.sinceLate >= lateBoostDecay {
 			j.lateBoost--
@@ -19,13 +30,13 @@ func (j *JitterBuffer) Pop(now time.Time, out *Frame) {
 	}
 	if !j.started {
 		j.synthesise(out)
-		return
+		return nil
 	}
 	if !j.playing {
 		target := j.Target()
 		if j.Depth() < target && now.Sub(j.prefetch) < time.Duration(target)*FrameDuration {
 			j.synthesise(out)
-			return
+			return nil
 		}
 		j.playing = true
 		j.window = 0
@@ -33,7 +44,7 @@ func (j *JitterBuffer) Pop(now time.Time, out *Frame) {
 	switch j.control() {
 	case adjustInsert:
 		j.synthesise(out)
-		return
+		return nil
 	case adjustDrop:
 		if s := &j.ring[j.next&ringMask]; s.ext == j.next && s.state == slotReady {
 			s.state = slotPlayed
@@ -53,13 +64,17 @@ func (j *JitterBuffer) Pop(now time.Time, out *Frame) {
 	}
 	switch {
 	case s.ext == j.next && s.state == slotReady:
-		j.codec.decode(out, s.payload[:s.n])
 		s.state = slotPlayed
 		j.next++
-		j.last = *out
 		j.concealRun = 0
 		j.held = 0
 		j.stats.Played++
+		if s.n == FrameSamples {
+			j.lastRaw, j.rawLast = s.payload, true
+			return &j.lastRaw
+		}
+		j.codec.decode(out, s.payload[:s.n])
+		j.last, j.rawLast = *out, false
 	case j.next > j.highest:
 		// Nothing buffered: hold the position. If the packet is only
 		// late it will still be played; if it is lost, the next Pop
@@ -68,11 +83,22 @@ func (j *JitterBuffer) Pop(now time.Time, out *Frame) {
 		j.held++
 	default:
 		// A hole with later packets waiting: the packet is lost.
-		conceal(out, &j.last, j.concealRun)
+		conceal(out, j.lastFrame(), j.concealRun)
 		j.concealRun++
 		j.next++
 		j.stats.Concealed++
 	}
+	return nil
+}
+
+// lastFrame returns the last frame played, the source of concealment,
+// decoding it first if pop handed it out undecoded.
+func (j *JitterBuffer) lastFrame() *Frame {
+	if j.rawLast {
+		j.codec.decode(&j.last, j.lastRaw[:])
+		j.rawLast = false
+	}
+	return &j.last
 }
 
 // synthesise fills out without consuming a sequence number: the fading
@@ -83,7 +109,7 @@ func (j *JitterBuffer) synthesise(out *Frame) {
 		j.stats.Silence++
 		return
 	}
-	conceal(out, &j.last, j.concealRun)
+	conceal(out, j.lastFrame(), j.concealRun)
 	j.concealRun++
 	j.stats.Inserted++
 }

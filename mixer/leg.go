@@ -54,11 +54,15 @@ type Leg struct {
 
 	// Worker-owned state, reused every tick so that mixing allocates
 	// nothing.
-	jb  JitterBuffer
-	pcm Frame               // what this leg said this tick
-	acc [FrameSamples]int32 // sum of what it hears
-	mix Frame               // the clamped sum
-	enc [FrameSamples]byte  // the mix in this leg's codec
+	jb JitterBuffer
+	// What this leg said this tick: raw, a whole frame as received, or
+	// nil; pcm, valid when decoded is set (frame decodes raw on demand).
+	raw     *[FrameSamples]byte
+	decoded bool
+	pcm     Frame
+	acc     [FrameSamples]int32 // sum of what it hears
+	mix     Frame               // the clamped sum
+	enc     [FrameSamples]byte  // the mix in this leg's codec
 }
 
 // newLeg allocates a leg with its buffers.
@@ -91,3 +95,13 @@ func (l *Leg) Push(payload []byte, seq uint16, ts, ssrc uint32, marker bool, arr
 
 // Dropped returns how many packets Push dropped because the inbox was full.
 func (l *Leg) Dropped() uint64 { return l.in.dropped.Load() }
+
+// frame returns what the leg said this tick as linear samples, decoding
+// the raw frame the first time a mix needs it.
+func (l *Leg) frame() *Frame {
+	if !l.decoded {
+		l.codec.decode(&l.pcm, l.raw[:])
+		l.decoded = true
+	}
+	return &l.pcm
+}

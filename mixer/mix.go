@@ -33,7 +33,8 @@ func (s *Session) tick(now time.Time, c *counters) {
 		before := l.jb.stats
 		l.in.drain(&l.jb)
 		c.delay.observe(frameDelay(l.jb.Depth()))
-		l.jb.Pop(now, &l.pcm)
+		l.raw = l.jb.pop(now, &l.pcm)
+		l.decoded = l.raw == nil
 		c.addJitter(&before, &l.jb.stats)
 	}
 	// ...then everyone hears, but for the bypassed legs.
@@ -53,23 +54,34 @@ func (s *Session) tick(now time.Time, c *counters) {
 // the bitmask hears, in l's codec. A leg that hears nobody (the agent while a
 // supervisor intercepts) gets encoded silence, so its RTP stream keeps
 // flowing with continuous timestamps until the signalling layer removes it.
-// The common cases (one or two sources) skip the int32 accumulator.
+// The common cases (one or two sources) skip the int32 accumulator, and
+// when their frames arrived whole they skip linear PCM too (encoder.recode,
+// encoder.pair): a source is decoded only when a mix needs its samples.
 func mixFor(e *encoder, l *Leg, legs []*Leg, hears uint32) {
 	switch bits.OnesCount32(hears) {
 	case 0:
 		e.silence(l.codec, &l.enc)
 		return
 	case 1:
-		e.encode(l.codec, &l.enc, &legs[bits.TrailingZeros32(hears)].pcm)
+		src := legs[bits.TrailingZeros32(hears)]
+		if src.raw != nil {
+			e.recodeFrame(src.codec, l.codec, &l.enc, src.raw)
+			return
+		}
+		e.encode(l.codec, &l.enc, &src.pcm)
 		return
 	case 2:
-		a := &legs[bits.TrailingZeros32(hears)].pcm
-		b := &legs[bits.TrailingZeros32(hears&(hears-1))].pcm
-		add2(&l.mix, a, b)
+		a := legs[bits.TrailingZeros32(hears)]
+		b := legs[bits.TrailingZeros32(hears&(hears-1))]
+		if a.raw != nil && b.raw != nil && a.codec == l.codec && b.codec == l.codec {
+			e.mixPair(l.codec, &l.enc, a.raw, b.raw)
+			return
+		}
+		add2(&l.mix, a.frame(), b.frame())
 	default:
 		clear(l.acc[:])
 		for m := hears; m != 0; m &= m - 1 {
-			accumulate(&l.acc, &legs[bits.TrailingZeros32(m)].pcm)
+			accumulate(&l.acc, legs[bits.TrailingZeros32(m)].frame())
 		}
 		saturate(&l.mix, &l.acc)
 	}
