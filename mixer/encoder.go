@@ -120,3 +120,36 @@ func (e *encoder) silence(c Codec, dst *[FrameSamples]byte) {
 		dst[i] = b
 	}
 }
+
+// G711 lays linear audio over encoded G.711 frames with the mixer's exact
+// tables, for audio added to a mixed frame after the mix: prompts, music
+// on hold, cues. g711's per-sample encoder spends a leading-zero count and
+// several branches per sample where the table is one load; a waiting
+// caller hears music on every frame. It only reads its tables, so one
+// value serves every goroutine.
+type G711 struct{ e *encoder }
+
+// NewG711 builds the tables; a Pool has them already (Pool.G711).
+func NewG711() G711 { return G711{newEncoder()} }
+
+// G711 returns the pool's tables.
+func (p *Pool) G711() G711 { return G711{p.enc} }
+
+// AddInto adds pcm into payload, a frame in codec c: each byte becomes the
+// saturating sum of its own sample and pcm's, encoded again in c, exactly
+// as g711's functions would make it. pcm must be at least as long as
+// payload.
+func (g G711) AddInto(c Codec, payload []byte, pcm []int16) {
+	pcm = pcm[:len(payload)]
+	if c == CodecPCMA {
+		for i, b := range payload {
+			v := int32(g711.DecodeAlawFrame(b)) + int32(pcm[i])
+			payload[i] = g.e.alaw[uint16(min(max(v, -32768), 32767))>>4]
+		}
+		return
+	}
+	for i, b := range payload {
+		v := int32(g711.DecodeUlawFrame(b)) + int32(pcm[i])
+		payload[i] = g.e.ulaw[uint16(min(max(v, -32768), 32767))>>2]
+	}
+}

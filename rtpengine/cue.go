@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/mixer"
-	"github.com/zaf/g711"
 )
 
 // Cue is a short audible signal earshot plays into what one leg hears,
@@ -80,7 +79,7 @@ type cuePlayer struct {
 
 // overlay mixes the next frame of the requested cue into payload, a G.711
 // frame in codec c. It allocates nothing and costs nothing when no cue plays.
-func (p *cuePlayer) overlay(t *cueTables, req uint64, payload []byte, c mixer.Codec) {
+func (p *cuePlayer) overlay(g mixer.G711, t *cueTables, req uint64, payload []byte, c mixer.Codec) {
 	if req != p.seen {
 		p.seen, p.pcm, p.pos = req, t[Cue(req&0xff)], 0
 	}
@@ -90,21 +89,11 @@ func (p *cuePlayer) overlay(t *cueTables, req uint64, payload []byte, c mixer.Co
 	pcm := p.pcm[p.pos:]
 	n := min(len(pcm), len(payload))
 	p.pos += n
-	for i, b := range payload[:n] {
-		if c == mixer.CodecPCMA {
-			payload[i] = g711.EncodeAlawFrame(addSat(g711.DecodeAlawFrame(b), pcm[i]))
-		} else {
-			payload[i] = g711.EncodeUlawFrame(addSat(g711.DecodeUlawFrame(b), pcm[i]))
-		}
-	}
+	g.AddInto(c, payload[:n], pcm)
 }
 
 // done reports whether the last cue requested has been played to its end.
 func (p *cuePlayer) done() bool { return p.pos >= len(p.pcm) }
-
-func addSat(a, b int16) int16 {
-	return int16(min(max(int32(a)+int32(b), -32768), 32767))
-}
 
 // Cue plays c into what leg leg (0, 1 or a Leg's id) hears, over its audio,
 // from the next mixer frame on. Only a mixed session can play cues: it

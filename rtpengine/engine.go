@@ -19,6 +19,7 @@ type Engine struct {
 	log      *slog.Logger
 	pool     *portPool
 	mixer    *mixer.Pool
+	g711     mixer.G711 // the mixer's tables, for prompts, music and cues
 	recv     *recvLoops
 	cues     cueTables           // read-only after New
 	cert     *webrtc.Certificate // DTLS identity of WebRTC legs, made by New
@@ -117,6 +118,7 @@ func newEngine(cfg Config, clock func() int64) (*Engine, error) {
 		return nil, err
 	}
 	e.mixer = mixer.NewPool(e.batchedMixer(cfg.Mixer))
+	e.g711 = e.mixer.G711()
 	if err := e.openBatches(); err != nil {
 		e.recv.close()
 		e.closeKernel()

@@ -328,8 +328,8 @@ func (s *Session) sendFrame(l *leg, payload []byte) {
 		return
 	}
 	defer l.out.sent()
-	l.player.overlay(l.play.Load(), pkt[rtpFixedHeader:], m.codec)
-	l.cue.overlay(&s.eng.cues, l.cueReq.Load(), pkt[rtpFixedHeader:], m.codec)
+	l.player.overlay(s.eng.g711, l.play.Load(), pkt[rtpFixedHeader:], m.codec)
+	l.cue.overlay(s.eng.g711, &s.eng.cues, l.cueReq.Load(), pkt[rtpFixedHeader:], m.codec)
 	if l.cue.done() && l.cueDone.Load() != l.cue.seen {
 		l.cueDone.Store(l.cue.seen)
 	}

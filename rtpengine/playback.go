@@ -5,7 +5,6 @@ import (
 
 	"github.com/earshot/earshot/mixer"
 	"github.com/pion/sdp/v3"
-	"github.com/zaf/g711"
 )
 
 // A caller waiting in a queue is answered by earshot itself (AnswerLocal)
@@ -41,7 +40,7 @@ type player struct {
 
 // overlay mixes the next frame of p into payload (a G.711 frame in codec
 // c). It allocates nothing and costs nothing without a playback.
-func (pl *player) overlay(p *playback, payload []byte, c mixer.Codec) {
+func (pl *player) overlay(g mixer.G711, p *playback, payload []byte, c mixer.Codec) {
 	if p != pl.cur {
 		if p == nil || pl.cur == nil || !sameSamples(pl.cur.music, p.music) {
 			pl.musicPos = 0
@@ -51,28 +50,31 @@ func (pl *player) overlay(p *playback, payload []byte, c mixer.Codec) {
 	if p == nil {
 		return
 	}
-	for i := range payload {
-		var v int16
-		switch {
-		case pl.prompt < len(p.prompts):
-			pr := p.prompts[pl.prompt]
-			v = pr[pl.promptAt]
-			if pl.promptAt++; pl.promptAt == len(pr) {
-				pl.prompt, pl.promptAt = pl.prompt+1, 0
+	// The samples to lay over the frame, a frame's worth at a time:
+	// prompts, then music; with neither left the rest is untouched.
+	var pcm mixer.Frame
+	for len(payload) > 0 {
+		n := 0
+		for ; n < min(len(payload), len(pcm)); n++ {
+			switch {
+			case pl.prompt < len(p.prompts):
+				pr := p.prompts[pl.prompt]
+				pcm[n] = pr[pl.promptAt]
+				if pl.promptAt++; pl.promptAt == len(pr) {
+					pl.prompt, pl.promptAt = pl.prompt+1, 0
+				}
+			case len(p.music) > 0:
+				pcm[n] = p.music[pl.musicPos]
+				if pl.musicPos++; pl.musicPos == len(p.music) {
+					pl.musicPos = 0
+				}
+			default:
+				g.AddInto(c, payload[:n], pcm[:n])
+				return
 			}
-		case len(p.music) > 0:
-			v = p.music[pl.musicPos]
-			if pl.musicPos++; pl.musicPos == len(p.music) {
-				pl.musicPos = 0
-			}
-		default:
-			continue
 		}
-		if c == mixer.CodecPCMA {
-			payload[i] = g711.EncodeAlawFrame(addSat(g711.DecodeAlawFrame(payload[i]), v))
-		} else {
-			payload[i] = g711.EncodeUlawFrame(addSat(g711.DecodeUlawFrame(payload[i]), v))
-		}
+		g.AddInto(c, payload[:n], pcm[:n])
+		payload = payload[n:]
 	}
 }
 
