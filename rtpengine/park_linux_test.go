@@ -106,13 +106,16 @@ func TestRestedSocketsBeforeFreshPorts(t *testing.T) {
 	}
 	fds := []int{s1.pair.Load()[0].rtp.conn.fd, s1.pair.Load()[1].rtp.conn.fd}
 	s1.Close()
-	// Resting: the next session binds fresh ports.
+	// Resting: the next session binds fresh ports. Which ones is the
+	// range's next free pair: base+4 unless another process on the
+	// machine (go test runs packages in parallel) holds it, and then one
+	// after it.
 	s2, err := e.NewSession("two", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s2.pair.Load()[0].port; got != uint16(base+4) {
-		t.Fatalf("session during the rest on port %d, want the fresh %d", got, base+4)
+	if got := s2.pair.Load(); got[0].port == uint16(base) || got[1].port == uint16(base+2) || got[0].port < uint16(base+4) {
+		t.Fatalf("session during the rest on ports %d and %d, want fresh ones past the resting %d and %d", got[0].port, got[1].port, base, base+2)
 	}
 	clock.advance(rest)
 	s3, err := e.NewSession("three", nil)
@@ -121,8 +124,8 @@ func TestRestedSocketsBeforeFreshPorts(t *testing.T) {
 	}
 	p := s3.pair.Load()
 	if p[0].port != uint16(base) || p[1].port != uint16(base+2) {
-		t.Fatalf("after the rest: ports %d and %d, want the rested %d and %d (not the never-bound %d)",
-			p[0].port, p[1].port, base, base+2, base+8)
+		t.Fatalf("after the rest: ports %d and %d, want the rested %d and %d (not a never-bound pair)",
+			p[0].port, p[1].port, base, base+2)
 	}
 	if got := []int{p[0].rtp.conn.fd, p[1].rtp.conn.fd}; got[0] != fds[0] || got[1] != fds[1] {
 		t.Fatalf("descriptors %v, want the kept %v", got, fds)
