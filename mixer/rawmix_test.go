@@ -78,22 +78,24 @@ func TestG711AddIntoMatchesG711(t *testing.T) {
 // its own JitterBuffer's Pop, which always decodes, sums what each leg
 // hears as the session's hear-matrix says, and encodes with g711.
 func TestRawMixMatchesPCM(t *testing.T) {
-	rawFrames.one, rawFrames.two = 0, 0
+	var shortcuts [3]int // frames the ticks made by byte table, by sources
 	for seed := range uint64(40) {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) { rawMixScenario(t, seed) })
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			n := rawMixScenario(t, seed)
+			shortcuts[1] += n[1]
+			shortcuts[2] += n[2]
+		})
 	}
 	// The comparison means something only if the shortcuts ran.
-	if rawFrames.one < 1000 || rawFrames.two < 1000 {
-		t.Errorf("frames made by byte table: %d from one source, %d from two; want ≥ 1000 of each", rawFrames.one, rawFrames.two)
+	if shortcuts[1] < 1000 || shortcuts[2] < 1000 {
+		t.Errorf("frames made by byte table: %d from one source, %d from two; want ≥ 1000 of each", shortcuts[1], shortcuts[2])
 	}
-	t.Logf("frames made by byte table: %d from one source, %d from two", rawFrames.one, rawFrames.two)
+	t.Logf("frames made by byte table: %d from one source, %d from two", shortcuts[1], shortcuts[2])
 }
 
-// rawFrames counts, over TestRawMixMatchesPCM's scenarios, the frames the
-// tick made by byte table.
-var rawFrames struct{ one, two int }
-
-func rawMixScenario(t *testing.T, seed uint64) {
+// rawMixScenario runs one random session against the oracle and returns
+// how many of its frames the tick made by byte table, by sources heard.
+func rawMixScenario(t *testing.T, seed uint64) (shortcuts [3]int) {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	sink := newCaptureSink()
 	s, err := NewSession(SessionConfig{Sink: sink})
@@ -119,8 +121,6 @@ func rawMixScenario(t *testing.T, seed uint64) {
 	tab := s.table.Load()
 	pcm := make([]Frame, len(legs))
 	frames := 0
-	var shortcuts [3]int // frames the tick made by byte table, by sources
-	defer func() { rawFrames.one += shortcuts[1]; rawFrames.two += shortcuts[2] }()
 	for n := range 400 {
 		now := epoch.Add(time.Duration(n) * FrameDuration)
 		for i, st := range legs {
@@ -190,6 +190,7 @@ func rawMixScenario(t *testing.T, seed uint64) {
 	if frames == 0 {
 		t.Fatal("no frame compared")
 	}
+	return shortcuts
 }
 
 // rawStream is one leg of a scenario and its oracle.
